@@ -1,0 +1,40 @@
+/**
+ * Stable result codes of the sealed-sender layer (docs/PROTOCOL.md, "Error codes"). Untrusted input
+ * never throws: parsers and verifiers return `{ ok: false, code }` with one of these.
+ */
+export type SealCode =
+  // structure
+  | 'SEAL_SERVER_CERT_MALFORMED'
+  | 'SEAL_SENDER_CERT_MALFORMED'
+  | 'SEAL_INNER_MALFORMED'
+  | 'SEAL_PADDING_INVALID'
+  | 'SEAL_ENVELOPE_MALFORMED'
+  | 'SEAL_SUBMIT_MALFORMED'
+  | 'SEAL_FRAGMENT_MALFORMED'
+  // envelope opening
+  | 'SEAL_LOW_ORDER_KEY'
+  | 'SEAL_DECRYPT_FAILED'
+  | 'SEAL_V2_KEY_MISMATCH'
+  | 'SEAL_V2_AUTH_FAILED'
+  // certificate chain (SEALED-SENDER.md §10.2)
+  | 'SEAL_KEY_BINDING_MISMATCH'
+  | 'SEAL_SERVER_CERT_UNKNOWN'
+  | 'SEAL_SERVER_CERT_UNTRUSTED'
+  | 'SEAL_SERVER_CERT_REVOKED'
+  | 'SEAL_SERVER_CERT_NOT_YET_VALID'
+  | 'SEAL_SERVER_CERT_EXPIRED'
+  | 'SEAL_SIGNER_MISMATCH'
+  | 'SEAL_DOMAIN_MISMATCH'
+  | 'SEAL_SENDER_CERT_BAD_SIGNATURE'
+  | 'SEAL_SENDER_CERT_FROM_FUTURE'
+  | 'SEAL_SENDER_CERT_EXPIRED'
+  | 'SEAL_SENDER_CERT_LIFETIME'
+  | 'SEAL_SELF_SEND'
+  | 'SEAL_DEVICE_KEYS_MISMATCH'
+  // ingress (SEALED-SENDER.md §10.1)
+  | 'SEAL_SUBMIT_UNOPENABLE'
+  | 'SEAL_SUBMIT_UNSUPPORTED'
+  | 'SEAL_AUTH_DENIED'
+  // reassembly
+  | 'SEAL_REASSEMBLY_FULL'
+  | 'SEAL_FRAGMENT_INCONSISTENT'
