@@ -119,7 +119,7 @@ export interface DeliveryCheck {
   seen (envelopeHash: Buffer): boolean
 }
 
-/** A valid Ed25519 point whose secret key nobody holds (the base point's encoding would also do). */
+/** A fixed stand-in key for unknown destinations: the work is done, the result ignored, the request refused. */
 const UNKNOWN_DEST_KEY = Buffer.from('5866666666666666666666666666666666666666666666666666666666666666', 'hex')
 
 export type DenyDetail = 'unknown_destination' | 'unknown_key' | 'bad_signature' | 'stale_hour' | 'replay' | 'bad_token'
