@@ -11,7 +11,6 @@ export type MixErrorCode =
   | 'MIX_BAD_COMMANDS'
   | 'MIX_PAYLOAD_SIZE'
   | 'MIX_NO_BINDING'
-  | 'MIX_CRYPTO_FAILED'
   | 'MIX_LOW_ORDER_KEY'
 
 export class MixError extends Error {

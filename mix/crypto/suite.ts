@@ -24,18 +24,20 @@ function withNodePrimitives (b: SodiumBinding): CryptoSuite {
   return {
     ...b,
     hmacSha256 (key, ...parts) {
-      const h = createHmac('sha256', key)
-      for (const p of parts) h.update(p)
-      return h.digest()
+      // One update() per call: each crossing into OpenSSL costs more than the concatenation.
+      return createHmac('sha256', key).update(parts.length === 1 ? parts[0]! : Buffer.concat(parts)).digest()
     },
     hkdfExpand (prk, info, length) {
+      if (length > 255 * 32) throw new RangeError('HKDF-Expand length must be at most 8160 bytes')
       const out = Buffer.alloc(length)
-      let prev: Buffer = Buffer.alloc(0)
-      const ctr = Buffer.alloc(1)
+      // T(i) = HMAC(prk, T(i-1) ‖ info ‖ i), built in one buffer so each block is one update().
+      const msg = Buffer.alloc(32 + info.length + 1)
+      msg.set(info, 32)
       for (let i = 1, off = 0; off < length; i++) {
-        ctr[0] = i
-        prev = createHmac('sha256', prk).update(prev).update(info).update(ctr).digest()
-        off += prev.copy(out, off)
+        msg[msg.length - 1] = i
+        const t = createHmac('sha256', prk).update(i === 1 ? msg.subarray(32) : msg).digest()
+        t.copy(msg, 0)
+        off += t.copy(out, off)
       }
       return out
     },

@@ -2,6 +2,7 @@
  * Sphinx geometry (PACKET-FORMAT.md §3): hop capacity r and user payload length U fix every size.
  * X25519 NIKE: AD 2, α 32, γ 32, per-hop routing info 82, payload tag 32.
  */
+import type { CryptoSuite } from '../crypto/suite.ts'
 import { MixError } from '../errors.ts'
 
 export const AD_BYTES = 2
@@ -71,4 +72,11 @@ export function encodeGeometry (g: GeometryParams): Buffer {
   tail.writeUInt8(g.hops, 0)
   tail.writeUInt32BE(g.userPayloadBytes, 1)
   return Buffer.concat([Buffer.from('sealmix-geometry-v0\0KP-Sphinx-L v0/x25519/lioness-chacha20-blake2b\0', 'latin1'), tail])
+}
+
+/** BLAKE2b-256 of encodeGeometry: the geometry's name in the directory document. */
+export function geometryHash (c: CryptoSuite, g: GeometryParams): Buffer {
+  const h = Buffer.alloc(32)
+  c.blake2b(h, encodeGeometry(g))
+  return h
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { deterministicRng, loadCrypto, makeGeometry, MixError, NETWORK_GEOMETRY, Sphinx, type CryptoSuite, type Rng, type UnwrapResult } from '../../mix/index.ts'
+import { deterministicRng, encodeGeometry, geometryHash, loadCrypto, makeGeometry, MixError, NETWORK_GEOMETRY, Sphinx, type CryptoSuite, type Rng, type UnwrapResult } from '../../mix/index.ts'
 import { forwardPath, makeRelays, oneHopWithBlock, replyPath, setReplay, type Relay } from '../helpers/sphinx.ts'
 
 function expectDrop (r: UnwrapResult, reason: string, detail: string): void {
@@ -37,6 +37,14 @@ describe('Sphinx', function () {
       assert.deepEqual([g.headerBytes, g.bodyBytes, g.packetBytes, g.surbBytes, g.macOffset], [476, 2080, 2556, 572, 444])
       const r3 = makeGeometry({ hops: 3, userPayloadBytes: 2048 })
       assert.deepEqual([r3.headerBytes, r3.packetBytes, r3.surbBytes], [312, 2392, 408])
+    })
+    it('names each geometry by a hash of its parameters and format', function () {
+      const h = geometryHash(c, g)
+      assert.equal(h.length, 32)
+      assert.deepEqual(geometryHash(c, { hops: 5, userPayloadBytes: 2048 }), h)
+      assert.notDeepEqual(geometryHash(c, { hops: 5, userPayloadBytes: 2047 }), h)
+      assert.notDeepEqual(geometryHash(c, { hops: 4, userPayloadBytes: 2048 }), h)
+      assert.equal(encodeGeometry(g).subarray(-5).toString('hex'), '0500000800')
     })
     it('refuses a geometry outside its range, naming the field', function () {
       assert.throws(() => makeGeometry({ hops: 0, userPayloadBytes: 10 }), { code: 'MIX_BAD_ARGUMENT', message: 'MIX_BAD_ARGUMENT: geometry.hops must be an integer in 1..16 (got 0)' })
