@@ -1,5 +1,5 @@
 /** Test fixtures for Sphinx: a keyed network of relays, paths, and a hand-built one-hop header. */
-import { deriveHopKeys, type Command, type CryptoSuite, type PathHop, type ReplayCheck, type Rng, type Sphinx } from '../../mix/index.ts'
+import { deriveHopKeys, type Command, type CryptoSuite, type PathHop, type ReplayCheck, type Rng, type Sphinx, type UnwrapResult } from '../../mix/index.ts'
 
 export interface Relay { id: Buffer, sk: Buffer, pk: Buffer }
 
@@ -67,4 +67,17 @@ export function oneHopWithBlock (s: Sphinx, relay: Relay, block: Buffer, rng: Rn
   const ad = Buffer.alloc(2)
   const mac = c.hmacSha256(k.headerMac, ad, alpha, beta)
   return Buffer.concat([ad, alpha, beta, mac, rng.bytes(g.bodyBytes)])
+}
+
+/** Unwrap hop by hop along `path` until a hop does not forward; the result of every hop. */
+export function route (s: Sphinx, path: Relay[], packet: Buffer): UnwrapResult[] {
+  const out: UnwrapResult[] = []
+  let p = packet
+  for (const r of path) {
+    const res = s.unwrap(p, { keys: [r.sk] })
+    out.push(res)
+    if (res.type !== 'forward') break
+    p = res.packet
+  }
+  return out
 }

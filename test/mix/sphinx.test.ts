@@ -1,22 +1,10 @@
 import assert from 'node:assert/strict'
 import { deterministicRng, encodeGeometry, geometryHash, loadCrypto, makeGeometry, MixError, NETWORK_GEOMETRY, Sphinx, type CryptoSuite, type Rng, type UnwrapResult } from '../../mix/index.ts'
-import { forwardPath, makeRelays, oneHopWithBlock, replyPath, setReplay, type Relay } from '../helpers/sphinx.ts'
+import { forwardPath, makeRelays, oneHopWithBlock, replyPath, route, setReplay, type Relay } from '../helpers/sphinx.ts'
 
 function expectDrop (r: UnwrapResult, reason: string, detail: string): void {
   assert.equal(r.type, 'drop', `expected a drop, got ${r.type}`)
   if (r.type === 'drop') assert.deepEqual([r.reason, r.detail], [reason, detail])
-}
-
-function route (s: Sphinx, relays: Relay[], packet: Buffer): UnwrapResult[] {
-  const out: UnwrapResult[] = []
-  let p = packet
-  for (const r of relays) {
-    const res = s.unwrap(p, { keys: [r.sk] })
-    out.push(res)
-    if (res.type !== 'forward') break
-    p = res.packet
-  }
-  return out
 }
 
 describe('Sphinx', function () {
