@@ -1,0 +1,151 @@
+/**
+ * Relay configuration: one YAML or JSON file, validated strictly at startup. Unknown keys are
+ * errors; every error names the key, the rule and the value (secrets shown as "<redacted>").
+ * `sealmix validate-config` runs exactly this parser.
+ */
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { RelayError } from './errors.ts'
+
+const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a 32-byte key)')
+const port = z.number().int().min(0).max(65535)
+const host = z.string().min(1)
+
+const LIMITS = { maxConnections: 1024, maxConnectionsPerIp: 16, reservedPeerSlots: 32, maxBufferedBytes: 4 * 1024 * 1024, handshakeTimeoutMs: 10_000, pingIntervalMs: 15_000, maxPoolPackets: 100_000, workers: 2 }
+
+export const ConfigSchema = z.object({
+  /** Config format version; a breaking change adds a migration. @default 1 */
+  version: z.literal(1).default(1),
+  /** 'gateway' (entry and exit edge) or 'mix' (layers 1-3); must match the network document. */
+  role: z.enum(['gateway', 'mix']),
+  /** Directory for keys and the LevelDB database; relative paths are relative to the config file. */
+  dataDir: z.string().min(1),
+  /** The WebSocket listener. @default 127.0.0.1, port 0 (any free port) */
+  listen: z.object({ host: host.default('127.0.0.1'), port: port.default(0) }).strict().default({ host: '127.0.0.1', port: 0 }),
+  /** Serve wss:// with this certificate and key (PEM files). */
+  tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
+  /** The signed network file and the public keys trusted to sign it (a majority must). */
+  network: z.object({ file: z.string().min(1), signers: z.array(hex32).min(1) }).strict(),
+  metrics: z.object({
+    host: host.default('127.0.0.1'),
+    /** @default 9464; 0 picks a free port */
+    port: port.default(9464),
+    /** Require `Authorization: Bearer <token>` on /metrics. */
+    token: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** @default true */
+    enabled: z.boolean().default(true)
+  }).strict().default({ host: '127.0.0.1', port: 9464, enabled: true }),
+  limits: z.object({
+    /** All WebSocket connections. @default 1024 */
+    maxConnections: z.number().int().min(1).default(LIMITS.maxConnections),
+    /** Client connections from one address. @default 16 */
+    maxConnectionsPerIp: z.number().int().min(1).default(LIMITS.maxConnectionsPerIp),
+    /** Connections kept free for relays and ingresses. @default 32 */
+    reservedPeerSlots: z.number().int().min(0).default(LIMITS.reservedPeerSlots),
+    /** Bytes buffered per connection before frames are dropped (queue_full). @default 4 MiB */
+    maxBufferedBytes: z.number().int().min(4096).default(LIMITS.maxBufferedBytes),
+    /** A connection must complete its handshake within this time. @default 10000 */
+    handshakeTimeoutMs: z.number().int().min(100).default(LIMITS.handshakeTimeoutMs),
+    /** Ping interval; a peer that misses a pong is closed. @default 15000 */
+    pingIntervalMs: z.number().int().min(100).default(LIMITS.pingIntervalMs),
+    /** Packets held in the mixing pool; beyond it a random packet is dropped (queue_full). @default 100000 */
+    maxPoolPackets: z.number().int().min(1).default(LIMITS.maxPoolPackets),
+    /** Unwrap worker threads. @default 2 */
+    workers: z.number().int().min(1).max(64).default(LIMITS.workers)
+  }).strict().default(LIMITS),
+  replay: z.object({
+    /** Tags held per mix key before the filter is full and packets are refused (replay_full). @default 10000000 */
+    capacity: z.number().int().min(1000).default(10_000_000),
+    /** Chance that a fresh packet is taken for a replay once the filter holds `capacity` tags. @default 1e-6 */
+    falsePositiveRate: z.number().gt(0).lt(0.01).default(1e-6)
+  }).strict().default({ capacity: 10_000_000, falsePositiveRate: 1e-6 }),
+  spool: z.object({
+    /** Undelivered ingress packets older than this are deleted (ttl). @default 7 days */
+    ttlMs: z.number().int().min(1000).default(7 * 24 * 3600_000),
+    /** Per ingress; beyond it new packets are refused (quota). @default 100000 */
+    maxPacketsPerDestination: z.number().int().min(1).default(100_000)
+  }).strict().default({ ttlMs: 7 * 24 * 3600_000, maxPacketsPerDestination: 100_000 }),
+  mailbox: z.object({
+    /** @default 24 h */
+    ttlMs: z.number().int().min(1000).default(24 * 3600_000),
+    /** Per mailbox. @default 1000 */
+    maxPacketsPerMailbox: z.number().int().min(1).default(1000),
+    /** Every pull answers exactly this many frames, real ones first, then cover. @default 16 */
+    pullBatch: z.number().int().min(1).max(256).default(16)
+  }).strict().default({ ttlMs: 24 * 3600_000, maxPacketsPerMailbox: 1000, pullBatch: 16 }),
+  log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' })
+}).strict()
+
+export type RelayConfig = z.infer<typeof ConfigSchema>
+
+const SECRET_KEYS = new Set(['token'])
+
+function valueAt (raw: unknown, path: ReadonlyArray<PropertyKey>): string {
+  let v: unknown = raw
+  for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined
+  if (path.length > 0 && SECRET_KEYS.has(String(path[path.length - 1]))) return '<redacted>'
+  if (v === undefined) return 'nothing'
+  const s = JSON.stringify(v) ?? String(v)
+  return s.length > 80 ? s.slice(0, 77) + '...' : s
+}
+
+function rule (issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type': return `must be ${issue.expected === 'object' ? 'a mapping' : `a ${issue.expected}`}`
+    case 'too_small': return issue.origin === 'array' ? `must have at least ${String(issue.minimum)} entries` : issue.origin === 'string' ? `must be at least ${String(issue.minimum)} characters` : `must be ${issue.inclusive === false ? '>' : '>='} ${String(issue.minimum)}`
+    case 'too_big': return issue.origin === 'string' ? `must be at most ${String(issue.maximum)} characters` : `must be ${issue.inclusive === false ? '<' : '<='} ${String(issue.maximum)}`
+    case 'invalid_value': return `must be one of ${issue.values.map(v => JSON.stringify(v)).join(', ')}`
+    default: return issue.message.startsWith('must') ? issue.message : `is invalid: ${issue.message}`
+  }
+}
+
+/** Validate a parsed config object. Throws RelayError RELAY_CONFIG_INVALID naming key, rule and value. */
+export function parseConfig (raw: unknown, baseDir: string): RelayConfig {
+  const r = ConfigSchema.safeParse(raw)
+  if (!r.success) {
+    const issue = r.error.issues[0]!
+    if (issue.code === 'unrecognized_keys') {
+      const path = [...issue.path, issue.keys[0]!]
+      throw RelayError.CONFIG_INVALID(path.map(String).join('.'), 'is not a known key', valueAt(raw, path))
+    }
+    throw RelayError.CONFIG_INVALID(issue.path.map(String).join('.'), rule(issue), valueAt(raw, issue.path))
+  }
+  const c = r.data
+  if (c.limits.reservedPeerSlots >= c.limits.maxConnections) {
+    throw RelayError.CONFIG_INVALID('limits.reservedPeerSlots', `must be less than limits.maxConnections (${c.limits.maxConnections})`, String(c.limits.reservedPeerSlots))
+  }
+  const abs = (p: string): string => resolve(baseDir, p)
+  return deepFreeze({
+    ...c,
+    dataDir: abs(c.dataDir),
+    network: { ...c.network, file: abs(c.network.file) },
+    tls: c.tls === undefined ? undefined : { certFile: abs(c.tls.certFile), keyFile: abs(c.tls.keyFile) }
+  })
+}
+
+/** Read a YAML (or, by its .json ending, JSON) config file and validate it. */
+export function loadConfig (path: string): RelayConfig {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (e) {
+    throw RelayError.CONFIG_UNREADABLE(path, (e as NodeJS.ErrnoException).code ?? 'unknown error', e)
+  }
+  let raw: unknown
+  try {
+    raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
+  } catch (e) {
+    throw RelayError.CONFIG_UNREADABLE(path, `not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]!}`, e)
+  }
+  return parseConfig(raw, dirname(resolve(path)))
+}
+
+function deepFreeze<T> (o: T): T {
+  if (o !== null && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v)
+    Object.freeze(o)
+  }
+  return o
+}

@@ -1,0 +1,74 @@
+/**
+ * RelayError: the one error class of the daemon layer, with stable codes (docs/OPERATIONS.md,
+ * "Error codes" gives each code's exit status). Messages never carry addresses, ids or keys.
+ */
+export type RelayErrorCode =
+  | 'RELAY_CONFIG_UNREADABLE'
+  | 'RELAY_CONFIG_INVALID'
+  | 'RELAY_KEYS_INVALID'
+  | 'RELAY_NETWORK_INVALID'
+  | 'RELAY_NOT_IN_NETWORK'
+  | 'RELAY_STORE_LOCKED'
+  | 'RELAY_STORE_FAILED'
+  | 'RELAY_LISTEN_FAILED'
+  | 'RELAY_STOPPED'
+
+/** Process exit status per code (cli/ maps errors to exits with this table). */
+export const EXIT_STATUS: Record<RelayErrorCode, number> = {
+  RELAY_CONFIG_UNREADABLE: 78,
+  RELAY_CONFIG_INVALID: 78,
+  RELAY_KEYS_INVALID: 78,
+  RELAY_NETWORK_INVALID: 78,
+  RELAY_NOT_IN_NETWORK: 78,
+  RELAY_STORE_LOCKED: 75,
+  RELAY_STORE_FAILED: 74,
+  RELAY_LISTEN_FAILED: 71,
+  RELAY_STOPPED: 70
+}
+
+export class RelayError extends Error {
+  readonly code: RelayErrorCode
+
+  constructor (code: RelayErrorCode, message: string, options?: { cause?: unknown }) {
+    super(`${code}: ${message}`, options)
+    this.name = 'RelayError'
+    this.code = code
+  }
+
+  static CONFIG_UNREADABLE (path: string, why: string, cause?: unknown): RelayError {
+    return new RelayError('RELAY_CONFIG_UNREADABLE', `cannot read config file ${path}: ${why}`, { cause })
+  }
+
+  /** `key` is the dotted path, `rule` what it must be, `got` the offending value as text. */
+  static CONFIG_INVALID (key: string, rule: string, got: string): RelayError {
+    return new RelayError('RELAY_CONFIG_INVALID', `${key === '' ? 'the config' : key} ${rule} (got ${got})`)
+  }
+
+  static KEYS_INVALID (what: string): RelayError {
+    return new RelayError('RELAY_KEYS_INVALID', what)
+  }
+
+  static NETWORK_INVALID (code: string, detail?: string): RelayError {
+    return new RelayError('RELAY_NETWORK_INVALID', `the network document was refused: ${code}${detail !== undefined ? ` (${detail})` : ''}`)
+  }
+
+  static NOT_IN_NETWORK (): RelayError {
+    return new RelayError('RELAY_NOT_IN_NETWORK', 'this relay\'s identity key is not listed in the network document, or its role or mix key differ')
+  }
+
+  static STORE_LOCKED (cause: unknown): RelayError {
+    return new RelayError('RELAY_STORE_LOCKED', 'the data directory is in use by another process (one relay per data directory)', { cause })
+  }
+
+  static STORE_FAILED (what: string, cause?: unknown): RelayError {
+    return new RelayError('RELAY_STORE_FAILED', what, { cause })
+  }
+
+  static LISTEN_FAILED (what: string, cause?: unknown): RelayError {
+    return new RelayError('RELAY_LISTEN_FAILED', what, { cause })
+  }
+
+  static STOPPED (): RelayError {
+    return new RelayError('RELAY_STOPPED', 'the relay is stopping')
+  }
+}

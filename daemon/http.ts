@@ -1,0 +1,48 @@
+/**
+ * The operations listener, separate from the packet listener (default 127.0.0.1:9464):
+ * /metrics (Prometheus text; optional bearer token), /healthz (the process runs) and /readyz (the
+ * relay has its network document, its store and its listener). Nothing else is served.
+ */
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { timingSafeEqual } from 'node:crypto'
+import type { RelayMetrics } from './metrics.ts'
+
+export interface OpsServer {
+  readonly port: number
+  close (): Promise<void>
+}
+
+export async function startOpsServer (o: { host: string, port: number, token?: string, metrics: RelayMetrics, ready: () => boolean }): Promise<OpsServer> {
+  const want = o.token === undefined ? null : Buffer.from(`Bearer ${o.token}`)
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]
+    if (req.method !== 'GET') { res.writeHead(405).end(); return }
+    if (path === '/healthz') { res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n'); return }
+    if (path === '/readyz') {
+      const ok = o.ready()
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready\n')
+      return
+    }
+    if (path === '/metrics') {
+      if (want !== null) {
+        const got = Buffer.from(req.headers.authorization ?? '')
+        if (got.length !== want.length || !timingSafeEqual(got, want)) { res.writeHead(401, { 'www-authenticate': 'Bearer' }).end(); return }
+      }
+      o.metrics.registry.metrics().then(text => {
+        res.writeHead(200, { 'content-type': o.metrics.registry.contentType }).end(text)
+      }, () => { res.writeHead(500).end() })
+      return
+    }
+    res.writeHead(404).end()
+  })
+  server.keepAliveTimeout = 5000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(o.port, o.host, () => { server.off('error', reject); resolve() })
+  })
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: async () => { await new Promise<void>(resolve => { server.close(() => resolve()); server.closeAllConnections() }) }
+  }
+}

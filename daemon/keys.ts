@@ -1,0 +1,58 @@
+/**
+ * Relay keys in <dataDir>/keys/ (directory 0700, files 0600, never logged):
+ * - identity.key: 32-byte Ed25519 seed; the relay id is BLAKE2b-256 of its public key;
+ * - mix.key: 32-byte X25519 secret of the mix key the network document lists (static until the
+ *   directory issue adds per-epoch keys);
+ * - mailbox.key: 32-byte secret that keys the hash under which mailboxes are stored.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { relayId, type CryptoSuite } from '../mix/index.ts'
+import { RelayError } from './errors.ts'
+
+export interface RelayKeys {
+  readonly identity: { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
+  readonly id: string
+  readonly mix: { readonly publicKey: Buffer, readonly secretKey: Buffer }
+  readonly mailboxKey: Buffer
+}
+
+const FILES = ['identity.key', 'mix.key', 'mailbox.key'] as const
+
+function readKey (dir: string, name: string): Buffer {
+  const b = readFileSync(join(dir, name))
+  if (b.length !== 32) throw RelayError.KEYS_INVALID(`${name} must hold exactly 32 bytes (it holds ${b.length})`)
+  return b
+}
+
+/** Create any missing key file with fresh randomness. Existing files are never overwritten. */
+export function ensureKeys (c: CryptoSuite, dataDir: string): void {
+  const dir = join(dataDir, 'keys')
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  chmodSync(dir, 0o700)
+  for (const f of FILES) {
+    const p = join(dir, f)
+    if (existsSync(p)) continue
+    const b = Buffer.alloc(32)
+    c.randomFill(b)
+    writeFileSync(p, b, { mode: 0o600, flag: 'wx' })
+    b.fill(0)
+  }
+}
+
+export function loadKeys (c: CryptoSuite, dataDir: string): RelayKeys {
+  const dir = join(dataDir, 'keys')
+  for (const f of FILES) if (!existsSync(join(dir, f))) throw RelayError.KEYS_INVALID(`missing key file keys/${f} in the data directory (run 'sealmix keygen' or 'sealmix init')`)
+  const seed = readKey(dir, 'identity.key')
+  const identity = c.signSeedKeypair(seed)
+  seed.fill(0)
+  const secretKey = readKey(dir, 'mix.key')
+  const publicKey = Buffer.alloc(32)
+  c.x25519Base(publicKey, secretKey)
+  return { identity, id: relayId(c, identity.publicKey), mix: { publicKey, secretKey }, mailboxKey: readKey(dir, 'mailbox.key') }
+}
+
+/** The public half, as the network file lists it. */
+export function publicKeys (k: RelayKeys): { id: string, identityKey: string, mixKey: string } {
+  return { id: k.id, identityKey: Buffer.from(k.identity.publicKey).toString('hex'), mixKey: k.mix.publicKey.toString('hex') }
+}

@@ -1,0 +1,72 @@
+/**
+ * Every metric the relay exports, on a private prom-client registry (never the global one, so
+ * several relays can share a test process). Labels come only from the closed sets below; no series
+ * is keyed by a peer, client, address or id, so the series count does not grow with clients.
+ * docs/METRICS.md explains each series and what to do when it moves.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+
+export const DROP_REASONS = ['malformed', 'mac', 'replay', 'replay_full', 'unknown_hop', 'queue_full', 'deadline', 'quota', 'ttl'] as const
+export type DropReasonLabel = typeof DROP_REASONS[number]
+export const LINKS = ['client', 'peer', 'ingress'] as const
+export type LinkLabel = typeof LINKS[number]
+export const COVER_KINDS = ['link', 'loop'] as const
+
+export class RelayMetrics {
+  readonly registry = new Registry()
+  readonly received: Counter<'link'>
+  readonly sent: Counter<'link'>
+  readonly dropped: Counter<'reason'>
+  readonly coverSent: Counter<'kind'>
+  readonly coverReceived: Counter
+  readonly poolPackets: Gauge
+  readonly batchPackets: Histogram
+  readonly poolEntropy: Gauge
+  readonly roundDuration: Histogram
+  readonly loopsSent: Counter
+  readonly loopsReturned: Counter
+  readonly loopSuccess: Gauge
+  readonly replayFill: Gauge
+  readonly connections: Gauge<'link'>
+  readonly handshakeFailures: Counter<'link'>
+  readonly spoolPackets: Gauge
+  readonly spoolBytes: Gauge
+  readonly spoolOldest: Gauge
+  readonly mailboxPackets: Gauge
+  readonly mailboxOldest: Gauge
+  readonly delivered: Counter<'link'>
+  readonly networkAge: Gauge
+  readonly up: Gauge<'role'>
+
+  constructor (role: 'gateway' | 'mix') {
+    const registers = [this.registry]
+    collectDefaultMetrics({ register: this.registry, prefix: 'sealmix_' })
+    this.received = new Counter({ name: 'sealmix_packets_received_total', help: 'Packet frames received, by kind of link.', labelNames: ['link'], registers })
+    this.sent = new Counter({ name: 'sealmix_packets_sent_total', help: 'Packet frames sent (real and cover), by kind of link.', labelNames: ['link'], registers })
+    this.dropped = new Counter({ name: 'sealmix_packets_dropped_total', help: 'Packets dropped, by reason.', labelNames: ['reason'], registers })
+    this.coverSent = new Counter({ name: 'sealmix_cover_sent_total', help: 'Cover packets sent: link padding and loops.', labelNames: ['kind'], registers })
+    this.coverReceived = new Counter({ name: 'sealmix_cover_received_total', help: 'Link-padding cover packets received and discarded.', registers })
+    this.poolPackets = new Gauge({ name: 'sealmix_mix_pool_packets', help: 'Packets held in the mixing pool.', registers })
+    this.batchPackets = new Histogram({ name: 'sealmix_mix_batch_packets', help: 'Real packets released per mixing round.', buckets: [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048], registers })
+    this.poolEntropy = new Gauge({ name: 'sealmix_mix_pool_entropy_bits', help: 'Estimated entropy (bits) of the adversary\'s guess at one output\'s input, last round with output.', registers })
+    this.roundDuration = new Histogram({ name: 'sealmix_mix_round_duration_seconds', help: 'Time from round start to the last packet handed to the sockets, including the synced commit.', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers })
+    this.loopsSent = new Counter({ name: 'sealmix_loops_sent_total', help: 'Loop cover packets sent by this relay.', registers })
+    this.loopsReturned = new Counter({ name: 'sealmix_loops_returned_total', help: 'Loop cover packets that came back.', registers })
+    this.loopSuccess = new Gauge({ name: 'sealmix_loop_success_ratio', help: 'Share of loops sent in the last window that came back (n-1 and flooding detection).', registers })
+    this.replayFill = new Gauge({ name: 'sealmix_replay_filter_fill_ratio', help: 'Replay filter entries over its capacity; at 1 packets are refused.', registers })
+    this.connections = new Gauge({ name: 'sealmix_connections', help: 'Open WebSocket connections, by kind of link.', labelNames: ['link'], registers })
+    this.handshakeFailures = new Counter({ name: 'sealmix_handshake_failures_total', help: 'Connections closed because their handshake failed or timed out.', labelNames: ['link'], registers })
+    this.spoolPackets = new Gauge({ name: 'sealmix_spool_packets', help: 'Packets spooled for ingresses, not yet acknowledged.', registers })
+    this.spoolBytes = new Gauge({ name: 'sealmix_spool_bytes', help: 'Payload bytes spooled for ingresses.', registers })
+    this.spoolOldest = new Gauge({ name: 'sealmix_spool_oldest_age_seconds', help: 'Age of the oldest spooled packet (hour resolution).', registers })
+    this.mailboxPackets = new Gauge({ name: 'sealmix_mailbox_packets', help: 'SURB replies waiting in client mailboxes.', registers })
+    this.mailboxOldest = new Gauge({ name: 'sealmix_mailbox_oldest_age_seconds', help: 'Age of the oldest mailbox packet (hour resolution).', registers })
+    this.delivered = new Counter({ name: 'sealmix_delivered_total', help: 'Payloads acknowledged by an ingress or a client.', labelNames: ['link'], registers })
+    this.networkAge = new Gauge({ name: 'sealmix_network_document_age_seconds', help: 'Seconds since the network document in use became valid.', registers })
+    this.up = new Gauge({ name: 'sealmix_relay_info', help: 'Always 1; the role label says what this relay is.', labelNames: ['role'], registers })
+    this.up.set({ role }, 1)
+    for (const r of DROP_REASONS) this.dropped.inc({ reason: r }, 0)
+    for (const l of LINKS) { this.received.inc({ link: l }, 0); this.sent.inc({ link: l }, 0); this.connections.set({ link: l }, 0); this.handshakeFailures.inc({ link: l }, 0); this.delivered.inc({ link: l }, 0) }
+    for (const k of COVER_KINDS) this.coverSent.inc({ kind: k }, 0)
+  }
+}

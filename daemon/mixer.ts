@@ -1,0 +1,161 @@
+/**
+ * The single mixing loop (DESIGN.md §5-7). Unwrapped packets wait in `staged` until the next round;
+ * a round then (1) moves them into the pool, (2) lets the strategy pick what leaves, (3) writes, in
+ * ONE synced LevelDB batch, the replay tags of every staged packet and the spool and mailbox
+ * records of what leaves, and only then (4) hands packets to the links, topping every outgoing
+ * relay link up to the same count with cover. Rounds never overlap; round timing never depends
+ * on content. A crash after (3) loses in-flight relay packets but never forwards one twice, and
+ * every delivery it wrote is in the spool or a mailbox.
+ */
+import { linkPadding, PoolEntropy, type MixStrategy, type MixingParams, type Rng } from '../mix/index.ts'
+import { commit, type BatchOp, type Db } from './store/db.ts'
+import type { QueueStore } from './store/queue-store.ts'
+import type { ReplayStore } from './store/replay-store.ts'
+import type { RelayMetrics } from './metrics.ts'
+
+export type Outbound =
+  | { readonly kind: 'peer', readonly to: string, readonly packet: Buffer }
+  | { readonly kind: 'ingress', readonly to: string, readonly payload: Buffer }
+  | { readonly kind: 'mailbox', readonly to: Buffer, readonly record: Buffer }
+
+export interface Staged {
+  readonly out: Outbound | null
+  /** The replay tag to commit (absent for packets this relay made itself). */
+  readonly tag?: Buffer
+  readonly delayMs: number
+}
+
+export interface PeerLinks {
+  /** Ids of the outgoing relay links that are up now. */
+  ready (): string[]
+  /** Send one packet frame; false when the link is down or its buffer is full. */
+  send (to: string, packet: Buffer): boolean
+  /** A cover packet for that link (one hop to the neighbour, discarded there). */
+  cover (to: string): Buffer
+}
+
+export interface MixerComponents {
+  readonly db: Db
+  readonly pool: MixStrategy<Outbound>
+  readonly params: MixingParams
+  readonly rng: Rng
+  readonly now: () => number
+  readonly epoch: number
+  readonly replay: ReplayStore
+  readonly spool: QueueStore | null
+  readonly mailbox: QueueStore | null
+  readonly links: PeerLinks
+  readonly metrics: RelayMetrics
+  /** Called after each round's commit with the ingresses that got new spool records. */
+  readonly spooled: (ingressIds: Set<string>) => void
+  /** Extra ops to fold into a round's batch (acks, expiry). */
+  readonly extraOps: () => BatchOp[]
+  readonly onError: (e: unknown) => void
+}
+
+export class Mixer {
+  readonly #c: MixerComponents
+  readonly #entropy = new PoolEntropy()
+  #staged: Staged[] = []
+  #timer: NodeJS.Timeout | undefined
+  #running: Promise<void> | null = null
+  #stopped = false
+  rounds = 0
+
+  constructor (c: MixerComponents) { this.#c = c }
+
+  stage (s: Staged): void { this.#staged.push(s) }
+  get stagedCount (): number { return this.#staged.length }
+
+  start (): void {
+    const tick = (): void => {
+      if (this.#stopped) return
+      const started = this.#c.now()
+      this.#running = this.round().catch(e => this.#c.onError(e)).finally(() => {
+        this.#running = null
+        if (this.#stopped) return
+        const wait = Math.max(0, this.#c.params.intervalMs - (this.#c.now() - started))
+        this.#timer = setTimeout(tick, wait)
+      })
+    }
+    this.#timer = setTimeout(tick, this.#c.params.intervalMs)
+  }
+
+  async round (): Promise<void> {
+    const c = this.#c
+    const t0 = process.hrtime.bigint()
+    const now = c.now()
+    const staged = this.#staged
+    this.#staged = []
+    const ops: BatchOp[] = []
+    let arrivals = 0
+    for (const s of staged) {
+      if (s.tag !== undefined) ops.push(c.replay.put(c.epoch, s.tag))
+      if (s.out === null) continue
+      arrivals++
+      if (c.pool.add(s.out, now, s.delayMs, c.rng) !== undefined) c.metrics.dropped.inc({ reason: 'queue_full' })
+    }
+    this.#entropy.arrive(arrivals)
+    const { release, poolBefore } = c.pool.round(now, c.rng)
+    const perLink = new Map<string, Buffer[]>()
+    const touched = new Set<string>()
+    for (const o of release) {
+      if (o.kind === 'peer') {
+        let l = perLink.get(o.to)
+        if (l === undefined) { l = []; perLink.set(o.to, l) }
+        l.push(o.packet)
+      } else if (o.kind === 'ingress' && c.spool !== null) {
+        const dest = Buffer.from(o.to, 'hex')
+        if (!c.spool.hasRoom(dest)) { c.metrics.dropped.inc({ reason: 'quota' }); continue }
+        ops.push(c.spool.put(dest, o.payload, now).op)
+        touched.add(o.to)
+      } else if (o.kind === 'mailbox' && c.mailbox !== null) {
+        if (!c.mailbox.hasRoom(o.to)) { c.metrics.dropped.inc({ reason: 'quota' }); continue }
+        ops.push(c.mailbox.put(o.to, o.record, now).op)
+      }
+    }
+    ops.push(...c.extraOps())
+    await commit(c.db, ops)
+
+    // Link padding: every ready relay link carries the same number of packets this round.
+    const ready = c.links.ready()
+    const counts = new Map<string, number>()
+    for (const [to, list] of perLink) counts.set(to, list.length)
+    const cover = linkPadding(counts, ready, c.params.minBatch)
+    for (const [to, list] of perLink) {
+      for (const p of list) {
+        if (c.links.send(to, p)) c.metrics.sent.inc({ link: 'peer' })
+        else c.metrics.dropped.inc({ reason: ready.includes(to) ? 'queue_full' : 'unknown_hop' })
+      }
+    }
+    for (const [to, n] of cover) {
+      for (let i = 0; i < n; i++) {
+        if (c.links.send(to, c.links.cover(to))) { c.metrics.sent.inc({ link: 'peer' }); c.metrics.coverSent.inc({ kind: 'link' }) }
+      }
+    }
+    if (touched.size > 0) c.spooled(touched)
+
+    const realOut = release.length
+    const h = this.#entropy.round(poolBefore, realOut)
+    if (realOut > 0) c.metrics.poolEntropy.set(h)
+    c.metrics.batchPackets.observe(realOut)
+    c.metrics.poolPackets.set(c.pool.size)
+    c.metrics.roundDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9)
+    this.rounds++
+  }
+
+  /** Stop the timer and let the running round finish (its commit and sends complete). */
+  async stop (): Promise<void> {
+    this.#stopped = true
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    if (this.#running !== null) await this.#running
+  }
+
+  /** Commit the tags of whatever is still staged (shutdown: seen packets stay seen). */
+  async flushTags (): Promise<void> {
+    const c = this.#c
+    const staged = this.#staged
+    this.#staged = []
+    await commit(c.db, staged.filter(s => s.tag !== undefined).map(s => c.replay.put(c.epoch, s.tag!)))
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The relay's view of the network document: loaded from the signed network file, verified
+ * (majority of trusted signers, geometry, validity window, ids) and indexed for routing.
+ */
+import { readFileSync } from 'node:fs'
+import { verifyDocument, type CryptoSuite, type Geometry, type IngressDescriptor, type NetworkDocument, type RelayDescriptor } from '../mix/index.ts'
+import { RelayError } from './errors.ts'
+
+export class NetworkView {
+  readonly doc: NetworkDocument
+  readonly #relays = new Map<string, RelayDescriptor>()
+  readonly #ingresses = new Map<string, IngressDescriptor>()
+
+  constructor (doc: NetworkDocument) {
+    this.doc = doc
+    for (const r of doc.relays) this.#relays.set(r.id, r)
+    for (const i of doc.ingresses) this.#ingresses.set(i.id, i)
+  }
+
+  relay (id: string): RelayDescriptor | undefined { return this.#relays.get(id) }
+  ingress (id: string): IngressDescriptor | undefined { return this.#ingresses.get(id) }
+
+  /** Relays of a layer (0 = gateways). */
+  layer (n: number): RelayDescriptor[] { return this.doc.relays.filter(r => r.layer === n) }
+
+  /** The layer after `n` in the stratified cycle gateway -> 1 -> 2 -> 3 -> gateway. */
+  static nextLayer (n: number): number { return (n + 1) % 4 }
+
+  /** Ingresses that attach to this gateway. */
+  ingressesOf (gatewayId: string): IngressDescriptor[] { return this.doc.ingresses.filter(i => i.gateways.includes(gatewayId)) }
+}
+
+export function loadNetwork (c: CryptoSuite, file: string, signers: readonly string[], geometry: Geometry, nowMs: number): NetworkView {
+  let bytes: Buffer
+  try {
+    bytes = readFileSync(file)
+  } catch (e) {
+    throw RelayError.NETWORK_INVALID('unreadable', (e as NodeJS.ErrnoException).code)
+  }
+  const r = verifyDocument(c, bytes, { signers: signers.map(s => Buffer.from(s, 'hex')), geometry, nowMs })
+  if (!r.ok) throw RelayError.NETWORK_INVALID(r.code, r.detail)
+  return new NetworkView(r.value)
+}

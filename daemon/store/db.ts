@@ -1,0 +1,40 @@
+/**
+ * One LevelDB database per relay (<dataDir>/db), sublevels with fixed-width binary keys
+ * (DESIGN.md §7). A second process on the same data directory fails at once with
+ * RELAY_STORE_LOCKED, the LevelDB lock error kept as `cause`.
+ */
+import { Level } from 'level'
+import { RelayError } from '../errors.ts'
+
+export type Db = Level<Uint8Array, Uint8Array>
+export type Sub = ReturnType<Db['sublevel']> & { readonly prefix: string }
+export type BatchOp = { type: 'put', sublevel: Sub, key: Uint8Array, value: Uint8Array } | { type: 'del', sublevel: Sub, key: Uint8Array }
+
+export const ENC = { keyEncoding: 'view', valueEncoding: 'view' } as const
+
+export async function openDatabase (location: string): Promise<Db> {
+  const db = new Level<Uint8Array, Uint8Array>(location, ENC)
+  try {
+    await db.open()
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string } }).cause
+    if (cause?.code === 'LEVEL_LOCKED') throw RelayError.STORE_LOCKED(e)
+    throw RelayError.STORE_FAILED('cannot open the database in the data directory', e)
+  }
+  return db
+}
+
+export function sublevel (db: Db, name: string): Sub {
+  return db.sublevel<Uint8Array, Uint8Array>(name, ENC) as unknown as Sub
+}
+
+/** One synced, atomic write: the only way the packet path writes. */
+export async function commit (db: Db, ops: BatchOp[]): Promise<void> {
+  if (ops.length === 0) return
+  await db.batch(ops as never, { sync: true })
+}
+
+export const u64 = (n: number): Buffer => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(n)); return b }
+export const u32 = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b }
+/** Hours since the epoch: timestamps at rest have hour resolution (TESTPLAN D8). */
+export const hourOf = (ms: number): number => Math.floor(ms / 3_600_000)

@@ -1,0 +1,139 @@
+/**
+ * An in-process network on 127.0.0.1: 2 gateways and one mix per layer, each a real Relay with its
+ * own temporary data directory, LevelDB, worker threads and WebSocket listener, plus helpers to
+ * act as a client or an ingress over real sockets.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import WebSocket from 'ws'
+import { ensureKeys, loadKeys, parseConfig, Relay, type RelayConfig, type RelayKeys } from '../../daemon/index.ts'
+import { encodeFrame, encodeHello, FRAME, geometryHash, NETWORK_GEOMETRY, parseFrame, relayId, signDocument, type CryptoSuite, type MixingParams, type NetworkDocument, type RelayDescriptor } from '../../mix/index.ts'
+import { createLogger } from '../../daemon/log.ts'
+import { FrameReader } from '../../daemon/transport/frame-reader.ts'
+import { dialHandshake } from '../../daemon/transport/handshake.ts'
+
+export const G = NETWORK_GEOMETRY
+
+export interface Node { name: string, role: 'gateway' | 'mix', layer: number, dir: string, keys: RelayKeys, port: number, config: RelayConfig, relay: Relay | null }
+
+export interface Testnet {
+  nodes: Node[]
+  doc: NetworkDocument
+  networkFile: string
+  signer: { publicKey: Uint8Array, secretKey: Uint8Array }
+  ingress: { id: string, identity: { publicKey: Uint8Array, secretKey: Uint8Array }, box: { publicKey: Buffer, secretKey: Buffer } }
+  byName (n: string): Node
+  start (n: Node): Promise<Relay>
+  stop (): Promise<void>
+}
+
+/** A free port: listen on 0, read it, close. */
+async function freePort (): Promise<number> {
+  const { createServer } = await import('node:net')
+  return await new Promise(resolve => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)) }) })
+}
+
+export async function createTestnet (c: CryptoSuite, o: { mixing?: Partial<MixingParams>, config?: Record<string, unknown> } = {}): Promise<Testnet> {
+  const root = mkdtempSync(join(tmpdir(), 'sealmix-testnet-'))
+  const layout: Array<[string, 'gateway' | 'mix', number]> = [['gwA', 'gateway', 0], ['gwB', 'gateway', 0], ['mix1', 'mix', 1], ['mix2', 'mix', 2], ['mix3', 'mix', 3]]
+  const signer = c.signSeedKeypair(randomBytes(c, 32))
+  const networkFile = join(root, 'network.json')
+  const nodes: Node[] = []
+  for (const [name, role, layer] of layout) {
+    const dir = join(root, name)
+    ensureKeys(c, dir)
+    const port = await freePort()
+    const config = parseConfig({
+      role, dataDir: dir, listen: { host: '127.0.0.1', port },
+      network: { file: networkFile, signers: [Buffer.from(signer.publicKey).toString('hex')] },
+      metrics: { port: 0 },
+      limits: { workers: 1, handshakeTimeoutMs: 2000, pingIntervalMs: 1000 },
+      replay: { capacity: 100_000 },
+      log: { level: 'silent' },
+      ...(o.config ?? {})
+    }, root)
+    nodes.push({ name, role, layer, dir, keys: loadKeys(c, dir), port, config, relay: null })
+  }
+  const ingIdentity = c.signSeedKeypair(randomBytes(c, 32))
+  const boxSk = randomBytes(c, 32); const boxPk = Buffer.alloc(32); c.x25519Base(boxPk, boxSk)
+  const ingress = { id: relayId(c, ingIdentity.publicKey), identity: ingIdentity, box: { publicKey: boxPk, secretKey: boxSk } }
+  const now = Date.now()
+  const relays: RelayDescriptor[] = nodes.map(n => ({ id: n.keys.id, role: n.role, layer: n.layer, address: `ws://127.0.0.1:${n.port}`, identityKey: Buffer.from(n.keys.identity.publicKey).toString('hex'), mixKey: n.keys.mix.publicKey.toString('hex') }))
+  const doc: NetworkDocument = {
+    version: 1, network: 'testnet', epoch: 0, validFromMs: now - 60_000, validUntilMs: now + 24 * 3600_000,
+    geometry: { hops: G.hops, userPayloadBytes: G.userPayloadBytes, hash: geometryHash(c, G).toString('hex') },
+    mixing: { strategy: 'batch', intervalMs: 20, minPool: 0, flushFraction: 1, minBatch: 0, maxDelayMs: 2000, loopRatePerSec: 0, ...o.mixing },
+    relays,
+    ingresses: [{ id: ingress.id, serverName: 'example.org', identityKey: Buffer.from(ingIdentity.publicKey).toString('hex'), boxKey: boxPk.toString('hex'), gateways: [nodes[1]!.keys.id] }]
+  }
+  writeFileSync(networkFile, JSON.stringify(signDocument(c, doc, [signer])))
+  const net: Testnet = {
+    nodes, doc, networkFile, signer, ingress,
+    byName: (n) => nodes.find(x => x.name === n)!,
+    async start (n) {
+      const relay = new Relay({ config: n.config, binding: 'sodium-native', minRetryMs: 100, logger: createLogger('silent') })
+      await relay.start()
+      n.relay = relay
+      return relay
+    },
+    async stop () {
+      await Promise.all(nodes.map(async n => { await n.relay?.stop(); n.relay = null }))
+      rmSync(root, { recursive: true, force: true })
+    }
+  }
+  return net
+}
+
+export function randomBytes (c: CryptoSuite, n: number): Buffer {
+  const b = Buffer.alloc(n)
+  c.randomFill(b)
+  return b
+}
+
+/** Wait until `f()` is true, polling; throws after `ms`. */
+export async function waitFor (f: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await f())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
+/** Read one counter or gauge value from a relay's registry. */
+export async function metric (r: Relay, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const m = await r.metrics.registry.getSingleMetric(name)?.get()
+  const v = m?.values.find(x => Object.entries(labels).every(([k, val]) => x.labels[k] === val))
+  return v?.value ?? 0
+}
+
+/** A raw client connection to a gateway: HELLO sent, frames collected. */
+export async function clientConn (port: number, opts: WebSocket.ClientOptions = {}): Promise<{ ws: WebSocket, frames: Buffer[], send: (kind: number, ...parts: Buffer[]) => void, close: () => void, response: { headers: Record<string, unknown> } }> {
+  const response = { headers: {} as Record<string, unknown> }
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/client`, { perMessageDeflate: false, ...opts })
+  ws.on('upgrade', (res) => { response.headers = res.headers })
+  const frames: Buffer[] = []
+  ws.on('message', (d: Buffer) => frames.push(d))
+  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
+  ws.send(encodeFrame(G, FRAME.HELLO, encodeHello({ role: 'client', id: Buffer.alloc(32), nonce: Buffer.alloc(32) })))
+  return { ws, frames, response, send: (kind, ...parts) => ws.send(encodeFrame(G, kind as 1, ...parts)), close: () => ws.close() }
+}
+
+/** An ingress link to its gateway: authenticated, acks every DELIVER unless told not to. */
+export async function ingressConn (c: CryptoSuite, net: Testnet, gw: Node, o: { ack?: boolean } = {}): Promise<{ ws: WebSocket, delivered: Buffer[], ids: number[], close: () => void }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/ingress`, { perMessageDeflate: false })
+  const reader = new FrameReader(ws)
+  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
+  const ok = await dialHandshake(c, G, ws, reader, { id: Buffer.from(net.ingress.id, 'hex'), secretKey: net.ingress.identity.secretKey }, 'ingress', Buffer.from(gw.keys.id, 'hex'), gw.keys.identity.publicKey, 2000)
+  if (!ok) throw new Error('ingress handshake failed')
+  const delivered: Buffer[] = []
+  const ids: number[] = []
+  reader.setHandler(m => {
+    const f = parseFrame(G, m.data)
+    if (f?.kind !== FRAME.DELIVER) return
+    ids.push(Number(f.body.readBigUInt64BE(0)))
+    delivered.push(Buffer.from(f.body.subarray(8, 8 + G.userPayloadBytes)))
+    if (o.ack !== false) ws.send(encodeFrame(G, FRAME.ACK, f.body.subarray(0, 8)))
+  })
+  return { ws, delivered, ids, close: () => ws.close() }
+}
