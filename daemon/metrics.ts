@@ -6,7 +6,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 
-export const DROP_REASONS = ['malformed', 'mac', 'replay', 'replay_full', 'unknown_hop', 'queue_full', 'deadline', 'quota', 'ttl'] as const
+export const DROP_REASONS = ['malformed', 'mac', 'replay', 'replay_full', 'unknown_hop', 'link_down', 'queue_full', 'quota', 'ttl'] as const
 export type DropReasonLabel = typeof DROP_REASONS[number]
 export const LINKS = ['client', 'peer', 'ingress'] as const
 export type LinkLabel = typeof LINKS[number]
@@ -29,6 +29,7 @@ export class RelayMetrics {
   readonly replayFill: Gauge
   readonly connections: Gauge<'link'>
   readonly handshakeFailures: Counter<'link'>
+  readonly sendBuffer: Gauge<'link'>
   readonly spoolPackets: Gauge
   readonly spoolBytes: Gauge
   readonly spoolOldest: Gauge
@@ -56,6 +57,7 @@ export class RelayMetrics {
     this.replayFill = new Gauge({ name: 'sealmix_replay_filter_fill_ratio', help: 'Replay filter entries over its capacity; at 1 packets are refused.', registers })
     this.connections = new Gauge({ name: 'sealmix_connections', help: 'Open WebSocket connections, by kind of link.', labelNames: ['link'], registers })
     this.handshakeFailures = new Counter({ name: 'sealmix_handshake_failures_total', help: 'Connections closed because their handshake failed or timed out.', labelNames: ['link'], registers })
+    this.sendBuffer = new Gauge({ name: 'sealmix_send_buffer_bytes', help: 'Bytes queued in WebSocket send buffers, summed by kind of link.', labelNames: ['link'], registers })
     this.spoolPackets = new Gauge({ name: 'sealmix_spool_packets', help: 'Packets spooled for ingresses, not yet acknowledged.', registers })
     this.spoolBytes = new Gauge({ name: 'sealmix_spool_bytes', help: 'Payload bytes spooled for ingresses.', registers })
     this.spoolOldest = new Gauge({ name: 'sealmix_spool_oldest_age_seconds', help: 'Age of the oldest spooled packet (hour resolution).', registers })
@@ -66,7 +68,7 @@ export class RelayMetrics {
     this.up = new Gauge({ name: 'sealmix_relay_info', help: 'Always 1; the role label says what this relay is.', labelNames: ['role'], registers })
     this.up.set({ role }, 1)
     for (const r of DROP_REASONS) this.dropped.inc({ reason: r }, 0)
-    for (const l of LINKS) { this.received.inc({ link: l }, 0); this.sent.inc({ link: l }, 0); this.connections.set({ link: l }, 0); this.handshakeFailures.inc({ link: l }, 0); this.delivered.inc({ link: l }, 0) }
+    for (const l of LINKS) { this.received.inc({ link: l }, 0); this.sent.inc({ link: l }, 0); this.connections.set({ link: l }, 0); this.sendBuffer.set({ link: l }, 0); this.handshakeFailures.inc({ link: l }, 0); this.delivered.inc({ link: l }, 0) }
     for (const k of COVER_KINDS) this.coverSent.inc({ kind: k }, 0)
   }
 }

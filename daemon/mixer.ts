@@ -99,6 +99,7 @@ export class Mixer {
     const { release, poolBefore } = c.pool.round(now, c.rng)
     const perLink = new Map<string, Buffer[]>()
     const touched = new Set<string>()
+    const applied: Array<() => void> = []
     for (const o of release) {
       if (o.kind === 'peer') {
         let l = perLink.get(o.to)
@@ -107,15 +108,18 @@ export class Mixer {
       } else if (o.kind === 'ingress' && c.spool !== null) {
         const dest = Buffer.from(o.to, 'hex')
         if (!c.spool.hasRoom(dest)) { c.metrics.dropped.inc({ reason: 'quota' }); continue }
-        ops.push(c.spool.put(dest, o.payload, now).op)
+        const p = c.spool.put(dest, o.payload, now)
+        ops.push(p.op); applied.push(p.applied)
         touched.add(o.to)
       } else if (o.kind === 'mailbox' && c.mailbox !== null) {
         if (!c.mailbox.hasRoom(o.to)) { c.metrics.dropped.inc({ reason: 'quota' }); continue }
-        ops.push(c.mailbox.put(o.to, o.record, now).op)
+        const p = c.mailbox.put(o.to, o.record, now)
+        ops.push(p.op); applied.push(p.applied)
       }
     }
     ops.push(...c.extraOps())
     await commit(c.db, ops)
+    for (const f of applied) f()
 
     // Link padding: every ready relay link carries the same number of packets this round.
     const ready = c.links.ready()
@@ -125,7 +129,7 @@ export class Mixer {
     for (const [to, list] of perLink) {
       for (const p of list) {
         if (c.links.send(to, p)) c.metrics.sent.inc({ link: 'peer' })
-        else c.metrics.dropped.inc({ reason: ready.includes(to) ? 'queue_full' : 'unknown_hop' })
+        else c.metrics.dropped.inc({ reason: ready.includes(to) ? 'queue_full' : 'link_down' })
       }
     }
     for (const [to, n] of cover) {

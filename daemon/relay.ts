@@ -83,6 +83,8 @@ export class Relay {
 
   get id (): string { return this.#keys.id }
   get ready (): boolean { return this.#ready }
+  /** Outgoing relay links that are up (ids). */
+  get linksUp (): string[] { return [...this.#links.values()].filter(l => l.ready).map(l => l.peerId) }
 
   async start (): Promise<void> {
     try {
@@ -145,7 +147,12 @@ export class Relay {
       spooled: ids => { for (const id of ids) void this.#edge?.push(id) },
       extraOps: () => {
         const ops = this.#edge?.takeOps() ?? []
-        if (spool !== null && mailbox !== null) ops.push(...spool.expire(this.#now()).ops, ...mailbox.expire(this.#now()).ops)
+        if (spool !== null && mailbox !== null) {
+          for (const q of [spool, mailbox]) {
+            const x = q.expire(this.#now())
+            if (x.expired > 0) { ops.push(...x.ops); this.metrics.dropped.inc({ reason: 'ttl' }, x.expired) }
+          }
+        }
         return ops
       },
       onError: e => this.log.error({ err: (e as Error).message }, 'mixing round failed')
@@ -188,14 +195,24 @@ export class Relay {
 
     this.#loops = new Loops({ sphinx: this.#sphinx, rng: this.#rng, myId: this.#keys.id, myLayer: this.#myLayer, myMixKey: this.#keys.mix.publicKey, doc: this.#view.doc, metrics: this.metrics })
     if (params.loopRatePerSec > 0) this.#scheduleLoop(params.loopRatePerSec)
-    const sweep = setInterval(() => {
+    const refresh = (): void => {
       this.#loops?.sweep(this.#now())
       if (spool !== null && mailbox !== null) {
         this.metrics.spoolPackets.set(spool.count); this.metrics.spoolBytes.set(spool.bytes); this.metrics.spoolOldest.set(spool.oldestAgeSeconds(this.#now()))
         this.metrics.mailboxPackets.set(mailbox.count); this.metrics.mailboxOldest.set(mailbox.oldestAgeSeconds(this.#now()))
       }
       this.metrics.networkAge.set(Math.max(0, (this.#now() - this.#view.doc.validFromMs) / 1000))
-    }, 1000)
+      const buffered = this.#listener?.bufferedByKind()
+      if (buffered !== undefined) {
+        let peer = buffered.relay
+        for (const l of this.#links.values()) peer += l.bufferedAmount
+        this.metrics.sendBuffer.set({ link: 'peer' }, peer)
+        this.metrics.sendBuffer.set({ link: 'client' }, buffered.client)
+        this.metrics.sendBuffer.set({ link: 'ingress' }, buffered.ingress)
+      }
+    }
+    refresh()
+    const sweep = setInterval(refresh, 1000)
     sweep.unref()
     this.#timers.push(sweep)
 

@@ -53,12 +53,19 @@ export class QueueStore {
     return (this.#dests.get(dest.toString('hex'))?.count ?? 0) < this.#quota
   }
 
-  /** Reserve a sequence number and return the batch op; the index is updated at once (the caller commits before acting on it). */
-  put (dest: Buffer, record: Uint8Array, nowMs: number): { op: BatchOp, seq: number } {
+  /**
+   * Reserve a sequence number and return the batch op, plus `applied`, which the caller runs once
+   * the batch is committed: counts, quota and reads only ever see committed records.
+   */
+  put (dest: Buffer, record: Uint8Array, nowMs: number): { op: BatchOp, seq: number, applied: () => void } {
     const seq = this.#nextSeq++
     const hour = hourOf(nowMs)
-    this.#index(dest.toString('hex'), seq, hour, record.length)
-    return { seq, op: { type: 'put', sublevel: this.#sub, key: Buffer.concat([dest, u64(seq)]), value: Buffer.concat([u32(hour), record]) } }
+    const key = dest.toString('hex')
+    return {
+      seq,
+      op: { type: 'put', sublevel: this.#sub, key: Buffer.concat([dest, u64(seq)]), value: Buffer.concat([u32(hour), record]) },
+      applied: () => this.#index(key, seq, hour, record.length)
+    }
   }
 
   /** Records of a destination in FIFO order after `afterSeq`, at most `limit`. */

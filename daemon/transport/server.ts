@@ -102,6 +102,13 @@ export class Listener {
 
   get connections (): number { return this.#live.size }
 
+  /** Bytes waiting in send buffers, summed per kind of connection. */
+  bufferedByKind (): Record<ConnKind, number> {
+    const out: Record<ConnKind, number> = { client: 0, relay: 0, ingress: 0 }
+    for (const l of this.#live) out[l.kind] += l.ws.bufferedAmount
+    return out
+  }
+
   #upgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = (req.url ?? '').split('?')[0]
     const kind: ConnKind | undefined = path === '/client' ? 'client' : path === '/relay' ? 'relay' : path === '/ingress' ? 'ingress' : undefined

@@ -3,9 +3,12 @@
  * own temporary data directory, LevelDB, worker threads and WebSocket listener, plus helpers to
  * act as a client or an ingress over real sockets.
  */
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import { ensureKeys, loadKeys, parseConfig, Relay, type RelayConfig, type RelayKeys } from '../../daemon/index.ts'
 import { encodeFrame, encodeHello, FRAME, geometryHash, NETWORK_GEOMETRY, parseFrame, relayId, signDocument, type CryptoSuite, type MixingParams, type NetworkDocument, type RelayDescriptor } from '../../mix/index.ts'
@@ -15,7 +18,7 @@ import { dialHandshake } from '../../daemon/transport/handshake.ts'
 
 export const G = NETWORK_GEOMETRY
 
-export interface Node { name: string, role: 'gateway' | 'mix', layer: number, dir: string, keys: RelayKeys, port: number, config: RelayConfig, relay: Relay | null }
+export interface Node { name: string, role: 'gateway' | 'mix', layer: number, dir: string, keys: RelayKeys, port: number, metricsPort: number, config: RelayConfig, raw: Record<string, unknown>, configFile: string, relay: Relay | null, proc: ChildProcess | null, output: string[] }
 
 export interface Testnet {
   nodes: Node[]
@@ -25,6 +28,8 @@ export interface Testnet {
   ingress: { id: string, identity: { publicKey: Uint8Array, secretKey: Uint8Array }, box: { publicKey: Buffer, secretKey: Buffer } }
   byName (n: string): Node
   start (n: Node): Promise<Relay>
+  /** Run the node as its own process (`sealmix run`), logging at debug; resolves when /readyz answers 200. */
+  spawn (n: Node): Promise<ChildProcess>
   stop (): Promise<void>
 }
 
@@ -44,16 +49,19 @@ export async function createTestnet (c: CryptoSuite, o: { mixing?: Partial<Mixin
     const dir = join(root, name)
     ensureKeys(c, dir)
     const port = await freePort()
-    const config = parseConfig({
+    const metricsPort = await freePort()
+    const raw = {
       role, dataDir: dir, listen: { host: '127.0.0.1', port },
       network: { file: networkFile, signers: [Buffer.from(signer.publicKey).toString('hex')] },
-      metrics: { port: 0 },
+      metrics: { port: metricsPort },
       limits: { workers: 1, handshakeTimeoutMs: 2000, pingIntervalMs: 1000 },
       replay: { capacity: 100_000 },
       log: { level: 'silent' },
       ...(o.config ?? {})
-    }, root)
-    nodes.push({ name, role, layer, dir, keys: loadKeys(c, dir), port, config, relay: null })
+    }
+    const configFile = join(root, `${name}.json`)
+    writeFileSync(configFile, JSON.stringify({ ...raw, log: { level: 'debug' } }))
+    nodes.push({ name, role, layer, dir, keys: loadKeys(c, dir), port, metricsPort, config: parseConfig(raw, root), raw, configFile, relay: null, proc: null, output: [] })
   }
   const ingIdentity = c.signSeedKeypair(randomBytes(c, 32))
   const boxSk = randomBytes(c, 32); const boxPk = Buffer.alloc(32); c.x25519Base(boxPk, boxSk)
@@ -77,12 +85,52 @@ export async function createTestnet (c: CryptoSuite, o: { mixing?: Partial<Mixin
       n.relay = relay
       return relay
     },
+    async spawn (n) {
+      const p = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'run', '--config', n.configFile], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] })
+      p.stdout.on('data', (d: Buffer) => n.output.push(d.toString()))
+      p.stderr.on('data', (d: Buffer) => n.output.push(d.toString()))
+      n.proc = p
+      await waitFor(async () => (await httpGet(n.metricsPort, '/readyz').catch(() => ({ status: 0 }))).status === 200, 20_000, `${n.name} ready`)
+      return p
+    },
     async stop () {
-      await Promise.all(nodes.map(async n => { await n.relay?.stop(); n.relay = null }))
+      await Promise.all(nodes.map(async n => {
+        await n.relay?.stop(); n.relay = null
+        if (n.proc !== null && n.proc.exitCode === null) { const p = n.proc; await new Promise(resolve => { p.once('exit', resolve); p.kill('SIGKILL') }) }
+        n.proc = null
+      }))
       rmSync(root, { recursive: true, force: true })
     }
   }
   return net
+}
+
+export const PROJECT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+export async function httpGet (port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number, body: string }> {
+  return await new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers }, res => {
+      let body = ''
+      res.on('data', (d: Buffer) => { body += d.toString() })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** A sample value from a Prometheus text scrape (first series matching name and labels). */
+export function sample (text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find(l => l.startsWith(labels === '' ? `${name} ` : `${name}{${labels}}`))
+  return line === undefined ? NaN : Number(line.split(' ').pop())
+}
+
+/** SIGKILL a spawned node and wait for it to be gone. */
+export async function kill9 (n: Node): Promise<void> {
+  const p = n.proc
+  if (p === null || p.exitCode !== null) return
+  await new Promise(resolve => { p.once('exit', resolve); p.kill('SIGKILL') })
+  n.proc = null
 }
 
 export function randomBytes (c: CryptoSuite, n: number): Buffer {

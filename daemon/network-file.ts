@@ -1,0 +1,43 @@
+/**
+ * Building the signed network file (the topology until the directory issue adds authorities):
+ * relay descriptors from `sealmix keygen`, ingress descriptors, mixing parameters, signed by one
+ * or more signer keys.
+ */
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { geometryHash, NETWORK_GEOMETRY, signDocument, type CryptoSuite, type IngressDescriptor, type MixingParams, type NetworkDocument, type RelayDescriptor } from '../mix/index.ts'
+
+export const DEFAULT_MIXING: MixingParams = { strategy: 'batch', intervalMs: 100, minPool: 8, flushFraction: 0.7, minBatch: 4, maxDelayMs: 5000, loopRatePerSec: 0.5 }
+
+export interface SignerKey { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
+
+/** Create (if absent) and load a 32-byte Ed25519 seed file for signing network documents. */
+export function loadSignerKey (c: CryptoSuite, file: string, create = false): SignerKey {
+  if (!existsSync(file)) {
+    if (!create) throw new Error(`no signer key at ${file}`)
+    const seed = Buffer.alloc(32)
+    c.randomFill(seed)
+    writeFileSync(file, seed, { mode: 0o600, flag: 'wx' })
+    chmodSync(file, 0o600)
+  }
+  const seed = readFileSync(file)
+  if (seed.length !== 32) throw new Error(`${file} must hold exactly 32 bytes`)
+  return c.signSeedKeypair(seed)
+}
+
+export function buildNetworkDocument (c: CryptoSuite, o: { network: string, relays: RelayDescriptor[], ingresses?: IngressDescriptor[], mixing?: Partial<MixingParams>, nowMs: number, validForMs?: number }): NetworkDocument {
+  return {
+    version: 1,
+    network: o.network,
+    epoch: 0,
+    validFromMs: o.nowMs - 60_000,
+    validUntilMs: o.nowMs + (o.validForMs ?? 365 * 24 * 3600_000),
+    geometry: { hops: NETWORK_GEOMETRY.hops, userPayloadBytes: NETWORK_GEOMETRY.userPayloadBytes, hash: geometryHash(c, NETWORK_GEOMETRY).toString('hex') },
+    mixing: { ...DEFAULT_MIXING, ...o.mixing },
+    relays: o.relays,
+    ingresses: o.ingresses ?? []
+  }
+}
+
+export function writeNetworkFile (c: CryptoSuite, file: string, doc: NetworkDocument, signers: SignerKey[]): void {
+  writeFileSync(file, JSON.stringify(signDocument(c, doc, signers), null, 1) + '\n')
+}

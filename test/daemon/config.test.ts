@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig, parseConfig, RelayError } from '../../daemon/index.ts'
+
+const SIGNER = 'ab'.repeat(32)
+const base = (): Record<string, unknown> => ({ role: 'mix', dataDir: './data', network: { file: 'net.json', signers: [SIGNER] } })
+
+function refused (raw: unknown, message: string): void {
+  assert.throws(() => parseConfig(raw, '/etc/sealmix'), (e: unknown) => {
+    assert.ok(e instanceof RelayError)
+    assert.equal(e.code, 'RELAY_CONFIG_INVALID')
+    assert.equal(e.message, `RELAY_CONFIG_INVALID: ${message}`)
+    return true
+  })
+}
+
+describe('config', function () {
+  it('fills defaults, resolves paths against the config file, and freezes the result', function () {
+    const c = parseConfig(base(), '/etc/sealmix')
+    assert.equal(c.dataDir, '/etc/sealmix/data')
+    assert.equal(c.network.file, '/etc/sealmix/net.json')
+    assert.equal(c.metrics.host, '127.0.0.1')
+    assert.equal(c.metrics.port, 9464)
+    assert.equal(c.limits.workers, 2)
+    assert.ok(Object.isFrozen(c) && Object.isFrozen(c.limits))
+  })
+
+  it('refuses unknown keys, at the top and nested, naming the key', function () {
+    refused({ ...base(), colour: 'blue' }, 'colour is not a known key (got "blue")')
+    refused({ ...base(), limits: { maxConections: 5 } }, 'limits.maxConections is not a known key (got 5)')
+  })
+
+  it('names the key, the rule and the value for each kind of error', function () {
+    refused({ ...base(), role: 'exit' }, 'role must be one of "gateway", "mix" (got "exit")')
+    refused({ ...base(), limits: { maxConnections: -1 } }, 'limits.maxConnections must be >= 1 (got -1)')
+    refused({ ...base(), limits: { workers: 'two' } }, 'limits.workers must be a number (got "two")')
+    refused({ ...base(), network: { file: 'x', signers: ['nothex'] } }, 'network.signers.0 must be 64 lowercase hex characters (a 32-byte key) (got "nothex")')
+    refused({ ...base(), network: { file: 'x', signers: [] } }, 'network.signers must have at least 1 entries (got [])')
+    refused({ role: 'mix', network: { file: 'x', signers: [SIGNER] } }, 'dataDir must be a string (got nothing)')
+    refused({ ...base(), replay: { falsePositiveRate: 0.5 } }, 'replay.falsePositiveRate must be < 0.01 (got 0.5)')
+    refused({ ...base(), limits: { maxConnections: 10, reservedPeerSlots: 10 } }, 'limits.reservedPeerSlots must be less than limits.maxConnections (10) (got 10)')
+    refused('role: mix', 'the config must be a mapping (got "role: mix")')
+  })
+
+  it('never prints a secret value', function () {
+    refused({ ...base(), metrics: { token: 'short' } }, 'metrics.token must be at least 16 characters (got <redacted>)')
+  })
+
+  it('reads YAML and JSON files and reports unreadable ones', function () {
+    const dir = mkdtempSync(join(tmpdir(), 'sealmix-cfg-'))
+    writeFileSync(join(dir, 'a.yaml'), 'role: gateway\ndataDir: d\nnetwork:\n  file: n.json\n  signers: [' + SIGNER + ']\n')
+    assert.equal(loadConfig(join(dir, 'a.yaml')).role, 'gateway')
+    writeFileSync(join(dir, 'b.json'), JSON.stringify(base()))
+    assert.equal(loadConfig(join(dir, 'b.json')).role, 'mix')
+    writeFileSync(join(dir, 'c.yaml'), 'role: [unclosed')
+    assert.throws(() => loadConfig(join(dir, 'c.yaml')), { code: 'RELAY_CONFIG_UNREADABLE' })
+    assert.throws(() => loadConfig(join(dir, 'missing.yaml')), { code: 'RELAY_CONFIG_UNREADABLE', message: `RELAY_CONFIG_UNREADABLE: cannot read config file ${join(dir, 'missing.yaml')}: ENOENT` })
+  })
+})
