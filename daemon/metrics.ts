@@ -42,6 +42,14 @@ export class RelayMetrics {
   constructor (role: 'gateway' | 'mix') {
     const registers = [this.registry]
     collectDefaultMetrics({ register: this.registry, prefix: 'sealmix_' })
+    // The per-handle-type series vary with what the process is doing (their label set is not
+    // closed), and the *_total ones are gauges that promtool rejects: not exported.
+    for (const n of ['active_handles', 'active_handles_total', 'active_requests', 'active_requests_total', 'active_resources', 'active_resources_total']) {
+      this.registry.removeSingleMetric(`sealmix_nodejs_${n}`)
+    }
+    // GC kinds form a closed set; export all of them from the start so the series set is fixed.
+    const gc = this.registry.getSingleMetric('sealmix_nodejs_gc_duration_seconds') as Histogram<'kind'> | undefined
+    for (const kind of ['minor', 'major', 'incremental', 'weakcb']) gc?.zero({ kind })
     this.received = new Counter({ name: 'sealmix_packets_received_total', help: 'Packet frames received, by kind of link.', labelNames: ['link'], registers })
     this.sent = new Counter({ name: 'sealmix_packets_sent_total', help: 'Packet frames sent (real and cover), by kind of link.', labelNames: ['link'], registers })
     this.dropped = new Counter({ name: 'sealmix_packets_dropped_total', help: 'Packets dropped, by reason.', labelNames: ['reason'], registers })
@@ -49,7 +57,7 @@ export class RelayMetrics {
     this.coverReceived = new Counter({ name: 'sealmix_cover_received_total', help: 'Link-padding cover packets received and discarded.', registers })
     this.poolPackets = new Gauge({ name: 'sealmix_mix_pool_packets', help: 'Packets held in the mixing pool.', registers })
     this.batchPackets = new Histogram({ name: 'sealmix_mix_batch_packets', help: 'Real packets released per mixing round.', buckets: [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048], registers })
-    this.poolEntropy = new Gauge({ name: 'sealmix_mix_pool_entropy_bits', help: 'Estimated entropy (bits) of the adversary\'s guess at one output\'s input, last round with output.', registers })
+    this.poolEntropy = new Gauge({ name: 'sealmix_mix_pool_entropy', help: 'Estimated Shannon entropy, in bits, of the adversary\'s guess at one output\'s input, last round with output.', registers })
     this.roundDuration = new Histogram({ name: 'sealmix_mix_round_duration_seconds', help: 'Time from round start to the last packet handed to the sockets, including the synced commit.', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers })
     this.loopsSent = new Counter({ name: 'sealmix_loops_sent_total', help: 'Loop cover packets sent by this relay.', registers })
     this.loopsReturned = new Counter({ name: 'sealmix_loops_returned_total', help: 'Loop cover packets that came back.', registers })

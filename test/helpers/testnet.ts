@@ -53,11 +53,11 @@ export async function createTestnet (c: CryptoSuite, o: { mixing?: Partial<Mixin
     const raw = {
       role, dataDir: dir, listen: { host: '127.0.0.1', port },
       network: { file: networkFile, signers: [Buffer.from(signer.publicKey).toString('hex')] },
-      metrics: { port: metricsPort },
       limits: { workers: 1, handshakeTimeoutMs: 2000, pingIntervalMs: 1000 },
       replay: { capacity: 100_000 },
       log: { level: 'silent' },
-      ...(o.config ?? {})
+      ...(o.config ?? {}),
+      metrics: { port: metricsPort, ...(o.config?.metrics as Record<string, unknown> | undefined) }
     }
     const configFile = join(root, `${name}.json`)
     writeFileSync(configFile, JSON.stringify({ ...raw, log: { level: 'debug' } }))
@@ -159,6 +159,7 @@ export async function metric (r: Relay, name: string, labels: Record<string, str
 export async function clientConn (port: number, opts: WebSocket.ClientOptions = {}): Promise<{ ws: WebSocket, frames: Buffer[], send: (kind: number, ...parts: Buffer[]) => void, close: () => void, response: { headers: Record<string, unknown> } }> {
   const response = { headers: {} as Record<string, unknown> }
   const ws = new WebSocket(`ws://127.0.0.1:${port}/client`, { perMessageDeflate: false, ...opts })
+  ws.on('error', () => {})
   ws.on('upgrade', (res) => { response.headers = res.headers })
   const frames: Buffer[] = []
   ws.on('message', (d: Buffer) => frames.push(d))
