@@ -45,6 +45,7 @@ export class Edge {
         if (recs.length === 0) break
         for (const r of recs) {
           s.sentUpTo = r.seq
+          // A full send buffer: stop here; the record stays spooled and is sent again on reconnect.
           if (!s.conn.send(encodeFrame(this.o.geometry, FRAME.DELIVER, u64(r.seq), r.record))) return
           s.inflight.add(r.seq)
           this.o.metrics.sent.inc({ link: 'ingress' })
@@ -84,6 +85,7 @@ export class Edge {
         ? encodeFrame(g, FRAME.MAILBOX, u64(r.seq), r.record)
         : encodeFrame(g, FRAME.MAILBOX, this.#random(8), this.#random(16 + g.bodyBytes))
       if (conn.send(frame)) this.o.metrics.sent.inc({ link: 'client' })
+      else this.o.metrics.dropped.inc({ reason: 'queue_full' })
     }
   }
 
