@@ -5,7 +5,7 @@
  */
 export interface BenchResult {
   name: string
-  unit: 'us/op'
+  unit: 'us/op' | 'packets/s' | 'ms' | 'MiB'
   value: number
   floor?: number
   ratio?: number
@@ -72,7 +72,7 @@ function round (x: number): number {
 }
 
 export function formatTable (results: BenchResult[]): string {
-  const rows = [['benchmark', 'us/op', 'floor us/op', 'ratio'], ...results.map(r => [r.name, r.value.toFixed(2), r.floor?.toFixed(2) ?? '-', r.ratio?.toFixed(3) ?? '-'])]
+  const rows = [['benchmark', 'value', 'unit', 'floor', 'ratio'], ...results.map(r => [r.name, r.value.toFixed(2), r.unit, r.floor?.toFixed(2) ?? '-', r.ratio?.toFixed(3) ?? '-'])]
   const w = rows[0]!.map((_, i) => Math.max(...rows.map(row => row[i]!.length)))
   return rows.map((row, j) => row.map((c, i) => i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!)).join('  ') + (j === 0 ? '\n' + w.map(x => '-'.repeat(x)).join('  ') : '')).join('\n')
 }

@@ -7,9 +7,11 @@ import { writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { formatTable, type BenchResult } from './harness.ts'
 import { benchSphinx } from './sphinx.bench.ts'
+import { benchRelay } from './relay.bench.ts'
 
 const SUITES: Record<string, () => Promise<BenchResult[]>> = {
-  sphinx: benchSphinx
+  sphinx: benchSphinx,
+  relay: benchRelay
 }
 
 const args = process.argv.slice(2)

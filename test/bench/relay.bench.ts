@@ -1,0 +1,215 @@
+/**
+ * Relay step test (issue 3): one relay process (a layer-1 mix with 2 unwrap workers) is fed
+ * pre-built packets over an authenticated ws link by this load process, which also runs the sink
+ * (the next layer's relay, counting). The offered load steps up; a step has zero loss when every
+ * packet sent arrives at the sink and the relay counted no drop. Reported beside the single-core
+ * unwrap rate measured in the same run, with added latency at half the zero-loss rate, peak RSS,
+ * and a 3x overload followed by a recovery step. Everything runs on this machine's 2 cores.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import WebSocket from 'ws'
+import { ensureKeys, loadKeys, type RelayKeys } from '../../daemon/index.ts'
+import { FrameReader } from '../../daemon/transport/frame-reader.ts'
+import { dialHandshake } from '../../daemon/transport/handshake.ts'
+import { Listener } from '../../daemon/transport/server.ts'
+import { encodeFrame, FRAME, geometryHash, loadCrypto, NETWORK_GEOMETRY as G, parseFrame, relayId, signDocument, Sphinx, systemRng, type CryptoSuite, type RelayDescriptor } from '../../mix/index.ts'
+import type { BenchResult } from './harness.ts'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const INTERVAL_MS = 5
+const STEP_MS = 2000
+const RATES = [2000, 4000, 6000, 8000, 10_000, 12_000, 14_000, 16_000]
+
+async function freePort (): Promise<number> {
+  const { createServer } = await import('node:net')
+  return await new Promise(resolve => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)) }) })
+}
+
+function scrapeDrops (port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/metrics' }, res => {
+      let b = ''
+      res.on('data', (d: Buffer) => { b += d.toString() })
+      res.on('end', () => resolve(b.split('\n').filter(l => l.startsWith('sealmix_packets_dropped_total{')).reduce((s, l) => s + Number(l.split(' ').pop()), 0)))
+    }).on('error', reject).end()
+  })
+}
+
+function rssMiB (pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m === null ? 0 : Number(m[1]) / 1024
+}
+
+function pct (xs: number[], p: number): number {
+  if (xs.length === 0) return NaN
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!
+}
+
+interface Setup { dir: string, relay: RelayKeys, gw: { id: string, identity: { publicKey: Uint8Array, secretKey: Uint8Array } }, sink: { id: string, identity: { publicKey: Uint8Array, secretKey: Uint8Array } }, port: number, sinkPort: number, metricsPort: number, config: string, path: Array<{ id: string, key: string }> }
+
+async function setup (c: CryptoSuite): Promise<Setup> {
+  const dir = mkdtempSync(join(tmpdir(), 'sealmix-bench-relay-'))
+  ensureKeys(c, join(dir, 'relay'))
+  const relay = loadKeys(c, join(dir, 'relay'))
+  const mk = (): { id: string, identity: { publicKey: Uint8Array, secretKey: Uint8Array }, mix: Buffer } => {
+    const identity = c.signSeedKeypair(rand(c, 32)); const mix = Buffer.alloc(32); c.x25519Base(mix, rand(c, 32))
+    return { id: relayId(c, identity.publicKey), identity, mix }
+  }
+  const gw = mk(); const sink = mk(); const m3 = mk(); const gwB = mk()
+  const sinkSk = rand(c, 32); const sinkPk = Buffer.alloc(32); c.x25519Base(sinkPk, sinkSk)
+  const signer = c.signSeedKeypair(rand(c, 32))
+  const [port, sinkPort, metricsPort] = [await freePort(), await freePort(), await freePort()]
+  const d = (id: string, role: 'gateway' | 'mix', layer: number, address: string, identityKey: Uint8Array, mixKey: Buffer): RelayDescriptor => ({ id, role, layer, address, identityKey: Buffer.from(identityKey).toString('hex'), mixKey: mixKey.toString('hex') })
+  const doc = {
+    version: 1, network: 'bench', epoch: 0, validFromMs: Date.now() - 60_000, validUntilMs: Date.now() + 3600_000,
+    geometry: { hops: G.hops, userPayloadBytes: G.userPayloadBytes, hash: geometryHash(c, G).toString('hex') },
+    mixing: { strategy: 'batch' as const, intervalMs: INTERVAL_MS, minPool: 0, flushFraction: 1, minBatch: 0, maxDelayMs: 1000, loopRatePerSec: 0 },
+    relays: [d(gw.id, 'gateway', 0, 'ws://127.0.0.1:1', gw.identity.publicKey, gw.mix), d(relay.id, 'mix', 1, `ws://127.0.0.1:${port}`, relay.identity.publicKey, relay.mix.publicKey),
+      d(sink.id, 'mix', 2, `ws://127.0.0.1:${sinkPort}`, sink.identity.publicKey, sinkPk), d(m3.id, 'mix', 3, 'ws://127.0.0.1:1', m3.identity.publicKey, m3.mix), d(gwB.id, 'gateway', 0, 'ws://127.0.0.1:2', gwB.identity.publicKey, gwB.mix)],
+    ingresses: []
+  }
+  writeFileSync(join(dir, 'network.json'), JSON.stringify(signDocument(c, doc, [signer])))
+  const config = join(dir, 'relay.json')
+  writeFileSync(config, JSON.stringify({ role: 'mix', dataDir: join(dir, 'relay'), listen: { host: '127.0.0.1', port }, network: { file: join(dir, 'network.json'), signers: [Buffer.from(signer.publicKey).toString('hex')] }, metrics: { port: metricsPort }, limits: { workers: 2 }, replay: { capacity: 2_000_000 }, log: { level: 'warn' } }))
+  return { dir, relay, gw, sink, port, sinkPort, metricsPort, config, path: [{ id: relay.id, key: relay.mix.publicKey.toString('hex') }, { id: sink.id, key: sinkPk.toString('hex') }] }
+}
+
+function rand (c: CryptoSuite, n: number): Buffer { const b = Buffer.alloc(n); c.randomFill(b); return b }
+
+class Builder {
+  readonly #workers = [0, 1].map(() => new Worker(new URL('./build-worker-entry.mjs', import.meta.url)))
+  #next = 0
+  constructor (private readonly s: Setup) {}
+  async build (count: number): Promise<{ packets: Buffer[], samples: Map<string, number> }> {
+    const half = Math.ceil(count / 2)
+    const parts = await Promise.all(this.#workers.map(async (w, k) => await new Promise<{ out: ArrayBuffer, samples: Array<[number, string]> }>(resolve => {
+      w.once('message', resolve)
+      w.postMessage({ count: k === 0 ? half : count - half, path: this.s.path, relaySk: this.s.relay.mix.secretKey.toString('hex'), sampleEvery: 25, first: this.#next + k * half })
+    })))
+    const packets: Buffer[] = []
+    const samples = new Map<string, number>()
+    for (const p of parts) {
+      const b = Buffer.from(p.out)
+      for (let i = 0; i < b.length / G.packetBytes; i++) packets.push(b.subarray(i * G.packetBytes, (i + 1) * G.packetBytes))
+      for (const [n, a] of p.samples) samples.set(a, n - this.#next)
+    }
+    this.#next += count
+    return { packets, samples }
+  }
+  async close (): Promise<void> { await Promise.all(this.#workers.map(async w => await w.terminate())) }
+}
+
+interface Step { rate: number, sent: number, received: number, drops: number, zeroLoss: boolean, p50: number, p99: number, rss: number }
+
+export async function benchRelay (): Promise<BenchResult[]> {
+  const c = await loadCrypto('sodium-native')
+  const s = await setup(c)
+  // Baseline, same run: single-core unwrap rate of one forwarding hop.
+  const sphinx = new Sphinx(c, G)
+  const probe = sphinx.createPacket([{ id: Buffer.from(s.path[0]!.id, 'hex'), publicKey: Buffer.from(s.path[0]!.key, 'hex'), commands: [{ type: 'node_delay', delayMs: 0 }] }, { id: Buffer.from(s.path[1]!.id, 'hex'), publicKey: Buffer.from(s.path[1]!.key, 'hex'), commands: [{ type: 'node_delay', delayMs: 0 }, { type: 'recipient', id: Buffer.alloc(32, 1) }] }], rand(c, G.userPayloadBytes), systemRng(c))
+  let n = 0; const t0 = Date.now()
+  while (Date.now() - t0 < 1000) { sphinx.unwrap(probe, { keys: [s.relay.mix.secretKey] }); n++ }
+  const unwrapRate = n / ((Date.now() - t0) / 1000)
+
+  // Sink: the next layer's relay, counting packets and timing the sampled ones.
+  let received = 0
+  const arrivals = new Map<string, number>()
+  const sink = new Listener({
+    crypto: c, geometry: G, identity: { id: Buffer.from(s.sink.id, 'hex'), secretKey: s.sink.identity.secretKey }, host: '127.0.0.1', port: s.sinkPort,
+    maxConnections: 16, maxConnectionsPerIp: 16, reservedPeerSlots: 4, maxBufferedBytes: 1 << 24, handshakeTimeoutMs: 5000, pingIntervalMs: 60_000,
+    kinds: new Set(['relay']), keyOf: (_k, id) => id === s.relay.id ? s.relay.identity.publicKey : undefined,
+    onOpen: () => {}, onClose: () => {}, onHandshakeFailed: () => {},
+    onMessage: (_c, m) => { const f = parseFrame(G, m.data); if (f?.kind === FRAME.PACKET) { received++; arrivals.set(f.body.subarray(2, 34).toString('hex'), performance.now()) } }
+  })
+  await sink.start()
+  const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'run', '--config', s.config], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
+  proc.stderr!.on('data', (d: Buffer) => process.stderr.write(d))
+  const killRelay = (): void => { if (proc.exitCode === null) proc.kill('SIGKILL') }
+  process.once('exit', killRelay)
+  await waitReady(s.metricsPort)
+  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/relay`, { perMessageDeflate: false })
+  const reader = new FrameReader(ws)
+  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
+  if (!await dialHandshake(c, G, ws, reader, { id: Buffer.from(s.gw.id, 'hex'), secretKey: s.gw.identity.secretKey }, 'relay', Buffer.from(s.relay.id, 'hex'), s.relay.identity.publicKey, 5000)) throw new Error('bench: handshake with the relay failed')
+  const builder = new Builder(s)
+  for (const _ of [0]) { const start = Date.now(); while (Date.now() - start < 3000 && received === 0) { ws.send(encodeFrame(G, FRAME.PACKET, (await builder.build(2)).packets[0]!)); await sleep(200) } }
+
+  async function step (rate: number, ms = STEP_MS): Promise<Step> {
+    const total = Math.round(rate * ms / 1000)
+    const { packets, samples } = await builder.build(total)
+    const sendTimes = new Map<number, number>()
+    const before = received
+    const dropsBefore = await scrapeDrops(s.metricsPort)
+    let sent = 0; let rss = 0; let blocked = 0
+    const start = performance.now()
+    while (sent < total) {
+      const due = Math.min(total, Math.floor((performance.now() - start) / 1000 * rate))
+      while (sent < due) {
+        if (ws.bufferedAmount > 8 << 20) { blocked++; break } // the relay is not keeping up
+        ws.send(encodeFrame(G, FRAME.PACKET, packets[sent]!))
+        sendTimes.set(sent, performance.now())
+        sent++
+      }
+      if (performance.now() - start > ms * 3) break
+      rss = Math.max(rss, rssMiB(proc.pid!))
+      await sleep(1)
+    }
+    const end = Date.now() + 3000
+    while (received - before < sent && Date.now() < end) { await sleep(20); rss = Math.max(rss, rssMiB(proc.pid!)) }
+    await sleep(100)
+    const drops = await scrapeDrops(s.metricsPort) - dropsBefore
+    const lat: number[] = []
+    for (const [alpha, i] of samples) { const a = arrivals.get(alpha); const t = sendTimes.get(i); if (a !== undefined && t !== undefined) lat.push(a - t) }
+    arrivals.clear()
+    const got = received - before
+    return { rate, sent, received: got, drops, zeroLoss: got === total && sent === total && drops === 0 && blocked === 0, p50: pct(lat, 0.5), p99: pct(lat, 0.99), rss }
+  }
+
+  const steps: Step[] = []
+  let best = 0
+  for (const r of RATES) {
+    const st = await step(r)
+    steps.push(st)
+    console.log(`  offered ${r}/s: sent ${st.sent}, arrived ${st.received}, relay drops ${st.drops}, latency p50 ${st.p50.toFixed(2)} ms p99 ${st.p99.toFixed(2)} ms, RSS ${st.rss.toFixed(0)} MiB${st.zeroLoss ? '' : '  <- loss'}`)
+    if (!st.zeroLoss) break
+    best = r
+  }
+  const half = best > 0 ? await step(Math.round(best / 2)) : undefined
+  if (half !== undefined) console.log(`  half load ${half.rate}/s: latency p50 ${half.p50.toFixed(2)} ms p99 ${half.p99.toFixed(2)} ms (mixing interval ${INTERVAL_MS} ms)`)
+  const over = await step(Math.max(3 * best, 6000), 1500)
+  const alive = proc.exitCode === null
+  console.log(`  overload ${over.rate}/s: sent ${over.sent}, arrived ${over.received}, relay drops ${over.drops}, RSS ${over.rss.toFixed(0)} MiB, relay ${alive ? 'alive' : 'DEAD'}`)
+  await sleep(1000)
+  const rec = alive ? await step(2000) : undefined
+  console.log(`  recovery 2000/s: ${rec?.zeroLoss === true ? 'zero loss' : 'LOSS'}`)
+
+  ws.close(); await builder.close(); proc.kill('SIGTERM'); await new Promise(resolve => proc.once('exit', resolve)); await sink.close()
+  rmSync(s.dir, { recursive: true, force: true })
+  const peakRss = Math.max(...steps.map(x => x.rss), over.rss)
+  return [
+    { name: 'relay/zero-loss-rate', unit: 'packets/s', value: best, floor: Math.round(unwrapRate), ratio: Math.round(best / unwrapRate * 1000) / 1000, note: `highest offered rate (steps of ${STEP_MS} ms) with every packet arriving and no relay drop; floor = single-core unwrap rate in the same run; 1 relay process (2 workers) + load + sink on 2 cores` },
+    { name: 'relay/added-latency-p50-at-half-load', unit: 'ms', value: round2((half?.p50 ?? NaN) - INTERVAL_MS), note: `latency minus the ${INTERVAL_MS} ms mixing interval, at ${half?.rate ?? 0}/s` },
+    { name: 'relay/added-latency-p99-at-half-load', unit: 'ms', value: round2((half?.p99 ?? NaN) - INTERVAL_MS), note: `latency minus the ${INTERVAL_MS} ms mixing interval, at ${half?.rate ?? 0}/s` },
+    { name: 'relay/peak-rss', unit: 'MiB', value: Math.round(peakRss), note: 'relay process VmRSS, all steps including overload' },
+    { name: 'relay/overload-3x', unit: 'packets/s', value: over.rate, note: `sent ${over.sent}, arrived ${over.received}, relay-counted drops ${over.drops}, relay ${alive ? 'stayed up' : 'died'}; recovery step ${rec?.zeroLoss === true ? 'zero loss' : 'lost packets'}` }
+  ]
+}
+
+function round2 (x: number): number { return Math.round(x * 100) / 100 }
+async function sleep (ms: number): Promise<void> { await new Promise(resolve => setTimeout(resolve, ms)) }
+async function waitReady (port: number): Promise<void> {
+  const end = Date.now() + 30_000
+  for (;;) {
+    const ok = await new Promise<boolean>(resolve => { request({ host: '127.0.0.1', port, path: '/readyz' }, r => { r.resume(); resolve(r.statusCode === 200) }).on('error', () => resolve(false)).end() })
+    if (ok) return
+    if (Date.now() > end) throw new Error('bench: relay did not become ready')
+    await sleep(100)
+  }
+}
