@@ -3,7 +3,7 @@
  * node:crypto primitives libsodium lacks (AES-256-CTR, HMAC-SHA256, SHA-512/256, HKDF-SHA256).
  * PACKET-FORMAT.md §2 lists where each comes from; docs/PROTOCOL.md §1 repeats it.
  */
-import { createCipheriv, createHash, createHmac, hkdfSync } from 'node:crypto'
+import { createCipheriv, hash, hkdfSync } from 'node:crypto'
 import type { BindingName, SodiumBinding } from './binding.ts'
 import { MixError } from '../errors.ts'
 
@@ -20,22 +20,41 @@ export interface CryptoSuite extends SodiumBinding {
   sha512_256 (msg: Uint8Array): Buffer
 }
 
+/**
+ * HMAC-SHA256 (RFC 2104) from two one-shot hashes. node:crypto's createHmac allocates a native
+ * object per call whose weak handle makes every young-generation GC slower; the relay computes
+ * seven HMACs per packet, so this keeps its worker threads' GC pauses short. Checked against
+ * Katzenpost's HMAC vectors and the KDF vectors.
+ */
+function hmac (key: Uint8Array, data: Uint8Array): Buffer {
+  const k = key.length > 64 ? hash('sha256', key, 'buffer') : key
+  const inner = Buffer.allocUnsafe(64 + data.length)
+  const outer = Buffer.allocUnsafe(64 + 32)
+  for (let i = 0; i < 64; i++) {
+    const b = i < k.length ? k[i]! : 0
+    inner[i] = b ^ 0x36
+    outer[i] = b ^ 0x5c
+  }
+  inner.set(data, 64)
+  outer.set(hash('sha256', inner, 'buffer'), 64)
+  return hash('sha256', outer, 'buffer')
+}
+
 function withNodePrimitives (b: SodiumBinding): CryptoSuite {
   return {
     ...b,
     hmacSha256 (key, ...parts) {
-      // One update() per call: each crossing into OpenSSL costs more than the concatenation.
-      return createHmac('sha256', key).update(parts.length === 1 ? parts[0]! : Buffer.concat(parts)).digest()
+      return hmac(key, parts.length === 1 ? parts[0]! : Buffer.concat(parts))
     },
     hkdfExpand (prk, info, length) {
       if (length > 255 * 32) throw new RangeError('HKDF-Expand length must be at most 8160 bytes')
       const out = Buffer.alloc(length)
-      // T(i) = HMAC(prk, T(i-1) ‖ info ‖ i), built in one buffer so each block is one update().
+      // T(i) = HMAC(prk, T(i-1) ‖ info ‖ i), built in one buffer.
       const msg = Buffer.alloc(32 + info.length + 1)
       msg.set(info, 32)
       for (let i = 1, off = 0; off < length; i++) {
         msg[msg.length - 1] = i
-        const t = createHmac('sha256', prk).update(i === 1 ? msg.subarray(32) : msg).digest()
+        const t = hmac(prk, i === 1 ? msg.subarray(32) : msg)
         t.copy(msg, 0)
         off += t.copy(out, off)
       }
@@ -49,7 +68,7 @@ function withNodePrimitives (b: SodiumBinding): CryptoSuite {
       out.set(c.update(input))
     },
     sha512_256 (msg) {
-      return createHash('sha512-256').update(msg).digest()
+      return hash('sha512-256', msg, 'buffer')
     }
   }
 }

@@ -7,7 +7,7 @@
  * and a 3x overload followed by a recovery step. Everything runs on this machine's 2 cores.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -24,7 +24,9 @@ import type { BenchResult } from './harness.ts'
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const INTERVAL_MS = 5
 const STEP_MS = 2000
-const RATES = [2000, 4000, 6000, 8000, 10_000, 12_000, 14_000, 16_000]
+// Knobs for exploring (bench code only): SEALMIX_BENCH_RATES=6000,8000 SEALMIX_BENCH_WORKERS=1
+const RATES = (process.env.SEALMIX_BENCH_RATES ?? '2000,4000,6000,8000,10000,12000,14000,16000').split(',').map(Number)
+const WORKERS = Number(process.env.SEALMIX_BENCH_WORKERS ?? 2)
 
 async function freePort (): Promise<number> {
   const { createServer } = await import('node:net')
@@ -77,7 +79,7 @@ async function setup (c: CryptoSuite): Promise<Setup> {
   }
   writeFileSync(join(dir, 'network.json'), JSON.stringify(signDocument(c, doc, [signer])))
   const config = join(dir, 'relay.json')
-  writeFileSync(config, JSON.stringify({ role: 'mix', dataDir: join(dir, 'relay'), listen: { host: '127.0.0.1', port }, network: { file: join(dir, 'network.json'), signers: [Buffer.from(signer.publicKey).toString('hex')] }, metrics: { port: metricsPort }, limits: { workers: 2 }, replay: { capacity: 2_000_000 }, log: { level: 'warn' } }))
+  writeFileSync(config, JSON.stringify({ role: 'mix', dataDir: join(dir, 'relay'), listen: { host: '127.0.0.1', port }, network: { file: join(dir, 'network.json'), signers: [Buffer.from(signer.publicKey).toString('hex')] }, metrics: { port: metricsPort }, limits: { workers: WORKERS }, replay: { capacity: 2_000_000 }, log: { level: 'warn' } }))
   return { dir, relay, gw, sink, port, sinkPort, metricsPort, config, path: [{ id: relay.id, key: relay.mix.publicKey.toString('hex') }, { id: sink.id, key: sinkPk.toString('hex') }] }
 }
 
@@ -91,7 +93,7 @@ class Builder {
     const half = Math.ceil(count / 2)
     const parts = await Promise.all(this.#workers.map(async (w, k) => await new Promise<{ out: ArrayBuffer, samples: Array<[number, string]> }>(resolve => {
       w.once('message', resolve)
-      w.postMessage({ count: k === 0 ? half : count - half, path: this.s.path, relaySk: this.s.relay.mix.secretKey.toString('hex'), sampleEvery: 25, first: this.#next + k * half })
+      w.postMessage({ count: k === 0 ? half : count - half, path: this.s.path, relaySk: this.s.relay.mix.secretKey.toString('hex'), sampleEvery: 10, first: this.#next + k * half })
     })))
     const packets: Buffer[] = []
     const samples = new Map<string, number>()
@@ -129,7 +131,8 @@ export async function benchRelay (): Promise<BenchResult[]> {
     onMessage: (_c, m) => { const f = parseFrame(G, m.data); if (f?.kind === FRAME.PACKET) { received++; arrivals.set(f.body.subarray(2, 34).toString('hex'), performance.now()) } }
   })
   await sink.start()
-  const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'run', '--config', s.config], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
+  const relayArgs = [...(process.env.SEALMIX_BENCH_NODE_FLAGS ?? '').split(' ').filter(x => x !== ''), '--import', 'tsx', 'cli/index.ts', 'run', '--config', s.config]
+  const proc: ChildProcess = spawn(process.execPath, relayArgs, { cwd: ROOT, stdio: ['ignore', process.env.SEALMIX_BENCH_RELAY_STDOUT === undefined ? 'ignore' : openSync(process.env.SEALMIX_BENCH_RELAY_STDOUT, 'w'), 'pipe'] })
   proc.stderr!.on('data', (d: Buffer) => process.stderr.write(d))
   const killRelay = (): void => { if (proc.exitCode === null) proc.kill('SIGKILL') }
   process.once('exit', killRelay)
