@@ -48,9 +48,9 @@ function withNodePrimitives (b: SodiumBinding): CryptoSuite {
     },
     hkdfExpand (prk, info, length) {
       if (length > 255 * 32) throw new RangeError('HKDF-Expand length must be at most 8160 bytes')
-      const out = Buffer.alloc(length)
+      const out = Buffer.allocUnsafe(length)
       // T(i) = HMAC(prk, T(i-1) ‖ info ‖ i), built in one buffer.
-      const msg = Buffer.alloc(32 + info.length + 1)
+      const msg = Buffer.allocUnsafe(32 + info.length + 1)
       msg.set(info, 32)
       for (let i = 1, off = 0; off < length; i++) {
         msg[msg.length - 1] = i

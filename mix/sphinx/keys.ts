@@ -30,7 +30,7 @@ const ZERO32 = Buffer.alloc(32)
 
 /** b = ChaCha20(key = seed, nonce 0^8)[0:32], used directly as an X25519 scalar (clamped by X25519). */
 export function blindingFactor (crypto: CryptoSuite, seed: Uint8Array): Buffer {
-  const b = Buffer.alloc(32)
+  const b = Buffer.allocUnsafe(32).fill(0)
   crypto.chacha20Xor(b, ZERO32, seed)
   return b
 }

@@ -25,6 +25,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const INTERVAL_MS = 5
 const STEP_MS = 2000
 // Knobs for exploring (bench code only): SEALMIX_BENCH_RATES=6000,8000 SEALMIX_BENCH_WORKERS=1
+// SEALMIX_BENCH_RELAY_CPUS=1 SEALMIX_BENCH_NODE_FLAGS='--trace-gc' SEALMIX_BENCH_RELAY_STDOUT=file
 const RATES = (process.env.SEALMIX_BENCH_RATES ?? '2000,4000,6000,8000,10000,12000,14000,16000').split(',').map(Number)
 const WORKERS = Number(process.env.SEALMIX_BENCH_WORKERS ?? 2)
 
@@ -132,7 +133,8 @@ export async function benchRelay (): Promise<BenchResult[]> {
   })
   await sink.start()
   const relayArgs = [...(process.env.SEALMIX_BENCH_NODE_FLAGS ?? '').split(' ').filter(x => x !== ''), '--import', 'tsx', 'cli/index.ts', 'run', '--config', s.config]
-  const proc: ChildProcess = spawn(process.execPath, relayArgs, { cwd: ROOT, stdio: ['ignore', process.env.SEALMIX_BENCH_RELAY_STDOUT === undefined ? 'ignore' : openSync(process.env.SEALMIX_BENCH_RELAY_STDOUT, 'w'), 'pipe'] })
+  const cpus = process.env.SEALMIX_BENCH_RELAY_CPUS // e.g. "1": pin the relay with taskset
+  const proc: ChildProcess = spawn(cpus === undefined ? process.execPath : 'taskset', cpus === undefined ? relayArgs : ['-c', cpus, process.execPath, ...relayArgs], { cwd: ROOT, stdio: ['ignore', process.env.SEALMIX_BENCH_RELAY_STDOUT === undefined ? 'ignore' : openSync(process.env.SEALMIX_BENCH_RELAY_STDOUT, 'w'), 'pipe'] })
   proc.stderr!.on('data', (d: Buffer) => process.stderr.write(d))
   const killRelay = (): void => { if (proc.exitCode === null) proc.kill('SIGKILL') }
   process.once('exit', killRelay)
@@ -193,6 +195,10 @@ export async function benchRelay (): Promise<BenchResult[]> {
   const rec = alive ? await step(2000) : undefined
   console.log(`  recovery 2000/s: ${rec?.zeroLoss === true ? 'zero loss' : 'LOSS'}`)
 
+  if (process.env.SEALMIX_BENCH_SHOW_ROUNDS !== undefined) {
+    const text = await new Promise<string>(resolve => request({ host: '127.0.0.1', port: s.metricsPort, path: '/metrics' }, r => { let b = ''; r.on('data', (d: Buffer) => { b += d.toString() }); r.on('end', () => resolve(b)) }).end())
+    console.log(text.split('\n').filter(l => /^sealmix_mix_round_duration_seconds_bucket|^sealmix_nodejs_eventloop_lag_p99|^sealmix_nodejs_gc_duration_seconds_(sum|count)/.test(l)).join('\n'))
+  }
   ws.close(); await builder.close(); proc.kill('SIGTERM'); await new Promise(resolve => proc.once('exit', resolve)); await sink.close()
   rmSync(s.dir, { recursive: true, force: true })
   const peakRss = Math.max(...steps.map(x => x.rss), over.rss)
