@@ -3,7 +3,7 @@
  * own temporary data directory, LevelDB, worker threads and WebSocket listener, plus helpers to
  * act as a client or an ingress over real sockets.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -39,7 +39,7 @@ async function freePort (): Promise<number> {
   return await new Promise(resolve => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)) }) })
 }
 
-export async function createTestnet (c: CryptoSuite, o: { mixing?: Partial<MixingParams>, config?: Record<string, unknown> } = {}): Promise<Testnet> {
+export async function createTestnet (c: CryptoSuite, o: { mixing?: Partial<MixingParams>, config?: Record<string, unknown>, tls?: string[] } = {}): Promise<Testnet> {
   const root = mkdtempSync(join(tmpdir(), 'sealmix-testnet-'))
   const layout: Array<[string, 'gateway' | 'mix', number]> = [['gwA', 'gateway', 0], ['gwB', 'gateway', 0], ['mix1', 'mix', 1], ['mix2', 'mix', 2], ['mix3', 'mix', 3]]
   const signer = c.signSeedKeypair(randomBytes(c, 32))
@@ -59,6 +59,11 @@ export async function createTestnet (c: CryptoSuite, o: { mixing?: Partial<Mixin
       ...(o.config ?? {}),
       metrics: { port: metricsPort, ...(o.config?.metrics as Record<string, unknown> | undefined) }
     }
+    if (o.tls?.includes(name) === true) {
+      // A throwaway self-signed certificate: relays authenticate each other by identity keys, not by the TLS chain.
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', join(root, `${name}.key.pem`), '-out', join(root, `${name}.cert.pem`)], { stdio: 'ignore' })
+      ;(raw as Record<string, unknown>).tls = { certFile: join(root, `${name}.cert.pem`), keyFile: join(root, `${name}.key.pem`) }
+    }
     const configFile = join(root, `${name}.json`)
     writeFileSync(configFile, JSON.stringify({ ...raw, log: { level: 'debug' } }))
     nodes.push({ name, role, layer, dir, keys: loadKeys(c, dir), port, metricsPort, config: parseConfig(raw, root), raw, configFile, relay: null, proc: null, output: [] })
@@ -67,7 +72,7 @@ export async function createTestnet (c: CryptoSuite, o: { mixing?: Partial<Mixin
   const boxSk = randomBytes(c, 32); const boxPk = Buffer.alloc(32); c.x25519Base(boxPk, boxSk)
   const ingress = { id: relayId(c, ingIdentity.publicKey), identity: ingIdentity, box: { publicKey: boxPk, secretKey: boxSk } }
   const now = Date.now()
-  const relays: RelayDescriptor[] = nodes.map(n => ({ id: n.keys.id, role: n.role, layer: n.layer, address: `ws://127.0.0.1:${n.port}`, identityKey: Buffer.from(n.keys.identity.publicKey).toString('hex'), mixKey: n.keys.mix.publicKey.toString('hex') }))
+  const relays: RelayDescriptor[] = nodes.map(n => ({ id: n.keys.id, role: n.role, layer: n.layer, address: `${n.config.tls !== undefined ? 'wss' : 'ws'}://127.0.0.1:${n.port}`, identityKey: Buffer.from(n.keys.identity.publicKey).toString('hex'), mixKey: n.keys.mix.publicKey.toString('hex') }))
   const doc: NetworkDocument = {
     version: 1, network: 'testnet', epoch: 0, validFromMs: now - 60_000, validUntilMs: now + 24 * 3600_000,
     geometry: { hops: G.hops, userPayloadBytes: G.userPayloadBytes, hash: geometryHash(c, G).toString('hex') },

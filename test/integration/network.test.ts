@@ -114,3 +114,65 @@ describe('relay network on loopback', function () {
     assert.equal(code, 1009)
   })
 })
+
+describe('cover traffic on loopback', function () {
+  this.timeout(60_000)
+  let net: Testnet
+  after(async function () { await net?.stop() })
+
+  it('every relay\'s loops come back through the other layers, and idle rounds carry link-padding cover', async function () {
+    const c = await loadCrypto('sodium-native')
+    net = await createTestnet(c, { mixing: { loopRatePerSec: 20, minBatch: 2 } })
+    for (const n of net.nodes) await net.start(n)
+    await waitFor(() => net.nodes.every(n => n.relay!.linksUp.length === (n.name === 'mix3' ? 2 : 1)), 15_000, 'links up')
+    await waitFor(async () => (await Promise.all(net.nodes.map(async n => await metric(n.relay!, 'sealmix_loops_returned_total')))).every(v => v >= 5), 20_000, 'loops returned at every relay')
+    for (const n of net.nodes) {
+      const r = n.relay!
+      assert.ok(await metric(r, 'sealmix_loop_success_ratio') >= 0.9, `${n.name} loop success`)
+      assert.ok(await metric(r, 'sealmix_cover_sent_total', { kind: 'link' }) > 0, `${n.name} sent padding`)
+      assert.ok(await metric(r, 'sealmix_cover_received_total') > 0, `${n.name} received padding`)
+      assert.equal(await metric(r, 'sealmix_packets_dropped_total', { reason: 'malformed' }), 0, `${n.name}: cover and loops are well-formed packets`)
+      assert.equal(await metric(r, 'sealmix_packets_dropped_total', { reason: 'unknown_hop' }), 0)
+    }
+  })
+})
+
+describe('TLS on loopback', function () {
+  this.timeout(60_000)
+  let net: Testnet
+  after(async function () { await net?.stop() })
+
+  it('a gateway serving wss:// takes authenticated relay links and client packets over TLS', async function () {
+    const c = await loadCrypto('sodium-native')
+    const rng = systemRng(c)
+    const sphinx = new Sphinx(c)
+    net = await createTestnet(c, { tls: ['gwA', 'gwB'] })
+    assert.ok(net.doc.relays.filter(r => r.role === 'gateway').every(r => r.address.startsWith('wss://')))
+    for (const n of net.nodes) await net.start(n)
+    await waitFor(() => net.byName('mix3').relay!.linksUp.length === 2, 15_000, 'mix3 -> both gateways over wss')
+    const ws = new WebSocket(`wss://127.0.0.1:${net.byName('gwA').port}/client`, { rejectUnauthorized: false, perMessageDeflate: false })
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
+    ws.send(encodeFrame(G, FRAME.HELLO, Buffer.from([1, 3]), Buffer.alloc(64)))
+    const ing = await ingressConnTls(c, net)
+    const hop = (n: Node, commands: PathHop['commands']): PathHop => ({ id: Buffer.from(n.keys.id, 'hex'), publicKey: n.keys.mix.publicKey, commands })
+    const d0: PathHop['commands'] = [{ type: 'node_delay', delayMs: 0 }]
+    const payload = randomBytes(c, G.userPayloadBytes)
+    ws.send(encodeFrame(G, FRAME.PACKET, sphinx.createPacket([hop(net.byName('gwA'), d0), hop(net.byName('mix1'), d0), hop(net.byName('mix2'), d0), hop(net.byName('mix3'), d0), hop(net.byName('gwB'), [{ type: 'node_delay', delayMs: 0 }, { type: 'recipient', id: Buffer.from(net.ingress.id, 'hex') }])], payload, rng)))
+    await waitFor(() => ing.delivered.length === 1, 10_000, 'delivery over TLS')
+    assert.deepEqual(ing.delivered[0], payload)
+    ws.close(); ing.close()
+  })
+})
+
+async function ingressConnTls (c: CryptoSuite, net: Testnet): Promise<{ delivered: Buffer[], close: () => void }> {
+  const { FrameReader } = await import('../../daemon/transport/frame-reader.ts')
+  const { dialHandshake } = await import('../../daemon/transport/handshake.ts')
+  const gw = net.byName('gwB')
+  const ws = new WebSocket(`wss://127.0.0.1:${gw.port}/ingress`, { rejectUnauthorized: false, perMessageDeflate: false })
+  const reader = new FrameReader(ws)
+  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
+  assert.ok(await dialHandshake(c, G, ws, reader, { id: Buffer.from(net.ingress.id, 'hex'), secretKey: net.ingress.identity.secretKey }, 'ingress', Buffer.from(gw.keys.id, 'hex'), gw.keys.identity.publicKey, 2000))
+  const delivered: Buffer[] = []
+  reader.setHandler(m => { const f = parseFrame(G, m.data); if (f?.kind === FRAME.DELIVER) { delivered.push(Buffer.from(f.body.subarray(8, 8 + G.userPayloadBytes))); ws.send(encodeFrame(G, FRAME.ACK, f.body.subarray(0, 8))) } })
+  return { delivered, close: () => ws.close() }
+}
