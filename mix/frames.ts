@@ -1,5 +1,5 @@
 /**
- * WebSocket frames (docs/PROTOCOL.md §18). Every binary message on every sealmix link has the same
+ * WebSocket frames (docs/PROTOCOL.md §17). Every binary message on every sealmix link has the same
  * length, 1 + packet length (2557 bytes in the network geometry): a kind byte, then a body padded
  * with zeros. Relay links carry only PACKET frames after the handshake, so every frame an observer
  * sees there is alike.

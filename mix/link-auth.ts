@@ -1,5 +1,5 @@
 /**
- * Link handshake (docs/PROTOCOL.md §18): both ends of a relay or ingress link prove their identity
+ * Link handshake (docs/PROTOCOL.md §17): both ends of a relay or ingress link prove their identity
  * key. Each side sends HELLO (role, id, fresh nonce); each then sends AUTH, an Ed25519 signature over
  * "sealmix-link-v0\0" ‖ u8 side ‖ own nonce ‖ peer nonce ‖ own id ‖ peer id, where side is 1 for
  * the dialer and 2 for the listener (so a signature cannot be reflected). Clients send HELLO with
