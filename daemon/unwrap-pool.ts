@@ -3,6 +3,8 @@
  * transferred buffer per batch, round robin); results come back in submission order per batch.
  * The queue is bounded: beyond `maxQueued` packets waiting or in flight, submit() refuses.
  */
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { Geometry } from '../mix/index.ts'
 import type { WorkerReply, WorkerResult } from './unwrap-protocol.ts'
@@ -16,6 +18,13 @@ export interface Unwrapped<C> {
 }
 
 const MAX_BATCH = 64
+
+/**
+ * The worker script: the esbuild bundle from `npm run build` (plain JavaScript, about 17 MiB less
+ * per worker than loading TypeScript through tsx in every thread), else the tsx entry.
+ */
+const BUNDLE = new URL('../dist/unwrap-worker.mjs', import.meta.url)
+export const WORKER_URL: URL = existsSync(fileURLToPath(BUNDLE)) ? BUNDLE : new URL('./unwrap-worker-entry.mjs', import.meta.url)
 
 export class UnwrapPool<C> {
   readonly #workers: Worker[] = []
@@ -34,7 +43,7 @@ export class UnwrapPool<C> {
     this.#onResults = o.onResults
     this.#maxQueued = o.maxQueued
     for (let i = 0; i < o.workers; i++) {
-      const w = new Worker(new URL('./unwrap-worker-entry.mjs', import.meta.url))
+      const w = new Worker(WORKER_URL)
       w.on('message', (m: WorkerReply) => this.#reply(m))
       w.on('error', (e) => { throw e })
       this.#workers.push(w)

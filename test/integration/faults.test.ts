@@ -33,7 +33,7 @@ describe('faults (real processes, SIGKILL)', function () {
     for (const name of ['gwA', 'mix1', 'mix2', 'mix3']) await net.start(net.byName(name))
     const gwB = net.byName('gwB')
     await net.spawn(gwB)
-    await waitFor(() => net.byName('mix3').relay!.linksUp.length === 2, 15_000, 'mix3 -> gateway links')
+    await waitFor(() => ['gwA', 'mix1', 'mix2', 'mix3'].every(n => net.byName(n).relay!.linksUp.length === (n === 'mix3' ? 2 : 1)), 15_000, 'in-process links up, mix3 -> both gateways')
     const N = 60
     const payloads = Array.from({ length: N }, () => randomBytes(c, G.userPayloadBytes))
     const client = await clientConn(net.byName('gwA').port)
@@ -56,6 +56,7 @@ describe('faults (real processes, SIGKILL)', function () {
     const gwA = net.byName('gwA')
     await net.spawn(gwA)
     await waitFor(async () => sample(await scrape(gwA), 'sealmix_connections', 'link="peer"') >= 1, 15_000, 'gwA -> mix1 link')
+    await waitFor(() => ['mix1', 'mix2', 'mix3'].every(n => net.byName(n).relay!.linksUp.length === (n === 'mix3' ? 2 : 1)), 15_000, 'in-process links up')
     const ing = await ingressConn(c, net, net.byName('gwB'))
     const N = 300
     const packets = Array.from({ length: N }, () => packetFor(randomBytes(c, G.userPayloadBytes)))
