@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import { ensureKeys, loadKeys, parseConfig, Relay, type RelayConfig, type RelayKeys } from '../../daemon/index.ts'
-import { encodeFrame, encodeHello, FRAME, geometryHash, NETWORK_GEOMETRY, parseFrame, relayId, signDocument, type CryptoSuite, type MixingParams, type NetworkDocument, type RelayDescriptor } from '../../mix/index.ts'
+import { encodeFrame, encodeHello, FRAME, geometryHash, NETWORK_GEOMETRY, parseFrame, relayId, signDocument, type CryptoSuite, type MixingParams, type NetworkDocument, type PathHop, type RelayDescriptor, type Rng, type Sphinx } from '../../mix/index.ts'
 import { createLogger } from '../../daemon/log.ts'
 import { FrameReader } from '../../daemon/transport/frame-reader.ts'
 import { dialHandshake } from '../../daemon/transport/handshake.ts'
@@ -27,6 +27,12 @@ export interface Testnet {
   signer: { publicKey: Uint8Array, secretKey: Uint8Array }
   ingress: { id: string, identity: { publicKey: Uint8Array, secretKey: Uint8Array }, box: { publicKey: Buffer, secretKey: Buffer } }
   byName (n: string): Node
+  /** A path hop for the named relay. */
+  hop (name: string, commands: PathHop['commands']): PathHop
+  /** A packet over gwA, mix1, mix2, mix3, gwB to the testnet's ingress. */
+  packetToIngress (sphinx: Sphinx, payload: Buffer, rng: Rng): Buffer
+  /** Every running in-process relay has all its outgoing links up (names: which to check). */
+  linksUp (names?: string[]): boolean
   start (n: Node): Promise<Relay>
   /** Run the node as its own process (`sealmix run`), logging at debug; resolves when /readyz answers 200. */
   spawn (n: Node): Promise<ChildProcess>
@@ -84,6 +90,18 @@ export async function createTestnet (c: CryptoSuite, o: { mixing?: Partial<Mixin
   const net: Testnet = {
     nodes, doc, networkFile, signer, ingress,
     byName: (n) => nodes.find(x => x.name === n)!,
+    hop (name, commands) {
+      const n = nodes.find(x => x.name === name)!
+      return { id: Buffer.from(n.keys.id, 'hex'), publicKey: n.keys.mix.publicKey, commands }
+    },
+    packetToIngress (sphinx, payload, rng) {
+      const d0: PathHop['commands'] = [{ type: 'node_delay', delayMs: 0 }]
+      return sphinx.createPacket([net.hop('gwA', d0), net.hop('mix1', d0), net.hop('mix2', d0), net.hop('mix3', d0),
+        net.hop('gwB', [{ type: 'node_delay', delayMs: 0 }, { type: 'recipient', id: Buffer.from(ingress.id, 'hex') }])], payload, rng)
+    },
+    linksUp (names = nodes.map(n => n.name)) {
+      return names.every(name => { const n = nodes.find(x => x.name === name)!; return n.relay !== null && n.relay.linksUp.length === (name === 'mix3' ? 2 : 1) })
+    },
     async start (n) {
       const relay = new Relay({ config: n.config, binding: 'sodium-native', minRetryMs: 100, logger: createLogger('silent') })
       await relay.start()

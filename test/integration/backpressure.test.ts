@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
-import { FRAME, loadCrypto, Sphinx, systemRng, type CryptoSuite, type PathHop, type Rng } from '../../mix/index.ts'
+import { FRAME, loadCrypto, Sphinx, systemRng, type CryptoSuite, type Rng } from '../../mix/index.ts'
 import { OutLink } from '../../daemon/transport/link.ts'
 import { Listener } from '../../daemon/transport/server.ts'
-import { clientConn, createTestnet, G, ingressConn, metric, randomBytes, waitFor, type Node, type Testnet } from '../helpers/testnet.ts'
+import { clientConn, createTestnet, G, ingressConn, metric, randomBytes, waitFor, type Testnet } from '../helpers/testnet.ts'
 
 const CAP = 64 * 1024
 
@@ -24,13 +24,11 @@ describe('backpressure and dead peers', function () {
     sphinx = new Sphinx(c)
     net = await createTestnet(c, { config: { limits: { workers: 1, handshakeTimeoutMs: 2000, pingIntervalMs: 1000, maxBufferedBytes: CAP } } })
     for (const n of net.nodes) await net.start(n)
-    await waitFor(() => net.nodes.every(n => n.relay!.linksUp.length === (n.name === 'mix3' ? 2 : 1)), 15_000, 'links up')
+    await waitFor(() => net.linksUp(), 15_000, 'links up')
   })
   after(async function () { await net?.stop() })
 
-  const hop = (n: Node, commands: PathHop['commands']): PathHop => ({ id: Buffer.from(n.keys.id, 'hex'), publicKey: n.keys.mix.publicKey, commands })
-  const d0: PathHop['commands'] = [{ type: 'node_delay', delayMs: 0 }]
-  const packet = (): Buffer => sphinx.createPacket([hop(net.byName('gwA'), d0), hop(net.byName('mix1'), d0), hop(net.byName('mix2'), d0), hop(net.byName('mix3'), d0), hop(net.byName('gwB'), [{ type: 'node_delay', delayMs: 0 }, { type: 'recipient', id: Buffer.from(net.ingress.id, 'hex') }])], randomBytes(c, G.userPayloadBytes), rng)
+  const packet = (): Buffer => net.packetToIngress(sphinx, randomBytes(c, G.userPayloadBytes), rng)
 
   it('a client that stops reading hits its send-buffer cap (counted drops) while other traffic flows', async function () {
     const gwA = net.byName('gwA').relay!

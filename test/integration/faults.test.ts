@@ -4,7 +4,7 @@
  * restart, even when every packet it ever saw is sent to it again.
  */
 import assert from 'node:assert/strict'
-import { FRAME, loadCrypto, Sphinx, systemRng, type CryptoSuite, type PathHop, type Rng } from '../../mix/index.ts'
+import { FRAME, loadCrypto, Sphinx, systemRng, type CryptoSuite, type Rng } from '../../mix/index.ts'
 import { clientConn, createTestnet, G, httpGet, ingressConn, kill9, metric, randomBytes, sample, waitFor, type Node, type Testnet } from '../helpers/testnet.ts'
 
 describe('faults (real processes, SIGKILL)', function () {
@@ -20,12 +20,7 @@ describe('faults (real processes, SIGKILL)', function () {
   })
   afterEach(async function () { await net?.stop() })
 
-  const hop = (n: Node, commands: PathHop['commands']): PathHop => ({ id: Buffer.from(n.keys.id, 'hex'), publicKey: n.keys.mix.publicKey, commands })
-  const d0: PathHop['commands'] = [{ type: 'node_delay', delayMs: 0 }]
-  const packetFor = (payload: Buffer): Buffer => sphinx.createPacket([
-    hop(net.byName('gwA'), d0), hop(net.byName('mix1'), d0), hop(net.byName('mix2'), d0), hop(net.byName('mix3'), d0),
-    hop(net.byName('gwB'), [{ type: 'node_delay', delayMs: 0 }, { type: 'recipient', id: Buffer.from(net.ingress.id, 'hex') }])
-  ], payload, rng)
+  const packetFor = (payload: Buffer): Buffer => net.packetToIngress(sphinx, payload, rng)
   const scrape = async (n: Node): Promise<string> => (await httpGet(n.metricsPort, '/metrics')).body
 
   it('kill -9 of an exit gateway holding a spool: after restart every spooled message is delivered, each exactly once after de-duplication', async function () {
@@ -33,7 +28,7 @@ describe('faults (real processes, SIGKILL)', function () {
     for (const name of ['gwA', 'mix1', 'mix2', 'mix3']) await net.start(net.byName(name))
     const gwB = net.byName('gwB')
     await net.spawn(gwB)
-    await waitFor(() => ['gwA', 'mix1', 'mix2', 'mix3'].every(n => net.byName(n).relay!.linksUp.length === (n === 'mix3' ? 2 : 1)), 15_000, 'in-process links up, mix3 -> both gateways')
+    await waitFor(() => net.linksUp(['gwA', 'mix1', 'mix2', 'mix3']), 15_000, 'in-process links up, mix3 -> both gateways')
     const N = 60
     const payloads = Array.from({ length: N }, () => randomBytes(c, G.userPayloadBytes))
     const client = await clientConn(net.byName('gwA').port)
@@ -56,7 +51,7 @@ describe('faults (real processes, SIGKILL)', function () {
     const gwA = net.byName('gwA')
     await net.spawn(gwA)
     await waitFor(async () => sample(await scrape(gwA), 'sealmix_connections', 'link="peer"') >= 1, 15_000, 'gwA -> mix1 link')
-    await waitFor(() => ['mix1', 'mix2', 'mix3'].every(n => net.byName(n).relay!.linksUp.length === (n === 'mix3' ? 2 : 1)), 15_000, 'in-process links up')
+    await waitFor(() => net.linksUp(['mix1', 'mix2', 'mix3']), 15_000, 'in-process links up')
     const ing = await ingressConn(c, net, net.byName('gwB'))
     const N = 300
     const packets = Array.from({ length: N }, () => packetFor(randomBytes(c, G.userPayloadBytes)))

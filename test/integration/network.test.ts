@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import WebSocket from 'ws'
 import { encodeFrame, FRAME, loadCrypto, parseFrame, Sphinx, systemRng, type CryptoSuite, type PathHop, type Rng } from '../../mix/index.ts'
-import { clientConn, createTestnet, G, ingressConn, metric, randomBytes, waitFor, type Node, type Testnet } from '../helpers/testnet.ts'
+import { clientConn, createTestnet, G, ingressConn, metric, randomBytes, waitFor, type Testnet } from '../helpers/testnet.ts'
 
 describe('relay network on loopback', function () {
   this.timeout(60_000)
@@ -20,22 +20,17 @@ describe('relay network on loopback', function () {
     sphinx = new Sphinx(c)
     net = await createTestnet(c)
     for (const n of net.nodes) await net.start(n)
-    await waitFor(() => net.nodes.every(n => n.relay!.linksUp.length === (n.name === 'mix3' ? 2 : 1)), 15_000, 'relay links up')
+    await waitFor(() => net.linksUp(), 15_000, 'relay links up')
   })
   after(async function () { await net?.stop() })
 
-  const hop = (n: Node, commands: PathHop['commands']): PathHop => ({ id: Buffer.from(n.keys.id, 'hex'), publicKey: n.keys.mix.publicKey, commands })
   const delay: PathHop['commands'] = [{ type: 'node_delay', delayMs: 0 }]
-  const forwardTo = (recipient: Buffer): PathHop[] => [
-    hop(net.byName('gwA'), delay), hop(net.byName('mix1'), delay), hop(net.byName('mix2'), delay), hop(net.byName('mix3'), delay),
-    hop(net.byName('gwB'), [{ type: 'node_delay', delayMs: 0 }, { type: 'recipient', id: recipient }])
-  ]
 
   it('carries packets from a client through all layers to the exit\'s ingress', async function () {
     const ing = await ingressConn(c, net, net.byName('gwB'))
     const client = await clientConn(net.byName('gwA').port)
     const payloads = Array.from({ length: 20 }, () => randomBytes(c, G.userPayloadBytes))
-    for (const p of payloads) client.send(FRAME.PACKET, sphinx.createPacket(forwardTo(Buffer.from(net.ingress.id, 'hex')), p, rng))
+    for (const p of payloads) client.send(FRAME.PACKET, net.packetToIngress(sphinx, p, rng))
     await waitFor(() => ing.delivered.length >= 20, 10_000, 'deliveries')
     assert.deepEqual(new Set(ing.delivered.map(b => b.toString('hex'))), new Set(payloads.map(b => b.toString('hex'))))
     await waitFor(async () => await metric(net.byName('gwB').relay!, 'sealmix_delivered_total', { link: 'ingress' }) >= 20, 5000, 'acks')
@@ -46,8 +41,8 @@ describe('relay network on loopback', function () {
     const mailboxId = randomBytes(c, 32)
     const surbId = randomBytes(c, 16)
     const replyPath: PathHop[] = [
-      hop(net.byName('gwB'), delay), hop(net.byName('mix1'), delay), hop(net.byName('mix2'), delay), hop(net.byName('mix3'), delay),
-      hop(net.byName('gwA'), [{ type: 'recipient', id: mailboxId }, { type: 'surb_reply', id: surbId }])
+      net.hop('gwB', delay), net.hop('mix1', delay), net.hop('mix2', delay), net.hop('mix3', delay),
+      net.hop('gwA', [{ type: 'recipient', id: mailboxId }, { type: 'surb_reply', id: surbId }])
     ]
     const { surb, token } = sphinx.createSurb(replyPath, rng)
     const reply = randomBytes(c, G.userPayloadBytes)
@@ -74,7 +69,7 @@ describe('relay network on loopback', function () {
   it('drops a replayed packet at once, and again after the relay restarts', async function () {
     const gwA = net.byName('gwA')
     const client = await clientConn(gwA.port)
-    const pkt = sphinx.createPacket(forwardTo(Buffer.from(net.ingress.id, 'hex')), randomBytes(c, G.userPayloadBytes), rng)
+    const pkt = net.packetToIngress(sphinx, randomBytes(c, G.userPayloadBytes), rng)
     const before = await metric(gwA.relay!, 'sealmix_packets_dropped_total', { reason: 'replay' })
     client.send(FRAME.PACKET, pkt)
     client.send(FRAME.PACKET, pkt)
@@ -124,7 +119,7 @@ describe('cover traffic on loopback', function () {
     const c = await loadCrypto('sodium-native')
     net = await createTestnet(c, { mixing: { loopRatePerSec: 20, minBatch: 2 } })
     for (const n of net.nodes) await net.start(n)
-    await waitFor(() => net.nodes.every(n => n.relay!.linksUp.length === (n.name === 'mix3' ? 2 : 1)), 15_000, 'links up')
+    await waitFor(() => net.linksUp(), 15_000, 'links up')
     await waitFor(async () => (await Promise.all(net.nodes.map(async n => await metric(n.relay!, 'sealmix_loops_returned_total')))).every(v => v >= 5), 20_000, 'loops returned at every relay')
     for (const n of net.nodes) {
       const r = n.relay!
@@ -149,15 +144,13 @@ describe('TLS on loopback', function () {
     net = await createTestnet(c, { tls: ['gwA', 'gwB'] })
     assert.ok(net.doc.relays.filter(r => r.role === 'gateway').every(r => r.address.startsWith('wss://')))
     for (const n of net.nodes) await net.start(n)
-    await waitFor(() => net.nodes.every(n => n.relay!.linksUp.length === (n.name === 'mix3' ? 2 : 1)), 15_000, 'all links up (mix3 -> both gateways over wss)')
+    await waitFor(() => net.linksUp(), 15_000, 'all links up (mix3 -> both gateways over wss)')
     const ws = new WebSocket(`wss://127.0.0.1:${net.byName('gwA').port}/client`, { rejectUnauthorized: false, perMessageDeflate: false })
     await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
     ws.send(encodeFrame(G, FRAME.HELLO, Buffer.from([1, 3]), Buffer.alloc(64)))
     const ing = await ingressConnTls(c, net)
-    const hop = (n: Node, commands: PathHop['commands']): PathHop => ({ id: Buffer.from(n.keys.id, 'hex'), publicKey: n.keys.mix.publicKey, commands })
-    const d0: PathHop['commands'] = [{ type: 'node_delay', delayMs: 0 }]
     const payload = randomBytes(c, G.userPayloadBytes)
-    ws.send(encodeFrame(G, FRAME.PACKET, sphinx.createPacket([hop(net.byName('gwA'), d0), hop(net.byName('mix1'), d0), hop(net.byName('mix2'), d0), hop(net.byName('mix3'), d0), hop(net.byName('gwB'), [{ type: 'node_delay', delayMs: 0 }, { type: 'recipient', id: Buffer.from(net.ingress.id, 'hex') }])], payload, rng)))
+    ws.send(encodeFrame(G, FRAME.PACKET, net.packetToIngress(sphinx, payload, rng)))
     await waitFor(() => ing.delivered.length === 1, 10_000, 'delivery over TLS')
     assert.deepEqual(ing.delivered[0], payload)
     ws.close(); ing.close()

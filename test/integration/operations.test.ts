@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
-import { FRAME, loadCrypto, Sphinx, systemRng, type CryptoSuite, type PathHop, type Rng } from '../../mix/index.ts'
+import { FRAME, loadCrypto, Sphinx, systemRng, type CryptoSuite, type Rng } from '../../mix/index.ts'
 import { clientConn, createTestnet, G, httpGet, ingressConn, PROJECT, randomBytes, waitFor, type Node, type Testnet } from '../helpers/testnet.ts'
 
 const LABEL_ALLOWLIST = new Set(['reason', 'link', 'kind', 'role', 'le', 'version', 'major', 'minor', 'patch', 'space'])
@@ -37,11 +37,9 @@ describe('operations', function () {
   after(async function () { await net?.stop() })
 
   const scrape = async (): Promise<string> => (await httpGet(gwA.metricsPort, '/metrics', { authorization: 'Bearer metrics-token-0123456789' })).body
-  const hop = (n: Node, commands: PathHop['commands']): PathHop => ({ id: Buffer.from(n.keys.id, 'hex'), publicKey: n.keys.mix.publicKey, commands })
 
   async function traffic (clients: number): Promise<void> {
     const sphinx = new Sphinx(c)
-    const d0: PathHop['commands'] = [{ type: 'node_delay', delayMs: 0 }]
     const conns = []
     for (let i = 0; i < clients; i++) {
       // Each client from its own loopback address (127.77.x.y), as distinct users would be.
@@ -51,7 +49,7 @@ describe('operations', function () {
       const mailbox = randomBytes(c, 32)
       canaries.push(mailbox.toString('hex'))
       cl.send(FRAME.PULL, mailbox)
-      const pkt = sphinx.createPacket([hop(gwA, d0), hop(net.byName('mix1'), d0), hop(net.byName('mix2'), d0), hop(net.byName('mix3'), d0), hop(net.byName('gwB'), [{ type: 'node_delay', delayMs: 0 }, { type: 'recipient', id: Buffer.from(net.ingress.id, 'hex') }])], randomBytes(c, G.userPayloadBytes), rng)
+      const pkt = net.packetToIngress(sphinx, randomBytes(c, G.userPayloadBytes), rng)
       canaries.push(pkt.subarray(0, 16).toString('hex'))
       cl.send(FRAME.PACKET, pkt)
       conns.push(cl)
