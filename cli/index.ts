@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs'
 import { stringify as toYaml } from 'yaml'
 import {
-  buildNetworkDocument, ensureKeys, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
+  buildNetworkDocument, ensureKeys, runDevnet, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
   writeNetworkFile, type IngressDescriptor, type RelayDescriptor
 } from '../daemon/index.ts'
 import { readFileSync } from 'node:fs'
@@ -26,6 +26,7 @@ commands:
   signer-keygen    create a key for signing network files and print its public key
   init             write a config file and keys for a relay
   network          build and sign the network file from relay descriptors
+  devnet           run a local network on loopback (separate processes) until Ctrl-C
 
 exit status: 0 ok, 64 usage error, 65 bad input data, 70 internal error, 71 cannot listen,
 74 store failure, 75 data directory in use, 78 configuration, keys or network file refused`,
@@ -34,6 +35,7 @@ exit status: 0 ok, 64 usage error, 65 bad input data, 70 internal error, 71 cann
   keygen: 'usage: sealmix keygen --data-dir DIR --role gateway|mix --layer N --address ws://HOST:PORT\n\nCreates missing key files (never overwrites) and prints the relay descriptor as JSON.',
   'signer-keygen': 'usage: sealmix signer-keygen --out FILE\n\nCreates a signer key file (0600) if absent and prints its public key (hex).',
   init: 'usage: sealmix init --role gateway|mix --data-dir DIR --listen HOST:PORT --network FILE --signer HEX --out FILE\n\nCreates keys and writes a config file with every default spelled out.',
+  devnet: 'usage: sealmix devnet [--data-dir DIR]\n\nRuns 2 gateways and 3 mixes as separate processes on 127.0.0.1 with loop and padding cover,\nprints a status line a second, and stops cleanly on Ctrl-C. Data goes to a temporary directory\n(removed on exit) unless --data-dir is given.',
   network: 'usage: sealmix network --signer-key FILE --out FILE [--name NAME] [--mixing JSON] [--ingress FILE]... RELAY.json...\n\nSigns a network file listing the relays (descriptors from keygen) and ingresses.'
 }
 
@@ -106,6 +108,16 @@ async function main (argv: string[]): Promise<number> {
       const doc = buildNetworkDocument(c, { network: flags.get('name')?.[0] ?? 'sealmix', relays, ingresses, mixing, nowMs: Date.now() })
       writeNetworkFile(c, one(flags, 'out'), doc, [signer])
       console.log(`signed ${relays.length} relays and ${ingresses.length} ingresses`)
+      return EXIT.OK
+    }
+    case 'devnet': {
+      let stop!: () => void
+      const stopped = new Promise<void>(resolve => { stop = resolve })
+      let signals = 0
+      const onSignal = (): void => { signals++; if (signals > 1) process.exit(130); stop() }
+      process.on('SIGINT', onSignal)
+      process.on('SIGTERM', onSignal)
+      await runDevnet({ dataDir: flags.get('data-dir')?.[0], print: line => console.log(line), stop: stopped })
       return EXIT.OK
     }
     case 'run': {
