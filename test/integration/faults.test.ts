@@ -50,7 +50,8 @@ describe('faults (real processes, SIGKILL)', function () {
     for (const name of ['mix1', 'mix2', 'mix3', 'gwB']) await net.start(net.byName(name))
     const gwA = net.byName('gwA')
     await net.spawn(gwA)
-    await waitFor(async () => sample(await scrape(gwA), 'sealmix_connections', 'link="peer"') >= 1, 15_000, 'gwA -> mix1 link')
+    // gwA's gauge counts its link to mix1 and mix3's link to it: wait for both.
+    await waitFor(async () => sample(await scrape(gwA), 'sealmix_connections', 'link="peer"') >= 2, 20_000, 'gwA links')
     await waitFor(() => net.linksUp(['mix1', 'mix2', 'mix3']), 15_000, 'in-process links up')
     const ing = await ingressConn(c, net, net.byName('gwB'))
     const N = 300
@@ -62,7 +63,7 @@ describe('faults (real processes, SIGKILL)', function () {
       if (i % 10 === 0) await new Promise(resolve => setTimeout(resolve, 5))
     }
     await net.spawn(gwA)
-    await waitFor(async () => sample(await scrape(gwA), 'sealmix_connections', 'link="peer"') >= 1, 15_000, 'gwA -> mix1 link again')
+    await waitFor(async () => sample(await scrape(gwA), 'sealmix_connections', 'link="peer"') >= 2, 20_000, 'gwA links again')
     client = await clientConn(gwA.port)
     for (const p of packets) client.send(FRAME.PACKET, p)
     await waitFor(async () => sample(await scrape(gwA), 'sealmix_packets_received_total', 'link="client"') === N, 15_000, 'all replays received')

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
 import { FRAME, loadCrypto, Sphinx, systemRng, type CryptoSuite, type Rng } from '../../mix/index.ts'
-import { clientConn, createTestnet, G, httpGet, ingressConn, PROJECT, randomBytes, waitFor, type Node, type Testnet } from '../helpers/testnet.ts'
+import { clientConn, createTestnet, G, httpGet, ingressConn, PROJECT, randomBytes, sample, waitFor, type Node, type Testnet } from '../helpers/testnet.ts'
 
 const LABEL_ALLOWLIST = new Set(['reason', 'link', 'kind', 'role', 'le', 'version', 'major', 'minor', 'patch', 'space'])
 
@@ -30,7 +30,9 @@ describe('operations', function () {
     writeFileSync(gwA.configFile, JSON.stringify({ ...gwA.raw, log: { level: 'trace' } }))
     for (const n of net.nodes) if (n !== gwA) await net.start(n)
     await net.spawn(gwA)
-    await waitFor(async () => (await scrape()).includes('sealmix_connections{link="peer"} 1'), 15_000, 'gwA link up')
+    // gwA's gauge counts its link to mix1 and mix3's link to it: wait for both.
+    await waitFor(async () => sample(await scrape(), 'sealmix_connections', 'link="peer"') >= 2, 20_000, 'gwA links up')
+    await waitFor(() => net.linksUp(['mix1', 'mix2', 'mix3', 'gwB']), 15_000, 'in-process links up')
     for (const n of net.nodes) canaries.push(n.keys.id, Buffer.from(n.keys.identity.publicKey).toString('hex'), n.keys.mix.publicKey.toString('hex'), n.keys.mix.secretKey.toString('hex'))
     canaries.push(net.ingress.id)
   })
