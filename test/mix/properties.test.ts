@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
-  deterministicRng, expandV2Batch, loadCrypto, NETWORK_GEOMETRY, openMessage, openSubmit, openV1, openV2, parseBlock, parseFragment, parseInner,
+  deterministicRng, expandV2Batch, loadCrypto, NETWORK_GEOMETRY, openIngressPayload, openMessage, parseAck, openSubmit, openV1, openV2, parseBlock, parseFragment, parseInner,
   parseSenderCert, parseServerCert, parseSubmit, Reassembler, Sphinx, type CryptoSuite, type Rng, type UnwrapResult
 } from '../../mix/index.ts'
 import { forwardPath, makeRelays, replyPath, route, type Relay } from '../helpers/sphinx.ts'
@@ -125,7 +125,9 @@ describe('properties', function () {
         ['v2 batch', b => expandV2Batch(b)],
         ['fragment', b => parseFragment(b)],
         ['reassembler', b => reasm.add(b, now++)],
-        ['SURB reply decryption', b => s.decryptSurbPayload(b, rng.bytes(64 * 3))]
+        ['SURB reply decryption', b => s.decryptSurbPayload(b, rng.bytes(64 * 3))],
+        ['ingress payload', b => openIngressPayload(c, g, b, k)],
+        ['ack', b => parseAck(b)]
       )
     })
 
