@@ -37,6 +37,8 @@ export interface RelayOptions {
   readonly now?: () => number
   /** Shortest wait before re-dialling a dead peer. @default 5000 */
   readonly minRetryMs?: number
+  /** Longest wait between re-dials (backoff cap). @default 60000 */
+  readonly maxRetryMs?: number
 }
 
 interface Ctx { readonly link: ConnKind }
@@ -185,6 +187,7 @@ export class Relay {
         crypto: this.#crypto, geometry: g, identity, role: 'relay', peerId: r.id, peerKey: Buffer.from(r.identityKey, 'hex'), address: r.address,
         maxBufferedBytes: cfg.limits.maxBufferedBytes, handshakeTimeoutMs: cfg.limits.handshakeTimeoutMs, pingIntervalMs: cfg.limits.pingIntervalMs,
         minRetryMs: this.#o.minRetryMs,
+        maxRetryMs: this.#o.maxRetryMs,
         onUp: () => { this.metrics.connections.inc({ link: 'peer' }); this.#refillCover(r.id, r.mixKey) },
         onDown: () => this.metrics.connections.dec({ link: 'peer' }),
         onHandshakeFailed: () => this.metrics.handshakeFailures.inc({ link: 'peer' })

@@ -103,7 +103,7 @@ export async function createTestnet (c: CryptoSuite, o: { mixing?: Partial<Mixin
       return names.every(name => { const n = nodes.find(x => x.name === name)!; return n.relay !== null && n.relay.linksUp.length === (name === 'mix3' ? 2 : 1) })
     },
     async start (n) {
-      const relay = new Relay({ config: n.config, binding: 'sodium-native', minRetryMs: 100, logger: createLogger('silent') })
+      const relay = new Relay({ config: n.config, binding: 'sodium-native', minRetryMs: 100, maxRetryMs: 1000, logger: createLogger('silent') })
       await relay.start()
       n.relay = relay
       return relay
