@@ -28,7 +28,8 @@ export interface DevnetOptions {
   readonly stop: Promise<void>
 }
 
-async function freePort (): Promise<number> {
+/** A free TCP port on 127.0.0.1 (listen on 0, read it, close). */
+export async function freePort (): Promise<number> {
   return await new Promise(resolve => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)) }) })
 }
 

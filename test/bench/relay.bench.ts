@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import WebSocket from 'ws'
-import { ensureKeys, loadKeys, type RelayKeys } from '../../daemon/index.ts'
+import { ensureKeys, freePort, loadKeys, type RelayKeys } from '../../daemon/index.ts'
 import { FrameReader } from '../../daemon/transport/frame-reader.ts'
 import { dialHandshake } from '../../daemon/transport/handshake.ts'
 import { Listener } from '../../daemon/transport/server.ts'
@@ -29,10 +29,6 @@ const STEP_MS = 2000
 const RATES = (process.env.SEALMIX_BENCH_RATES ?? '2000,4000,6000,8000,10000,12000,14000,16000').split(',').map(Number)
 const WORKERS = Number(process.env.SEALMIX_BENCH_WORKERS ?? 2)
 
-async function freePort (): Promise<number> {
-  const { createServer } = await import('node:net')
-  return await new Promise(resolve => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)) }) })
-}
 
 function scrapeDrops (port: number): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
-import { ensureKeys, loadKeys, parseConfig, Relay, type RelayConfig, type RelayKeys } from '../../daemon/index.ts'
+import { ensureKeys, freePort, loadKeys, parseConfig, Relay, type RelayConfig, type RelayKeys } from '../../daemon/index.ts'
 import { encodeFrame, encodeHello, FRAME, geometryHash, NETWORK_GEOMETRY, parseFrame, relayId, signDocument, type CryptoSuite, type MixingParams, type NetworkDocument, type PathHop, type RelayDescriptor, type Rng, type Sphinx } from '../../mix/index.ts'
 import { createLogger } from '../../daemon/log.ts'
 import { FrameReader } from '../../daemon/transport/frame-reader.ts'
@@ -39,11 +39,6 @@ export interface Testnet {
   stop (): Promise<void>
 }
 
-/** A free port: listen on 0, read it, close. */
-async function freePort (): Promise<number> {
-  const { createServer } = await import('node:net')
-  return await new Promise(resolve => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)) }) })
-}
 
 export async function createTestnet (c: CryptoSuite, o: { mixing?: Partial<MixingParams>, config?: Record<string, unknown>, tls?: string[] } = {}): Promise<Testnet> {
   const root = mkdtempSync(join(tmpdir(), 'sealmix-testnet-'))
