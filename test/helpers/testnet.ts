@@ -13,6 +13,7 @@ import WebSocket from 'ws'
 import { ensureKeys, freePort, loadKeys, parseConfig, Relay, type RelayConfig, type RelayKeys } from '../../daemon/index.ts'
 import { encodeFrame, encodeHello, FRAME, geometryHash, NETWORK_GEOMETRY, parseFrame, relayId, signDocument, type CryptoSuite, type MixingParams, type NetworkDocument, type PathHop, type RelayDescriptor, type Rng, type Sphinx } from '../../mix/index.ts'
 import { createLogger } from '../../daemon/log.ts'
+import { captureStream, CANARIES } from './log-capture.ts'
 import { FrameReader } from '../../daemon/transport/frame-reader.ts'
 import { dialHandshake } from '../../daemon/transport/handshake.ts'
 
@@ -82,6 +83,9 @@ export async function createTestnet (c: CryptoSuite, o: { mixing?: Partial<Mixin
     ingresses: [{ id: ingress.id, serverName: 'example.org', identityKey: Buffer.from(ingIdentity.publicKey).toString('hex'), boxKey: boxPk.toString('hex'), gateways: [nodes[1]!.keys.id] }]
   }
   writeFileSync(networkFile, JSON.stringify(signDocument(c, doc, [signer])))
+  for (const r of relays) { CANARIES.add(r.id); CANARIES.add(r.identityKey); CANARIES.add(r.mixKey) }
+  for (const n of nodes) { CANARIES.add(n.keys.mix.secretKey.toString('hex')); CANARIES.add(n.keys.mailboxKey.toString('hex')) }
+  CANARIES.add(ingress.id)
   const net: Testnet = {
     nodes, doc, networkFile, signer, ingress,
     byName: (n) => nodes.find(x => x.name === n)!,
@@ -98,7 +102,7 @@ export async function createTestnet (c: CryptoSuite, o: { mixing?: Partial<Mixin
       return names.every(name => { const n = nodes.find(x => x.name === name)!; return n.relay !== null && n.relay.linksUp.length === (name === 'mix3' ? 2 : 1) })
     },
     async start (n) {
-      const relay = new Relay({ config: n.config, binding: 'sodium-native', minRetryMs: 100, maxRetryMs: 1000, logger: createLogger('silent') })
+      const relay = new Relay({ config: n.config, binding: 'sodium-native', minRetryMs: 100, maxRetryMs: 1000, logger: createLogger('trace', captureStream) })
       await relay.start()
       n.relay = relay
       return relay
