@@ -28,9 +28,24 @@ export interface DevnetOptions {
   readonly stop: Promise<void>
 }
 
-/** A free TCP port on 127.0.0.1 (listen on 0, read it, close). */
+const handedOut = new Set<number>()
+
+/**
+ * A free TCP port on 127.0.0.1 for a listener started a little later. Chosen below Linux's
+ * ephemeral range (32768 and up), so an outgoing connection made meanwhile cannot be given the
+ * same port as its local end; checked by binding it; never handed out twice by one process.
+ */
 export async function freePort (): Promise<number> {
-  return await new Promise(resolve => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)) }) })
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 12000)
+    if (handedOut.has(port)) continue
+    const free = await new Promise<boolean>(resolve => {
+      const s = createServer()
+      s.once('error', () => resolve(false))
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
+    })
+    if (free) { handedOut.add(port); return port }
+  }
 }
 
 function scrape (port: number): Promise<Map<string, number>> {
