@@ -11,7 +11,6 @@ export type RelayErrorCode =
   | 'RELAY_STORE_LOCKED'
   | 'RELAY_STORE_FAILED'
   | 'RELAY_LISTEN_FAILED'
-  | 'RELAY_STOPPED'
 
 /** Process exit status per code (cli/ maps errors to exits with this table). */
 export const EXIT_STATUS: Record<RelayErrorCode, number> = {
@@ -22,8 +21,7 @@ export const EXIT_STATUS: Record<RelayErrorCode, number> = {
   RELAY_NOT_IN_NETWORK: 78,
   RELAY_STORE_LOCKED: 75,
   RELAY_STORE_FAILED: 74,
-  RELAY_LISTEN_FAILED: 71,
-  RELAY_STOPPED: 70
+  RELAY_LISTEN_FAILED: 71
 }
 
 export class RelayError extends Error {
@@ -66,9 +64,5 @@ export class RelayError extends Error {
 
   static LISTEN_FAILED (what: string, cause?: unknown): RelayError {
     return new RelayError('RELAY_LISTEN_FAILED', what, { cause })
-  }
-
-  static STOPPED (): RelayError {
-    return new RelayError('RELAY_STOPPED', 'the relay is stopping')
   }
 }

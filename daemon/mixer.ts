@@ -60,7 +60,6 @@ export class Mixer {
   #timer: NodeJS.Timeout | undefined
   #running: Promise<void> | null = null
   #stopped = false
-  rounds = 0
 
   constructor (c: MixerComponents) { this.#c = c }
 
@@ -145,7 +144,6 @@ export class Mixer {
     c.metrics.batchPackets.observe(realOut)
     c.metrics.poolPackets.set(c.pool.size)
     c.metrics.roundDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9)
-    this.rounds++
   }
 
   /** Stop the timer and let the running round finish (its commit and sends complete). */

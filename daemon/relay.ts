@@ -67,7 +67,8 @@ export class Relay {
   #ops: OpsServer | null = null
   #coverStock = new Map<string, Buffer[]>()
   #coverPending = new Set<string>()
-  #timers: NodeJS.Timeout[] = []
+  #loopTimer: NodeJS.Timeout | undefined
+  #sweepTimer: NodeJS.Timeout | undefined
   #sphinx!: Sphinx
   #myLayer = 0
   #ready = false
@@ -215,9 +216,8 @@ export class Relay {
       }
     }
     refresh()
-    const sweep = setInterval(refresh, 1000)
-    sweep.unref()
-    this.#timers.push(sweep)
+    this.#sweepTimer = setInterval(refresh, 1000)
+    this.#sweepTimer.unref()
 
     this.#mixer.start()
     if (cfg.metrics.enabled) {
@@ -229,14 +229,12 @@ export class Relay {
   }
 
   #scheduleLoop (rate: number): void {
-    const t = setTimeout(() => {
+    this.#loopTimer = setTimeout(() => {
       const l = this.#loops?.make(this.#now())
       if (l !== null && l !== undefined && this.#links.has(l.to)) this.#mixer?.stage({ out: { kind: 'peer', to: l.to, packet: l.packet }, delayMs: 0 })
       if (this.#stopping === null) this.#scheduleLoop(rate)
     }, this.#loops!.nextGapMs(rate))
-    t.unref()
-    this.#timers.push(t)
-    if (this.#timers.length > 64) this.#timers = this.#timers.slice(-8)
+    this.#loopTimer.unref()
   }
 
   #takeCover (to: string): Buffer {
@@ -327,7 +325,8 @@ export class Relay {
     if (this.#stopping !== null) return await this.#stopping
     this.#stopping = (async () => {
       this.#ready = false
-      for (const t of this.#timers) clearTimeout(t)
+      clearTimeout(this.#loopTimer)
+      clearInterval(this.#sweepTimer)
       this.#listener?.stopAccepting()
       await this.#mixer?.stop()
       if (this.#db !== null && this.#mixer !== null) await this.#mixer.flushTags().catch(() => {})

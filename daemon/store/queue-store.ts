@@ -115,6 +115,4 @@ export class QueueStore {
     for (const d of this.#dests.values()) if (d.hours.length > 0) oldest = Math.min(oldest, d.hours[0]!)
     return oldest === Infinity ? 0 : Math.max(0, (nowMs - oldest * 3_600_000) / 1000)
   }
-
-  destinations (): number { return this.#dests.size }
 }

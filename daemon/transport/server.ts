@@ -100,8 +100,6 @@ export class Listener {
     return (this.#http.address() as AddressInfo).port
   }
 
-  get connections (): number { return this.#live.size }
-
   /** Bytes waiting in send buffers, summed per kind of connection. */
   bufferedByKind (): Record<ConnKind, number> {
     const out: Record<ConnKind, number> = { client: 0, relay: 0, ingress: 0 }
