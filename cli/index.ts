@@ -6,64 +6,17 @@
  */
 import { writeFileSync } from 'node:fs'
 import { stringify as toYaml } from 'yaml'
+import { readFileSync } from 'node:fs'
 import {
-  buildNetworkDocument, ensureKeys, runDevnet, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
+  buildNetworkDocument, ensureKeys, inspectStore, runDevnet, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
   writeNetworkFile, type IngressDescriptor, type RelayDescriptor
 } from '../daemon/index.ts'
-import { readFileSync } from 'node:fs'
+import { ClientError, CLIENT_EXIT_STATUS, loadIngressConfig } from '../client/index.ts'
+import { one, parse, untilSignal, usage, Usage } from './args.ts'
+import { ingressCommand, initClient, initIngress, listenCommand, sendCommand, standinCommand } from './client-commands.ts'
+import { HELP } from './help.ts'
 
 const EXIT = { OK: 0, USAGE: 64, DATA: 65, SOFTWARE: 70 } as const
-
-const HELP: Record<string, string> = {
-  '': `sealmix: a metadata-hiding mixnet relay
-
-usage: sealmix <command> [options]    (sealmix <command> --help for its options)
-
-commands:
-  run              run a relay from its config file
-  validate-config  check a config file with the startup parser, print the first error
-  keygen           create a relay's keys in its data directory and print its descriptor
-  signer-keygen    create a key for signing network files and print its public key
-  init             write a config file and keys for a relay
-  network          build and sign the network file from relay descriptors
-  devnet           run a local network on loopback (separate processes) until Ctrl-C
-
-exit status: 0 ok, 64 usage error, 65 bad input data, 70 internal error, 71 cannot listen,
-74 store failure, 75 data directory in use, 78 configuration, keys or network file refused`,
-  run: 'usage: sealmix run --config FILE\n\nRuns until SIGTERM or SIGINT (graceful: stop accepting, finish the round, commit, close);\na second signal exits at once with status 130.',
-  'validate-config': 'usage: sealmix validate-config --config FILE\n\nPrints "ok" and exits 0, or prints the first error (key, rule, value) and exits 78.',
-  keygen: 'usage: sealmix keygen --data-dir DIR --role gateway|mix --layer N --address ws://HOST:PORT\n\nCreates missing key files (never overwrites) and prints the relay descriptor as JSON.',
-  'signer-keygen': 'usage: sealmix signer-keygen --out FILE\n\nCreates a signer key file (0600) if absent and prints its public key (hex).',
-  init: 'usage: sealmix init --role gateway|mix --data-dir DIR --listen HOST:PORT --network FILE --signer HEX --out FILE\n\nCreates keys and writes a config file with every default spelled out.',
-  devnet: 'usage: sealmix devnet [--data-dir DIR]\n\nRuns 2 gateways and 3 mixes as separate processes on 127.0.0.1 with loop and padding cover,\nprints a status line a second, and stops cleanly on Ctrl-C. Data goes to a temporary directory\n(removed on exit) unless --data-dir is given.',
-  network: 'usage: sealmix network --signer-key FILE --out FILE [--name NAME] [--mixing JSON] [--ingress FILE]... RELAY.json...\n\nSigns a network file listing the relays (descriptors from keygen) and ingresses.'
-}
-
-function parse (argv: string[]): { cmd: string, flags: Map<string, string[]>, rest: string[] } {
-  const [cmd = '', ...args] = argv
-  const flags = new Map<string, string[]>()
-  const rest: string[] = []
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!
-    if (a === '--help' || a === '-h') { flags.set('help', ['']); continue }
-    if (a.startsWith('--')) {
-      const v = args[i + 1]
-      if (v === undefined || v.startsWith('--')) throw usage(`option ${a} needs a value`)
-      flags.set(a.slice(2), [...(flags.get(a.slice(2)) ?? []), v])
-      i++
-    } else rest.push(a)
-  }
-  return { cmd, flags, rest }
-}
-
-class Usage extends Error {}
-const usage = (m: string): Usage => new Usage(m)
-
-function one (flags: Map<string, string[]>, name: string): string {
-  const v = flags.get(name)
-  if (v === undefined || v.length !== 1) throw usage(`--${name} is required (once)`)
-  return v[0]!
-}
 
 async function main (argv: string[]): Promise<number> {
   const { cmd, flags, rest } = parse(argv)
@@ -73,9 +26,20 @@ async function main (argv: string[]): Promise<number> {
   const c = await loadCrypto()
   switch (cmd) {
     case 'validate-config':
-      loadConfig(one(flags, 'config'))
+      if (flags.get('role')?.[0] === 'ingress') loadIngressConfig(one(flags, 'config'))
+      else loadConfig(one(flags, 'config'))
       console.log('ok')
       return EXIT.OK
+    case 'ingress': return await ingressCommand(flags)
+    case 'send': return await sendCommand(flags)
+    case 'listen': return await listenCommand(flags)
+    case 'standin-homeserver': return await standinCommand(flags)
+    case 'inspect': {
+      const r = await inspectStore(loadConfig(one(flags, 'config')), Date.now())
+      if (flags.has('json')) { console.log(JSON.stringify(r)); return EXIT.OK }
+      for (const [name, q] of Object.entries(r)) console.log(`${name.padEnd(8)} ${q.packets} packets, ${q.bytes} bytes, ${q.destinations} ${name === 'spool' ? 'ingresses' : 'mailboxes'}, oldest ${q.oldestAgeSeconds} s`)
+      return EXIT.OK
+    }
     case 'keygen': {
       const dir = one(flags, 'data-dir')
       const role = one(flags, 'role')
@@ -92,6 +56,9 @@ async function main (argv: string[]): Promise<number> {
       return EXIT.OK
     case 'init': {
       const role = one(flags, 'role')
+      if (role === 'ingress') return initIngress(c, flags)
+      if (role === 'client') return initClient(c, flags)
+      if (role !== 'gateway' && role !== 'mix') throw usage('--role must be gateway, mix, ingress or client')
       const [host, port] = one(flags, 'listen').split(':')
       const dataDir = one(flags, 'data-dir')
       ensureKeys(c, dataDir)
@@ -110,16 +77,9 @@ async function main (argv: string[]): Promise<number> {
       console.log(`signed ${relays.length} relays and ${ingresses.length} ingresses`)
       return EXIT.OK
     }
-    case 'devnet': {
-      let stop!: () => void
-      const stopped = new Promise<void>(resolve => { stop = resolve })
-      let signals = 0
-      const onSignal = (): void => { signals++; if (signals > 1) process.exit(130); stop() }
-      process.on('SIGINT', onSignal)
-      process.on('SIGTERM', onSignal)
-      await runDevnet({ dataDir: flags.get('data-dir')?.[0], print: line => console.log(line), stop: stopped })
+    case 'devnet':
+      await runDevnet({ dataDir: flags.get('data-dir')?.[0], print: line => console.log(line), stop: untilSignal().then(() => {}) })
       return EXIT.OK
-    }
     case 'run': {
       process.umask(0o077)
       const relay = new Relay({ config: loadConfig(one(flags, 'config')) })
@@ -142,6 +102,7 @@ async function main (argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(code => { if (code >= 0) process.exit(code) }, (e: unknown) => {
   if (e instanceof Usage) { console.error(`sealmix: ${e.message} (see sealmix --help)`); process.exit(EXIT.USAGE) }
   if (e instanceof RelayError) { console.error(`sealmix: ${e.message}`); process.exit(EXIT_STATUS[e.code]) }
+  if (e instanceof ClientError) { console.error(`sealmix: ${e.message}`); process.exit(CLIENT_EXIT_STATUS[e.code]) }
   if (e instanceof SyntaxError) { console.error(`sealmix: bad input: ${e.message}`); process.exit(EXIT.DATA) }
   console.error(`sealmix: ${(e as Error).message}`)
   process.exit(EXIT.SOFTWARE)

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
+import { describeIssue, type ConfigIssue } from '../mix/index.ts'
 import { RelayError } from './errors.ts'
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a 32-byte key)')
@@ -82,35 +83,12 @@ export type RelayConfig = z.infer<typeof ConfigSchema>
 
 const SECRET_KEYS = new Set(['token'])
 
-function valueAt (raw: unknown, path: ReadonlyArray<PropertyKey>): string {
-  let v: unknown = raw
-  for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined
-  if (path.length > 0 && SECRET_KEYS.has(String(path[path.length - 1]))) return '<redacted>'
-  if (v === undefined) return 'nothing'
-  const s = JSON.stringify(v) ?? String(v)
-  return s.length > 80 ? s.slice(0, 77) + '...' : s
-}
-
-function rule (issue: z.core.$ZodIssue): string {
-  switch (issue.code) {
-    case 'invalid_type': return `must be ${issue.expected === 'object' ? 'a mapping' : `a ${issue.expected}`}`
-    case 'too_small': return issue.origin === 'array' ? `must have at least ${String(issue.minimum)} entries` : issue.origin === 'string' ? `must be at least ${String(issue.minimum)} characters` : `must be ${issue.inclusive === false ? '>' : '>='} ${String(issue.minimum)}`
-    case 'too_big': return issue.origin === 'string' ? `must be at most ${String(issue.maximum)} characters` : `must be ${issue.inclusive === false ? '<' : '<='} ${String(issue.maximum)}`
-    case 'invalid_value': return `must be one of ${issue.values.map(v => JSON.stringify(v)).join(', ')}`
-    default: return issue.message.startsWith('must') ? issue.message : `is invalid: ${issue.message}`
-  }
-}
-
 /** Validate a parsed config object. Throws RelayError RELAY_CONFIG_INVALID naming key, rule and value. */
 export function parseConfig (raw: unknown, baseDir: string): RelayConfig {
   const r = ConfigSchema.safeParse(raw)
   if (!r.success) {
-    const issue = r.error.issues[0]!
-    if (issue.code === 'unrecognized_keys') {
-      const path = [...issue.path, issue.keys[0]!]
-      throw RelayError.CONFIG_INVALID(path.map(String).join('.'), 'is not a known key', valueAt(raw, path))
-    }
-    throw RelayError.CONFIG_INVALID(issue.path.map(String).join('.'), rule(issue), valueAt(raw, issue.path))
+    const d = describeIssue(raw, r.error.issues[0]! as ConfigIssue, SECRET_KEYS)
+    throw RelayError.CONFIG_INVALID(d.key, d.rule, d.value)
   }
   const c = r.data
   if (c.limits.reservedPeerSlots >= c.limits.maxConnections) {

@@ -53,6 +53,12 @@ export interface MixingParams {
   readonly maxDelayMs: number
   /** Relay loop cover rate, packets per second per relay (lambda M). */
   readonly loopRatePerSec: number
+  /** Client send slots per second (lambda P); default in mix/path.ts. */
+  readonly clientRatePerSec?: number
+  /** Client loop cover per second (lambda L). */
+  readonly clientLoopRatePerSec?: number
+  /** Mean per-hop delay clients write into node_delay, ms. */
+  readonly hopDelayMs?: number
 }
 
 export interface NetworkDocument {
@@ -112,6 +118,9 @@ function shapeError (d: Record<string, unknown>): string | null {
   if (m === undefined || (m.strategy !== 'batch' && m.strategy !== 'poisson') || !isInt(m.intervalMs, 1) || !isInt(m.minPool, 0) ||
     typeof m.flushFraction !== 'number' || !(m.flushFraction > 0 && m.flushFraction <= 1) || !isInt(m.minBatch, 0) || !isInt(m.maxDelayMs, 0) ||
     typeof m.loopRatePerSec !== 'number' || !(m.loopRatePerSec >= 0)) return 'mixing'
+  for (const k of ['clientRatePerSec', 'clientLoopRatePerSec', 'hopDelayMs']) {
+    if (m[k] !== undefined && (typeof m[k] !== 'number' || !(m[k] >= 0 && m[k] <= 1e6))) return 'mixing'
+  }
   if (!Array.isArray(d.relays) || !Array.isArray(d.ingresses)) return 'lists'
   for (const r of d.relays as Array<Record<string, unknown>>) {
     if (typeof r !== 'object' || r === null) return 'relay'

@@ -124,6 +124,11 @@ export class Reassembler {
     return { status: 'complete', messageId: f.messageId, message: Buffer.concat(m.chunks as Buffer[]) }
   }
 
+  /** Forget a completed message id, so that a re-sent copy is reassembled again (its delivery must be retried). */
+  forget (messageId: Uint8Array): void {
+    this.#done.delete(Buffer.from(messageId).toString('hex'))
+  }
+
   /** Drop partial messages older than the timeout; returns how many were dropped. */
   expire (nowMs: number): number {
     let n = 0

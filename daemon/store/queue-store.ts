@@ -30,6 +30,8 @@ export class QueueStore {
 
   get count (): number { return this.#count }
   get bytes (): number { return this.#bytes }
+  /** Destinations holding at least one record. */
+  get destinations (): number { return this.#dests.size }
 
   /** Load the index at start. */
   async load (): Promise<void> {

@@ -13,6 +13,7 @@ import WebSocket from 'ws'
 import { ensureKeys, freePort, loadKeys, parseConfig, Relay, type RelayConfig, type RelayKeys } from '../../daemon/index.ts'
 import { encodeFrame, encodeHello, FRAME, geometryHash, NETWORK_GEOMETRY, parseFrame, relayId, signDocument, type CryptoSuite, type MixingParams, type NetworkDocument, type PathHop, type RelayDescriptor, type Rng, type Sphinx } from '../../mix/index.ts'
 import { createLogger } from '../../daemon/log.ts'
+import { initIngressKeys, loadIngressKeys, type IngressKeys } from '../../client/index.ts'
 import { captureStream, CANARIES } from './log-capture.ts'
 import { FrameReader } from '../../daemon/transport/frame-reader.ts'
 import { dialHandshake } from '../../daemon/transport/handshake.ts'
@@ -26,7 +27,7 @@ export interface Testnet {
   doc: NetworkDocument
   networkFile: string
   signer: { publicKey: Uint8Array, secretKey: Uint8Array }
-  ingress: { id: string, identity: { publicKey: Uint8Array, secretKey: Uint8Array }, box: { publicKey: Buffer, secretKey: Buffer } }
+  ingress: { id: string, identity: { publicKey: Uint8Array, secretKey: Uint8Array }, box: { publicKey: Buffer, secretKey: Buffer }, dir: string, serverRoot: Buffer, keys: IngressKeys }
   byName (n: string): Node
   /** A path hop for the named relay. */
   hop (name: string, commands: PathHop['commands']): PathHop
@@ -70,9 +71,13 @@ export async function createTestnet (c: CryptoSuite, o: { mixing?: Partial<Mixin
     writeFileSync(configFile, JSON.stringify({ ...raw, log: { level: 'debug' } }))
     nodes.push({ name, role, layer, dir, keys: loadKeys(c, dir), port, metricsPort, config: parseConfig(raw, root), raw, configFile, relay: null, proc: null, output: [] })
   }
-  const ingIdentity = c.signSeedKeypair(randomBytes(c, 32))
-  const boxSk = randomBytes(c, 32); const boxPk = Buffer.alloc(32); c.x25519Base(boxPk, boxSk)
-  const ingress = { id: relayId(c, ingIdentity.publicKey), identity: ingIdentity, box: { publicKey: boxPk, secretKey: boxSk } }
+  // The ingress's keys, made as `sealmix init --role ingress` makes them, so that a real Ingress can run from ingressDir.
+  const ingressDir = join(root, 'ingress')
+  const { rootPublicKey } = initIngressKeys(c, ingressDir, 'example.org', Date.now())
+  const ik = loadIngressKeys(c, ingressDir, 'example.org')
+  const ingIdentity = ik.identity
+  const boxPk = ik.box.publicKey
+  const ingress = { id: ik.id, identity: ingIdentity, box: ik.box, dir: ingressDir, serverRoot: rootPublicKey!, keys: ik }
   const now = Date.now()
   const relays: RelayDescriptor[] = nodes.map(n => ({ id: n.keys.id, role: n.role, layer: n.layer, address: `${n.config.tls !== undefined ? 'wss' : 'ws'}://127.0.0.1:${n.port}`, identityKey: Buffer.from(n.keys.identity.publicKey).toString('hex'), mixKey: n.keys.mix.publicKey.toString('hex') }))
   const doc: NetworkDocument = {

@@ -1,0 +1,55 @@
+/** Argument parsing for sealmix: `--name value` pairs (repeatable), `--help`, flags without values, positionals. */
+export class Usage extends Error {}
+export const usage = (m: string): Usage => new Usage(m)
+
+/** Options that take no value. */
+const SWITCHES = new Set(['json'])
+
+export type Flags = Map<string, string[]>
+
+export function parse (argv: string[]): { cmd: string, flags: Flags, rest: string[] } {
+  const [cmd = '', ...args] = argv
+  const flags: Flags = new Map()
+  const rest: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    if (a === '--help' || a === '-h') { flags.set('help', ['']); continue }
+    if (a.startsWith('--') && SWITCHES.has(a.slice(2))) { flags.set(a.slice(2), ['']); continue }
+    if (a.startsWith('--')) {
+      const v = args[i + 1]
+      if (v === undefined || v.startsWith('--')) throw usage(`option ${a} needs a value`)
+      flags.set(a.slice(2), [...(flags.get(a.slice(2)) ?? []), v])
+      i++
+    } else rest.push(a)
+  }
+  return { cmd, flags, rest }
+}
+
+export function one (flags: Flags, name: string): string {
+  const v = flags.get(name)
+  if (v === undefined || v.length !== 1) throw usage(`--${name} is required (once)`)
+  return v[0]!
+}
+
+export function optional (flags: Flags, name: string): string | undefined {
+  const v = flags.get(name)
+  if (v !== undefined && v.length !== 1) throw usage(`--${name} may be given once`)
+  return v?.[0]
+}
+
+export function hostPort (flags: Flags, name: string, dflt: string): { host: string, port: number } {
+  const v = optional(flags, name) ?? dflt
+  const m = /^(.+):(\d{1,5})$/.exec(v)
+  if (m === null || Number(m[2]) > 65535) throw usage(`--${name} must be HOST:PORT (got ${v})`)
+  return { host: m[1]!, port: Number(m[2]) }
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once with status 130. */
+export function untilSignal (): Promise<string> {
+  let signals = 0
+  return new Promise(resolve => {
+    const on = (sig: string): void => { signals++; if (signals > 1) process.exit(130); resolve(sig) }
+    process.on('SIGINT', () => on('SIGINT'))
+    process.on('SIGTERM', () => on('SIGTERM'))
+  })
+}

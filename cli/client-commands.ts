@@ -1,0 +1,85 @@
+/** Dispatch of the client-side commands: ingress, send, listen, standin-homeserver, init for ingress and client. */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { stringify as toYaml } from 'yaml'
+import {
+  contactCard, Ingress, ingressDescriptor, initIngressKeys, loadIngressConfig, loadIngressKeys, loadProfile, newProfile, readConfigFile, runListen, runSend, StandinHomeserver, type StandinOptions
+} from '../client/index.ts'
+import type { CryptoSuite } from '../daemon/index.ts'
+import { hostPort, one, optional, untilSignal, usage, type Flags } from './args.ts'
+
+const print = (line: string): void => { console.log(line) }
+
+function randomToken (c: CryptoSuite): string {
+  const b = Buffer.alloc(24)
+  c.randomFill(b)
+  return b.toString('base64url')
+}
+
+export async function ingressCommand (flags: Flags): Promise<number> {
+  process.umask(0o077)
+  const ing = new Ingress({ config: loadIngressConfig(one(flags, 'config')) })
+  await ing.start()
+  await untilSignal()
+  await ing.stop()
+  return 0
+}
+
+export async function sendCommand (flags: Flags): Promise<number> {
+  const timeout = optional(flags, 'timeout-ms')
+  return await runSend({ profile: one(flags, 'profile'), to: one(flags, 'to'), message: one(flags, 'message'), timeoutMs: timeout === undefined ? undefined : Number(timeout), print, json: flags.has('json') })
+}
+
+export async function listenCommand (flags: Flags): Promise<number> {
+  const every = optional(flags, 'every')
+  if (every !== undefined && !(Number(every) >= 100)) throw usage('--every must be at least 100 (milliseconds)')
+  await runListen({ profile: one(flags, 'profile'), peer: optional(flags, 'peer'), everyMs: every === undefined ? undefined : Number(every), print, json: flags.has('json'), stop: untilSignal().then(() => {}) })
+  return 0
+}
+
+export async function standinCommand (flags: Flags): Promise<number> {
+  const o = readConfigFile(one(flags, 'config')) as StandinOptions
+  const hs = new StandinHomeserver({ ...o, print })
+  const port = await hs.listen(Number(one(flags, 'port')))
+  print(`stand-in homeserver ${o.serverName} on http://127.0.0.1:${port} (a fake: whoami, sendToDevice, to-device sync)`)
+  await untilSignal()
+  await hs.close()
+  return 0
+}
+
+export function initIngress (c: CryptoSuite, flags: Flags): number {
+  const dataDir = one(flags, 'data-dir')
+  const serverName = one(flags, 'server-name')
+  const { rootPublicKey } = initIngressKeys(c, dataDir, serverName, Date.now())
+  const asToken = randomToken(c)
+  const hsToken = randomToken(c)
+  const api = hostPort(flags, 'api', '127.0.0.1:8090')
+  const metrics = hostPort(flags, 'metrics', '127.0.0.1:9465')
+  const config = { version: 1, role: 'ingress', dataDir, serverName, network: { file: one(flags, 'network'), signers: flags.get('signer') ?? [] }, homeserver: { url: one(flags, 'homeserver'), asToken, hsToken, botLocalpart: 'sealmix' }, api, metrics, log: { level: 'info' } }
+  writeFileSync(one(flags, 'out'), toYaml(config), { mode: 0o600 })
+  const registration = {
+    id: 'sealmix-ingress', url: null, as_token: asToken, hs_token: hsToken, sender_localpart: 'sealmix', rate_limited: false,
+    namespaces: { users: [{ exclusive: true, regex: `@sealmix:${serverName.replace(/\./g, '\\.')}` }], rooms: [], aliases: [] }
+  }
+  writeFileSync(one(flags, 'registration'), toYaml(registration), { mode: 0o600 })
+  const keys = loadIngressKeys(c, dataDir, serverName)
+  console.log(JSON.stringify({ ingress: ingressDescriptor(keys, flags.get('gateway') ?? []), serverRootKey: rootPublicKey?.toString('hex') ?? null }))
+  return 0
+}
+
+export function initClient (c: CryptoSuite, flags: Flags): number {
+  const trust: Record<string, string[]> = {}
+  for (const t of flags.get('trust') ?? []) {
+    const m = /^([^=]+)=([0-9a-f]{64})$/.exec(t)
+    if (m === null) throw usage(`--trust must be SERVER=ROOT_HEX (got ${t})`)
+    trust[m[1]!] = [...(trust[m[1]!] ?? []), m[2]!]
+  }
+  const profile = newProfile(c, {
+    network: { file: one(flags, 'network'), signers: flags.get('signer') ?? [] }, gateway: one(flags, 'gateway'),
+    homeserver: { url: one(flags, 'homeserver'), accessToken: readFileSync(one(flags, 'token-file'), 'utf8').trim() },
+    ingressApi: one(flags, 'ingress-api'), trust, userId: one(flags, 'user'), deviceId: one(flags, 'device')
+  })
+  const out = one(flags, 'out')
+  writeFileSync(out, JSON.stringify(profile, null, 1) + '\n', { mode: 0o600 })
+  writeFileSync(one(flags, 'contact-out'), JSON.stringify(contactCard(loadProfile(c, out)), null, 1) + '\n', { mode: 0o600 })
+  return 0
+}

@@ -1,0 +1,47 @@
+/** `sealmix --help` and `sealmix <command> --help`. */
+export const HELP: Record<string, string> = {
+  '': `sealmix: a metadata-hiding mixnet relay
+
+usage: sealmix <command> [options]    (sealmix <command> --help for its options)
+
+commands:
+  run                  run a relay (gateway or mix) from its config file
+  ingress              run the sealed ingress beside a homeserver
+  send                 send one message from a client profile and wait for its ack
+  listen               receive, open and verify messages for a client profile (--peer: demo chat)
+  devnet               run a local network on loopback (separate processes) until Ctrl-C
+  init                 write a config (relay, ingress) or a profile (client) with fresh keys
+  keygen               create a relay's keys in its data directory and print its descriptor
+  signer-keygen        create a key for signing network files and print its public key
+  network              build and sign the network file from relay and ingress descriptors
+  inspect              counts and ages in a stopped relay's spool and mailboxes (never contents)
+  validate-config      check a relay or ingress config file, print the first error
+  standin-homeserver   run the stand-in Matrix homeserver (a fake for the devnet and tests)
+
+exit status: 0 ok, 64 usage error, 65 bad input data, 69 a service (homeserver, ingress API)
+unavailable, 70 internal error, 71 cannot listen, 74 store failure, 75 temporary failure (data
+directory in use, no ack in time), 77 refused by the ingress, 78 configuration, keys or network
+file refused, 130 second signal`,
+  run: 'usage: sealmix run --config FILE\n\nRuns until SIGTERM or SIGINT (graceful: stop accepting, finish the round, commit, close);\na second signal exits at once with status 130.',
+  ingress: 'usage: sealmix ingress --config FILE\n\nRuns the ingress (see docs/OPERATIONS.md, "Ingress") until SIGTERM or SIGINT.',
+  send: 'usage: sealmix send --profile FILE --to CONTACT.json --message TEXT [--timeout-ms N] [--json]\n\nFetches a SenderCert, sends TEXT sealed to the contact\'s device, waits for the ingress\'s\ndelivery ack. Exit 0 delivered, 75 no ack in time, 77 refused.',
+  listen: 'usage: sealmix listen --profile FILE [--peer CONTACT.json --every MS] [--json]\n\nCollects envelopes from the homeserver, opens and verifies each, prints them. With --peer it\nalso sends a message every MS milliseconds and answers each message it receives (the demo).',
+  'validate-config': 'usage: sealmix validate-config --config FILE [--role ingress]\n\nPrints "ok" and exits 0, or prints the first error (key, rule, value) and exits 78.',
+  keygen: 'usage: sealmix keygen --data-dir DIR --role gateway|mix --layer N --address ws://HOST:PORT\n\nCreates missing key files (never overwrites) and prints the relay descriptor as JSON.',
+  'signer-keygen': 'usage: sealmix signer-keygen --out FILE\n\nCreates a signer key file (0600) if absent and prints its public key (hex).',
+  init: `usage:
+  sealmix init --role gateway|mix --data-dir DIR --listen HOST:PORT --network FILE --signer HEX --out FILE
+  sealmix init --role ingress --data-dir DIR --server-name NAME --homeserver URL --network FILE --signer HEX
+               --out FILE --registration FILE [--api HOST:PORT] [--metrics HOST:PORT] [--gateway RELAY_ID]...
+  sealmix init --role client --user @USER:SERVER --device ID --token-file FILE --homeserver URL
+               --ingress-api URL --gateway RELAY_ID --network FILE --signer HEX --trust SERVER=ROOT_HEX
+               --out PROFILE.json --contact-out CONTACT.json
+
+Creates keys (never overwriting) and writes the file with every default spelled out. For an
+ingress it also writes the application-service registration for the homeserver and prints the
+ingress descriptor (for 'sealmix network --ingress') and the server root key clients pin.`,
+  devnet: 'usage: sealmix devnet [--data-dir DIR]\n\nRuns on 127.0.0.1, as separate processes: 2 gateways, 3 mixes, an ingress in front of a\nstand-in homeserver, and two demo clients that exchange messages with acks. Prints a status\nline a second and stops cleanly on Ctrl-C. Data goes to a temporary directory (removed on exit)\nunless --data-dir is given.',
+  network: 'usage: sealmix network --signer-key FILE --out FILE [--name NAME] [--mixing JSON] [--ingress FILE]... RELAY.json...\n\nSigns a network file listing the relays (descriptors from keygen) and ingresses.',
+  inspect: 'usage: sealmix inspect --config FILE [--json]\n\nPrints packet counts, bytes, destinations and the oldest age of the spool and the mailboxes of\na stopped relay. On a running relay it exits 75 (data directory in use): read /metrics instead.',
+  'standin-homeserver': 'usage: sealmix standin-homeserver --config FILE --port N\n\nA fake Matrix homeserver (whoami, sendToDevice as an application service, to-device /sync) for\nthe devnet and tests. FILE: {"serverName", "asToken", "users": [{"userId", "deviceId", "accessToken"}]}.'
+}

@@ -1,0 +1,114 @@
+/**
+ * The two client programs behind `sealmix send` and `sealmix listen`, built on the SDK: load a
+ * profile, verify the network file, fetch this device's SenderCert and register its capability
+ * with its ingress, then send, or listen (collect envelopes from the homeserver's /sync, open and
+ * verify them) and, in demo mode, chat with a peer.
+ */
+import { loadCrypto, type CryptoSuite, type VerifiedMessage } from '../mix/index.ts'
+import { ClientError } from './errors.ts'
+import { fetchSenderCert, registerCapability } from './issuance.ts'
+import { SEALED_EVENT_TYPE, syncToDevice } from './matrix.ts'
+import { loadNetworkFile } from './network.ts'
+import { loadContact, loadProfile, type LoadedProfile } from './profile.ts'
+import { SealmixClient, type Contact } from './sdk.ts'
+
+export interface AppIo {
+  readonly print: (line: string) => void
+  /** One JSON object per line instead of text. */
+  readonly json?: boolean
+}
+
+async function boot (c: CryptoSuite, profilePath: string): Promise<{ lp: LoadedProfile, client: SealmixClient }> {
+  const lp = loadProfile(c, profilePath)
+  const p = lp.profile
+  const network = loadNetworkFile(c, lp.networkFile, p.network.signers, Date.now())
+  const certs = await fetchSenderCert(p.ingressApi, p.homeserver.accessToken, lp.device)
+  await registerCapability(p.ingressApi, p.homeserver.accessToken, lp.device.deviceId, lp.capability.keyId, lp.capability.publicKey)
+  const client = new SealmixClient({ crypto: c, network, gatewayId: p.gateway, device: lp.device, mailboxId: lp.mailboxId, trust: lp.trust, senderCert: certs.senderCert, serverCert: certs.serverCert })
+  return { lp, client }
+}
+
+function out (io: AppIo, event: string, fields: Record<string, unknown>, text: string): void {
+  io.print(io.json === true ? JSON.stringify({ event, ...fields }) : text)
+}
+
+/** Send one message and wait for the ingress's delivery ack. Resolves to the exit status. */
+export async function runSend (o: AppIo & { profile: string, to: string, message: string, timeoutMs?: number }): Promise<number> {
+  const c = await loadCrypto()
+  const contact = loadContact(o.to)
+  const { client } = await boot(c, o.profile)
+  client.start()
+  try {
+    const id = client.send(contact, o.message)
+    const r = await new Promise<{ ok: boolean, latencyMs?: number, code?: string }>(resolve => {
+      const t = setTimeout(() => resolve({ ok: false, code: 'CLIENT_ACK_TIMEOUT' }), o.timeoutMs ?? 120_000)
+      client.on('delivered', (e: { messageId: string, latencyMs: number }) => { if (e.messageId === id) { clearTimeout(t); resolve({ ok: true, latencyMs: e.latencyMs }) } })
+      client.on('failed', (e: { messageId: string, code: string }) => { if (e.messageId === id) { clearTimeout(t); resolve({ ok: false, code: e.code }) } })
+    })
+    if (r.ok) { out(o, 'delivered', { messageId: id, latencyMs: r.latencyMs }, `delivered and acknowledged in ${r.latencyMs!} ms`); return 0 }
+    out(o, 'failed', { messageId: id, code: r.code }, `not delivered: ${r.code!}`)
+    return r.code === 'CLIENT_REFUSED' ? 77 : 75
+  } finally {
+    client.close()
+  }
+}
+
+export interface ListenOptions extends AppIo {
+  readonly profile: string
+  readonly stop: Promise<void>
+  /** Demo mode: a contact card to chat with; a message every `everyMs`, and a reply to each one received. */
+  readonly peer?: string
+  readonly everyMs?: number
+}
+
+/** Collect, open and verify envelopes until `stop`; in demo mode, also chat with the peer. */
+export async function runListen (o: ListenOptions): Promise<void> {
+  const c = await loadCrypto()
+  const peer: Contact | undefined = o.peer !== undefined ? loadContact(o.peer) : undefined
+  const { lp, client } = await boot(c, o.profile)
+  const me = lp.device.userId.slice(1).split(':')[0]!
+  let stopped = false
+  const sent = new Map<string, number>()
+  const send = (text: string): void => {
+    if (peer === undefined) return
+    try {
+      const id = client.send(peer, text)
+      sent.set(id, Date.now())
+      out(o, 'sent', { messageId: id.slice(0, 8) }, `${me}: sent ${JSON.stringify(text)}`)
+    } catch (e) {
+      out(o, 'send_error', { code: (e as ClientError).code }, `${me}: cannot send: ${(e as Error).message}`)
+    }
+  }
+  client.on('delivered', (e: { messageId: string, latencyMs: number }) => { sent.delete(e.messageId); out(o, 'delivered', { messageId: e.messageId.slice(0, 8), latencyMs: e.latencyMs }, `${me}: delivered and acknowledged in ${e.latencyMs} ms`) })
+  client.on('failed', (e: { messageId: string, code: string }) => { sent.delete(e.messageId); out(o, 'failed', { messageId: e.messageId.slice(0, 8), code: e.code }, `${me}: not delivered: ${e.code}`) })
+  client.on('rejected', (e: { code: string }) => out(o, 'rejected', { code: e.code }, `${me}: refused an envelope: ${e.code}`))
+  client.on('received', (m: VerifiedMessage) => {
+    const text = m.content.toString('utf8')
+    out(o, 'received', { from: m.sender.userId, bytes: m.content.length }, `${me}: from ${m.sender.userId} (${m.sender.deviceId}, certificate verified): ${JSON.stringify(text)}`)
+    if (peer !== undefined && !text.startsWith('re: ')) send(`re: ${text}`)
+  })
+  client.start()
+  let n = 0
+  const demo = peer !== undefined ? setInterval(() => send(`hello #${++n} from ${me}`), o.everyMs ?? 3000) : null
+  void o.stop.then(() => { stopped = true })
+  const hs = { url: lp.profile.homeserver.url, token: lp.profile.homeserver.accessToken }
+  let since: string | undefined
+  // Start from now: envelopes from before this run were handled by an earlier one.
+  try { since = (await syncToDevice(hs, undefined)).nextBatch } catch { since = undefined }
+  while (!stopped) {
+    try {
+      const r = await Promise.race([syncToDevice(hs, since, 5000), o.stop.then(() => null)])
+      if (r === null) break
+      since = r.nextBatch
+      for (const ev of r.events) {
+        if (ev.type !== SEALED_EVENT_TYPE || typeof ev.content.envelope !== 'string') continue
+        client.open(Buffer.from(ev.content.envelope, 'base64'))
+      }
+    } catch (e) {
+      out(o, 'sync_error', { code: (e as ClientError).code }, `${me}: sync failed, retrying: ${(e as Error).message}`)
+      await new Promise(resolve => setTimeout(resolve, 1000))
+    }
+  }
+  if (demo !== null) clearInterval(demo)
+  client.close()
+}

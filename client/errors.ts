@@ -1,0 +1,40 @@
+/**
+ * ClientError: the one error class of client/ (the SDK and the ingress), with stable codes and the
+ * process exit status the CLI uses for each. Messages never carry tokens, keys or addresses.
+ */
+export type ClientErrorCode =
+  | 'CLIENT_CONFIG_INVALID'
+  | 'CLIENT_CONFIG_UNREADABLE'
+  | 'CLIENT_NETWORK_INVALID'
+  | 'CLIENT_NO_ROUTE'
+  | 'CLIENT_QUEUE_FULL'
+  | 'CLIENT_ACK_TIMEOUT'
+  | 'CLIENT_REFUSED'
+  | 'CLIENT_CLOSED'
+  | 'CLIENT_HOMESERVER'
+  | 'CLIENT_STORE_LOCKED'
+  | 'CLIENT_LISTEN_FAILED'
+
+export const CLIENT_EXIT_STATUS: Record<ClientErrorCode, number> = {
+  CLIENT_CONFIG_INVALID: 78,
+  CLIENT_CONFIG_UNREADABLE: 78,
+  CLIENT_NETWORK_INVALID: 78,
+  CLIENT_NO_ROUTE: 69,
+  CLIENT_QUEUE_FULL: 75,
+  CLIENT_ACK_TIMEOUT: 75,
+  CLIENT_REFUSED: 77,
+  CLIENT_CLOSED: 70,
+  CLIENT_HOMESERVER: 69,
+  CLIENT_STORE_LOCKED: 75,
+  CLIENT_LISTEN_FAILED: 71
+}
+
+export class ClientError extends Error {
+  readonly code: ClientErrorCode
+
+  constructor (code: ClientErrorCode, message: string, options?: { cause?: unknown }) {
+    super(`${code}: ${message}`, options)
+    this.name = 'ClientError'
+    this.code = code
+  }
+}

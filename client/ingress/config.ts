@@ -1,0 +1,93 @@
+/**
+ * Ingress configuration (`sealmix ingress --config FILE`): one YAML or JSON file, validated
+ * strictly at startup like the relay's. Every error names the key, the rule and the value; the
+ * tokens are never shown.
+ */
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { describeIssue, type ConfigIssue } from '../../mix/index.ts'
+import { ClientError } from '../errors.ts'
+
+const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a 32-byte key)')
+const port = z.number().int().min(0).max(65535)
+const host = z.string().min(1)
+const token = z.string().min(16, 'must be at least 16 characters')
+const LIMITS = { perDestinationPerMinute: 120, maxPartialMessages: 1024, maxPartialBytes: 64 << 20, reassemblyTimeoutMs: 600_000, maxReplayEntries: 2_000_000, maxDestinations: 100_000 }
+
+export const IngressConfigSchema = z.object({
+  version: z.literal(1).default(1),
+  role: z.literal('ingress').default('ingress'),
+  /** Keys (identity, box, issuing, ServerCert) and the LevelDB database. */
+  dataDir: z.string().min(1),
+  /** The homeserver this ingress serves; recipients are @user:serverName. */
+  serverName: z.string().min(1).max(255),
+  network: z.object({ file: z.string().min(1), signers: z.array(hex32).min(1) }).strict(),
+  homeserver: z.object({
+    /** Base URL of the homeserver's client-server API. */
+    url: z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL'),
+    /** The application service's as_token (from the registration file). */
+    asToken: token,
+    hsToken: token,
+    /** The sealed bot user the ingress sends as: @<botLocalpart>:<serverName>. @default sealmix */
+    botLocalpart: z.string().regex(/^[a-z0-9._=/-]+$/, 'must be a Matrix localpart').default('sealmix'),
+    timeoutMs: z.number().int().min(100).default(10_000)
+  }).strict(),
+  /** Client API: SenderCert issuance and capability registration. @default 127.0.0.1:8090 */
+  api: z.object({ host: host.default('127.0.0.1'), port: port.default(8090) }).strict().default({ host: '127.0.0.1', port: 8090 }),
+  metrics: z.object({
+    host: host.default('127.0.0.1'),
+    port: port.default(9465),
+    token: token.optional(),
+    enabled: z.boolean().default(true)
+  }).strict().default({ host: '127.0.0.1', port: 9465, enabled: true }),
+  limits: z.object({
+    /** Messages delivered per destination device per minute; beyond it the sender is told to try later. @default 120 */
+    perDestinationPerMinute: z.number().int().min(1).default(LIMITS.perDestinationPerMinute),
+    /** Partially reassembled messages held at once. @default 1024 */
+    maxPartialMessages: z.number().int().min(1).default(LIMITS.maxPartialMessages),
+    /** Bytes of fragments held at once. @default 64 MiB */
+    maxPartialBytes: z.number().int().min(65536).default(LIMITS.maxPartialBytes),
+    /** A partial message is dropped after this long. @default 10 min */
+    reassemblyTimeoutMs: z.number().int().min(1000).default(LIMITS.reassemblyTimeoutMs),
+    /** Envelope hashes remembered (3 hours of them are needed). @default 2000000 */
+    maxReplayEntries: z.number().int().min(1000).default(LIMITS.maxReplayEntries),
+    /** Destinations tracked by the rate limiter. @default 100000 */
+    maxDestinations: z.number().int().min(100).default(LIMITS.maxDestinations)
+  }).strict().default(LIMITS),
+  log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' })
+}).strict()
+
+export type IngressConfig = z.infer<typeof IngressConfigSchema>
+
+const SECRETS = new Set(['asToken', 'hsToken', 'token'])
+
+export function parseIngressConfig (raw: unknown, baseDir: string): IngressConfig {
+  const r = IngressConfigSchema.safeParse(raw)
+  if (!r.success) {
+    const d = describeIssue(raw, r.error.issues[0]! as ConfigIssue, SECRETS)
+    throw new ClientError('CLIENT_CONFIG_INVALID', `${d.key} ${d.rule} (got ${d.value})`)
+  }
+  const c = r.data
+  return { ...c, dataDir: resolve(baseDir, c.dataDir), network: { ...c.network, file: resolve(baseDir, c.network.file) } }
+}
+
+/** Read YAML (or JSON, by the .json ending) and validate; shared by the ingress and client profiles. */
+export function readConfigFile (path: string): unknown {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (e) {
+    throw new ClientError('CLIENT_CONFIG_UNREADABLE', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? 'unknown error'}`)
+  }
+  try {
+    return path.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
+  } catch (e) {
+    throw new ClientError('CLIENT_CONFIG_UNREADABLE', `${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]!}`)
+  }
+}
+
+export function loadIngressConfig (path: string): IngressConfig {
+  return parseIngressConfig(readConfigFile(path), dirname(resolve(path)))
+}

@@ -1,0 +1,82 @@
+/**
+ * A chat world on top of the testnet: the stand-in homeserver (a fake: no Matrix homeserver runs
+ * here), a real Ingress process object beside it, devices for alice and bob with certificates from
+ * the ingress's API, and SDK clients on the testnet's gateways.
+ */
+import { parseIngressConfig, fetchSenderCert, Ingress, registerCapability, SealmixClient, StandinHomeserver, syncToDevice, type ClientOptions, type Contact, type Device, type Sink } from '../../client/index.ts'
+import { systemRng, type CryptoSuite, type SenderCert, type ServerCert, type TrustStore } from '../../mix/index.ts'
+import { freePort } from '../../daemon/index.ts'
+import { createLogger } from '../../daemon/log.ts'
+import { captureStream, CANARIES } from './log-capture.ts'
+import { randomBytes, type Testnet } from './testnet.ts'
+
+export const AS_TOKEN = 'as-token-0123456789abcdef'
+export const SERVER = 'example.org'
+
+export interface Person { device: Device, token: string, mailboxId: Buffer, capability: { keyId: number, publicKey: Uint8Array, secretKey: Uint8Array }, senderCert?: SenderCert, serverCert?: ServerCert }
+
+export interface Chat {
+  hs: StandinHomeserver
+  hsUrl: string
+  ingress: Ingress | null
+  apiUrl: string
+  alice: Person
+  bob: Person
+  trust: TrustStore
+  startIngress (sink?: Sink): Promise<Ingress>
+  client (p: Person, o?: Partial<ClientOptions>): SealmixClient
+  contact (p: Person, capabilitySecret?: Uint8Array): Contact
+  /** Bob's envelopes so far, from the stand-in's /sync. */
+  envelopesFor (p: Person): Promise<Buffer[]>
+  stop (): Promise<void>
+}
+
+function person (c: CryptoSuite, userId: string, deviceId: string): Person {
+  const rng = systemRng(c)
+  const xs = rng.bytes(32); const xp = Buffer.alloc(32); c.x25519Base(xp, xs)
+  const cap = c.signSeedKeypair(rng.bytes(32))
+  for (const s of [userId, deviceId]) CANARIES.add(s)
+  return { device: { userId, deviceId, x25519: { publicKey: xp, secretKey: xs }, ed25519: c.signSeedKeypair(rng.bytes(32)) }, token: `tok-${randomBytes(c, 12).toString('hex')}`, mailboxId: rng.bytes(32), capability: { keyId: 1, ...cap } }
+}
+
+export async function createChat (c: CryptoSuite, net: Testnet): Promise<Chat> {
+  const alice = person(c, `@alice:${SERVER}`, 'ALICEPHONE')
+  const bob = person(c, `@bob:${SERVER}`, 'BOBLAPTOP')
+  const hs = new StandinHomeserver({ serverName: SERVER, asToken: AS_TOKEN, users: [alice, bob].map(p => ({ userId: p.device.userId, deviceId: p.device.deviceId, accessToken: p.token })).concat([{ userId: '@eve:other.example', deviceId: 'EVE', accessToken: 'tok-eve-foreign-user' }]) })
+  const hsUrl = `http://127.0.0.1:${await hs.listen(0)}`
+  const apiPort = await freePort()
+  const chat: Chat = {
+    hs, hsUrl, ingress: null, apiUrl: `http://127.0.0.1:${apiPort}`, alice, bob,
+    trust: { roots: (name) => name === SERVER ? [net.ingress.serverRoot] : [], serverCert: () => undefined, isRevoked: () => false },
+    async startIngress (sink) {
+      const config = parseIngressConfig({ dataDir: net.ingress.dir, serverName: SERVER, network: { file: net.networkFile, signers: [Buffer.from(net.signer.publicKey).toString('hex')] }, homeserver: { url: hsUrl, asToken: AS_TOKEN, hsToken: 'hs-token-0123456789abcdef' }, api: { port: apiPort }, metrics: { port: 0 }, log: { level: 'trace' } }, '/')
+      const ing = new Ingress({ config, sink, minRetryMs: 100, maxRetryMs: 1000, logger: createLogger('trace', captureStream) })
+      await ing.start()
+      chat.ingress = ing
+      return ing
+    },
+    client (p, o = {}) {
+      return new SealmixClient({ crypto: c, network: net.doc, gatewayId: net.byName('gwA').keys.id, device: p.device, mailboxId: p.mailboxId, trust: chat.trust, senderCert: p.senderCert, serverCert: p.serverCert, ackTimeoutMs: 3000, minRetryMs: 100, maxRetryMs: 1000, ...o })
+    },
+    contact (p, capabilitySecret) {
+      return { userId: p.device.userId, deviceId: p.device.deviceId, x25519: p.device.x25519.publicKey, capability: { keyId: p.capability.keyId, secretKey: capabilitySecret ?? p.capability.secretKey } }
+    },
+    async envelopesFor (p) {
+      const r = await syncToDevice({ url: hsUrl, token: p.token }, undefined)
+      return r.events.map(e => Buffer.from(String(e.content.envelope), 'base64'))
+    },
+    async stop () {
+      await chat.ingress?.stop()
+      await hs.close()
+    }
+  }
+  return chat
+}
+
+/** Certificates and capability registration through the ingress's API (needs a running ingress). */
+export async function enrol (chat: Chat, p: Person): Promise<void> {
+  const certs = await fetchSenderCert(chat.apiUrl, p.token, p.device)
+  p.senderCert = certs.senderCert
+  p.serverCert = certs.serverCert
+  await registerCapability(chat.apiUrl, p.token, p.device.deviceId, p.capability.keyId, p.capability.publicKey)
+}
