@@ -99,6 +99,9 @@ async function main (argv: string[]): Promise<number> {
   return EXIT.USAGE
 }
 
+// A closed stdout (`sealmix devnet | head`) ends the program through the normal exit path, not a crash.
+process.stdout.on('error', () => process.exit(EXIT.OK))
+
 main(process.argv.slice(2)).then(code => { if (code >= 0) process.exit(code) }, (e: unknown) => {
   if (e instanceof Usage) { console.error(`sealmix: ${e.message} (see sealmix --help)`); process.exit(EXIT.USAGE) }
   if (e instanceof RelayError) { console.error(`sealmix: ${e.message}`); process.exit(EXIT_STATUS[e.code]) }

@@ -84,7 +84,7 @@ export async function runListen (o: ListenOptions): Promise<void> {
   client.on('rejected', (e: { code: string }) => out(o, 'rejected', { code: e.code }, `${me}: refused an envelope: ${e.code}`))
   client.on('received', (m: VerifiedMessage) => {
     const text = m.content.toString('utf8')
-    out(o, 'received', { from: m.sender.userId, bytes: m.content.length }, `${me}: from ${m.sender.userId} (${m.sender.deviceId}, certificate verified): ${JSON.stringify(text)}`)
+    out(o, 'received', { from: m.sender.userId, bytes: m.content.length, text: text.slice(0, 200) }, `${me}: from ${m.sender.userId} (${m.sender.deviceId}, certificate verified): ${JSON.stringify(text)}`)
     if (peer !== undefined && !text.startsWith('re: ')) send(`re: ${text}`)
   })
   client.start()

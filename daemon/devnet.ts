@@ -1,23 +1,27 @@
 /**
- * A local network on loopback, as separate processes like a real deployment: 2 gateways and one
- * mix per layer, each a `sealmix run` with its own data directory, keys and LevelDB, sharing one
- * signed network file. Until clients and the ingress arrive (the clients issue), the traffic is the
- * relays' own loop cover and link padding. Prints one status line a second from their metrics.
+ * A local network on loopback, as separate processes like a real deployment, each made with the
+ * same `sealmix` commands an operator uses: 2 gateways and one mix per layer (`sealmix run`), an
+ * ingress (`sealmix init --role ingress`, `sealmix ingress`) in front of the stand-in homeserver
+ * (a fake: no Matrix homeserver runs here), and two demo clients (`sealmix init --role client`,
+ * `sealmix listen --peer`) that exchange messages with acks. Prints the chat as it happens and a
+ * status line every two seconds.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { request } from 'node:http'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { stringify as toYaml } from 'yaml'
-import { loadCrypto, type RelayDescriptor } from '../mix/index.ts'
+import { parse as parseYaml, stringify as toYaml } from 'yaml'
+import { loadCrypto, type IngressDescriptor, type RelayDescriptor } from '../mix/index.ts'
+import { DemoTally, relaySummary, scrape } from './devnet-status.ts'
 import { ensureKeys, loadKeys, publicKeys } from './keys.ts'
 import { buildNetworkDocument, loadSignerKey, writeNetworkFile } from './network-file.ts'
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'index.ts')
 const LAYOUT: Array<[string, 'gateway' | 'mix', number]> = [['gateway-a', 'gateway', 0], ['gateway-b', 'gateway', 0], ['mix-1', 'mix', 1], ['mix-2', 'mix', 2], ['mix-3', 'mix', 3]]
+const SERVER = 'devnet.local'
 
 export interface DevnetOptions {
   /** Keep data here (kept on exit); default: a temporary directory, removed on exit. */
@@ -48,18 +52,33 @@ export async function freePort (): Promise<number> {
   }
 }
 
-function scrape (port: number): Promise<Map<string, number>> {
-  return new Promise(resolve => {
-    request({ host: '127.0.0.1', port, path: '/metrics', timeout: 800 }, res => {
-      let b = ''
-      res.on('data', (d: Buffer) => { b += d.toString() })
-      res.on('end', () => {
-        const m = new Map<string, number>()
-        for (const l of b.split('\n')) if (l !== '' && !l.startsWith('#')) { const i = l.lastIndexOf(' '); m.set(l.slice(0, i), Number(l.slice(i + 1))) }
-        resolve(m)
-      })
-    }).on('error', () => resolve(new Map())).on('timeout', function (this: { destroy: () => void }) { this.destroy() }).end()
-  })
+/** Run a sealmix command to completion (setup steps); its stdout, or an error with its stderr. */
+function sealmix (args: string[]): string {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`sealmix ${args[0]!} ${args[1] ?? ''} failed: ${r.stderr.trim()}`)
+  return r.stdout
+}
+
+function start (args: string[], stdout: 'ignore' | 'pipe'): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', stdout, 'inherit'] })
+}
+
+function lines (p: ChildProcess, f: (line: string) => void): void {
+  if (p.stdout !== null) createInterface({ input: p.stdout }).on('line', f)
+}
+
+/**
+ * Stop children gracefully. A Ctrl-C in a terminal reaches every process of the foreground group,
+ * so children may already be stopping: give them `graceMs` before SIGTERM (which would be their
+ * second signal, an immediate exit), and SIGKILL what is left 5 s later.
+ */
+async function stopAll (procs: ChildProcess[], graceMs: number): Promise<void> {
+  await Promise.all(procs.map(async p => await new Promise<void>(resolve => {
+    if (p.exitCode !== null || p.signalCode !== null) { resolve(); return }
+    const term = setTimeout(() => p.kill('SIGTERM'), graceMs)
+    const kill = setTimeout(() => p.kill('SIGKILL'), graceMs + 5000)
+    p.once('exit', () => { clearTimeout(term); clearTimeout(kill); resolve() })
+  })))
 }
 
 export async function runDevnet (o: DevnetOptions): Promise<void> {
@@ -68,7 +87,9 @@ export async function runDevnet (o: DevnetOptions): Promise<void> {
   const root = o.dataDir ?? mkdtempSync(join(tmpdir(), 'sealmix-devnet-'))
   mkdirSync(root, { recursive: true })
   const signer = loadSignerKey(c, join(root, 'network-signer.key'), true)
-  const nodes: Array<{ name: string, config: string, metricsPort: number, proc?: ChildProcess }> = []
+  const signerHex = Buffer.from(signer.publicKey).toString('hex')
+  const networkFile = join(root, 'network.json')
+  const nodes: Array<{ name: string, config: string, metricsPort: number }> = []
   const relays: RelayDescriptor[] = []
   for (const [name, role, layer] of LAYOUT) {
     const dir = join(root, name)
@@ -77,44 +98,74 @@ export async function runDevnet (o: DevnetOptions): Promise<void> {
     const metricsPort = await freePort()
     relays.push({ ...publicKeys(loadKeys(c, dir)), role, layer, address: `ws://127.0.0.1:${port}` })
     const config = join(root, `${name}.yaml`)
-    writeFileSync(config, toYaml({ version: 1, role, dataDir: dir, listen: { host: '127.0.0.1', port }, network: { file: join(root, 'network.json'), signers: [Buffer.from(signer.publicKey).toString('hex')] }, metrics: { host: '127.0.0.1', port: metricsPort }, limits: { workers: 1 }, replay: { capacity: 1_000_000 }, log: { level: 'warn' } }))
+    writeFileSync(config, toYaml({ version: 1, role, dataDir: dir, listen: { host: '127.0.0.1', port }, network: { file: networkFile, signers: [signerHex] }, metrics: { host: '127.0.0.1', port: metricsPort }, limits: { workers: 1 }, replay: { capacity: 1_000_000 }, log: { level: 'warn' } }))
     nodes.push({ name, config, metricsPort })
   }
-  const doc = buildNetworkDocument(c, { network: 'devnet', relays, nowMs: Date.now(), mixing: { strategy: 'batch', intervalMs: 100, minPool: 4, flushFraction: 0.7, minBatch: 2, maxDelayMs: 5000, loopRatePerSec: 2 } })
-  writeNetworkFile(c, join(root, 'network.json'), doc, [signer])
-  o.print(`devnet: ${nodes.length} relays on 127.0.0.1, data in ${root}${temporary ? ' (temporary)' : ''}`)
+  const [gwA, gwB] = relays as [RelayDescriptor, RelayDescriptor]
+  // The ingress and the stand-in homeserver, made with the operator's commands.
+  const [hsPort, apiPort, ingressMetrics] = [await freePort(), await freePort(), await freePort()]
+  const hsUrl = `http://127.0.0.1:${hsPort}`
+  const ingressConfig = join(root, 'ingress.yaml')
+  const made = JSON.parse(sealmix(['init', '--role', 'ingress', '--data-dir', join(root, 'ingress'), '--server-name', SERVER, '--homeserver', hsUrl, '--network', networkFile, '--signer', signerHex,
+    '--out', ingressConfig, '--registration', join(root, 'registration.yaml'), '--api', `127.0.0.1:${apiPort}`, '--metrics', `127.0.0.1:${ingressMetrics}`, '--gateway', gwA.id, '--gateway', gwB.id])) as { ingress: IngressDescriptor, serverRootKey: string }
+  const asToken = (parseYaml(readFileSync(ingressConfig, 'utf8')) as { homeserver: { asToken: string } }).homeserver.asToken
+  const doc = buildNetworkDocument(c, { network: 'devnet', relays, ingresses: [made.ingress], nowMs: Date.now(), mixing: { strategy: 'batch', intervalMs: 100, minPool: 4, flushFraction: 0.7, minBatch: 2, maxDelayMs: 5000, loopRatePerSec: 2, clientRatePerSec: 5, clientLoopRatePerSec: 1 } })
+  writeNetworkFile(c, networkFile, doc, [signer])
+  const users = [['alice', 'ALICEPHONE', gwA.id], ['bob', 'BOBLAPTOP', gwB.id]] as const
+  const hsUsers = []
+  for (const [name, device, gateway] of users) {
+    const token = Buffer.alloc(24); c.randomFill(token)
+    writeFileSync(join(root, `${name}.token`), token.toString('hex'), { mode: 0o600 })
+    hsUsers.push({ userId: `@${name}:${SERVER}`, deviceId: device, accessToken: token.toString('hex') })
+    sealmix(['init', '--role', 'client', '--user', `@${name}:${SERVER}`, '--device', device, '--token-file', join(root, `${name}.token`), '--homeserver', hsUrl, '--ingress-api', `http://127.0.0.1:${apiPort}`,
+      '--gateway', gateway, '--network', networkFile, '--signer', signerHex, '--trust', `${SERVER}=${made.serverRootKey}`, '--out', join(root, `${name}.profile.json`), '--contact-out', join(root, `${name}.contact.json`)])
+  }
+  writeFileSync(join(root, 'homeserver.json'), JSON.stringify({ serverName: SERVER, asToken, users: hsUsers }), { mode: 0o600 })
+
+  o.print(`devnet: 5 relays, an ingress, a stand-in homeserver and 2 demo clients on 127.0.0.1; data in ${root}${temporary ? ' (temporary)' : ''}`)
+  const procs: ChildProcess[] = []
+  // If this process dies without the orderly stop below (an uncaught error, a closed stdout), take the children with it.
+  const orphanGuard = (): void => { for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL') }
+  process.once('exit', orphanGuard)
   for (const n of nodes) {
-    n.proc = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', '--config', n.config], { stdio: ['ignore', 'ignore', 'inherit'] })
+    procs.push(start(['run', '--config', n.config], 'ignore'))
     o.print(`  ${n.name.padEnd(10)} metrics http://127.0.0.1:${n.metricsPort}/metrics`)
   }
-  o.print('  traffic: loop cover (2 per second per relay) and link padding; clients and the ingress come with the clients issue')
+  o.print(`  ingress    metrics http://127.0.0.1:${ingressMetrics}/metrics, client API http://127.0.0.1:${apiPort}`)
+  let atHomeserver = 0
+  const hs = start(['standin-homeserver', '--config', join(root, 'homeserver.json'), '--port', String(hsPort)], 'pipe')
+  lines(hs, l => { if (l.startsWith('homeserver')) atHomeserver++; else o.print(`  ${l}`) })
+  procs.push(hs, start(['ingress', '--config', ingressConfig], 'ignore'))
+  const tally = new DemoTally()
   let stopped = false
-  const status = setInterval(() => {
-    void Promise.all(nodes.map(async n => await scrape(n.metricsPort))).then(ms => {
-      if (stopped) return
-      const up = ms.filter(m => m.size > 0).length
-      const sum = (k: string): number => ms.reduce((s, m) => s + (m.get(k) ?? 0), 0)
-      const sent = sum('sealmix_loops_sent_total')
-      const back = sum('sealmix_loops_returned_total')
-      const fwd = sum('sealmix_packets_sent_total{link="peer"}')
-      const cover = sum('sealmix_cover_sent_total{kind="link"}')
-      const drops = ms.reduce((s, m) => s + [...m].filter(([k]) => k.startsWith('sealmix_packets_dropped_total')).reduce((a, [, v]) => a + v, 0), 0)
-      // 6 relay links (2 gateways -> mix-1 -> mix-2 -> mix-3 -> 2 gateways), each counted at both ends.
-      const links = sum('sealmix_connections{link="peer"}') / 2
-      o.print(`devnet: ${up}/${nodes.length} relays up, ${links}/6 links | loops ${back}/${sent} returned | ${fwd} packets forwarded (${cover} padding) | ${drops} dropped`)
+  void o.stop.then(() => { stopped = true })
+  // The clients enrol with the ingress's API at start: wait until the ingress has its gateway links.
+  const ready = Date.now() + 60_000
+  while (!stopped && Date.now() < ready && ((await scrape(ingressMetrics)).get('sealmix_ingress_gateway_links{state="up"}') ?? 0) < 2) await new Promise(resolve => setTimeout(resolve, 250))
+  for (const [name] of users) {
+    if (stopped) break
+    const peer = name === 'alice' ? 'bob' : 'alice'
+    const p = start(['listen', '--profile', join(root, `${name}.profile.json`), '--peer', join(root, `${peer}.contact.json`), '--every', name === 'alice' ? '2000' : '3000', '--json'], 'pipe')
+    lines(p, l => {
+      const e = tally.onLine(l)
+      if (e?.event === 'received') o.print(`  chat: ${name} got ${JSON.stringify(e.text)} from ${String(e.from)} (certificate verified)`)
     })
-  }, 1000)
+    procs.push(p)
+  }
+  o.print('  traffic: demo messages, client drop and loop cover, relay loop cover and link padding')
+  const status = setInterval(() => {
+    void Promise.all([...nodes.map(async n => await scrape(n.metricsPort)), scrape(ingressMetrics)]).then(ms => {
+      if (stopped) return
+      const ing = ms.pop()!
+      o.print(`devnet: ${relaySummary(ms)} | ingress ${ing.get('sealmix_ingress_gateway_links{state="up"}') ?? 0}/2 links, ${ing.get('sealmix_ingress_messages_total{result="delivered"}') ?? 0} delivered | homeserver got ${atHomeserver} | ${tally.summary()}`)
+    })
+  }, 2000)
   await o.stop
-  stopped = true
   clearInterval(status)
   o.print('devnet: stopping')
-  await Promise.all(nodes.map(async n => await new Promise<void>(resolve => {
-    const p = n.proc
-    if (p === undefined || p.exitCode !== null) { resolve(); return }
-    const t = setTimeout(() => p.kill('SIGKILL'), 5000)
-    p.once('exit', () => { clearTimeout(t); resolve() })
-    p.kill('SIGTERM')
-  })))
+  await stopAll(procs.slice(-2), 1500)
+  await stopAll(procs, 1500)
+  process.off('exit', orphanGuard)
   if (temporary) rmSync(root, { recursive: true, force: true })
   o.print('devnet: stopped')
 }

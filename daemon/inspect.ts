@@ -16,7 +16,7 @@ export async function inspectStore (cfg: RelayConfig, nowMs: number): Promise<{ 
     const summary = async (name: string, quota: number, ttlMs: number): Promise<QueueSummary> => {
       const q = new QueueStore(db, name, { quota, ttlMs })
       await q.load()
-      return { packets: q.count, bytes: q.bytes, destinations: q.destinations, oldestAgeSeconds: q.oldestAgeSeconds(nowMs) }
+      return { packets: q.count, bytes: q.bytes, destinations: q.destinations, oldestAgeSeconds: Math.floor(q.oldestAgeSeconds(nowMs)) }
     }
     return {
       spool: await summary('spool', cfg.spool.maxPacketsPerDestination, cfg.spool.ttlMs),

@@ -1,4 +1,7 @@
-/** `sealmix devnet`: five relay processes on loopback, cover traffic flowing, a clean stop on SIGINT. */
+/**
+ * `sealmix devnet`: five relays, an ingress, the stand-in homeserver and two demo clients as
+ * processes on loopback; demo messages delivered and acknowledged; a clean stop on SIGINT.
+ */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { PROJECT, waitFor } from '../helpers/testnet.ts'
@@ -6,13 +9,14 @@ import { PROJECT, waitFor } from '../helpers/testnet.ts'
 describe('sealmix devnet', function () {
   this.timeout(90_000)
 
-  it('starts 5 relays, carries loop cover through all layers, and stops on SIGINT', async function () {
+  it('starts, delivers demo messages with acks through five relays, and stops on SIGINT', async function () {
     const p = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'devnet'], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     p.stdout.on('data', (d: Buffer) => { out += d.toString() })
     p.stderr.on('data', (d: Buffer) => { out += d.toString() })
     try {
-      await waitFor(() => /5\/5 relays up, 6\/6 links \| loops [1-9]\d*\/\d+ returned/.test(out), 45_000, `devnet status with loops returned (output so far: ${out.slice(-300)})`)
+      await waitFor(() => /5\/5 relays up, 6\/6 links \| loops [1-9]\d*\/\d+ returned.*ingress 2\/2 links, [1-9]\d* delivered \| homeserver got [1-9]\d* \| sent \d+, acked [1-9]\d*.*, received [1-9]/.test(out), 60_000, `devnet status with loops returned and demo messages acked (output so far: ${out.slice(-400)})`)
+      assert.match(out, /chat: bob got "hello #\d+ from alice" from @alice:devnet.local \(certificate verified\)/)
       const dir = /data in (\S+) \(temporary\)/.exec(out)?.[1]
       assert.ok(dir !== undefined, 'prints its data directory')
       const code = await new Promise<number | null>(resolve => { p.once('exit', c => resolve(c)); p.kill('SIGINT') })

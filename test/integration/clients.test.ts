@@ -4,12 +4,16 @@
  * mailbox; offline ingress and spool; fragmentation; each refusal with its own code.
  */
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { type Delivery, type SealmixClient, type SinkResult, matrixSink } from '../../client/index.ts'
 import { encodeSubmit, loadCrypto, sealMessage, signDelivery, signSenderCert, systemRng, type CryptoSuite, type SenderCert } from '../../mix/index.ts'
 import { AS_TOKEN, createChat, enrol, SERVER, type Chat } from '../helpers/chat.ts'
 import { DAY } from '../helpers/seal.ts'
-import { createTestnet, metric, waitFor, type Testnet } from '../helpers/testnet.ts'
+import { createTestnet, metric, PROJECT, waitFor, type Testnet } from '../helpers/testnet.ts'
 
 describe('clients, ingress and homeserver on the testnet', function () {
   this.timeout(90_000)
@@ -135,6 +139,29 @@ describe('clients, ingress and homeserver on the testnet', function () {
     const got = all.map(e => chat.client(chat.bob).open(e)).find(r => r.ok && r.value.content.length === big.length)
     assert.ok(got?.ok)
     assert.deepEqual(got.value.content, big)
+  })
+
+  it('sealmix init --role client and sealmix send (the CLI, as its own process) deliver with an ack', async function () {
+    const dir = mkdtempSync(join(tmpdir(), 'sealmix-cli-client-'))
+    writeFileSync(join(dir, 'alice.token'), chat.alice.token)
+    writeFileSync(join(dir, 'bob.contact.json'), JSON.stringify({ userId: chat.bob.device.userId, deviceId: chat.bob.device.deviceId, x25519: Buffer.from(chat.bob.device.x25519.publicKey).toString('hex'), capability: { keyId: 1, secret: Buffer.from(chat.bob.capability.secretKey).toString('hex') } }))
+    const cli = async (...args: string[]): Promise<{ code: number | null, out: string, err: string }> => await new Promise(resolve => {
+      const p = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', ...args], { cwd: PROJECT })
+      let out = ''; let err = ''
+      p.stdout.on('data', (d: Buffer) => { out += d.toString() })
+      p.stderr.on('data', (d: Buffer) => { err += d.toString() })
+      p.once('exit', code => resolve({ code, out, err }))
+    })
+    const init = await cli('init', '--role', 'client', '--user', chat.alice.device.userId, '--device', chat.alice.device.deviceId, '--token-file', join(dir, 'alice.token'), '--homeserver', chat.hsUrl,
+      '--ingress-api', chat.apiUrl, '--gateway', net.byName('gwA').keys.id, '--network', net.networkFile, '--signer', Buffer.from(net.signer.publicKey).toString('hex'),
+      '--trust', `${SERVER}=${net.ingress.serverRoot.toString('hex')}`, '--out', join(dir, 'alice.json'), '--contact-out', join(dir, 'alice.contact.json'))
+    assert.equal(init.code, 0, init.err)
+    const sent = await cli('send', '--profile', join(dir, 'alice.json'), '--to', join(dir, 'bob.contact.json'), '--message', 'from the command line', '--json')
+    assert.equal(sent.code, 0, sent.err)
+    assert.equal((JSON.parse(sent.out.trim()) as { event: string }).event, 'delivered')
+    const texts = (await chat.envelopesFor(chat.bob)).map(e => chat.client(chat.bob).open(e)).map(r => r.ok ? r.value.content.toString() : '')
+    assert.ok(texts.includes('from the command line'))
+    rmSync(dir, { recursive: true, force: true })
   })
 
   describe('refusals, each with its own code, and nothing delivered for them', function () {

@@ -1,0 +1,57 @@
+/**
+ * The devnet's one-line status: relay and ingress metrics scraped from their /metrics, and the
+ * demo clients' JSON events (sent, delivered with latency) read from their stdout.
+ */
+import { request } from 'node:http'
+
+export function scrape (port: number): Promise<Map<string, number>> {
+  return new Promise(resolve => {
+    request({ host: '127.0.0.1', port, path: '/metrics', timeout: 800 }, res => {
+      let b = ''
+      res.on('data', (d: Buffer) => { b += d.toString() })
+      res.on('end', () => {
+        const m = new Map<string, number>()
+        for (const l of b.split('\n')) if (l !== '' && !l.startsWith('#')) { const i = l.lastIndexOf(' '); m.set(l.slice(0, i), Number(l.slice(i + 1))) }
+        resolve(m)
+      })
+    }).on('error', () => resolve(new Map())).on('timeout', function (this: { destroy: () => void }) { this.destroy() }).end()
+  })
+}
+
+export function percentile (sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!
+}
+
+export class DemoTally {
+  sent = 0
+  acked = 0
+  failed = 0
+  received = 0
+  readonly latencies: number[] = []
+
+  /** One stdout line of `sealmix listen --json`. */
+  onLine (line: string): { event: string, [k: string]: unknown } | null {
+    let e: { event?: unknown, latencyMs?: unknown }
+    try { e = JSON.parse(line) as typeof e } catch { return null }
+    if (e.event === 'sent') this.sent++
+    else if (e.event === 'delivered') { this.acked++; if (typeof e.latencyMs === 'number') this.latencies.push(e.latencyMs) } else if (e.event === 'failed') this.failed++
+    else if (e.event === 'received') this.received++
+    return typeof e.event === 'string' ? e as { event: string } : null
+  }
+
+  summary (): string {
+    const s = [...this.latencies].sort((a, b) => a - b)
+    const ms = (v: number): string => Number.isNaN(v) ? '-' : `${Math.round(v)} ms`
+    return `sent ${this.sent}, acked ${this.acked}${this.failed > 0 ? `, failed ${this.failed}` : ''}, received ${this.received} | ack latency p50 ${ms(percentile(s, 0.5))} p99 ${ms(percentile(s, 0.99))}`
+  }
+}
+
+export function relaySummary (ms: Array<Map<string, number>>): string {
+  const up = ms.filter(m => m.size > 0).length
+  const sum = (k: string): number => ms.reduce((s, m) => s + (m.get(k) ?? 0), 0)
+  const drops = ms.reduce((s, m) => s + [...m].filter(([k]) => k.startsWith('sealmix_packets_dropped_total')).reduce((a, [, v]) => a + v, 0), 0)
+  // 6 relay links (2 gateways -> mix-1 -> mix-2 -> mix-3 -> 2 gateways), each counted at both ends.
+  const links = sum('sealmix_connections{link="peer"}') / 2
+  return `${up}/${ms.length} relays up, ${links}/6 links | loops ${sum('sealmix_loops_returned_total')}/${sum('sealmix_loops_sent_total')} returned | ${sum('sealmix_packets_sent_total{link="peer"}')} packets forwarded (${sum('sealmix_cover_sent_total{kind="link"}')} padding) | ${drops} dropped`
+}
