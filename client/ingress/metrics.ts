@@ -23,7 +23,12 @@ export class IngressMetrics {
   readonly sinkSeconds = new Histogram({ name: 'sealmix_ingress_sink_seconds', help: 'Time for the homeserver to take one message', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] })
 
   constructor () {
-    collectDefaultMetrics({ register: this.registry })
+    // Process series as the relays export them: prefixed, without the per-handle-type series
+    // (an open label set, and gauges named *_total that promtool rejects), GC kinds fixed.
+    collectDefaultMetrics({ register: this.registry, prefix: 'sealmix_' })
+    for (const n of ['active_handles', 'active_handles_total', 'active_requests', 'active_requests_total', 'active_resources', 'active_resources_total']) this.registry.removeSingleMetric(`sealmix_nodejs_${n}`)
+    const gc = this.registry.getSingleMetric('sealmix_nodejs_gc_duration_seconds') as Histogram<'kind'> | undefined
+    for (const kind of ['minor', 'major', 'incremental', 'weakcb']) gc?.zero({ kind })
     for (const r of FRAGMENT_RESULTS) this.fragments.inc({ result: r }, 0)
     for (const r of MESSAGE_RESULTS) this.messages.inc({ result: r }, 0)
     for (const r of REFUSAL_REASONS) this.refused.inc({ reason: r }, 0)

@@ -4,7 +4,7 @@
  * mailbox; offline ingress and spool; fragmentation; each refusal with its own code.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -13,7 +13,8 @@ import { type Delivery, type SealmixClient, type SinkResult, matrixSink } from '
 import { encodeSubmit, loadCrypto, sealMessage, signDelivery, signSenderCert, systemRng, type CryptoSuite, type SenderCert } from '../../mix/index.ts'
 import { AS_TOKEN, createChat, enrol, SERVER, type Chat } from '../helpers/chat.ts'
 import { DAY } from '../helpers/seal.ts'
-import { createTestnet, metric, PROJECT, waitFor, type Testnet } from '../helpers/testnet.ts'
+import { createTestnet, httpGet, metric, PROJECT, sample, waitFor, type Testnet } from '../helpers/testnet.ts'
+import { API_ENDPOINTS, API_RESULTS, FRAGMENT_RESULTS, MESSAGE_RESULTS, REFUSAL_REASONS } from '../../client/ingress/metrics.ts'
 
 describe('clients, ingress and homeserver on the testnet', function () {
   this.timeout(90_000)
@@ -162,6 +163,21 @@ describe('clients, ingress and homeserver on the testnet', function () {
     const texts = (await chat.envelopesFor(chat.bob)).map(e => chat.client(chat.bob).open(e)).map(r => r.ok ? r.value.content.toString() : '')
     assert.ok(texts.includes('from the command line'))
     rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('the ingress\'s metrics: labels from closed sets, no ids or tokens in any value, promtool accepts the scrape', async function () {
+    const text = (await httpGet(chat.ingress!.metricsPort, '/metrics')).body
+    assert.ok(sample(text, 'sealmix_ingress_messages_total', 'result="delivered"') >= 1)
+    const allowed: Record<string, Set<string>> = { result: new Set([...FRAGMENT_RESULTS, ...MESSAGE_RESULTS, ...API_RESULTS, 'sent', 'no_link']), reason: new Set(REFUSAL_REASONS), endpoint: new Set(API_ENDPOINTS), state: new Set(['up', 'down']), le: new Set(), kind: new Set(['minor', 'major', 'incremental', 'weakcb']), version: new Set(), major: new Set(), minor: new Set(), patch: new Set(), space: new Set() }
+    for (const line of text.split('\n').filter(l => l !== '' && !l.startsWith('#'))) {
+      for (const [, k, v] of line.matchAll(/(\w+)="([^"]*)"/g)) {
+        assert.ok(k! in allowed, `label ${k!} in ${line}`)
+        if (allowed[k!]!.size > 0) assert.ok(allowed[k!]!.has(v!), `value ${v!} of ${k!}`)
+      }
+    }
+    for (const secret of [chat.alice.token, chat.bob.token, AS_TOKEN, 'alice', 'bob', net.ingress.id]) assert.equal(text.includes(secret), false, 'no id or token in the scrape')
+    const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })
+    assert.equal(r.status, 0, r.stdout + r.stderr)
   })
 
   describe('refusals, each with its own code, and nothing delivered for them', function () {
