@@ -3,6 +3,8 @@
  * here), a real Ingress process object beside it, devices for alice and bob with certificates from
  * the ingress's API, and SDK clients on the testnet's gateways.
  */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { parseIngressConfig, fetchSenderCert, Ingress, registerCapability, SealmixClient, StandinHomeserver, syncToDevice, type ClientOptions, type Contact, type Device, type Sink } from '../../client/index.ts'
 import { systemRng, type CryptoSuite, type SenderCert, type ServerCert, type TrustStore } from '../../mix/index.ts'
 import { freePort } from '../../daemon/index.ts'
@@ -24,6 +26,8 @@ export interface Chat {
   bob: Person
   trust: TrustStore
   startIngress (sink?: Sink): Promise<Ingress>
+  /** The ingress's config as a file, for `sealmix ingress --config` (metrics on the given port). */
+  ingressConfigFile (metricsPort: number): string
   client (p: Person, o?: Partial<ClientOptions>): SealmixClient
   contact (p: Person, capabilitySecret?: Uint8Array): Contact
   /** Bob's envelopes so far, from the stand-in's /sync. */
@@ -45,11 +49,17 @@ export async function createChat (c: CryptoSuite, net: Testnet): Promise<Chat> {
   const hs = new StandinHomeserver({ serverName: SERVER, asToken: AS_TOKEN, users: [alice, bob].map(p => ({ userId: p.device.userId, deviceId: p.device.deviceId, accessToken: p.token })).concat([{ userId: '@eve:other.example', deviceId: 'EVE', accessToken: 'tok-eve-foreign-user' }]) })
   const hsUrl = `http://127.0.0.1:${await hs.listen(0)}`
   const apiPort = await freePort()
+  const rawIngressConfig = (): Record<string, unknown> => ({ dataDir: net.ingress.dir, serverName: SERVER, network: { file: net.networkFile, signers: [Buffer.from(net.signer.publicKey).toString('hex')] }, homeserver: { url: hsUrl, asToken: AS_TOKEN, hsToken: 'hs-token-0123456789abcdef' }, api: { port: apiPort }, metrics: { port: 0 }, log: { level: 'trace' } })
   const chat: Chat = {
     hs, hsUrl, ingress: null, apiUrl: `http://127.0.0.1:${apiPort}`, alice, bob,
     trust: { roots: (name) => name === SERVER ? [net.ingress.serverRoot] : [], serverCert: () => undefined, isRevoked: () => false },
+    ingressConfigFile (metricsPort) {
+      const file = join(net.ingress.dir, '..', 'ingress.json')
+      writeFileSync(file, JSON.stringify({ ...rawIngressConfig(), metrics: { port: metricsPort }, log: { level: 'warn' } }))
+      return file
+    },
     async startIngress (sink) {
-      const config = parseIngressConfig({ dataDir: net.ingress.dir, serverName: SERVER, network: { file: net.networkFile, signers: [Buffer.from(net.signer.publicKey).toString('hex')] }, homeserver: { url: hsUrl, asToken: AS_TOKEN, hsToken: 'hs-token-0123456789abcdef' }, api: { port: apiPort }, metrics: { port: 0 }, log: { level: 'trace' } }, '/')
+      const config = parseIngressConfig(rawIngressConfig(), '/')
       const ing = new Ingress({ config, sink, minRetryMs: 100, maxRetryMs: 1000, logger: createLogger('trace', captureStream) })
       await ing.start()
       chat.ingress = ing

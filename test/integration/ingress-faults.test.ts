@@ -1,0 +1,76 @@
+/**
+ * The ingress as its own process, killed with SIGKILL while messages flow (TESTPLAN B2's bar,
+ * for the ingress): no message whose delivery was acknowledged is lost, and every message reaches
+ * the homeserver exactly once (the transaction id de-duplicates a repeated delivery).
+ */
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { loadCrypto, type CryptoSuite } from '../../mix/index.ts'
+import { freePort } from '../../daemon/index.ts'
+import { createChat, enrol, type Chat } from '../helpers/chat.ts'
+import { createTestnet, httpGet, PROJECT, waitFor, type Testnet } from '../helpers/testnet.ts'
+
+describe('ingress faults (a real process, SIGKILL)', function () {
+  this.timeout(120_000)
+  let c: CryptoSuite
+  let net: Testnet
+  let chat: Chat
+  let proc: ChildProcess | null = null
+  let metricsPort = 0
+
+  async function spawnIngress (): Promise<void> {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'ingress', '--config', chat.ingressConfigFile(metricsPort)], { cwd: PROJECT, stdio: 'ignore' })
+    proc = p
+    await waitFor(async () => (await httpGet(metricsPort, '/readyz').catch(() => ({ status: 0 }))).status === 200, 20_000, 'ingress ready')
+  }
+
+  async function kill9 (): Promise<void> {
+    const p = proc
+    if (p === null || p.exitCode !== null) return
+    await new Promise(resolve => { p.once('exit', resolve); p.kill('SIGKILL') })
+    proc = null
+  }
+
+  before(async function () {
+    c = await loadCrypto('sodium-native')
+    net = await createTestnet(c, { mixing: { clientRatePerSec: 40, clientLoopRatePerSec: 1 } })
+    for (const n of net.nodes) await net.start(n)
+    await waitFor(() => net.linksUp(), 15_000, 'relay links up')
+    chat = await createChat(c, net)
+    metricsPort = await freePort()
+    await spawnIngress()
+    await enrol(chat, chat.alice)
+    await enrol(chat, chat.bob)
+  })
+  after(async function () {
+    await kill9()
+    await chat?.stop()
+    await net?.stop()
+  })
+
+  it('kill -9 of the ingress twice while 40 messages flow: every message acknowledged, each at the homeserver exactly once', async function () {
+    const alice = chat.client(chat.alice, { ackTimeoutMs: 2000, maxAttempts: 8 })
+    alice.start()
+    const delivered = new Set<string>()
+    const failed: string[] = []
+    alice.on('delivered', (e: { messageId: string }) => delivered.add(e.messageId))
+    alice.on('failed', (e: { messageId: string, code: string }) => failed.push(e.code))
+    const texts = Array.from({ length: 40 }, (_, i) => `message ${i} ${'x'.repeat(i % 2 === 0 ? 10 : 3000)}`)
+    const ids = texts.map(t => alice.send(chat.contact(chat.bob), t))
+    for (const after of [8, 20]) {
+      await waitFor(() => delivered.size >= after, 30_000, `${after} delivered`)
+      await kill9()
+      await new Promise(resolve => setTimeout(resolve, 300))
+      await spawnIngress()
+    }
+    await waitFor(() => delivered.size === ids.length || failed.length > 0, 60_000, 'every message acknowledged')
+    alice.close()
+    assert.deepEqual(failed, [])
+    // The kills cost re-sends: more packets left than the 40 messages' 100 fragments.
+    assert.ok(alice.stats.realSent > 100, `re-sends happened (${alice.stats.realSent} packets)`)
+    const bob = chat.client(chat.bob)
+    const got = (await chat.envelopesFor(chat.bob)).map(e => bob.open(e)).map(r => r.ok ? r.value.content.toString() : 'unopenable')
+    for (const t of texts) assert.equal(got.filter(g => g === t).length, 1, `exactly once: ${t.slice(0, 12)}`)
+    assert.equal(got.length, texts.length)
+  })
+})
