@@ -12,7 +12,7 @@
  */
 import { EventEmitter } from 'node:events'
 import {
-  ACK_STATUS, clientRates, randomInt, encodeSubmit, exitGatewayOf, exponential, FRAME, fragmentBytes, fragmentMessage, hopsFor, KIND_TO_DEVICE_V1, NETWORK_GEOMETRY, openMessage, parseAck,
+  clientRates, randomInt, encodeSubmit, exitGatewayOf, exponential, FRAME, fragmentBytes, fragmentMessage, hopsFor, KIND_TO_DEVICE_V1, NETWORK_GEOMETRY, openMessage, parseAck,
   routeVia, sealIngressPayload, sealMessage, signDelivery, Sphinx, systemRng, userIdDomain,
   type ClientRates, type CryptoSuite, type NetworkDocument, type Rng, type SealCode, type SenderCert, type ServerCert, type TrustStore, type VerifiedMessage, type X25519KeyPair
 } from '../mix/index.ts'
@@ -277,4 +277,3 @@ export class SealmixClient extends EventEmitter {
   }
 }
 
-export { ACK_STATUS }

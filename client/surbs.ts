@@ -22,7 +22,7 @@ export class SurbTable {
   }
 
   /** Single use: the entry is removed. */
-  take (surbId: Buffer): (Entry & { ageMs?: number }) | undefined {
+  take (surbId: Buffer): Entry | undefined {
     const k = surbId.toString('hex')
     const e = this.#entries.get(k)
     if (e !== undefined) this.#entries.delete(k)
