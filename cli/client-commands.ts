@@ -9,7 +9,7 @@ import { hostPort, one, optional, untilSignal, usage, type Flags } from './args.
 
 const print = (line: string): void => { console.log(line) }
 
-function randomToken (c: CryptoSuite): string {
+export function randomToken (c: CryptoSuite): string {
   const b = Buffer.alloc(24)
   c.randomFill(b)
   return b.toString('base64url')
@@ -39,8 +39,9 @@ export async function listenCommand (flags: Flags): Promise<number> {
 export async function standinCommand (flags: Flags): Promise<number> {
   const o = readConfigFile(one(flags, 'config')) as StandinOptions
   const hs = new StandinHomeserver({ ...o, print })
-  const port = await hs.listen(Number(one(flags, 'port')))
-  print(`stand-in homeserver ${o.serverName} on http://127.0.0.1:${port} (a fake: whoami, sendToDevice, to-device sync)`)
+  const host = optional(flags, 'host') ?? '127.0.0.1'
+  const port = await hs.listen(Number(one(flags, 'port')), host)
+  print(`stand-in homeserver ${o.serverName} on http://${host}:${port} (a fake: whoami, sendToDevice, to-device sync)`)
   await untilSignal()
   await hs.close()
   return 0
@@ -83,3 +84,4 @@ export function initClient (c: CryptoSuite, flags: Flags): number {
   writeFileSync(one(flags, 'contact-out'), JSON.stringify(contactCard(loadProfile(c, out)), null, 1) + '\n', { mode: 0o600 })
   return 0
 }
+

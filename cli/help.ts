@@ -17,6 +17,7 @@ commands:
   inspect              counts and ages in a stopped relay's spool and mailboxes (never contents)
   validate-config      check a relay or ingress config file, print the first error
   standin-homeserver   run the stand-in Matrix homeserver (a fake for the devnet and tests)
+  deploy-init          keys, configs and network file for deploy/compose.yaml
 
 exit status: 0 ok, 64 usage error, 65 bad input data, 69 a service (homeserver, ingress API)
 unavailable, 70 internal error, 71 cannot listen, 74 store failure, 75 temporary failure (data
@@ -43,5 +44,6 @@ ingress descriptor (for 'sealmix network --ingress') and the server root key cli
   devnet: 'usage: sealmix devnet [--data-dir DIR]\n\nRuns on 127.0.0.1, as separate processes: 2 gateways, 3 mixes, an ingress in front of a\nstand-in homeserver, and two demo clients that exchange messages with acks. Prints a status\nline a second and stops cleanly on Ctrl-C. Data goes to a temporary directory (removed on exit)\nunless --data-dir is given.',
   network: 'usage: sealmix network --signer-key FILE --out FILE [--name NAME] [--mixing JSON] [--ingress FILE]... RELAY.json...\n\nSigns a network file listing the relays (descriptors from keygen) and ingresses.',
   inspect: 'usage: sealmix inspect --config FILE [--json]\n\nPrints packet counts, bytes, destinations and the oldest age of the spool and the mailboxes of\na stopped relay. On a running relay it exits 75 (data directory in use): read /metrics instead.',
-  'standin-homeserver': 'usage: sealmix standin-homeserver --config FILE --port N\n\nA fake Matrix homeserver (whoami, sendToDevice as an application service, to-device /sync) for\nthe devnet and tests. FILE: {"serverName", "asToken", "users": [{"userId", "deviceId", "accessToken"}]}.'
+  'deploy-init': 'usage: sealmix deploy-init --dir DIR [--server-name NAME] [--homeserver URL]\n\nWrites one directory per service of deploy/compose.yaml (mounted at /data in its container):\nkeys, config and network file of 2 gateways, 3 mixes and an ingress, and the stand-in homeserver\'s\nconfig. Keys are never overwritten; tokens are made fresh on each run.',
+  'standin-homeserver': 'usage: sealmix standin-homeserver --config FILE --port N [--host ADDR]\n\nA fake Matrix homeserver (whoami, sendToDevice as an application service, to-device /sync) for\nthe devnet and tests. FILE: {"serverName", "asToken", "users": [{"userId", "deviceId", "accessToken"}]}.'
 }

@@ -14,6 +14,7 @@ import {
 import { ClientError, CLIENT_EXIT_STATUS, loadIngressConfig } from '../client/index.ts'
 import { one, parse, untilSignal, usage, Usage } from './args.ts'
 import { ingressCommand, initClient, initIngress, listenCommand, sendCommand, standinCommand } from './client-commands.ts'
+import { deployInit } from './deploy-command.ts'
 import { HELP } from './help.ts'
 
 const EXIT = { OK: 0, USAGE: 64, DATA: 65, SOFTWARE: 70 } as const
@@ -34,6 +35,7 @@ async function main (argv: string[]): Promise<number> {
     case 'send': return await sendCommand(flags)
     case 'listen': return await listenCommand(flags)
     case 'standin-homeserver': return await standinCommand(flags)
+    case 'deploy-init': return deployInit(c, flags)
     case 'inspect': {
       const r = await inspectStore(loadConfig(one(flags, 'config')), Date.now())
       if (flags.has('json')) { console.log(JSON.stringify(r)); return EXIT.OK }

@@ -9,3 +9,4 @@ export { buildNetworkDocument, writeNetworkFile, loadSignerKey, DEFAULT_MIXING }
 export { loadCrypto, type CryptoSuite, type RelayDescriptor, type IngressDescriptor, type MixingParams } from '../mix/index.ts'
 export { runDevnet, freePort, type DevnetOptions } from './devnet.ts'
 export { inspectStore, type QueueSummary } from './inspect.ts'
+export { initDeployRelays, finishDeployNetwork, DEPLOY_RELAYS, type DeployRelays } from './deploy-init.ts'

@@ -1,0 +1,141 @@
+/**
+ * Deployment artifacts, each checked by a real tool: promtool (config, rules, rule unit tests),
+ * docker-compose (parses deploy/compose.yaml without an engine), kubectl kustomize plus the
+ * Kubernetes schemas (kubernetes-models), systemd-analyze (the unit). The image itself cannot be
+ * built here (no Docker engine): the Dockerfile's promises are checked as text, and the bundle it
+ * runs is run.
+ */
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseAllDocuments, parse as parseYaml } from 'yaml'
+import { PROJECT } from '../helpers/testnet.ts'
+
+const run = (cmd: string, args: string[], o: { cwd?: string } = {}): { status: number | null, out: string } => {
+  const r = spawnSync(cmd, args, { cwd: o.cwd ?? PROJECT, encoding: 'utf8', timeout: 120_000 })
+  return { status: r.status, out: (r.stdout ?? '') + (r.stderr ?? '') }
+}
+const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
+
+describe('deployment artifacts', function () {
+  this.timeout(120_000)
+
+  it('promtool: the scrape config and the alert rules check, and every alert\'s unit test passes', function () {
+    for (const args of [['check', 'config', 'deploy/prometheus/prometheus.yml'], ['check', 'rules', 'deploy/prometheus/rules/sealmix.rules.yml'], ['test', 'rules', 'deploy/prometheus/tests/sealmix.rules.test.yml']]) {
+      const r = run('promtool', args)
+      assert.equal(r.status, 0, `promtool ${args.join(' ')}: ${r.out}`)
+    }
+  })
+
+  it('every alert has a unit test and a runbook entry in docs/OPERATIONS.md', function () {
+    const rules = parseYaml(readFileSync(join(PROJECT, 'deploy/prometheus/rules/sealmix.rules.yml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert: string }> }> }
+    const alerts = rules.groups.flatMap(g => g.rules.map(r => r.alert))
+    assert.ok(alerts.length >= 10)
+    const tests = readFileSync(join(PROJECT, 'deploy/prometheus/tests/sealmix.rules.test.yml'), 'utf8')
+    const ops = readFileSync(join(PROJECT, 'docs/OPERATIONS.md'), 'utf8')
+    for (const a of alerts) {
+      assert.match(tests, new RegExp(`alertname: ${a}\\b`), `unit test for ${a}`)
+      assert.match(ops, new RegExp(`^### ${a}$`, 'm'), `runbook entry for ${a}`)
+    }
+  })
+
+  it('docker-compose parses deploy/compose.yaml (no engine needed)', function () {
+    if (!has('docker-compose')) {
+      console.log('      skipped: docker-compose not installed (Debian package "docker-compose"; .ci/run installs it)')
+      this.skip()
+    }
+    const r = run('docker-compose', ['-f', 'deploy/compose.yaml', 'config', '-q'])
+    assert.equal(r.status, 0, r.out)
+    const c = parseYaml(readFileSync(join(PROJECT, 'deploy/compose.yaml'), 'utf8')) as { services: Record<string, { command?: string[] }> }
+    for (const s of ['gateway-a', 'gateway-b', 'mix-1', 'mix-2', 'mix-3', 'ingress', 'homeserver', 'prometheus', 'grafana']) assert.ok(s in c.services, s)
+  })
+
+  it('Kubernetes: kubectl kustomize builds the manifests, and every object validates against its schema', async function () {
+    let docs: unknown[]
+    if (has('kubectl')) {
+      const r = run('kubectl', ['kustomize', 'deploy/kubernetes'])
+      assert.equal(r.status, 0, r.out)
+      docs = parseAllDocuments(r.out).map(d => d.toJSON() as unknown)
+    } else {
+      // Without kubectl, validate the listed resources themselves (the generated ConfigMaps are left out).
+      const k = parseYaml(readFileSync(join(PROJECT, 'deploy/kubernetes/kustomization.yaml'), 'utf8')) as { resources: string[] }
+      docs = k.resources.flatMap(f => parseAllDocuments(readFileSync(join(PROJECT, 'deploy/kubernetes', f), 'utf8')).map(d => d.toJSON() as unknown))
+    }
+    const models: Record<string, () => Promise<new (o: unknown) => { validate: () => void }>> = {
+      'v1/Namespace': async () => (await import('kubernetes-models/v1/Namespace')).Namespace as never,
+      'v1/Service': async () => (await import('kubernetes-models/v1/Service')).Service as never,
+      'v1/ConfigMap': async () => (await import('kubernetes-models/v1/ConfigMap')).ConfigMap as never,
+      'apps/v1/StatefulSet': async () => (await import('kubernetes-models/apps/v1/StatefulSet')).StatefulSet as never,
+      'policy/v1/PodDisruptionBudget': async () => (await import('kubernetes-models/policy/v1/PodDisruptionBudget')).PodDisruptionBudget as never,
+      'networking.k8s.io/v1/NetworkPolicy': async () => (await import('kubernetes-models/networking.k8s.io/v1/NetworkPolicy')).NetworkPolicy as never
+    }
+    const kinds = new Map<string, number>()
+    for (const d of docs as Array<{ apiVersion: string, kind: string, metadata: { name: string } }>) {
+      const key = `${d.apiVersion}/${d.kind}`
+      const Model = models[key]
+      assert.ok(Model !== undefined, `an object of an unexpected kind: ${key}`)
+      new (await Model())(d).validate()
+      kinds.set(d.kind, (kinds.get(d.kind) ?? 0) + 1)
+    }
+    assert.equal(kinds.get('StatefulSet'), 5, 'one StatefulSet per role and layer: gateway, mix-1..3, ingress')
+    assert.equal(kinds.get('PodDisruptionBudget'), 5)
+    // The promises of the issue, object by object.
+    for (const s of (docs as Array<{ kind: string, spec: { template: { spec: { securityContext: { runAsNonRoot: boolean }, containers: Array<{ securityContext: { readOnlyRootFilesystem: boolean, allowPrivilegeEscalation: boolean }, resources: { requests: unknown, limits: unknown }, readinessProbe: { httpGet: { path: string } }, livenessProbe: { httpGet: { path: string } } }>, volumes: Array<{ secret?: unknown }> } }, volumeClaimTemplates: unknown[] } }>).filter(d => d.kind === 'StatefulSet')) {
+      const pod = s.spec.template.spec
+      assert.equal(pod.securityContext.runAsNonRoot, true)
+      assert.ok(pod.volumes.some(v => v.secret !== undefined), 'keys come from a Secret')
+      assert.equal(s.spec.volumeClaimTemplates.length, 1, 'a persistent volume for LevelDB')
+      for (const c of pod.containers) {
+        assert.equal(c.securityContext.readOnlyRootFilesystem, true)
+        assert.equal(c.securityContext.allowPrivilegeEscalation, false)
+        assert.ok(c.resources.requests !== undefined && c.resources.limits !== undefined)
+        assert.equal(c.readinessProbe.httpGet.path, '/readyz')
+        assert.equal(c.livenessProbe.httpGet.path, '/healthz')
+      }
+    }
+    const np = (docs as Array<{ kind: string, spec: { ingress: Array<{ from?: Array<{ namespaceSelector: { matchLabels: Record<string, string> } }>, ports: Array<{ port: number }> }> } }>).find(d => d.kind === 'NetworkPolicy')!
+    for (const rule of np.spec.ingress) {
+      if (rule.ports.some(p => p.port === 9464 || p.port === 9465)) assert.deepEqual(rule.from?.map(f => f.namespaceSelector.matchLabels), [{ 'kubernetes.io/metadata.name': 'monitoring' }], 'metrics only from the monitoring namespace')
+    }
+  })
+
+  it('systemd-analyze verifies the unit without a warning', function () {
+    if (!has('systemd-analyze')) {
+      console.log('      skipped: systemd-analyze not installed (Debian package "systemd"; .ci/run installs it)')
+      this.skip()
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'sealmix-unit-'))
+    // An instance name, as systemctl would use it.
+    writeFileSync(join(dir, 'sealmix@mix1.service'), readFileSync(join(PROJECT, 'deploy/systemd/sealmix@.service')))
+    const r = run('systemd-analyze', ['verify', join(dir, 'sealmix@mix1.service')])
+    rmSync(dir, { recursive: true, force: true })
+    assert.equal(r.status, 0, r.out)
+    assert.equal(r.out.trim(), '', `warnings: ${r.out}`)
+    const unit = readFileSync(join(PROJECT, 'deploy/systemd/sealmix@.service'), 'utf8')
+    for (const line of ['DynamicUser=yes', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'StateDirectory=sealmix/%i']) assert.ok(unit.includes(line), line)
+  })
+
+  it('the Dockerfile keeps its promises, and the bundle it runs works without TypeScript tooling', function () {
+    const df = readFileSync(join(PROJECT, 'Dockerfile'), 'utf8')
+    assert.equal((df.match(/^FROM node:20-bookworm-slim/gm) ?? []).length, 2, 'multi-stage on node:20-bookworm-slim')
+    assert.match(df, /npm prune --omit=dev/, 'production dependencies only')
+    assert.match(df, /^USER 10001:10001$/m, 'non-root')
+    assert.match(df, /^VOLUME \["\/data"\]$/m)
+    assert.match(df, /^HEALTHCHECK .*\n.*\/healthz/m)
+    assert.match(df, /^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "\/app\/dist\/sealmix\.mjs"\]$/m, 'tini as PID 1, then the bundle')
+    assert.match(df, /org\.opencontainers\.image\.source/)
+    const dockerignore = readFileSync(join(PROJECT, '.dockerignore'), 'utf8')
+    assert.match(dockerignore, /^\*$/m, 'the context is an allow-list')
+    // The image runs dist/sealmix.mjs with node alone (npm run build made it before this test).
+    const help = run(process.execPath, ['dist/sealmix.mjs', 'run', '--help'])
+    assert.equal(help.status, 0, help.out)
+    const dir = mkdtempSync(join(tmpdir(), 'sealmix-bundle-'))
+    const d = run(process.execPath, ['dist/sealmix.mjs', 'deploy-init', '--dir', dir])
+    assert.equal(d.status, 0, d.out)
+    for (const svc of ['gateway-a', 'mix-2']) assert.equal(run(process.execPath, ['dist/sealmix.mjs', 'validate-config', '--config', join(dir, svc, 'sealmix.yaml')]).out.trim(), 'ok')
+    assert.equal(run(process.execPath, ['dist/sealmix.mjs', 'validate-config', '--role', 'ingress', '--config', join(dir, 'ingress', 'sealmix.yaml')]).out.trim(), 'ok')
+    rmSync(dir, { recursive: true, force: true })
+  })
+})
