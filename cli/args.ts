@@ -2,8 +2,9 @@
 export class Usage extends Error {}
 export const usage = (m: string): Usage => new Usage(m)
 
-/** Options that take no value. */
-const SWITCHES = new Set(['json'])
+/** Options that take no value (except where a command gives them one: `audit --json FILE`). */
+const SWITCHES = new Set(['json', 'quick'])
+const VALUED: Record<string, Set<string>> = { audit: new Set(['json']) }
 
 export type Flags = Map<string, string[]>
 
@@ -14,7 +15,7 @@ export function parse (argv: string[]): { cmd: string, flags: Flags, rest: strin
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!
     if (a === '--help' || a === '-h') { flags.set('help', ['']); continue }
-    if (a.startsWith('--') && SWITCHES.has(a.slice(2))) { flags.set(a.slice(2), ['']); continue }
+    if (a.startsWith('--') && SWITCHES.has(a.slice(2)) && VALUED[cmd]?.has(a.slice(2)) !== true) { flags.set(a.slice(2), ['']); continue }
     if (a.startsWith('--')) {
       const v = args[i + 1]
       if (v === undefined || v.startsWith('--')) throw usage(`option ${a} needs a value`)

@@ -18,6 +18,7 @@ commands:
   validate-config      check a relay or ingress config file, print the first error
   standin-homeserver   run the stand-in Matrix homeserver (a fake for the devnet and tests)
   deploy-init          keys, configs and network file for deploy/compose.yaml
+  audit                measure unlinkability: a global passive adversary against a real relay
 
 exit status: 0 ok, 64 usage error, 65 bad input data, 69 a service (homeserver, ingress API)
 unavailable, 70 internal error, 71 cannot listen, 74 store failure, 75 temporary failure (data
@@ -45,5 +46,6 @@ ingress descriptor (for 'sealmix network --ingress') and the server root key cli
   network: 'usage: sealmix network --signer-key FILE --out FILE [--name NAME] [--mixing JSON] [--ingress FILE]... RELAY.json...\n\nSigns a network file listing the relays (descriptors from keygen) and ingresses.',
   inspect: 'usage: sealmix inspect --config FILE [--json]\n\nPrints packet counts, bytes, destinations and the oldest age of the spool and the mailboxes of\na stopped relay. On a running relay it exits 75 (data directory in use): read /metrics instead.',
   'deploy-init': 'usage: sealmix deploy-init --dir DIR [--server-name NAME] [--homeserver URL]\n\nWrites one directory per service of deploy/compose.yaml (mounted at /data in its container):\nkeys, config and network file of 2 gateways, 3 mixes and an ingress, and the stand-in homeserver\'s\nconfig. Keys are never overwritten; tokens are made fresh on each run.',
+  audit: 'usage: sealmix audit [--quick] [--json FILE] [--svg FILE]\n\nRuns a real relay process between instrumented senders and sinks under several mixing settings\nand loads, records every frame (time, link, size), and scores FIFO, nearest-in-time and maximum-\nlikelihood adversaries against chance, with entropy, shape checks, a KS test of departure times\nat 0% vs 100% real traffic, and a no-mixing negative control (exit 65 when it links under 90%:\nthe audit is then invalid). About 3 minutes; --quick about 1.',
   'standin-homeserver': 'usage: sealmix standin-homeserver --config FILE --port N [--host ADDR]\n\nA fake Matrix homeserver (whoami, sendToDevice as an application service, to-device /sync) for\nthe devnet and tests. FILE: {"serverName", "asToken", "users": [{"userId", "deviceId", "accessToken"}]}.'
 }

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs'
 import { stringify as toYaml } from 'yaml'
 import { readFileSync } from 'node:fs'
 import {
-  buildNetworkDocument, ensureKeys, inspectStore, runDevnet, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
+  auditSvg, buildNetworkDocument, ensureKeys, inspectStore, runAudit, runDevnet, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
   writeNetworkFile, type IngressDescriptor, type RelayDescriptor
 } from '../daemon/index.ts'
 import { ClientError, CLIENT_EXIT_STATUS, loadIngressConfig } from '../client/index.ts'
@@ -36,6 +36,15 @@ async function main (argv: string[]): Promise<number> {
     case 'listen': return await listenCommand(flags)
     case 'standin-homeserver': return await standinCommand(flags)
     case 'deploy-init': return deployInit(c, flags)
+    case 'audit': {
+      const r = await runAudit(c, { quick: flags.has('quick'), print: line => console.log(line) })
+      const json = flags.get('json')?.[0]
+      if (json !== undefined) writeFileSync(json, JSON.stringify({ ranAt: new Date().toISOString(), ...r }, null, 1) + '\n')
+      const svg = flags.get('svg')?.[0]
+      if (svg !== undefined) writeFileSync(svg, auditSvg(r))
+      console.log(`headline: entropyGapBits ${r.headline.entropyGapBits.toFixed(2)}, maxSuccessOverChance ${r.headline.maxSuccessOverChance.toFixed(2)}, negativeControlSuccess ${r.headline.negativeControlSuccess.toFixed(3)}${r.valid ? '' : ' (INVALID)'}`)
+      return r.valid ? EXIT.OK : EXIT.DATA
+    }
     case 'inspect': {
       const r = await inspectStore(loadConfig(one(flags, 'config')), Date.now())
       if (flags.has('json')) { console.log(JSON.stringify(r)); return EXIT.OK }

@@ -10,3 +10,4 @@ export { loadCrypto, type CryptoSuite, type RelayDescriptor, type IngressDescrip
 export { runDevnet, freePort, type DevnetOptions } from './devnet.ts'
 export { inspectStore, type QueueSummary } from './inspect.ts'
 export { initDeployRelays, finishDeployNetwork, DEPLOY_RELAYS, type DeployRelays } from './deploy-init.ts'
+export { runAudit, auditSvg, DEMO_LOAD, type AuditResult, type AuditCase } from './audit/report.ts'

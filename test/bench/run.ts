@@ -8,10 +8,14 @@ import { cpus, totalmem } from 'node:os'
 import { formatTable, type BenchResult } from './harness.ts'
 import { benchSphinx } from './sphinx.bench.ts'
 import { benchRelay } from './relay.bench.ts'
+import { benchStore } from './store.bench.ts'
+import { benchDevnet } from './devnet.bench.ts'
 
 const SUITES: Record<string, () => Promise<BenchResult[]>> = {
   sphinx: benchSphinx,
-  relay: benchRelay
+  relay: benchRelay,
+  store: benchStore,
+  devnet: benchDevnet
 }
 
 const args = process.argv.slice(2)
