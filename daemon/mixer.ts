@@ -7,7 +7,7 @@
  * on content. A crash after (3) loses in-flight relay packets but never forwards one twice, and
  * every delivery it wrote is in the spool or a mailbox.
  */
-import { linkPadding, PoolEntropy, type MixStrategy, type MixingParams, type Rng } from '../mix/index.ts'
+import { linkPadding, PoolEntropy, shuffle, type MixStrategy, type MixingParams, type Rng } from '../mix/index.ts'
 import { commit, type BatchOp, type Db } from './store/db.ts'
 import type { QueueStore } from './store/queue-store.ts'
 import type { ReplayStore } from './store/replay-store.ts'
@@ -125,16 +125,31 @@ export class Mixer {
     const counts = new Map<string, number>()
     for (const [to, list] of perLink) counts.set(to, list.length)
     const cover = linkPadding(counts, ready, c.params.minBatch)
-    for (const [to, list] of perLink) {
-      for (const p of list) {
-        if (c.links.send(to, p)) c.metrics.sent.inc({ link: 'peer' })
-        else c.metrics.dropped.inc({ reason: ready.includes(to) ? 'queue_full' : 'link_down' })
+    // One send order for real and cover alike: each link's frames (its real packets and its
+    // padding) in a CSPRNG-shuffled order, links interleaved round robin. Sending real frames
+    // first would let an observer tell them from the padding by their place in the burst (the
+    // audit's KS test of departure times found exactly that).
+    // Every frame of the round is in hand before the first send, so real and padding frames leave
+    // through the same few instructions.
+    const queues = new Map<string, Array<{ p: Buffer, cover: boolean }>>()
+    for (const [to, list] of perLink) queues.set(to, list.map(p => ({ p, cover: false })))
+    for (const [to, n] of cover) {
+      const q = queues.get(to) ?? []
+      for (let i = 0; i < n; i++) q.push({ p: c.links.cover(to), cover: true })
+      queues.set(to, q)
+    }
+    for (const q of queues.values()) shuffle(q, c.rng)
+    const links = [...queues.keys()].sort() // a fixed order, not the order real packets came in
+    const longest = Math.max(0, ...[...queues.values()].map(q => q.length))
+    const results: Array<{ to: string, cover: boolean, ok: boolean }> = []
+    for (let i = 0; i < longest; i++) {
+      for (const to of links) {
+        const f = queues.get(to)![i]
+        if (f !== undefined) results.push({ to, cover: f.cover, ok: c.links.send(to, f.p) })
       }
     }
-    for (const [to, n] of cover) {
-      for (let i = 0; i < n; i++) {
-        if (c.links.send(to, c.links.cover(to))) { c.metrics.sent.inc({ link: 'peer' }); c.metrics.coverSent.inc({ kind: 'link' }) }
-      }
+    for (const r of results) {
+      if (r.ok) { c.metrics.sent.inc({ link: 'peer' }); if (r.cover) c.metrics.coverSent.inc({ kind: 'link' }) } else if (!r.cover) c.metrics.dropped.inc({ reason: ready.includes(r.to) ? 'queue_full' : 'link_down' })
     }
     if (touched.size > 0) c.spooled(touched)
 

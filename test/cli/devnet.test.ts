@@ -16,7 +16,7 @@ describe('sealmix devnet', function () {
     p.stderr.on('data', (d: Buffer) => { out += d.toString() })
     try {
       await waitFor(() => /5\/5 relays up, 6\/6 links \| loops [1-9]\d*\/\d+ returned.*ingress 2\/2 links, [1-9]\d* delivered \| homeserver got [1-9]\d* \| sent \d+, acked [1-9]\d*.*, received [1-9]/.test(out), 60_000, `devnet status with loops returned and demo messages acked (output so far: ${out.slice(-400)})`)
-      assert.match(out, /chat: bob got "hello #\d+ from alice" from @alice:devnet.local \(certificate verified\)/)
+      await waitFor(() => /chat: bob got "(re: )?hello #\d+ from (alice|bob)" from @alice:devnet.local \(certificate verified\)/.test(out), 30_000, 'bob verified a message from alice')
       const dir = /data in (\S+) \(temporary\)/.exec(out)?.[1]
       assert.ok(dir !== undefined, 'prints its data directory')
       const code = await new Promise<number | null>(resolve => { p.once('exit', c => resolve(c)); p.kill('SIGINT') })

@@ -69,6 +69,23 @@ describe('Mixer', function () {
     assert.ok(tags.every(t => f.has(t)))
   })
 
+  it('sends real and cover frames in one shuffled order per link, links interleaved in a fixed order', async function () {
+    const m = mixer({ minBatch: 8 }, ['b', 'a'])
+    const firstIsReal: boolean[] = []
+    for (let round = 0; round < 200; round++) {
+      sent = []
+      m.stage({ out: { kind: 'peer', to: 'a', packet: Buffer.from([1]) }, delayMs: 0 })
+      m.stage({ out: { kind: 'peer', to: 'b', packet: Buffer.from([2]) }, delayMs: 0 })
+      await m.round()
+      // Round robin over the links in sorted order: a, b, a, b, ...
+      assert.deepEqual(sent.map(x => x.to), Array.from({ length: 8 }, (_, i) => i % 2 === 0 ? 'a' : 'b'))
+      firstIsReal.push(!sent[0]!.cover)
+    }
+    // One real among 4 frames on link a: it comes first in about a quarter of the rounds, not always.
+    const share = firstIsReal.filter(Boolean).length / firstIsReal.length
+    assert.ok(share > 0.15 && share < 0.35, `the real frame led link a's burst in ${(share * 100).toFixed(0)}% of rounds`)
+  })
+
   it('gives every ready link the same number of packets per round, filling with cover', async function () {
     const m = mixer()
     for (let i = 0; i < 3; i++) m.stage({ out: { kind: 'peer', to: 'a', packet: Buffer.from([i]) }, delayMs: 0 })
