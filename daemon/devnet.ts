@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parse as parseYaml, stringify as toYaml } from 'yaml'
 import { loadCrypto, type IngressDescriptor, type RelayDescriptor } from '../mix/index.ts'
+import { Tap, type TapFrame } from './audit/tap.ts'
 import { DemoTally, relaySummary, scrape } from './devnet-status.ts'
 import { ensureKeys, loadKeys, publicKeys } from './keys.ts'
 import { buildNetworkDocument, loadSignerKey, writeNetworkFile } from './network-file.ts'
@@ -30,6 +31,11 @@ export interface DevnetOptions {
   readonly print: (line: string) => void
   /** Resolves when the devnet should stop. */
   readonly stop: Promise<void>
+  /**
+   * The audit's global passive observer (`sealmix audit --devnet`): recording taps in front of
+   * `relay`'s listener (what enters it) and of its next layer's listeners (what leaves it).
+   */
+  readonly observe?: { readonly relay: string, readonly onInput: TapFrame, readonly onOutput: TapFrame }
 }
 
 const handedOut = new Set<number>()
@@ -91,12 +97,20 @@ export async function runDevnet (o: DevnetOptions): Promise<void> {
   const networkFile = join(root, 'network.json')
   const nodes: Array<{ name: string, config: string, metricsPort: number }> = []
   const relays: RelayDescriptor[] = []
+  const taps: Tap[] = []
+  const observedLayer = LAYOUT.find(([n]) => n === o.observe?.relay)?.[2]
   for (const [name, role, layer] of LAYOUT) {
     const dir = join(root, name)
     ensureKeys(c, dir)
     const port = await freePort()
     const metricsPort = await freePort()
-    relays.push({ ...publicKeys(loadKeys(c, dir)), role, layer, address: `ws://127.0.0.1:${port}` })
+    let address = port
+    if (o.observe !== undefined && observedLayer !== undefined && (name === o.observe.relay || layer === (observedLayer + 1) % 4)) {
+      // The network document names the tap; the tap forwards to the relay's real port.
+      address = await freePort()
+      taps.push(new Tap(address, port, name === o.observe.relay ? o.observe.onInput : o.observe.onOutput))
+    }
+    relays.push({ ...publicKeys(loadKeys(c, dir)), role, layer, address: `ws://127.0.0.1:${address}` })
     const config = join(root, `${name}.yaml`)
     writeFileSync(config, toYaml({ version: 1, role, dataDir: dir, listen: { host: '127.0.0.1', port }, network: { file: networkFile, signers: [signerHex] }, metrics: { host: '127.0.0.1', port: metricsPort }, limits: { workers: 1 }, replay: { capacity: 1_000_000 }, log: { level: 'warn' } }))
     nodes.push({ name, config, metricsPort })
@@ -122,6 +136,7 @@ export async function runDevnet (o: DevnetOptions): Promise<void> {
   }
   writeFileSync(join(root, 'homeserver.json'), JSON.stringify({ serverName: SERVER, asToken, users: hsUsers }), { mode: 0o600 })
 
+  for (const t of taps) await t.start()
   o.print(`devnet: 5 relays, an ingress, a stand-in homeserver and 2 demo clients on 127.0.0.1; data in ${root}${temporary ? ' (temporary)' : ''}`)
   const procs: ChildProcess[] = []
   // If this process dies without the orderly stop below (an uncaught error, a closed stdout), take the children with it.
@@ -166,6 +181,7 @@ export async function runDevnet (o: DevnetOptions): Promise<void> {
   await stopAll(procs.slice(-2), 1500)
   await stopAll(procs, 1500)
   process.off('exit', orphanGuard)
+  for (const t of taps) await t.close()
   if (temporary) rmSync(root, { recursive: true, force: true })
   o.print('devnet: stopped')
 }

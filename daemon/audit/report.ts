@@ -1,13 +1,14 @@
 /**
- * `sealmix audit`: runs the observation grid against real relay processes, scores it with the
- * adversaries of analysis.ts, and reports a table, JSON (full results and three headline figures)
- * and an SVG plot of entropy and linking success against load and mixing delay, with the latency
- * each setting costs.
+ * `sealmix audit`: runs the observation grid against real relay processes and against one mix of
+ * the running devnet, scores it with the adversaries of analysis.ts, and reports a table, JSON
+ * (full results and three headline figures) and an SVG plot of entropy and linking success
+ * against load and mixing delay, with the latency each setting costs.
  */
 import type { CryptoSuite, MixingParams } from '../../mix/index.ts'
 import { DEFAULT_MIXING } from '../network-file.ts'
 import { gaps, ks, linkability, shape, type Linkability } from './analysis.ts'
 import { observe } from './relay-run.ts'
+import { observeDevnet } from './devnet-run.ts'
 import { plot } from './svg.ts'
 
 /** Offered packets per second at one mix of `npm start`'s devnet (measured, docs/BENCHMARKS.md). */
@@ -30,6 +31,8 @@ export interface AuditCase {
 export interface AuditResult {
   readonly cases: AuditCase[]
   readonly negativeControl: AuditCase
+  /** mix-2 of `sealmix devnet` under its demo traffic, observed through recording taps. */
+  readonly devnet: { readonly seconds: number, readonly forwardedPerSecond: number, readonly linkability: Linkability, readonly shape: { frameSizes: number[], rounds: number, unevenRounds: number } }
   /** Inter-departure times at 100% vs 0% real traffic, same offered load: default parameters, and with minBatch raised to 8. */
   readonly timing: Array<{ readonly minBatch: number, readonly ksD: number, readonly ksP: number, readonly rate: number }>
   readonly valid: boolean
@@ -62,6 +65,9 @@ export async function runAudit (c: CryptoSuite, o: { quick?: boolean, print: (li
   cases.push(await add('default', DEFAULT_MIXING, DEMO_LOAD, secs(40)))
   for (const rate of [100, 400]) cases.push(await add('default', DEFAULT_MIXING, rate, secs(10)))
   for (const intervalMs of [20, 300]) cases.push(await add(`interval ${intervalMs} ms`, { ...DEFAULT_MIXING, intervalMs }, 100, secs(10)))
+  const dv = await observeDevnet(c, secs(40))
+  const devnet = { seconds: dv.seconds, forwardedPerSecond: dv.ins.length / dv.seconds, linkability: linkability(dv.ins, dv.outs, { gapMs: 50, marginMs: 0.5, warmupMs: 3000 }), shape: shape(dv.outs, [0], 50) }
+  o.print(row({ name: 'devnet mix-2 (demo traffic)', mixing: { ...DEFAULT_MIXING, intervalMs: 100 }, rate: Math.round(devnet.forwardedPerSecond), seconds: dv.seconds, sent: dv.ins.length, arrived: dv.ins.length, latencyP50Ms: NaN, gaugeEntropyBits: NaN, linkability: devnet.linkability, shape: devnet.shape }))
   const off: MixingParams = { ...DEFAULT_MIXING, strategy: 'poisson', intervalMs: 1, minPool: 0, minBatch: 0, maxDelayMs: 0 }
   const negativeControl = await add('no mixing (control)', off, DEMO_LOAD, secs(15))
   // Timing: with all real and with no real traffic at the demo load, do departures look alike?
@@ -82,7 +88,7 @@ export async function runAudit (c: CryptoSuite, o: { quick?: boolean, print: (li
   }
   const valid = negativeControlSuccess >= 0.9
   if (!valid) o.print(`AUDIT INVALID: the negative control linked only ${(negativeControlSuccess * 100).toFixed(1)}% (at least 90% required)`)
-  return { cases, negativeControl, timing, valid, headline }
+  return { cases, negativeControl, devnet, timing, valid, headline }
 }
 
 export function header (): string {
