@@ -1,0 +1,119 @@
+/**
+ * Epochs and signed relay descriptors (DESIGN.md §6), pure: groundwork for the directory issue.
+ * Epochs are fixed windows counted from a genesis time. A relay publishes a descriptor, signed
+ * with its identity key, that carries its mix keys for the coming epochs. An authority builds
+ * each epoch's document deterministically from the descriptors that verify, so that every honest
+ * authority signs identical bytes.
+ */
+import type { CryptoSuite } from './crypto/suite.ts'
+import { canonicalJson, relayId, type IngressDescriptor, type MixingParams, type NetworkDocument, type RelayRole } from './directory.ts'
+import { fail, ok, type Result } from './envelope/codec.ts'
+import { MixError } from './errors.ts'
+import { geometryHash, type GeometryParams } from './sphinx/geometry.ts'
+
+export interface EpochSchedule {
+  /** Start of epoch 0, ms since the Unix epoch. */
+  readonly genesisMs: number
+  /** Epoch length, ms (default 1 h; tests use seconds). */
+  readonly epochMs: number
+}
+
+export function epochAt (s: EpochSchedule, nowMs: number): number {
+  if (nowMs < s.genesisMs) return 0
+  return Math.floor((nowMs - s.genesisMs) / s.epochMs)
+}
+
+export function epochStart (s: EpochSchedule, epoch: number): number {
+  return s.genesisMs + epoch * s.epochMs
+}
+
+export const DESCRIPTOR_LABEL = Buffer.from('sealmix-descriptor-v0\0', 'latin1')
+/** A descriptor must carry mix keys for at least this many epochs from the one it is used for (DESIGN.md §6). */
+export const KEYS_AHEAD = 2
+
+export interface MixKeyEntry { readonly epoch: number, readonly key: string }
+
+export interface SignedDescriptor {
+  readonly descriptor: {
+    readonly version: 1
+    readonly id: string
+    readonly role: RelayRole
+    readonly layer: number
+    readonly address: string
+    readonly identityKey: string
+    /** X25519 mix public keys (hex) for consecutive epochs. */
+    readonly mixKeys: readonly MixKeyEntry[]
+  }
+  /** hex Ed25519 signature by identityKey over DESCRIPTOR_LABEL ‖ canonical(descriptor). */
+  readonly signature: string
+}
+
+export function signDescriptor (c: CryptoSuite, d: SignedDescriptor['descriptor'], identitySecretKey: Uint8Array): SignedDescriptor {
+  const msg = Buffer.concat([DESCRIPTOR_LABEL, Buffer.from(canonicalJson(d), 'utf8')])
+  return { descriptor: d, signature: Buffer.from(c.signDetached(msg, identitySecretKey)).toString('hex') }
+}
+
+export type DescriptorCode = 'DESC_MALFORMED' | 'DESC_BAD_SIGNATURE' | 'DESC_ID_MISMATCH' | 'DESC_NO_KEY_FOR_EPOCH'
+
+const HEX32 = /^[0-9a-f]{64}$/
+
+/** Verify a descriptor from untrusted input, and that it has a key for `epoch` and KEYS_AHEAD after it. */
+export function verifyDescriptor (c: CryptoSuite, s: unknown, epoch: number): Result<SignedDescriptor, DescriptorCode> {
+  const sd = s as SignedDescriptor
+  const d = sd?.descriptor as SignedDescriptor['descriptor'] | undefined
+  if (d === undefined || d === null || typeof d !== 'object' || typeof sd.signature !== 'string' || !/^[0-9a-f]{128}$/.test(sd.signature)) return fail('DESC_MALFORMED', 'shape')
+  if (d.version !== 1 || typeof d.id !== 'string' || !HEX32.test(d.id) || typeof d.identityKey !== 'string' || !HEX32.test(d.identityKey)) return fail('DESC_MALFORMED', 'keys')
+  if ((d.role !== 'gateway' && d.role !== 'mix') || !Number.isInteger(d.layer) || d.layer < 0 || d.layer > 3 || (d.role === 'gateway') !== (d.layer === 0)) return fail('DESC_MALFORMED', 'role')
+  if (typeof d.address !== 'string' || !/^wss?:\/\/[^\s]+$/.test(d.address)) return fail('DESC_MALFORMED', 'address')
+  if (!Array.isArray(d.mixKeys) || d.mixKeys.length > 64 || !d.mixKeys.every(k => Number.isInteger(k?.epoch) && k.epoch >= 0 && typeof k.key === 'string' && HEX32.test(k.key))) return fail('DESC_MALFORMED', 'mixKeys')
+  if (relayId(c, Buffer.from(d.identityKey, 'hex')) !== d.id) return fail('DESC_ID_MISMATCH')
+  const msg = Buffer.concat([DESCRIPTOR_LABEL, Buffer.from(canonicalJson(d), 'utf8')])
+  if (!c.verifyDetached(Buffer.from(sd.signature, 'hex'), msg, Buffer.from(d.identityKey, 'hex'))) return fail('DESC_BAD_SIGNATURE')
+  for (let e = epoch; e <= epoch + KEYS_AHEAD; e++) if (!d.mixKeys.some(k => k.epoch === e)) return fail('DESC_NO_KEY_FOR_EPOCH', String(e))
+  return ok(sd)
+}
+
+export interface EpochDocumentInput {
+  readonly network: string
+  readonly epoch: number
+  readonly schedule: EpochSchedule
+  /** Old keys stay usable this long into the next epoch (the grace window). */
+  readonly graceMs: number
+  readonly geometry: GeometryParams
+  readonly mixing: MixingParams
+  /** Untrusted descriptors as received; the ones that do not verify are left out. */
+  readonly descriptors: readonly unknown[]
+  readonly ingresses: readonly IngressDescriptor[]
+}
+
+/**
+ * The document of one epoch, identical for identical inputs in any order: descriptors that verify,
+ * one per relay id (when a relay sent several, the one with the smallest signature, so that the
+ * choice does not depend on arrival order), sorted by id, each with its mix key of this epoch.
+ */
+export function buildEpochDocument (c: CryptoSuite, i: EpochDocumentInput): NetworkDocument {
+  if (!Number.isInteger(i.epoch) || i.epoch < 0) throw MixError.BAD_ARGUMENT('epoch must be a non-negative integer')
+  const best = new Map<string, SignedDescriptor>()
+  for (const raw of i.descriptors) {
+    const v = verifyDescriptor(c, raw, i.epoch)
+    if (!v.ok) continue
+    const prev = best.get(v.value.descriptor.id)
+    if (prev === undefined || v.value.signature < prev.signature) best.set(v.value.descriptor.id, v.value)
+  }
+  const relays = [...best.values()].sort((a, b) => a.descriptor.id < b.descriptor.id ? -1 : 1).map(s => {
+    const d = s.descriptor
+    return { id: d.id, role: d.role, layer: d.layer, address: d.address, identityKey: d.identityKey, mixKey: d.mixKeys.find(k => k.epoch === i.epoch)!.key }
+  })
+  const start = epochStart(i.schedule, i.epoch)
+  return {
+    version: 1,
+    network: i.network,
+    epoch: i.epoch,
+    validFromMs: start,
+    validUntilMs: start + i.schedule.epochMs + i.graceMs,
+    geometry: { hops: i.geometry.hops, userPayloadBytes: i.geometry.userPayloadBytes, hash: geometryHash(c, i.geometry).toString('hex') },
+    mixing: i.mixing,
+    relays,
+    ingresses: [...i.ingresses].sort((a, b) => a.id < b.id ? -1 : 1)
+  }
+}
