@@ -6,7 +6,7 @@
  * authority signs identical bytes.
  */
 import type { CryptoSuite } from './crypto/suite.ts'
-import { canonicalJson, relayId, type IngressDescriptor, type MixingParams, type NetworkDocument, type RelayRole } from './directory.ts'
+import { canonicalJson, relayId, verifyDocument, type IngressDescriptor, type MixingParams, type NetworkDocument, type RelayRole } from './directory.ts'
 import { fail, ok, type Result } from './envelope/codec.ts'
 import { MixError } from './errors.ts'
 import { geometryHash, type GeometryParams } from './sphinx/geometry.ts'
@@ -116,4 +116,20 @@ export function buildEpochDocument (c: CryptoSuite, i: EpochDocumentInput): Netw
     relays,
     ingresses: [...i.ingresses].sort((a, b) => a.id < b.id ? -1 : 1)
   }
+}
+
+/**
+ * A client's choice among the documents several authorities served for one epoch: each must
+ * verify on its own (a majority of `signers` on identical bytes); two that verify but differ
+ * mean an authority signed both (equivocation), and then neither is used.
+ */
+export function chooseDocument (c: CryptoSuite, served: readonly Uint8Array[], o: { signers: readonly Uint8Array[], geometry: GeometryParams, nowMs: number, epoch: number }): Result<NetworkDocument, 'DIR_NONE_VALID' | 'DIR_EQUIVOCATION'> {
+  const valid = new Map<string, NetworkDocument>()
+  for (const bytes of served) {
+    const r = verifyDocument(c, bytes, o)
+    if (r.ok && r.value.epoch === o.epoch) valid.set(canonicalJson(r.value), r.value)
+  }
+  if (valid.size === 0) return fail('DIR_NONE_VALID')
+  if (valid.size > 1) return fail('DIR_EQUIVOCATION', `${valid.size} different documents for epoch ${o.epoch}`)
+  return ok([...valid.values()][0]!)
 }
