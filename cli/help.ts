@@ -6,6 +6,7 @@ usage: sealmix <command> [options]    (sealmix <command> --help for its options)
 
 commands:
   run                  run a relay (gateway or mix) from its config file
+  authority            run a directory authority (groundwork: relays do not fetch from it yet)
   ingress              run the sealed ingress beside a homeserver
   send                 send one message from a client profile and wait for its ack
   listen               receive, open and verify messages for a client profile (--peer: demo chat)
@@ -25,6 +26,7 @@ unavailable, 70 internal error, 71 cannot listen, 74 store failure, 75 temporary
 directory in use, no ack in time), 77 refused by the ingress, 78 configuration, keys or network
 file refused, 130 second signal`,
   run: 'usage: sealmix run --config FILE\n\nRuns until SIGTERM or SIGINT (graceful: stop accepting, finish the round, commit, close);\na second signal exits at once with status 130.',
+  authority: 'usage: sealmix authority --config FILE\n\nServes signed per-epoch network documents built from relay descriptors (POST /v1/descriptor,\nGET /v1/document/{epoch}, GET /v1/signature/{epoch}); shares descriptors with its peers and\nattaches their signatures on identical bytes. Relays and clients do not fetch from it yet.',
   ingress: 'usage: sealmix ingress --config FILE\n\nRuns the ingress (see docs/OPERATIONS.md, "Ingress") until SIGTERM or SIGINT.',
   send: 'usage: sealmix send --profile FILE --to CONTACT.json --message TEXT [--timeout-ms N] [--json]\n\nFetches a SenderCert, sends TEXT sealed to the contact\'s device, waits for the ingress\'s\ndelivery ack. Exit 0 delivered, 75 no ack in time, 77 refused.',
   listen: 'usage: sealmix listen --profile FILE [--peer CONTACT.json --every MS] [--json]\n\nCollects envelopes from the homeserver, opens and verifies each, prints them. With --peer it\nalso sends a message every MS milliseconds and answers each message it receives (the demo).',
@@ -35,6 +37,7 @@ file refused, 130 second signal`,
   sealmix init --role gateway|mix --data-dir DIR --listen HOST:PORT --network FILE --signer HEX --out FILE
   sealmix init --role ingress --data-dir DIR --server-name NAME --homeserver URL --network FILE --signer HEX
                --out FILE --registration FILE [--api HOST:PORT] [--metrics HOST:PORT] [--gateway RELAY_ID]...
+  sealmix init --role authority --data-dir DIR --listen HOST:PORT --network-name NAME --genesis-ms MS --out FILE
   sealmix init --role client --user @USER:SERVER --device ID --token-file FILE --homeserver URL
                --ingress-api URL --gateway RELAY_ID --network FILE --signer HEX --trust SERVER=ROOT_HEX
                --out PROFILE.json --contact-out CONTACT.json

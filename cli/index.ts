@@ -8,8 +8,8 @@ import { writeFileSync } from 'node:fs'
 import { stringify as toYaml } from 'yaml'
 import { readFileSync } from 'node:fs'
 import {
-  auditSvg, buildNetworkDocument, ensureKeys, inspectStore, runAudit, runDevnet, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
-  writeNetworkFile, type IngressDescriptor, type RelayDescriptor
+  auditSvg, Authority, authorityKey, loadAuthorityConfig, NETWORK_GEOMETRY, buildNetworkDocument, ensureKeys, inspectStore, runAudit, runDevnet, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
+  writeNetworkFile, type IngressDescriptor, type MixingParams, type RelayDescriptor
 } from '../daemon/index.ts'
 import { ClientError, CLIENT_EXIT_STATUS, loadIngressConfig } from '../client/index.ts'
 import { one, parse, untilSignal, usage, Usage } from './args.ts'
@@ -36,6 +36,15 @@ async function main (argv: string[]): Promise<number> {
     case 'listen': return await listenCommand(flags)
     case 'standin-homeserver': return await standinCommand(flags)
     case 'deploy-init': return deployInit(c, flags)
+    case 'authority': {
+      const cfg = loadAuthorityConfig(one(flags, 'config'))
+      const a = new Authority({ crypto: c, signing: authorityKey(c, cfg.signingKeyFile), network: cfg.network, schedule: { genesisMs: cfg.epoch.genesisMs, epochMs: cfg.epoch.epochMs }, graceMs: cfg.epoch.graceMs, geometry: NETWORK_GEOMETRY, mixing: cfg.mixing as MixingParams, ingresses: cfg.ingresses, peers: cfg.peers, host: cfg.listen.host, port: cfg.listen.port })
+      await a.start()
+      console.log(JSON.stringify({ event: 'authority_started', signer: a.signer, port: a.port }))
+      await untilSignal()
+      await a.stop()
+      return EXIT.OK
+    }
     case 'audit': {
       const r = await runAudit(c, { quick: flags.has('quick'), print: line => console.log(line) })
       const json = flags.get('json')?.[0]
@@ -69,7 +78,16 @@ async function main (argv: string[]): Promise<number> {
       const role = one(flags, 'role')
       if (role === 'ingress') return initIngress(c, flags)
       if (role === 'client') return initClient(c, flags)
-      if (role !== 'gateway' && role !== 'mix') throw usage('--role must be gateway, mix, ingress or client')
+      if (role === 'authority') {
+        const out = one(flags, 'out')
+        const keyFile = `${one(flags, 'data-dir')}/authority.key`
+        const k = authorityKey(c, keyFile)
+        const [host, port] = one(flags, 'listen').split(':')
+        writeFileSync(out, toYaml({ version: 1, role: 'authority', signingKeyFile: keyFile, listen: { host, port: Number(port) }, network: one(flags, 'network-name'), epoch: { genesisMs: Number(one(flags, 'genesis-ms')), epochMs: 3_600_000, graceMs: 300_000 }, peers: [] }), { mode: 0o600 })
+        console.log(JSON.stringify({ signer: Buffer.from(k.publicKey).toString('hex') }))
+        return EXIT.OK
+      }
+      if (role !== 'gateway' && role !== 'mix') throw usage('--role must be gateway, mix, ingress, client or authority')
       const [host, port] = one(flags, 'listen').split(':')
       const dataDir = one(flags, 'data-dir')
       ensureKeys(c, dataDir)

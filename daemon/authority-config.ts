@@ -1,0 +1,80 @@
+/**
+ * Directory authority configuration (`sealmix authority --config FILE`), validated strictly like
+ * a relay's: unknown keys refused, each error names key, rule and value.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { describeIssue, type ConfigIssue, type CryptoSuite, type IngressDescriptor } from '../mix/index.ts'
+import { RelayError } from './errors.ts'
+import { DEFAULT_MIXING } from './network-file.ts'
+
+const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a 32-byte key)')
+
+export const AuthorityConfigSchema = z.object({
+  version: z.literal(1).default(1),
+  role: z.literal('authority').default('authority'),
+  /** 32-byte Ed25519 seed of this authority's signing key (made by `sealmix init --role authority`). */
+  signingKeyFile: z.string().min(1),
+  listen: z.object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8700) }).strict().default({ host: '127.0.0.1', port: 8700 }),
+  network: z.string().min(1).max(64),
+  epoch: z.object({
+    /** Start of epoch 0, ms since 1970 (the same on every authority). */
+    genesisMs: z.number().int().min(0),
+    /** @default 1 h */
+    epochMs: z.number().int().min(1000).default(3_600_000),
+    /** Previous keys stay valid this long into an epoch. @default 5 min */
+    graceMs: z.number().int().min(0).default(300_000)
+  }).strict(),
+  /** Mixing and cover parameters for the documents (defaults: DEFAULT_MIXING). */
+  mixing: z.object({
+    strategy: z.enum(['batch', 'poisson']).optional(),
+    intervalMs: z.number().int().min(1).optional(),
+    minPool: z.number().int().min(0).optional(),
+    flushFraction: z.number().gt(0).max(1).optional(),
+    minBatch: z.number().int().min(0).optional(),
+    maxDelayMs: z.number().int().min(0).optional(),
+    loopRatePerSec: z.number().min(0).optional(),
+    clientRatePerSec: z.number().min(0).optional(),
+    clientLoopRatePerSec: z.number().min(0).optional(),
+    hopDelayMs: z.number().min(0).optional()
+  }).strict().default({}),
+  /** A JSON file with the ingress descriptors to list (from `sealmix init --role ingress`). */
+  ingressesFile: z.string().min(1).optional(),
+  peers: z.array(z.object({ url: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL'), publicKey: hex32 }).strict()).default([])
+}).strict()
+
+export type AuthorityConfig = z.infer<typeof AuthorityConfigSchema> & { readonly ingresses: IngressDescriptor[] }
+
+export function loadAuthorityConfig (path: string): AuthorityConfig {
+  let raw: unknown
+  try {
+    const text = readFileSync(path, 'utf8')
+    raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
+  } catch (e) {
+    throw RelayError.CONFIG_UNREADABLE(path, (e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0]!, e)
+  }
+  const r = AuthorityConfigSchema.safeParse(raw)
+  if (!r.success) {
+    const d = describeIssue(raw, r.error.issues[0]! as ConfigIssue, new Set())
+    throw RelayError.CONFIG_INVALID(d.key, d.rule, d.value)
+  }
+  const base = dirname(resolve(path))
+  const c = r.data
+  const ingresses = c.ingressesFile === undefined ? [] : JSON.parse(readFileSync(resolve(base, c.ingressesFile), 'utf8')) as IngressDescriptor[]
+  return { ...c, signingKeyFile: resolve(base, c.signingKeyFile), mixing: { ...DEFAULT_MIXING, ...c.mixing }, ingresses }
+}
+
+/** Create the signing key if absent; returns the key pair. */
+export function authorityKey (c: CryptoSuite, file: string): { publicKey: Uint8Array, secretKey: Uint8Array } {
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+    const seed = Buffer.alloc(32)
+    c.randomFill(seed)
+    writeFileSync(file, seed, { mode: 0o600, flag: 'wx' })
+  }
+  const seed = readFileSync(file)
+  if (seed.length !== 32) throw RelayError.KEYS_INVALID(`${file} must hold exactly 32 bytes`)
+  return c.signSeedKeypair(seed)
+}

@@ -1,0 +1,45 @@
+/** `sealmix init --role authority` and `sealmix authority` as a process: it serves a signed document built from a posted descriptor; a bad config names key, rule and value. */
+import assert from 'node:assert/strict'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parse as parseYaml, stringify as toYaml } from 'yaml'
+import { freePort } from '../../daemon/index.ts'
+import { chooseDocument, epochAt, loadCrypto, NETWORK_GEOMETRY, relayId, signDescriptor } from '../../mix/index.ts'
+import { PROJECT, waitFor } from '../helpers/testnet.ts'
+
+describe('sealmix authority', function () {
+  this.timeout(60_000)
+
+  it('runs from the config init writes, takes a descriptor and serves a signed document', async function () {
+    const c = await loadCrypto()
+    const dir = mkdtempSync(join(tmpdir(), 'sealmix-authority-'))
+    const port = await freePort()
+    const genesis = Date.now() - 1000
+    const cfg = join(dir, 'authority.yaml')
+    const init = spawnSync(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'init', '--role', 'authority', '--data-dir', join(dir, 'keys'), '--listen', `127.0.0.1:${port}`, '--network-name', 'test', '--genesis-ms', String(genesis), '--out', cfg], { cwd: PROJECT, encoding: 'utf8' })
+    assert.equal(init.status, 0, init.stderr)
+    const signer = (JSON.parse(init.stdout) as { signer: string }).signer
+    const bad = join(dir, 'bad.yaml')
+    writeFileSync(bad, toYaml({ ...(parseYaml(readFileSync(cfg, 'utf8')) as object), epoch: { genesisMs: genesis, epochMs: 10 } }))
+    const v = spawnSync(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'authority', '--config', bad], { cwd: PROJECT, encoding: 'utf8' })
+    assert.equal(v.status, 78)
+    assert.equal(v.stderr.trim(), 'sealmix: RELAY_CONFIG_INVALID: epoch.epochMs must be >= 1000 (got 10)')
+    const p = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'authority', '--config', cfg], { cwd: PROJECT, stdio: 'ignore' })
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/v1/signature/0`).catch(() => null))?.status === 200, 20_000, 'authority up')
+      const id = c.signSeedKeypair(Buffer.alloc(32, 5))
+      const sd = signDescriptor(c, { version: 1, id: relayId(c, id.publicKey), role: 'mix', layer: 1, address: 'ws://m.example:9000', identityKey: Buffer.from(id.publicKey).toString('hex'), mixKeys: [0, 1, 2, 3].map(e => ({ epoch: e, key: Buffer.alloc(32, e + 1).toString('hex') })) }, id.secretKey)
+      assert.equal((await fetch(`http://127.0.0.1:${port}/v1/descriptor`, { method: 'POST', body: JSON.stringify(sd) })).status, 200)
+      const epoch = epochAt({ genesisMs: genesis, epochMs: 3_600_000 }, Date.now())
+      const served = Buffer.from(await (await fetch(`http://127.0.0.1:${port}/v1/document/${epoch}`)).arrayBuffer())
+      const doc = chooseDocument(c, [served], { signers: [Buffer.from(signer, 'hex')], geometry: NETWORK_GEOMETRY, nowMs: Date.now(), epoch })
+      assert.ok(doc.ok)
+      assert.deepEqual(doc.value.relays.map(r => r.address), ['ws://m.example:9000'])
+    } finally {
+      await new Promise(resolve => { p.once('exit', resolve); p.kill('SIGTERM') })
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
