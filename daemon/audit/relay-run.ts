@@ -43,6 +43,8 @@ export interface Observation {
   readonly latencies: number[]
   /** The relay's own live estimate (sealmix_mix_pool_entropy), sampled every 250 ms while traffic flowed. */
   readonly gaugeEntropyBits: number[]
+  /** The sinks' TCP ports (to pick this run's frames out of a packet capture). */
+  readonly sinkPorts: number[]
 }
 
 function scrapeGauge (port: number, name: string): Promise<number> {
@@ -167,7 +169,7 @@ export async function observe (c: CryptoSuite, o: RunOptions): Promise<Observati
       packets.forEach((p, i) => { if (p.alpha !== null) realIndex.set(i, n++) })
       const remapped = outs.map(x => ({ ...x, source: x.source === null ? null : realIndex.get(x.source) ?? null }))
       const latencies = outs.filter(x => x.source !== null).map(x => x.t - sendAt[x.source!]!)
-      return { ins, outs: remapped, sinks: [0, 1], sent: ins.length, arrived: remapped.filter(x => x.source !== null).length, latencies, gaugeEntropyBits: gauge }
+      return { ins, outs: remapped, sinks: [0, 1], sent: ins.length, arrived: remapped.filter(x => x.source !== null).length, latencies, gaugeEntropyBits: gauge, sinkPorts }
     } finally {
       await new Promise<void>(res => { if (proc.exitCode !== null) { res(); return } proc.once('exit', () => res()); proc.kill('SIGTERM') })
       for (const l of listeners) await l.close()
