@@ -68,19 +68,17 @@ export async function runListen (o: ListenOptions): Promise<void> {
   const { lp, client } = await boot(c, o.profile)
   const me = lp.device.userId.slice(1).split(':')[0]!
   let stopped = false
-  const sent = new Map<string, number>()
   const send = (text: string): void => {
     if (peer === undefined) return
     try {
       const id = client.send(peer, text)
-      sent.set(id, Date.now())
       out(o, 'sent', { messageId: id.slice(0, 8) }, `${me}: sent ${JSON.stringify(text)}`)
     } catch (e) {
       out(o, 'send_error', { code: (e as ClientError).code }, `${me}: cannot send: ${(e as Error).message}`)
     }
   }
-  client.on('delivered', (e: { messageId: string, latencyMs: number }) => { sent.delete(e.messageId); out(o, 'delivered', { messageId: e.messageId.slice(0, 8), latencyMs: e.latencyMs }, `${me}: delivered and acknowledged in ${e.latencyMs} ms`) })
-  client.on('failed', (e: { messageId: string, code: string }) => { sent.delete(e.messageId); out(o, 'failed', { messageId: e.messageId.slice(0, 8), code: e.code }, `${me}: not delivered: ${e.code}`) })
+  client.on('delivered', (e: { messageId: string, latencyMs: number }) => { out(o, 'delivered', { messageId: e.messageId.slice(0, 8), latencyMs: e.latencyMs }, `${me}: delivered and acknowledged in ${e.latencyMs} ms`) })
+  client.on('failed', (e: { messageId: string, code: string }) => { out(o, 'failed', { messageId: e.messageId.slice(0, 8), code: e.code }, `${me}: not delivered: ${e.code}`) })
   client.on('rejected', (e: { code: string }) => out(o, 'rejected', { code: e.code }, `${me}: refused an envelope: ${e.code}`))
   client.on('received', (m: VerifiedMessage) => {
     const text = m.content.toString('utf8')

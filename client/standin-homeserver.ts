@@ -8,6 +8,7 @@
  * It prints each to-device event as it arrives: recipient, type and size. It never learns a sender.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { readBody } from './http-body.ts'
 
 export interface StandinUser { readonly userId: string, readonly deviceId: string, readonly accessToken: string }
 
@@ -112,15 +113,4 @@ export class StandinHomeserver {
       this.#waiters.add(done)
     })
   }
-}
-
-export async function readBody (req: IncomingMessage, max: number): Promise<string> {
-  let size = 0
-  const chunks: Buffer[] = []
-  for await (const c of req) {
-    size += (c as Buffer).length
-    if (size > max) throw new Error('body too large')
-    chunks.push(c as Buffer)
-  }
-  return Buffer.concat(chunks).toString('utf8')
 }

@@ -9,7 +9,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { readBody } from '../standin-homeserver.ts'
+import { readBody } from '../http-body.ts'
 import type { IngressMetrics } from './metrics.ts'
 
 export interface Listening { readonly port: number, close (): Promise<void> }

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import { encodeFrame, exponential, FRAME, geometryHash, NETWORK_GEOMETRY as G, parseFrame, randomInt, relayId, signDocument, Sphinx, systemRng, type CryptoSuite, type MixingParams, type RelayDescriptor, type Rng } from '../../mix/index.ts'
 import { freePort } from '../devnet.ts'
+import { scrape } from '../devnet-status.ts'
 import { ensureKeys, loadKeys } from '../keys.ts'
 import { FrameReader } from '../transport/frame-reader.ts'
 import { dialHandshake } from '../transport/handshake.ts'
@@ -45,16 +46,6 @@ export interface Observation {
   readonly gaugeEntropyBits: number[]
   /** The sinks' TCP ports (to pick this run's frames out of a packet capture). */
   readonly sinkPorts: number[]
-}
-
-function scrapeGauge (port: number, name: string): Promise<number> {
-  return new Promise(res => {
-    request({ host: '127.0.0.1', port, path: '/metrics' }, r => {
-      let b = ''
-      r.on('data', (d: Buffer) => { b += d.toString() })
-      r.on('end', () => { const line = b.split('\n').find(l => l.startsWith(name + ' ')); res(line === undefined ? NaN : Number(line.split(' ')[1])) })
-    }).on('error', () => res(NaN)).end()
-  })
 }
 
 interface Party { id: string, identity: { publicKey: Uint8Array, secretKey: Uint8Array }, mixSk: Buffer, mixPk: Buffer }
@@ -136,7 +127,7 @@ export async function observe (c: CryptoSuite, o: RunOptions): Promise<Observati
       await ready(metricsPort, 30_000)
       // Wait for the relay's links to both sinks (it dials them).
       const linked = Date.now() + 15_000
-      while (Date.now() < linked && !(await new Promise<boolean>(res => { request({ host: '127.0.0.1', port: metricsPort, path: '/metrics' }, r => { let b = ''; r.on('data', (d: Buffer) => { b += d.toString() }); r.on('end', () => res(/sealmix_connections\{link="peer"\} 2\b/.test(b))) }).on('error', () => res(false)).end() }))) await new Promise(r => setTimeout(r, 100))
+      while (Date.now() < linked && (await scrape(metricsPort)).get('sealmix_connections{link="peer"}') !== 2) await new Promise(r => setTimeout(r, 100))
       const links = await Promise.all(gateways.map(async g => {
         const ws = new WebSocket(`ws://127.0.0.1:${port}/relay`, { perMessageDeflate: false })
         const reader = new FrameReader(ws)
@@ -148,7 +139,7 @@ export async function observe (c: CryptoSuite, o: RunOptions): Promise<Observati
       const ins: InEvent[] = []
       const sendAt: number[] = []
       const gauge: number[] = []
-      const sampler = setInterval(() => { void scrapeGauge(metricsPort, 'sealmix_mix_pool_entropy').then(v => { if (Number.isFinite(v)) gauge.push(v) }) }, 250)
+      const sampler = setInterval(() => { void scrape(metricsPort).then(m => { const v = m.get('sealmix_mix_pool_entropy'); if (v !== undefined && Number.isFinite(v)) gauge.push(v) }) }, 250)
       const start = performance.now()
       let t = exponential(rng, 1000 / o.rate)
       for (let i = 0; i < total; i++, t += exponential(rng, 1000 / o.rate)) {
