@@ -1,16 +1,21 @@
 /**
- * A directory authority (DESIGN.md §6; groundwork for the directory issue). It accepts relay
- * descriptors over HTTP, shares each new one with the other authorities, builds each epoch's
- * document deterministically from the descriptors that verify (mix/epoch.ts), signs it, and
- * serves it with every peer signature that verifies on the same bytes. A client takes a document
- * signed by a majority of the authorities it trusts (chooseDocument).
- *   POST /v1/descriptor          a SignedDescriptor (JSON, at most 16 KiB)
- *   GET  /v1/document/{epoch}    the SignedDocument of the current or next epoch
+ * A directory authority (DESIGN.md §6). It accepts relay and ingress descriptors over HTTP,
+ * shares each new one with the other authorities, builds each epoch's document deterministically
+ * from the descriptors that verify and arrived before that epoch's publish deadline
+ * (mix/epoch.ts), signs it, and serves it with every peer signature that verifies on the same
+ * bytes. A node takes a document signed by a majority of the authorities it trusts
+ * (chooseDocument). A document is served from its deadline on, when it can no longer change.
+ *   POST /v1/descriptor          a relay's SignedDescriptor or an ingress's (JSON, at most 16 KiB)
+ *   GET  /v1/document/{epoch}    the SignedDocument of the current or next epoch ('current' too)
  *   GET  /v1/signature/{epoch}   this authority's signature on its build of that epoch
+ *   GET  /v1/schedule            the epoch schedule, signed (for nodes that hold no document yet)
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { buildEpochDocument, DIRECTORY_LABEL, documentBytes, epochAt, verifyDescriptor, type CryptoSuite, type EpochSchedule, type GeometryParams, type IngressDescriptor, type MixingParams, type NetworkDocument, type SignedDescriptor } from '../mix/index.ts'
+import {
+  buildEpochDocument, DIRECTORY_LABEL, documentBytes, epochAt, isIngressDescriptor, newestIngresses, publishDeadline, signSchedule, verifyDescriptor, verifyIngressDescriptor,
+  type CryptoSuite, type EpochSchedule, type GeometryParams, type IngressDescriptor, type MixingParams, type NetworkDocument, type SignedDescriptor, type SignedDocument, type SignedIngressDescriptor
+} from '../mix/index.ts'
 
 export interface AuthorityOptions {
   readonly crypto: CryptoSuite
@@ -42,8 +47,11 @@ async function body (req: IncomingMessage): Promise<string | null> {
 export class Authority {
   readonly #o: AuthorityOptions
   readonly #now: () => number
-  /** Descriptors by relay id and signature, in arrival order. */
-  readonly #held = new Map<string, SignedDescriptor>()
+  /** Descriptors by id and signature, in arrival order, with the time each arrived. */
+  readonly #held = new Map<string, { d: SignedDescriptor, at: number }>()
+  readonly #ingressHeld = new Map<string, { d: SignedIngressDescriptor, at: number }>()
+  /** Signed documents by epoch; refreshed while some peer signature is missing. */
+  readonly #cache = new Map<number, { signed: SignedDocument, at: number }>()
   #server: Server | null = null
   port = 0
 
@@ -53,23 +61,49 @@ export class Authority {
   }
 
   get signer (): string { return Buffer.from(this.#o.signing.publicKey).toString('hex') }
-  get descriptors (): number { return this.#held.size }
+  get descriptors (): number { return this.#held.size + this.#ingressHeld.size }
 
-  /** Keep a descriptor that verifies for the current or the next epoch. */
+  /** Keep a relay descriptor that verifies for the current or the next epoch, or an ingress descriptor that verifies. */
   accept (raw: unknown): 'new' | 'known' | 'refused' {
-    const e = epochAt(this.#o.schedule, this.#now())
+    const now = this.#now()
+    const e = epochAt(this.#o.schedule, now)
+    const cap = this.#o.maxDescriptors ?? 10_000
+    if (isIngressDescriptor(raw)) {
+      const v = verifyIngressDescriptor(this.#o.crypto, raw)
+      if (!v.ok) return 'refused'
+      return remember(this.#ingressHeld, `${v.value.descriptor.id}:${v.value.signature}`, { d: v.value, at: now }, cap)
+    }
     const v = [e, e + 1].map(x => verifyDescriptor(this.#o.crypto, raw, x)).find(r => r.ok)
     if (v === undefined || !v.ok) return 'refused'
-    const key = `${v.value.descriptor.id}:${v.value.signature}`
-    if (this.#held.has(key)) return 'known'
-    this.#held.set(key, v.value)
-    while (this.#held.size > (this.#o.maxDescriptors ?? 10_000)) this.#held.delete(this.#held.keys().next().value as string)
-    return 'new'
+    // Descriptors whose keys have all expired are of no more use.
+    for (const [k, h] of this.#held) if (Math.max(...h.d.descriptor.mixKeys.map(m => m.epoch)) < e) this.#held.delete(k)
+    return remember(this.#held, `${v.value.descriptor.id}:${v.value.signature}`, { d: v.value, at: now }, cap)
   }
 
+  /** The document of `epoch` from what arrived before its deadline (identical on every authority that received the same). */
   build (epoch: number): NetworkDocument {
     const o = this.#o
-    return buildEpochDocument(o.crypto, { network: o.network, epoch, schedule: o.schedule, graceMs: o.graceMs, geometry: o.geometry, mixing: o.mixing, ingresses: o.ingresses, descriptors: [...this.#held.values()] })
+    const deadline = publishDeadline(o.schedule, epoch)
+    const before = <T>(m: Map<string, { d: T, at: number }>): T[] => [...m.values()].filter(h => h.at < deadline).map(h => h.d)
+    const ingresses = [...o.ingresses.filter(i => !before(this.#ingressHeld).some(s => s.descriptor.id === i.id)), ...newestIngresses(before(this.#ingressHeld))]
+    return buildEpochDocument(o.crypto, { network: o.network, epoch, schedule: o.schedule, graceMs: o.graceMs, geometry: o.geometry, mixing: o.mixing, ingresses, descriptors: before(this.#held) })
+  }
+
+  /** Current or next epoch, and only once its deadline has passed. */
+  servable (epoch: number): boolean {
+    const now = this.#now()
+    const e = epochAt(this.#o.schedule, now)
+    return (epoch === e || epoch === e + 1) && now >= publishDeadline(this.#o.schedule, epoch)
+  }
+
+  async #signed (epoch: number): Promise<SignedDocument> {
+    const hit = this.#cache.get(epoch)
+    if (hit !== undefined && (hit.signed.signatures.length === this.#o.peers.length + 1 || this.#now() - hit.at < 1000)) return hit.signed
+    const doc = this.build(epoch)
+    const signed = { document: doc, signatures: [{ signer: this.signer, signature: this.#sign(doc) }, ...await this.#peerSignatures(epoch, doc)] }
+    this.#cache.set(epoch, { signed, at: this.#now() })
+    for (const k of this.#cache.keys()) if (k < epoch - 1) this.#cache.delete(k)
+    return signed
   }
 
   #sign (doc: NetworkDocument): string {
@@ -97,7 +131,6 @@ export class Authority {
   }
 
   async start (): Promise<void> {
-    const servable = (epoch: number): boolean => { const e = epochAt(this.#o.schedule, this.#now()); return epoch === e || epoch === e + 1 }
     const s = createServer((req, res) => {
       const json = (status: number, v: unknown): void => { res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(v)) }
       void (async () => {
@@ -114,14 +147,17 @@ export class Authority {
           json(200, { accepted: r === 'new' })
           return
         }
-        const m = /^\/v1\/(document|signature)\/(\d+)$/.exec(path)
+        if (req.method === 'GET' && path === '/v1/schedule') {
+          const o = this.#o
+          json(200, signSchedule(o.crypto, { network: o.network, genesisMs: o.schedule.genesisMs, epochMs: o.schedule.epochMs, graceMs: o.graceMs }, o.signing))
+          return
+        }
+        const m = /^\/v1\/(document|signature)\/(\d+|current)$/.exec(path)
         if (req.method === 'GET' && m !== null) {
-          const epoch = Number(m[2])
-          if (!servable(epoch)) { json(404, { error: 'only the current and the next epoch are served' }); return }
-          const doc = this.build(epoch)
-          const own = { signer: this.signer, signature: this.#sign(doc) }
-          if (m[1] === 'signature') { json(200, own); return }
-          json(200, { document: doc, signatures: [own, ...await this.#peerSignatures(epoch, doc)] })
+          const epoch = m[2] === 'current' ? epochAt(this.#o.schedule, this.#now()) : Number(m[2])
+          if (!this.servable(epoch)) { json(404, { error: 'only the current and the next epoch are served, each from its publish deadline on' }); return }
+          if (m[1] === 'signature') { const doc = this.build(epoch); json(200, { signer: this.signer, signature: this.#sign(doc) }); return }
+          json(200, await this.#signed(epoch))
           return
         }
         json(404, { error: 'not found' })
@@ -138,4 +174,11 @@ export class Authority {
     s.closeAllConnections()
     await new Promise<void>(resolve => s.close(() => resolve()))
   }
+}
+
+function remember<T> (m: Map<string, T>, key: string, v: T, cap: number): 'new' | 'known' {
+  if (m.has(key)) return 'known'
+  m.set(key, v)
+  while (m.size > cap) m.delete(m.keys().next().value as string)
+  return 'new'
 }

@@ -27,8 +27,19 @@ export const ConfigSchema = z.object({
   listen: z.object({ host: host.default('127.0.0.1'), port: port.default(0) }).strict().default({ host: '127.0.0.1', port: 0 }),
   /** Serve wss:// with this certificate and key (PEM files). */
   tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
-  /** The signed network file and the public keys trusted to sign it (a majority must). */
-  network: z.object({ file: z.string().min(1), signers: z.array(hex32).min(1) }).strict(),
+  /** A static signed network file and the public keys trusted to sign it (a majority must). Set this or `directory`. */
+  network: z.object({ file: z.string().min(1), signers: z.array(hex32).min(1) }).strict().optional(),
+  /** Follow directory authorities: per-epoch mix keys, descriptors published, documents fetched (DESIGN.md §6). */
+  directory: z.object({
+    /** The authorities and their signing keys; a document needs a majority of them. */
+    authorities: z.array(z.object({ url: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL'), publicKey: hex32 }).strict()).min(1),
+    /** The ws:// or wss:// address other relays and clients reach this relay at (published in its descriptor). */
+    address: z.string().regex(/^wss?:\/\/\S+$/, 'must be a ws:// or wss:// URL'),
+    /** 0 for a gateway, 1..3 for a mix. */
+    layer: z.number().int().min(0).max(3),
+    /** Clock skew tolerated against documents and epoch boundaries. @default 30000 */
+    maxSkewMs: z.number().int().min(0).max(600_000).default(30_000)
+  }).strict().optional(),
   metrics: z.object({
     host: host.default('127.0.0.1'),
     /** @default 9464; 0 picks a free port */
@@ -94,11 +105,17 @@ export function parseConfig (raw: unknown, baseDir: string): RelayConfig {
   if (c.limits.reservedPeerSlots >= c.limits.maxConnections) {
     throw RelayError.CONFIG_INVALID('limits.reservedPeerSlots', `must be less than limits.maxConnections (${c.limits.maxConnections})`, String(c.limits.reservedPeerSlots))
   }
+  if ((c.network === undefined) === (c.directory === undefined)) {
+    throw RelayError.CONFIG_INVALID('network', 'exactly one of network (a static file) and directory (authorities) must be set', c.network === undefined ? '<neither>' : '<both>')
+  }
+  if (c.directory !== undefined && (c.role === 'gateway') !== (c.directory.layer === 0)) {
+    throw RelayError.CONFIG_INVALID('directory.layer', `must be 0 for a gateway and 1..3 for a mix (role is ${c.role})`, String(c.directory.layer))
+  }
   const abs = (p: string): string => resolve(baseDir, p)
   return deepFreeze({
     ...c,
     dataDir: abs(c.dataDir),
-    network: { ...c.network, file: abs(c.network.file) },
+    network: c.network === undefined ? undefined : { ...c.network, file: abs(c.network.file) },
     tls: c.tls === undefined ? undefined : { certFile: abs(c.tls.certFile), keyFile: abs(c.tls.keyFile) }
   })
 }

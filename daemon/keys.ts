@@ -1,8 +1,8 @@
 /**
  * Relay keys in <dataDir>/keys/ (directory 0700, files 0600, never logged):
  * - identity.key: 32-byte Ed25519 seed; the relay id is BLAKE2b-256 of its public key;
- * - mix.key: 32-byte X25519 secret of the mix key the network document lists (static until the
- *   directory issue adds per-epoch keys);
+ * - mix.key: 32-byte X25519 secret of the mix key a static network file lists (a relay that
+ *   follows directory authorities has per-epoch keys instead, daemon/epoch-keys.ts);
  * - mailbox.key: 32-byte secret that keys the hash under which mailboxes are stored.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -10,14 +10,18 @@ import { join } from 'node:path'
 import { relayId, type CryptoSuite } from '../mix/index.ts'
 import { RelayError } from './errors.ts'
 
-export interface RelayKeys {
+export interface RelayIdentity {
   readonly identity: { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
   readonly id: string
-  readonly mix: { readonly publicKey: Buffer, readonly secretKey: Buffer }
   readonly mailboxKey: Buffer
 }
 
+export interface RelayKeys extends RelayIdentity {
+  readonly mix: { readonly publicKey: Buffer, readonly secretKey: Buffer }
+}
+
 const FILES = ['identity.key', 'mix.key', 'mailbox.key'] as const
+const IDENTITY_FILES = ['identity.key', 'mailbox.key'] as const
 
 function readKey (dir: string, name: string): Buffer {
   const b = readFileSync(join(dir, name))
@@ -25,12 +29,15 @@ function readKey (dir: string, name: string): Buffer {
   return b
 }
 
-/** Create any missing key file with fresh randomness. Existing files are never overwritten. */
-export function ensureKeys (c: CryptoSuite, dataDir: string): void {
+/**
+ * Create any missing key file with fresh randomness. Existing files are never overwritten.
+ * `staticMix` false (a relay that follows directory authorities) makes no mix.key.
+ */
+export function ensureKeys (c: CryptoSuite, dataDir: string, staticMix = true): void {
   const dir = join(dataDir, 'keys')
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   chmodSync(dir, 0o700)
-  for (const f of FILES) {
+  for (const f of staticMix ? FILES : IDENTITY_FILES) {
     const p = join(dir, f)
     if (existsSync(p)) continue
     const b = Buffer.alloc(32)
@@ -40,16 +47,24 @@ export function ensureKeys (c: CryptoSuite, dataDir: string): void {
   }
 }
 
-export function loadKeys (c: CryptoSuite, dataDir: string): RelayKeys {
+/** The identity and mailbox keys, without a static mix key. */
+export function loadIdentity (c: CryptoSuite, dataDir: string): RelayIdentity {
   const dir = join(dataDir, 'keys')
-  for (const f of FILES) if (!existsSync(join(dir, f))) throw RelayError.KEYS_INVALID(`missing key file keys/${f} in the data directory (run 'sealmix keygen' or 'sealmix init')`)
+  for (const f of IDENTITY_FILES) if (!existsSync(join(dir, f))) throw RelayError.KEYS_INVALID(`missing key file keys/${f} in the data directory (run 'sealmix keygen' or 'sealmix init')`)
   const seed = readKey(dir, 'identity.key')
   const identity = c.signSeedKeypair(seed)
   seed.fill(0)
+  return { identity, id: relayId(c, identity.publicKey), mailboxKey: readKey(dir, 'mailbox.key') }
+}
+
+export function loadKeys (c: CryptoSuite, dataDir: string): RelayKeys {
+  const dir = join(dataDir, 'keys')
+  if (!existsSync(join(dir, 'mix.key'))) throw RelayError.KEYS_INVALID('missing key file keys/mix.key in the data directory (run \'sealmix keygen\' or \'sealmix init\')')
+  const base = loadIdentity(c, dataDir)
   const secretKey = readKey(dir, 'mix.key')
   const publicKey = Buffer.alloc(32)
   c.x25519Base(publicKey, secretKey)
-  return { identity, id: relayId(c, identity.publicKey), mix: { publicKey, secretKey }, mailboxKey: readKey(dir, 'mailbox.key') }
+  return { ...base, mix: { publicKey, secretKey } }
 }
 
 /** The public half, as the network file lists it. */

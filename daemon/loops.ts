@@ -13,7 +13,7 @@ export class Loops {
   readonly #sent = new Map<string, number>()
   #history: boolean[] = []
 
-  constructor (private readonly o: { sphinx: Sphinx, rng: Rng, myId: string, myLayer: number, myMixKey: Buffer, doc: NetworkDocument, metrics: RelayMetrics }) {}
+  constructor (private readonly o: { sphinx: Sphinx, rng: Rng, myId: string, myLayer: number, myMixKey: () => Buffer | undefined, doc: () => NetworkDocument, metrics: RelayMetrics }) {}
 
   /** Exponential gap in ms before the next loop at `ratePerSec`. */
   nextGapMs (ratePerSec: number): number {
@@ -21,17 +21,20 @@ export class Loops {
     return -Math.log(u) / ratePerSec * 1000
   }
 
-  /** Build one loop packet; returns its first hop and bytes, or null if a layer is empty. */
+  /** Build one loop packet; returns its first hop and bytes, or null if a layer is empty or this relay has no key in the document's epoch. */
   make (nowMs: number): { to: string, packet: Buffer } | null {
     const path: PathHop[] = []
+    const doc = this.o.doc()
+    const myMixKey = this.o.myMixKey()
+    if (myMixKey === undefined) return null
     for (let k = 1; k <= 3; k++) {
-      const layer = this.o.doc.relays.filter(r => r.layer === (this.o.myLayer + k) % 4)
+      const layer = doc.relays.filter(r => r.layer === (this.o.myLayer + k) % 4)
       if (layer.length === 0) return null
       const r = layer[randomInt(this.o.rng, layer.length)]!
       path.push({ id: Buffer.from(r.id, 'hex'), publicKey: Buffer.from(r.mixKey, 'hex'), commands: [{ type: 'node_delay', delayMs: 0 }] })
     }
     const me = Buffer.from(this.o.myId, 'hex')
-    path.push({ id: me, publicKey: this.o.myMixKey, commands: [{ type: 'node_delay', delayMs: 0 }, { type: 'recipient', id: me }] })
+    path.push({ id: me, publicKey: myMixKey, commands: [{ type: 'node_delay', delayMs: 0 }, { type: 'recipient', id: me }] })
     const payload = this.o.rng.bytes(this.o.sphinx.geometry.userPayloadBytes)
     this.#sent.set(payload.subarray(0, 16).toString('hex'), nowMs)
     this.o.metrics.loopsSent.inc()

@@ -11,6 +11,8 @@ export type DropReasonLabel = typeof DROP_REASONS[number]
 export const LINKS = ['client', 'peer', 'ingress'] as const
 export type LinkLabel = typeof LINKS[number]
 export const COVER_KINDS = ['link', 'loop'] as const
+/** Why a fetched directory document was refused (client/directory.ts). */
+export const DIRECTORY_REJECTIONS = ['too_large', 'malformed', 'bad_signatures', 'geometry', 'not_valid_now', 'inconsistent', 'equivocation', 'wrong_network'] as const
 
 export class RelayMetrics {
   readonly registry = new Registry()
@@ -37,6 +39,9 @@ export class RelayMetrics {
   readonly mailboxOldest: Gauge
   readonly delivered: Counter<'link'>
   readonly networkAge: Gauge
+  readonly epoch: Gauge
+  readonly mixKeysLive: Gauge
+  readonly directoryRejected: Counter<'reason'>
   readonly up: Gauge<'role'>
 
   constructor (role: 'gateway' | 'mix') {
@@ -73,6 +78,10 @@ export class RelayMetrics {
     this.mailboxOldest = new Gauge({ name: 'sealmix_mailbox_oldest_age_seconds', help: 'Age of the oldest mailbox packet (hour resolution).', registers })
     this.delivered = new Counter({ name: 'sealmix_delivered_total', help: 'Payloads acknowledged by an ingress or a client.', labelNames: ['link'], registers })
     this.networkAge = new Gauge({ name: 'sealmix_network_document_age_seconds', help: 'Seconds since the network document in use became valid.', registers })
+    this.epoch = new Gauge({ name: 'sealmix_epoch', help: 'The epoch of the network document in use.', registers })
+    this.mixKeysLive = new Gauge({ name: 'sealmix_mix_keys_live', help: 'Private mix keys held in memory (current, previous in its grace window, next near its start).', registers })
+    this.directoryRejected = new Counter({ name: 'sealmix_directory_rejected_total', help: 'Directory documents refused, by reason.', labelNames: ['reason'], registers })
+    for (const r of DIRECTORY_REJECTIONS) this.directoryRejected.inc({ reason: r }, 0)
     this.up = new Gauge({ name: 'sealmix_relay_info', help: 'Always 1; the role label says what this relay is.', labelNames: ['role'], registers })
     this.up.set({ role }, 1)
     for (const r of DROP_REASONS) this.dropped.inc({ reason: r }, 0)

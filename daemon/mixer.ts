@@ -20,8 +20,9 @@ export type Outbound =
 
 export interface Staged {
   readonly out: Outbound | null
-  /** The replay tag to commit (absent for packets this relay made itself). */
+  /** The replay tag to commit (absent for packets this relay made itself), and the epoch of the key that opened the packet. */
   readonly tag?: Buffer
+  readonly epoch?: number
   readonly delayMs: number
 }
 
@@ -40,7 +41,6 @@ export interface MixerComponents {
   readonly params: MixingParams
   readonly rng: Rng
   readonly now: () => number
-  readonly epoch: number
   readonly replay: ReplayStore
   readonly spool: QueueStore | null
   readonly mailbox: QueueStore | null
@@ -89,7 +89,7 @@ export class Mixer {
     const ops: BatchOp[] = []
     let arrivals = 0
     for (const s of staged) {
-      if (s.tag !== undefined) ops.push(c.replay.put(c.epoch, s.tag))
+      if (s.tag !== undefined && s.epoch !== undefined && c.replay.keeps(s.epoch)) ops.push(c.replay.put(s.epoch, s.tag))
       if (s.out === null) continue
       arrivals++
       if (c.pool.add(s.out, now, s.delayMs, c.rng) !== undefined) c.metrics.dropped.inc({ reason: 'queue_full' })
@@ -173,6 +173,6 @@ export class Mixer {
     const c = this.#c
     const staged = this.#staged
     this.#staged = []
-    await commit(c.db, staged.filter(s => s.tag !== undefined).map(s => c.replay.put(c.epoch, s.tag!)))
+    await commit(c.db, staged.filter(s => s.tag !== undefined && s.epoch !== undefined && c.replay.keeps(s.epoch)).map(s => c.replay.put(s.epoch!, s.tag!)))
   }
 }

@@ -3,23 +3,29 @@
  * edge (gateways), loops and the operations listener. Starts in dependency order and stops in
  * reverse; if start fails midway, what already started is stopped.
  *
- * Packet path: frame in -> unwrap worker -> replay filter (main thread) -> staged -> mixing round
- * (synced commit) -> frame out. Every drop is counted by reason.
+ * Packet path: frame in -> unwrap worker -> replay filter of the key's epoch (main thread) ->
+ * staged -> mixing round (synced commit) -> frame out. Every drop is counted by reason.
+ *
+ * The network view comes from a static signed file (`network`) or from directory authorities
+ * (`directory`, daemon/relay-epochs.ts): then mix keys rotate per epoch, each live key has its
+ * own replay filter, and links follow the current document.
  */
 import { join } from 'node:path'
 import {
   createPool, encodeFrame, FRAME, loadCrypto, NETWORK_GEOMETRY, parseFrame, ReplayFilter, Sphinx, systemRng,
-  type BindingName, type CryptoSuite, type Rng
+  type BindingName, type CryptoSuite, type NetworkDocument, type RelayDescriptor, type Rng
 } from '../mix/index.ts'
 import type { RelayConfig } from './config.ts'
 import { Edge } from './edge.ts'
 import { RelayError } from './errors.ts'
 import { startOpsServer, type OpsServer } from './http.ts'
-import { loadKeys, type RelayKeys } from './keys.ts'
+import { EpochKeyring, type MixKeyPair } from './epoch-keys.ts'
+import { loadIdentity, loadKeys, type RelayIdentity } from './keys.ts'
 import { createLogger, type Logger } from './log.ts'
 import { Loops } from './loops.ts'
 import { RelayMetrics, type DropReasonLabel } from './metrics.ts'
 import { Mixer, type Outbound } from './mixer.ts'
+import { DirectoryClient, RelayEpochs } from './relay-epochs.ts'
 import { loadNetwork, NetworkView } from './network.ts'
 import { openDatabase, type Db } from './store/db.ts'
 import { QueueStore } from './store/queue-store.ts'
@@ -44,7 +50,6 @@ export interface RelayOptions {
 interface Ctx { readonly link: ConnKind }
 
 const ZERO32 = '0'.repeat(64)
-const EPOCH = 0 // static network file; the directory issue adds epochs
 
 export class Relay {
   readonly #o: RelayOptions
@@ -54,10 +59,16 @@ export class Relay {
   readonly #now: () => number
   #crypto!: CryptoSuite
   #rng!: Rng
-  #keys!: RelayKeys
+  #keys!: RelayIdentity
+  /** This relay's mix public key per live epoch (loops are addressed to it). */
+  readonly #mixPublic = new Map<number, Buffer>()
   #view!: NetworkView
   #db: Db | null = null
-  #filter!: ReplayFilter
+  #replay!: ReplayStore
+  /** One replay filter per live mix key, by epoch. */
+  readonly #filters = new Map<number, ReplayFilter>()
+  #epochs: RelayEpochs | null = null
+  #listed = false
   #pool: UnwrapPool<Ctx> | null = null
   #listener: Listener | null = null
   #links = new Map<string, OutLink>()
@@ -85,7 +96,12 @@ export class Relay {
   }
 
   get id (): string { return this.#keys.id }
-  get ready (): boolean { return this.#ready }
+  /** Started, and listed with its current key in the network document in use. */
+  get ready (): boolean { return this.#ready && this.#listed }
+  /** The epoch of the document in use. */
+  get epoch (): number { return this.#view.doc.epoch }
+  /** Epochs whose private mix key is live (in the unwrap workers). */
+  get liveEpochs (): number[] { return [...this.#filters.keys()].sort((a, b) => a - b) }
   /** Outgoing relay links that are up (ids). */
   get linksUp (): string[] { return [...this.#links.values()].filter(l => l.ready).map(l => l.peerId) }
 
@@ -104,18 +120,26 @@ export class Relay {
     this.#crypto = await loadCrypto(this.#o.binding ?? 'auto')
     this.#rng = systemRng(this.#crypto)
     this.#sphinx = new Sphinx(this.#crypto, g)
-    this.#keys = loadKeys(this.#crypto, cfg.dataDir)
-    this.#view = loadNetwork(this.#crypto, cfg.network.file, cfg.network.signers, g, this.#now())
-    const me = this.#view.relay(this.#keys.id)
-    if (me === undefined || me.role !== cfg.role || me.mixKey !== this.#keys.mix.publicKey.toString('hex')) throw RelayError.NOT_IN_NETWORK()
-    this.#myLayer = me.layer
-    this.metrics.networkAge.set(Math.max(0, (this.#now() - this.#view.doc.validFromMs) / 1000))
-
     this.#db = await openDatabase(join(cfg.dataDir, 'db'))
-    const replay = new ReplayStore(this.#db)
-    this.#filter = new ReplayFilter(cfg.replay.capacity, cfg.replay.falsePositiveRate)
-    const loaded = await replay.load(EPOCH, this.#filter)
-    this.metrics.replayFill.set(this.#filter.count / this.#filter.capacity)
+    this.#replay = new ReplayStore(this.#db)
+    let staticKey: { epoch: number, key: MixKeyPair } | null = null
+    if (cfg.network !== undefined) {
+      const keys = loadKeys(this.#crypto, cfg.dataDir)
+      this.#keys = keys
+      this.#view = loadNetwork(this.#crypto, cfg.network.file, cfg.network.signers, g, this.#now())
+      const me = this.#view.relay(this.#keys.id)
+      if (me === undefined || me.role !== cfg.role || me.mixKey !== keys.mix.publicKey.toString('hex')) throw RelayError.NOT_IN_NETWORK()
+      this.#myLayer = me.layer
+      this.#listed = true
+      staticKey = { epoch: this.#view.doc.epoch, key: keys.mix }
+    } else {
+      this.#keys = loadIdentity(this.#crypto, cfg.dataDir)
+      this.#myLayer = cfg.directory!.layer
+      this.#view = new NetworkView(await this.#firstDocument())
+    }
+    this.metrics.networkAge.set(Math.max(0, (this.#now() - this.#view.doc.validFromMs) / 1000))
+    this.metrics.epoch.set(this.#view.doc.epoch)
+    let loaded = 0
     let spool: QueueStore | null = null
     let mailbox: QueueStore | null = null
     if (cfg.role === 'gateway') {
@@ -127,7 +151,8 @@ export class Relay {
     }
 
     this.#pool = new UnwrapPool<Ctx>({ workers: cfg.limits.workers, geometry: g, maxQueued: 8192, onResults: r => this.#route(r) })
-    await this.#pool.init({ binding: this.#crypto.name, keys: [this.#keys.mix.secretKey], maxDelayMs: this.#view.doc.mixing.maxDelayMs })
+    await this.#pool.init({ binding: this.#crypto.name, keys: [], epochs: [], maxDelayMs: this.#view.doc.mixing.maxDelayMs })
+    if (staticKey !== null) loaded = await this.#setKeys([staticKey], [])
 
     const params = this.#view.doc.mixing
     const identity = { id: Buffer.from(this.#keys.id, 'hex'), secretKey: this.#keys.identity.secretKey }
@@ -137,8 +162,7 @@ export class Relay {
       params,
       rng: this.#rng,
       now: this.#now,
-      epoch: EPOCH,
-      replay,
+      replay: this.#replay,
       spool,
       mailbox,
       metrics: this.metrics,
@@ -182,22 +206,19 @@ export class Relay {
     })
     this.port = await this.#listener.start()
 
-    const next = this.#view.layer(NetworkView.nextLayer(this.#myLayer))
-    for (const r of next) {
-      const link = new OutLink({
-        crypto: this.#crypto, geometry: g, identity, role: 'relay', peerId: r.id, peerKey: Buffer.from(r.identityKey, 'hex'), address: r.address,
-        maxBufferedBytes: cfg.limits.maxBufferedBytes, handshakeTimeoutMs: cfg.limits.handshakeTimeoutMs, pingIntervalMs: cfg.limits.pingIntervalMs,
-        minRetryMs: this.#o.minRetryMs,
-        maxRetryMs: this.#o.maxRetryMs,
-        onUp: () => { this.metrics.connections.inc({ link: 'peer' }); this.#refillCover(r.id, r.mixKey) },
-        onDown: () => this.metrics.connections.dec({ link: 'peer' }),
-        onHandshakeFailed: () => this.metrics.handshakeFailures.inc({ link: 'peer' })
+    this.#syncLinks()
+    if (cfg.directory !== undefined) {
+      const d = cfg.directory
+      const keyring = new EpochKeyring(this.#crypto, cfg.dataDir)
+      this.#epochs = new RelayEpochs({
+        crypto: this.#crypto, keyring, directory: this.#directory!, schedule: this.#directory!.schedule!, authorities: d.authorities, identity: this.#keys.identity,
+        self: { id: this.#keys.id, role: cfg.role, layer: d.layer, address: d.address }, maxSkewMs: d.maxSkewMs, now: this.#now, log: this.log,
+        onKeys: async (live, retired) => { loaded += await this.#setKeys(live, retired) },
+        onDocument: doc => this.#useDocument(doc)
       })
-      this.#links.set(r.id, link)
-      link.start()
+      await this.#epochs.start()
     }
-
-    this.#loops = new Loops({ sphinx: this.#sphinx, rng: this.#rng, myId: this.#keys.id, myLayer: this.#myLayer, myMixKey: this.#keys.mix.publicKey, doc: this.#view.doc, metrics: this.metrics })
+    this.#loops = new Loops({ sphinx: this.#sphinx, rng: this.#rng, myId: this.#keys.id, myLayer: this.#myLayer, myMixKey: () => this.#mixPublic.get(this.#view.doc.epoch), doc: () => this.#view.doc, metrics: this.metrics })
     if (params.loopRatePerSec > 0) this.#scheduleLoop(params.loopRatePerSec)
     const refresh = (): void => {
       this.#loops?.sweep(this.#now())
@@ -225,8 +246,94 @@ export class Relay {
       this.metricsPort = this.#ops.port
     }
     this.#ready = true
-    this.log.info({ role: cfg.role, layer: this.#myLayer, replayTagsLoaded: loaded, spooled: spool?.count ?? 0 }, 'relay started')
+    this.log.info({ role: cfg.role, layer: this.#myLayer, epoch: this.#view.doc.epoch, listed: this.#listed, replayTagsLoaded: loaded, spooled: spool?.count ?? 0 }, 'relay started')
   }
+
+  #directory: DirectoryClient | null = null
+
+  /** Directory mode: the schedule and a first valid document, retried until the authorities answer. */
+  async #firstDocument (): Promise<NetworkDocument> {
+    const d = this.#cfg.directory!
+    this.#directory = new DirectoryClient({ crypto: this.#crypto, authorities: d.authorities, now: this.#now, maxSkewMs: d.maxSkewMs, onRejected: reason => this.metrics.directoryRejected.inc({ reason }) })
+    for (let tries = 0; ; tries++) {
+      if (this.#stopping !== null) throw RelayError.NETWORK_INVALID('DIR_NONE_VALID', 'stopped while waiting for the directory')
+      const doc = await this.#directory.refresh().catch(() => null)
+      if (doc !== null) return doc
+      if (tries % 10 === 0) this.log.warn('waiting for a network document signed by a majority of the directory authorities')
+      await new Promise(resolve => setTimeout(resolve, 500))
+    }
+  }
+
+  /**
+   * Make `live` the mix keys in the workers, each with its replay filter (rebuilt from LevelDB),
+   * and drop the filters and stored tags of `retired` epochs. Returns the tags loaded.
+   */
+  async #setKeys (live: ReadonlyArray<{ epoch: number, key: MixKeyPair }>, retired: readonly number[]): Promise<number> {
+    let loaded = 0
+    for (const { epoch, key } of live) {
+      this.#mixPublic.set(epoch, key.publicKey)
+      if (this.#filters.has(epoch)) continue
+      const f = new ReplayFilter(this.#cfg.replay.capacity, this.#cfg.replay.falsePositiveRate)
+      loaded += await this.#replay.load(epoch, f)
+      this.#filters.set(epoch, f)
+    }
+    this.#pool!.setKeys(live.map(l => l.key.secretKey), live.map(l => l.epoch))
+    for (const e of retired) {
+      this.#filters.get(e)?.clear()
+      this.#filters.delete(e)
+      this.#mixPublic.delete(e)
+    }
+    await this.#replay.clearBefore(Math.min(...live.map(l => l.epoch)))
+    this.metrics.mixKeysLive.set(live.length)
+    this.#updateReplayFill()
+    return loaded
+  }
+
+  #updateReplayFill (): void {
+    let fill = 0
+    for (const f of this.#filters.values()) fill = Math.max(fill, f.count / f.capacity)
+    this.metrics.replayFill.set(fill)
+  }
+
+  /** A new current document: route by it, follow its next layer, rebuild cover for the neighbours' new keys. */
+  #useDocument (doc: NetworkDocument): void {
+    this.#view = new NetworkView(doc)
+    const me = this.#view.relay(this.#keys.id)
+    this.#listed = me !== undefined && me.role === this.#cfg.role && me.layer === this.#myLayer && me.mixKey === this.#mixPublic.get(doc.epoch)?.toString('hex')
+    this.metrics.epoch.set(doc.epoch)
+    this.metrics.networkAge.set(Math.max(0, (this.#now() - doc.validFromMs) / 1000))
+    this.#coverStock.clear()
+    this.#syncLinks()
+    this.log.info({ epoch: doc.epoch, relays: doc.relays.length, listed: this.#listed }, 'network document in use')
+  }
+
+  /** Outgoing links to exactly the next layer of the current document. */
+  #syncLinks (): void {
+    const cfg = this.#cfg
+    const next = new Map(this.#view.layer(NetworkView.nextLayer(this.#myLayer)).map(r => [r.id, r]))
+    for (const [id, l] of this.#links) {
+      const r = next.get(id)
+      if (r === undefined || r.address !== this.#linkAddress.get(id)) { this.#links.delete(id); this.#linkAddress.delete(id); void l.close() }
+    }
+    const identity = { id: Buffer.from(this.#keys.id, 'hex'), secretKey: this.#keys.identity.secretKey }
+    for (const r of next.values()) {
+      if (this.#links.has(r.id)) continue
+      const link = new OutLink({
+        crypto: this.#crypto, geometry: NETWORK_GEOMETRY, identity, role: 'relay', peerId: r.id, peerKey: Buffer.from(r.identityKey, 'hex'), address: r.address,
+        maxBufferedBytes: cfg.limits.maxBufferedBytes, handshakeTimeoutMs: cfg.limits.handshakeTimeoutMs, pingIntervalMs: cfg.limits.pingIntervalMs,
+        minRetryMs: this.#o.minRetryMs,
+        maxRetryMs: this.#o.maxRetryMs,
+        onUp: () => { this.metrics.connections.inc({ link: 'peer' }); const cur = this.#view.relay(r.id); if (cur !== undefined) this.#refillCover(cur) },
+        onDown: () => this.metrics.connections.dec({ link: 'peer' }),
+        onHandshakeFailed: () => this.metrics.handshakeFailures.inc({ link: 'peer' })
+      })
+      this.#links.set(r.id, link)
+      this.#linkAddress.set(r.id, r.address)
+      link.start()
+    }
+  }
+
+  readonly #linkAddress = new Map<string, string>()
 
   #scheduleLoop (rate: number): void {
     this.#loopTimer = setTimeout(() => {
@@ -240,18 +347,21 @@ export class Relay {
   #takeCover (to: string): Buffer {
     const stock = this.#coverStock.get(to)
     const r = this.#view.relay(to)!
-    if (stock === undefined || stock.length < 128) this.#refillCover(to, r.mixKey)
+    if (stock === undefined || stock.length < 128) this.#refillCover(r)
     const p = stock?.pop()
     if (p !== undefined) return p
     // Out of stock: build one here rather than break the padding invariant.
     return this.#sphinx.createPacket([{ id: Buffer.from(to, 'hex'), publicKey: Buffer.from(r.mixKey, 'hex'), commands: [{ type: 'node_delay', delayMs: 0 }, { type: 'recipient', id: Buffer.alloc(32) }] }], this.#rng.bytes(NETWORK_GEOMETRY.userPayloadBytes), this.#rng)
   }
 
-  #refillCover (to: string, mixKey: string): void {
+  #refillCover (r: RelayDescriptor): void {
+    const to = r.id
     if (this.#coverPending.has(to) || this.#pool === null) return
     this.#coverPending.add(to)
-    void this.#pool.cover(256, to, mixKey).then(buf => {
+    const epoch = this.#view.doc.epoch
+    void this.#pool.cover(256, to, r.mixKey).then(buf => {
       this.#coverPending.delete(to)
+      if (this.#view.doc.epoch !== epoch) return // built for the neighbour's previous key
       const P = NETWORK_GEOMETRY.packetBytes
       const stock = this.#coverStock.get(to) ?? []
       for (let i = 0; i < buf.length / P; i++) stock.push(buf.subarray(i * P, (i + 1) * P))
@@ -291,29 +401,32 @@ export class Relay {
     const g = NETWORK_GEOMETRY
     for (const { ctx, result: r, bytes, tag } of results) {
       if (r.t === 0) { this.#drop(r.reason as DropReasonLabel); continue }
-      // Replay check on the main thread, so every worker shares one filter.
-      if (this.#filter.full) { this.#drop('replay_full'); continue }
-      if (!this.#filter.add(tag)) { this.#drop('replay'); continue }
+      // Replay check on the main thread, so every worker shares one filter per key. A key retired
+      // while its packets were in a worker has no filter any more: those packets are refused.
+      const filter = this.#filters.get(r.epoch)
+      if (filter === undefined || filter.full) { this.#drop('replay_full'); continue }
+      if (!filter.add(tag)) { this.#drop('replay'); continue }
       const t = Buffer.from(tag)
+      const epoch = r.epoch
       if (r.t === 1) {
         const next = this.#view.relay(r.hop)
         if (next === undefined || next.layer !== NetworkView.nextLayer(this.#myLayer) || !this.#links.has(r.hop) || (ctx.link !== 'relay' && this.#myLayer !== 0)) {
-          this.#drop('unknown_hop'); mixer.stage({ out: null, tag: t, delayMs: 0 }); continue
+          this.#drop('unknown_hop'); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue
         }
-        mixer.stage({ out: { kind: 'peer', to: r.hop, packet: Buffer.from(bytes) }, tag: t, delayMs: r.delay })
+        mixer.stage({ out: { kind: 'peer', to: r.hop, packet: Buffer.from(bytes) }, tag: t, epoch, delayMs: r.delay })
       } else if (r.t === 2) {
-        if (r.hop === ZERO32) { this.metrics.coverReceived.inc(); mixer.stage({ out: null, tag: t, delayMs: 0 }); continue }
-        if (r.hop === this.#keys.id) { this.#loops?.returned(bytes.subarray(0, g.userPayloadBytes)); mixer.stage({ out: null, tag: t, delayMs: 0 }); continue }
+        if (r.hop === ZERO32) { this.metrics.coverReceived.inc(); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }
+        if (r.hop === this.#keys.id) { this.#loops?.returned(bytes.subarray(0, g.userPayloadBytes)); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }
         const ing = this.#view.ingress(r.hop)
-        if (this.#cfg.role !== 'gateway' || ing === undefined || !ing.gateways.includes(this.#keys.id)) { this.#drop('unknown_hop'); mixer.stage({ out: null, tag: t, delayMs: 0 }); continue }
-        mixer.stage({ out: { kind: 'ingress', to: r.hop, payload: Buffer.from(bytes.subarray(0, g.userPayloadBytes)) }, tag: t, delayMs: r.delay })
+        if (this.#cfg.role !== 'gateway' || ing === undefined || !ing.gateways.includes(this.#keys.id)) { this.#drop('unknown_hop'); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }
+        mixer.stage({ out: { kind: 'ingress', to: r.hop, payload: Buffer.from(bytes.subarray(0, g.userPayloadBytes)) }, tag: t, epoch, delayMs: r.delay })
       } else if (r.t === 3) {
-        if (this.#cfg.role !== 'gateway') { this.#drop('unknown_hop'); mixer.stage({ out: null, tag: t, delayMs: 0 }); continue }
+        if (this.#cfg.role !== 'gateway') { this.#drop('unknown_hop'); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }
         const record = Buffer.concat([Buffer.from(r.surbId, 'hex'), bytes.subarray(0, g.bodyBytes)])
-        mixer.stage({ out: { kind: 'mailbox', to: this.#edge!.mailboxKeyOf(Buffer.from(r.hop, 'hex')), record }, tag: t, delayMs: 0 })
+        mixer.stage({ out: { kind: 'mailbox', to: this.#edge!.mailboxKeyOf(Buffer.from(r.hop, 'hex')), record }, tag: t, epoch, delayMs: 0 })
       }
     }
-    this.metrics.replayFill.set(this.#filter.count / this.#filter.capacity)
+    this.#updateReplayFill()
   }
 
   /**
@@ -327,6 +440,7 @@ export class Relay {
       this.#ready = false
       clearTimeout(this.#loopTimer)
       clearInterval(this.#sweepTimer)
+      await this.#epochs?.stop()
       this.#listener?.stopAccepting()
       await this.#mixer?.stop()
       if (this.#db !== null && this.#mixer !== null) await this.#mixer.flushTags().catch(() => {})

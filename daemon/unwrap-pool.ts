@@ -50,14 +50,19 @@ export class UnwrapPool<C> {
     }
   }
 
-  async init (o: { binding: string, keys: Uint8Array[], maxDelayMs: number }): Promise<void> {
+  async init (o: { binding: string, keys: Uint8Array[], epochs: number[], maxDelayMs: number }): Promise<void> {
     await Promise.all(this.#workers.map(async w => {
       await new Promise<void>((resolve) => {
         const f = (m: WorkerReply): void => { if (m.type === 'ready') { w.off('message', f); resolve() } }
         w.on('message', f)
-        w.postMessage({ type: 'init', binding: o.binding, hops: this.#g.hops, userPayloadBytes: this.#g.userPayloadBytes, keys: o.keys, maxDelayMs: o.maxDelayMs })
+        w.postMessage({ type: 'init', binding: o.binding, hops: this.#g.hops, userPayloadBytes: this.#g.userPayloadBytes, keys: o.keys, epochs: o.epochs, maxDelayMs: o.maxDelayMs })
       })
     }))
+  }
+
+  /** Replace the mix keys in every worker; batches sent after this call use the new set. */
+  setKeys (keys: Uint8Array[], epochs: number[]): void {
+    for (const w of this.#workers) w.postMessage({ type: 'keys', keys, epochs })
   }
 
   get backlog (): number { return this.#queue.length + this.#inFlight }

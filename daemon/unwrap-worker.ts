@@ -8,6 +8,7 @@ import type { WorkerRequest, WorkerResult } from './unwrap-protocol.ts'
 
 let sphinx: Sphinx | undefined
 let keys: Buffer[] = []
+let epochs: number[] = []
 let maxDelayMs = 0
 let rng: Rng | undefined
 const ZERO32 = Buffer.alloc(32)
@@ -24,9 +25,17 @@ async function handle (m: WorkerRequest): Promise<void> {
     const c = await loadCrypto(m.binding as BindingName)
     sphinx = new Sphinx(c, makeGeometry({ hops: m.hops, userPayloadBytes: m.userPayloadBytes }))
     keys = m.keys.map(k => Buffer.from(k))
+    epochs = m.epochs
     maxDelayMs = m.maxDelayMs
     rng = systemRng(c)
     port!.postMessage({ type: 'ready' })
+    return
+  }
+  if (m.type === 'keys') {
+    const next = m.keys.map(k => Buffer.from(k))
+    for (const k of keys) if (!next.some(n => n.equals(k))) k.fill(0)
+    keys = next
+    epochs = m.epochs
     return
   }
   const s = sphinx!
@@ -42,13 +51,13 @@ async function handle (m: WorkerRequest): Promise<void> {
       r.replayTag.copy(tags, i * 32)
       if (r.type === 'forward') {
         r.packet.copy(out, i * P)
-        results.push({ t: 1, hop: r.nextHop.toString('hex'), delay: r.delayMs, key: r.keyIndex })
+        results.push({ t: 1, hop: r.nextHop.toString('hex'), delay: r.delayMs, epoch: epochs[r.keyIndex]! })
       } else if (r.type === 'deliver') {
         r.payload.copy(out, i * P)
-        results.push({ t: 2, hop: r.recipient.toString('hex'), delay: r.delayMs, key: r.keyIndex })
+        results.push({ t: 2, hop: r.recipient.toString('hex'), delay: r.delayMs, epoch: epochs[r.keyIndex]! })
       } else {
         r.body.copy(out, i * P)
-        results.push({ t: 3, hop: r.recipient.toString('hex'), surbId: r.surbId.toString('hex'), delay: 0, key: r.keyIndex })
+        results.push({ t: 3, hop: r.recipient.toString('hex'), surbId: r.surbId.toString('hex'), delay: 0, epoch: epochs[r.keyIndex]! })
       }
     }
     port!.postMessage({ type: 'batch', id: m.id, results, out: out.buffer, tags: tags.buffer }, [out.buffer, tags.buffer])

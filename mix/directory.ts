@@ -67,6 +67,9 @@ export interface NetworkDocument {
   readonly epoch: number
   readonly validFromMs: number
   readonly validUntilMs: number
+  /** Epoch length and grace window (documents from authorities; static network files omit them). */
+  readonly epochMs?: number
+  readonly graceMs?: number
   readonly geometry: GeometryParams & { readonly hash: string }
   readonly mixing: MixingParams
   readonly relays: readonly RelayDescriptor[]
@@ -112,6 +115,7 @@ function shapeError (d: Record<string, unknown>): string | null {
   if (d.version !== DIRECTORY_VERSION) return 'version'
   if (typeof d.network !== 'string' || d.network.length === 0 || d.network.length > 64) return 'network'
   if (!isInt(d.epoch, 0) || !isInt(d.validFromMs, 0) || !isInt(d.validUntilMs, 0)) return 'times'
+  if ((d.epochMs !== undefined && !isInt(d.epochMs, 1)) || (d.graceMs !== undefined && !isInt(d.graceMs, 0))) return 'times'
   const g = d.geometry as Record<string, unknown> | undefined
   if (g === undefined || !isInt(g.hops, 1, 16) || !isInt(g.userPayloadBytes, 1, 65536) || typeof g.hash !== 'string') return 'geometry'
   const m = d.mixing as Record<string, unknown> | undefined
@@ -141,6 +145,8 @@ export interface VerifyDocumentOptions {
   readonly signers: readonly Uint8Array[]
   readonly geometry: GeometryParams
   readonly nowMs: number
+  /** Clock skew tolerated at either end of the validity window, ms. @default 0 */
+  readonly skewMs?: number
 }
 
 /** Parse and verify a signed network document from untrusted bytes. */
@@ -166,7 +172,8 @@ export function verifyDocument (c: CryptoSuite, bytes: Uint8Array, o: VerifyDocu
   if (good.size * 2 <= trusted.size || trusted.size === 0) return fail('DIR_BAD_SIGNATURES')
   if (d.geometry.hops !== o.geometry.hops || d.geometry.userPayloadBytes !== o.geometry.userPayloadBytes ||
     d.geometry.hash !== geometryHash(c, o.geometry).toString('hex')) return fail('DIR_GEOMETRY_MISMATCH')
-  if (o.nowMs < d.validFromMs || o.nowMs > d.validUntilMs) return fail('DIR_NOT_VALID_NOW')
+  const skew = o.skewMs ?? 0
+  if (o.nowMs + skew < d.validFromMs || o.nowMs - skew > d.validUntilMs) return fail('DIR_NOT_VALID_NOW')
   const ids = new Set<string>()
   for (const r of d.relays) {
     if (ids.has(r.id) || r.id !== relayId(c, Buffer.from(r.identityKey, 'hex'))) return fail('DIR_INCONSISTENT', 'relay id')

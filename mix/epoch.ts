@@ -6,7 +6,7 @@
  * authority signs identical bytes.
  */
 import type { CryptoSuite } from './crypto/suite.ts'
-import { canonicalJson, relayId, verifyDocument, type IngressDescriptor, type MixingParams, type NetworkDocument, type RelayRole } from './directory.ts'
+import { canonicalJson, relayId, verifyDocument, type DirectoryCode, type IngressDescriptor, type MixingParams, type NetworkDocument, type RelayRole } from './directory.ts'
 import { fail, ok, type Result } from './envelope/codec.ts'
 import { MixError } from './errors.ts'
 import { geometryHash, type GeometryParams } from './sphinx/geometry.ts'
@@ -25,6 +25,39 @@ export function epochAt (s: EpochSchedule, nowMs: number): number {
 
 export function epochStart (s: EpochSchedule, epoch: number): number {
   return s.genesisMs + epoch * s.epochMs
+}
+
+/**
+ * The last moment a descriptor counts for `epoch`'s document: half an epoch before it starts, so
+ * that authorities have shared what they hold and the document is fixed well before anyone uses
+ * it. Epoch 0 (the network's first) takes descriptors until genesis.
+ */
+export function publishDeadline (s: EpochSchedule, epoch: number): number {
+  return epoch === 0 ? s.genesisMs : epochStart(s, epoch) - Math.floor(s.epochMs / 2)
+}
+
+/**
+ * The epochs whose private mix keys a relay holds in memory at `nowMs`: the current one; the
+ * previous one during the grace window; the next one from `skewMs` before it starts, so that a
+ * sender whose clock runs ahead is served too.
+ */
+export function liveKeyEpochs (s: EpochSchedule, graceMs: number, skewMs: number, nowMs: number): number[] {
+  const e = epochAt(s, nowMs)
+  const out: number[] = []
+  if (e > 0 && nowMs < epochStart(s, e) + graceMs) out.push(e - 1)
+  out.push(e)
+  if (nowMs >= epochStart(s, e + 1) - skewMs) out.push(e + 1)
+  return out
+}
+
+/** The epochs a relay's descriptor published during `epoch` carries keys for: this one to KEYS_AHEAD past the next. */
+export function descriptorEpochs (epoch: number): number[] {
+  return Array.from({ length: KEYS_AHEAD + 2 }, (_, i) => epoch + i)
+}
+
+/** Recover the schedule from a document that carries its epoch length. */
+export function scheduleOf (d: NetworkDocument): EpochSchedule | null {
+  return d.epochMs === undefined ? null : { genesisMs: d.validFromMs - d.epoch * d.epochMs, epochMs: d.epochMs }
 }
 
 export const DESCRIPTOR_LABEL = Buffer.from('sealmix-descriptor-v0\0', 'latin1')
@@ -88,8 +121,9 @@ export interface EpochDocumentInput {
 
 /**
  * The document of one epoch, identical for identical inputs in any order: descriptors that verify,
- * one per relay id (when a relay sent several, the one with the smallest signature, so that the
- * choice does not depend on arrival order), sorted by id, each with its mix key of this epoch.
+ * one per relay id (when a relay sent several, the most recently published, ties broken by the
+ * smaller signature, so that the choice does not depend on arrival order), sorted by id, each with
+ * its mix key of this epoch.
  */
 export function buildEpochDocument (c: CryptoSuite, i: EpochDocumentInput): NetworkDocument {
   if (!Number.isInteger(i.epoch) || i.epoch < 0) throw MixError.BAD_ARGUMENT('epoch must be a non-negative integer')
@@ -97,24 +131,31 @@ export function buildEpochDocument (c: CryptoSuite, i: EpochDocumentInput): Netw
   for (const raw of i.descriptors) {
     const v = verifyDescriptor(c, raw, i.epoch)
     if (!v.ok) continue
+    // The most recent descriptor (its first key's epoch is when it was published), ties broken by the smaller signature.
     const prev = best.get(v.value.descriptor.id)
-    if (prev === undefined || v.value.signature < prev.signature) best.set(v.value.descriptor.id, v.value)
+    const first = (s: SignedDescriptor): number => Math.min(...s.descriptor.mixKeys.map(k => k.epoch))
+    if (prev === undefined || first(v.value) > first(prev) || (first(v.value) === first(prev) && v.value.signature < prev.signature)) best.set(v.value.descriptor.id, v.value)
   }
   const relays = [...best.values()].sort((a, b) => a.descriptor.id < b.descriptor.id ? -1 : 1).map(s => {
     const d = s.descriptor
     return { id: d.id, role: d.role, layer: d.layer, address: d.address, identityKey: d.identityKey, mixKey: d.mixKeys.find(k => k.epoch === i.epoch)!.key }
   })
   const start = epochStart(i.schedule, i.epoch)
+  // An ingress is listed with the gateways of this epoch it attaches to, and not at all without one.
+  const gateways = new Set(relays.filter(r => r.role === 'gateway').map(r => r.id))
+  const ingresses = i.ingresses.map(x => ({ ...x, gateways: x.gateways.filter(g => gateways.has(g)) })).filter(x => x.gateways.length > 0)
   return {
     version: 1,
     network: i.network,
     epoch: i.epoch,
     validFromMs: start,
     validUntilMs: start + i.schedule.epochMs + i.graceMs,
+    epochMs: i.schedule.epochMs,
+    graceMs: i.graceMs,
     geometry: { hops: i.geometry.hops, userPayloadBytes: i.geometry.userPayloadBytes, hash: geometryHash(c, i.geometry).toString('hex') },
     mixing: i.mixing,
     relays,
-    ingresses: [...i.ingresses].sort((a, b) => a.id < b.id ? -1 : 1)
+    ingresses: ingresses.sort((a, b) => a.id < b.id ? -1 : 1)
   }
 }
 
@@ -123,13 +164,17 @@ export function buildEpochDocument (c: CryptoSuite, i: EpochDocumentInput): Netw
  * verify on its own (a majority of `signers` on identical bytes); two that verify but differ
  * mean an authority signed both (equivocation), and then neither is used.
  */
-export function chooseDocument (c: CryptoSuite, served: readonly Uint8Array[], o: { signers: readonly Uint8Array[], geometry: GeometryParams, nowMs: number, epoch: number }): Result<NetworkDocument, 'DIR_NONE_VALID' | 'DIR_EQUIVOCATION'> {
-  const valid = new Map<string, NetworkDocument>()
+export function chooseDocument (c: CryptoSuite, served: readonly Uint8Array[], o: { signers: readonly Uint8Array[], geometry: GeometryParams, nowMs: number, skewMs?: number, epoch: number | 'latest', onRejected?: (code: DirectoryCode) => void }): Result<NetworkDocument, 'DIR_NONE_VALID' | 'DIR_EQUIVOCATION'> {
+  const verified: NetworkDocument[] = []
   for (const bytes of served) {
     const r = verifyDocument(c, bytes, o)
-    if (r.ok && r.value.epoch === o.epoch) valid.set(canonicalJson(r.value), r.value)
+    if (r.ok) verified.push(r.value); else o.onRejected?.(r.code)
   }
+  // 'latest' (a node that does not know the epoch yet): the highest epoch that verifies now.
+  const epoch = o.epoch === 'latest' ? Math.max(-1, ...verified.map(d => d.epoch)) : o.epoch
+  const valid = new Map<string, NetworkDocument>()
+  for (const d of verified) if (d.epoch === epoch) valid.set(canonicalJson(d), d)
   if (valid.size === 0) return fail('DIR_NONE_VALID')
-  if (valid.size > 1) return fail('DIR_EQUIVOCATION', `${valid.size} different documents for epoch ${o.epoch}`)
+  if (valid.size > 1) return fail('DIR_EQUIVOCATION', `${valid.size} different documents for epoch ${epoch}`)
   return ok([...valid.values()][0]!)
 }

@@ -20,7 +20,7 @@ describe('config', function () {
   it('fills defaults, resolves paths against the config file, and freezes the result', function () {
     const c = parseConfig(base(), '/etc/sealmix')
     assert.equal(c.dataDir, '/etc/sealmix/data')
-    assert.equal(c.network.file, '/etc/sealmix/net.json')
+    assert.equal(c.network?.file, '/etc/sealmix/net.json')
     assert.equal(c.metrics.host, '127.0.0.1')
     assert.equal(c.metrics.port, 9464)
     assert.equal(c.limits.workers, 2)

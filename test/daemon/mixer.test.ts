@@ -37,7 +37,7 @@ describe('Mixer', function () {
   function mixer (params: Partial<MixingParams> = {}, links = ['a', 'b', 'c'], capacity = 1000): Mixer {
     const p = { ...PARAMS, ...params }
     return new Mixer({
-      db, pool: createPool<Outbound>(p, capacity), params: p, rng, now: () => now, epoch: 0, replay: new ReplayStore(db), spool: null, mailbox: null, metrics,
+      db, pool: createPool<Outbound>(p, capacity), params: p, rng, now: () => now, replay: new ReplayStore(db), spool: null, mailbox: null, metrics,
       links: {
         ready: () => links,
         send: (to, packet) => { sent.push({ to, packet, cover: packet === COVER }); return true },
@@ -57,7 +57,7 @@ describe('Mixer', function () {
     }
     const tags = Array.from({ length: 20 }, () => rng.bytes(32))
     const m = mixer({}, ['a'])
-    tags.forEach((t, i) => m.stage({ out: { kind: 'peer', to: 'a', packet: Buffer.from([i]) }, tag: t, delayMs: 0 }))
+    tags.forEach((t, i) => m.stage({ out: { kind: 'peer', to: 'a', packet: Buffer.from([i]) }, tag: t, epoch: 0, delayMs: 0 }))
     const send = sent
     const origPush = send.push.bind(send)
     send.push = (...x) => { events.push('send'); return origPush(...x) }

@@ -1,0 +1,135 @@
+/**
+ * A relay that follows directory authorities (DESIGN.md §6): on a short tick, it
+ * - makes its mix keys for this epoch and KEYS_AHEAD past the next (daemon/epoch-keys.ts), and
+ *   publishes a signed descriptor with them to every authority until each has taken it, well
+ *   before the next epoch's publish deadline;
+ * - keeps exactly the live keys in the unwrap workers (the current one, the previous one in its
+ *   grace window, the next one from `maxSkewMs` before it starts) and, when a key leaves that set,
+ *   has the relay drop its replay state before the key file is erased;
+ * - fetches documents (client/directory.ts) and hands the relay each new current one.
+ * The relay decides what a key change or a document means for its workers, filters and links.
+ */
+import { DirectoryClient, type AuthorityRef } from '../client/directory.ts'
+import { descriptorEpochs, epochAt, liveKeyEpochs, signDescriptor, type CryptoSuite, type NetworkDocument, type NetworkSchedule, type RelayRole } from '../mix/index.ts'
+import type { EpochKeyring, MixKeyPair } from './epoch-keys.ts'
+import type { Logger } from './log.ts'
+
+export interface RelayEpochsOptions {
+  readonly crypto: CryptoSuite
+  readonly keyring: EpochKeyring
+  readonly directory: DirectoryClient
+  readonly schedule: NetworkSchedule
+  readonly authorities: readonly AuthorityRef[]
+  readonly identity: { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
+  readonly self: { readonly id: string, readonly role: RelayRole, readonly layer: number, readonly address: string }
+  readonly maxSkewMs: number
+  readonly now: () => number
+  readonly log: Logger
+  /** The live key set changed; `retired` epochs lose their key right after this resolves. */
+  readonly onKeys: (live: ReadonlyArray<{ epoch: number, key: MixKeyPair }>, retired: readonly number[]) => Promise<void>
+  readonly onDocument: (doc: NetworkDocument) => void
+}
+
+const TICK_MS = 100
+
+export class RelayEpochs {
+  readonly #o: RelayEpochsOptions
+  #live: number[] = []
+  #published = new Map<number, Set<string>>()
+  #doc: NetworkDocument | null = null
+  #nextRefresh = 0
+  #nextPublish = 0
+  #timer: NodeJS.Timeout | undefined
+  #running: Promise<void> | null = null
+  #refreshing = false
+  readonly #inFlight = new Set<Promise<void>>()
+  #stopped = false
+
+  constructor (o: RelayEpochsOptions) { this.#o = o }
+
+  /** The epochs whose keys are live now (the first tick decides them). */
+  get live (): readonly number[] { return this.#live }
+  get document (): NetworkDocument | null { return this.#doc }
+  get #refreshMs (): number { return Math.min(30_000, Math.max(250, Math.floor(this.#o.schedule.epochMs / 8))) }
+
+  /** Run the first tick (keys, descriptor, first document attempt), then keep ticking. */
+  async start (): Promise<void> {
+    await this.tick()
+    this.#schedule()
+  }
+
+  #schedule (): void {
+    if (this.#stopped) return
+    this.#timer = setTimeout(() => {
+      this.#running = this.tick().catch(e => this.#o.log.error({ err: (e as Error).message }, 'epoch tick failed')).finally(() => { this.#running = null; this.#schedule() })
+    }, TICK_MS)
+    this.#timer.unref()
+  }
+
+  async tick (): Promise<void> {
+    const o = this.#o
+    const s = o.schedule
+    const now = o.now()
+    const e = epochAt(s, now)
+    o.keyring.ensure(descriptorEpochs(e))
+    const live = liveKeyEpochs(s, s.graceMs, o.maxSkewMs, now)
+    if (live.join() !== this.#live.join()) {
+      const retired = this.#live.filter(x => !live.includes(x))
+      await o.onKeys(live.map(epoch => ({ epoch, key: o.keyring.get(epoch) })), retired)
+      const erased = o.keyring.eraseBefore(live[0]!)
+      if (erased.length > 0) o.log.info({ epochs: erased }, 'mix keys erased')
+      this.#live = live
+    }
+    // Network work runs beside the tick, so that a slow authority never delays a key change.
+    if (now >= this.#nextPublish) {
+      this.#nextPublish = now + this.#refreshMs
+      this.#background(this.#publish(e))
+    }
+    if (!this.#refreshing && (now >= this.#nextRefresh || this.#doc === null || this.#doc.epoch !== e)) {
+      this.#nextRefresh = now + this.#refreshMs
+      this.#refreshing = true
+      this.#background(o.directory.refresh().then(() => {}, () => {}).finally(() => { this.#refreshing = false }))
+    }
+    const doc = o.directory.current()
+    if (doc !== null && doc !== this.#doc) {
+      this.#doc = doc
+      o.onDocument(doc)
+    }
+  }
+
+  #background (p: Promise<void>): void {
+    this.#inFlight.add(p)
+    void p.finally(() => this.#inFlight.delete(p))
+  }
+
+  /** Publish this epoch's descriptor to each authority that has not taken it yet. */
+  async #publish (epoch: number): Promise<void> {
+    const o = this.#o
+    const done = this.#published.get(epoch) ?? new Set<string>()
+    this.#published.set(epoch, done)
+    for (const k of this.#published.keys()) if (k < epoch) this.#published.delete(k)
+    const todo = o.authorities.filter(a => !done.has(a.url))
+    if (todo.length === 0) return
+    const d = signDescriptor(o.crypto, {
+      version: 1, id: o.self.id, role: o.self.role, layer: o.self.layer, address: o.self.address, identityKey: Buffer.from(o.identity.publicKey).toString('hex'),
+      mixKeys: descriptorEpochs(epoch).map(x => ({ epoch: x, key: o.keyring.publicHex(x) }))
+    }, o.identity.secretKey)
+    const body = JSON.stringify(d)
+    await Promise.all(todo.map(async a => {
+      try {
+        const r = await fetch(`${a.url}/v1/descriptor`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(3000) })
+        await r.body?.cancel().catch(() => {})
+        if (r.status === 200) done.add(a.url)
+      } catch { /* an authority that is down is tried again on a later tick */ }
+    }))
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped = true
+    clearTimeout(this.#timer)
+    await this.#running
+    await Promise.all([...this.#inFlight])
+  }
+}
+
+export { DirectoryClient }

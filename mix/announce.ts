@@ -1,0 +1,88 @@
+/**
+ * What ingresses and authorities sign besides relay descriptors (DESIGN.md §6), pure:
+ * - an ingress descriptor, signed with the ingress's identity key, that an authority lists in
+ *   the documents (with the gateways of each epoch it attaches to);
+ * - an authority's epoch schedule, which a node that holds no document yet needs to name its
+ *   epochs; it is taken when a majority of the trusted authorities sign identical values.
+ */
+import type { CryptoSuite } from './crypto/suite.ts'
+import { canonicalJson, relayId, type IngressDescriptor } from './directory.ts'
+import { fail, ok, type Result } from './envelope/codec.ts'
+import type { EpochSchedule } from './epoch.ts'
+
+export const INGRESS_DESCRIPTOR_LABEL = Buffer.from('sealmix-ingress-descriptor-v0\0', 'latin1')
+export const SCHEDULE_LABEL = Buffer.from('sealmix-schedule-v0\0', 'latin1')
+
+const HEX32 = /^[0-9a-f]{64}$/
+const SIG = /^[0-9a-f]{128}$/
+
+export interface SignedIngressDescriptor {
+  readonly descriptor: IngressDescriptor & { readonly version: 1, readonly kind: 'ingress', /** ms; the newest one counts */ readonly issuedMs: number }
+  readonly signature: string
+}
+
+const message = (label: Buffer, v: unknown): Buffer => Buffer.concat([label, Buffer.from(canonicalJson(v), 'utf8')])
+
+export function signIngressDescriptor (c: CryptoSuite, d: IngressDescriptor, issuedMs: number, identitySecretKey: Uint8Array): SignedIngressDescriptor {
+  const descriptor = { version: 1 as const, kind: 'ingress' as const, issuedMs, id: d.id, serverName: d.serverName, identityKey: d.identityKey, boxKey: d.boxKey, gateways: [...d.gateways] }
+  return { descriptor, signature: Buffer.from(c.signDetached(message(INGRESS_DESCRIPTOR_LABEL, descriptor), identitySecretKey)).toString('hex') }
+}
+
+export function isIngressDescriptor (raw: unknown): boolean {
+  return (raw as SignedIngressDescriptor | undefined)?.descriptor?.kind === 'ingress'
+}
+
+export function verifyIngressDescriptor (c: CryptoSuite, raw: unknown): Result<SignedIngressDescriptor, 'DESC_MALFORMED' | 'DESC_ID_MISMATCH' | 'DESC_BAD_SIGNATURE'> {
+  const s = raw as SignedIngressDescriptor | undefined
+  const d = s?.descriptor
+  if (d === undefined || d === null || typeof d !== 'object' || typeof s!.signature !== 'string' || !SIG.test(s!.signature)) return fail('DESC_MALFORMED', 'shape')
+  if (d.version !== 1 || d.kind !== 'ingress' || !Number.isInteger(d.issuedMs) || d.issuedMs < 0) return fail('DESC_MALFORMED', 'version')
+  if (typeof d.id !== 'string' || !HEX32.test(d.id) || typeof d.identityKey !== 'string' || !HEX32.test(d.identityKey) || typeof d.boxKey !== 'string' || !HEX32.test(d.boxKey)) return fail('DESC_MALFORMED', 'keys')
+  if (typeof d.serverName !== 'string' || d.serverName.length === 0 || d.serverName.length > 255) return fail('DESC_MALFORMED', 'serverName')
+  if (!Array.isArray(d.gateways) || d.gateways.length === 0 || d.gateways.length > 16 || !d.gateways.every(g => typeof g === 'string' && HEX32.test(g))) return fail('DESC_MALFORMED', 'gateways')
+  if (Object.keys(d).length !== 8) return fail('DESC_MALFORMED', 'fields')
+  if (relayId(c, Buffer.from(d.identityKey, 'hex')) !== d.id) return fail('DESC_ID_MISMATCH')
+  if (!c.verifyDetached(Buffer.from(s!.signature, 'hex'), message(INGRESS_DESCRIPTOR_LABEL, d), Buffer.from(d.identityKey, 'hex'))) return fail('DESC_BAD_SIGNATURE')
+  return ok(s!)
+}
+
+/** One ingress entry per id from signed descriptors: the newest, ties broken by the smaller signature. */
+export function newestIngresses (list: readonly SignedIngressDescriptor[]): IngressDescriptor[] {
+  const best = new Map<string, SignedIngressDescriptor>()
+  for (const s of list) {
+    const p = best.get(s.descriptor.id)
+    if (p === undefined || s.descriptor.issuedMs > p.descriptor.issuedMs || (s.descriptor.issuedMs === p.descriptor.issuedMs && s.signature < p.signature)) best.set(s.descriptor.id, s)
+  }
+  return [...best.values()].map(({ descriptor: d }) => ({ id: d.id, serverName: d.serverName, identityKey: d.identityKey, boxKey: d.boxKey, gateways: d.gateways }))
+}
+
+export interface NetworkSchedule extends EpochSchedule {
+  readonly network: string
+  readonly graceMs: number
+}
+
+export interface SignedSchedule { readonly schedule: NetworkSchedule, readonly signer: string, readonly signature: string }
+
+export function signSchedule (c: CryptoSuite, s: NetworkSchedule, key: { publicKey: Uint8Array, secretKey: Uint8Array }): SignedSchedule {
+  const schedule = { network: s.network, genesisMs: s.genesisMs, epochMs: s.epochMs, graceMs: s.graceMs }
+  return { schedule, signer: Buffer.from(key.publicKey).toString('hex'), signature: Buffer.from(c.signDetached(message(SCHEDULE_LABEL, schedule), key.secretKey)).toString('hex') }
+}
+
+/** The schedule that a majority of `signers` signed identically, from untrusted answers. */
+export function chooseSchedule (c: CryptoSuite, served: readonly unknown[], signers: readonly string[]): Result<NetworkSchedule, 'DIR_NONE_VALID'> {
+  const votes = new Map<string, { s: NetworkSchedule, by: Set<string> }>()
+  for (const raw of served) {
+    const x = raw as SignedSchedule | undefined
+    const s = x?.schedule
+    if (s === undefined || s === null || typeof x!.signer !== 'string' || !signers.includes(x!.signer) || typeof x!.signature !== 'string' || !SIG.test(x!.signature)) continue
+    if (typeof s.network !== 'string' || ![s.genesisMs, s.epochMs, s.graceMs].every(n => Number.isInteger(n) && n >= 0) || s.epochMs < 1) continue
+    const clean = { network: s.network, genesisMs: s.genesisMs, epochMs: s.epochMs, graceMs: s.graceMs }
+    if (!c.verifyDetached(Buffer.from(x!.signature, 'hex'), message(SCHEDULE_LABEL, clean), Buffer.from(x!.signer, 'hex'))) continue
+    const k = canonicalJson(clean)
+    const v = votes.get(k) ?? { s: clean, by: new Set<string>() }
+    v.by.add(x!.signer)
+    votes.set(k, v)
+  }
+  for (const v of votes.values()) if (v.by.size * 2 > signers.length) return ok(v.s)
+  return fail('DIR_NONE_VALID', 'no schedule signed by a majority')
+}
