@@ -19,9 +19,7 @@ export interface RelayEpochsOptions {
   readonly keyring: EpochKeyring
   readonly directory: DirectoryClient
   readonly schedule: NetworkSchedule
-  readonly authorities: readonly AuthorityRef[]
-  readonly identity: { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
-  readonly self: { readonly id: string, readonly role: RelayRole, readonly layer: number, readonly address: string }
+  readonly publisher: DescriptorPublisher
   readonly maxSkewMs: number
   readonly now: () => number
   readonly log: Logger
@@ -35,7 +33,6 @@ const TICK_MS = 100
 export class RelayEpochs {
   readonly #o: RelayEpochsOptions
   #live: number[] = []
-  #published = new Map<number, Set<string>>()
   #doc: NetworkDocument | null = null
   #nextRefresh = 0
   #nextPublish = 0
@@ -83,7 +80,7 @@ export class RelayEpochs {
     // Network work runs beside the tick, so that a slow authority never delays a key change.
     if (now >= this.#nextPublish) {
       this.#nextPublish = now + this.#refreshMs
-      this.#background(this.#publish(e))
+      this.#background(o.publisher.publish(e))
     }
     if (!this.#refreshing && (now >= this.#nextRefresh || this.#doc === null || this.#doc.epoch !== e)) {
       this.#nextRefresh = now + this.#refreshMs
@@ -102,9 +99,31 @@ export class RelayEpochs {
     void p.finally(() => this.#inFlight.delete(p))
   }
 
+  async stop (): Promise<void> {
+    this.#stopped = true
+    clearTimeout(this.#timer)
+    await this.#running
+    await Promise.all([...this.#inFlight])
+  }
+}
+
+export interface PublisherOptions {
+  readonly crypto: CryptoSuite
+  readonly keyring: EpochKeyring
+  readonly authorities: readonly AuthorityRef[]
+  readonly identity: { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
+  readonly self: { readonly id: string, readonly role: RelayRole, readonly layer: number, readonly address: string }
+}
+
+/** Publishes the descriptor of an epoch (its keys made first) to each authority until each has taken it. */
+export class DescriptorPublisher {
+  readonly #published = new Map<number, Set<string>>()
+  constructor (private readonly o: PublisherOptions) {}
+
   /** Publish this epoch's descriptor to each authority that has not taken it yet. */
-  async #publish (epoch: number): Promise<void> {
-    const o = this.#o
+  async publish (epoch: number): Promise<void> {
+    this.o.keyring.ensure(descriptorEpochs(epoch))
+    const o = this.o
     const done = this.#published.get(epoch) ?? new Set<string>()
     this.#published.set(epoch, done)
     for (const k of this.#published.keys()) if (k < epoch) this.#published.delete(k)
@@ -124,12 +143,6 @@ export class RelayEpochs {
     }))
   }
 
-  async stop (): Promise<void> {
-    this.#stopped = true
-    clearTimeout(this.#timer)
-    await this.#running
-    await Promise.all([...this.#inFlight])
-  }
 }
 
 export { DirectoryClient }

@@ -25,7 +25,7 @@ import { createLogger, type Logger } from './log.ts'
 import { Loops } from './loops.ts'
 import { RelayMetrics, type DropReasonLabel } from './metrics.ts'
 import { Mixer, type Outbound } from './mixer.ts'
-import { DirectoryClient, RelayEpochs } from './relay-epochs.ts'
+import { DescriptorPublisher, DirectoryClient, RelayEpochs } from './relay-epochs.ts'
 import { loadNetwork, NetworkView } from './network.ts'
 import { openDatabase, type Db } from './store/db.ts'
 import { QueueStore } from './store/queue-store.ts'
@@ -100,6 +100,8 @@ export class Relay {
   get ready (): boolean { return this.#ready && this.#listed }
   /** The epoch of the document in use. */
   get epoch (): number { return this.#view.doc.epoch }
+  /** Replay tags stored for one epoch (inspection and tests). */
+  async replayTags (epoch: number): Promise<number> { return await this.#replay.count(epoch) }
   /** Epochs whose private mix key is live (in the unwrap workers). */
   get liveEpochs (): number[] { return [...this.#filters.keys()].sort((a, b) => a - b) }
   /** Outgoing relay links that are up (ids). */
@@ -209,10 +211,8 @@ export class Relay {
     this.#syncLinks()
     if (cfg.directory !== undefined) {
       const d = cfg.directory
-      const keyring = new EpochKeyring(this.#crypto, cfg.dataDir)
       this.#epochs = new RelayEpochs({
-        crypto: this.#crypto, keyring, directory: this.#directory!, schedule: this.#directory!.schedule!, authorities: d.authorities, identity: this.#keys.identity,
-        self: { id: this.#keys.id, role: cfg.role, layer: d.layer, address: d.address }, maxSkewMs: d.maxSkewMs, now: this.#now, log: this.log,
+        crypto: this.#crypto, keyring: this.#keyring!, directory: this.#directory!, schedule: this.#directory!.schedule!, publisher: this.#publisher!, maxSkewMs: d.maxSkewMs, now: this.#now, log: this.log,
         onKeys: async (live, retired) => { loaded += await this.#setKeys(live, retired) },
         onDocument: doc => this.#useDocument(doc)
       })
@@ -250,14 +250,23 @@ export class Relay {
   }
 
   #directory: DirectoryClient | null = null
+  #keyring: EpochKeyring | null = null
+  #publisher: DescriptorPublisher | null = null
 
-  /** Directory mode: the schedule and a first valid document, retried until the authorities answer. */
+  /**
+   * Directory mode: the schedule, this epoch's descriptor published (so that a new relay makes the
+   * next document), and a first valid document, retried until the authorities answer.
+   */
   async #firstDocument (): Promise<NetworkDocument> {
     const d = this.#cfg.directory!
     this.#directory = new DirectoryClient({ crypto: this.#crypto, authorities: d.authorities, now: this.#now, maxSkewMs: d.maxSkewMs, onRejected: reason => this.metrics.directoryRejected.inc({ reason }) })
+    this.#keyring = new EpochKeyring(this.#crypto, this.#cfg.dataDir)
+    this.#publisher = new DescriptorPublisher({ crypto: this.#crypto, keyring: this.#keyring, authorities: d.authorities, identity: this.#keys.identity, self: { id: this.#keys.id, role: this.#cfg.role, layer: d.layer, address: d.address } })
     for (let tries = 0; ; tries++) {
       if (this.#stopping !== null) throw RelayError.NETWORK_INVALID('DIR_NONE_VALID', 'stopped while waiting for the directory')
-      const doc = await this.#directory.refresh().catch(() => null)
+      const schedule = await this.#directory.fetchSchedule().catch(() => null)
+      if (schedule !== null) await this.#publisher.publish(this.#directory.epochNow())
+      const doc = schedule === null ? null : await this.#directory.refresh().catch(() => null)
       if (doc !== null) return doc
       if (tries % 10 === 0) this.log.warn('waiting for a network document signed by a majority of the directory authorities')
       await new Promise(resolve => setTimeout(resolve, 500))

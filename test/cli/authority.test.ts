@@ -16,7 +16,7 @@ describe('sealmix authority', function () {
     const c = await loadCrypto()
     const dir = mkdtempSync(join(tmpdir(), 'sealmix-authority-'))
     const port = await freePort()
-    const genesis = Date.now() - 1000
+    const genesis = Date.now() + 8000 // descriptors posted before genesis make epoch 0's document
     const cfg = join(dir, 'authority.yaml')
     const init = spawnSync(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'init', '--role', 'authority', '--data-dir', join(dir, 'keys'), '--listen', `127.0.0.1:${port}`, '--network-name', 'test', '--genesis-ms', String(genesis), '--out', cfg], { cwd: PROJECT, encoding: 'utf8' })
     assert.equal(init.status, 0, init.stderr)
@@ -28,10 +28,12 @@ describe('sealmix authority', function () {
     assert.equal(v.stderr.trim(), 'sealmix: RELAY_CONFIG_INVALID: epoch.epochMs must be >= 1000 (got 10)')
     const p = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'authority', '--config', cfg], { cwd: PROJECT, stdio: 'ignore' })
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/v1/signature/0`).catch(() => null))?.status === 200, 20_000, 'authority up')
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/v1/schedule`).catch(() => null))?.status === 200, 20_000, 'authority up')
       const id = c.signSeedKeypair(Buffer.alloc(32, 5))
       const sd = signDescriptor(c, { version: 1, id: relayId(c, id.publicKey), role: 'mix', layer: 1, address: 'ws://m.example:9000', identityKey: Buffer.from(id.publicKey).toString('hex'), mixKeys: [0, 1, 2, 3].map(e => ({ epoch: e, key: Buffer.alloc(32, e + 1).toString('hex') })) }, id.secretKey)
       assert.equal((await fetch(`http://127.0.0.1:${port}/v1/descriptor`, { method: 'POST', body: JSON.stringify(sd) })).status, 200)
+      assert.equal((await fetch(`http://127.0.0.1:${port}/v1/document/0`)).status, 404, 'not served before its deadline')
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/v1/document/0`)).status === 200, 20_000, 'document served from genesis')
       const epoch = epochAt({ genesisMs: genesis, epochMs: 3_600_000 }, Date.now())
       const served = Buffer.from(await (await fetch(`http://127.0.0.1:${port}/v1/document/${epoch}`)).arrayBuffer())
       const doc = chooseDocument(c, [served], { signers: [Buffer.from(signer, 'hex')], geometry: NETWORK_GEOMETRY, nowMs: Date.now(), epoch })

@@ -196,7 +196,7 @@ export async function clientConn (port: number, opts: WebSocket.ClientOptions = 
 }
 
 /** An ingress link to its gateway: authenticated, acks every DELIVER unless told not to. */
-export async function ingressConn (c: CryptoSuite, net: Testnet, gw: Node, o: { ack?: boolean } = {}): Promise<{ ws: WebSocket, delivered: Buffer[], ids: number[], close: () => void }> {
+export async function ingressConn (c: CryptoSuite, net: { ingress: { id: string, identity: { secretKey: Uint8Array } } }, gw: { port: number, keys: { id: string, identity: { publicKey: Uint8Array } } }, o: { ack?: boolean } = {}): Promise<{ ws: WebSocket, delivered: Buffer[], ids: number[], close: () => void }> {
   const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/ingress`, { perMessageDeflate: false })
   const reader = new FrameReader(ws)
   await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
