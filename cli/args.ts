@@ -54,3 +54,21 @@ export function untilSignal (): Promise<string> {
     process.on('SIGTERM', () => on('SIGTERM'))
   })
 }
+
+/** `--authority URL=SIGNER_HEX`, repeatable: the directory authorities a node follows (empty: none given). */
+export function authorities (flags: Flags): Array<{ url: string, publicKey: string }> {
+  return (flags.get('authority') ?? []).map(a => {
+    const m = /^(https?:\/\/\S+)=([0-9a-f]{64})$/.exec(a)
+    if (m === null) throw usage(`--authority must be URL=SIGNER_HEX (got ${a})`)
+    return { url: m[1]!, publicKey: m[2]! }
+  })
+}
+
+/** A duration: `5s`, `1500ms`, `2m`, `1h`, or a plain number of milliseconds. */
+export function durationMs (flags: Flags, name: string, dflt: number): number {
+  const v = optional(flags, name)
+  if (v === undefined) return dflt
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v)
+  if (m === null) throw usage(`--${name} must be a duration such as 5s, 1500ms, 2m or 1h (got ${v})`)
+  return Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms'])
+}

@@ -5,7 +5,7 @@ import {
   contactCard, Ingress, ingressDescriptor, initIngressKeys, loadIngressConfig, loadIngressKeys, loadProfile, newProfile, readConfigFile, runListen, runSend, StandinHomeserver, type StandinOptions
 } from '../client/index.ts'
 import type { CryptoSuite } from '../daemon/index.ts'
-import { hostPort, one, optional, untilSignal, usage, type Flags } from './args.ts'
+import { authorities, hostPort, one, optional, untilSignal, usage, type Flags } from './args.ts'
 
 const print = (line: string): void => { console.log(line) }
 
@@ -55,7 +55,11 @@ export function initIngress (c: CryptoSuite, flags: Flags): number {
   const hsToken = randomToken(c)
   const api = hostPort(flags, 'api', '127.0.0.1:8090')
   const metrics = hostPort(flags, 'metrics', '127.0.0.1:9465')
-  const config = { version: 1, role: 'ingress', dataDir, serverName, network: { file: one(flags, 'network'), signers: flags.get('signer') ?? [] }, homeserver: { url: one(flags, 'homeserver'), asToken, hsToken, botLocalpart: 'sealmix' }, api, metrics, log: { level: 'info' } }
+  const auths = authorities(flags)
+  const source = auths.length > 0
+    ? { directory: { authorities: auths, gateways: flags.get('gateway') ?? [], maxSkewMs: 30_000 } }
+    : { network: { file: one(flags, 'network'), signers: flags.get('signer') ?? [] } }
+  const config = { version: 1, role: 'ingress', dataDir, serverName, ...source, homeserver: { url: one(flags, 'homeserver'), asToken, hsToken, botLocalpart: 'sealmix' }, api, metrics, log: { level: 'info' } }
   writeFileSync(one(flags, 'out'), toYaml(config), { mode: 0o600 })
   const registration = {
     id: 'sealmix-ingress', url: null, as_token: asToken, hs_token: hsToken, sender_localpart: 'sealmix', rate_limited: false,
@@ -75,7 +79,8 @@ export function initClient (c: CryptoSuite, flags: Flags): number {
     trust[m[1]!] = [...(trust[m[1]!] ?? []), m[2]!]
   }
   const profile = newProfile(c, {
-    network: { file: one(flags, 'network'), signers: flags.get('signer') ?? [] }, gateway: one(flags, 'gateway'),
+    ...(authorities(flags).length > 0 ? { directory: { authorities: authorities(flags), maxSkewMs: 30_000 } } : { network: { file: one(flags, 'network'), signers: flags.get('signer') ?? [] } }),
+    gateway: one(flags, 'gateway'),
     homeserver: { url: one(flags, 'homeserver'), accessToken: readFileSync(one(flags, 'token-file'), 'utf8').trim() },
     ingressApi: one(flags, 'ingress-api'), trust, userId: one(flags, 'user'), deviceId: one(flags, 'device')
   })

@@ -6,7 +6,7 @@ usage: sealmix <command> [options]    (sealmix <command> --help for its options)
 
 commands:
   run                  run a relay (gateway or mix) from its config file
-  authority            run a directory authority (groundwork: relays do not fetch from it yet)
+  authority            run a directory authority (signs each epoch's network document)
   ingress              run the sealed ingress beside a homeserver
   send                 send one message from a client profile and wait for its ack
   listen               receive, open and verify messages for a client profile (--peer: demo chat)
@@ -26,7 +26,7 @@ unavailable, 70 internal error, 71 cannot listen, 74 store failure, 75 temporary
 directory in use, no ack in time), 77 refused by the ingress, 78 configuration, keys or network
 file refused, 130 second signal`,
   run: 'usage: sealmix run --config FILE\n\nRuns until SIGTERM or SIGINT (graceful: stop accepting, finish the round, commit, close);\na second signal exits at once with status 130.',
-  authority: 'usage: sealmix authority --config FILE\n\nServes signed per-epoch network documents built from relay descriptors (POST /v1/descriptor,\nGET /v1/document/{epoch}, GET /v1/signature/{epoch}); shares descriptors with its peers and\nattaches their signatures on identical bytes. Relays and clients do not fetch from it yet.',
+  authority: 'usage: sealmix authority --config FILE\n\nServes signed per-epoch network documents built from relay and ingress descriptors (POST\n/v1/descriptor, GET /v1/document/{epoch|current}, GET /v1/signature/{epoch}, GET /v1/schedule).\nA document is fixed at its publish deadline (half an epoch before it starts) and served from\nthen on; descriptors are shared with the peers, whose signatures on identical bytes are attached.',
   ingress: 'usage: sealmix ingress --config FILE\n\nRuns the ingress (see docs/OPERATIONS.md, "Ingress") until SIGTERM or SIGINT.',
   send: 'usage: sealmix send --profile FILE --to CONTACT.json --message TEXT [--timeout-ms N] [--json]\n\nFetches a SenderCert, sends TEXT sealed to the contact\'s device, waits for the ingress\'s\ndelivery ack. Exit 0 delivered, 75 no ack in time, 77 refused.',
   listen: 'usage: sealmix listen --profile FILE [--peer CONTACT.json --every MS] [--json]\n\nCollects envelopes from the homeserver, opens and verifies each, prints them. With --peer it\nalso sends a message every MS milliseconds and answers each message it receives (the demo).',
@@ -34,18 +34,24 @@ file refused, 130 second signal`,
   keygen: 'usage: sealmix keygen --data-dir DIR --role gateway|mix --layer N --address ws://HOST:PORT\n\nCreates missing key files (never overwrites) and prints the relay descriptor as JSON.',
   'signer-keygen': 'usage: sealmix signer-keygen --out FILE\n\nCreates a signer key file (0600) if absent and prints its public key (hex).',
   init: `usage:
-  sealmix init --role gateway|mix --data-dir DIR --listen HOST:PORT --network FILE --signer HEX --out FILE
-  sealmix init --role ingress --data-dir DIR --server-name NAME --homeserver URL --network FILE --signer HEX
+  sealmix init --role gateway|mix --data-dir DIR --listen HOST:PORT [--metrics HOST:PORT] --out FILE
+               (--authority URL=SIGNER_HEX... [--layer N] [--address ws://HOST:PORT] [--max-skew 30s]
+                | --network FILE --signer HEX)
+  sealmix init --role ingress --data-dir DIR --server-name NAME --homeserver URL
+               (--authority URL=SIGNER_HEX... | --network FILE --signer HEX)
                --out FILE --registration FILE [--api HOST:PORT] [--metrics HOST:PORT] [--gateway RELAY_ID]...
-  sealmix init --role authority --data-dir DIR --listen HOST:PORT --network-name NAME --genesis-ms MS --out FILE
+  sealmix init --role authority --data-dir DIR --listen HOST:PORT --network-name NAME --genesis-ms MS
+               [--epoch 1h] [--grace 5m] [--mixing JSON] [--authority URL=SIGNER_HEX (a peer)]... --out FILE
   sealmix init --role client --user @USER:SERVER --device ID --token-file FILE --homeserver URL
-               --ingress-api URL --gateway RELAY_ID --network FILE --signer HEX --trust SERVER=ROOT_HEX
-               --out PROFILE.json --contact-out CONTACT.json
+               --ingress-api URL --gateway RELAY_ID (--authority URL=SIGNER_HEX... | --network FILE --signer HEX)
+               --trust SERVER=ROOT_HEX --out PROFILE.json --contact-out CONTACT.json
 
-Creates keys (never overwriting) and writes the file with every default spelled out. For an
-ingress it also writes the application-service registration for the homeserver and prints the
-ingress descriptor (for 'sealmix network --ingress') and the server root key clients pin.`,
-  devnet: 'usage: sealmix devnet [--data-dir DIR]\n\nRuns on 127.0.0.1, as separate processes: 2 gateways, 3 mixes, an ingress in front of a\nstand-in homeserver, and two demo clients that exchange messages with acks. Prints a status\nline a second and stops cleanly on Ctrl-C. Data goes to a temporary directory (removed on exit)\nunless --data-dir is given.',
+Creates keys (never overwriting) and writes the file with every default spelled out. With
+--authority the node follows those directory authorities (a majority must sign each epoch's
+document; relays then make per-epoch mix keys); with --network it uses a static signed file.
+For an ingress it also writes the application-service registration for the homeserver and prints
+the ingress descriptor (for 'sealmix network --ingress') and the server root key clients pin.`,
+  devnet: 'usage: sealmix devnet [--data-dir DIR] [--epoch 60s]\n\nRuns on 127.0.0.1, as separate processes: 3 directory authorities, 2 gateways, 3 mixes, an\ningress in front of a stand-in homeserver, and two demo clients that exchange messages with\nacks. Mix keys rotate every --epoch (e.g. 5s to watch rotations). Prints a status\nline a second and stops cleanly on Ctrl-C. Data goes to a temporary directory (removed on exit)\nunless --data-dir is given.',
   network: 'usage: sealmix network --signer-key FILE --out FILE [--name NAME] [--mixing JSON] [--ingress FILE]... RELAY.json...\n\nSigns a network file listing the relays (descriptors from keygen) and ingresses.',
   inspect: 'usage: sealmix inspect --config FILE [--json]\n\nPrints packet counts, bytes, destinations and the oldest age of the spool and the mailboxes of\na stopped relay. On a running relay it exits 75 (data directory in use): read /metrics instead.',
   'deploy-init': 'usage: sealmix deploy-init --dir DIR [--server-name NAME] [--homeserver URL]\n\nWrites one directory per service of deploy/compose.yaml (mounted at /data in its container):\nkeys, config and network file of 2 gateways, 3 mixes and an ingress, and the stand-in homeserver\'s\nconfig. Keys are never overwritten; tokens are made fresh on each run.',

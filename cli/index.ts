@@ -8,11 +8,11 @@ import { writeFileSync } from 'node:fs'
 import { stringify as toYaml } from 'yaml'
 import { readFileSync } from 'node:fs'
 import {
-  auditSvg, Authority, authorityKey, loadAuthorityConfig, NETWORK_GEOMETRY, buildNetworkDocument, ensureKeys, inspectStore, runAudit, runDevnet, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
+  auditSvg, Authority, authorityKey, loadAuthorityConfig, NETWORK_GEOMETRY, buildNetworkDocument, ensureKeys, inspectStore, loadIdentity, runAudit, runDevnet, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
   writeNetworkFile, type IngressDescriptor, type MixingParams, type RelayDescriptor
 } from '../daemon/index.ts'
 import { ClientError, CLIENT_EXIT_STATUS, loadIngressConfig } from '../client/index.ts'
-import { one, parse, untilSignal, usage, Usage } from './args.ts'
+import { authorities, durationMs, hostPort, one, optional, parse, untilSignal, usage, Usage } from './args.ts'
 import { ingressCommand, initClient, initIngress, listenCommand, sendCommand, standinCommand } from './client-commands.ts'
 import { deployInit } from './deploy-command.ts'
 import { HELP } from './help.ts'
@@ -82,16 +82,31 @@ async function main (argv: string[]): Promise<number> {
         const out = one(flags, 'out')
         const keyFile = `${one(flags, 'data-dir')}/authority.key`
         const k = authorityKey(c, keyFile)
-        const [host, port] = one(flags, 'listen').split(':')
-        writeFileSync(out, toYaml({ version: 1, role: 'authority', signingKeyFile: keyFile, listen: { host, port: Number(port) }, network: one(flags, 'network-name'), epoch: { genesisMs: Number(one(flags, 'genesis-ms')), epochMs: 3_600_000, graceMs: 300_000 }, peers: [] }), { mode: 0o600 })
+        const listen = hostPort(flags, 'listen', '127.0.0.1:8700')
+        const mixing = flags.has('mixing') ? JSON.parse(one(flags, 'mixing')) as Record<string, unknown> : {}
+        const epoch = { genesisMs: Number(one(flags, 'genesis-ms')), epochMs: durationMs(flags, 'epoch', 3_600_000), graceMs: durationMs(flags, 'grace', 300_000) }
+        writeFileSync(out, toYaml({ version: 1, role: 'authority', signingKeyFile: keyFile, listen, network: one(flags, 'network-name'), epoch, mixing, peers: authorities(flags) }), { mode: 0o600 })
         console.log(JSON.stringify({ signer: Buffer.from(k.publicKey).toString('hex') }))
         return EXIT.OK
       }
       if (role !== 'gateway' && role !== 'mix') throw usage('--role must be gateway, mix, ingress, client or authority')
-      const [host, port] = one(flags, 'listen').split(':')
+      const listen = hostPort(flags, 'listen', '127.0.0.1:9000')
       const dataDir = one(flags, 'data-dir')
+      const metrics = hostPort(flags, 'metrics', '127.0.0.1:9464')
+      const auths = authorities(flags)
+      if (auths.length > 0) {
+        // Follows directory authorities: per-epoch mix keys are made at start, no static mix.key.
+        const layer = Number(optional(flags, 'layer') ?? (role === 'gateway' ? 0 : NaN))
+        if (!Number.isInteger(layer) || layer < 0 || layer > 3 || (role === 'gateway') !== (layer === 0)) throw usage('--layer must be 0 for a gateway and 1..3 for a mix')
+        ensureKeys(c, dataDir, false)
+        const directory = { authorities: auths, address: optional(flags, 'address') ?? `ws://${listen.host}:${listen.port}`, layer, maxSkewMs: durationMs(flags, 'max-skew', 30_000) }
+        writeFileSync(one(flags, 'out'), toYaml({ version: 1, role, dataDir, listen, directory, metrics, log: { level: 'info' } }), { mode: 0o600 })
+        const k = loadIdentity(c, dataDir)
+        console.log(JSON.stringify({ id: k.id, identityKey: Buffer.from(k.identity.publicKey).toString('hex') }))
+        return EXIT.OK
+      }
       ensureKeys(c, dataDir)
-      const config = { version: 1, role, dataDir, listen: { host, port: Number(port) }, network: { file: one(flags, 'network'), signers: flags.get('signer') ?? [] }, metrics: { host: '127.0.0.1', port: 9464 }, log: { level: 'info' } }
+      const config = { version: 1, role, dataDir, listen, network: { file: one(flags, 'network'), signers: flags.get('signer') ?? [] }, metrics, log: { level: 'info' } }
       writeFileSync(one(flags, 'out'), toYaml(config), { mode: 0o600 })
       console.log(JSON.stringify(publicKeys(loadKeys(c, dataDir))))
       return EXIT.OK
@@ -107,7 +122,7 @@ async function main (argv: string[]): Promise<number> {
       return EXIT.OK
     }
     case 'devnet':
-      await runDevnet({ dataDir: flags.get('data-dir')?.[0], print: line => console.log(line), stop: untilSignal().then(() => {}) })
+      await runDevnet({ dataDir: flags.get('data-dir')?.[0], epochMs: durationMs(flags, 'epoch', 60_000), print: line => console.log(line), stop: untilSignal().then(() => {}) })
       return EXIT.OK
     case 'run': {
       process.umask(0o077)

@@ -1,10 +1,11 @@
 /**
  * The two client programs behind `sealmix send` and `sealmix listen`, built on the SDK: load a
- * profile, verify the network file, fetch this device's SenderCert and register its capability
+ * profile, verify the network file (or fetch the document from directory authorities), fetch this device's SenderCert and register its capability
  * with its ingress, then send, or listen (collect envelopes from the homeserver's /sync, open and
  * verify them) and, in demo mode, chat with a peer.
  */
-import { loadCrypto, type CryptoSuite, type VerifiedMessage } from '../mix/index.ts'
+import { loadCrypto, type CryptoSuite, type DirectoryClient, type NetworkDocument, type VerifiedMessage } from '../mix/index.ts'
+import { directoryClient } from './directory.ts'
 import { ClientError } from './errors.ts'
 import { fetchSenderCert, registerCapability } from './issuance.ts'
 import { SEALED_EVENT_TYPE, syncToDevice } from './matrix.ts'
@@ -21,11 +22,29 @@ export interface AppIo {
 async function boot (c: CryptoSuite, profilePath: string): Promise<{ lp: LoadedProfile, client: SealmixClient }> {
   const lp = loadProfile(c, profilePath)
   const p = lp.profile
-  const network = loadNetworkFile(c, lp.networkFile, p.network.signers, Date.now())
+  let network: NetworkDocument
+  let directory: DirectoryClient | undefined
+  if (p.directory !== undefined) {
+    directory = directoryClient({ crypto: c, authorities: p.directory.authorities, maxSkewMs: p.directory.maxSkewMs })
+    network = await firstDocument(directory)
+  } else {
+    network = loadNetworkFile(c, lp.networkFile!, p.network!.signers, Date.now())
+  }
   const certs = await fetchSenderCert(p.ingressApi, p.homeserver.accessToken, lp.device)
   await registerCapability(p.ingressApi, p.homeserver.accessToken, lp.device.deviceId, lp.capability.keyId, lp.capability.publicKey)
-  const client = new SealmixClient({ crypto: c, network, gatewayId: p.gateway, device: lp.device, mailboxId: lp.mailboxId, trust: lp.trust, senderCert: certs.senderCert, serverCert: certs.serverCert })
+  const client = new SealmixClient({ crypto: c, network, directory, gatewayId: p.gateway, device: lp.device, mailboxId: lp.mailboxId, trust: lp.trust, senderCert: certs.senderCert, serverCert: certs.serverCert })
   return { lp, client }
+}
+
+/** The first document from the authorities; retried for up to a minute (a network that is just starting). */
+async function firstDocument (dir: DirectoryClient): Promise<NetworkDocument> {
+  const end = Date.now() + 60_000
+  for (;;) {
+    const doc = await dir.refresh().catch(() => null)
+    if (doc !== null) return doc
+    if (Date.now() > end) throw new ClientError('CLIENT_DIRECTORY_UNAVAILABLE', 'no network document signed by a majority of the directory authorities')
+    await new Promise(resolve => setTimeout(resolve, 500))
+  }
 }
 
 function out (io: AppIo, event: string, fields: Record<string, unknown>, text: string): void {

@@ -1,147 +1,40 @@
 /**
- * The directory client that relays, ingresses and SDK clients share (DESIGN.md §6): it asks
- * every configured authority at once, takes a document only with signatures from a majority of
- * them on identical bytes, refuses documents that are oversized, malformed, of another network or
- * geometry, stale or from the future (beyond the tolerated clock skew), and refuses an epoch for
- * good once two valid but different documents for it are seen (equivocation). It keeps the last
- * valid document: when no document of the current epoch can be had, `current()` is the newest
- * one held. Time comes from the injected clock.
+ * The client side's HTTP transport to directory authorities (global `fetch`, so that the SDK runs
+ * wherever fetch does), and a DirectoryClient built on it with the wall clock.
  */
-import {
-  chooseDocument, chooseSchedule, epochAt, epochStart, MAX_DOCUMENT_BYTES, NETWORK_GEOMETRY, canonicalJson,
-  type CryptoSuite, type DirectoryCode, type GeometryParams, type NetworkDocument, type NetworkSchedule
-} from '../mix/index.ts'
-import { ClientError } from './errors.ts'
+import { DirectoryClient, type AuthorityRef, type DirectoryClientOptions, type DirectoryTransport } from '../mix/index.ts'
 
-export interface AuthorityRef { readonly url: string, readonly publicKey: string }
-
-/** Why a served document was refused: a closed set, usable as a metric label. */
-export type DirectoryRejection = 'too_large' | 'malformed' | 'bad_signatures' | 'geometry' | 'not_valid_now' | 'inconsistent' | 'equivocation' | 'wrong_network'
-
-const REJECTION: Record<DirectoryCode, DirectoryRejection> = {
-  DIR_TOO_LARGE: 'too_large', DIR_MALFORMED: 'malformed', DIR_BAD_SIGNATURES: 'bad_signatures', DIR_GEOMETRY_MISMATCH: 'geometry', DIR_NOT_VALID_NOW: 'not_valid_now', DIR_INCONSISTENT: 'inconsistent'
-}
-
-export interface DirectoryClientOptions {
-  readonly crypto: CryptoSuite
-  readonly authorities: readonly AuthorityRef[]
-  readonly geometry?: GeometryParams
-  readonly now?: () => number
-  /** Clock skew tolerated against the documents' validity windows, ms. @default 30000 */
-  readonly maxSkewMs?: number
-  /** Per-request timeout, ms. @default 3000 */
-  readonly timeoutMs?: number
-  readonly onRejected?: (why: DirectoryRejection) => void
-}
-
-/** Read at most `limit + 1` bytes of a response: one more than allowed is enough to refuse it. */
-async function capped (r: Response, limit: number): Promise<Buffer> {
-  const parts: Buffer[] = []
-  let n = 0
-  for await (const chunk of r.body ?? []) {
-    const b = Buffer.from(chunk as Uint8Array)
-    parts.push(b)
-    n += b.length
-    if (n > limit) { await r.body?.cancel().catch(() => {}); break }
-  }
-  return Buffer.concat(parts).subarray(0, limit + 1)
-}
-
-export class DirectoryClient {
-  readonly #o: DirectoryClientOptions
-  readonly #now: () => number
-  readonly #signers: string[]
-  readonly #docs = new Map<number, NetworkDocument>()
-  readonly #refused = new Set<number>()
-  #schedule: NetworkSchedule | null = null
-
-  constructor (o: DirectoryClientOptions) {
-    if (o.authorities.length === 0) throw new ClientError('CLIENT_CONFIG_INVALID', 'at least one directory authority is needed')
-    this.#o = o
-    this.#now = o.now ?? Date.now
-    this.#signers = o.authorities.map(a => a.publicKey)
-  }
-
-  get schedule (): NetworkSchedule | null { return this.#schedule }
-  /** Epochs refused for equivocation. */
-  get refusedEpochs (): number[] { return [...this.#refused] }
-
-  async #getAll (path: string, limit: number): Promise<Buffer[]> {
-    const got = await Promise.all(this.#o.authorities.map(async a => {
-      try {
-        const r = await fetch(`${a.url}${path}`, { signal: AbortSignal.timeout(this.#o.timeoutMs ?? 3000) })
-        if (r.status !== 200) { await r.body?.cancel().catch(() => {}); return null }
-        return await capped(r, limit)
-      } catch { return null }
-    }))
-    return got.filter((b): b is Buffer => b !== null)
-  }
-
-  /** The epoch schedule, signed identically by a majority; fetched once. */
-  async fetchSchedule (): Promise<NetworkSchedule> {
-    if (this.#schedule !== null) return this.#schedule
-    const answers = (await this.#getAll('/v1/schedule', 4096)).map(b => { try { return JSON.parse(b.toString('utf8')) as unknown } catch { return null } })
-    const r = chooseSchedule(this.#o.crypto, answers, this.#signers)
-    if (!r.ok) throw new ClientError('CLIENT_DIRECTORY_UNAVAILABLE', `no epoch schedule from a majority of the ${this.#signers.length} directory authorities`)
-    this.#schedule = r.value
-    return r.value
-  }
-
-  epochNow (): number {
-    if (this.#schedule === null) throw new ClientError('CLIENT_DIRECTORY_UNAVAILABLE', 'no epoch schedule yet')
-    return epochAt(this.#schedule, this.#now())
-  }
-
-  /** Fetch and check the document of `epoch`; null when none can be taken (reasons go to onRejected). */
-  async fetch (epoch: number): Promise<NetworkDocument | null> {
-    const s = await this.fetchSchedule()
-    if (this.#refused.has(epoch)) return null
-    const served = await this.#getAll(`/v1/document/${epoch}`, MAX_DOCUMENT_BYTES)
-    const reject = (why: DirectoryRejection): null => { this.#o.onRejected?.(why); return null }
-    // The next epoch's document is taken ahead of its start; any other must be valid now.
-    const now = this.#now()
-    const nowMs = epoch === epochAt(s, now) + 1 ? Math.max(now, epochStart(s, epoch)) : now
-    const r = chooseDocument(this.#o.crypto, served, {
-      signers: this.#signers.map(k => Buffer.from(k, 'hex')), geometry: this.#o.geometry ?? NETWORK_GEOMETRY, nowMs, skewMs: this.#o.maxSkewMs ?? 30_000, epoch, onRejected: code => this.#o.onRejected?.(REJECTION[code])
-    })
-    if (!r.ok) {
-      if (r.code === 'DIR_EQUIVOCATION') { this.#refuse(epoch); return reject('equivocation') }
-      return null
+/** GET with a timeout; at most `limit + 1` bytes of a 200 answer are read (one more than allowed is enough to refuse it). */
+export function fetchTransport (timeoutMs = 3000): DirectoryTransport {
+  return {
+    async get (url, limit) {
+      const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
+      if (r.status !== 200) { await r.body?.cancel().catch(() => {}); return null }
+      const parts: Buffer[] = []
+      let n = 0
+      for await (const chunk of r.body ?? []) {
+        const b = Buffer.from(chunk as Uint8Array)
+        parts.push(b)
+        n += b.length
+        if (n > limit) { await r.body?.cancel().catch(() => {}); break }
+      }
+      return Buffer.concat(parts).subarray(0, limit + 1)
     }
-    const d = r.value
-    if (d.network !== s.network || d.epochMs !== s.epochMs || d.graceMs !== s.graceMs) return reject('wrong_network')
-    const held = this.#docs.get(epoch)
-    // A valid document that differs from the one already held: some authorities signed both.
-    if (held !== undefined && canonicalJson(held) !== canonicalJson(d)) { this.#refuse(epoch); return reject('equivocation') }
-    this.#docs.set(epoch, d)
-    for (const e of this.#docs.keys()) if (e < epoch - 2) this.#docs.delete(e)
-    return d
-  }
-
-  #refuse (epoch: number): void {
-    this.#refused.add(epoch)
-    this.#docs.delete(epoch)
-  }
-
-  /** The document of the current epoch if held, else the newest one held before it (the last good one). */
-  current (): NetworkDocument | null {
-    if (this.#schedule === null) return null
-    const e = this.epochNow()
-    const held = [...this.#docs.keys()].filter(k => k <= e).sort((a, b) => b - a)
-    return held.length === 0 ? null : this.#docs.get(held[0]!)!
-  }
-
-  document (epoch: number): NetworkDocument | undefined { return this.#docs.get(epoch) }
-
-  /**
-   * Fetch what is missing: the current epoch's document and, once served, the next one's. Also
-   * re-asks for the current epoch while it is held, so that equivocation is noticed.
-   */
-  async refresh (): Promise<NetworkDocument | null> {
-    await this.fetchSchedule()
-    const e = this.epochNow()
-    await this.fetch(e)
-    if (!this.#docs.has(e + 1)) await this.fetch(e + 1)
-    return this.current()
   }
 }
+
+/** POST a signed descriptor to an authority; true when it took it (200). */
+export async function postDescriptor (a: AuthorityRef, body: string, timeoutMs = 3000): Promise<boolean> {
+  try {
+    const r = await fetch(`${a.url}/v1/descriptor`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(timeoutMs) })
+    await r.body?.cancel().catch(() => {})
+    return r.status === 200
+  } catch { return false }
+}
+
+/** A DirectoryClient over fetch and the wall clock (options as DirectoryClientOptions, transport and clock optional). */
+export function directoryClient (o: Omit<DirectoryClientOptions, 'transport' | 'now'> & { transport?: DirectoryTransport, now?: () => number }): DirectoryClient {
+  return new DirectoryClient({ ...o, transport: o.transport ?? fetchTransport(), now: o.now ?? Date.now })
+}
+
+export { DirectoryClient }

@@ -2,6 +2,7 @@
 export { SealmixClient, type ClientOptions, type ClientStats, type Contact, type Device, type SendOptions } from './sdk.ts'
 export { ClientError, CLIENT_EXIT_STATUS, type ClientErrorCode } from './errors.ts'
 export { loadNetwork, loadNetworkFile } from './network.ts'
+export { DirectoryClient, directoryClient, fetchTransport, postDescriptor } from './directory.ts'
 export { fetchSenderCert, registerCapability } from './issuance.ts'
 export { whoami, sendToDevice, syncToDevice, SEALED_EVENT_TYPE, type SinkResult, type ToDeviceEvent } from './matrix.ts'
 export { StandinHomeserver, type StandinUser, type StandinOptions } from './standin-homeserver.ts'

@@ -18,7 +18,13 @@ const userId = z.string().refine(s => userIdDomain(s) !== null, 'must be a Matri
 
 export const ProfileSchema = z.object({
   version: z.literal(1).default(1),
-  network: z.object({ file: z.string().min(1), signers: z.array(hex32).min(1) }).strict(),
+  /** A static network file and its signers; or `directory`. */
+  network: z.object({ file: z.string().min(1), signers: z.array(hex32).min(1) }).strict().optional(),
+  /** Directory authorities to fetch each epoch's document from (a majority must sign it). */
+  directory: z.object({
+    authorities: z.array(z.object({ url, publicKey: hex32 }).strict()).min(1),
+    maxSkewMs: z.number().int().min(0).max(600_000).default(30_000)
+  }).strict().optional(),
   /** Relay id of the entry gateway; the mailbox lives there. */
   gateway: hex32,
   homeserver: z.object({ url, accessToken: z.string().min(1) }).strict(),
@@ -53,11 +59,13 @@ export interface LoadedProfile {
   readonly mailboxId: Buffer
   readonly capability: { readonly keyId: number, readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
   readonly trust: TrustStore
-  readonly networkFile: string
+  /** The static network file (absent when the profile follows directory authorities). */
+  readonly networkFile?: string
 }
 
 export function loadProfile (c: CryptoSuite, path: string): LoadedProfile {
   const p = validate(ProfileSchema, readConfigFile(path), path)
+  if ((p.network === undefined) === (p.directory === undefined)) throw new ClientError('CLIENT_CONFIG_INVALID', `${path}: network exactly one of network (a static file) and directory (authorities) must be set`)
   const xs = Buffer.from(p.device.x25519Secret, 'hex')
   const xp = Buffer.alloc(32)
   c.x25519Base(xp, xs)
@@ -69,7 +77,7 @@ export function loadProfile (c: CryptoSuite, path: string): LoadedProfile {
     mailboxId: Buffer.from(p.mailboxId, 'hex'),
     capability: { keyId: p.capability.keyId, ...cap },
     trust: { roots: (name) => roots.get(name) ?? [], serverCert: () => undefined, isRevoked: () => false },
-    networkFile: resolve(dirname(resolve(path)), p.network.file)
+    networkFile: p.network === undefined ? undefined : resolve(dirname(resolve(path)), p.network.file)
   }
 }
 
@@ -86,5 +94,5 @@ export function contactCard (p: LoadedProfile): z.infer<typeof ContactSchema> {
 /** A fresh profile for a device: new keys, mailbox id and capability key. */
 export function newProfile (c: CryptoSuite, o: Omit<Profile, 'version' | 'device' | 'mailboxId' | 'capability'> & { userId: string, deviceId: string }): Profile {
   const r = (): string => { const b = Buffer.alloc(32); c.randomFill(b); return b.toString('hex') }
-  return validate(ProfileSchema, { version: 1, network: o.network, gateway: o.gateway, homeserver: o.homeserver, ingressApi: o.ingressApi, trust: o.trust, device: { userId: o.userId, deviceId: o.deviceId, x25519Secret: r(), ed25519Seed: r() }, mailboxId: r(), capability: { keyId: 1, seed: r() } }, 'profile')
+  return validate(ProfileSchema, { version: 1, network: o.network, directory: o.directory, gateway: o.gateway, homeserver: o.homeserver, ingressApi: o.ingressApi, trust: o.trust, device: { userId: o.userId, deviceId: o.deviceId, x25519Secret: r(), ed25519Seed: r() }, mailboxId: r(), capability: { keyId: 1, seed: r() } }, 'profile')
 }

@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events'
 import {
   clientRates, randomInt, encodeSubmit, exitGatewayOf, exponential, FRAME, fragmentBytes, fragmentMessage, hopsFor, KIND_TO_DEVICE_V1, NETWORK_GEOMETRY, openMessage, parseAck,
   routeVia, sealIngressPayload, sealMessage, signDelivery, Sphinx, systemRng, userIdDomain,
-  type ClientRates, type CryptoSuite, type NetworkDocument, type Rng, type SealCode, type SenderCert, type ServerCert, type TrustStore, type VerifiedMessage, type X25519KeyPair
+  type ClientRates, type CryptoSuite, type DirectoryClient, type NetworkDocument, type Rng, type SealCode, type SenderCert, type ServerCert, type TrustStore, type VerifiedMessage, type X25519KeyPair
 } from '../mix/index.ts'
 import { ClientError } from './errors.ts'
 import { GatewayLink } from './link.ts'
@@ -40,8 +40,13 @@ export interface Contact {
 
 export interface ClientOptions {
   readonly crypto: CryptoSuite
-  /** A verified network document (loadNetwork). */
+  /** A verified network document (loadNetwork), or the first one from `directory`. */
   readonly network: NetworkDocument
+  /**
+   * Follow directory authorities: the client refreshes this on an eighth of the epoch and builds
+   * every packet with its current document (fresh mix keys each epoch).
+   */
+  readonly directory?: DirectoryClient
   /** The relay id of this client's entry gateway (its mailbox lives there). */
   readonly gatewayId: string
   readonly device: Device
@@ -95,6 +100,7 @@ export class SealmixClient extends EventEmitter {
   readonly #link: GatewayLink
   readonly #timers = new Set<NodeJS.Timeout>()
   #closed = false
+  #network: NetworkDocument
 
   constructor (o: ClientOptions) {
     super()
@@ -102,6 +108,7 @@ export class SealmixClient extends EventEmitter {
     const gw = o.network.relays.find(r => r.id === o.gatewayId && r.role === 'gateway')
     if (gw === undefined) throw new ClientError('CLIENT_NO_ROUTE', 'the entry gateway is not a gateway of the network document')
     this.#o = o
+    this.#network = o.network
     this.#c = o.crypto
     this.#rng = o.rng ?? systemRng(o.crypto)
     this.#now = o.now ?? Date.now
@@ -117,6 +124,12 @@ export class SealmixClient extends EventEmitter {
     })
   }
 
+  /** The document packets are built with now. */
+  get network (): NetworkDocument { return this.#o.directory?.current() ?? this.#network }
+
+  /** Use another verified document from now on (callers that fetch documents themselves). */
+  setNetwork (doc: NetworkDocument): void { this.#network = doc }
+
   get connected (): boolean { return this.#link.up }
   get pending (): number { return this.#outbox.messages }
 
@@ -125,6 +138,15 @@ export class SealmixClient extends EventEmitter {
     this.#poisson(this.#rates.clientRatePerSec, () => this.#sendSlot())
     if (this.#o.cover !== false) this.#poisson(this.#rates.clientLoopRatePerSec, () => this.#sendLoop())
     this.#every(this.#o.pullIntervalMs ?? 1000, () => this.pull())
+    const dir = this.#o.directory
+    if (dir !== undefined) {
+      let busy = false
+      this.#every(Math.min(30_000, Math.max(250, Math.floor((dir.schedule?.epochMs ?? 8000) / 8))), () => {
+        if (busy) return
+        busy = true
+        void dir.refresh().catch(() => null).finally(() => { busy = false })
+      })
+    }
     this.#every(250, () => { this.#handle(this.#outbox.tick(this.#now())); this.#surbs.expire(this.#now()) })
   }
 
@@ -155,7 +177,7 @@ export class SealmixClient extends EventEmitter {
     const { senderCert, serverCert } = this.#o
     if (senderCert === undefined) throw new ClientError('CLIENT_CONFIG_INVALID', 'sending needs a SenderCert (fetch one from the ingress)')
     const server = userIdDomain(to.userId)
-    const ingress = this.#o.network.ingresses.find(i => i.serverName === server)
+    const ingress = this.network.ingresses.find(i => i.serverName === server)
     if (ingress === undefined) throw new ClientError('CLIENT_NO_ROUTE', 'no ingress in the network document serves the recipient\'s server')
     const now = this.#now()
     const envelope = sealMessage(this.#c, { contentType: opts.contentType ?? 8, contentHint: opts.contentHint, content: typeof content === 'string' ? Buffer.from(content) : content, senderCert, serverCert }, this.#o.device.x25519, to.x25519, this.#rng)
@@ -166,7 +188,7 @@ export class SealmixClient extends EventEmitter {
 
   /** Queue an encoded SubmitRequest (for example a v2 batch) for an ingress; returns its message id. */
   submit (ingressId: string, request: Uint8Array): string {
-    if (!this.#o.network.ingresses.some(i => i.id === ingressId)) throw new ClientError('CLIENT_NO_ROUTE', 'the ingress is not in the network document')
+    if (!this.network.ingresses.some(i => i.id === ingressId)) throw new ClientError('CLIENT_NO_ROUTE', 'the ingress is not in the network document')
     const messageId = this.#rng.bytes(16)
     const fragments = fragmentMessage(request, messageId, fragmentBytes(G, true))
     const id = messageId.toString('hex')
@@ -197,7 +219,7 @@ export class SealmixClient extends EventEmitter {
   }
 
   #sendFragment (f: OutFragment): void {
-    const doc = this.#o.network
+    const doc = this.network
     const ingress = doc.ingresses.find(i => i.id === f.message.ingressId)!
     const exit = exitGatewayOf(doc, this.#rng, ingress.id)
     const surbId = this.#rng.bytes(16)
@@ -213,7 +235,7 @@ export class SealmixClient extends EventEmitter {
 
   /** Drop cover: a full path to a random gateway with an all-zero recipient, discarded there. */
   #sendDrop (): void {
-    const doc = this.#o.network
+    const doc = this.network
     const gateways = doc.relays.filter(r => r.role === 'gateway')
     const last = gateways[randomInt(this.#rng, gateways.length)]!.id
     const hops = hopsFor(routeVia(doc, this.#rng, this.#o.gatewayId, last), this.#rng, this.#rates.hopDelayMs, [{ type: 'recipient', id: Buffer.alloc(32) }])
@@ -224,7 +246,7 @@ export class SealmixClient extends EventEmitter {
   #sendLoop (): void {
     if (!this.#link.up) return
     const surbId = this.#rng.bytes(16)
-    const hops = hopsFor(routeVia(this.#o.network, this.#rng, this.#o.gatewayId, this.#o.gatewayId), this.#rng, this.#rates.hopDelayMs, [{ type: 'recipient', id: this.#o.mailboxId }, { type: 'surb_reply', id: surbId }])
+    const hops = hopsFor(routeVia(this.network, this.#rng, this.#o.gatewayId, this.#o.gatewayId), this.#rng, this.#rates.hopDelayMs, [{ type: 'recipient', id: this.#o.mailboxId }, { type: 'surb_reply', id: surbId }])
     const { surb, token } = this.#sphinx.createSurb(hops, this.#rng)
     const { packet } = this.#sphinx.packetFromSurb(surb, this.#rng.bytes(G.userPayloadBytes))
     if (!this.#link.send(FRAME.PACKET, packet)) return

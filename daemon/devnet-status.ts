@@ -53,5 +53,6 @@ export function relaySummary (ms: Array<Map<string, number>>): string {
   const drops = ms.reduce((s, m) => s + [...m].filter(([k]) => k.startsWith('sealmix_packets_dropped_total')).reduce((a, [, v]) => a + v, 0), 0)
   // 6 relay links (2 gateways -> mix-1 -> mix-2 -> mix-3 -> 2 gateways), each counted at both ends.
   const links = sum('sealmix_connections{link="peer"}') / 2
-  return `${up}/${ms.length} relays up, ${links}/6 links | loops ${sum('sealmix_loops_returned_total')}/${sum('sealmix_loops_sent_total')} returned | ${sum('sealmix_packets_sent_total{link="peer"}')} packets forwarded (${sum('sealmix_cover_sent_total{kind="link"}')} padding) | ${drops} dropped`
+  const epoch = Math.max(-1, ...ms.map(m => m.get('sealmix_epoch') ?? -1))
+  return `epoch ${epoch < 0 ? '-' : epoch} | ${up}/${ms.length} relays up, ${links}/6 links | loops ${sum('sealmix_loops_returned_total')}/${sum('sealmix_loops_sent_total')} returned | ${sum('sealmix_packets_sent_total{link="peer"}')} packets forwarded (${sum('sealmix_cover_sent_total{kind="link"}')} padding) | ${drops} dropped`
 }

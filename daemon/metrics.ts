@@ -40,6 +40,7 @@ export class RelayMetrics {
   readonly delivered: Counter<'link'>
   readonly networkAge: Gauge
   readonly epoch: Gauge
+  readonly epochLength: Gauge
   readonly mixKeysLive: Gauge
   readonly directoryRejected: Counter<'reason'>
   readonly up: Gauge<'role'>
@@ -79,6 +80,7 @@ export class RelayMetrics {
     this.delivered = new Counter({ name: 'sealmix_delivered_total', help: 'Payloads acknowledged by an ingress or a client.', labelNames: ['link'], registers })
     this.networkAge = new Gauge({ name: 'sealmix_network_document_age_seconds', help: 'Seconds since the network document in use became valid.', registers })
     this.epoch = new Gauge({ name: 'sealmix_epoch', help: 'The epoch of the network document in use.', registers })
+    this.epochLength = new Gauge({ name: 'sealmix_epoch_length_seconds', help: 'Epoch length of the network document in use; 0 for a static network file.', registers })
     this.mixKeysLive = new Gauge({ name: 'sealmix_mix_keys_live', help: 'Private mix keys held in memory (current, previous in its grace window, next near its start).', registers })
     this.directoryRejected = new Counter({ name: 'sealmix_directory_rejected_total', help: 'Directory documents refused, by reason.', labelNames: ['reason'], registers })
     for (const r of DIRECTORY_REJECTIONS) this.directoryRejected.inc({ reason: r }, 0)

@@ -6,11 +6,12 @@
  * - keeps exactly the live keys in the unwrap workers (the current one, the previous one in its
  *   grace window, the next one from `maxSkewMs` before it starts) and, when a key leaves that set,
  *   has the relay drop its replay state before the key file is erased;
- * - fetches documents (client/directory.ts) and hands the relay each new current one.
+ * - fetches documents (mix/directory-client.ts over daemon/directory-http.ts) and hands the relay
+ *   each new current one.
  * The relay decides what a key change or a document means for its workers, filters and links.
  */
-import { DirectoryClient, type AuthorityRef } from '../client/directory.ts'
-import { descriptorEpochs, epochAt, liveKeyEpochs, signDescriptor, type CryptoSuite, type NetworkDocument, type NetworkSchedule, type RelayRole } from '../mix/index.ts'
+import { descriptorEpochs, epochAt, liveKeyEpochs, signDescriptor, type AuthorityRef, type CryptoSuite, type DirectoryClient, type NetworkDocument, type NetworkSchedule, type RelayRole } from '../mix/index.ts'
+import { postDescriptor } from './directory-http.ts'
 import type { EpochKeyring, MixKeyPair } from './epoch-keys.ts'
 import type { Logger } from './log.ts'
 
@@ -134,15 +135,7 @@ export class DescriptorPublisher {
       mixKeys: descriptorEpochs(epoch).map(x => ({ epoch: x, key: o.keyring.publicHex(x) }))
     }, o.identity.secretKey)
     const body = JSON.stringify(d)
-    await Promise.all(todo.map(async a => {
-      try {
-        const r = await fetch(`${a.url}/v1/descriptor`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(3000) })
-        await r.body?.cancel().catch(() => {})
-        if (r.status === 200) done.add(a.url)
-      } catch { /* an authority that is down is tried again on a later tick */ }
-    }))
+    await Promise.all(todo.map(async a => { if (await postDescriptor(a.url, body)) done.add(a.url) }))
   }
 
 }
-
-export { DirectoryClient }

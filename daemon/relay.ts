@@ -13,7 +13,7 @@
 import { join } from 'node:path'
 import {
   createPool, encodeFrame, FRAME, loadCrypto, NETWORK_GEOMETRY, parseFrame, ReplayFilter, Sphinx, systemRng,
-  type BindingName, type CryptoSuite, type NetworkDocument, type RelayDescriptor, type Rng
+  DirectoryClient, type BindingName, type CryptoSuite, type NetworkDocument, type RelayDescriptor, type Rng
 } from '../mix/index.ts'
 import type { RelayConfig } from './config.ts'
 import { Edge } from './edge.ts'
@@ -25,7 +25,8 @@ import { createLogger, type Logger } from './log.ts'
 import { Loops } from './loops.ts'
 import { RelayMetrics, type DropReasonLabel } from './metrics.ts'
 import { Mixer, type Outbound } from './mixer.ts'
-import { DescriptorPublisher, DirectoryClient, RelayEpochs } from './relay-epochs.ts'
+import { DescriptorPublisher, RelayEpochs } from './relay-epochs.ts'
+import { httpTransport } from './directory-http.ts'
 import { loadNetwork, NetworkView } from './network.ts'
 import { openDatabase, type Db } from './store/db.ts'
 import { QueueStore } from './store/queue-store.ts'
@@ -141,6 +142,7 @@ export class Relay {
     }
     this.metrics.networkAge.set(Math.max(0, (this.#now() - this.#view.doc.validFromMs) / 1000))
     this.metrics.epoch.set(this.#view.doc.epoch)
+    this.metrics.epochLength.set((this.#view.doc.epochMs ?? 0) / 1000)
     let loaded = 0
     let spool: QueueStore | null = null
     let mailbox: QueueStore | null = null
@@ -259,13 +261,13 @@ export class Relay {
    */
   async #firstDocument (): Promise<NetworkDocument> {
     const d = this.#cfg.directory!
-    this.#directory = new DirectoryClient({ crypto: this.#crypto, authorities: d.authorities, now: this.#now, maxSkewMs: d.maxSkewMs, onRejected: reason => this.metrics.directoryRejected.inc({ reason }) })
+    this.#directory = new DirectoryClient({ crypto: this.#crypto, authorities: d.authorities, transport: httpTransport(), now: this.#now, maxSkewMs: d.maxSkewMs, onRejected: reason => this.metrics.directoryRejected.inc({ reason }) })
     this.#keyring = new EpochKeyring(this.#crypto, this.#cfg.dataDir)
     this.#publisher = new DescriptorPublisher({ crypto: this.#crypto, keyring: this.#keyring, authorities: d.authorities, identity: this.#keys.identity, self: { id: this.#keys.id, role: this.#cfg.role, layer: d.layer, address: d.address } })
     for (let tries = 0; ; tries++) {
       if (this.#stopping !== null) throw RelayError.NETWORK_INVALID('DIR_NONE_VALID', 'stopped while waiting for the directory')
       const schedule = await this.#directory.fetchSchedule().catch(() => null)
-      if (schedule !== null) await this.#publisher.publish(this.#directory.epochNow())
+      if (schedule !== null) await this.#publisher.publish(this.#directory.epochNow()!)
       const doc = schedule === null ? null : await this.#directory.refresh().catch(() => null)
       if (doc !== null) return doc
       if (tries % 10 === 0) this.log.warn('waiting for a network document signed by a majority of the directory authorities')

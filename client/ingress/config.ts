@@ -23,7 +23,16 @@ export const IngressConfigSchema = z.object({
   dataDir: z.string().min(1),
   /** The homeserver this ingress serves; recipients are @user:serverName. */
   serverName: z.string().min(1).max(255),
-  network: z.object({ file: z.string().min(1), signers: z.array(hex32).min(1) }).strict(),
+  /** A static signed network file and its signers. Set this or `directory`. */
+  network: z.object({ file: z.string().min(1), signers: z.array(hex32).min(1) }).strict().optional(),
+  /** Follow directory authorities: the ingress publishes its own signed descriptor and fetches each epoch's document. */
+  directory: z.object({
+    authorities: z.array(z.object({ url: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL'), publicKey: hex32 }).strict()).min(1),
+    /** Relay ids of the exit gateways this ingress attaches to (published in its descriptor). */
+    gateways: z.array(hex32).min(1).max(16),
+    /** Clock skew tolerated against documents. @default 30000 */
+    maxSkewMs: z.number().int().min(0).max(600_000).default(30_000)
+  }).strict().optional(),
   homeserver: z.object({
     /** Base URL of the homeserver's client-server API. */
     url: z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL'),
@@ -70,7 +79,8 @@ export function parseIngressConfig (raw: unknown, baseDir: string): IngressConfi
     throw new ClientError('CLIENT_CONFIG_INVALID', `${d.key} ${d.rule} (got ${d.value})`)
   }
   const c = r.data
-  return { ...c, dataDir: resolve(baseDir, c.dataDir), network: { ...c.network, file: resolve(baseDir, c.network.file) } }
+  if ((c.network === undefined) === (c.directory === undefined)) throw new ClientError('CLIENT_CONFIG_INVALID', `network exactly one of network (a static file) and directory (authorities) must be set (got ${c.network === undefined ? '<neither>' : '<both>'})`)
+  return { ...c, dataDir: resolve(baseDir, c.dataDir), network: c.network === undefined ? undefined : { ...c.network, file: resolve(baseDir, c.network.file) } }
 }
 
 /** Read YAML (or JSON, by the .json ending) and validate; shared by the ingress and client profiles. */

@@ -15,6 +15,7 @@ import {
 import { ClientError } from '../errors.ts'
 import { GatewayLink } from '../link.ts'
 import { loadNetworkFile } from '../network.ts'
+import { IngressDirectory } from './directory.ts'
 import type { IngressConfig } from './config.ts'
 import { startApiServer, startIngressOps, type Listening } from './http.ts'
 import { IssuerApi } from './issuer.ts'
@@ -42,6 +43,8 @@ export class Ingress {
   readonly #now: () => number
   readonly #log: Logger
   readonly #links = new Map<string, GatewayLink>()
+  readonly #linkAddress = new Map<string, string>()
+  #follower: IngressDirectory | null = null
   /** Final answers for completed message ids, so that a re-sent fragment gets the same answer. */
   readonly #final = new Map<string, AckStatus>()
   #c!: CryptoSuite
@@ -71,9 +74,10 @@ export class Ingress {
     this.#c = await loadCrypto()
     this.#sphinx = new Sphinx(this.#c)
     this.#keys = loadIngressKeys(this.#c, cfg.dataDir, cfg.serverName)
-    this.#doc = loadNetworkFile(this.#c, cfg.network.file, cfg.network.signers, this.#now())
-    const me = this.#doc.ingresses.find(i => i.id === this.#keys.id)
-    if (me === undefined) throw new ClientError('CLIENT_NETWORK_INVALID', 'this ingress is not in the network document (add it with `sealmix network --ingress`)')
+    if (cfg.network !== undefined) {
+      this.#doc = loadNetworkFile(this.#c, cfg.network.file, cfg.network.signers, this.#now())
+      if (!this.#doc.ingresses.some(i => i.id === this.#keys.id)) throw new ClientError('CLIENT_NETWORK_INVALID', 'this ingress is not in the network document (add it with `sealmix network --ingress`)')
+    }
     this.#store = new IngressStore(join(cfg.dataDir, 'db'), this.#c, this.#keys.storeKey, cfg.limits.maxReplayEntries)
     await this.#store.open(this.#now())
     this.#reasm = new Reassembler({ maxMessages: cfg.limits.maxPartialMessages, maxBytes: cfg.limits.maxPartialBytes, timeoutMs: cfg.limits.reassemblyTimeoutMs })
@@ -93,8 +97,25 @@ export class Ingress {
       await this.stop()
       throw new ClientError('CLIENT_LISTEN_FAILED', `cannot listen: ${(e as NodeJS.ErrnoException).code ?? 'unknown error'}`, { cause: e })
     }
-    for (const gwId of me.gateways) {
-      const gw = this.#doc.relays.find(r => r.id === gwId)!
+    if (cfg.directory !== undefined) {
+      const d = cfg.directory
+      this.#follower = new IngressDirectory({ crypto: this.#c, keys: this.#keys, serverName: cfg.serverName, authorities: d.authorities, gateways: d.gateways, maxSkewMs: d.maxSkewMs, now: this.#now, onDocument: doc => this.#useDocument(doc) })
+      await this.#follower.start()
+    } else {
+      this.#useDocument(this.#doc)
+    }
+    this.#expiry = setInterval(() => { void this.#store.expire(this.#now()).catch(() => {}); this.#reasm.expire(this.#now()); this.#gauges() }, 10_000)
+    this.#log.info({ event: 'started', gateways: this.#links.size }, 'ingress started')
+  }
+
+  /** Links to exactly the gateways that `doc` lists this ingress with. */
+  #useDocument (doc: NetworkDocument): void {
+    this.#doc = doc
+    const me = doc.ingresses.find(i => i.id === this.#keys.id)
+    const want = new Map((me?.gateways ?? []).map(id => [id, doc.relays.find(r => r.id === id)!]))
+    for (const [id, l] of this.#links) if (want.get(id)?.address !== this.#linkAddress.get(id)) { l.close(); this.#links.delete(id); this.#linkAddress.delete(id) }
+    for (const gw of want.values()) {
+      if (this.#links.has(gw.id)) continue
       const link = new GatewayLink({
         crypto: this.#c, geometry: G, address: gw.address, role: 'ingress',
         identity: { id: Buffer.from(this.#keys.id, 'hex'), secretKey: this.#keys.identity.secretKey },
@@ -105,15 +126,15 @@ export class Ingress {
         onFrame: (kind, body) => { if (kind === FRAME.DELIVER) void this.#onDeliver(link, body) }
       })
       this.#links.set(gw.id, link)
+      this.#linkAddress.set(gw.id, gw.address)
       link.start()
     }
     this.#linkGauge()
-    this.#expiry = setInterval(() => { void this.#store.expire(this.#now()).catch(() => {}); this.#reasm.expire(this.#now()); this.#gauges() }, 10_000)
-    this.#log.info({ event: 'started', gateways: me.gateways.length }, 'ingress started')
   }
 
   async stop (): Promise<void> {
     if (this.#expiry !== null) clearInterval(this.#expiry)
+    await this.#follower?.stop()
     for (const l of this.#links.values()) l.close()
     this.#links.clear()
     await Promise.all(this.#servers.map(async s => await s.close()))

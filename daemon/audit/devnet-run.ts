@@ -2,16 +2,15 @@
  * The audit against the devnet: `sealmix devnet` runs with recording taps around one mix
  * (mix-2), carrying the demo clients' messages and every kind of cover. The observer records
  * what enters and leaves that mix; afterwards, for ground truth only, each input is unwrapped
- * with the mix's key (the audit made the devnet, so it holds the keys) to learn which output it
- * became. Link padding that mix-1 sent to mix-2 ends there and is not a candidate (the adversary
+ * with the mix's keys (the audit made the devnet, so it reads each epoch's key file while it
+ * exists) to learn which output it became. Link padding that mix-1 sent to mix-2 ends there and is not a candidate (the adversary
  * is told, as in the relay audit).
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FRAME, NETWORK_GEOMETRY as G, Sphinx, type CryptoSuite } from '../../mix/index.ts'
 import { runDevnet } from '../devnet.ts'
-import { loadKeys } from '../keys.ts'
 import type { InEvent, OutEvent } from './analysis.ts'
 
 export interface DevnetObservation { readonly ins: InEvent[], readonly outs: OutEvent[], readonly framesIn: number, readonly seconds: number }
@@ -32,6 +31,13 @@ export async function observeDevnet (c: CryptoSuite, seconds: number): Promise<D
       onOutput: (t, m) => { outputs.push({ t, size: m.length, alpha: m[0] === FRAME.PACKET ? m.subarray(3, 35).toString('hex') : null }) }
     }
   })
+  // Mix keys rotate per epoch and are erased after their grace window: collect them as they appear.
+  const keys = new Map<string, Buffer>()
+  const keyDir = join(dir, 'mix-2', 'keys')
+  const collect = setInterval(() => {
+    if (!existsSync(keyDir)) return
+    for (const f of readdirSync(keyDir)) if (/^mix-\d+\.key$/.test(f) && !keys.has(f)) { try { keys.set(f, readFileSync(join(keyDir, f))) } catch { /* erased meanwhile */ } }
+  }, 250)
   try {
     // Observe once the demo traffic flows (the first acked message), for `seconds`.
     const deadline = Date.now() + 90_000
@@ -41,16 +47,17 @@ export async function observeDevnet (c: CryptoSuite, seconds: number): Promise<D
   } finally {
     stop()
     await run
+    clearInterval(collect)
   }
   const end = startAt + seconds * 1000
-  const sk = loadKeys(c, join(dir, 'mix-2')).mix.secretKey
+  const sks = [...keys.values()]
   rmSync(dir, { recursive: true, force: true })
   const sphinx = new Sphinx(c, G)
   const ins: InEvent[] = []
   const index = new Map<string, number>()
   for (const x of inputs) {
     if (x.t < startAt || x.t > end) continue
-    const r = sphinx.unwrap(x.packet, { keys: [sk] })
+    const r = sphinx.unwrap(x.packet, { keys: sks })
     if (r.type !== 'forward') continue // link padding ending here, or a replay
     index.set(r.packet.subarray(2, 34).toString('hex'), ins.length)
     ins.push({ t: x.t, link: 0 })

@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { DirectoryClient, type DirectoryRejection } from '../../client/directory.ts'
-import { buildEpochDocument, epochStart, loadCrypto, makeGeometry, MAX_DOCUMENT_BYTES, NETWORK_GEOMETRY, signDocument, signSchedule, type CryptoSuite, type NetworkDocument } from '../../mix/index.ts'
+import { directoryClient } from '../../client/directory.ts'
+import { buildEpochDocument, epochStart, loadCrypto, makeGeometry, MAX_DOCUMENT_BYTES, NETWORK_GEOMETRY, signDocument, signSchedule, type CryptoSuite, type DirectoryClient, type DirectoryRejection, type NetworkDocument } from '../../mix/index.ts'
 
 const MIXING = { strategy: 'batch' as const, intervalMs: 100, minPool: 8, flushFraction: 0.7, minBatch: 4, maxDelayMs: 5000, loopRatePerSec: 0.5 }
 
@@ -49,7 +49,7 @@ describe('directory client', function () {
   }
   const client = (): { dir: DirectoryClient, why: DirectoryRejection[] } => {
     const why: DirectoryRejection[] = []
-    return { dir: new DirectoryClient({ crypto: c, authorities: refs, now: () => t, maxSkewMs: 2000, onRejected: r => why.push(r) }), why }
+    return { dir: directoryClient({ crypto: c, authorities: refs, now: () => t, maxSkewMs: 2000, onRejected: r => why.push(r) }), why }
   }
 
   it('takes a document signed by a majority, and the next epoch\'s ahead of its start', async function () {

@@ -6,7 +6,7 @@
  * the gateways of the epoch.
  */
 import assert from 'node:assert/strict'
-import { DirectoryClient } from '../../client/directory.ts'
+import { directoryClient } from '../../client/directory.ts'
 import { Authority, freePort } from '../../daemon/index.ts'
 import { deterministicRng, epochStart, loadCrypto, NETWORK_GEOMETRY, publishDeadline, relayId, signDescriptor, signIngressDescriptor, type CryptoSuite, type MixingParams } from '../../mix/index.ts'
 import { waitFor } from '../helpers/testnet.ts'
@@ -70,7 +70,7 @@ describe('directory authorities', function () {
   it('with one authority down, a client still takes the document of the other two', async function () {
     await auths[2]!.stop()
     t = epochStart(schedule, 0) + 3000
-    const dir = new DirectoryClient({ crypto: c, authorities: refs, now: () => t, maxSkewMs: 1000 })
+    const dir = directoryClient({ crypto: c, authorities: refs, now: () => t, maxSkewMs: 1000 })
     const doc = await dir.refresh()
     assert.equal(doc?.epoch, 0)
     // The next epoch's document is built and signed with authority 3 down: two signatures make it.

@@ -44,6 +44,18 @@ describe('config', function () {
     refused('role: mix', 'the config must be a mapping (got "role: mix")')
   })
 
+  it('takes exactly one of network and directory, with a layer that fits the role', function () {
+    const directory = { authorities: [{ url: 'http://a.example:8700', publicKey: SIGNER }], address: 'ws://m.example:9000', layer: 2 }
+    const c = parseConfig({ role: 'mix', dataDir: './data', directory }, '/etc/sealmix')
+    assert.equal(c.directory?.maxSkewMs, 30_000)
+    assert.equal(c.network, undefined)
+    refused({ role: 'mix', dataDir: './data' }, 'network exactly one of network (a static file) and directory (authorities) must be set (got <neither>)')
+    refused({ ...base(), directory }, 'network exactly one of network (a static file) and directory (authorities) must be set (got <both>)')
+    refused({ role: 'gateway', dataDir: './data', directory }, 'directory.layer must be 0 for a gateway and 1..3 for a mix (role is gateway) (got 2)')
+    refused({ role: 'mix', dataDir: './data', directory: { ...directory, address: 'http://m.example' } }, 'directory.address must be a ws:// or wss:// URL (got "http://m.example")')
+    refused({ role: 'mix', dataDir: './data', directory: { ...directory, authorities: [] } }, 'directory.authorities must have at least 1 entries (got [])')
+  })
+
   it('never prints a secret value', function () {
     refused({ ...base(), metrics: { token: 'short' } }, 'metrics.token must be at least 16 characters (got <redacted>)')
   })

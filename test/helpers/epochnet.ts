@@ -9,11 +9,11 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DirectoryClient } from '../../client/directory.ts'
+import { directoryClient } from '../../client/directory.ts'
 import { initIngressKeys, loadIngressKeys, type IngressKeys } from '../../client/index.ts'
 import { Authority, ensureKeys, freePort, loadIdentity, parseConfig, Relay, type RelayConfig, type RelayIdentity } from '../../daemon/index.ts'
 import { createLogger } from '../../daemon/log.ts'
-import { NETWORK_GEOMETRY, signIngressDescriptor, type CryptoSuite, type MixingParams, type NetworkDocument, type PathHop, type Rng, type Sphinx } from '../../mix/index.ts'
+import { NETWORK_GEOMETRY, signIngressDescriptor, type CryptoSuite, type DirectoryClient, type MixingParams, type NetworkDocument, type PathHop, type Rng, type Sphinx } from '../../mix/index.ts'
 import { captureStream } from './log-capture.ts'
 import { httpGet, PROJECT, waitFor } from './testnet.ts'
 
@@ -72,7 +72,7 @@ export async function createEpochnet (c: CryptoSuite, o: { epochMs: number, grac
   const net: Epochnet = {
     schedule, authorities, refs, nodes,
     ingress: { id: ik.id, identity: ik.identity, keys: ik },
-    directory: new DirectoryClient({ crypto: c, authorities: refs, maxSkewMs: o.maxSkewMs }),
+    directory: directoryClient({ crypto: c, authorities: refs, maxSkewMs: o.maxSkewMs }),
     byName: n => nodes.find(x => x.name === n)!,
     packetToIngress (doc, sphinx, payload, rng) {
       const hop = (name: string, commands: PathHop['commands']): PathHop => {

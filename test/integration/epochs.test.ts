@@ -98,7 +98,10 @@ describe('epochs and key rotation', function () {
     it('a gateway killed with SIGKILL forwards again with the same keys and drops a replay', async function () {
       const gwA = net.byName('gwA')
       await Promise.all(net.nodes.map(async n => n.name === 'gwA' ? await net.spawn(n) : await net.start(n)))
-      await waitFor(async () => (await httpGet(gwA.metricsPort, '/readyz').catch(() => ({ status: 0 }))).status === 200 && net.nodes.every(n => n.relay === null || n.relay.ready), 30_000, 'network ready')
+      // Ready (listed) and linked: gwA's link to mix1 and mix3's to gwA.
+      const linked = async (): Promise<boolean> => (await httpGet(gwA.metricsPort, '/readyz').catch(() => ({ status: 0 }))).status === 200 &&
+        sample((await httpGet(gwA.metricsPort, '/metrics')).body, 'sealmix_connections', 'link="peer"') >= 2 && net.nodes.every(n => n.relay === null || (n.relay.ready && n.relay.linksUp.length === (n.name === 'mix3' ? 2 : 1)))
+      await waitFor(linked, 30_000, 'network ready')
       const ingress = await ingressConn(c, net, net.byName('gwB'))
       const doc = (await net.directory.refresh())!
       const before = net.nodes.filter(n => n.relay !== null).map(n => n.relay!.epoch)
@@ -110,8 +113,7 @@ describe('epochs and key rotation', function () {
       const p = gwA.proc!
       await new Promise(resolve => { p.once('exit', resolve); p.kill('SIGKILL') })
       await net.spawn(gwA)
-      await waitFor(async () => (await httpGet(gwA.metricsPort, '/readyz')).status === 200, 20_000, 'gwA ready again')
-      await waitFor(() => net.byName('mix3').relay!.linksUp.length === 2 && net.byName('gwB').relay!.ready, 10_000, 'links back')
+      await waitFor(linked, 30_000, 'gwA ready and linked again')
       assert.deepEqual(net.nodes.filter(n => n.relay !== null).map(n => n.relay!.epoch), before, 'still the same epoch')
       client = await clientConn(gwA.port)
       client.send(FRAME.PACKET, p1)
