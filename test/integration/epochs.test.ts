@@ -7,13 +7,15 @@
  *   path (every file of the data directory is searched for its bytes) and its replay tags are gone.
  * - A gateway SIGKILLed in the middle of an epoch comes back with the same keys: it forwards fresh
  *   packets and drops a replay of a packet it forwarded before the kill.
+ * - A relay that stops publishing leaves the documents; the layer before it then closes its link
+ *   and refuses to forward to it (unknown_hop).
  */
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { epochAt, epochStart, FRAME, loadCrypto, Sphinx, systemRng, type CryptoSuite, type Rng } from '../../mix/index.ts'
 import { createEpochnet, type Epochnet } from '../helpers/epochnet.ts'
-import { clientConn, G, httpGet, ingressConn, sample, waitFor } from '../helpers/testnet.ts'
+import { clientConn, G, httpGet, ingressConn, metric, sample, waitFor } from '../helpers/testnet.ts'
 
 function filesUnder (dir: string): string[] {
   return readdirSync(dir).flatMap(f => { const p = join(dir, f); return statSync(p).isDirectory() ? filesUnder(p) : [p] })
@@ -123,6 +125,35 @@ describe('epochs and key rotation', function () {
       await new Promise(resolve => setTimeout(resolve, 300))
       assert.deepEqual(ingress.delivered.map(d => d.readUInt32BE(0)), [1, 2], 'the replay was not forwarded')
       client.close(); ingress.close()
+    })
+  })
+
+  describe('a relay that leaves the network', function () {
+    let net: Epochnet
+    before(async function () { net = await createEpochnet(c, { epochMs: 2000, graceMs: 800, maxSkewMs: 300 }) })
+    after(async function () { await net.stop() })
+
+    it('is dropped from the documents, and the layer before it refuses to forward to it', async function () {
+      await Promise.all(net.nodes.map(async n => await net.start(n)))
+      const mix1 = net.byName('mix1')
+      const mix2 = net.byName('mix2')
+      await waitFor(() => net.nodes.every(n => n.relay!.ready) && mix1.relay!.linksUp.length === 1, 20_000, 'relays listed and linked')
+      const listed = (await net.directory.refresh())!
+      assert.ok(listed.relays.some(r => r.id === mix2.keys.id))
+      await mix2.relay!.stop()
+      mix2.relay = null
+      // Its last descriptor serves two more epochs at most; then documents go on without it.
+      await waitFor(async () => { const d = await net.directory.refresh(); return d !== null && !d.relays.some(r => r.id === mix2.keys.id) }, 15_000, 'a document without mix2')
+      await waitFor(() => mix1.relay!.epoch === net.directory.current()!.epoch && mix1.relay!.linksUp.length === 0, 5000, 'mix1 follows it and drops its link')
+      // A packet with current keys for gwA and mix1 whose next hop is mix2: mix1 refuses it.
+      const doc = net.directory.current()!
+      const hop = (id: string, key: string): { id: Buffer, publicKey: Buffer, commands: Array<{ type: 'node_delay', delayMs: number }> } => ({ id: Buffer.from(id, 'hex'), publicKey: Buffer.from(key, 'hex'), commands: [{ type: 'node_delay', delayMs: 0 }] })
+      const key = (name: string): string => doc.relays.find(r => r.id === net.byName(name).keys.id)!.mixKey
+      const before = await metric(mix1.relay!, 'sealmix_packets_dropped_total', { reason: 'unknown_hop' })
+      const client = await clientConn(net.byName('gwA').port)
+      client.send(FRAME.PACKET, sphinx.createPacket([hop(net.byName('gwA').keys.id, key('gwA')), hop(mix1.keys.id, key('mix1')), hop(mix2.keys.id, listed.relays.find(r => r.id === mix2.keys.id)!.mixKey)], payload(7), rng))
+      await waitFor(async () => await metric(mix1.relay!, 'sealmix_packets_dropped_total', { reason: 'unknown_hop' }) === before + 1, 5000, 'mix1 drops it as unknown_hop')
+      client.close()
     })
   })
 })
