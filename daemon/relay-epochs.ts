@@ -10,20 +10,27 @@
  *   each new current one.
  * The relay decides what a key change or a document means for its workers, filters and links.
  */
-import { descriptorEpochs, epochAt, liveKeyEpochs, signDescriptor, type AuthorityRef, type CryptoSuite, type DirectoryClient, type NetworkDocument, type NetworkSchedule, type RelayRole } from '../mix/index.ts'
-import { postDescriptor } from './directory-http.ts'
-import type { EpochKeyring, MixKeyPair } from './epoch-keys.ts'
+import {
+  descriptorEpochs, DirectoryClient, epochAt, liveKeyEpochs, signDescriptor,
+  type AuthorityRef, type CryptoSuite, type DirectoryRejection, type NetworkDocument, type NetworkSchedule, type RelayRole
+} from '../mix/index.ts'
+import { httpTransport, postDescriptor } from './directory-http.ts'
+import { EpochKeyring, type MixKeyPair } from './epoch-keys.ts'
 import type { Logger } from './log.ts'
 
 export interface RelayEpochsOptions {
   readonly crypto: CryptoSuite
-  readonly keyring: EpochKeyring
-  readonly directory: DirectoryClient
-  readonly schedule: NetworkSchedule
-  readonly publisher: DescriptorPublisher
+  readonly dataDir: string
+  readonly authorities: readonly AuthorityRef[]
+  readonly identity: { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
+  readonly self: { readonly id: string, readonly role: RelayRole, readonly layer: number, readonly address: string }
   readonly maxSkewMs: number
   readonly now: () => number
   readonly log: Logger
+  readonly onRejected: (why: DirectoryRejection) => void
+}
+
+export interface EpochHooks {
   /** The live key set changed; `retired` epochs lose their key right after this resolves. */
   readonly onKeys: (live: ReadonlyArray<{ epoch: number, key: MixKeyPair }>, retired: readonly number[]) => Promise<void>
   readonly onDocument: (doc: NetworkDocument) => void
@@ -33,6 +40,10 @@ const TICK_MS = 100
 
 export class RelayEpochs {
   readonly #o: RelayEpochsOptions
+  readonly #keyring: EpochKeyring
+  readonly #directory: DirectoryClient
+  readonly #publisher: DescriptorPublisher
+  #hooks: EpochHooks | null = null
   #live: number[] = []
   #doc: NetworkDocument | null = null
   #nextRefresh = 0
@@ -43,55 +54,80 @@ export class RelayEpochs {
   readonly #inFlight = new Set<Promise<void>>()
   #stopped = false
 
-  constructor (o: RelayEpochsOptions) { this.#o = o }
+  constructor (o: RelayEpochsOptions) {
+    this.#o = o
+    this.#keyring = new EpochKeyring(o.crypto, o.dataDir)
+    this.#directory = new DirectoryClient({ crypto: o.crypto, authorities: o.authorities, transport: httpTransport(), now: o.now, maxSkewMs: o.maxSkewMs, onRejected: o.onRejected })
+    this.#publisher = new DescriptorPublisher({ crypto: o.crypto, keyring: this.#keyring, authorities: o.authorities, identity: o.identity, self: o.self })
+  }
+
+  get #schedule (): NetworkSchedule { return this.#directory.schedule! }
+
+  /**
+   * The schedule, this epoch's descriptor published (so that a new relay makes the next
+   * document), and a first valid document; retried every 500 ms until the authorities answer.
+   */
+  async firstDocument (stopping: () => boolean): Promise<NetworkDocument | null> {
+    for (let tries = 0; !stopping(); tries++) {
+      const schedule = await this.#directory.fetchSchedule()
+      if (schedule !== null) await this.#publisher.publish(this.#directory.epochNow()!)
+      const doc = schedule === null ? null : await this.#directory.refresh()
+      if (doc !== null) return doc
+      if (tries % 10 === 0) this.#o.log.warn('waiting for a network document signed by a majority of the directory authorities')
+      await new Promise(resolve => setTimeout(resolve, 500))
+    }
+    return null
+  }
 
   /** The epochs whose keys are live now (the first tick decides them). */
   get live (): readonly number[] { return this.#live }
   get document (): NetworkDocument | null { return this.#doc }
-  get #refreshMs (): number { return Math.min(30_000, Math.max(250, Math.floor(this.#o.schedule.epochMs / 8))) }
+  get #refreshMs (): number { return Math.min(30_000, Math.max(250, Math.floor(this.#schedule.epochMs / 8))) }
 
-  /** Run the first tick (keys, descriptor, first document attempt), then keep ticking. */
-  async start (): Promise<void> {
+  /** After firstDocument: run the first tick (live keys handed over), then keep ticking. */
+  async start (hooks: EpochHooks): Promise<void> {
+    this.#hooks = hooks
     await this.tick()
-    this.#schedule()
+    this.#next()
   }
 
-  #schedule (): void {
+  #next (): void {
     if (this.#stopped) return
     this.#timer = setTimeout(() => {
-      this.#running = this.tick().catch(e => this.#o.log.error({ err: (e as Error).message }, 'epoch tick failed')).finally(() => { this.#running = null; this.#schedule() })
+      this.#running = this.tick().catch(e => this.#o.log.error({ err: (e as Error).message }, 'epoch tick failed')).finally(() => { this.#running = null; this.#next() })
     }, TICK_MS)
     this.#timer.unref()
   }
 
   async tick (): Promise<void> {
     const o = this.#o
-    const s = o.schedule
+    const hooks = this.#hooks!
+    const s = this.#schedule
     const now = o.now()
     const e = epochAt(s, now)
-    o.keyring.ensure(descriptorEpochs(e))
+    this.#keyring.ensure(descriptorEpochs(e))
     const live = liveKeyEpochs(s, s.graceMs, o.maxSkewMs, now)
     if (live.join() !== this.#live.join()) {
       const retired = this.#live.filter(x => !live.includes(x))
-      await o.onKeys(live.map(epoch => ({ epoch, key: o.keyring.get(epoch) })), retired)
-      const erased = o.keyring.eraseBefore(live[0]!)
+      await hooks.onKeys(live.map(epoch => ({ epoch, key: this.#keyring.get(epoch) })), retired)
+      const erased = this.#keyring.eraseBefore(live[0]!)
       if (erased.length > 0) o.log.info({ epochs: erased }, 'mix keys erased')
       this.#live = live
     }
     // Network work runs beside the tick, so that a slow authority never delays a key change.
     if (now >= this.#nextPublish) {
       this.#nextPublish = now + this.#refreshMs
-      this.#background(o.publisher.publish(e))
+      this.#background(this.#publisher.publish(e))
     }
     if (!this.#refreshing && (now >= this.#nextRefresh || this.#doc === null || this.#doc.epoch !== e)) {
       this.#nextRefresh = now + this.#refreshMs
       this.#refreshing = true
-      this.#background(o.directory.refresh().then(() => {}, () => {}).finally(() => { this.#refreshing = false }))
+      this.#background(this.#directory.refresh().then(() => {}, () => {}).finally(() => { this.#refreshing = false }))
     }
-    const doc = o.directory.current()
+    const doc = this.#directory.current()
     if (doc !== null && doc !== this.#doc) {
       this.#doc = doc
-      o.onDocument(doc)
+      hooks.onDocument(doc)
     }
   }
 
@@ -108,7 +144,7 @@ export class RelayEpochs {
   }
 }
 
-export interface PublisherOptions {
+interface PublisherOptions {
   readonly crypto: CryptoSuite
   readonly keyring: EpochKeyring
   readonly authorities: readonly AuthorityRef[]
@@ -117,7 +153,7 @@ export interface PublisherOptions {
 }
 
 /** Publishes the descriptor of an epoch (its keys made first) to each authority until each has taken it. */
-export class DescriptorPublisher {
+class DescriptorPublisher {
   readonly #published = new Map<number, Set<string>>()
   constructor (private readonly o: PublisherOptions) {}
 
@@ -137,5 +173,4 @@ export class DescriptorPublisher {
     const body = JSON.stringify(d)
     await Promise.all(todo.map(async a => { if (await postDescriptor(a.url, body)) done.add(a.url) }))
   }
-
 }

@@ -12,26 +12,25 @@
  */
 import { join } from 'node:path'
 import {
-  createPool, encodeFrame, FRAME, loadCrypto, NETWORK_GEOMETRY, parseFrame, ReplayFilter, Sphinx, systemRng,
-  DirectoryClient, type BindingName, type CryptoSuite, type NetworkDocument, type RelayDescriptor, type Rng
+  createPool, FRAME, loadCrypto, NETWORK_GEOMETRY, parseFrame, ReplayFilter, Sphinx, systemRng,
+  type BindingName, type CryptoSuite, type NetworkDocument, type Rng
 } from '../mix/index.ts'
 import type { RelayConfig } from './config.ts'
 import { Edge } from './edge.ts'
 import { RelayError } from './errors.ts'
 import { startOpsServer, type OpsServer } from './http.ts'
-import { EpochKeyring, type MixKeyPair } from './epoch-keys.ts'
+import type { MixKeyPair } from './epoch-keys.ts'
 import { loadIdentity, loadKeys, type RelayIdentity } from './keys.ts'
 import { createLogger, type Logger } from './log.ts'
 import { Loops } from './loops.ts'
 import { RelayMetrics, type DropReasonLabel } from './metrics.ts'
 import { Mixer, type Outbound } from './mixer.ts'
-import { DescriptorPublisher, RelayEpochs } from './relay-epochs.ts'
-import { httpTransport } from './directory-http.ts'
+import { RelayEpochs } from './relay-epochs.ts'
 import { loadNetwork, NetworkView } from './network.ts'
 import { openDatabase, type Db } from './store/db.ts'
 import { QueueStore } from './store/queue-store.ts'
 import { ReplayStore } from './store/replay-store.ts'
-import { OutLink } from './transport/link.ts'
+import { NextLayer } from './next-layer.ts'
 import { Listener, type Conn, type ConnKind } from './transport/server.ts'
 import type { RawMessage } from './transport/frame-reader.ts'
 import { UnwrapPool, type Unwrapped } from './unwrap-pool.ts'
@@ -72,13 +71,11 @@ export class Relay {
   #listed = false
   #pool: UnwrapPool<Ctx> | null = null
   #listener: Listener | null = null
-  #links = new Map<string, OutLink>()
+  #next: NextLayer | null = null
   #mixer: Mixer | null = null
   #edge: Edge | null = null
   #loops: Loops | null = null
   #ops: OpsServer | null = null
-  #coverStock = new Map<string, Buffer[]>()
-  #coverPending = new Set<string>()
   #loopTimer: NodeJS.Timeout | undefined
   #sweepTimer: NodeJS.Timeout | undefined
   #sphinx!: Sphinx
@@ -106,7 +103,7 @@ export class Relay {
   /** Epochs whose private mix key is live (in the unwrap workers). */
   get liveEpochs (): number[] { return [...this.#filters.keys()].sort((a, b) => a - b) }
   /** Outgoing relay links that are up (ids). */
-  get linksUp (): string[] { return [...this.#links.values()].filter(l => l.ready).map(l => l.peerId) }
+  get linksUp (): string[] { return this.#next?.up ?? [] }
 
   async start (): Promise<void> {
     try {
@@ -138,7 +135,14 @@ export class Relay {
     } else {
       this.#keys = loadIdentity(this.#crypto, cfg.dataDir)
       this.#myLayer = cfg.directory!.layer
-      this.#view = new NetworkView(await this.#firstDocument())
+      const d = cfg.directory!
+      this.#epochs = new RelayEpochs({
+        crypto: this.#crypto, dataDir: cfg.dataDir, authorities: d.authorities, identity: this.#keys.identity, self: { id: this.#keys.id, role: cfg.role, layer: d.layer, address: d.address },
+        maxSkewMs: d.maxSkewMs, now: this.#now, log: this.log, onRejected: reason => this.metrics.directoryRejected.inc({ reason })
+      })
+      const first = await this.#epochs.firstDocument(() => this.#stopping !== null)
+      if (first === null) throw RelayError.NETWORK_INVALID('DIR_NONE_VALID', 'stopped while waiting for the directory')
+      this.#view = new NetworkView(first)
     }
     this.metrics.networkAge.set(Math.max(0, (this.#now() - this.#view.doc.validFromMs) / 1000))
     this.metrics.epoch.set(this.#view.doc.epoch)
@@ -171,9 +175,9 @@ export class Relay {
       mailbox,
       metrics: this.metrics,
       links: {
-        ready: () => [...this.#links.values()].filter(l => l.ready).map(l => l.peerId),
-        send: (to, p) => this.#links.get(to)?.send(encodeFrame(g, FRAME.PACKET, p)) ?? false,
-        cover: (to) => this.#takeCover(to)
+        ready: () => this.#next!.up,
+        send: (to, p) => this.#next!.send(to, p),
+        cover: (to) => this.#next!.cover(to)
       },
       spooled: ids => { for (const id of ids) void this.#edge?.push(id) },
       extraOps: () => {
@@ -210,15 +214,16 @@ export class Relay {
     })
     this.port = await this.#listener.start()
 
-    this.#syncLinks()
-    if (cfg.directory !== undefined) {
-      const d = cfg.directory
-      this.#epochs = new RelayEpochs({
-        crypto: this.#crypto, keyring: this.#keyring!, directory: this.#directory!, schedule: this.#directory!.schedule!, publisher: this.#publisher!, maxSkewMs: d.maxSkewMs, now: this.#now, log: this.log,
+    this.#next = new NextLayer({
+      crypto: this.#crypto, sphinx: this.#sphinx, rng: this.#rng, identity, limits: cfg.limits, minRetryMs: this.#o.minRetryMs, maxRetryMs: this.#o.maxRetryMs, metrics: this.metrics,
+      buildCover: async (n, id, key) => await this.#pool!.cover(n, id, key)
+    })
+    this.#next.sync(this.#view.layer(NetworkView.nextLayer(this.#myLayer)))
+    if (this.#epochs !== null) {
+      await this.#epochs.start({
         onKeys: async (live, retired) => { loaded += await this.#setKeys(live, retired) },
         onDocument: doc => this.#useDocument(doc)
       })
-      await this.#epochs.start()
     }
     this.#loops = new Loops({ sphinx: this.#sphinx, rng: this.#rng, myId: this.#keys.id, myLayer: this.#myLayer, myMixKey: () => this.#mixPublic.get(this.#view.doc.epoch), doc: () => this.#view.doc, metrics: this.metrics })
     if (params.loopRatePerSec > 0) this.#scheduleLoop(params.loopRatePerSec)
@@ -232,7 +237,7 @@ export class Relay {
       const buffered = this.#listener?.bufferedByKind()
       if (buffered !== undefined) {
         let peer = buffered.relay
-        for (const l of this.#links.values()) peer += l.bufferedAmount
+        peer += this.#next?.bufferedAmount ?? 0
         this.metrics.sendBuffer.set({ link: 'peer' }, peer)
         this.metrics.sendBuffer.set({ link: 'client' }, buffered.client)
         this.metrics.sendBuffer.set({ link: 'ingress' }, buffered.ingress)
@@ -249,30 +254,6 @@ export class Relay {
     }
     this.#ready = true
     this.log.info({ role: cfg.role, layer: this.#myLayer, epoch: this.#view.doc.epoch, listed: this.#listed, replayTagsLoaded: loaded, spooled: spool?.count ?? 0 }, 'relay started')
-  }
-
-  #directory: DirectoryClient | null = null
-  #keyring: EpochKeyring | null = null
-  #publisher: DescriptorPublisher | null = null
-
-  /**
-   * Directory mode: the schedule, this epoch's descriptor published (so that a new relay makes the
-   * next document), and a first valid document, retried until the authorities answer.
-   */
-  async #firstDocument (): Promise<NetworkDocument> {
-    const d = this.#cfg.directory!
-    this.#directory = new DirectoryClient({ crypto: this.#crypto, authorities: d.authorities, transport: httpTransport(), now: this.#now, maxSkewMs: d.maxSkewMs, onRejected: reason => this.metrics.directoryRejected.inc({ reason }) })
-    this.#keyring = new EpochKeyring(this.#crypto, this.#cfg.dataDir)
-    this.#publisher = new DescriptorPublisher({ crypto: this.#crypto, keyring: this.#keyring, authorities: d.authorities, identity: this.#keys.identity, self: { id: this.#keys.id, role: this.#cfg.role, layer: d.layer, address: d.address } })
-    for (let tries = 0; ; tries++) {
-      if (this.#stopping !== null) throw RelayError.NETWORK_INVALID('DIR_NONE_VALID', 'stopped while waiting for the directory')
-      const schedule = await this.#directory.fetchSchedule().catch(() => null)
-      if (schedule !== null) await this.#publisher.publish(this.#directory.epochNow()!)
-      const doc = schedule === null ? null : await this.#directory.refresh().catch(() => null)
-      if (doc !== null) return doc
-      if (tries % 10 === 0) this.log.warn('waiting for a network document signed by a majority of the directory authorities')
-      await new Promise(resolve => setTimeout(resolve, 500))
-    }
   }
 
   /**
@@ -313,71 +294,17 @@ export class Relay {
     this.#listed = me !== undefined && me.role === this.#cfg.role && me.layer === this.#myLayer && me.mixKey === this.#mixPublic.get(doc.epoch)?.toString('hex')
     this.metrics.epoch.set(doc.epoch)
     this.metrics.networkAge.set(Math.max(0, (this.#now() - doc.validFromMs) / 1000))
-    this.#coverStock.clear()
-    this.#syncLinks()
+    this.#next?.sync(this.#view.layer(NetworkView.nextLayer(this.#myLayer)))
     this.log.info({ epoch: doc.epoch, relays: doc.relays.length, listed: this.#listed }, 'network document in use')
   }
-
-  /** Outgoing links to exactly the next layer of the current document. */
-  #syncLinks (): void {
-    const cfg = this.#cfg
-    const next = new Map(this.#view.layer(NetworkView.nextLayer(this.#myLayer)).map(r => [r.id, r]))
-    for (const [id, l] of this.#links) {
-      const r = next.get(id)
-      if (r === undefined || r.address !== this.#linkAddress.get(id)) { this.#links.delete(id); this.#linkAddress.delete(id); void l.close() }
-    }
-    const identity = { id: Buffer.from(this.#keys.id, 'hex'), secretKey: this.#keys.identity.secretKey }
-    for (const r of next.values()) {
-      if (this.#links.has(r.id)) continue
-      const link = new OutLink({
-        crypto: this.#crypto, geometry: NETWORK_GEOMETRY, identity, role: 'relay', peerId: r.id, peerKey: Buffer.from(r.identityKey, 'hex'), address: r.address,
-        maxBufferedBytes: cfg.limits.maxBufferedBytes, handshakeTimeoutMs: cfg.limits.handshakeTimeoutMs, pingIntervalMs: cfg.limits.pingIntervalMs,
-        minRetryMs: this.#o.minRetryMs,
-        maxRetryMs: this.#o.maxRetryMs,
-        onUp: () => { this.metrics.connections.inc({ link: 'peer' }); const cur = this.#view.relay(r.id); if (cur !== undefined) this.#refillCover(cur) },
-        onDown: () => this.metrics.connections.dec({ link: 'peer' }),
-        onHandshakeFailed: () => this.metrics.handshakeFailures.inc({ link: 'peer' })
-      })
-      this.#links.set(r.id, link)
-      this.#linkAddress.set(r.id, r.address)
-      link.start()
-    }
-  }
-
-  readonly #linkAddress = new Map<string, string>()
 
   #scheduleLoop (rate: number): void {
     this.#loopTimer = setTimeout(() => {
       const l = this.#loops?.make(this.#now())
-      if (l !== null && l !== undefined && this.#links.has(l.to)) this.#mixer?.stage({ out: { kind: 'peer', to: l.to, packet: l.packet }, delayMs: 0 })
+      if (l !== null && l !== undefined && this.#next!.has(l.to)) this.#mixer?.stage({ out: { kind: 'peer', to: l.to, packet: l.packet }, delayMs: 0 })
       if (this.#stopping === null) this.#scheduleLoop(rate)
     }, this.#loops!.nextGapMs(rate))
     this.#loopTimer.unref()
-  }
-
-  #takeCover (to: string): Buffer {
-    const stock = this.#coverStock.get(to)
-    const r = this.#view.relay(to)!
-    if (stock === undefined || stock.length < 128) this.#refillCover(r)
-    const p = stock?.pop()
-    if (p !== undefined) return p
-    // Out of stock: build one here rather than break the padding invariant.
-    return this.#sphinx.createPacket([{ id: Buffer.from(to, 'hex'), publicKey: Buffer.from(r.mixKey, 'hex'), commands: [{ type: 'node_delay', delayMs: 0 }, { type: 'recipient', id: Buffer.alloc(32) }] }], this.#rng.bytes(NETWORK_GEOMETRY.userPayloadBytes), this.#rng)
-  }
-
-  #refillCover (r: RelayDescriptor): void {
-    const to = r.id
-    if (this.#coverPending.has(to) || this.#pool === null) return
-    this.#coverPending.add(to)
-    const epoch = this.#view.doc.epoch
-    void this.#pool.cover(256, to, r.mixKey).then(buf => {
-      this.#coverPending.delete(to)
-      if (this.#view.doc.epoch !== epoch) return // built for the neighbour's previous key
-      const P = NETWORK_GEOMETRY.packetBytes
-      const stock = this.#coverStock.get(to) ?? []
-      for (let i = 0; i < buf.length / P; i++) stock.push(buf.subarray(i * P, (i + 1) * P))
-      this.#coverStock.set(to, stock.slice(-1024))
-    })
   }
 
   #opened (c: Conn): void {
@@ -421,7 +348,7 @@ export class Relay {
       const epoch = r.epoch
       if (r.t === 1) {
         const next = this.#view.relay(r.hop)
-        if (next === undefined || next.layer !== NetworkView.nextLayer(this.#myLayer) || !this.#links.has(r.hop) || (ctx.link !== 'relay' && this.#myLayer !== 0)) {
+        if (next === undefined || next.layer !== NetworkView.nextLayer(this.#myLayer) || !this.#next!.has(r.hop) || (ctx.link !== 'relay' && this.#myLayer !== 0)) {
           this.#drop('unknown_hop'); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue
         }
         mixer.stage({ out: { kind: 'peer', to: r.hop, packet: Buffer.from(bytes) }, tag: t, epoch, delayMs: r.delay })
@@ -455,7 +382,7 @@ export class Relay {
       this.#listener?.stopAccepting()
       await this.#mixer?.stop()
       if (this.#db !== null && this.#mixer !== null) await this.#mixer.flushTags().catch(() => {})
-      await Promise.all([...this.#links.values()].map(async l => await l.close()))
+      await this.#next?.close()
       await this.#listener?.close()
       await this.#pool?.close()
       await this.#ops?.close()
