@@ -1,8 +1,8 @@
 /**
  * The single mixing loop (DESIGN.md §5-7). Unwrapped packets wait in `staged` until the next round;
  * a round then (1) moves them into the pool, (2) lets the strategy pick what leaves, (3) writes, in
- * ONE synced LevelDB batch, the replay tags of every staged packet and the spool and mailbox
- * records of what leaves, and only then (4) hands packets to the links, topping every outgoing
+ * ONE synced LevelDB batch, the replay tags of every staged packet (one record per epoch) and the
+ * spool and mailbox records of what leaves, and only then (4) hands packets to the links, topping every outgoing
  * relay link up to the same count with cover. Rounds never overlap; round timing never depends
  * on content. A crash after (3) loses in-flight relay packets but never forwards one twice, and
  * every delivery it wrote is in the spool or a mailbox.
@@ -88,8 +88,8 @@ export class Mixer {
     this.#staged = []
     const ops: BatchOp[] = []
     let arrivals = 0
+    ops.push(...c.replay.opsFor(staged))
     for (const s of staged) {
-      if (s.tag !== undefined && s.epoch !== undefined && c.replay.keeps(s.epoch)) ops.push(c.replay.put(s.epoch, s.tag))
       if (s.out === null) continue
       arrivals++
       if (c.pool.add(s.out, now, s.delayMs, c.rng) !== undefined) c.metrics.dropped.inc({ reason: 'queue_full' })
@@ -173,6 +173,6 @@ export class Mixer {
     const c = this.#c
     const staged = this.#staged
     this.#staged = []
-    await commit(c.db, staged.filter(s => s.tag !== undefined && s.epoch !== undefined && c.replay.keeps(s.epoch)).map(s => c.replay.put(s.epoch!, s.tag!)))
+    await commit(c.db, c.replay.opsFor(staged))
   }
 }
