@@ -20,12 +20,14 @@ import { dialHandshake } from '../../daemon/transport/handshake.ts'
 import { Listener } from '../../daemon/transport/server.ts'
 import { encodeFrame, FRAME, geometryHash, loadCrypto, NETWORK_GEOMETRY as G, parseFrame, relayId, signDocument, Sphinx, systemRng, type CryptoSuite, type RelayDescriptor } from '../../mix/index.ts'
 import type { BenchResult } from './harness.ts'
+import { Capture, type WireFrame } from './pcap-frames.ts'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const INTERVAL_MS = 5
 const STEP_MS = 2000
 // Knobs for exploring (bench code only): SEALMIX_BENCH_RATES=6000,8000 SEALMIX_BENCH_WORKERS=1
 // SEALMIX_BENCH_RELAY_CPUS=1 SEALMIX_BENCH_NODE_FLAGS='--trace-gc' SEALMIX_BENCH_RELAY_STDOUT=file
+// SEALMIX_BENCH_WIRE=1 (also time the half-load step on the wire with tcpdump)
 const RATES = (process.env.SEALMIX_BENCH_RATES ?? '2000,4000,6000,8000,10000,12000,14000,16000').split(',').map(Number)
 const WORKERS = Number(process.env.SEALMIX_BENCH_WORKERS ?? 2)
 
@@ -128,7 +130,7 @@ export async function benchRelay (): Promise<BenchResult[]> {
     onMessage: (_c, m) => { const f = parseFrame(G, m.data); if (f?.kind === FRAME.PACKET) { received++; arrivals.set(f.body.subarray(2, 34).toString('hex'), performance.now()) } }
   })
   await sink.start()
-  const relayArgs = [...(process.env.SEALMIX_BENCH_NODE_FLAGS ?? '').split(' ').filter(x => x !== ''), '--import', 'tsx', 'cli/index.ts', 'run', '--config', s.config]
+  const relayArgs = [...(process.env.SEALMIX_BENCH_NODE_FLAGS ?? '').split(' ').filter(x => x !== ''), 'dist/sealmix.mjs', 'run', '--config', s.config]
   const cpus = process.env.SEALMIX_BENCH_RELAY_CPUS // e.g. "1": pin the relay with taskset
   const proc: ChildProcess = spawn(cpus === undefined ? process.execPath : 'taskset', cpus === undefined ? relayArgs : ['-c', cpus, process.execPath, ...relayArgs], { cwd: ROOT, stdio: ['ignore', process.env.SEALMIX_BENCH_RELAY_STDOUT === undefined ? 'ignore' : openSync(process.env.SEALMIX_BENCH_RELAY_STDOUT, 'w'), 'pipe'] })
   proc.stderr!.on('data', (d: Buffer) => process.stderr.write(d))
@@ -142,9 +144,12 @@ export async function benchRelay (): Promise<BenchResult[]> {
   const builder = new Builder(s)
   for (const _ of [0]) { const start = Date.now(); while (Date.now() - start < 3000 && received === 0) { ws.send(encodeFrame(G, FRAME.PACKET, (await builder.build(2)).packets[0]!)); await sleep(200) } }
 
+  let lastInAlphas = new Map<string, string>()
   async function step (rate: number, ms = STEP_MS): Promise<Step> {
     const total = Math.round(rate * ms / 1000)
     const { packets, samples } = await builder.build(total)
+    // Input alpha -> output alpha of the sampled packets, for the wire timing.
+    lastInAlphas = new Map([...samples].map(([out, i]) => [packets[i]!.subarray(2, 34).toString('hex'), out]))
     const sendTimes = new Map<number, number>()
     const before = received
     const dropsBefore = await scrapeDrops(s.metricsPort)
@@ -182,8 +187,14 @@ export async function benchRelay (): Promise<BenchResult[]> {
     if (!st.zeroLoss) break
     best = r
   }
+  // Half load, timed twice: by this process (send call to sink event) and on the wire (tcpdump's
+  // kernel timestamps of the frame entering the relay and of the frame leaving it).
+  const capture = process.env.SEALMIX_BENCH_WIRE !== undefined ? new Capture(join(s.dir, 'half.pcap'), [s.port, s.sinkPort]) : null
+  await capture?.start()
   const half = best > 0 ? await step(Math.round(best / 2)) : undefined
   if (half !== undefined) console.log(`  half load ${half.rate}/s: latency p50 ${half.p50.toFixed(2)} ms p99 ${half.p99.toFixed(2)} ms (mixing interval ${INTERVAL_MS} ms)`)
+  const wire = capture === null ? [] : wireLatencies(await capture.stop(35), s.port, s.sinkPort, lastInAlphas)
+  if (capture !== null) console.log(`  half load on the wire: ${wire.length} sampled packets, latency p50 ${pct(wire, 0.5).toFixed(2)} ms p99 ${pct(wire, 0.99).toFixed(2)} ms`)
   const over = await step(Math.max(3 * best, 6000), 1500)
   const alive = proc.exitCode === null
   console.log(`  overload ${over.rate}/s: sent ${over.sent}, arrived ${over.received}, relay drops ${over.drops}, RSS ${over.rss.toFixed(0)} MiB, relay ${alive ? 'alive' : 'DEAD'}`)
@@ -205,6 +216,21 @@ export async function benchRelay (): Promise<BenchResult[]> {
     { name: 'relay/peak-rss', unit: 'MiB', value: Math.round(peakRss), note: 'relay process VmRSS, all steps including overload' },
     { name: 'relay/overload-3x', unit: 'packets/s', value: over.rate, note: `sent ${over.sent}, arrived ${over.received}, relay-counted drops ${over.drops}, relay ${alive ? 'stayed up' : 'died'}; recovery step ${rec?.zeroLoss === true ? 'zero loss' : 'lost packets'}` }
   ]
+}
+
+/** Per sampled packet: wire time from its frame reaching the relay's port to its forwarded frame reaching the sink's (ms). */
+function wireLatencies (frames: WireFrame[], relayPort: number, sinkPort: number, inToOut: Map<string, string>): number[] {
+  const inAt = new Map<string, number>()
+  const outAt = new Map<string, number>()
+  for (const f of frames) {
+    if (f.head[0] !== FRAME.PACKET || f.head.length < 35) continue
+    const alpha = f.head.subarray(3, 35).toString('hex')
+    if (f.dport === relayPort && inToOut.has(alpha)) inAt.set(inToOut.get(alpha)!, f.t)
+    if (f.dport === sinkPort) outAt.set(alpha, f.t)
+  }
+  const out: number[] = []
+  for (const [alpha, t] of inAt) { const u = outAt.get(alpha); if (u !== undefined) out.push((u - t) * 1000) }
+  return out
 }
 
 function round2 (x: number): number { return Math.round(x * 100) / 100 }
