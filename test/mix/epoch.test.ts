@@ -1,11 +1,15 @@
 /**
- * Groundwork for the directory issue: epoch arithmetic, relay descriptors signed with the identity
- * key (every forgery refused with its own code, junk never throws), and the per-epoch document
- * built identically from the same descriptors in any order, valid with a majority of authorities.
+ * Epoch arithmetic (deadlines, the live key set), relay and ingress descriptors signed with the
+ * identity key (every forgery refused with its own code, junk never throws), the per-epoch
+ * document built identically from the same descriptors in any order, valid with a majority of
+ * authorities, and the signed schedule taken only from a majority.
  */
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { buildEpochDocument, deterministicRng, documentBytes, epochAt, epochStart, loadCrypto, NETWORK_GEOMETRY, relayId, shuffle, signDescriptor, signDocument, verifyDescriptor, verifyDocument, type CryptoSuite, type MixingParams, type SignedDescriptor } from '../../mix/index.ts'
+import {
+  buildEpochDocument, chooseSchedule, descriptorEpochs, deterministicRng, documentBytes, epochAt, epochStart, liveKeyEpochs, loadCrypto, NETWORK_GEOMETRY, publishDeadline, relayId, scheduleOf, shuffle,
+  signDescriptor, signDocument, signIngressDescriptor, signSchedule, verifyDescriptor, verifyDocument, verifyIngressDescriptor, type CryptoSuite, type MixingParams, type SignedDescriptor
+} from '../../mix/index.ts'
 
 const MIXING: MixingParams = { strategy: 'batch', intervalMs: 100, minPool: 8, flushFraction: 0.7, minBatch: 4, maxDelayMs: 5000, loopRatePerSec: 0.5 }
 const SCHEDULE = { genesisMs: 1_700_000_000_000, epochMs: 10_000 }
@@ -63,5 +67,55 @@ describe('epochs and relay descriptors', function () {
     assert.ok(verifyDocument(c, bytes(2), { signers, geometry: NETWORK_GEOMETRY, nowMs: now }).ok)
     const one = verifyDocument(c, bytes(1), { signers, geometry: NETWORK_GEOMETRY, nowMs: now })
     assert.equal(one.ok ? 'ok' : one.code, 'DIR_BAD_SIGNATURES')
+  })
+
+  it('fixes each document half an epoch ahead (genesis for epoch 0) and keeps the live keys a relay needs', function () {
+    const start = (e: number): number => epochStart(SCHEDULE, e)
+    assert.equal(publishDeadline(SCHEDULE, 0), SCHEDULE.genesisMs)
+    assert.equal(publishDeadline(SCHEDULE, 4), start(4) - 5000)
+    assert.deepEqual(descriptorEpochs(4), [4, 5, 6, 7])
+    // grace 2 s, skew 500 ms, epochs of 10 s
+    assert.deepEqual(liveKeyEpochs(SCHEDULE, 2000, 500, start(4) + 100), [3, 4], 'the previous key in its grace window')
+    assert.deepEqual(liveKeyEpochs(SCHEDULE, 2000, 500, start(4) + 2000), [4], 'then erased')
+    assert.deepEqual(liveKeyEpochs(SCHEDULE, 2000, 500, start(5) - 500), [4, 5], 'the next key just before its epoch')
+    assert.deepEqual(liveKeyEpochs(SCHEDULE, 2000, 500, SCHEDULE.genesisMs + 100), [0])
+    const doc = buildEpochDocument(c, { network: 't', epoch: 4, schedule: SCHEDULE, graceMs: 2000, geometry: NETWORK_GEOMETRY, mixing: MIXING, ingresses: [], descriptors: [] })
+    assert.deepEqual(scheduleOf(doc), SCHEDULE)
+  })
+
+  it('lists a relay by its most recent descriptor, and an ingress with only the gateways of the epoch', function () {
+    const older = relay('m', 'mix', 1, [3, 4, 5, 6])
+    // The same relay, one epoch later, at a new address.
+    const rng = deterministicRng(c, 'm')
+    const id = c.signSeedKeypair(rng.bytes(32))
+    const newer = signDescriptor(c, { ...older.sd.descriptor, address: 'ws://moved.example:9000', mixKeys: older.sd.descriptor.mixKeys.slice(1).concat({ epoch: 7, key: 'ab'.repeat(32) }) }, id.secretKey)
+    const g = relay('g', 'gateway', 0, [4, 5, 6, 7])
+    const ingId = c.signSeedKeypair(Buffer.alloc(32, 9))
+    const ingress = { id: relayId(c, ingId.publicKey), serverName: 'hs.example', identityKey: Buffer.from(ingId.publicKey).toString('hex'), boxKey: 'cd'.repeat(32), gateways: [g.sd.descriptor.id, 'ef'.repeat(32)] }
+    const input = { network: 't', epoch: 4, schedule: SCHEDULE, graceMs: 2000, geometry: NETWORK_GEOMETRY, mixing: MIXING }
+    const doc = buildEpochDocument(c, { ...input, descriptors: [newer, older.sd, g.sd], ingresses: [ingress] })
+    assert.equal(doc.relays.find(r => r.id === older.sd.descriptor.id)!.address, 'ws://moved.example:9000')
+    assert.deepEqual(doc.ingresses.map(i => i.gateways), [[g.sd.descriptor.id]])
+    assert.deepEqual(buildEpochDocument(c, { ...input, descriptors: [older.sd], ingresses: [ingress] }).ingresses, [], 'no gateway of it listed: the ingress is left out')
+    // Ingress descriptors: signed by the ingress, refused when altered or signed by another key.
+    const signed = signIngressDescriptor(c, ingress, 1000, ingId.secretKey)
+    assert.ok(verifyIngressDescriptor(c, signed).ok)
+    const code = (x: unknown): string => { const r = verifyIngressDescriptor(c, x); return r.ok ? 'ok' : r.code }
+    assert.equal(code({ ...signed, descriptor: { ...signed.descriptor, boxKey: '00'.repeat(32) } }), 'DESC_BAD_SIGNATURE')
+    assert.equal(code(signIngressDescriptor(c, ingress, 1000, c.signSeedKeypair(Buffer.alloc(32, 8)).secretKey)), 'DESC_BAD_SIGNATURE')
+    assert.equal(code({ ...signed, descriptor: { ...signed.descriptor, extra: 1 } }), 'DESC_MALFORMED')
+    fc.assert(fc.property(fc.anything(), x => { verifyIngressDescriptor(c, x); verifyIngressDescriptor(c, { descriptor: x, signature: 'ab'.repeat(64) }); return true }), { numRuns: 1000 })
+  })
+
+  it('takes the schedule only when a majority signed identical values', function () {
+    const auth = [1, 2, 3].map(i => c.signSeedKeypair(Buffer.alloc(32, 20 + i)))
+    const signers = auth.map(a => Buffer.from(a.publicKey).toString('hex'))
+    const s = { network: 'n', genesisMs: 1000, epochMs: 60_000, graceMs: 5000 }
+    const got = (answers: unknown[]): string => { const r = chooseSchedule(c, answers, signers); return r.ok ? JSON.stringify(r.value) : r.code }
+    assert.equal(got([signSchedule(c, s, auth[0]!), signSchedule(c, s, auth[1]!)]), JSON.stringify(s))
+    assert.equal(got([signSchedule(c, s, auth[0]!), signSchedule(c, { ...s, epochMs: 1000 }, auth[1]!)]), 'DIR_NONE_VALID', 'two different schedules: no majority')
+    assert.equal(got([signSchedule(c, s, auth[0]!), signSchedule(c, s, auth[0]!)]), 'DIR_NONE_VALID', 'one authority counted once')
+    const forged = { ...signSchedule(c, s, auth[1]!), schedule: { ...s, genesisMs: 0 } }
+    assert.equal(got([signSchedule(c, s, auth[0]!), forged]), 'DIR_NONE_VALID')
   })
 })
