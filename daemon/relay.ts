@@ -50,6 +50,8 @@ export interface RelayOptions {
 interface Ctx { readonly link: ConnKind }
 
 const ZERO32 = '0'.repeat(64)
+/** A static network file's one mix key never rotates: its replay tags keep one epoch label, whatever epoch the file names. */
+const STATIC_EPOCH = 0
 
 export class Relay {
   readonly #o: RelayOptions
@@ -131,7 +133,7 @@ export class Relay {
       if (me === undefined || me.role !== cfg.role || me.mixKey !== keys.mix.publicKey.toString('hex')) throw RelayError.NOT_IN_NETWORK()
       this.#myLayer = me.layer
       this.#listed = true
-      staticKey = { epoch: this.#view.doc.epoch, key: keys.mix }
+      staticKey = { epoch: STATIC_EPOCH, key: keys.mix }
     } else {
       this.#keys = loadIdentity(this.#crypto, cfg.dataDir)
       this.#myLayer = cfg.directory!.layer
@@ -225,7 +227,7 @@ export class Relay {
         onDocument: doc => this.#useDocument(doc)
       })
     }
-    this.#loops = new Loops({ sphinx: this.#sphinx, rng: this.#rng, myId: this.#keys.id, myLayer: this.#myLayer, myMixKey: () => this.#mixPublic.get(this.#view.doc.epoch), doc: () => this.#view.doc, metrics: this.metrics })
+    this.#loops = new Loops({ sphinx: this.#sphinx, rng: this.#rng, myId: this.#keys.id, myLayer: this.#myLayer, myMixKey: () => this.#mixPublic.get(this.#epochs === null ? STATIC_EPOCH : this.#view.doc.epoch), doc: () => this.#view.doc, metrics: this.metrics })
     if (params.loopRatePerSec > 0) this.#scheduleLoop(params.loopRatePerSec)
     const refresh = (): void => {
       this.#loops?.sweep(this.#now())
