@@ -38,7 +38,7 @@ async function main (argv: string[]): Promise<number> {
     case 'deploy-init': return deployInit(c, flags)
     case 'authority': {
       const cfg = loadAuthorityConfig(one(flags, 'config'))
-      const a = new Authority({ crypto: c, signing: authorityKey(c, cfg.signingKeyFile), network: cfg.network, schedule: { genesisMs: cfg.epoch.genesisMs, epochMs: cfg.epoch.epochMs }, graceMs: cfg.epoch.graceMs, geometry: NETWORK_GEOMETRY, mixing: cfg.mixing as MixingParams, ingresses: cfg.ingresses, peers: cfg.peers, host: cfg.listen.host, port: cfg.listen.port })
+      const a = new Authority({ crypto: c, signing: authorityKey(c, cfg.signingKeyFile), network: cfg.network, schedule: { genesisMs: cfg.epoch.genesisMs, epochMs: cfg.epoch.epochMs }, graceMs: cfg.epoch.graceMs, geometry: NETWORK_GEOMETRY, mixing: cfg.mixing as MixingParams, ingresses: cfg.ingresses, peers: cfg.peers, host: cfg.listen.host, port: cfg.listen.port, stateFile: cfg.stateFile })
       await a.start()
       console.log(JSON.stringify({ event: 'authority_started', signer: a.signer, port: a.port }))
       await untilSignal()
@@ -85,7 +85,7 @@ async function main (argv: string[]): Promise<number> {
         const listen = hostPort(flags, 'listen', '127.0.0.1:8700')
         const mixing = flags.has('mixing') ? JSON.parse(one(flags, 'mixing')) as Record<string, unknown> : {}
         const epoch = { genesisMs: Number(one(flags, 'genesis-ms')), epochMs: durationMs(flags, 'epoch', 3_600_000), graceMs: durationMs(flags, 'grace', 300_000) }
-        writeFileSync(out, toYaml({ version: 1, role: 'authority', signingKeyFile: keyFile, listen, network: one(flags, 'network-name'), epoch, mixing, peers: authorities(flags) }), { mode: 0o600 })
+        writeFileSync(out, toYaml({ version: 1, role: 'authority', signingKeyFile: keyFile, stateFile: `${one(flags, 'data-dir')}/descriptors.json`, listen, network: one(flags, 'network-name'), epoch, mixing, peers: authorities(flags) }), { mode: 0o600 })
         console.log(JSON.stringify({ signer: Buffer.from(k.publicKey).toString('hex') }))
         return EXIT.OK
       }

@@ -40,6 +40,8 @@ export const AuthorityConfigSchema = z.object({
     clientLoopRatePerSec: z.number().min(0).optional(),
     hopDelayMs: z.number().min(0).optional()
   }).strict().default({}),
+  /** Held descriptors and their arrival times, kept across restarts (written by the authority). */
+  stateFile: z.string().min(1).optional(),
   /** A JSON file with the ingress descriptors to list (from `sealmix init --role ingress`). */
   ingressesFile: z.string().min(1).optional(),
   peers: z.array(z.object({ url: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL'), publicKey: hex32 }).strict()).default([])
@@ -63,7 +65,7 @@ export function loadAuthorityConfig (path: string): AuthorityConfig {
   const base = dirname(resolve(path))
   const c = r.data
   const ingresses = c.ingressesFile === undefined ? [] : JSON.parse(readFileSync(resolve(base, c.ingressesFile), 'utf8')) as IngressDescriptor[]
-  return { ...c, signingKeyFile: resolve(base, c.signingKeyFile), mixing: { ...DEFAULT_MIXING, ...c.mixing }, ingresses }
+  return { ...c, signingKeyFile: resolve(base, c.signingKeyFile), stateFile: c.stateFile === undefined ? undefined : resolve(base, c.stateFile), mixing: { ...DEFAULT_MIXING, ...c.mixing }, ingresses }
 }
 
 /** Create the signing key if absent; returns the key pair. */

@@ -10,6 +10,7 @@
  *   GET  /v1/signature/{epoch}   this authority's signature on its build of that epoch
  *   GET  /v1/schedule            the epoch schedule, signed (for nodes that hold no document yet)
  */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import {
@@ -33,6 +34,11 @@ export interface AuthorityOptions {
   readonly now?: () => number
   /** Descriptors held at once (oldest dropped first). */
   readonly maxDescriptors?: number
+  /**
+   * Keep the held descriptors, with the times they arrived (which decide the documents), in this
+   * file, so that a restarted authority builds the same documents as before.
+   */
+  readonly stateFile?: string
 }
 
 const BODY_LIMIT = 16 * 1024
@@ -65,8 +71,13 @@ export class Authority {
 
   /** Keep a relay descriptor that verifies for the current or the next epoch, or an ingress descriptor that verifies. */
   accept (raw: unknown): 'new' | 'known' | 'refused' {
-    const now = this.#now()
-    const e = epochAt(this.#o.schedule, now)
+    const r = this.#accept(raw, this.#now())
+    if (r === 'new') this.#saveSoon()
+    return r
+  }
+
+  #accept (raw: unknown, now: number): 'new' | 'known' | 'refused' {
+    const e = epochAt(this.#o.schedule, this.#now())
     const cap = this.#o.maxDescriptors ?? 10_000
     if (isIngressDescriptor(raw)) {
       const v = verifyIngressDescriptor(this.#o.crypto, raw)
@@ -130,7 +141,38 @@ export class Authority {
     }
   }
 
+  #saveTimer: NodeJS.Timeout | undefined
+
+  #saveSoon (): void {
+    if (this.#o.stateFile === undefined || this.#saveTimer !== undefined) return
+    this.#saveTimer = setTimeout(() => this.#save(), 100)
+  }
+
+  /** Write the state file atomically (a temporary file renamed over it). */
+  #save (): void {
+    clearTimeout(this.#saveTimer)
+    this.#saveTimer = undefined
+    const f = this.#o.stateFile
+    if (f === undefined) return
+    const state = { relays: [...this.#held.values()], ingresses: [...this.#ingressHeld.values()] }
+    writeFileSync(`${f}.tmp`, JSON.stringify(state), { mode: 0o600 })
+    renameSync(`${f}.tmp`, f)
+  }
+
+  /** Take back what the state file holds, each descriptor checked again as when it arrived. */
+  #restore (): void {
+    const f = this.#o.stateFile
+    if (f === undefined || !existsSync(f)) return
+    let state: { relays?: unknown, ingresses?: unknown }
+    try { state = JSON.parse(readFileSync(f, 'utf8')) as typeof state } catch { return }
+    for (const list of [state.relays, state.ingresses]) {
+      if (!Array.isArray(list)) continue
+      for (const h of list as Array<{ d?: unknown, at?: unknown }>) if (typeof h?.at === 'number' && Number.isFinite(h.at)) this.#accept(h.d, h.at)
+    }
+  }
+
   async start (): Promise<void> {
+    this.#restore()
     const s = createServer((req, res) => {
       const json = (status: number, v: unknown): void => { res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(v)) }
       void (async () => {
@@ -169,6 +211,7 @@ export class Authority {
   }
 
   async stop (): Promise<void> {
+    if (this.#saveTimer !== undefined) this.#save()
     const s = this.#server
     if (s === null) return
     s.closeAllConnections()

@@ -3,7 +3,7 @@
  * reaches all; nothing is served before an epoch's publish deadline; after it, each serves the
  * same document signed by all three; with one down, the other two still make a majority and a
  * DirectoryClient takes their document. Ingress descriptors signed by the ingress are listed with
- * the gateways of the epoch.
+ * the gateways of the epoch. A restarted authority builds the same documents from its state file.
  */
 import assert from 'node:assert/strict'
 import { directoryClient } from '../../client/directory.ts'
@@ -79,5 +79,34 @@ describe('directory authorities', function () {
     assert.equal(b.signatures.length, 2)
     assert.equal((await dir.fetch(1))?.relays.length, 5)
     assert.equal(dir.schedule?.epochMs, 10_000)
+  })
+
+  it('a restarted authority builds the same documents from its state file', async function () {
+    const { mkdtempSync, rmSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const dir = mkdtempSync(join(tmpdir(), 'sealmix-authority-state-'))
+    const make = async (): Promise<Authority> => {
+      const a = new Authority({ crypto: c, signing: c.signSeedKeypair(Buffer.alloc(32, 77)), network: 'auth-test', schedule, graceMs: 2000, geometry: NETWORK_GEOMETRY, mixing: MIXING, ingresses: [], host: '127.0.0.1', port: await freePort(), now: () => t, peers: [], stateFile: join(dir, 'descriptors.json') })
+      await a.start()
+      return a
+    }
+    try {
+      t = epochStart(schedule, 1) + 100
+      const a = await make()
+      for (const [seed, role, layer] of [['r1', 'gateway', 0], ['r2', 'mix', 1]] as const) {
+        const i = ident(seed)
+        assert.equal(await post(`http://127.0.0.1:${a.port}`, signDescriptor(c, { version: 1, id: i.id, role, layer, address: `ws://${seed}.example:9000`, identityKey: i.identityKey, mixKeys: [1, 2, 3, 4].map(k => ({ epoch: k, key: i.rng.bytes(32).toString('hex') })) }, i.secretKey)), 200)
+      }
+      const before = JSON.stringify(a.build(2))
+      await a.stop()
+      const b = await make()
+      assert.equal(b.descriptors, 2)
+      assert.equal(JSON.stringify(b.build(2)), before, 'same bytes after the restart')
+      assert.equal(b.build(2).relays.length, 2)
+      await b.stop()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
