@@ -100,7 +100,6 @@ export class SealmixClient extends EventEmitter {
   readonly #link: GatewayLink
   readonly #timers = new Set<NodeJS.Timeout>()
   #closed = false
-  #network: NetworkDocument
 
   constructor (o: ClientOptions) {
     super()
@@ -108,7 +107,6 @@ export class SealmixClient extends EventEmitter {
     const gw = o.network.relays.find(r => r.id === o.gatewayId && r.role === 'gateway')
     if (gw === undefined) throw new ClientError('CLIENT_NO_ROUTE', 'the entry gateway is not a gateway of the network document')
     this.#o = o
-    this.#network = o.network
     this.#c = o.crypto
     this.#rng = o.rng ?? systemRng(o.crypto)
     this.#now = o.now ?? Date.now
@@ -125,10 +123,7 @@ export class SealmixClient extends EventEmitter {
   }
 
   /** The document packets are built with now. */
-  get network (): NetworkDocument { return this.#o.directory?.current() ?? this.#network }
-
-  /** Use another verified document from now on (callers that fetch documents themselves). */
-  setNetwork (doc: NetworkDocument): void { this.#network = doc }
+  get network (): NetworkDocument { return this.#o.directory?.current() ?? this.#o.network }
 
   get connected (): boolean { return this.#link.up }
   get pending (): number { return this.#outbox.messages }

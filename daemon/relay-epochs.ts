@@ -79,9 +79,6 @@ export class RelayEpochs {
     return null
   }
 
-  /** The epochs whose keys are live now (the first tick decides them). */
-  get live (): readonly number[] { return this.#live }
-  get document (): NetworkDocument | null { return this.#doc }
   get #refreshMs (): number { return Math.min(30_000, Math.max(250, Math.floor(this.#schedule.epochMs / 8))) }
 
   /** After firstDocument: run the first tick (live keys handed over), then keep ticking. */
