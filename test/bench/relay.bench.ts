@@ -21,6 +21,7 @@ import { Listener } from '../../daemon/transport/server.ts'
 import { encodeFrame, FRAME, geometryHash, loadCrypto, NETWORK_GEOMETRY as G, parseFrame, relayId, signDocument, Sphinx, systemRng, type CryptoSuite, type RelayDescriptor } from '../../mix/index.ts'
 import type { BenchResult } from './harness.ts'
 import { Capture, type WireFrame } from './pcap-frames.ts'
+import { FLOORS, startFloor, type FloorVariant } from './floor.ts'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const INTERVAL_MS = 5
@@ -28,6 +29,8 @@ const STEP_MS = 2000
 // Knobs for exploring (bench code only): SEALMIX_BENCH_RATES=6000,8000 SEALMIX_BENCH_WORKERS=1
 // SEALMIX_BENCH_RELAY_CPUS=1 SEALMIX_BENCH_NODE_FLAGS='--trace-gc' SEALMIX_BENCH_RELAY_STDOUT=file
 // SEALMIX_BENCH_WIRE=1 (also time the half-load step on the wire with tcpdump)
+// SEALMIX_BENCH_FLOOR_ROUNDS=3 (0: skip the latency floors) SEALMIX_BENCH_FLOOR_RATE=5000 (default: half load)
+// SEALMIX_BENCH_FLOORS=0,4 (which floors)
 const RATES = (process.env.SEALMIX_BENCH_RATES ?? '2000,4000,6000,8000,10000,12000,14000,16000').split(',').map(Number)
 const WORKERS = Number(process.env.SEALMIX_BENCH_WORKERS ?? 2)
 
@@ -53,7 +56,7 @@ function pct (xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))]!
 }
 
-interface Setup { dir: string, relay: RelayKeys, gw: { id: string, identity: { publicKey: Uint8Array, secretKey: Uint8Array } }, sink: { id: string, identity: { publicKey: Uint8Array, secretKey: Uint8Array } }, port: number, sinkPort: number, metricsPort: number, config: string, path: Array<{ id: string, key: string }> }
+interface Setup { dir: string, relay: RelayKeys, floor: { id: string, identity: { publicKey: Uint8Array, secretKey: Uint8Array } }, gw: { id: string, identity: { publicKey: Uint8Array, secretKey: Uint8Array } }, sink: { id: string, identity: { publicKey: Uint8Array, secretKey: Uint8Array } }, port: number, sinkPort: number, metricsPort: number, config: string, path: Array<{ id: string, key: string }> }
 
 async function setup (c: CryptoSuite): Promise<Setup> {
   const dir = mkdtempSync(join(tmpdir(), 'sealmix-bench-relay-'))
@@ -63,7 +66,7 @@ async function setup (c: CryptoSuite): Promise<Setup> {
     const identity = c.signSeedKeypair(rand(c, 32)); const mix = Buffer.alloc(32); c.x25519Base(mix, rand(c, 32))
     return { id: relayId(c, identity.publicKey), identity, mix }
   }
-  const gw = mk(); const sink = mk(); const m3 = mk(); const gwB = mk()
+  const gw = mk(); const sink = mk(); const m3 = mk(); const gwB = mk(); const floor = mk()
   const sinkSk = rand(c, 32); const sinkPk = Buffer.alloc(32); c.x25519Base(sinkPk, sinkSk)
   const signer = c.signSeedKeypair(rand(c, 32))
   const [port, sinkPort, metricsPort] = [await freePort(), await freePort(), await freePort()]
@@ -79,7 +82,7 @@ async function setup (c: CryptoSuite): Promise<Setup> {
   writeFileSync(join(dir, 'network.json'), JSON.stringify(signDocument(c, doc, [signer])))
   const config = join(dir, 'relay.json')
   writeFileSync(config, JSON.stringify({ role: 'mix', dataDir: join(dir, 'relay'), listen: { host: '127.0.0.1', port }, network: { file: join(dir, 'network.json'), signers: [Buffer.from(signer.publicKey).toString('hex')] }, metrics: { port: metricsPort }, limits: { workers: WORKERS }, replay: { capacity: 2_000_000 }, log: { level: 'warn' } }))
-  return { dir, relay, gw, sink, port, sinkPort, metricsPort, config, path: [{ id: relay.id, key: relay.mix.publicKey.toString('hex') }, { id: sink.id, key: sinkPk.toString('hex') }] }
+  return { dir, relay, floor: { id: floor.id, identity: floor.identity }, gw, sink, port, sinkPort, metricsPort, config, path: [{ id: relay.id, key: relay.mix.publicKey.toString('hex') }, { id: sink.id, key: sinkPk.toString('hex') }] }
 }
 
 function rand (c: CryptoSuite, n: number): Buffer { const b = Buffer.alloc(n); c.randomFill(b); return b }
@@ -107,6 +110,7 @@ class Builder {
   async close (): Promise<void> { await Promise.all(this.#workers.map(async w => await w.terminate())) }
 }
 
+interface Target { ws: WebSocket, pid: number, drops: () => Promise<number> }
 interface Step { rate: number, sent: number, received: number, drops: number, zeroLoss: boolean, p50: number, p99: number, rss: number }
 
 export async function benchRelay (): Promise<BenchResult[]> {
@@ -125,7 +129,7 @@ export async function benchRelay (): Promise<BenchResult[]> {
   const sink = new Listener({
     crypto: c, geometry: G, identity: { id: Buffer.from(s.sink.id, 'hex'), secretKey: s.sink.identity.secretKey }, host: '127.0.0.1', port: s.sinkPort,
     maxConnections: 16, maxConnectionsPerIp: 16, reservedPeerSlots: 4, maxBufferedBytes: 1 << 24, handshakeTimeoutMs: 5000, pingIntervalMs: 60_000,
-    kinds: new Set(['relay']), keyOf: (_k, id) => id === s.relay.id ? s.relay.identity.publicKey : undefined,
+    kinds: new Set(['relay']), keyOf: (_k, id) => id === s.relay.id ? s.relay.identity.publicKey : id === s.floor.id ? s.floor.identity.publicKey : undefined,
     onOpen: () => {}, onClose: () => {}, onHandshakeFailed: () => {},
     onMessage: (_c, m) => { const f = parseFrame(G, m.data); if (f?.kind === FRAME.PACKET) { received++; arrivals.set(f.body.subarray(2, 34).toString('hex'), performance.now()) } }
   })
@@ -137,22 +141,28 @@ export async function benchRelay (): Promise<BenchResult[]> {
   const killRelay = (): void => { if (proc.exitCode === null) proc.kill('SIGKILL') }
   process.once('exit', killRelay)
   await waitReady(s.metricsPort)
-  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/relay`, { perMessageDeflate: false })
-  const reader = new FrameReader(ws)
-  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
-  if (!await dialHandshake(c, G, ws, reader, { id: Buffer.from(s.gw.id, 'hex'), secretKey: s.gw.identity.secretKey }, 'relay', Buffer.from(s.relay.id, 'hex'), s.relay.identity.publicKey, 5000)) throw new Error('bench: handshake with the relay failed')
+  const connect = async (port: number, id: string, key: Uint8Array): Promise<WebSocket> => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/relay`, { perMessageDeflate: false })
+    const reader = new FrameReader(ws)
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
+    if (!await dialHandshake(c, G, ws, reader, { id: Buffer.from(s.gw.id, 'hex'), secretKey: s.gw.identity.secretKey }, 'relay', Buffer.from(id, 'hex'), key, 5000)) throw new Error('bench: handshake failed')
+    return ws
+  }
+  const relayTarget: Target = { ws: await connect(s.port, s.relay.id, s.relay.identity.publicKey), pid: proc.pid!, drops: async () => await scrapeDrops(s.metricsPort) }
+  const ws = relayTarget.ws
   const builder = new Builder(s)
   for (const _ of [0]) { const start = Date.now(); while (Date.now() - start < 3000 && received === 0) { ws.send(encodeFrame(G, FRAME.PACKET, (await builder.build(2)).packets[0]!)); await sleep(200) } }
 
   let lastInAlphas = new Map<string, string>()
-  async function step (rate: number, ms = STEP_MS): Promise<Step> {
+  async function step (rate: number, ms = STEP_MS, target = relayTarget): Promise<Step> {
+    const { ws } = target
     const total = Math.round(rate * ms / 1000)
     const { packets, samples } = await builder.build(total)
     // Input alpha -> output alpha of the sampled packets, for the wire timing.
     lastInAlphas = new Map([...samples].map(([out, i]) => [packets[i]!.subarray(2, 34).toString('hex'), out]))
     const sendTimes = new Map<number, number>()
     const before = received
-    const dropsBefore = await scrapeDrops(s.metricsPort)
+    const dropsBefore = await target.drops()
     let sent = 0; let rss = 0; let blocked = 0
     const start = performance.now()
     while (sent < total) {
@@ -164,15 +174,16 @@ export async function benchRelay (): Promise<BenchResult[]> {
         sent++
       }
       if (performance.now() - start > ms * 3) break
-      rss = Math.max(rss, rssMiB(proc.pid!))
+      rss = Math.max(rss, rssMiB(target.pid))
       await sleep(1)
     }
     const end = Date.now() + 3000
-    while (received - before < sent && Date.now() < end) { await sleep(20); rss = Math.max(rss, rssMiB(proc.pid!)) }
+    while (received - before < sent && Date.now() < end) { await sleep(20); rss = Math.max(rss, rssMiB(target.pid)) }
     await sleep(100)
-    const drops = await scrapeDrops(s.metricsPort) - dropsBefore
+    const drops = await target.drops() - dropsBefore
     const lat: number[] = []
-    for (const [alpha, i] of samples) { const a = arrivals.get(alpha); const t = sendTimes.get(i); if (a !== undefined && t !== undefined) lat.push(a - t) }
+    // A sampled packet arrives under its forwarded α, or under its own when echoed (the echo floor).
+    for (const [alpha, i] of samples) { const a = arrivals.get(alpha) ?? arrivals.get(packets[i]!.subarray(2, 34).toString('hex')); const t = sendTimes.get(i); if (a !== undefined && t !== undefined) lat.push(a - t) }
     arrivals.clear()
     const got = received - before
     return { rate, sent, received: got, drops, zeroLoss: got === total && sent === total && drops === 0 && blocked === 0, p50: pct(lat, 0.5), p99: pct(lat, 0.99), rss }
@@ -195,6 +206,11 @@ export async function benchRelay (): Promise<BenchResult[]> {
   if (half !== undefined) console.log(`  half load ${half.rate}/s: latency p50 ${half.p50.toFixed(2)} ms p99 ${half.p99.toFixed(2)} ms (mixing interval ${INTERVAL_MS} ms)`)
   const wire = capture === null ? [] : wireLatencies(await capture.stop(35), s.port, s.sinkPort, lastInAlphas)
   if (capture !== null) console.log(`  half load on the wire: ${wire.length} sampled packets, latency p50 ${pct(wire, 0.5).toFixed(2)} ms p99 ${pct(wire, 0.99).toFixed(2)} ms`)
+  const floors = half === undefined ? [] : await compareFloors(Number(process.env.SEALMIX_BENCH_FLOOR_RATE ?? half.rate), step, async v => {
+    const port = await freePort()
+    const p = await startFloor(v, { port, relayId: s.floor.id, relayIdentitySk: Buffer.from(s.floor.identity.secretKey).toString('hex'), relayMixSk: s.relay.mix.secretKey.toString('hex'), gwId: s.gw.id, gwIdentityPk: Buffer.from(s.gw.identity.publicKey).toString('hex'), sinkId: s.sink.id, sinkIdentityPk: Buffer.from(s.sink.identity.publicKey).toString('hex'), sinkAddress: `ws://127.0.0.1:${s.sinkPort}` })
+    return { target: { ws: await connect(port, s.floor.id, s.floor.identity.publicKey), pid: p.pid!, drops: async () => 0 }, stop: () => { p.kill('SIGKILL') } }
+  }, relayTarget)
   const over = await step(Math.max(3 * best, 6000), 1500)
   const alive = proc.exitCode === null
   console.log(`  overload ${over.rate}/s: sent ${over.sent}, arrived ${over.received}, relay drops ${over.drops}, RSS ${over.rss.toFixed(0)} MiB, relay ${alive ? 'alive' : 'DEAD'}`)
@@ -213,8 +229,44 @@ export async function benchRelay (): Promise<BenchResult[]> {
     { name: 'relay/zero-loss-rate', unit: 'packets/s', value: best, floor: Math.round(unwrapRate), ratio: Math.round(best / unwrapRate * 1000) / 1000, note: `highest offered rate (steps of ${STEP_MS} ms) with every packet arriving and no relay drop; floor = single-core unwrap rate in the same run; 1 relay process (2 workers) + load + sink on 2 cores` },
     { name: 'relay/added-latency-p50-at-half-load', unit: 'ms', value: round2((half?.p50 ?? NaN) - INTERVAL_MS), note: `latency minus the ${INTERVAL_MS} ms mixing interval, at ${half?.rate ?? 0}/s` },
     { name: 'relay/added-latency-p99-at-half-load', unit: 'ms', value: round2((half?.p99 ?? NaN) - INTERVAL_MS), note: `latency minus the ${INTERVAL_MS} ms mixing interval, at ${half?.rate ?? 0}/s` },
+    ...floors,
     { name: 'relay/peak-rss', unit: 'MiB', value: Math.round(peakRss), note: 'relay process VmRSS, all steps including overload' },
     { name: 'relay/overload-3x', unit: 'packets/s', value: over.rate, note: `sent ${over.sent}, arrived ${over.received}, relay-counted drops ${over.drops}, relay ${alive ? 'stayed up' : 'died'}; recovery step ${rec?.zeroLoss === true ? 'zero loss' : 'lost packets'}` }
+  ]
+}
+
+const FLOOR_ROUNDS = Number(process.env.SEALMIX_BENCH_FLOOR_ROUNDS ?? 3)
+/** Indices into FLOORS to run (default all), e.g. SEALMIX_BENCH_FLOORS=0,4 */
+const FLOOR_PICK = (process.env.SEALMIX_BENCH_FLOORS ?? FLOORS.map((_, i) => i).join(',')).split(',').map(Number)
+
+/**
+ * The relay's p99 added latency beside the latency floors (floor.ts) at the same rate: rounds of
+ * one step each on the relay and on every floor variant, interleaved so that they share the
+ * machine's noise; the median of each target's p99 over the rounds is reported.
+ */
+async function compareFloors (rate: number, step: (rate: number, ms: number, t: Target) => Promise<Step>, start: (v: FloorVariant) => Promise<{ target: Target, stop: () => void }>, relay: Target): Promise<BenchResult[]> {
+  if (FLOOR_ROUNDS <= 0) return []
+  const added = (v: { tickMs: number }, st: Step): number => st.p99 - v.tickMs
+  const p99s = new Map<string, number[]>([['relay', []], ...FLOORS.map(v => [v.name, []] as [string, number[]])])
+  for (let r = 0; r < FLOOR_ROUNDS; r++) {
+    const st = await step(rate, STEP_MS, relay)
+    p99s.get('relay')!.push(added({ tickMs: INTERVAL_MS }, st))
+    console.log(`  round ${r + 1} relay at ${rate}/s: p99 added ${added({ tickMs: INTERVAL_MS }, st).toFixed(2)} ms${st.zeroLoss ? '' : '  <- loss'}`)
+    for (const v of FLOORS.filter((_, i) => FLOOR_PICK.includes(i))) {
+      const f = await start(v)
+      await step(rate, STEP_MS / 2, f.target) // warm-up, not counted: the relay is warm from the steps before
+      const fs = await step(rate, STEP_MS, f.target)
+      f.target.ws.close(); f.stop()
+      p99s.get(v.name)!.push(added(v, fs))
+      console.log(`  round ${r + 1} ${v.name}: p99 added ${added(v, fs).toFixed(2)} ms${fs.zeroLoss ? '' : '  <- loss'}`)
+    }
+  }
+  const med = (xs: number[]): number => round2(pct(xs, 0.5))
+  const relayP99 = med(p99s.get('relay')!)
+  const full = med(p99s.get(FLOORS[0]!.name)!)
+  return [
+    { name: 'relay/added-latency-p99-vs-floor', unit: 'ms', value: relayP99, floor: full, ratio: round2(relayP99 / full), note: `median over ${FLOOR_ROUNDS} interleaved rounds at ${rate}/s; floor = ${FLOORS[0]!.name} (test/bench/floor-relay.ts) on the same machine` },
+    ...FLOORS.filter(v => p99s.get(v.name)!.length > 0).map(v => ({ name: `relay/${v.name.replace(/[^a-z0-9]+/gi, '-').replace(/-+$/, '')}-p99`, unit: 'ms' as const, value: med(p99s.get(v.name)!), note: `p99 latency beyond the ${v.tickMs} ms tick, median over ${FLOOR_ROUNDS} rounds at ${rate}/s (each: ${p99s.get(v.name)!.map(x => x.toFixed(1)).join(', ')})` }))
   ]
 }
 

@@ -1,0 +1,94 @@
+/**
+ * Latency floor for the relay bench (not a relay): the fewest steps the relay's mandated structure
+ * needs, with none of its bookkeeping. Accepts the bench's authenticated link, unwraps each packet
+ * (inline, or on N worker threads in batches as the relay does), and forwards it to the sink
+ * (immediately, or at the next tick of a fixed interval, optionally after one synced LevelDB write
+ * of that tick's tags); or, with `unwrap: false`, echoes each packet unchanged. No replay filter, pool, padding, metrics or logs.
+ *
+ *   node --import tsx test/bench/floor-relay.ts SPEC.json
+ * SPEC: FloorSpec below (ports, keys of the bench's three parties, and the variant).
+ */
+import { readFileSync } from 'node:fs'
+import { Worker } from 'node:worker_threads'
+import { Level } from 'level'
+import { encodeFrame, FRAME, loadCrypto, NETWORK_GEOMETRY as G, parseFrame, Sphinx } from '../../mix/index.ts'
+import { OutLink } from '../../daemon/transport/link.ts'
+import { Listener } from '../../daemon/transport/server.ts'
+
+export interface FloorSpec {
+  port: number, dataDir: string, workers: number, tickMs: number, sync: boolean, unwrap: boolean
+  relayIdentitySk: string, relayId: string, gwId: string, gwIdentityPk: string, relayMixSk: string, sinkId: string, sinkIdentityPk: string, sinkAddress: string
+}
+
+const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as FloorSpec
+const c = await loadCrypto('sodium-native')
+const sphinx = new Sphinx(c, G)
+const mixSk = Buffer.from(spec.relayMixSk, 'hex')
+const identity = { id: Buffer.from(spec.relayId, 'hex'), secretKey: Buffer.from(spec.relayIdentitySk, 'hex') }
+const db = spec.sync ? new Level<Uint8Array, Uint8Array>(spec.dataDir, { keyEncoding: 'view', valueEncoding: 'view' }) : null
+await db?.open()
+
+const out = new OutLink({ crypto: c, geometry: G, identity, role: 'relay', peerId: spec.sinkId, peerKey: Buffer.from(spec.sinkIdentityPk, 'hex'), address: spec.sinkAddress, maxBufferedBytes: 1 << 24, handshakeTimeoutMs: 5000, pingIntervalMs: 60_000, minRetryMs: 200 })
+out.start()
+
+let staged: Buffer[] = []
+let tags: Buffer[] = []
+function forward (packet: Buffer, tag: Buffer): void {
+  if (spec.tickMs === 0) { out.send(encodeFrame(G, FRAME.PACKET, packet)); return }
+  staged.push(packet); tags.push(tag)
+}
+if (spec.tickMs > 0) {
+  const tick = async (): Promise<void> => {
+    const started = performance.now()
+    const p = staged; const t = tags
+    staged = []; tags = []
+    if (db !== null && t.length > 0) await db.put(t[0]!, Buffer.concat(t), { sync: true })
+    for (const x of p) out.send(encodeFrame(G, FRAME.PACKET, x))
+    setTimeout(() => { void tick() }, Math.max(0, spec.tickMs - (performance.now() - started)))
+  }
+  setTimeout(() => { void tick() }, spec.tickMs)
+}
+
+const P = G.packetBytes
+const workers = Array.from({ length: spec.workers }, () => new Worker(new URL('./floor-worker-entry.mjs', import.meta.url), { workerData: { mixSk: spec.relayMixSk } }))
+for (const w of workers) {
+  w.on('message', (m: { out: ArrayBuffer, tags: ArrayBuffer, ok: number[] }) => {
+    const o = Buffer.from(m.out); const t = Buffer.from(m.tags)
+    m.ok.forEach((ok, i) => { if (ok === 1) forward(o.subarray(i * P, (i + 1) * P), t.subarray(i * 32, (i + 1) * 32)) })
+  })
+}
+let queue: Buffer[] = []
+let next = 0
+let scheduled = false
+function flush (): void {
+  scheduled = false
+  while (queue.length > 0) {
+    const batch = queue.splice(0, 64)
+    const data = Buffer.alloc(batch.length * P)
+    batch.forEach((b, i) => b.copy(data, i * P))
+    workers[next++ % workers.length]!.postMessage({ count: batch.length, data: data.buffer }, [data.buffer])
+  }
+}
+
+const listener = new Listener({
+  crypto: c, geometry: G, identity, host: '127.0.0.1', port: spec.port,
+  maxConnections: 16, maxConnectionsPerIp: 16, reservedPeerSlots: 4, maxBufferedBytes: 1 << 24, handshakeTimeoutMs: 5000, pingIntervalMs: 60_000,
+  kinds: new Set(['relay']), keyOf: (_k, id) => id === spec.gwId ? Buffer.from(spec.gwIdentityPk, 'hex') : undefined,
+  onOpen: () => {}, onClose: () => {}, onHandshakeFailed: () => {},
+  onMessage: (_c, m) => {
+    const f = parseFrame(G, m.data)
+    if (f?.kind !== FRAME.PACKET) return
+    if (!spec.unwrap) { out.send(encodeFrame(G, FRAME.PACKET, f.body)); return }
+    if (workers.length === 0) {
+      const r = sphinx.unwrap(f.body, { keys: [mixSk] })
+      if (r.type === 'forward') forward(r.packet, r.replayTag)
+      return
+    }
+    queue.push(f.body)
+    if (!scheduled) { scheduled = true; setImmediate(flush) }
+  }
+})
+await listener.start()
+// Ready once the link to the sink is up.
+const wait = setInterval(() => { if (out.ready) { clearInterval(wait); process.stdout.write('ready\n') } }, 20)
+process.on('SIGTERM', () => process.exit(0))
