@@ -6,7 +6,7 @@
  * unwrap rate measured in the same run, with added latency at half the zero-loss rate, peak RSS,
  * and a 3x overload followed by a recovery step. Everything runs on this machine's 2 cores.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -21,7 +21,8 @@ import { Listener } from '../../daemon/transport/server.ts'
 import { encodeFrame, FRAME, geometryHash, loadCrypto, NETWORK_GEOMETRY as G, parseFrame, relayId, signDocument, Sphinx, systemRng, type CryptoSuite, type RelayDescriptor } from '../../mix/index.ts'
 import type { BenchResult } from './harness.ts'
 import { Capture, type WireFrame } from './pcap-frames.ts'
-import { FLOORS, startFloor, type FloorVariant } from './floor.ts'
+import { FLOORS, startFloor } from './floor.ts'
+import { relayVariants, scrapeDrops, spawnRelay, startVariant, waitReady } from './relay-variant.ts'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const INTERVAL_MS = 5
@@ -30,20 +31,10 @@ const STEP_MS = 2000
 // SEALMIX_BENCH_RELAY_CPUS=1 SEALMIX_BENCH_NODE_FLAGS='--trace-gc' SEALMIX_BENCH_RELAY_STDOUT=file
 // SEALMIX_BENCH_WIRE=1 (also time the half-load step on the wire with tcpdump)
 // SEALMIX_BENCH_FLOOR_ROUNDS=3 (0: skip the latency floors) SEALMIX_BENCH_FLOOR_RATE=5000 (default: half load)
-// SEALMIX_BENCH_FLOORS=0,4 (which floors)
+// SEALMIX_BENCH_FLOORS=0,4 (which floors) SEALMIX_BENCH_RELAY_VARIANTS='[{"name":"x","flags":"...","bundle":"..."}]'
 const RATES = (process.env.SEALMIX_BENCH_RATES ?? '2000,4000,6000,8000,10000,12000,14000,16000').split(',').map(Number)
 const WORKERS = Number(process.env.SEALMIX_BENCH_WORKERS ?? 2)
 
-
-function scrapeDrops (port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path: '/metrics' }, res => {
-      let b = ''
-      res.on('data', (d: Buffer) => { b += d.toString() })
-      res.on('end', () => resolve(b.split('\n').filter(l => l.startsWith('sealmix_packets_dropped_total{')).reduce((s, l) => s + Number(l.split(' ').pop()), 0)))
-    }).on('error', reject).end()
-  })
-}
 
 function rssMiB (pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
@@ -125,19 +116,19 @@ export async function benchRelay (): Promise<BenchResult[]> {
 
   // Sink: the next layer's relay, counting packets and timing the sampled ones.
   let received = 0
-  const arrivals = new Map<string, number>()
+  // Arrival times of sampled packets only, keyed by the first 4 bytes of α (no string per packet:
+  // the load process's own work is part of every figure this bench reports).
+  const arrivals = new Map<number, number>()
+  let watch = new Set<number>()
   const sink = new Listener({
     crypto: c, geometry: G, identity: { id: Buffer.from(s.sink.id, 'hex'), secretKey: s.sink.identity.secretKey }, host: '127.0.0.1', port: s.sinkPort,
     maxConnections: 16, maxConnectionsPerIp: 16, reservedPeerSlots: 4, maxBufferedBytes: 1 << 24, handshakeTimeoutMs: 5000, pingIntervalMs: 60_000,
     kinds: new Set(['relay']), keyOf: (_k, id) => id === s.relay.id ? s.relay.identity.publicKey : id === s.floor.id ? s.floor.identity.publicKey : undefined,
     onOpen: () => {}, onClose: () => {}, onHandshakeFailed: () => {},
-    onMessage: (_c, m) => { const f = parseFrame(G, m.data); if (f?.kind === FRAME.PACKET) { received++; arrivals.set(f.body.subarray(2, 34).toString('hex'), performance.now()) } }
+    onMessage: (_c, m) => { const f = parseFrame(G, m.data); if (f?.kind === FRAME.PACKET) { received++; const k = f.body.readUInt32BE(2); if (watch.has(k)) arrivals.set(k, performance.now()) } }
   })
   await sink.start()
-  const relayArgs = [...(process.env.SEALMIX_BENCH_NODE_FLAGS ?? '').split(' ').filter(x => x !== ''), 'dist/sealmix.mjs', 'run', '--config', s.config]
-  const cpus = process.env.SEALMIX_BENCH_RELAY_CPUS // e.g. "1": pin the relay with taskset
-  const proc: ChildProcess = spawn(cpus === undefined ? process.execPath : 'taskset', cpus === undefined ? relayArgs : ['-c', cpus, process.execPath, ...relayArgs], { cwd: ROOT, stdio: ['ignore', process.env.SEALMIX_BENCH_RELAY_STDOUT === undefined ? 'ignore' : openSync(process.env.SEALMIX_BENCH_RELAY_STDOUT, 'w'), 'pipe'] })
-  proc.stderr!.on('data', (d: Buffer) => process.stderr.write(d))
+  const proc = spawnRelay(ROOT, s.config, { flags: process.env.SEALMIX_BENCH_NODE_FLAGS, cpus: process.env.SEALMIX_BENCH_RELAY_CPUS, stdout: process.env.SEALMIX_BENCH_RELAY_STDOUT === undefined ? 'ignore' : openSync(process.env.SEALMIX_BENCH_RELAY_STDOUT, 'w') })
   const killRelay = (): void => { if (proc.exitCode === null) proc.kill('SIGKILL') }
   process.once('exit', killRelay)
   await waitReady(s.metricsPort)
@@ -161,20 +152,24 @@ export async function benchRelay (): Promise<BenchResult[]> {
     // Input alpha -> output alpha of the sampled packets, for the wire timing.
     lastInAlphas = new Map([...samples].map(([out, i]) => [packets[i]!.subarray(2, 34).toString('hex'), out]))
     const sendTimes = new Map<number, number>()
+    // A sampled packet arrives under its forwarded α, or under its own when echoed (the echo floor).
+    const watched = new Map<number, number[]>() // packet index -> α keys it may arrive under
+    for (const [alpha, i] of samples) watched.set(i, [Buffer.from(alpha, 'hex').readUInt32BE(0), packets[i]!.readUInt32BE(2)])
+    watch = new Set([...watched.values()].flat())
     const before = received
     const dropsBefore = await target.drops()
-    let sent = 0; let rss = 0; let blocked = 0
+    let sent = 0; let rss = 0; let blocked = 0; let ticks = 0
     const start = performance.now()
     while (sent < total) {
       const due = Math.min(total, Math.floor((performance.now() - start) / 1000 * rate))
       while (sent < due) {
         if (ws.bufferedAmount > 8 << 20) { blocked++; break } // the relay is not keeping up
         ws.send(encodeFrame(G, FRAME.PACKET, packets[sent]!))
-        sendTimes.set(sent, performance.now())
+        if (watched.has(sent)) sendTimes.set(sent, performance.now())
         sent++
       }
       if (performance.now() - start > ms * 3) break
-      rss = Math.max(rss, rssMiB(target.pid))
+      if (++ticks % 20 === 0) rss = Math.max(rss, rssMiB(target.pid))
       await sleep(1)
     }
     const end = Date.now() + 3000
@@ -182,8 +177,7 @@ export async function benchRelay (): Promise<BenchResult[]> {
     await sleep(100)
     const drops = await target.drops() - dropsBefore
     const lat: number[] = []
-    // A sampled packet arrives under its forwarded α, or under its own when echoed (the echo floor).
-    for (const [alpha, i] of samples) { const a = arrivals.get(alpha) ?? arrivals.get(packets[i]!.subarray(2, 34).toString('hex')); const t = sendTimes.get(i); if (a !== undefined && t !== undefined) lat.push(a - t) }
+    for (const [i, [out, own]] of watched) { const a = arrivals.get(out!) ?? arrivals.get(own!); const t = sendTimes.get(i); if (a !== undefined && t !== undefined) lat.push(a - t) }
     arrivals.clear()
     const got = received - before
     return { rate, sent, received: got, drops, zeroLoss: got === total && sent === total && drops === 0 && blocked === 0, p50: pct(lat, 0.5), p99: pct(lat, 0.99), rss }
@@ -206,11 +200,19 @@ export async function benchRelay (): Promise<BenchResult[]> {
   if (half !== undefined) console.log(`  half load ${half.rate}/s: latency p50 ${half.p50.toFixed(2)} ms p99 ${half.p99.toFixed(2)} ms (mixing interval ${INTERVAL_MS} ms)`)
   const wire = capture === null ? [] : wireLatencies(await capture.stop(35), s.port, s.sinkPort, lastInAlphas)
   if (capture !== null) console.log(`  half load on the wire: ${wire.length} sampled packets, latency p50 ${pct(wire, 0.5).toFixed(2)} ms p99 ${pct(wire, 0.99).toFixed(2)} ms`)
-  const floors = half === undefined ? [] : await compareFloors(Number(process.env.SEALMIX_BENCH_FLOOR_RATE ?? half.rate), step, async v => {
-    const port = await freePort()
-    const p = await startFloor(v, { port, relayId: s.floor.id, relayIdentitySk: Buffer.from(s.floor.identity.secretKey).toString('hex'), relayMixSk: s.relay.mix.secretKey.toString('hex'), gwId: s.gw.id, gwIdentityPk: Buffer.from(s.gw.identity.publicKey).toString('hex'), sinkId: s.sink.id, sinkIdentityPk: Buffer.from(s.sink.identity.publicKey).toString('hex'), sinkAddress: `ws://127.0.0.1:${s.sinkPort}` })
-    return { target: { ws: await connect(port, s.floor.id, s.floor.identity.publicKey), pid: p.pid!, drops: async () => 0 }, stop: () => { p.kill('SIGKILL') } }
-  }, relayTarget)
+  const floorKeys = { relayId: s.floor.id, relayIdentitySk: Buffer.from(s.floor.identity.secretKey).toString('hex'), relayMixSk: s.relay.mix.secretKey.toString('hex'), gwId: s.gw.id, gwIdentityPk: Buffer.from(s.gw.identity.publicKey).toString('hex'), sinkId: s.sink.id, sinkIdentityPk: Buffer.from(s.sink.identity.publicKey).toString('hex'), sinkAddress: `ws://127.0.0.1:${s.sinkPort}` }
+  const contenders: Contender[] = [
+    ...FLOORS.filter((_, i) => FLOOR_PICK.includes(i)).map(v => ({ name: v.name, tickMs: v.tickMs, start: async () => {
+      const port = await freePort()
+      const p = await startFloor(v, { ...floorKeys, port })
+      return { target: { ws: await connect(port, s.floor.id, s.floor.identity.publicKey), pid: p.pid!, drops: async () => 0 }, stop: () => { p.kill('SIGKILL') } }
+    } })),
+    ...relayVariants().map(v => ({ name: `variant ${v.name}`, tickMs: INTERVAL_MS, start: async () => {
+      const r = await startVariant(ROOT, s.config, v)
+      return { target: { ws: await connect(r.port, s.relay.id, s.relay.identity.publicKey), pid: r.proc.pid!, drops: async () => await scrapeDrops(r.metricsPort) }, stop: () => { r.proc.kill('SIGKILL') } }
+    } }))
+  ]
+  const floors = half === undefined ? [] : await compareFloors(Number(process.env.SEALMIX_BENCH_FLOOR_RATE ?? half.rate), step, contenders, relayTarget)
   const over = await step(Math.max(3 * best, 6000), 1500)
   const alive = proc.exitCode === null
   console.log(`  overload ${over.rate}/s: sent ${over.sent}, arrived ${over.received}, relay drops ${over.drops}, RSS ${over.rss.toFixed(0)} MiB, relay ${alive ? 'alive' : 'DEAD'}`)
@@ -239,34 +241,37 @@ const FLOOR_ROUNDS = Number(process.env.SEALMIX_BENCH_FLOOR_ROUNDS ?? 3)
 /** Indices into FLOORS to run (default all), e.g. SEALMIX_BENCH_FLOORS=0,4 */
 const FLOOR_PICK = (process.env.SEALMIX_BENCH_FLOORS ?? FLOORS.map((_, i) => i).join(',')).split(',').map(Number)
 
+/** Something compared with the relay at the same rate: a latency floor or a relay variant, started fresh each round. */
+interface Contender { readonly name: string, readonly tickMs: number, start: () => Promise<{ target: Target, stop: () => void }> }
+
 /**
- * The relay's p99 added latency beside the latency floors (floor.ts) at the same rate: rounds of
- * one step each on the relay and on every floor variant, interleaved so that they share the
- * machine's noise; the median of each target's p99 over the rounds is reported.
+ * The relay's p99 added latency beside the latency floors (floor.ts) and any relay variants
+ * (relay-variant.ts) at the same rate: rounds of one step each on the relay and on every
+ * contender, interleaved so that they share the machine's noise; the median of each target's p99
+ * over the rounds is reported. A contender gets a warm-up step first (the relay is warm).
  */
-async function compareFloors (rate: number, step: (rate: number, ms: number, t: Target) => Promise<Step>, start: (v: FloorVariant) => Promise<{ target: Target, stop: () => void }>, relay: Target): Promise<BenchResult[]> {
+async function compareFloors (rate: number, step: (rate: number, ms: number, t: Target) => Promise<Step>, contenders: Contender[], relay: Target): Promise<BenchResult[]> {
   if (FLOOR_ROUNDS <= 0) return []
-  const added = (v: { tickMs: number }, st: Step): number => st.p99 - v.tickMs
-  const p99s = new Map<string, number[]>([['relay', []], ...FLOORS.map(v => [v.name, []] as [string, number[]])])
+  const p99s = new Map<string, number[]>([['relay', []], ...contenders.map(v => [v.name, []] as [string, number[]])])
   for (let r = 0; r < FLOOR_ROUNDS; r++) {
     const st = await step(rate, STEP_MS, relay)
-    p99s.get('relay')!.push(added({ tickMs: INTERVAL_MS }, st))
-    console.log(`  round ${r + 1} relay at ${rate}/s: p99 added ${added({ tickMs: INTERVAL_MS }, st).toFixed(2)} ms${st.zeroLoss ? '' : '  <- loss'}`)
-    for (const v of FLOORS.filter((_, i) => FLOOR_PICK.includes(i))) {
-      const f = await start(v)
-      await step(rate, STEP_MS / 2, f.target) // warm-up, not counted: the relay is warm from the steps before
+    p99s.get('relay')!.push(st.p99 - INTERVAL_MS)
+    console.log(`  round ${r + 1} relay at ${rate}/s: p99 added ${(st.p99 - INTERVAL_MS).toFixed(2)} ms${st.zeroLoss ? '' : '  <- loss'}`)
+    for (const v of contenders) {
+      const f = await v.start()
+      await step(rate, STEP_MS / 2, f.target)
       const fs = await step(rate, STEP_MS, f.target)
       f.target.ws.close(); f.stop()
-      p99s.get(v.name)!.push(added(v, fs))
-      console.log(`  round ${r + 1} ${v.name}: p99 added ${added(v, fs).toFixed(2)} ms${fs.zeroLoss ? '' : '  <- loss'}`)
+      p99s.get(v.name)!.push(fs.p99 - v.tickMs)
+      console.log(`  round ${r + 1} ${v.name}: p99 added ${(fs.p99 - v.tickMs).toFixed(2)} ms${fs.zeroLoss ? '' : '  <- loss'}`)
     }
   }
   const med = (xs: number[]): number => round2(pct(xs, 0.5))
   const relayP99 = med(p99s.get('relay')!)
-  const full = med(p99s.get(FLOORS[0]!.name)!)
+  const full = contenders.find(v => v.name === FLOORS[0]!.name)
   return [
-    { name: 'relay/added-latency-p99-vs-floor', unit: 'ms', value: relayP99, floor: full, ratio: round2(relayP99 / full), note: `median over ${FLOOR_ROUNDS} interleaved rounds at ${rate}/s; floor = ${FLOORS[0]!.name} (test/bench/floor-relay.ts) on the same machine` },
-    ...FLOORS.filter(v => p99s.get(v.name)!.length > 0).map(v => ({ name: `relay/${v.name.replace(/[^a-z0-9]+/gi, '-').replace(/-+$/, '')}-p99`, unit: 'ms' as const, value: med(p99s.get(v.name)!), note: `p99 latency beyond the ${v.tickMs} ms tick, median over ${FLOOR_ROUNDS} rounds at ${rate}/s (each: ${p99s.get(v.name)!.map(x => x.toFixed(1)).join(', ')})` }))
+    ...(full === undefined ? [] : [{ name: 'relay/added-latency-p99-vs-floor', unit: 'ms' as const, value: relayP99, floor: med(p99s.get(full.name)!), ratio: round2(relayP99 / med(p99s.get(full.name)!)), note: `median over ${FLOOR_ROUNDS} interleaved rounds at ${rate}/s; floor = ${full.name} (test/bench/floor-relay.ts) on the same machine` }]),
+    ...contenders.map(v => ({ name: `relay/${v.name.replace(/[^a-z0-9]+/gi, '-').replace(/-+$/, '')}-p99`, unit: 'ms' as const, value: med(p99s.get(v.name)!), note: `p99 latency beyond the ${v.tickMs} ms tick, median over ${FLOOR_ROUNDS} rounds at ${rate}/s (each: ${p99s.get(v.name)!.map(x => x.toFixed(1)).join(', ')})` }))
   ]
 }
 
@@ -287,12 +292,3 @@ function wireLatencies (frames: WireFrame[], relayPort: number, sinkPort: number
 
 function round2 (x: number): number { return Math.round(x * 100) / 100 }
 async function sleep (ms: number): Promise<void> { await new Promise(resolve => setTimeout(resolve, ms)) }
-async function waitReady (port: number): Promise<void> {
-  const end = Date.now() + 30_000
-  for (;;) {
-    const ok = await new Promise<boolean>(resolve => { request({ host: '127.0.0.1', port, path: '/readyz' }, r => { r.resume(); resolve(r.statusCode === 200) }).on('error', () => resolve(false)).end() })
-    if (ok) return
-    if (Date.now() > end) throw new Error('bench: relay did not become ready')
-    await sleep(100)
-  }
-}
