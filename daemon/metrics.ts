@@ -18,6 +18,8 @@ export class RelayMetrics {
   readonly registry = new Registry()
   readonly received: Counter<'link'>
   readonly sent: Counter<'link'>
+  /** `received` per link label, bound once: the per-packet increment builds no label key. */
+  readonly receivedOn: Readonly<Record<LinkLabel, Counter.Internal>>
   readonly dropped: Counter<'reason'>
   readonly coverSent: Counter<'kind'>
   readonly coverReceived: Counter
@@ -87,6 +89,7 @@ export class RelayMetrics {
     this.up = new Gauge({ name: 'sealmix_relay_info', help: 'Always 1; the role label says what this relay is.', labelNames: ['role'], registers })
     this.up.set({ role }, 1)
     for (const r of DROP_REASONS) this.dropped.inc({ reason: r }, 0)
+    this.receivedOn = { client: this.received.labels('client'), peer: this.received.labels('peer'), ingress: this.received.labels('ingress') }
     for (const l of LINKS) { this.received.inc({ link: l }, 0); this.sent.inc({ link: l }, 0); this.connections.set({ link: l }, 0); this.sendBuffer.set({ link: l }, 0); this.handshakeFailures.inc({ link: l }, 0); this.delivered.inc({ link: l }, 0) }
     for (const k of COVER_KINDS) this.coverSent.inc({ kind: k }, 0)
   }

@@ -14,7 +14,8 @@ import type { ReplayStore } from './store/replay-store.ts'
 import type { RelayMetrics } from './metrics.ts'
 
 export type Outbound =
-  | { readonly kind: 'peer', readonly to: string, readonly packet: Buffer }
+  /** `frame`: the PACKET frame to send as it is (made once, when the packet was unwrapped). */
+  | { readonly kind: 'peer', readonly to: string, readonly frame: Buffer }
   | { readonly kind: 'ingress', readonly to: string, readonly payload: Buffer }
   | { readonly kind: 'mailbox', readonly to: Buffer, readonly record: Buffer }
 
@@ -29,9 +30,9 @@ export interface Staged {
 export interface PeerLinks {
   /** Ids of the outgoing relay links that are up now. */
   ready (): string[]
-  /** Send one packet frame; false when the link is down or its buffer is full. */
-  send (to: string, packet: Buffer): boolean
-  /** A cover packet for that link (one hop to the neighbour, discarded there). */
+  /** Send one PACKET frame as it is; false when the link is down or its buffer is full. */
+  send (to: string, frame: Buffer): boolean
+  /** A cover PACKET frame for that link (one hop to the neighbour, discarded there). */
   cover (to: string): Buffer
 }
 
@@ -103,7 +104,7 @@ export class Mixer {
       if (o.kind === 'peer') {
         let l = perLink.get(o.to)
         if (l === undefined) { l = []; perLink.set(o.to, l) }
-        l.push(o.packet)
+        l.push(o.frame)
       } else if (o.kind === 'ingress' && c.spool !== null) {
         const dest = Buffer.from(o.to, 'hex')
         if (!c.spool.hasRoom(dest)) { c.metrics.dropped.inc({ reason: 'quota' }); continue }
@@ -131,26 +132,29 @@ export class Mixer {
     // audit's KS test of departure times found exactly that).
     // Every frame of the round is in hand before the first send, so real and padding frames leave
     // through the same few instructions.
-    const queues = new Map<string, Array<{ p: Buffer, cover: boolean }>>()
-    for (const [to, list] of perLink) queues.set(to, list.map(p => ({ p, cover: false })))
+    const queues = new Map<string, Array<{ p: Buffer, cover: 0 | 1 }>>()
+    for (const [to, list] of perLink) queues.set(to, list.map(p => ({ p, cover: 0 as const })))
     for (const [to, n] of cover) {
       const q = queues.get(to) ?? []
-      for (let i = 0; i < n; i++) q.push({ p: c.links.cover(to), cover: true })
+      for (let i = 0; i < n; i++) q.push({ p: c.links.cover(to), cover: 1 })
       queues.set(to, q)
     }
     for (const q of queues.values()) shuffle(q, c.rng)
     const links = [...queues.keys()].sort() // a fixed order, not the order real packets came in
     const longest = Math.max(0, ...[...queues.values()].map(q => q.length))
-    const results: Array<{ to: string, cover: boolean, ok: boolean }> = []
+    let sent = 0
+    let coverSent = 0
     for (let i = 0; i < longest; i++) {
       for (const to of links) {
         const f = queues.get(to)![i]
-        if (f !== undefined) results.push({ to, cover: f.cover, ok: c.links.send(to, f.p) })
+        if (f === undefined) continue
+        if (c.links.send(to, f.p)) { sent++; coverSent += f.cover } else if (f.cover === 0) c.metrics.dropped.inc({ reason: ready.includes(to) ? 'queue_full' : 'link_down' })
       }
     }
-    for (const r of results) {
-      if (r.ok) { c.metrics.sent.inc({ link: 'peer' }); if (r.cover) c.metrics.coverSent.inc({ kind: 'link' }) } else if (!r.cover) c.metrics.dropped.inc({ reason: ready.includes(r.to) ? 'queue_full' : 'link_down' })
-    }
+    // Counted once per round, after the last send: a sent real frame and a sent cover frame take
+    // the same instructions.
+    if (sent > 0) c.metrics.sent.inc({ link: 'peer' }, sent)
+    if (coverSent > 0) c.metrics.coverSent.inc({ kind: 'link' }, coverSent)
     if (touched.size > 0) c.spooled(touched)
 
     const realOut = release.length

@@ -4,7 +4,7 @@
  * are closed; new ones are dialled), and a stock of link-padding cover per link, built off the
  * main thread for the neighbour's key of the current epoch.
  */
-import { encodeFrame, FRAME, NETWORK_GEOMETRY, type CryptoSuite, type RelayDescriptor, type Rng, type Sphinx } from '../mix/index.ts'
+import { NETWORK_GEOMETRY, packetFrame, type CryptoSuite, type RelayDescriptor, type Rng, type Sphinx } from '../mix/index.ts'
 import type { RelayMetrics } from './metrics.ts'
 import { OutLink } from './transport/link.ts'
 
@@ -69,13 +69,17 @@ export class NextLayer {
     }
   }
 
-  /** Send one packet frame; false when the link is down or its buffer is full. */
-  send (to: string, packet: Buffer): boolean {
-    return this.#links.get(to)?.send(encodeFrame(NETWORK_GEOMETRY, FRAME.PACKET, packet)) ?? false
+  /** Send one PACKET frame as it is; false when the link is down or its buffer is full. */
+  send (to: string, frame: Buffer): boolean {
+    return this.#links.get(to)?.send(frame) ?? false
   }
 
-  /** A cover packet for the link to `to`, from stock (refilled off the main thread when low). */
+  /** A cover PACKET frame for the link to `to`, from stock (refilled off the main thread when low). */
   cover (to: string): Buffer {
+    return packetFrame(NETWORK_GEOMETRY, this.#coverPacket(to))
+  }
+
+  #coverPacket (to: string): Buffer {
     const stock = this.#stock.get(to)
     if (stock === undefined || stock.length < STOCK_LOW) this.#refill(to)
     const p = stock?.pop()

@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path'
 import {
-  createPool, FRAME, loadCrypto, NETWORK_GEOMETRY, parseFrame, ReplayFilter, Sphinx, systemRng,
+  createPool, FRAME, loadCrypto, NETWORK_GEOMETRY, packetFrame, parseFrame, ReplayFilter, Sphinx, systemRng,
   type BindingName, type CryptoSuite, type NetworkDocument, type Rng
 } from '../mix/index.ts'
 import type { RelayConfig } from './config.ts'
@@ -303,7 +303,7 @@ export class Relay {
   #scheduleLoop (rate: number): void {
     this.#loopTimer = setTimeout(() => {
       const l = this.#loops?.make(this.#now())
-      if (l !== null && l !== undefined && this.#next!.has(l.to)) this.#mixer?.stage({ out: { kind: 'peer', to: l.to, packet: l.packet }, delayMs: 0 })
+      if (l !== null && l !== undefined && this.#next!.has(l.to)) this.#mixer?.stage({ out: { kind: 'peer', to: l.to, frame: packetFrame(NETWORK_GEOMETRY, l.packet) }, delayMs: 0 })
       if (this.#stopping === null) this.#scheduleLoop(rate)
     }, this.#loops!.nextGapMs(rate))
     this.#loopTimer.unref()
@@ -326,7 +326,7 @@ export class Relay {
     const f = m.isBinary ? parseFrame(NETWORK_GEOMETRY, m.data) : null
     if (f === null) { this.#drop('malformed'); return }
     if (f.kind === FRAME.PACKET) {
-      this.metrics.received.inc({ link })
+      this.metrics.receivedOn[link].inc()
       if (this.#stopping !== null || !this.#pool!.submit(f.body, { link: c.kind })) this.#drop('queue_full')
       return
     }
@@ -353,7 +353,7 @@ export class Relay {
         if (next === undefined || next.layer !== NetworkView.nextLayer(this.#myLayer) || !this.#next!.has(r.hop) || (ctx.link !== 'relay' && this.#myLayer !== 0)) {
           this.#drop('unknown_hop'); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue
         }
-        mixer.stage({ out: { kind: 'peer', to: r.hop, packet: Buffer.from(bytes) }, tag: t, epoch, delayMs: r.delay })
+        mixer.stage({ out: { kind: 'peer', to: r.hop, frame: packetFrame(g, bytes) }, tag: t, epoch, delayMs: r.delay })
       } else if (r.t === 2) {
         if (r.hop === ZERO32) { this.metrics.coverReceived.inc(); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }
         if (r.hop === this.#keys.id) { this.#loops?.returned(bytes.subarray(0, g.userPayloadBytes)); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }

@@ -31,6 +31,18 @@ export function encodeFrame (g: Geometry, kind: FrameKind, ...parts: Uint8Array[
   return f
 }
 
+/**
+ * A PACKET frame around a full-size packet. Every byte is written, so the buffer comes from Node's
+ * pool without zero-filling (one small allocation per forwarded packet, none unpooled).
+ */
+export function packetFrame (g: Geometry, packet: Uint8Array): Buffer {
+  if (packet.length !== g.packetBytes) throw new RangeError(`packet of ${packet.length} bytes, expected ${g.packetBytes}`)
+  const f = Buffer.allocUnsafe(frameBytes(g))
+  f[0] = FRAME.PACKET
+  f.set(packet, 1)
+  return f
+}
+
 export type ParsedFrame = { readonly kind: FrameKind, readonly body: Buffer } | null
 
 /** A frame of the wrong length or an unknown kind is null (the caller drops it as malformed). */

@@ -57,7 +57,7 @@ describe('Mixer', function () {
     }
     const tags = Array.from({ length: 20 }, () => rng.bytes(32))
     const m = mixer({}, ['a'])
-    tags.forEach((t, i) => m.stage({ out: { kind: 'peer', to: 'a', packet: Buffer.from([i]) }, tag: t, epoch: 0, delayMs: 0 }))
+    tags.forEach((t, i) => m.stage({ out: { kind: 'peer', to: 'a', frame: Buffer.from([i]) }, tag: t, epoch: 0, delayMs: 0 }))
     const send = sent
     const origPush = send.push.bind(send)
     send.push = (...x) => { events.push('send'); return origPush(...x) }
@@ -74,8 +74,8 @@ describe('Mixer', function () {
     const firstIsReal: boolean[] = []
     for (let round = 0; round < 200; round++) {
       sent = []
-      m.stage({ out: { kind: 'peer', to: 'a', packet: Buffer.from([1]) }, delayMs: 0 })
-      m.stage({ out: { kind: 'peer', to: 'b', packet: Buffer.from([2]) }, delayMs: 0 })
+      m.stage({ out: { kind: 'peer', to: 'a', frame: Buffer.from([1]) }, delayMs: 0 })
+      m.stage({ out: { kind: 'peer', to: 'b', frame: Buffer.from([2]) }, delayMs: 0 })
       await m.round()
       // Round robin over the links in sorted order: a, b, a, b, ...
       assert.deepEqual(sent.map(x => x.to), Array.from({ length: 8 }, (_, i) => i % 2 === 0 ? 'a' : 'b'))
@@ -88,8 +88,8 @@ describe('Mixer', function () {
 
   it('gives every ready link the same number of packets per round, filling with cover', async function () {
     const m = mixer()
-    for (let i = 0; i < 3; i++) m.stage({ out: { kind: 'peer', to: 'a', packet: Buffer.from([i]) }, delayMs: 0 })
-    m.stage({ out: { kind: 'peer', to: 'b', packet: Buffer.from([9]) }, delayMs: 0 })
+    for (let i = 0; i < 3; i++) m.stage({ out: { kind: 'peer', to: 'a', frame: Buffer.from([i]) }, delayMs: 0 })
+    m.stage({ out: { kind: 'peer', to: 'b', frame: Buffer.from([9]) }, delayMs: 0 })
     await m.round()
     const per = (l: string): number => sent.filter(s => s.to === l).length
     assert.deepEqual([per('a'), per('b'), per('c')], [3, 3, 3])
@@ -106,7 +106,7 @@ describe('Mixer', function () {
     const orders = new Set<string>()
     for (let r = 0; r < 20; r++) {
       sent = []
-      for (let i = 0; i < 6; i++) m.stage({ out: { kind: 'peer', to: 'a', packet: Buffer.from([i]) }, delayMs: 0 })
+      for (let i = 0; i < 6; i++) m.stage({ out: { kind: 'peer', to: 'a', frame: Buffer.from([i]) }, delayMs: 0 })
       await m.round()
       orders.add(sent.filter(s => !s.cover).map(s => s.packet[0]).join(''))
     }
@@ -115,7 +115,7 @@ describe('Mixer', function () {
 
   it('poisson: holds a packet for its delay', async function () {
     const m = mixer({ strategy: 'poisson', minPool: 0 }, ['a'])
-    m.stage({ out: { kind: 'peer', to: 'a', packet: Buffer.from([1]) }, delayMs: 50 })
+    m.stage({ out: { kind: 'peer', to: 'a', frame: Buffer.from([1]) }, delayMs: 50 })
     await m.round()
     assert.equal(sent.filter(s => !s.cover).length, 0)
     now += 49
@@ -128,7 +128,7 @@ describe('Mixer', function () {
 
   it('a full pool drops a random packet and counts it as queue_full', async function () {
     const m = mixer({ strategy: 'poisson', minPool: 0 }, ['a'], 5)
-    for (let i = 0; i < 12; i++) m.stage({ out: { kind: 'peer', to: 'a', packet: Buffer.from([i]) }, delayMs: 500 })
+    for (let i = 0; i < 12; i++) m.stage({ out: { kind: 'peer', to: 'a', frame: Buffer.from([i]) }, delayMs: 500 })
     await m.round()
     const v = (await metrics.dropped.get()).values.find(x => x.labels.reason === 'queue_full')?.value
     assert.equal(v, 7)
