@@ -31,7 +31,7 @@ const STEP_MS = 2000
 // SEALMIX_BENCH_RELAY_CPUS=1 SEALMIX_BENCH_NODE_FLAGS='--trace-gc' SEALMIX_BENCH_RELAY_STDOUT=file
 // SEALMIX_BENCH_WIRE=1 (also time the half-load step on the wire with tcpdump)
 // SEALMIX_BENCH_FLOOR_ROUNDS=3 (0: skip the latency floors) SEALMIX_BENCH_FLOOR_RATE=5000 (default: half load)
-// SEALMIX_BENCH_FLOORS=0,4 (which floors) SEALMIX_BENCH_RELAY_VARIANTS='[{"name":"x","flags":"...","bundle":"..."}]'
+// SEALMIX_BENCH_FLOORS=0,4 (which floors) SEALMIX_BENCH_BUNDLE=dist/other.mjs (the relay under test) SEALMIX_BENCH_RELAY_VARIANTS='[{"name":"x","flags":"...","bundle":"..."}]'
 const RATES = (process.env.SEALMIX_BENCH_RATES ?? '2000,4000,6000,8000,10000,12000,14000,16000').split(',').map(Number)
 const WORKERS = Number(process.env.SEALMIX_BENCH_WORKERS ?? 2)
 
