@@ -4,7 +4,7 @@
  * latency with what the bare structure costs on the same machine in the same run.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -34,6 +34,7 @@ export async function startFloor (v: FloorVariant, keys: Omit<FloorSpec, 'dataDi
   writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec))
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
   const p = spawn(process.execPath, ['--import', 'tsx', 'test/bench/floor-relay.ts', join(dir, 'spec.json')], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+  p.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`bench: ${v.name} did not start`)), 30_000)
     p.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) { clearTimeout(t); resolve() } })

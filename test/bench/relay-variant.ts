@@ -4,7 +4,7 @@
  * that a change is compared with what it replaces in the same run.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -39,6 +39,7 @@ export async function startVariant (root: string, config: string, v: RelayVarian
   const [port, metricsPort] = [await freePort(), await freePort()]
   writeFileSync(join(dir, 'relay.json'), JSON.stringify({ ...cfg, dataDir: join(dir, 'relay'), listen: { ...cfg.listen, port }, metrics: { ...cfg.metrics, port: metricsPort } }))
   const proc = spawnRelay(root, join(dir, 'relay.json'), v)
+  proc.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   await waitReady(metricsPort)
   return { proc, port, metricsPort }
 }
