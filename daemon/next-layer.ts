@@ -69,6 +69,10 @@ export class NextLayer {
     }
   }
 
+  /** Hold every link's writes (see OutLink.cork) until uncork(). */
+  cork (): void { for (const l of this.#links.values()) l.cork() }
+  uncork (): void { for (const l of this.#links.values()) l.uncork() }
+
   /** Send one PACKET frame as it is; false when the link is down or its buffer is full. */
   send (to: string, frame: Buffer): boolean {
     return this.#links.get(to)?.send(frame) ?? false

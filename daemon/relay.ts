@@ -179,7 +179,9 @@ export class Relay {
       links: {
         ready: () => this.#next!.up,
         send: (to, p) => this.#next!.send(to, p),
-        cover: (to) => this.#next!.cover(to)
+        cover: (to) => this.#next!.cover(to),
+        cork: () => this.#next!.cork(),
+        uncork: () => this.#next!.uncork()
       },
       spooled: ids => { for (const id of ids) void this.#edge?.push(id) },
       extraOps: () => {

@@ -4,6 +4,7 @@
  * or refused link is retried with exponential backoff, never sooner than `minRetryMs` (5 s) after
  * the last try, up to `maxRetryMs`, with jitter; a ping every `pingIntervalMs` finds dead peers.
  */
+import type { Duplex } from 'node:stream'
 import WebSocket from 'ws'
 import { type CryptoSuite, type Geometry, frameBytes, type LinkRole } from '../../mix/index.ts'
 import { FrameReader, type RawMessage } from './frame-reader.ts'
@@ -32,6 +33,9 @@ export interface LinkOptions {
 export class OutLink {
   readonly #o: LinkOptions
   #ws: WebSocket | null = null
+  #corked: Duplex | null = null
+  /** Bytes sent since cork(): held by the cork, not by a slow peer, so not held against the cap. */
+  #corkedBytes = 0
   #ready = false
   #stopped = false
   #retryMs: number
@@ -49,10 +53,30 @@ export class OutLink {
 
   start (): void { this.#dial() }
 
+  /**
+   * Hold this link's writes until uncork(), so that frames sent in between leave in one write
+   * (the mixer sends each round's burst this way: its spacing on the wire is then the kernel's,
+   * not the event loop's). Uses ws's socket (`_socket`, internal to ws but stable across 7 and 8);
+   * calls must pair up.
+   */
+  cork (): void {
+    const s = socketOf(this.#ws)
+    this.#corked = s
+    this.#corkedBytes = 0
+    s?.cork()
+  }
+
+  uncork (): void {
+    this.#corked?.uncork()
+    this.#corked = null
+    this.#corkedBytes = 0
+  }
+
   send (frame: Buffer): boolean {
     const ws = this.#ws
-    if (!this.#ready || ws === null || ws.bufferedAmount + frame.length > this.#o.maxBufferedBytes) return false
+    if (!this.#ready || ws === null || ws.bufferedAmount - this.#corkedBytes + frame.length > this.#o.maxBufferedBytes) return false
     ws.send(frame, { binary: true })
+    if (this.#corked !== null) this.#corkedBytes += frame.length
     return true
   }
 
@@ -115,4 +139,9 @@ export class OutLink {
       ws.close(1001, 'relay stopping')
     })
   }
+}
+
+function socketOf (ws: WebSocket | null): Duplex | null {
+  if (ws === null || ws.readyState !== ws.OPEN) return null
+  return (ws as unknown as { _socket?: Duplex | null })._socket ?? null
 }

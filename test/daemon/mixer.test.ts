@@ -20,7 +20,9 @@ describe('Mixer', function () {
   let db: Db
   let rng: Rng
   let now: number
-  let sent: Array<{ to: string, packet: Buffer, cover: boolean }>
+  let sent: Array<{ to: string, packet: Buffer, cover: boolean, corked: boolean }>
+  let corked = false
+  let corks = 0
   let metrics: RelayMetrics
   const COVER = Buffer.from('cover')
 
@@ -30,6 +32,8 @@ describe('Mixer', function () {
     rng = deterministicRng(await loadCrypto('sodium-native'), 'mixer')
     now = 1_000_000
     sent = []
+    corked = false
+    corks = 0
     metrics = new RelayMetrics('mix')
   })
   afterEach(async function () { await db.close(); rmSync(dir, { recursive: true, force: true }) })
@@ -40,8 +44,10 @@ describe('Mixer', function () {
       db, pool: createPool<Outbound>(p, capacity), params: p, rng, now: () => now, replay: new ReplayStore(db), spool: null, mailbox: null, metrics,
       links: {
         ready: () => links,
-        send: (to, packet) => { sent.push({ to, packet, cover: packet === COVER }); return true },
-        cover: () => COVER
+        send: (to, packet) => { sent.push({ to, packet, cover: packet === COVER, corked }); return true },
+        cover: () => COVER,
+        cork: () => { corks++; corked = true },
+        uncork: () => { corked = false }
       },
       spooled: () => {}, extraOps: () => [], onError: (e) => { throw e }
     })
@@ -84,6 +90,19 @@ describe('Mixer', function () {
     // One real among 4 frames on link a: it comes first in about a quarter of the rounds, not always.
     const share = firstIsReal.filter(Boolean).length / firstIsReal.length
     assert.ok(share > 0.15 && share < 0.35, `the real frame led link a's burst in ${(share * 100).toFixed(0)}% of rounds`)
+  })
+
+  it('sends each round\'s frames, real and cover, inside one cork of the links', async function () {
+    const m = mixer({ minBatch: 4 }, ['a', 'b'])
+    for (let round = 0; round < 3; round++) {
+      m.stage({ out: { kind: 'peer', to: 'a', frame: Buffer.from([round]) }, delayMs: 0 })
+      await m.round()
+    }
+    assert.ok(sent.length >= 6, 'both links carried frames in every round')
+    assert.ok(sent.some(x => x.cover) && sent.some(x => !x.cover))
+    assert.ok(sent.every(x => x.corked), 'every send happened while the links were corked')
+    assert.equal(corks, 3, 'one cork per round')
+    assert.equal(corked, false, 'uncorked after each round')
   })
 
   it('gives every ready link the same number of packets per round, filling with cover', async function () {
