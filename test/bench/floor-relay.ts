@@ -3,7 +3,9 @@
  * needs, with none of its bookkeeping. Accepts the bench's authenticated link, unwraps each packet
  * (inline, or on N worker threads in batches as the relay does), and forwards it to the sink
  * (immediately, or at the next tick of a fixed interval, optionally after one synced LevelDB write
- * of that tick's tags); or, with `unwrap: false`, echoes each packet unchanged. No replay filter, pool, padding, metrics or logs.
+ * of that tick's tags); or, with `unwrap: false`, echoes each packet unchanged. No replay filter,
+ * pool, padding, metrics or logs. Its hand-off to the workers is written out here on purpose (not
+ * the relay's UnwrapPool) so that none of the relay's per-packet bookkeeping is in the floor.
  *
  *   node --import tsx test/bench/floor-relay.ts SPEC.json
  * SPEC: FloorSpec below (ports, keys of the bench's three parties, and the variant).

