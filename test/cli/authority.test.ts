@@ -8,6 +8,7 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml'
 import { freePort } from '../../daemon/index.ts'
 import { chooseDocument, epochAt, loadCrypto, NETWORK_GEOMETRY, relayId, signDescriptor } from '../../mix/index.ts'
 import { PROJECT, waitFor } from '../helpers/testnet.ts'
+import { SEALMIX } from '../helpers/bundle.ts'
 
 describe('sealmix authority', function () {
   this.timeout(60_000)
@@ -18,15 +19,15 @@ describe('sealmix authority', function () {
     const port = await freePort()
     const genesis = Date.now() + 8000 // descriptors posted before genesis make epoch 0's document
     const cfg = join(dir, 'authority.yaml')
-    const init = spawnSync(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'init', '--role', 'authority', '--data-dir', join(dir, 'keys'), '--listen', `127.0.0.1:${port}`, '--network-name', 'test', '--genesis-ms', String(genesis), '--out', cfg], { cwd: PROJECT, encoding: 'utf8' })
+    const init = spawnSync(process.execPath, [...SEALMIX, 'init', '--role', 'authority', '--data-dir', join(dir, 'keys'), '--listen', `127.0.0.1:${port}`, '--network-name', 'test', '--genesis-ms', String(genesis), '--out', cfg], { cwd: PROJECT, encoding: 'utf8' })
     assert.equal(init.status, 0, init.stderr)
     const signer = (JSON.parse(init.stdout) as { signer: string }).signer
     const bad = join(dir, 'bad.yaml')
     writeFileSync(bad, toYaml({ ...(parseYaml(readFileSync(cfg, 'utf8')) as object), epoch: { genesisMs: genesis, epochMs: 10 } }))
-    const v = spawnSync(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'authority', '--config', bad], { cwd: PROJECT, encoding: 'utf8' })
+    const v = spawnSync(process.execPath, [...SEALMIX, 'authority', '--config', bad], { cwd: PROJECT, encoding: 'utf8' })
     assert.equal(v.status, 78)
     assert.equal(v.stderr.trim(), 'sealmix: RELAY_CONFIG_INVALID: epoch.epochMs must be >= 1000 (got 10)')
-    const p = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'authority', '--config', cfg], { cwd: PROJECT, stdio: 'ignore' })
+    const p = spawn(process.execPath, [...SEALMIX, 'authority', '--config', cfg], { cwd: PROJECT, stdio: 'ignore' })
     try {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/v1/schedule`).catch(() => null))?.status === 200, 20_000, 'authority up')
       const id = c.signSeedKeypair(Buffer.alloc(32, 5))

@@ -16,6 +16,7 @@ import { createLogger } from '../../daemon/log.ts'
 import { NETWORK_GEOMETRY, signIngressDescriptor, type CryptoSuite, type DirectoryClient, type MixingParams, type NetworkDocument, type PathHop, type Rng, type Sphinx } from '../../mix/index.ts'
 import { captureStream } from './log-capture.ts'
 import { httpGet, PROJECT, waitFor } from './testnet.ts'
+import { SEALMIX } from './bundle.ts'
 
 export interface EpochNode { name: string, role: 'gateway' | 'mix', layer: number, dir: string, keys: RelayIdentity, port: number, metricsPort: number, config: RelayConfig, configFile: string, relay: Relay | null, proc: ReturnType<typeof spawn> | null }
 
@@ -90,7 +91,7 @@ export async function createEpochnet (c: CryptoSuite, o: { epochMs: number, grac
       return relay
     },
     async spawn (n) {
-      const p = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'run', '--config', n.configFile], { cwd: PROJECT, stdio: 'ignore' })
+      const p = spawn(process.execPath, [...SEALMIX, 'run', '--config', n.configFile], { cwd: PROJECT, stdio: 'ignore' })
       n.proc = p
       await waitFor(async () => (await httpGet(n.metricsPort, '/healthz').catch(() => ({ status: 0 }))).status === 200, 30_000, `${n.name} up`)
     },

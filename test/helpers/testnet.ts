@@ -17,6 +17,7 @@ import { initIngressKeys, loadIngressKeys, type IngressKeys } from '../../client
 import { captureStream, CANARIES } from './log-capture.ts'
 import { FrameReader } from '../../daemon/transport/frame-reader.ts'
 import { dialHandshake } from '../../daemon/transport/handshake.ts'
+import { SEALMIX } from './bundle.ts'
 
 export const G = NETWORK_GEOMETRY
 
@@ -113,7 +114,7 @@ export async function createTestnet (c: CryptoSuite, o: { mixing?: Partial<Mixin
       return relay
     },
     async spawn (n) {
-      const p = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'run', '--config', n.configFile], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] })
+      const p = spawn(process.execPath, [...SEALMIX, 'run', '--config', n.configFile], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] })
       p.stdout.on('data', (d: Buffer) => n.output.push(d.toString()))
       p.stderr.on('data', (d: Buffer) => n.output.push(d.toString()))
       n.proc = p

@@ -9,6 +9,7 @@ import { loadCrypto, type CryptoSuite } from '../../mix/index.ts'
 import { freePort } from '../../daemon/index.ts'
 import { createChat, enrol, type Chat } from '../helpers/chat.ts'
 import { createTestnet, httpGet, PROJECT, waitFor, type Testnet } from '../helpers/testnet.ts'
+import { SEALMIX } from '../helpers/bundle.ts'
 
 describe('ingress faults (a real process, SIGKILL)', function () {
   this.timeout(120_000)
@@ -19,7 +20,7 @@ describe('ingress faults (a real process, SIGKILL)', function () {
   let metricsPort = 0
 
   async function spawnIngress (): Promise<void> {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'ingress', '--config', chat.ingressConfigFile(metricsPort)], { cwd: PROJECT, stdio: 'ignore' })
+    const p = spawn(process.execPath, [...SEALMIX, 'ingress', '--config', chat.ingressConfigFile(metricsPort)], { cwd: PROJECT, stdio: 'ignore' })
     proc = p
     await waitFor(async () => (await httpGet(metricsPort, '/readyz').catch(() => ({ status: 0 }))).status === 200, 20_000, 'ingress ready')
   }
