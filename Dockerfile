@@ -7,10 +7,12 @@
 
 # Build: install everything, bundle the CLI and the unwrap worker to plain JavaScript, then keep
 # production dependencies only (sodium-native and bufferutil are prebuilt native modules).
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# --ignore-scripts: the package's prepare script builds the bundle, and the sources are not here yet
+# (the native modules load their prebuilt binaries without install scripts).
+RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json ./
 COPY mix ./mix
 COPY daemon ./daemon
@@ -18,7 +20,7 @@ COPY client ./client
 COPY cli ./cli
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="sealmix" \
       org.opencontainers.image.description="Metadata-hiding mixnet relay: Sphinx packets, sealed-sender envelopes, batching mixes over WebSockets" \
