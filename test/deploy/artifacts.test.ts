@@ -12,19 +12,20 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseAllDocuments, parse as parseYaml } from 'yaml'
 import { PROJECT } from '../helpers/testnet.ts'
+import { findTool, needTool } from '../helpers/tools.ts'
 
 const run = (cmd: string, args: string[], o: { cwd?: string } = {}): { status: number | null, out: string } => {
   const r = spawnSync(cmd, args, { cwd: o.cwd ?? PROJECT, encoding: 'utf8', timeout: 120_000 })
   return { status: r.status, out: (r.stdout ?? '') + (r.stderr ?? '') }
 }
-const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 
 describe('deployment artifacts', function () {
   this.timeout(120_000)
 
   it('promtool: the scrape config and the alert rules check, and every alert\'s unit test passes', function () {
+    const promtool = needTool(this, 'promtool', 'prometheus')
     for (const args of [['check', 'config', 'deploy/prometheus/prometheus.yml'], ['check', 'rules', 'deploy/prometheus/rules/sealmix.rules.yml'], ['test', 'rules', 'deploy/prometheus/tests/sealmix.rules.test.yml']]) {
-      const r = run('promtool', args)
+      const r = run(promtool, args)
       assert.equal(r.status, 0, `promtool ${args.join(' ')}: ${r.out}`)
     }
   })
@@ -42,20 +43,21 @@ describe('deployment artifacts', function () {
   })
 
   it('docker-compose parses deploy/compose.yaml (no engine needed)', function () {
-    if (!has('docker-compose')) {
-      console.log('      skipped: docker-compose not installed (Debian package "docker-compose"; .ci/run installs it)')
-      this.skip()
-    }
-    const r = run('docker-compose', ['-f', 'deploy/compose.yaml', 'config', '-q'])
+    const compose = needTool(this, 'docker-compose', 'docker-compose')
+    const r = run(compose, ['-f', 'deploy/compose.yaml', 'config', '-q'])
     assert.equal(r.status, 0, r.out)
+  })
+
+  it('deploy/compose.yaml has every service: both gateways, three mixes, the ingress, a homeserver, Prometheus and Grafana', function () {
     const c = parseYaml(readFileSync(join(PROJECT, 'deploy/compose.yaml'), 'utf8')) as { services: Record<string, { command?: string[] }> }
     for (const s of ['gateway-a', 'gateway-b', 'mix-1', 'mix-2', 'mix-3', 'ingress', 'homeserver', 'prometheus', 'grafana']) assert.ok(s in c.services, s)
   })
 
   it('Kubernetes: kubectl kustomize builds the manifests, and every object validates against its schema', async function () {
     let docs: unknown[]
-    if (has('kubectl')) {
-      const r = run('kubectl', ['kustomize', 'deploy/kubernetes'])
+    const kubectl = findTool('kubectl')
+    if (kubectl !== null) {
+      const r = run(kubectl, ['kustomize', 'deploy/kubernetes'])
       assert.equal(r.status, 0, r.out)
       docs = parseAllDocuments(r.out).map(d => d.toJSON() as unknown)
     } else {
@@ -102,24 +104,24 @@ describe('deployment artifacts', function () {
   })
 
   it('systemd-analyze verifies the unit without a warning', function () {
-    if (!has('systemd-analyze')) {
-      console.log('      skipped: systemd-analyze not installed (Debian package "systemd"; .ci/run installs it)')
-      this.skip()
-    }
+    const systemdAnalyze = needTool(this, 'systemd-analyze', 'systemd')
     const dir = mkdtempSync(join(tmpdir(), 'sealmix-unit-'))
     // An instance name, as systemctl would use it.
     writeFileSync(join(dir, 'sealmix@mix1.service'), readFileSync(join(PROJECT, 'deploy/systemd/sealmix@.service')))
-    const r = run('systemd-analyze', ['verify', join(dir, 'sealmix@mix1.service')])
+    const r = run(systemdAnalyze, ['verify', join(dir, 'sealmix@mix1.service')])
     rmSync(dir, { recursive: true, force: true })
     assert.equal(r.status, 0, r.out)
     assert.equal(r.out.trim(), '', `warnings: ${r.out}`)
+  })
+
+  it('the systemd unit runs under a dynamic user with a strict sandbox and its own state directory', function () {
     const unit = readFileSync(join(PROJECT, 'deploy/systemd/sealmix@.service'), 'utf8')
     for (const line of ['DynamicUser=yes', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'StateDirectory=sealmix/%i']) assert.ok(unit.includes(line), line)
   })
 
   it('the Dockerfile keeps its promises, and the bundle it runs works without TypeScript tooling', function () {
     const df = readFileSync(join(PROJECT, 'Dockerfile'), 'utf8')
-    assert.equal((df.match(/^FROM node:20-bookworm-slim/gm) ?? []).length, 2, 'multi-stage on node:20-bookworm-slim')
+    assert.equal((df.match(/^FROM node:24-bookworm-slim/gm) ?? []).length, 2, 'multi-stage on node:24-bookworm-slim (Node 24 LTS, what CI tests)')
     assert.match(df, /npm prune --omit=dev/, 'production dependencies only')
     assert.match(df, /^USER 10001:10001$/m, 'non-root')
     assert.match(df, /^VOLUME \["\/data"\]$/m)

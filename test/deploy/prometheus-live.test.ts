@@ -5,7 +5,7 @@
  * alert rules, and answers every dashboard query with data.
  */
 import assert from 'node:assert/strict'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,6 +14,7 @@ import { freePort } from '../../daemon/index.ts'
 import { loadCrypto, type CryptoSuite } from '../../mix/index.ts'
 import { createChat, enrol, type Chat } from '../helpers/chat.ts'
 import { createTestnet, httpGet, PROJECT, waitFor, type Testnet } from '../helpers/testnet.ts'
+import { needTool } from '../helpers/tools.ts'
 
 interface Dashboard { panels: Array<{ title: string, targets: Array<{ expr: string }> }> }
 const dashboard = JSON.parse(readFileSync(join(PROJECT, 'deploy/grafana/dashboards/sealmix.json'), 'utf8')) as Dashboard
@@ -32,7 +33,6 @@ describe('monitoring against running nodes', function () {
   let prom: ChildProcess | null = null
   let dir = ''
   let promPort = 0
-  const prometheusInstalled = spawnSync('sh', ['-c', 'command -v prometheus']).status === 0
 
   before(async function () {
     c = await loadCrypto('sodium-native')
@@ -72,10 +72,7 @@ describe('monitoring against running nodes', function () {
   })
 
   it('a real Prometheus scrapes every node, loads the rules, and every dashboard query returns data', async function () {
-    if (!prometheusInstalled) {
-      console.log('      skipped: the Prometheus server is not installed (Debian package "prometheus"; .ci/run installs it)')
-      this.skip()
-    }
+    const prometheus = needTool(this, 'prometheus', 'prometheus')
     promPort = await freePort()
     const config = parseYaml(readFileSync(join(PROJECT, 'deploy/prometheus/prometheus.yml'), 'utf8')) as { global: Record<string, string>, rule_files: string[], scrape_configs: Array<{ job_name: string, static_configs: Array<{ targets: string[] }> }> }
     // The shipped config, with this network's loopback targets and a fast scrape.
@@ -84,7 +81,7 @@ describe('monitoring against running nodes', function () {
     config.scrape_configs.find(s => s.job_name === 'sealmix-relay')!.static_configs = [{ targets: net.nodes.map(n => `127.0.0.1:${n.metricsPort}`) }]
     config.scrape_configs.find(s => s.job_name === 'sealmix-ingress')!.static_configs = [{ targets: [`127.0.0.1:${chat.ingress!.metricsPort}`] }]
     writeFileSync(join(dir, 'prometheus.yml'), toYaml(config))
-    prom = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' })
+    prom = spawn(prometheus, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' })
     const api = async (path: string): Promise<{ status: string, data: unknown }> => JSON.parse((await httpGet(promPort, path)).body) as { status: string, data: unknown }
     await waitFor(async () => {
       const t = await api('/api/v1/targets').catch(() => null)

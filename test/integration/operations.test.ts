@@ -5,9 +5,11 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { existsSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { FRAME, loadCrypto, Sphinx, systemRng, type CryptoSuite, type Rng } from '../../mix/index.ts'
 import { clientConn, createTestnet, G, httpGet, ingressConn, PROJECT, randomBytes, sample, waitFor, type Node, type Testnet } from '../helpers/testnet.ts'
+import { needTool } from '../helpers/tools.ts'
+import { SEALMIX } from '../helpers/bundle.ts'
 
 const LABEL_ALLOWLIST = new Set(['reason', 'link', 'kind', 'role', 'le', 'version', 'major', 'minor', 'patch', 'space'])
 
@@ -88,11 +90,7 @@ describe('operations', function () {
   })
 
   it('promtool check metrics accepts a scrape', async function () {
-    const promtool = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find(p => existsSync(p))
-    if (promtool === undefined) {
-      console.log('      skipped: promtool not installed (Debian package "prometheus"; .ci/run installs it)')
-      this.skip()
-    }
+    const promtool = needTool(this, 'promtool', 'prometheus')
     const text = (await httpGet(gwA.metricsPort, '/metrics', { authorization: 'Bearer metrics-token-0123456789' })).body
     const r = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' })
     assert.equal(r.status, 0, `promtool: ${r.stdout}${r.stderr}`)
@@ -109,7 +107,7 @@ describe('operations', function () {
   })
 
   it('a second process on the same data directory exits at once with a clear error (75)', function () {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'run', '--config', gwA.configFile], { cwd: PROJECT, encoding: 'utf8', timeout: 30_000 })
+    const r = spawnSync(process.execPath, [...SEALMIX, 'run', '--config', gwA.configFile], { cwd: PROJECT, encoding: 'utf8', timeout: 30_000 })
     assert.equal(r.status, 75)
     assert.match(r.stderr, /RELAY_STORE_LOCKED: the data directory is in use by another process/)
   })
@@ -118,7 +116,7 @@ describe('operations', function () {
     await new Promise<void>((resolve) => { gwA.proc!.once('exit', (code) => { assert.equal(code, 0); resolve() }); gwA.proc!.kill('SIGTERM') })
     gwA.proc = null
     assert.ok(/"msg":"relay stopped"/.test(gwA.output.join('')))
-    const p = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'run', '--config', gwA.configFile], { cwd: PROJECT, stdio: 'ignore' })
+    const p = spawn(process.execPath, [...SEALMIX, 'run', '--config', gwA.configFile], { cwd: PROJECT, stdio: 'ignore' })
     await waitFor(async () => (await httpGet(gwA.metricsPort, '/readyz').catch(() => ({ status: 0 }))).status === 200, 20_000, 'restarted')
     const code = await new Promise<number | null>(resolve => { p.once('exit', c => resolve(c)); p.kill('SIGTERM'); p.kill('SIGINT') })
     assert.ok(code === 130 || code === 0, `exit ${String(code)}`)
@@ -127,9 +125,9 @@ describe('operations', function () {
   it('validate-config prints the first error naming key, rule and value, and exits 78', function () {
     const bad = gwA.configFile.replace('.json', '-bad.json')
     writeFileSync(bad, JSON.stringify({ ...gwA.raw, limits: { workers: 0 } }))
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'validate-config', '--config', bad], { cwd: PROJECT, encoding: 'utf8' })
+    const r = spawnSync(process.execPath, [...SEALMIX, 'validate-config', '--config', bad], { cwd: PROJECT, encoding: 'utf8' })
     assert.equal(r.status, 78)
     assert.equal(r.stderr.trim(), 'sealmix: RELAY_CONFIG_INVALID: limits.workers must be >= 1 (got 0)')
-    assert.equal(execFileSync(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'validate-config', '--config', gwA.configFile], { cwd: PROJECT, encoding: 'utf8' }).trim(), 'ok')
+    assert.equal(execFileSync(process.execPath, [...SEALMIX, 'validate-config', '--config', gwA.configFile], { cwd: PROJECT, encoding: 'utf8' }).trim(), 'ok')
   })
 })
