@@ -5,7 +5,8 @@ import {
   contactCard, Ingress, ingressDescriptor, initIngressKeys, loadIngressConfig, loadIngressKeys, loadProfile, newProfile, readConfigFile, runListen, runSend, StandinHomeserver, type StandinOptions
 } from '../client/index.ts'
 import type { CryptoSuite } from '../daemon/index.ts'
-import { authorities, hostPort, one, optional, untilSignal, usage, type Flags } from './args.ts'
+import { authorities, durationMs, flag, hostPort, many, one, onlyThese, optional, untilSignal, usage, type Flags } from './args.ts'
+import { INIT_ROLES } from './options.ts'
 
 const print = (line: string): void => { console.log(line) }
 
@@ -25,14 +26,14 @@ export async function ingressCommand (flags: Flags): Promise<number> {
 }
 
 export async function sendCommand (flags: Flags): Promise<number> {
-  const timeout = optional(flags, 'timeout-ms')
-  return await runSend({ profile: one(flags, 'profile'), to: one(flags, 'to'), message: one(flags, 'message'), timeoutMs: timeout === undefined ? undefined : Number(timeout), print, json: flags.has('json') })
+  return await runSend({ profile: one(flags, 'profile'), to: one(flags, 'to'), message: one(flags, 'message'), timeoutMs: durationMs(flags, 'timeout'), print, json: flag(flags, 'json') })
 }
 
 export async function listenCommand (flags: Flags): Promise<number> {
-  const every = optional(flags, 'every')
-  if (every !== undefined && !(Number(every) >= 100)) throw usage('--every must be at least 100 (milliseconds)')
-  await runListen({ profile: one(flags, 'profile'), peer: optional(flags, 'peer'), everyMs: every === undefined ? undefined : Number(every), print, json: flags.has('json'), stop: untilSignal().then(() => {}) })
+  const everyMs = durationMs(flags, 'every')
+  // Faster than this the demo is a flood that the mixing delays only queue up.
+  if (everyMs !== undefined && everyMs < 100) throw usage(`--every must be at least 100ms (got ${optional(flags, 'every')!})`)
+  await runListen({ profile: one(flags, 'profile'), peer: optional(flags, 'peer'), everyMs, print, json: flag(flags, 'json'), stop: untilSignal().then(() => {}) })
   return 0
 }
 
@@ -48,45 +49,53 @@ export async function standinCommand (flags: Flags): Promise<number> {
 }
 
 export function initIngress (c: CryptoSuite, flags: Flags): number {
+  onlyThese(flags, INIT_ROLES.ingress!, 'init --role ingress')
+  // Every option is read (and checked) before the keys are made: a refused command leaves nothing behind.
   const dataDir = one(flags, 'data-dir')
   const serverName = one(flags, 'server-name')
+  const homeserver = one(flags, 'homeserver')
+  const out = one(flags, 'out')
+  const registrationFile = one(flags, 'registration')
+  const api = hostPort(flags, 'api', '127.0.0.1:8090')
+  const metrics = hostPort(flags, 'metrics', '127.0.0.1:9465')
+  const gateways = many(flags, 'gateway')
+  const auths = authorities(flags)
+  const source = auths.length > 0
+    ? { directory: { authorities: auths, gateways, maxSkewMs: 30_000 } }
+    : { network: { file: one(flags, 'network'), signers: many(flags, 'signer') } }
   const { rootPublicKey } = initIngressKeys(c, dataDir, serverName, Date.now())
   const asToken = randomToken(c)
   const hsToken = randomToken(c)
-  const api = hostPort(flags, 'api', '127.0.0.1:8090')
-  const metrics = hostPort(flags, 'metrics', '127.0.0.1:9465')
-  const auths = authorities(flags)
-  const source = auths.length > 0
-    ? { directory: { authorities: auths, gateways: flags.get('gateway') ?? [], maxSkewMs: 30_000 } }
-    : { network: { file: one(flags, 'network'), signers: flags.get('signer') ?? [] } }
-  const config = { version: 1, role: 'ingress', dataDir, serverName, ...source, homeserver: { url: one(flags, 'homeserver'), asToken, hsToken, botLocalpart: 'sealmix' }, api, metrics, log: { level: 'info' } }
-  writeFileSync(one(flags, 'out'), toYaml(config), { mode: 0o600 })
+  const config = { version: 1, role: 'ingress', dataDir, serverName, ...source, homeserver: { url: homeserver, asToken, hsToken, botLocalpart: 'sealmix' }, api, metrics, log: { level: 'info' } }
+  writeFileSync(out, toYaml(config), { mode: 0o600 })
   const registration = {
     id: 'sealmix-ingress', url: null, as_token: asToken, hs_token: hsToken, sender_localpart: 'sealmix', rate_limited: false,
     namespaces: { users: [{ exclusive: true, regex: `@sealmix:${serverName.replace(/\./g, '\\.')}` }], rooms: [], aliases: [] }
   }
-  writeFileSync(one(flags, 'registration'), toYaml(registration), { mode: 0o600 })
+  writeFileSync(registrationFile, toYaml(registration), { mode: 0o600 })
   const keys = loadIngressKeys(c, dataDir, serverName)
-  console.log(JSON.stringify({ ingress: ingressDescriptor(keys, flags.get('gateway') ?? []), serverRootKey: rootPublicKey?.toString('hex') ?? null }))
+  console.log(JSON.stringify({ ingress: ingressDescriptor(keys, gateways), serverRootKey: rootPublicKey?.toString('hex') ?? null }))
   return 0
 }
 
 export function initClient (c: CryptoSuite, flags: Flags): number {
+  onlyThese(flags, INIT_ROLES.client!, 'init --role client')
   const trust: Record<string, string[]> = {}
-  for (const t of flags.get('trust') ?? []) {
+  for (const t of many(flags, 'trust')) {
     const m = /^([^=]+)=([0-9a-f]{64})$/.exec(t)
     if (m === null) throw usage(`--trust must be SERVER=ROOT_HEX (got ${t})`)
     trust[m[1]!] = [...(trust[m[1]!] ?? []), m[2]!]
   }
+  const out = one(flags, 'out')
+  const contactOut = one(flags, 'contact-out')
   const profile = newProfile(c, {
-    ...(authorities(flags).length > 0 ? { directory: { authorities: authorities(flags), maxSkewMs: 30_000 } } : { network: { file: one(flags, 'network'), signers: flags.get('signer') ?? [] } }),
+    ...(authorities(flags).length > 0 ? { directory: { authorities: authorities(flags), maxSkewMs: 30_000 } } : { network: { file: one(flags, 'network'), signers: many(flags, 'signer') } }),
     gateway: one(flags, 'gateway'),
     homeserver: { url: one(flags, 'homeserver'), accessToken: readFileSync(one(flags, 'token-file'), 'utf8').trim() },
     ingressApi: one(flags, 'ingress-api'), trust, userId: one(flags, 'user'), deviceId: one(flags, 'device')
   })
-  const out = one(flags, 'out')
   writeFileSync(out, JSON.stringify(profile, null, 1) + '\n', { mode: 0o600 })
-  writeFileSync(one(flags, 'contact-out'), JSON.stringify(contactCard(loadProfile(c, out)), null, 1) + '\n', { mode: 0o600 })
+  writeFileSync(contactOut, JSON.stringify(contactCard(loadProfile(c, out)), null, 1) + '\n', { mode: 0o600 })
   return 0
 }
 

@@ -2,7 +2,8 @@
 export const HELP: Record<string, string> = {
   '': `sealmix: a metadata-hiding mixnet relay
 
-usage: sealmix <command> [options]    (sealmix <command> --help for its options)
+usage: sealmix <command> [options]    (sealmix <command> --help, or -h, for its options)
+       sealmix --version
 
 commands:
   run                  run a relay (gateway or mix) from its config file
@@ -20,6 +21,10 @@ commands:
   standin-homeserver   run the stand-in Matrix homeserver (a fake for the devnet and tests)
   deploy-init          keys, configs and network file for deploy/compose.yaml
   audit                measure unlinkability: a global passive adversary against a real relay
+  version              print the version (and the git commit in a checkout)
+
+Options come after the command: --name VALUE or --name=VALUE (a value that starts with '-' needs
+the = form). Durations need a unit: 250ms, 5s, 1.5m, 1h.
 
 exit status: 0 ok, 64 usage error, 65 bad input data, 69 a service (homeserver, ingress API)
 unavailable, 70 internal error, 71 cannot listen, 74 store failure, 75 temporary failure (data
@@ -28,8 +33,8 @@ file refused, 130 second signal`,
   run: 'usage: sealmix run --config FILE\n\nRuns until SIGTERM or SIGINT (graceful: stop accepting, finish the round, commit, close);\na second signal exits at once with status 130.',
   authority: 'usage: sealmix authority --config FILE\n\nServes signed per-epoch network documents built from relay and ingress descriptors (POST\n/v1/descriptor, GET /v1/document/{epoch|current}, GET /v1/signature/{epoch}, GET /v1/schedule).\nA document is fixed at its publish deadline (half an epoch before it starts) and served from\nthen on; descriptors are shared with the peers, whose signatures on identical bytes are attached.',
   ingress: 'usage: sealmix ingress --config FILE\n\nRuns the ingress (see docs/OPERATIONS.md, "Ingress") until SIGTERM or SIGINT.',
-  send: 'usage: sealmix send --profile FILE --to CONTACT.json --message TEXT [--timeout-ms N] [--json]\n\nFetches a SenderCert, sends TEXT sealed to the contact\'s device, waits for the ingress\'s\ndelivery ack. Exit 0 delivered, 75 no ack in time, 77 refused.',
-  listen: 'usage: sealmix listen --profile FILE [--peer CONTACT.json --every MS] [--json]\n\nCollects envelopes from the homeserver, opens and verifies each, prints them. With --peer it\nalso sends a message every MS milliseconds and answers each message it receives (the demo).',
+  send: 'usage: sealmix send --profile FILE --to CONTACT.json --message TEXT [--timeout 120s] [--json]\n\nFetches a SenderCert, sends TEXT sealed to the contact\'s device, waits for the ingress\'s\ndelivery ack, for up to --timeout (default 120s). Exit 0 delivered, 75 no ack in time, 77 refused.',
+  listen: 'usage: sealmix listen --profile FILE [--peer CONTACT.json [--every 3s]] [--json]\n\nCollects envelopes from the homeserver, opens and verifies each, prints them. With --peer it\nalso sends a message every --every (default 3s, at least 100ms) and answers each message it receives (the demo).',
   'validate-config': 'usage: sealmix validate-config --config FILE [--role ingress]\n\nPrints "ok" and exits 0, or prints the first error (key, rule, value) and exits 78.',
   keygen: 'usage: sealmix keygen --data-dir DIR --role gateway|mix --layer N --address ws://HOST:PORT\n\nCreates missing key files (never overwrites) and prints the relay descriptor as JSON.',
   'signer-keygen': 'usage: sealmix signer-keygen --out FILE\n\nCreates a signer key file (0600) if absent and prints its public key (hex).',
@@ -40,7 +45,7 @@ file refused, 130 second signal`,
   sealmix init --role ingress --data-dir DIR --server-name NAME --homeserver URL
                (--authority URL=SIGNER_HEX... | --network FILE --signer HEX)
                --out FILE --registration FILE [--api HOST:PORT] [--metrics HOST:PORT] [--gateway RELAY_ID]...
-  sealmix init --role authority --data-dir DIR --listen HOST:PORT --network-name NAME --genesis-ms MS
+  sealmix init --role authority --data-dir DIR --listen HOST:PORT --network-name NAME --genesis-ms MS_SINCE_1970
                [--epoch 1h] [--grace 5m] [--mixing JSON] [--authority URL=SIGNER_HEX (a peer)]... --out FILE
   sealmix init --role client --user @USER:SERVER --device ID --token-file FILE --homeserver URL
                --ingress-api URL --gateway RELAY_ID (--authority URL=SIGNER_HEX... | --network FILE --signer HEX)
@@ -56,5 +61,6 @@ the ingress descriptor (for 'sealmix network --ingress') and the server root key
   inspect: 'usage: sealmix inspect --config FILE [--json]\n\nPrints packet counts, bytes, destinations and the oldest age of the spool and the mailboxes of\na stopped relay. On a running relay it exits 75 (data directory in use): read /metrics instead.',
   'deploy-init': 'usage: sealmix deploy-init --dir DIR [--server-name NAME] [--homeserver URL]\n\nWrites one directory per service of deploy/compose.yaml (mounted at /data in its container):\nkeys, config and network file of 2 gateways, 3 mixes and an ingress, and the stand-in homeserver\'s\nconfig. Keys are never overwritten; tokens are made fresh on each run.',
   audit: 'usage: sealmix audit [--quick] [--json FILE] [--svg FILE]\n\nRuns a real relay process between instrumented senders and sinks under several mixing settings\nand loads, and the devnet with recording taps around one mix; records every frame (time, link, size), and scores FIFO, nearest-in-time and maximum-\nlikelihood adversaries against chance, with entropy, shape checks, a KS test of departure times\nat 0% vs 100% real traffic, and a no-mixing negative control (exit 65 when it links under 90%:\nthe audit is then invalid). About 5 minutes; --quick about 2.',
+  version: 'usage: sealmix version    (or sealmix --version)\n\nPrints "sealmix VERSION (COMMIT)": the version from package.json and, where sealmix runs from a\ngit checkout, its commit.',
   'standin-homeserver': 'usage: sealmix standin-homeserver --config FILE --port N [--host ADDR]\n\nA fake Matrix homeserver (whoami, sendToDevice as an application service, to-device /sync) for\nthe devnet and tests. FILE: {"serverName", "asToken", "users": [{"userId", "deviceId", "accessToken"}]}.'
 }

@@ -1,0 +1,49 @@
+/**
+ * The options each command takes, as node:util parseArgs declarations (plus `-h`/`--help`, which
+ * every command gets). cli/help.ts documents each one; test/cli/commands.test.ts holds the two
+ * together. Durations are strings here and read with a unit by `durationMs`.
+ */
+import type { Options } from './args.ts'
+
+const value = { type: 'string' } as const
+const values = { type: 'string', multiple: true } as const
+const bool = { type: 'boolean' } as const
+
+/** `init` takes the union; `INIT_ROLES` says which of them each role reads. */
+const INIT: Options = {
+  role: value, 'data-dir': value, out: value, listen: value, metrics: value, layer: value, address: value, 'max-skew': value,
+  authority: values, network: value, signer: values, 'server-name': value, homeserver: value, registration: value, api: value,
+  gateway: values, 'network-name': value, 'genesis-ms': value, epoch: value, grace: value, mixing: value, user: value, device: value,
+  'token-file': value, 'ingress-api': value, trust: values, 'contact-out': value
+}
+
+const RELAY_INIT = ['role', 'data-dir', 'listen', 'metrics', 'out', 'authority', 'layer', 'address', 'max-skew', 'network', 'signer'] as const
+export const INIT_ROLES: Readonly<Record<string, readonly string[]>> = {
+  gateway: RELAY_INIT,
+  mix: RELAY_INIT,
+  ingress: ['role', 'data-dir', 'server-name', 'homeserver', 'authority', 'network', 'signer', 'out', 'registration', 'api', 'metrics', 'gateway'],
+  authority: ['role', 'data-dir', 'listen', 'network-name', 'genesis-ms', 'epoch', 'grace', 'mixing', 'authority', 'out'],
+  client: ['role', 'user', 'device', 'token-file', 'homeserver', 'ingress-api', 'gateway', 'authority', 'network', 'signer', 'trust', 'out', 'contact-out']
+}
+
+export const COMMAND_OPTIONS: Readonly<Record<string, Options>> = {
+  run: { config: value },
+  authority: { config: value },
+  ingress: { config: value },
+  send: { profile: value, to: value, message: value, timeout: value, json: bool },
+  listen: { profile: value, peer: value, every: value, json: bool },
+  devnet: { 'data-dir': value, epoch: value },
+  init: INIT,
+  keygen: { 'data-dir': value, role: value, layer: value, address: value },
+  'signer-keygen': { out: value },
+  network: { 'signer-key': value, out: value, name: value, mixing: value, ingress: values },
+  inspect: { config: value, json: bool },
+  'validate-config': { config: value, role: value },
+  'standin-homeserver': { config: value, port: value, host: value },
+  'deploy-init': { dir: value, 'server-name': value, homeserver: value },
+  audit: { quick: bool, json: value, svg: value },
+  version: {}
+}
+
+/** The commands that take positional arguments: `network RELAY.json...`. */
+export const TAKES_POSITIONALS: ReadonlySet<string> = new Set(['network'])
