@@ -19,30 +19,62 @@ export interface AppIo {
   readonly json?: boolean
 }
 
-async function boot (c: CryptoSuite, profilePath: string): Promise<{ lp: LoadedProfile, client: SealmixClient }> {
+/**
+ * Until `deadlineMs` (or for good when it is undefined): a network that is starting up is waited
+ * for, with one status line when the wait begins, and errors that a retry can fix are retried.
+ */
+interface BootOptions extends AppIo {
+  readonly deadlineMs?: number
+  readonly stopped: () => boolean
+}
+
+async function boot (c: CryptoSuite, profilePath: string, o: BootOptions): Promise<{ lp: LoadedProfile, client: SealmixClient } | null> {
   const lp = loadProfile(c, profilePath)
   const p = lp.profile
-  let network: NetworkDocument
+  let network: NetworkDocument | null
   let directory: DirectoryClient | undefined
   if (p.directory !== undefined) {
-    directory = directoryClient({ crypto: c, authorities: p.directory.authorities, maxSkewMs: p.directory.maxSkewMs })
-    network = await firstDocument(directory)
+    const dir = directoryClient({ crypto: c, authorities: p.directory.authorities, maxSkewMs: p.directory.maxSkewMs })
+    directory = dir
+    network = await retry(o, 'CLIENT_DIRECTORY_UNAVAILABLE', 'a network document signed by a majority of the directory authorities', async () => await dir.refresh())
   } else {
     network = loadNetworkFile(c, lp.networkFile!, p.network!.signers, Date.now())
   }
-  const certs = await fetchSenderCert(p.ingressApi, p.homeserver.accessToken, lp.device)
-  await registerCapability(p.ingressApi, p.homeserver.accessToken, lp.device.deviceId, lp.capability.keyId, lp.capability.publicKey)
+  if (network === null) return null
+  const certs = await retry(o, 'CLIENT_HOMESERVER', 'a sender certificate from the ingress API', async () => await fetchSenderCert(p.ingressApi, p.homeserver.accessToken, lp.device))
+  if (certs === null) return null
+  const registered = await retry(o, 'CLIENT_HOMESERVER', 'the ingress API to register this device\'s capability', async () => { await registerCapability(p.ingressApi, p.homeserver.accessToken, lp.device.deviceId, lp.capability.keyId, lp.capability.publicKey); return true })
+  if (registered === null) return null
   const client = new SealmixClient({ crypto: c, network, directory, gatewayId: p.gateway, device: lp.device, mailboxId: lp.mailboxId, trust: lp.trust, senderCert: certs.senderCert, serverCert: certs.serverCert })
+  client.on('waiting', (e: { reason: string }) => out(o, 'waiting', { reason: e.reason }, `waiting for a network document that can route: ${WAIT_TEXT[e.reason] ?? e.reason}`))
+  client.on('routable', () => out(o, 'routable', {}, 'the network document routes this client\'s messages'))
   return { lp, client }
 }
 
-/** The first document from the authorities; retried for up to a minute (a network that is just starting). */
-async function firstDocument (dir: DirectoryClient): Promise<NetworkDocument> {
-  const end = Date.now() + 60_000
+const WAIT_TEXT: Record<string, string> = {
+  gateway_not_listed: 'the entry gateway is not listed yet',
+  mix_layer_empty: 'a mix layer has no relay yet',
+  no_ingress: 'no ingress serves the recipient\'s server yet'
+}
+
+/**
+ * Ask `f` every 500 ms until it gives a value; a refusal (CLIENT_REFUSED) is final. Null when
+ * stopped. Past the deadline, the last error (or `code`) is thrown.
+ */
+async function retry<T> (o: BootOptions, code: 'CLIENT_DIRECTORY_UNAVAILABLE' | 'CLIENT_HOMESERVER', what: string, f: () => Promise<T | null>): Promise<T | null> {
+  let said = false
   for (;;) {
-    const doc = await dir.refresh().catch(() => null)
-    if (doc !== null) return doc
-    if (Date.now() > end) throw new ClientError('CLIENT_DIRECTORY_UNAVAILABLE', 'no network document signed by a majority of the directory authorities')
+    let last: unknown = null
+    try {
+      const v = await f()
+      if (v !== null) return v
+    } catch (e) {
+      if (e instanceof ClientError && e.code === 'CLIENT_REFUSED') throw e
+      last = e
+    }
+    if (o.stopped()) return null
+    if (o.deadlineMs !== undefined && Date.now() > o.deadlineMs) throw last instanceof ClientError ? last : new ClientError(code, `no answer in time: ${what}`)
+    if (!said) { out(o, 'waiting', { for: code }, `waiting for ${what}`); said = true }
     await new Promise(resolve => setTimeout(resolve, 500))
   }
 }
@@ -55,7 +87,8 @@ function out (io: AppIo, event: string, fields: Record<string, unknown>, text: s
 export async function runSend (o: AppIo & { profile: string, to: string, message: string, timeoutMs?: number }): Promise<number> {
   const c = await loadCrypto()
   const contact = loadContact(o.to)
-  const { client } = await boot(c, o.profile)
+  const booted = await boot(c, o.profile, { ...o, deadlineMs: Date.now() + (o.timeoutMs ?? 120_000), stopped: () => false })
+  const client = booted!.client
   client.start()
   try {
     const id = client.send(contact, o.message)
@@ -84,9 +117,12 @@ export interface ListenOptions extends AppIo {
 export async function runListen (o: ListenOptions): Promise<void> {
   const c = await loadCrypto()
   const peer: Contact | undefined = o.peer !== undefined ? loadContact(o.peer) : undefined
-  const { lp, client } = await boot(c, o.profile)
-  const me = lp.device.userId.slice(1).split(':')[0]!
   let stopped = false
+  void o.stop.then(() => { stopped = true })
+  const booted = await boot(c, o.profile, { ...o, stopped: () => stopped })
+  if (booted === null) return
+  const { lp, client } = booted
+  const me = lp.device.userId.slice(1).split(':')[0]!
   const send = (text: string): void => {
     if (peer === undefined) return
     try {
@@ -107,7 +143,6 @@ export async function runListen (o: ListenOptions): Promise<void> {
   client.start()
   let n = 0
   const demo = peer !== undefined ? setInterval(() => send(`hello #${++n} from ${me}`), o.everyMs ?? 3000) : null
-  void o.stop.then(() => { stopped = true })
   const hs = { url: lp.profile.homeserver.url, token: lp.profile.homeserver.accessToken }
   let since: string | undefined
   // Start from now: envelopes from before this run were handled by an earlier one.

@@ -9,8 +9,11 @@ import { encodeFrame, encodeHello, FRAME, frameBytes, parseFrame, parseHello, si
 export interface LinkOptions {
   readonly crypto: CryptoSuite
   readonly geometry: Geometry
-  /** ws:// or wss:// address of the gateway (from the network document). */
-  readonly address: string
+  /**
+   * ws:// or wss:// address of the gateway (from the network document). A function is asked at
+   * every dial, so that a gateway that moves in a later document is dialled at its new address.
+   */
+  readonly address: string | (() => string)
   readonly role: 'client' | 'ingress'
   /** For an ingress: its id and identity key, and the gateway's id and identity key to check. */
   readonly identity?: { readonly id: Buffer, readonly secretKey: Uint8Array }
@@ -73,7 +76,8 @@ export class GatewayLink {
   #dial (): void {
     const o = this.#o
     const path = o.role === 'client' ? '/client' : '/ingress'
-    const ws = new WebSocket(o.address.replace(/\/+$/, '') + path, { perMessageDeflate: false, maxPayload: frameBytes(o.geometry), handshakeTimeout: o.handshakeTimeoutMs ?? 5000, ...(o.ca !== undefined ? { ca: o.ca } : {}) })
+    const address = typeof o.address === 'function' ? o.address() : o.address
+    const ws = new WebSocket(address.replace(/\/+$/, '') + path, { perMessageDeflate: false, maxPayload: frameBytes(o.geometry), handshakeTimeout: o.handshakeTimeoutMs ?? 5000, ...(o.ca !== undefined ? { ca: o.ca } : {}) })
     this.#ws = ws
     this.#state = 'hello'
     ws.binaryType = 'nodebuffer'

@@ -37,7 +37,7 @@ export interface OutMessage {
 export type OutboxEvent =
   | { readonly type: 'acked', readonly messageId: string, readonly index: number, readonly status: AckStatus }
   | { readonly type: 'delivered', readonly messageId: string, readonly latencyMs: number }
-  | { readonly type: 'failed', readonly messageId: string, readonly code: 'CLIENT_REFUSED' | 'CLIENT_ACK_TIMEOUT' }
+  | { readonly type: 'failed', readonly messageId: string, readonly code: 'CLIENT_REFUSED' | 'CLIENT_ACK_TIMEOUT' | 'CLIENT_NO_ROUTE' | 'CLIENT_QUEUE_FULL' }
 
 export class Outbox {
   readonly #messages = new Map<string, OutMessage>()
@@ -78,6 +78,19 @@ export class Outbox {
   unshift (f: OutFragment): void {
     f.queued = true
     this.#ready.unshift(f)
+  }
+
+  /** Put a fragment at the back (its ingress is not in the current document: let others go first). */
+  defer (f: OutFragment): void {
+    f.queued = true
+    this.#ready.push(f)
+  }
+
+  /** Give up on a message that cannot be routed. */
+  abandon (f: OutFragment): OutboxEvent[] {
+    if (this.#messages.get(f.message.id) !== f.message) return []
+    this.#finish(f.message)
+    return [{ type: 'failed', messageId: f.message.id, code: 'CLIENT_NO_ROUTE' }]
   }
 
   markSent (f: OutFragment, nowMs: number): void {

@@ -8,7 +8,13 @@
  * Events: 'acked' (a fragment's ack), 'delivered' (the ingress handed the message to the
  * homeserver), 'failed' (refused, or no ack after every attempt), 'received' (an envelope opened
  * and verified by open()), 'rejected' (an envelope that failed a verification step, with its code),
- * 'up' and 'down' (the gateway connection).
+ * 'up' and 'down' (the gateway connection), 'waiting' (a reason why nothing can be sent yet, see
+ * `waitingFor`) and 'routable' (that reason is gone).
+ *
+ * A condition that a later network document can fix never throws: a client whose entry gateway,
+ * a mix layer or a recipient's ingress is not (yet) in the document waits for a document that
+ * lists them, says so through 'waiting', and sends once it can. A network that is starting up
+ * converges instead of racing its clients.
  */
 import { EventEmitter } from 'node:events'
 import {
@@ -68,7 +74,15 @@ export interface ClientOptions {
   readonly ca?: Buffer
   readonly minRetryMs?: number
   readonly maxRetryMs?: number
+  /**
+   * How long a message whose recipient's server has no ingress in the document waits for one
+   * before it fails with CLIENT_NO_ROUTE. @default 120000
+   */
+  readonly routeWaitMs?: number
 }
+
+/** Messages waiting for an ingress of their recipient's server: at most this many. */
+const MAX_UNROUTED = 256
 
 export interface ClientStats {
   realSent: number
@@ -81,6 +95,9 @@ export interface ClientStats {
   received: number
   rejected: number
 }
+
+/** Why a client cannot send yet: each is fixed by a later network document. A closed set. */
+export type WaitReason = 'gateway_not_listed' | 'mix_layer_empty' | 'no_ingress'
 
 export interface SendOptions {
   readonly contentType?: number
@@ -99,13 +116,15 @@ export class SealmixClient extends EventEmitter {
   readonly #surbs: SurbTable
   readonly #link: GatewayLink
   readonly #timers = new Set<NodeJS.Timeout>()
+  /** Sealed requests whose recipient's server has no ingress in the document yet; bounded by MAX_UNROUTED. */
+  readonly #unrouted: Array<{ readonly id: string, readonly server: string, readonly request: Uint8Array, readonly sinceMs: number }> = []
+  #waiting: WaitReason | null = null
   #closed = false
 
   constructor (o: ClientOptions) {
     super()
     if (o.mailboxId.length !== 32) throw new ClientError('CLIENT_CONFIG_INVALID', 'mailboxId must be 32 bytes')
-    const gw = o.network.relays.find(r => r.id === o.gatewayId && r.role === 'gateway')
-    if (gw === undefined) throw new ClientError('CLIENT_NO_ROUTE', 'the entry gateway is not a gateway of the network document')
+    if (!/^[0-9a-f]{64}$/.test(o.gatewayId)) throw new ClientError('CLIENT_CONFIG_INVALID', 'gatewayId must be a relay id (64 hex digits)')
     this.#o = o
     this.#c = o.crypto
     this.#rng = o.rng ?? systemRng(o.crypto)
@@ -115,7 +134,7 @@ export class SealmixClient extends EventEmitter {
     this.#outbox = new Outbox({ ackTimeoutMs: o.ackTimeoutMs ?? 15_000, maxAttempts: o.maxAttempts ?? 5, maxFragments: o.maxQueuedFragments ?? 4096 })
     this.#surbs = new SurbTable(16_384, 3600_000)
     this.#link = new GatewayLink({
-      crypto: o.crypto, geometry: G, address: gw.address, role: 'client', ca: o.ca, minRetryMs: o.minRetryMs, maxRetryMs: o.maxRetryMs,
+      crypto: o.crypto, geometry: G, address: () => this.#gateway()?.address ?? '', role: 'client', ca: o.ca, minRetryMs: o.minRetryMs, maxRetryMs: o.maxRetryMs,
       onUp: () => { this.pull(); this.emit('up') },
       onDown: () => this.emit('down'),
       onFrame: (kind, body) => { if (kind === FRAME.MAILBOX) this.#onMailbox(body) }
@@ -126,10 +145,13 @@ export class SealmixClient extends EventEmitter {
   get network (): NetworkDocument { return this.#o.directory?.current() ?? this.#o.network }
 
   get connected (): boolean { return this.#link.up }
-  get pending (): number { return this.#outbox.messages }
+  /** Messages not yet delivered or failed, those waiting for a route included. */
+  get pending (): number { return this.#outbox.messages + this.#unrouted.length }
+  /** Why the client cannot send now, or null when it can (or only waits for its connection). */
+  get waitingFor (): WaitReason | null { return this.#waiting }
 
   start (): void {
-    this.#link.start()
+    this.#checkRoute()
     this.#poisson(this.#rates.clientRatePerSec, () => this.#sendSlot())
     if (this.#o.cover !== false) this.#poisson(this.#rates.clientLoopRatePerSec, () => this.#sendLoop())
     this.#every(this.#o.pullIntervalMs ?? 1000, () => this.pull())
@@ -142,7 +164,42 @@ export class SealmixClient extends EventEmitter {
         void dir.refresh().catch(() => null).finally(() => { busy = false })
       })
     }
-    this.#every(250, () => { this.#handle(this.#outbox.tick(this.#now())); this.#surbs.expire(this.#now()) })
+    this.#every(250, () => { this.#checkRoute(); this.#handle(this.#outbox.tick(this.#now())); this.#surbs.expire(this.#now()) })
+  }
+
+  #gateway (): { readonly address: string } | undefined {
+    return this.network.relays.find(r => r.id === this.#o.gatewayId && r.role === 'gateway')
+  }
+
+  /**
+   * Compare the current document with what sending needs; dial the gateway once it is listed,
+   * hand messages that waited for an ingress to the outbox, and fail those that waited too long.
+   */
+  #checkRoute (): void {
+    const doc = this.network
+    let reason: WaitReason | null = null
+    if (this.#gateway() === undefined) reason = 'gateway_not_listed'
+    else if ([1, 2, 3].some(layer => !doc.relays.some(r => r.role === 'mix' && r.layer === layer))) reason = 'mix_layer_empty'
+    else if (this.#unrouted.length > 0) reason = 'no_ingress'
+    if (reason === null || reason === 'no_ingress') this.#link.start()
+    const now = this.#now()
+    for (let i = 0; i < this.#unrouted.length;) {
+      const m = this.#unrouted[i]!
+      const ingress = doc.ingresses.find(x => x.serverName === m.server)
+      if (ingress !== undefined) {
+        this.#unrouted.splice(i, 1)
+        this.#queue(m.id, ingress.id, m.request, () => this.#handle([{ type: 'failed', messageId: m.id, code: 'CLIENT_QUEUE_FULL' }]))
+      } else if (now - m.sinceMs > (this.#o.routeWaitMs ?? 120_000)) {
+        this.#unrouted.splice(i, 1)
+        this.#handle([{ type: 'failed', messageId: m.id, code: 'CLIENT_NO_ROUTE' }])
+      } else i++
+    }
+    if (reason === 'no_ingress' && this.#unrouted.length === 0) reason = null
+    if (reason !== this.#waiting) {
+      this.#waiting = reason
+      if (reason === null) this.emit('routable')
+      else this.emit('waiting', { reason })
+    }
   }
 
   close (): void {
@@ -172,23 +229,33 @@ export class SealmixClient extends EventEmitter {
     const { senderCert, serverCert } = this.#o
     if (senderCert === undefined) throw new ClientError('CLIENT_CONFIG_INVALID', 'sending needs a SenderCert (fetch one from the ingress)')
     const server = userIdDomain(to.userId)
+    if (server === null) throw new ClientError('CLIENT_CONFIG_INVALID', 'the contact\'s user id names no server')
     const ingress = this.network.ingresses.find(i => i.serverName === server)
-    if (ingress === undefined) throw new ClientError('CLIENT_NO_ROUTE', 'no ingress in the network document serves the recipient\'s server')
     const now = this.#now()
     const envelope = sealMessage(this.#c, { contentType: opts.contentType ?? 8, contentHint: opts.contentHint, content: typeof content === 'string' ? Buffer.from(content) : content, senderCert, serverCert }, this.#o.device.x25519, to.x25519, this.#rng)
     const dest = `${to.userId}/${to.deviceId}`
     const request = encodeSubmit({ kind: KIND_TO_DEVICE_V1, dest, envelope, auth: signDelivery(this.#c, to.capability.secretKey, to.capability.keyId, dest, now, envelope) })
-    return this.submit(ingress.id, request)
+    if (ingress !== undefined) return this.submit(ingress.id, request)
+    // No ingress serves that server in this document: the message waits for one that does.
+    if (this.#unrouted.length >= MAX_UNROUTED) throw new ClientError('CLIENT_QUEUE_FULL', 'too many messages are waiting for an ingress of their server')
+    const id = this.#rng.bytes(16).toString('hex')
+    this.#unrouted.push({ id, server, request, sinceMs: now })
+    this.#checkRoute()
+    return id
   }
 
   /** Queue an encoded SubmitRequest (for example a v2 batch) for an ingress; returns its message id. */
   submit (ingressId: string, request: Uint8Array): string {
-    if (!this.network.ingresses.some(i => i.id === ingressId)) throw new ClientError('CLIENT_NO_ROUTE', 'the ingress is not in the network document')
-    const messageId = this.#rng.bytes(16)
-    const fragments = fragmentMessage(request, messageId, fragmentBytes(G, true))
-    const id = messageId.toString('hex')
-    if (!this.#outbox.add(id, ingressId, fragments, this.#now())) throw new ClientError('CLIENT_QUEUE_FULL', 'too many fragments are waiting; try again after some are delivered')
+    if (!/^[0-9a-f]{64}$/.test(ingressId)) throw new ClientError('CLIENT_CONFIG_INVALID', 'an ingress id is 64 hex digits')
+    const id = this.#rng.bytes(16).toString('hex')
+    this.#queue(id, ingressId, request, () => { throw new ClientError('CLIENT_QUEUE_FULL', 'too many fragments are waiting; try again after some are delivered') })
     return id
+  }
+
+  /** Fragment a request into the outbox. An ingress missing from the document holds its fragments until one lists it again. */
+  #queue (id: string, ingressId: string, request: Uint8Array, full: () => void): void {
+    const fragments = fragmentMessage(request, Buffer.from(id, 'hex'), fragmentBytes(G, true))
+    if (!this.#outbox.add(id, ingressId, fragments, this.#now())) full()
   }
 
   /** Recipient side: open an envelope that arrived for this device and run every verification step. */
@@ -206,26 +273,36 @@ export class SealmixClient extends EventEmitter {
     this.#link.send(FRAME.PULL, this.#o.mailboxId)
   }
 
+  /** Whether paths can be built with the current document (its gateway and every mix layer listed). */
+  get #routable (): boolean { return this.#waiting === null || this.#waiting === 'no_ingress' }
+
   #sendSlot (): void {
-    if (!this.#link.up) return
+    if (!this.#link.up || !this.#routable) return
     const f = this.#outbox.next()
-    if (f !== undefined) { this.#sendFragment(f); return }
+    if (f !== undefined && this.#sendFragment(f)) return
     if (this.#o.cover !== false) this.#sendDrop()
   }
 
-  #sendFragment (f: OutFragment): void {
+  /** False when the fragment's ingress is not in the current document: it goes back to the queue. */
+  #sendFragment (f: OutFragment): boolean {
     const doc = this.network
-    const ingress = doc.ingresses.find(i => i.id === f.message.ingressId)!
+    const ingress = doc.ingresses.find(i => i.id === f.message.ingressId)
+    if (ingress === undefined || ingress.gateways.length === 0) {
+      if (this.#now() - f.message.createdMs > (this.#o.routeWaitMs ?? 120_000)) this.#handle(this.#outbox.abandon(f))
+      else this.#outbox.defer(f)
+      return false
+    }
     const exit = exitGatewayOf(doc, this.#rng, ingress.id)
     const surbId = this.#rng.bytes(16)
     const back = hopsFor(routeVia(doc, this.#rng, exit, this.#o.gatewayId), this.#rng, this.#rates.hopDelayMs, [{ type: 'recipient', id: this.#o.mailboxId }, { type: 'surb_reply', id: surbId }])
     const { surb, token } = this.#sphinx.createSurb(back, this.#rng)
     const payload = sealIngressPayload(this.#c, G, f.bytes, surb, Buffer.from(ingress.boxKey, 'hex'))
     const out = hopsFor(routeVia(doc, this.#rng, this.#o.gatewayId, exit), this.#rng, this.#rates.hopDelayMs, [{ type: 'recipient', id: Buffer.from(ingress.id, 'hex') }])
-    if (!this.#link.send(FRAME.PACKET, this.#sphinx.createPacket(out, payload, this.#rng))) { this.#outbox.unshift(f); return }
+    if (!this.#link.send(FRAME.PACKET, this.#sphinx.createPacket(out, payload, this.#rng))) { this.#outbox.unshift(f); return true }
     this.#surbs.add(surbId, token, { kind: 'ack', messageId: f.message.id, index: f.index }, this.#now())
     this.#outbox.markSent(f, this.#now())
     this.stats.realSent++
+    return true
   }
 
   /** Drop cover: a full path to a random gateway with an all-zero recipient, discarded there. */
@@ -239,7 +316,7 @@ export class SealmixClient extends EventEmitter {
 
   /** Loop cover: a SURB to our own mailbox, used by ourselves; it looks like any other packet. */
   #sendLoop (): void {
-    if (!this.#link.up) return
+    if (!this.#link.up || !this.#routable) return
     const surbId = this.#rng.bytes(16)
     const hops = hopsFor(routeVia(this.network, this.#rng, this.#o.gatewayId, this.#o.gatewayId), this.#rng, this.#rates.hopDelayMs, [{ type: 'recipient', id: this.#o.mailboxId }, { type: 'surb_reply', id: surbId }])
     const { surb, token } = this.#sphinx.createSurb(hops, this.#rng)

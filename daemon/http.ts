@@ -13,15 +13,16 @@ export interface OpsServer {
   close (): Promise<void>
 }
 
-export async function startOpsServer (o: { host: string, port: number, token?: string, metrics: RelayMetrics, ready: () => boolean }): Promise<OpsServer> {
+export async function startOpsServer (o: { host: string, port: number, token?: string, metrics: RelayMetrics, ready: () => string | null }): Promise<OpsServer> {
   const want = o.token === undefined ? null : Buffer.from(`Bearer ${o.token}`)
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (req.method !== 'GET') { res.writeHead(405).end(); return }
     if (path === '/healthz') { res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n'); return }
     if (path === '/readyz') {
-      const ok = o.ready()
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready\n')
+      // The body says why a node is not ready (a closed set of reasons, never an address or id).
+      const why = o.ready()
+      res.writeHead(why === null ? 200 : 503, { 'content-type': 'text/plain' }).end(why === null ? 'ready\n' : `not ready: ${why}\n`)
       return
     }
     if (path === '/metrics') {

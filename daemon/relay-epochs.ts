@@ -73,7 +73,7 @@ export class RelayEpochs {
       if (schedule !== null) await this.#publisher.publish(this.#directory.epochNow()!)
       const doc = schedule === null ? null : await this.#directory.refresh()
       if (doc !== null) return doc
-      if (tries % 10 === 0) this.#o.log.warn('waiting for a network document signed by a majority of the directory authorities')
+      if (tries % 10 === 0) this.#o.log.warn({ event: 'directory_wait' }, 'waiting for a network document signed by a majority of the directory authorities')
       await new Promise(resolve => setTimeout(resolve, 500))
     }
     return null

@@ -253,7 +253,7 @@ export class Relay {
 
     this.#mixer.start()
     if (cfg.metrics.enabled) {
-      this.#ops = await startOpsServer({ host: cfg.metrics.host, port: cfg.metrics.port, token: cfg.metrics.token, metrics: this.metrics, ready: () => this.#ready })
+      this.#ops = await startOpsServer({ host: cfg.metrics.host, port: cfg.metrics.port, token: cfg.metrics.token, metrics: this.metrics, ready: () => !this.#ready ? 'starting or stopping' : !this.#listed ? 'not listed in the current network document with this relay\'s role, layer and key' : null })
       this.metricsPort = this.#ops.port
     }
     this.#ready = true

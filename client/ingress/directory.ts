@@ -17,6 +17,8 @@ export interface IngressDirectoryOptions {
   readonly maxSkewMs: number
   readonly now: () => number
   readonly onDocument: (doc: NetworkDocument) => void
+  /** Called once when the first attempt finds no document (the authorities are not up, or have none yet). */
+  readonly onWaiting?: () => void
 }
 
 export class IngressDirectory {
@@ -40,9 +42,10 @@ export class IngressDirectory {
 
   /** Publish, then wait (retrying every 500 ms) for a first valid document. */
   async start (): Promise<void> {
-    while (!this.#stopped) {
+    for (let tries = 0; !this.#stopped; tries++) {
       await this.tick()
       if (this.#doc !== null) break
+      if (tries === 0) this.#o.onWaiting?.()
       await new Promise(resolve => setTimeout(resolve, 500))
     }
     this.#schedule()

@@ -53,13 +53,13 @@ export async function startApiServer (host: string, port: number, h: ApiHandlers
   }), host, port)
 }
 
-export async function startIngressOps (o: { host: string, port: number, token?: string, metrics: IngressMetrics, ready: () => boolean }): Promise<Listening> {
+export async function startIngressOps (o: { host: string, port: number, token?: string, metrics: IngressMetrics, ready: () => string | null }): Promise<Listening> {
   const want = o.token === undefined ? null : Buffer.from(`Bearer ${o.token}`)
   return await listen(createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (req.method !== 'GET') { res.writeHead(405).end(); return }
     if (path === '/healthz') { res.writeHead(200).end('ok\n'); return }
-    if (path === '/readyz') { const ok = o.ready(); res.writeHead(ok ? 200 : 503).end(ok ? 'ready\n' : 'not ready\n'); return }
+    if (path === '/readyz') { const why = o.ready(); res.writeHead(why === null ? 200 : 503).end(why === null ? 'ready\n' : `not ready: ${why}\n`); return }
     if (path !== '/metrics') { res.writeHead(404).end(); return }
     const got = Buffer.from(req.headers.authorization ?? '')
     if (want !== null && (got.length !== want.length || !timingSafeEqual(got, want))) { res.writeHead(401, { 'www-authenticate': 'Bearer' }).end(); return }

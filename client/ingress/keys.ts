@@ -41,8 +41,9 @@ export function initIngressKeys (c: CryptoSuite, dataDir: string, serverName: st
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   chmodSync(dir, 0o700)
   for (const f of ['identity.key', 'box.key', 'issuing.key', 'store.key']) if (!existsSync(join(dir, f))) write(join(dir, f), random32(c))
-  if (existsSync(join(dir, 'server-cert.bin'))) return { rootPublicKey: null }
   const rootPath = join(dir, 'server-root.key')
+  // Already initialised: the root key's public half again (for a profile's trust), unless the operator moved the root key offline.
+  if (existsSync(join(dir, 'server-cert.bin'))) return { rootPublicKey: existsSync(rootPath) ? Buffer.from(c.signSeedKeypair(readFileSync(rootPath)).publicKey) : null }
   if (!existsSync(rootPath)) write(rootPath, random32(c))
   const root = c.signSeedKeypair(readFileSync(rootPath))
   const issuing = c.signSeedKeypair(readFileSync(join(dir, 'issuing.key')))

@@ -43,6 +43,7 @@ export class Ingress {
   readonly #now: () => number
   readonly #log: Logger
   readonly #links = new Map<string, GatewayLink>()
+  #listed = false
   readonly #linkAddress = new Map<string, string>()
   #follower: IngressDirectory | null = null
   /** Final answers for completed message ids, so that a re-sent fragment gets the same answer. */
@@ -89,7 +90,7 @@ export class Ingress {
       this.#servers.push(api)
       this.apiPort = api.port
       if (cfg.metrics.enabled) {
-        const ops = await startIngressOps({ host: cfg.metrics.host, port: cfg.metrics.port, token: cfg.metrics.token, metrics: this.metrics, ready: () => this.linksUp > 0 })
+        const ops = await startIngressOps({ host: cfg.metrics.host, port: cfg.metrics.port, token: cfg.metrics.token, metrics: this.metrics, ready: () => !this.#listed ? 'not listed in the current network document' : this.linksUp > 0 ? null : 'no exit-gateway link up' })
         this.#servers.push(ops)
         this.metricsPort = ops.port
       }
@@ -99,7 +100,7 @@ export class Ingress {
     }
     if (cfg.directory !== undefined) {
       const d = cfg.directory
-      this.#follower = new IngressDirectory({ crypto: this.#c, keys: this.#keys, serverName: cfg.serverName, authorities: d.authorities, gateways: d.gateways, maxSkewMs: d.maxSkewMs, now: this.#now, onDocument: doc => this.#useDocument(doc) })
+      this.#follower = new IngressDirectory({ crypto: this.#c, keys: this.#keys, serverName: cfg.serverName, authorities: d.authorities, gateways: d.gateways, maxSkewMs: d.maxSkewMs, now: this.#now, onDocument: doc => this.#useDocument(doc), onWaiting: () => this.#log.warn({ event: 'directory_wait' }, 'waiting for a network document signed by a majority of the directory authorities') })
       await this.#follower.start()
     } else {
       this.#useDocument(this.#doc)
@@ -112,7 +113,10 @@ export class Ingress {
   #useDocument (doc: NetworkDocument): void {
     this.#doc = doc
     const me = doc.ingresses.find(i => i.id === this.#keys.id)
-    const want = new Map((me?.gateways ?? []).map(id => [id, doc.relays.find(r => r.id === id)!]))
+    // Not listed yet (a network that is starting, a descriptor that missed a deadline): the next document can fix it.
+    this.#listed = me !== undefined && me.gateways.length > 0
+    if (!this.#listed) this.#log.warn({ event: 'not_listed', epoch: doc.epoch }, 'this ingress is not in the current network document with a gateway; waiting for the next one')
+    const want = new Map((me?.gateways ?? []).flatMap(id => doc.relays.filter(r => r.id === id && r.role === 'gateway').map(r => [id, r] as const)))
     for (const [id, l] of this.#links) if (want.get(id)?.address !== this.#linkAddress.get(id)) { l.close(); this.#links.delete(id); this.#linkAddress.delete(id) }
     for (const gw of want.values()) {
       if (this.#links.has(gw.id)) continue
