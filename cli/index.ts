@@ -4,33 +4,59 @@
  * the only caller of process.exit. Errors print as one line; exit statuses are documented in
  * `sealmix --help` and docs/OPERATIONS.md.
  */
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { stringify as toYaml } from 'yaml'
-import { readFileSync } from 'node:fs'
 import {
-  auditSvg, Authority, authorityKey, loadAuthorityConfig, NETWORK_GEOMETRY, buildNetworkDocument, ensureKeys, inspectStore, loadIdentity, runAudit, runDevnet, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
+  auditSvg, statusOutput, Authority, authorityKey, loadAuthorityConfig, NETWORK_GEOMETRY, buildNetworkDocument, ensureKeys, inspectStore, loadIdentity, runAudit, runDevnet, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
   writeNetworkFile, type IngressDescriptor, type MixingParams, type RelayDescriptor
 } from '../daemon/index.ts'
 import { ClientError, CLIENT_EXIT_STATUS, loadIngressConfig } from '../client/index.ts'
-import { authorities, durationMs, hostPort, one, optional, parse, untilSignal, usage, Usage } from './args.ts'
+import { authorities, durationMs, flag, hostPort, many, one, onlyThese, optional, parseCommand, stopSignals, untilSignal, usage, Usage, type Flags } from './args.ts'
 import { ingressCommand, initClient, initIngress, listenCommand, sendCommand, standinCommand } from './client-commands.ts'
 import { deployInit } from './deploy-command.ts'
 import { HELP } from './help.ts'
+import { COMMAND_OPTIONS, INIT_ROLES, TAKES_POSITIONALS } from './options.ts'
+import { versionLine } from './version.ts'
 
 const EXIT = { OK: 0, USAGE: 64, DATA: 65, SOFTWARE: 70 } as const
 
 async function main (argv: string[]): Promise<number> {
-  const { cmd, flags, rest } = parse(argv)
-  if (cmd === '' || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(HELP['']); return EXIT.OK }
-  if (!(cmd in HELP)) throw usage(`unknown command '${cmd}'`)
-  if (flags.has('help')) { console.log(HELP[cmd]); return EXIT.OK }
+  const [first, ...args] = argv
+  if (first === undefined || first === '--help' || first === '-h') { console.log(HELP['']); return EXIT.OK }
+  if (first === 'help') {
+    const topic = args[0] ?? ''
+    if (args.length > 1 || !(topic in HELP)) throw usage(`unknown command '${args.join(' ')}'`, '')
+    console.log(HELP[topic])
+    return EXIT.OK
+  }
+  // Options belong to a command; before one there is only --help and --version.
+  if (first.startsWith('-') && first !== '--version') throw usage(`unknown option '${first}'; options come after the command`, '')
+  const cmd = first === '--version' ? 'version' : first
+  const declared = COMMAND_OPTIONS[cmd]
+  if (declared === undefined) throw usage(`unknown command '${cmd}'`, '')
+  try {
+    const flags = parseCommand(cmd, declared, args, TAKES_POSITIONALS.has(cmd))
+    if (flag(flags, 'help')) { console.log(HELP[cmd]); return EXIT.OK }
+    return await dispatch(cmd, flags)
+  } catch (e) {
+    // Helpers throw without knowing the command; the error should point at that command's --help.
+    if (e instanceof Usage && e.command === undefined) e.command = cmd
+    throw e
+  }
+}
+
+async function dispatch (cmd: string, flags: Flags): Promise<number> {
+  if (cmd === 'version') { console.log(versionLine()); return EXIT.OK }
   const c = await loadCrypto()
   switch (cmd) {
-    case 'validate-config':
-      if (flags.get('role')?.[0] === 'ingress') loadIngressConfig(one(flags, 'config'))
+    case 'validate-config': {
+      const role = optional(flags, 'role')
+      if (role !== undefined && role !== 'ingress') throw usage(`--role must be ingress, or left out for a relay config (got ${role})`)
+      if (role === 'ingress') loadIngressConfig(one(flags, 'config'))
       else loadConfig(one(flags, 'config'))
       console.log('ok')
       return EXIT.OK
+    }
     case 'ingress': return await ingressCommand(flags)
     case 'send': return await sendCommand(flags)
     case 'listen': return await listenCommand(flags)
@@ -46,17 +72,17 @@ async function main (argv: string[]): Promise<number> {
       return EXIT.OK
     }
     case 'audit': {
-      const r = await runAudit(c, { quick: flags.has('quick'), print: line => console.log(line) })
-      const json = flags.get('json')?.[0]
+      const json = optional(flags, 'json')
+      const svg = optional(flags, 'svg')
+      const r = await runAudit(c, { quick: flag(flags, 'quick'), print: line => console.log(line) })
       if (json !== undefined) writeFileSync(json, JSON.stringify({ ranAt: new Date().toISOString(), ...r }, null, 1) + '\n')
-      const svg = flags.get('svg')?.[0]
       if (svg !== undefined) writeFileSync(svg, auditSvg(r))
       console.log(`headline: entropyGapBits ${r.headline.entropyGapBits.toFixed(2)}, maxSuccessOverChance ${r.headline.maxSuccessOverChance.toFixed(2)}, negativeControlSuccess ${r.headline.negativeControlSuccess.toFixed(3)}${r.valid ? '' : ' (INVALID)'}`)
       return r.valid ? EXIT.OK : EXIT.DATA
     }
     case 'inspect': {
       const r = await inspectStore(loadConfig(one(flags, 'config')), Date.now())
-      if (flags.has('json')) { console.log(JSON.stringify(r)); return EXIT.OK }
+      if (flag(flags, 'json')) { console.log(JSON.stringify(r)); return EXIT.OK }
       for (const [name, q] of Object.entries(r)) console.log(`${name.padEnd(8)} ${q.packets} packets, ${q.bytes} bytes, ${q.destinations} ${name === 'spool' ? 'ingresses' : 'mailboxes'}, oldest ${q.oldestAgeSeconds} s`)
       return EXIT.OK
     }
@@ -66,8 +92,9 @@ async function main (argv: string[]): Promise<number> {
       const layer = Number(one(flags, 'layer'))
       if (role !== 'gateway' && role !== 'mix') throw usage('--role must be gateway or mix')
       if (!Number.isInteger(layer) || layer < 0 || layer > 3 || (role === 'gateway') !== (layer === 0)) throw usage('--layer must be 0 for a gateway and 1..3 for a mix')
+      const address = one(flags, 'address')
       ensureKeys(c, dir)
-      const d: RelayDescriptor = { ...publicKeys(loadKeys(c, dir)), role, layer, address: one(flags, 'address') }
+      const d: RelayDescriptor = { ...publicKeys(loadKeys(c, dir)), role, layer, address }
       console.log(JSON.stringify(d))
       return EXIT.OK
     }
@@ -79,51 +106,70 @@ async function main (argv: string[]): Promise<number> {
       if (role === 'ingress') return initIngress(c, flags)
       if (role === 'client') return initClient(c, flags)
       if (role === 'authority') {
+        onlyThese(flags, INIT_ROLES.authority!, 'init --role authority')
+        // Every input is checked before the key file is made: a refused command leaves nothing behind.
         const out = one(flags, 'out')
-        const keyFile = `${one(flags, 'data-dir')}/authority.key`
-        const k = authorityKey(c, keyFile)
+        const dataDir = one(flags, 'data-dir')
         const listen = hostPort(flags, 'listen', '127.0.0.1:8700')
-        const mixing = flags.has('mixing') ? JSON.parse(one(flags, 'mixing')) as Record<string, unknown> : {}
-        const epoch = { genesisMs: Number(one(flags, 'genesis-ms')), epochMs: durationMs(flags, 'epoch', 3_600_000), graceMs: durationMs(flags, 'grace', 300_000) }
-        writeFileSync(out, toYaml({ version: 1, role: 'authority', signingKeyFile: keyFile, stateFile: `${one(flags, 'data-dir')}/descriptors.json`, listen, network: one(flags, 'network-name'), epoch, mixing, peers: authorities(flags) }), { mode: 0o600 })
+        const network = one(flags, 'network-name')
+        const genesis = one(flags, 'genesis-ms')
+        // A timestamp (ms since 1970, the same on every authority), not a duration: no unit.
+        if (!/^\d+$/.test(genesis)) throw usage(`--genesis-ms must be an integer number of milliseconds since 1970 (got ${genesis})`)
+        const epoch = { genesisMs: Number(genesis), epochMs: durationMs(flags, 'epoch', 3_600_000), graceMs: durationMs(flags, 'grace', 300_000) }
+        const mixingText = optional(flags, 'mixing')
+        const mixing = mixingText === undefined ? {} : JSON.parse(mixingText) as Record<string, unknown>
+        const peers = authorities(flags)
+        const keyFile = `${dataDir}/authority.key`
+        const k = authorityKey(c, keyFile)
+        writeFileSync(out, toYaml({ version: 1, role: 'authority', signingKeyFile: keyFile, stateFile: `${dataDir}/descriptors.json`, listen, network, epoch, mixing, peers }), { mode: 0o600 })
         console.log(JSON.stringify({ signer: Buffer.from(k.publicKey).toString('hex') }))
         return EXIT.OK
       }
-      if (role !== 'gateway' && role !== 'mix') throw usage('--role must be gateway, mix, ingress, client or authority')
+      if (role !== 'gateway' && role !== 'mix') throw usage(`--role must be gateway, mix, ingress, client or authority (got ${role})`)
+      onlyThese(flags, INIT_ROLES[role]!, `init --role ${role}`)
       const listen = hostPort(flags, 'listen', '127.0.0.1:9000')
       const dataDir = one(flags, 'data-dir')
       const metrics = hostPort(flags, 'metrics', '127.0.0.1:9464')
+      const out = one(flags, 'out')
       const auths = authorities(flags)
       if (auths.length > 0) {
         // Follows directory authorities: per-epoch mix keys are made at start, no static mix.key.
         const layer = Number(optional(flags, 'layer') ?? (role === 'gateway' ? 0 : NaN))
         if (!Number.isInteger(layer) || layer < 0 || layer > 3 || (role === 'gateway') !== (layer === 0)) throw usage('--layer must be 0 for a gateway and 1..3 for a mix')
-        ensureKeys(c, dataDir, false)
         const directory = { authorities: auths, address: optional(flags, 'address') ?? `ws://${listen.host}:${listen.port}`, layer, maxSkewMs: durationMs(flags, 'max-skew', 30_000) }
-        writeFileSync(one(flags, 'out'), toYaml({ version: 1, role, dataDir, listen, directory, metrics, log: { level: 'info' } }), { mode: 0o600 })
+        ensureKeys(c, dataDir, false)
+        writeFileSync(out, toYaml({ version: 1, role, dataDir, listen, directory, metrics, log: { level: 'info' } }), { mode: 0o600 })
         const k = loadIdentity(c, dataDir)
         console.log(JSON.stringify({ id: k.id, identityKey: Buffer.from(k.identity.publicKey).toString('hex') }))
         return EXIT.OK
       }
+      const network = { file: one(flags, 'network'), signers: many(flags, 'signer') }
       ensureKeys(c, dataDir)
-      const config = { version: 1, role, dataDir, listen, network: { file: one(flags, 'network'), signers: flags.get('signer') ?? [] }, metrics, log: { level: 'info' } }
-      writeFileSync(one(flags, 'out'), toYaml(config), { mode: 0o600 })
+      const config = { version: 1, role, dataDir, listen, network, metrics, log: { level: 'info' } }
+      writeFileSync(out, toYaml(config), { mode: 0o600 })
       console.log(JSON.stringify(publicKeys(loadKeys(c, dataDir))))
       return EXIT.OK
     }
     case 'network': {
       const signer = loadSignerKey(c, one(flags, 'signer-key'))
-      const relays = rest.map(f => JSON.parse(readFileSync(f, 'utf8')) as RelayDescriptor)
-      const ingresses = (flags.get('ingress') ?? []).map(f => JSON.parse(readFileSync(f, 'utf8')) as IngressDescriptor)
-      const mixing = flags.has('mixing') ? JSON.parse(one(flags, 'mixing')) as Record<string, unknown> : {}
-      const doc = buildNetworkDocument(c, { network: flags.get('name')?.[0] ?? 'sealmix', relays, ingresses, mixing, nowMs: Date.now() })
-      writeNetworkFile(c, one(flags, 'out'), doc, [signer])
+      const out = one(flags, 'out')
+      const relays = flags.positionals.map(f => JSON.parse(readFileSync(f, 'utf8')) as RelayDescriptor)
+      const ingresses = many(flags, 'ingress').map(f => JSON.parse(readFileSync(f, 'utf8')) as IngressDescriptor)
+      const mixingText = optional(flags, 'mixing')
+      const mixing = mixingText === undefined ? {} : JSON.parse(mixingText) as Record<string, unknown>
+      const doc = buildNetworkDocument(c, { network: optional(flags, 'name') ?? 'sealmix', relays, ingresses, mixing, nowMs: Date.now() })
+      writeNetworkFile(c, out, doc, [signer])
       console.log(`signed ${relays.length} relays and ${ingresses.length} ingresses`)
       return EXIT.OK
     }
-    case 'devnet':
-      await runDevnet({ dataDir: flags.get('data-dir')?.[0], epochMs: durationMs(flags, 'epoch', 60_000), print: line => console.log(line), stop: untilSignal().then(() => {}) })
+    case 'devnet': {
+      const out = statusOutput(process.stdout)
+      // A closed pipe (`sealmix devnet | head`, or tee stopped by the same Ctrl-C) stops the devnet in order.
+      const closed = new Promise<void>(resolve => { onStdoutClosed = resolve })
+      const { stop, hurry } = stopSignals(closed)
+      await runDevnet({ dataDir: optional(flags, 'data-dir'), epochMs: durationMs(flags, 'epoch', 60_000), print: out.print, status: out.status, clearStatus: out.clear, stop, hurry })
       return EXIT.OK
+    }
     case 'run': {
       process.umask(0o077)
       const relay = new Relay({ config: loadConfig(one(flags, 'config')) })
@@ -140,14 +186,15 @@ async function main (argv: string[]): Promise<number> {
       return -1 // keep running
     }
   }
-  return EXIT.USAGE
+  throw new Error(`command '${cmd}' has options in cli/options.ts but no case here`)
 }
 
 // A closed stdout (`sealmix devnet | head`) ends the program through the normal exit path, not a crash.
-process.stdout.on('error', () => process.exit(EXIT.OK))
+let onStdoutClosed: (() => void) | null = null
+process.stdout.on('error', () => { if (onStdoutClosed !== null) onStdoutClosed(); else process.exit(EXIT.OK) })
 
 main(process.argv.slice(2)).then(code => { if (code >= 0) process.exit(code) }, (e: unknown) => {
-  if (e instanceof Usage) { console.error(`sealmix: ${e.message} (see sealmix --help)`); process.exit(EXIT.USAGE) }
+  if (e instanceof Usage) { console.error(`sealmix: ${e.message} (see sealmix${e.command === undefined || e.command === '' ? '' : ` ${e.command}`} --help)`); process.exit(EXIT.USAGE) }
   if (e instanceof RelayError) { console.error(`sealmix: ${e.message}`); process.exit(EXIT_STATUS[e.code]) }
   if (e instanceof ClientError) { console.error(`sealmix: ${e.message}`); process.exit(CLIENT_EXIT_STATUS[e.code]) }
   if (e instanceof SyntaxError) { console.error(`sealmix: bad input: ${e.message}`); process.exit(EXIT.DATA) }

@@ -56,3 +56,37 @@ export function relaySummary (ms: Array<Map<string, number>>): string {
   const epoch = Math.max(-1, ...ms.map(m => m.get('sealmix_epoch') ?? -1))
   return `epoch ${epoch < 0 ? '-' : epoch} | ${up}/${ms.length} relays up, ${links}/6 links | loops ${sum('sealmix_loops_returned_total')}/${sum('sealmix_loops_sent_total')} returned | ${sum('sealmix_packets_sent_total{link="peer"}')} packets forwarded (${sum('sealmix_cover_sent_total{kind="link"}')} padding) | ${drops} dropped`
 }
+
+/** Split a status line at its ` | ` separators into lines of at most `width - 1` characters (a full-width line would wrap). */
+export function wrapStatus (line: string, width: number): string[] {
+  const max = width - 1
+  const lines: string[] = []
+  for (const part of line.split(' | ')) {
+    const last = lines.length - 1
+    if (last >= 0 && lines[last]!.length + 3 + part.length <= max) lines[last] += ` | ${part}`
+    else lines.push(part.length <= max ? part : part.slice(0, max - 1) + '…')
+  }
+  return lines
+}
+
+/**
+ * Lines and a status line for a stream. On a terminal the status is redrawn in place, wrapped at
+ * its ` | ` separators to the terminal's width (a line that wraps by itself cannot be redrawn),
+ * and other lines scroll above it; to a pipe or file every status is a line of its own.
+ */
+export function statusOutput (out: NodeJS.WriteStream): { print: (line: string) => void, status: (line: string) => void, clear: () => void } {
+  if (out.isTTY !== true) return { print: line => { out.write(line + '\n') }, status: line => { out.write(line + '\n') }, clear: () => {} }
+  let shown: string[] = []
+  // Back to the start of the status's first line, clearing each of its lines on the way.
+  const erase = (): string => shown.length === 0 ? '' : '\r\x1b[2K' + '\x1b[1A\x1b[2K'.repeat(shown.length - 1)
+  return {
+    print: line => { out.write(`${erase()}${line}\n${shown.join('\n')}`) },
+    status: line => {
+      const e = erase()
+      shown = wrapStatus(line, out.columns >= 20 ? out.columns : 100)
+      out.write(e + shown.join('\n'))
+    },
+    /** Stop showing the status (before the last lines). */
+    clear: () => { out.write(erase()); shown = [] }
+  }
+}

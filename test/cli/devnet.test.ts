@@ -1,17 +1,21 @@
 /**
  * `sealmix devnet --epoch 4s`: three directory authorities, five relays, an ingress, the stand-in
  * homeserver and two demo clients as processes on loopback; mix keys rotate every 4 s while demo
- * messages keep being delivered and acknowledged; a clean stop on SIGINT.
+ * messages keep being delivered and acknowledged; a clean stop on SIGINT. A child that dies is
+ * reported by name; a reused --data-dir chats again; a closed pipe stops the devnet in order.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { PROJECT, waitFor } from '../helpers/testnet.ts'
 
 describe('sealmix devnet', function () {
   this.timeout(150_000)
 
   it('starts, keeps delivering demo messages with acks through five relays while keys rotate every 4 s, and stops on SIGINT', async function () {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', 'devnet', '--epoch', '4s'], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] })
+    const p = spawn(process.execPath, ['dist/sealmix.mjs', 'devnet', '--epoch', '4s'], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     p.stdout.on('data', (d: Buffer) => { out += d.toString() })
     p.stderr.on('data', (d: Buffer) => { out += d.toString() })
@@ -30,10 +34,52 @@ describe('sealmix devnet', function () {
       const code = await new Promise<number | null>(resolve => { p.once('exit', c => resolve(c)); p.kill('SIGINT') })
       assert.equal(code, 0)
       assert.match(out, /devnet: stopped/)
-      const { existsSync } = await import('node:fs')
       assert.equal(existsSync(dir), false, 'the temporary data directory is removed')
     } finally {
       if (p.exitCode === null) p.kill('SIGKILL')
     }
+  })
+})
+
+describe('sealmix devnet supervises its children', function () {
+  this.timeout(240_000)
+
+  /** A devnet process whose output is collected; `until` waits for a pattern in it. */
+  const run = (args: string[]): { p: ChildProcess, out: () => string, until: (re: RegExp, what: string) => Promise<void> } => {
+    const p = spawn(process.execPath, ['dist/sealmix.mjs', 'devnet', ...args], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    p.stdout!.on('data', (d: Buffer) => { out += d.toString() })
+    p.stderr!.on('data', (d: Buffer) => { out += d.toString() })
+    return { p, out: () => out, until: async (re, what) => { await waitFor(() => re.test(out) || p.exitCode !== null, 120_000, what); assert.match(out, re, `${what} (output: ${out.slice(-600)})`) } }
+  }
+  const childrenOf = (dir: string): string[] => (spawnSync('pgrep', ['-af', 'sealmix.mjs'], { encoding: 'utf8' }).stdout ?? '').split('\n').filter(l => l.includes(dir))
+  const dir = mkdtempSync(join(tmpdir(), 'sealmix-devnet-test-'))
+  after(function () { rmSync(dir, { recursive: true, force: true }) })
+
+  it('reports a child that dies by name on the status line, and a reused --data-dir chats again; a closed pipe stops it cleanly', async function () {
+    const first = run(['--data-dir', dir, '--epoch', '4s'])
+    try {
+      await first.until(/chat: \w+ got/, 'a first chat message')
+      const victim = childrenOf(dir).find(l => l.includes('mix-2.yaml'))
+      assert.ok(victim !== undefined, 'mix-2 runs as a child')
+      process.kill(Number(victim.trim().split(' ')[0]), 'SIGKILL')
+      await first.until(/devnet: mix-2 stopped unexpectedly \(killed by SIGKILL\)/, 'the dead child reported by name')
+      await first.until(/\| DOWN: mix-2/, 'the status line names what is down')
+      const code = await new Promise<number | null>(resolve => { first.p.once('exit', c => resolve(c)); first.p.kill('SIGTERM') })
+      assert.equal(code, 0)
+      assert.deepEqual(childrenOf(dir), [], 'no child left after SIGTERM')
+    } finally { if (first.p.exitCode === null) first.p.kill('SIGKILL') }
+
+    // The same data directory again: identities and stores are kept, and it chats again.
+    const second = run(['--data-dir', dir, '--epoch', '4s'])
+    try {
+      await second.until(/chat: \w+ got/, 'a chat message from the reused data directory')
+      // The reader goes away (`sealmix devnet | head`): the devnet stops in order.
+      const exited = new Promise<number | null>(resolve => second.p.once('exit', c => resolve(c)))
+      second.p.stdout!.destroy()
+      assert.equal(await exited, 0)
+      assert.deepEqual(childrenOf(dir), [], 'no child left after the pipe closed')
+      assert.ok(existsSync(join(dir, 'gateway-a', 'keys')), '--data-dir is kept')
+    } finally { if (second.p.exitCode === null) second.p.kill('SIGKILL') }
   })
 })
