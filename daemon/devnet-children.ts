@@ -19,7 +19,8 @@ export const BUNDLE = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'di
 
 export class DevnetError extends Error {}
 
-function bundle (): string {
+/** The bundle's path; a DevnetError that says how to build it when it is missing. */
+export function bundle (): string {
   if (!existsSync(BUNDLE)) throw new DevnetError(`${BUNDLE} is missing: run 'npm run build' first (npm start does)`)
   return BUNDLE
 }

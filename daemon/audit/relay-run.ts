@@ -10,10 +10,10 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import WebSocket from 'ws'
 import { encodeFrame, exponential, FRAME, geometryHash, NETWORK_GEOMETRY as G, parseFrame, randomInt, relayId, signDocument, Sphinx, systemRng, type CryptoSuite, type MixingParams, type RelayDescriptor, type Rng } from '../../mix/index.ts'
+import { bundle } from '../devnet-children.ts'
 import { freePort } from '../devnet.ts'
 import { scrape } from '../devnet-status.ts'
 import { ensureKeys, loadKeys } from '../keys.ts'
@@ -22,7 +22,6 @@ import { dialHandshake } from '../transport/handshake.ts'
 import { Listener } from '../transport/server.ts'
 import type { InEvent, OutEvent } from './analysis.ts'
 
-const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'index.ts')
 
 export interface RunOptions {
   readonly mixing: MixingParams
@@ -122,7 +121,7 @@ export async function observe (c: CryptoSuite, o: RunOptions): Promise<Observati
       }
     }))
     for (const l of listeners) await l.start()
-    const proc = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] })
+    const proc = spawn(process.execPath, [bundle(), 'run', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] })
     try {
       await ready(metricsPort, 30_000)
       // Wait for the relay's links to both sinks (it dials them).
