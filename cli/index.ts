@@ -13,6 +13,7 @@ import {
 import { ClientError, CLIENT_EXIT_STATUS, loadIngressConfig } from '../client/index.ts'
 import { authorities, durationMs, flag, hostPort, many, one, onlyThese, optional, parseCommand, stopSignals, untilSignal, usage, Usage, type Flags } from './args.ts'
 import { ingressCommand, initClient, initIngress, listenCommand, sendCommand, standinCommand } from './client-commands.ts'
+import { authorityCommand } from './authority-commands.ts'
 import { deployInit } from './deploy-command.ts'
 import { HELP } from './help.ts'
 import { COMMAND_OPTIONS, INIT_ROLES, TAKES_POSITIONALS } from './options.ts'
@@ -62,15 +63,7 @@ async function dispatch (cmd: string, flags: Flags): Promise<number> {
     case 'listen': return await listenCommand(flags)
     case 'standin-homeserver': return await standinCommand(flags)
     case 'deploy-init': return deployInit(c, flags)
-    case 'authority': {
-      const cfg = loadAuthorityConfig(one(flags, 'config'))
-      const a = new Authority({ crypto: c, signing: authorityKey(c, cfg.signingKeyFile), network: cfg.network, schedule: { genesisMs: cfg.epoch.genesisMs, epochMs: cfg.epoch.epochMs }, graceMs: cfg.epoch.graceMs, geometry: NETWORK_GEOMETRY, mixing: cfg.mixing as MixingParams, ingresses: cfg.ingresses, peers: cfg.peers, host: cfg.listen.host, port: cfg.listen.port, stateFile: cfg.stateFile })
-      await a.start()
-      console.log(JSON.stringify({ event: 'authority_started', signer: a.signer, port: a.port }))
-      await untilSignal()
-      await a.stop()
-      return EXIT.OK
-    }
+    case 'authority': return await authorityCommand(c, flags)
     case 'audit': {
       const json = optional(flags, 'json')
       const svg = optional(flags, 'svg')
@@ -121,7 +114,7 @@ async function dispatch (cmd: string, flags: Flags): Promise<number> {
         const peers = authorities(flags)
         const keyFile = `${dataDir}/authority.key`
         const k = authorityKey(c, keyFile)
-        writeFileSync(out, toYaml({ version: 1, role: 'authority', signingKeyFile: keyFile, stateFile: `${dataDir}/descriptors.json`, listen, network, epoch, mixing, peers }), { mode: 0o600 })
+        writeFileSync(out, toYaml({ version: 1, role: 'authority', signingKeyFile: keyFile, admissionFile: `${dataDir}/admitted.yaml`, stateFile: `${dataDir}/descriptors.json`, listen, network, epoch, mixing, peers }), { mode: 0o600 })
         console.log(JSON.stringify({ signer: Buffer.from(k.publicKey).toString('hex') }))
         return EXIT.OK
       }

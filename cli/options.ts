@@ -28,7 +28,7 @@ export const INIT_ROLES: Readonly<Record<string, readonly string[]>> = {
 
 export const COMMAND_OPTIONS: Readonly<Record<string, Options>> = {
   run: { config: value },
-  authority: { config: value },
+  authority: { config: value, relay: values, server: values, 'identity-key': values },
   ingress: { config: value },
   send: { profile: value, to: value, message: value, timeout: value, json: bool },
   listen: { profile: value, peer: value, every: value, json: bool },
@@ -45,5 +45,5 @@ export const COMMAND_OPTIONS: Readonly<Record<string, Options>> = {
   version: {}
 }
 
-/** The commands that take positional arguments: `network RELAY.json...`. */
-export const TAKES_POSITIONALS: ReadonlySet<string> = new Set(['network'])
+/** The commands that take positional arguments: `network RELAY.json...`, `authority admit|remove`. */
+export const TAKES_POSITIONALS: ReadonlySet<string> = new Set(['network', 'authority'])

@@ -40,6 +40,18 @@ export const AuthorityConfigSchema = z.object({
     clientLoopRatePerSec: z.number().min(0).optional(),
     hopDelayMs: z.number().min(0).optional()
   }).strict().default({}),
+  /**
+   * The admitted relays and homeservers (daemon/admission.ts), edited with `sealmix authority
+   * admit|remove` and re-read while running. A missing file admits nobody.
+   */
+  admissionFile: z.string().min(1),
+  /** POSTs of descriptors allowed per second, per source address and in total (429 beyond). */
+  limits: z.object({
+    perSourcePerSecond: z.number().int().min(1).max(100_000).default(50),
+    perSecond: z.number().int().min(1).max(1_000_000).default(500)
+  }).strict().default({ perSourcePerSecond: 50, perSecond: 500 }),
+  /** The operations listener (/metrics, /healthz, /readyz), off unless set. */
+  metrics: z.object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535) }).strict().optional(),
   /** Held descriptors and their arrival times, kept across restarts (written by the authority). */
   stateFile: z.string().min(1).optional(),
   /** A JSON file with the ingress descriptors to list (from `sealmix init --role ingress`). */
@@ -65,7 +77,7 @@ export function loadAuthorityConfig (path: string): AuthorityConfig {
   const base = dirname(resolve(path))
   const c = r.data
   const ingresses = c.ingressesFile === undefined ? [] : JSON.parse(readFileSync(resolve(base, c.ingressesFile), 'utf8')) as IngressDescriptor[]
-  return { ...c, signingKeyFile: resolve(base, c.signingKeyFile), stateFile: c.stateFile === undefined ? undefined : resolve(base, c.stateFile), mixing: { ...DEFAULT_MIXING, ...c.mixing }, ingresses }
+  return { ...c, signingKeyFile: resolve(base, c.signingKeyFile), admissionFile: resolve(base, c.admissionFile), stateFile: c.stateFile === undefined ? undefined : resolve(base, c.stateFile), mixing: { ...DEFAULT_MIXING, ...c.mixing }, ingresses }
 }
 
 /** Create the signing key if absent; returns the key pair. */

@@ -1,6 +1,7 @@
 /**
- * A directory authority (DESIGN.md §6). It accepts relay and ingress descriptors over HTTP,
- * shares each new one with the other authorities, builds each epoch's document deterministically
+ * A directory authority (DESIGN.md §6). It accepts relay and ingress descriptors over HTTP from
+ * the relays and homeservers its operator admitted (daemon/admission.ts; anyone else is refused
+ * before a signature is checked, and never stored), shares each new one with the other authorities, builds each epoch's document deterministically
  * from the descriptors that verify and arrived before that epoch's publish deadline
  * (mix/epoch.ts), signs it, and serves it with every peer signature that verifies on the same
  * bytes. A node takes a document signed by a majority of the authorities it trusts
@@ -13,10 +14,36 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import {
-  buildEpochDocument, DIRECTORY_LABEL, documentBytes, epochAt, isIngressDescriptor, newestIngresses, publishDeadline, signSchedule, verifyDescriptor, verifyIngressDescriptor,
+  buildEpochDocument, DIRECTORY_LABEL, documentBytes, epochAt, isIngressDescriptor, missingKeyEpoch, newestIngresses, publishDeadline, RateLimiter, signSchedule, verifyDescriptorSignature, verifyIngressDescriptor,
   type CryptoSuite, type EpochSchedule, type GeometryParams, type IngressDescriptor, type MixingParams, type NetworkDocument, type SignedDescriptor, type SignedDocument, type SignedIngressDescriptor
 } from '../mix/index.ts'
+import { AdmissionFile, AdmissionIndex, type Admission } from './admission.ts'
+import type { Logger } from './log.ts'
+
+/** Why a descriptor was refused: a closed set (a metric label). */
+export const REFUSALS = ['too_large', 'malformed', 'bad_signature', 'not_admitted', 'wrong_role', 'server_not_admitted', 'no_key_for_epoch', 'rate_limited'] as const
+export type Refusal = typeof REFUSALS[number]
+
+export class AuthorityMetrics {
+  readonly registry = new Registry()
+  readonly refused = new Counter({ name: 'sealmix_authority_descriptors_refused_total', help: 'Descriptors refused, by reason', labelNames: ['reason'], registers: [this.registry] })
+  readonly accepted = new Counter({ name: 'sealmix_authority_descriptors_accepted_total', help: 'New descriptors taken (relays and ingresses)', registers: [this.registry] })
+  readonly held = new Gauge({ name: 'sealmix_authority_descriptors_held', help: 'Descriptors held (relays and ingresses)', registers: [this.registry] })
+  readonly admitted = new Gauge({ name: 'sealmix_authority_admitted_relays', help: 'Relays in the admission file', registers: [this.registry] })
+  readonly build = new Histogram({ name: 'sealmix_authority_build_seconds', help: 'Time to build one epoch document', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [this.registry] })
+  readonly epoch = new Gauge({ name: 'sealmix_authority_epoch', help: 'The current epoch by this authority\'s clock', registers: [this.registry] })
+  constructor () { for (const r of REFUSALS) this.refused.inc({ reason: r }, 0) }
+}
+
+/** POSTs allowed, per source address and in total. */
+export interface PostLimits {
+  /** @default 50 */
+  readonly perSourcePerSecond?: number
+  /** @default 500 */
+  readonly perSecond?: number
+}
 
 export interface AuthorityOptions {
   readonly crypto: CryptoSuite
@@ -27,12 +54,19 @@ export interface AuthorityOptions {
   readonly geometry: GeometryParams
   readonly mixing: MixingParams
   readonly ingresses: readonly IngressDescriptor[]
+  /**
+   * The admitted relays and homeservers, or the file that holds them (re-read within a second of
+   * a change, so that `sealmix authority admit|remove` takes effect without a restart).
+   */
+  readonly admission: Admission | { readonly file: string }
+  readonly limits?: PostLimits
+  readonly log?: Logger
   /** The other authorities: base URL and signing key (hex). */
   readonly peers: ReadonlyArray<{ readonly url: string, readonly publicKey: string }>
   readonly host: string
   readonly port: number
   readonly now?: () => number
-  /** Descriptors held at once (oldest dropped first). */
+  /** Descriptors held at once, relays and ingresses each (oldest dropped first). @default 30000 */
   readonly maxDescriptors?: number
   /**
    * Keep the held descriptors, with the times they arrived (which decide the documents), in this
@@ -42,6 +76,10 @@ export interface AuthorityOptions {
 }
 
 const BODY_LIMIT = 16 * 1024
+/** Descriptors kept per relay or ingress: new ones come once an epoch, and a document needs the one before its deadline. */
+const PER_IDENTITY = 3
+/** Source addresses with a rate-limit bucket at once (the least recently seen goes first). */
+const SOURCES = 4096
 
 async function body (req: IncomingMessage): Promise<string | null> {
   let n = 0
@@ -53,51 +91,143 @@ async function body (req: IncomingMessage): Promise<string | null> {
 export class Authority {
   readonly #o: AuthorityOptions
   readonly #now: () => number
-  /** Descriptors by id and signature, in arrival order, with the time each arrived. */
+  /** Verified descriptors by id and signature, in arrival order, with the time each arrived; at most PER_IDENTITY per id. */
   readonly #held = new Map<string, { d: SignedDescriptor, at: number }>()
   readonly #ingressHeld = new Map<string, { d: SignedIngressDescriptor, at: number }>()
   /** Signed documents by epoch; refreshed while some peer signature is missing. */
   readonly #cache = new Map<number, { signed: SignedDocument, at: number }>()
+  /** Built documents by epoch, with the state version they were built from. */
+  readonly #builds = new Map<number, { version: number, doc: NetworkDocument }>()
+  /** Bumped whenever what a document is built from changes (held descriptors, admission). */
+  #version = 0
+  #admission: AdmissionIndex
+  readonly #admissionFile: AdmissionFile | null
+  readonly #perSource: RateLimiter
+  readonly #global: RateLimiter
+  /** Refusals since the last log line about them, by reason (logged at most every 10 s). */
+  readonly #unlogged = new Map<Refusal, number>()
+  #lastRefusalLog = 0
+  #tick: NodeJS.Timeout | undefined
   #server: Server | null = null
+  readonly metrics = new AuthorityMetrics()
   port = 0
 
   constructor (o: AuthorityOptions) {
     this.#o = o
     this.#now = o.now ?? Date.now
+    this.#admissionFile = 'file' in o.admission ? new AdmissionFile(o.admission.file) : null
+    this.#admission = new AdmissionIndex(this.#admissionFile?.changed() ?? o.admission as Admission)
+    const perSource = o.limits?.perSourcePerSecond ?? 50
+    const all = o.limits?.perSecond ?? 500
+    this.#perSource = new RateLimiter(perSource * 60, SOURCES, perSource * 2)
+    this.#global = new RateLimiter(all * 60, 1, all * 2)
+    this.metrics.admitted.set(this.#admission.relays)
   }
 
   get signer (): string { return Buffer.from(this.#o.signing.publicKey).toString('hex') }
   get descriptors (): number { return this.#held.size + this.#ingressHeld.size }
+  /** Relay ids held (for tests: an unadmitted identity never appears here). */
+  get heldRelayIds (): string[] { return [...new Set([...this.#held.values()].map(h => h.d.descriptor.id))] }
 
-  /** Keep a relay descriptor that verifies for the current or the next epoch, or an ingress descriptor that verifies. */
-  accept (raw: unknown): 'new' | 'known' | 'refused' {
+  /** Keep a relay descriptor that verifies for the current or the next epoch, or an ingress descriptor that verifies, from an admitted identity. */
+  accept (raw: unknown): 'new' | 'known' | Refusal {
     const r = this.#accept(raw, this.#now())
-    if (r === 'new') this.#saveSoon()
+    if (r === 'new') { this.#saveSoon(); this.metrics.accepted.inc(); this.metrics.held.set(this.descriptors) } else if (r !== 'known') this.#refused(r)
     return r
   }
 
-  #accept (raw: unknown, now: number): 'new' | 'known' | 'refused' {
-    const e = epochAt(this.#o.schedule, this.#now())
-    const cap = this.#o.maxDescriptors ?? 10_000
+  #refused (r: Refusal): void {
+    this.metrics.refused.inc({ reason: r })
+    this.#unlogged.set(r, (this.#unlogged.get(r) ?? 0) + 1)
+    const now = this.#now()
+    if (now - this.#lastRefusalLog < 10_000) return
+    // One line for many refusals: a flood must not become a flood of log lines. No address, no id.
+    this.#lastRefusalLog = now
+    this.#o.log?.info({ event: 'descriptors_refused', ...Object.fromEntries(this.#unlogged) }, 'descriptors refused')
+    this.#unlogged.clear()
+  }
+
+  #accept (raw: unknown, now: number): 'new' | 'known' | Refusal {
+    const e = epochAt(this.#o.schedule, now)
+    const cap = this.#o.maxDescriptors ?? 30_000
+    const d = (raw as { descriptor?: { identityKey?: unknown, serverName?: unknown } } | null)?.descriptor
     if (isIngressDescriptor(raw)) {
+      // Cheap checks first: an unadmitted server costs a lookup, not a signature check.
+      if (typeof d?.serverName !== 'string') return 'malformed'
+      if (!this.#admission.server(d.serverName)) return 'server_not_admitted'
       const v = verifyIngressDescriptor(this.#o.crypto, raw)
-      if (!v.ok) return 'refused'
-      return remember(this.#ingressHeld, `${v.value.descriptor.id}:${v.value.signature}`, { d: v.value, at: now }, cap)
+      if (!v.ok) return v.code === 'DESC_MALFORMED' ? 'malformed' : 'bad_signature'
+      return this.#remember(this.#ingressHeld, v.value.descriptor.id, v.value, now, cap)
     }
-    const v = [e, e + 1].map(x => verifyDescriptor(this.#o.crypto, raw, x)).find(r => r.ok)
-    if (v === undefined || !v.ok) return 'refused'
-    // Descriptors whose keys have all expired are of no more use.
-    for (const [k, h] of this.#held) if (Math.max(...h.d.descriptor.mixKeys.map(m => m.epoch)) < e) this.#held.delete(k)
-    return remember(this.#held, `${v.value.descriptor.id}:${v.value.signature}`, { d: v.value, at: now }, cap)
+    if (typeof d?.identityKey !== 'string') return 'malformed'
+    const admitted = this.#admission.relay(d.identityKey)
+    if (admitted === undefined) return 'not_admitted'
+    const v = verifyDescriptorSignature(this.#o.crypto, raw)
+    if (!v.ok) return v.code === 'DESC_BAD_SIGNATURE' || v.code === 'DESC_ID_MISMATCH' ? 'bad_signature' : 'malformed'
+    if (v.value.descriptor.role !== admitted.role || v.value.descriptor.layer !== admitted.layer) return 'wrong_role'
+    if (missingKeyEpoch(v.value, e) !== null && missingKeyEpoch(v.value, e + 1) !== null) return 'no_key_for_epoch'
+    return this.#remember(this.#held, v.value.descriptor.id, v.value, now, cap)
+  }
+
+  /** Keep a verified descriptor: at most PER_IDENTITY per id (the oldest goes) and `cap` in all. */
+  #remember<T extends { signature: string }> (m: Map<string, { d: T, at: number }>, id: string, d: T, at: number, cap: number): 'new' | 'known' {
+    const key = `${id}:${d.signature}`
+    if (m.has(key)) return 'known'
+    const mine = [...m.keys()].filter(k => k.startsWith(`${id}:`))
+    for (const k of mine.slice(0, Math.max(0, mine.length - PER_IDENTITY + 1))) m.delete(k)
+    m.set(key, { d, at })
+    while (m.size > cap) m.delete(m.keys().next().value as string)
+    this.#version++
+    return 'new'
+  }
+
+  /**
+   * Once a second: re-read the admission file if it changed (a bad file keeps the admission in
+   * force and says why), and drop what can no longer be listed: descriptors whose keys have all
+   * expired, and those of identities or servers no longer admitted. The state file shrinks with it.
+   */
+  maintain (): void {
+    const o = this.#o
+    try {
+      const a = this.#admissionFile?.changed()
+      if (a !== null && a !== undefined) {
+        this.#admission = new AdmissionIndex(a)
+        this.#version++
+        this.metrics.admitted.set(this.#admission.relays)
+        o.log?.info({ event: 'admission_loaded', relays: a.relays.length, servers: a.servers.length }, 'admission file loaded')
+      }
+    } catch (err) {
+      o.log?.error({ event: 'admission_invalid', err: (err as Error).message }, 'the admission file is invalid; the previous admission stays in force')
+    }
+    const e = epochAt(o.schedule, this.#now())
+    this.metrics.epoch.set(e)
+    let dropped = 0
+    for (const [k, h] of this.#held) {
+      const a = this.#admission.relay(h.d.descriptor.identityKey)
+      if (a === undefined || a.role !== h.d.descriptor.role || a.layer !== h.d.descriptor.layer || Math.max(...h.d.descriptor.mixKeys.map(m => m.epoch)) < e) { this.#held.delete(k); dropped++ }
+    }
+    for (const [k, h] of this.#ingressHeld) if (!this.#admission.server(h.d.descriptor.serverName)) { this.#ingressHeld.delete(k); dropped++ }
+    if (dropped > 0) { this.#version++; this.#saveSoon() }
+    this.metrics.held.set(this.descriptors)
   }
 
   /** The document of `epoch` from what arrived before its deadline (identical on every authority that received the same). */
   build (epoch: number): NetworkDocument {
+    const hit = this.#builds.get(epoch)
+    if (hit !== undefined && hit.version === this.#version) return hit.doc
     const o = this.#o
+    const end = this.metrics.build.startTimer()
     const deadline = publishDeadline(o.schedule, epoch)
     const before = <T>(m: Map<string, { d: T, at: number }>): T[] => [...m.values()].filter(h => h.at < deadline).map(h => h.d)
-    const ingresses = [...o.ingresses.filter(i => !before(this.#ingressHeld).some(s => s.descriptor.id === i.id)), ...newestIngresses(before(this.#ingressHeld))]
-    return buildEpochDocument(o.crypto, { network: o.network, epoch, schedule: o.schedule, graceMs: o.graceMs, geometry: o.geometry, mixing: o.mixing, ingresses, descriptors: before(this.#held) })
+    const relays = before(this.#held).filter(d => { const a = this.#admission.relay(d.descriptor.identityKey); return a !== undefined && a.role === d.descriptor.role && a.layer === d.descriptor.layer })
+    const held = before(this.#ingressHeld).filter(s => this.#admission.server(s.descriptor.serverName))
+    const ingresses = [...o.ingresses.filter(i => !held.some(s => s.descriptor.id === i.id)), ...newestIngresses(held)]
+    // Verified once on arrival: the build checks only each descriptor's keys for the epoch.
+    const doc = buildEpochDocument(o.crypto, { network: o.network, epoch, schedule: o.schedule, graceMs: o.graceMs, geometry: o.geometry, mixing: o.mixing, ingresses, descriptors: relays, verified: true })
+    end()
+    this.#builds.set(epoch, { version: this.#version, doc })
+    for (const k of this.#builds.keys()) if (k < epoch - 1) this.#builds.delete(k)
+    return doc
   }
 
   /** Current or next epoch, and only once its deadline has passed. */
@@ -167,23 +297,36 @@ export class Authority {
     try { state = JSON.parse(readFileSync(f, 'utf8')) as typeof state } catch { return }
     for (const list of [state.relays, state.ingresses]) {
       if (!Array.isArray(list)) continue
+      // Checked again as on arrival, admission included: what is no longer admitted is not taken back.
       for (const h of list as Array<{ d?: unknown, at?: unknown }>) if (typeof h?.at === 'number' && Number.isFinite(h.at)) this.#accept(h.d, h.at)
     }
   }
 
   async start (): Promise<void> {
     this.#restore()
+    this.maintain()
+    this.#tick = setInterval(() => this.maintain(), 1000)
+    this.#tick.unref()
     const s = createServer((req, res) => {
       const json = (status: number, v: unknown): void => { res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(v)) }
       void (async () => {
         const path = (req.url ?? '/').split('?')[0]!
         if (req.method === 'POST' && path === '/v1/descriptor') {
+          // Limits before reading the body: a flood costs a bucket lookup per request.
+          const now = this.#now()
+          if (!this.#perSource.take(req.socket.remoteAddress ?? '', now) || !this.#global.take('', now)) {
+            this.#refused('rate_limited')
+            req.resume()
+            res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' }).end(JSON.stringify({ error: 'too many descriptors; try again later' }))
+            return
+          }
           const text = await body(req)
-          if (text === null) { json(413, { error: 'too large' }); return }
+          if (text === null) { this.#refused('too_large'); json(413, { error: 'too large' }); return }
           let raw: unknown
-          try { raw = JSON.parse(text) } catch { json(400, { error: 'not JSON' }); return }
+          try { raw = JSON.parse(text) } catch { this.#refused('malformed'); json(400, { error: 'not JSON' }); return }
           const r = this.accept(raw)
-          if (r === 'refused') { json(400, { error: 'descriptor refused' }); return }
+          // The reason is a closed-set word: it tells an operator's relay why, and nothing about others.
+          if (r !== 'new' && r !== 'known') { json(r === 'not_admitted' || r === 'server_not_admitted' || r === 'wrong_role' ? 403 : 400, { error: 'descriptor refused', reason: r }); return }
           // Share what is new with the other authorities (they do not share it again).
           if (r === 'new' && req.headers['x-sealmix-shared'] === undefined) this.#share(text)
           json(200, { accepted: r === 'new' })
@@ -211,17 +354,11 @@ export class Authority {
   }
 
   async stop (): Promise<void> {
+    clearInterval(this.#tick)
     if (this.#saveTimer !== undefined) this.#save()
     const s = this.#server
     if (s === null) return
     s.closeAllConnections()
     await new Promise<void>(resolve => s.close(() => resolve()))
   }
-}
-
-function remember<T> (m: Map<string, T>, key: string, v: T, cap: number): 'new' | 'known' {
-  if (m.has(key)) return 'known'
-  m.set(key, v)
-  while (m.size > cap) m.delete(m.keys().next().value as string)
-  return 'new'
 }

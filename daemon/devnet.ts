@@ -150,7 +150,7 @@ export async function runDevnet (o: DevnetOptions): Promise<void> {
     // Every run is a new network with its own genesis, so a reused --data-dir keeps identities and
     // stores but not what belongs to the previous schedule: the authorities' held descriptors
     // (they would compete with this run's for the same epochs) and the relays' per-epoch mix keys.
-    for (let i = 1; i <= 3; i++) rmSync(join(root, `authority-${i}`, 'descriptors.json'), { force: true })
+    for (let i = 1; i <= 3; i++) for (const f of ['descriptors.json', 'admitted.yaml']) rmSync(join(root, `authority-${i}`, f), { force: true })
     for (const [name] of LAYOUT) {
       const keys = join(root, name, 'keys')
       if (existsSync(keys)) for (const f of readdirSync(keys)) if (/^mix-\d+\.key$/.test(f)) rmSync(join(keys, f))
@@ -183,6 +183,9 @@ export async function runDevnet (o: DevnetOptions): Promise<void> {
       writeFileSync(config, toYaml({ version: 1, role, dataDir: dir, listen: { host: '127.0.0.1', port }, directory, metrics: { host: '127.0.0.1', port: metricsPort }, limits: { workers: 1 }, replay: { capacity: 1_000_000 }, log: { level: 'warn' } }))
       nodes.push({ name, id: loadIdentity(c, dir).id, config, metricsPort })
     }
+    // Each authority's operator admits the five relays (each with its role and layer) and the ingresses of the devnet's server.
+    const admitted = LAYOUT.map(([name, role, layer]) => `${role}:${layer}:${Buffer.from(loadIdentity(c, join(root, name)).identity.publicKey).toString('hex')}`)
+    for (const a of auths) sealmix(['authority', 'admit', '--config', a.config, ...admitted.flatMap(r => ['--relay', r]), '--server', SERVER])
     const [gwA, gwB] = [nodes[0]!, nodes[1]!]
     // The ingress and the stand-in homeserver, made with the operator's commands.
     const [hsPort, apiPort, ingressMetrics] = [await freePort(), await freePort(), await freePort()]

@@ -6,14 +6,14 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { timingSafeEqual } from 'node:crypto'
-import type { RelayMetrics } from './metrics.ts'
+import type { Registry } from 'prom-client'
 
 export interface OpsServer {
   readonly port: number
   close (): Promise<void>
 }
 
-export async function startOpsServer (o: { host: string, port: number, token?: string, metrics: RelayMetrics, ready: () => string | null }): Promise<OpsServer> {
+export async function startOpsServer (o: { host: string, port: number, token?: string, metrics: { readonly registry: Registry }, ready: () => string | null }): Promise<OpsServer> {
   const want = o.token === undefined ? null : Buffer.from(`Bearer ${o.token}`)
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]

@@ -92,6 +92,20 @@ const HEX32 = /^[0-9a-f]{64}$/
 
 /** Verify a descriptor from untrusted input, and that it has a key for `epoch` and KEYS_AHEAD after it. */
 export function verifyDescriptor (c: CryptoSuite, s: unknown, epoch: number): Result<SignedDescriptor, DescriptorCode> {
+  const v = verifyDescriptorSignature(c, s)
+  if (!v.ok) return v
+  const missing = missingKeyEpoch(v.value, epoch)
+  return missing === null ? v : fail('DESC_NO_KEY_FOR_EPOCH', String(missing))
+}
+
+/** The first epoch from `epoch` to KEYS_AHEAD after it that a (verified) descriptor has no mix key for, or null. */
+export function missingKeyEpoch (sd: SignedDescriptor, epoch: number): number | null {
+  for (let e = epoch; e <= epoch + KEYS_AHEAD; e++) if (!sd.descriptor.mixKeys.some(k => k.epoch === e)) return e
+  return null
+}
+
+/** Shape, id and signature of a descriptor from untrusted input; no epoch is checked. */
+export function verifyDescriptorSignature (c: CryptoSuite, s: unknown): Result<SignedDescriptor, Exclude<DescriptorCode, 'DESC_NO_KEY_FOR_EPOCH'>> {
   const sd = s as SignedDescriptor
   const d = sd?.descriptor as SignedDescriptor['descriptor'] | undefined
   if (d === undefined || d === null || typeof d !== 'object' || typeof sd.signature !== 'string' || !/^[0-9a-f]{128}$/.test(sd.signature)) return fail('DESC_MALFORMED', 'shape')
@@ -102,7 +116,6 @@ export function verifyDescriptor (c: CryptoSuite, s: unknown, epoch: number): Re
   if (relayId(c, Buffer.from(d.identityKey, 'hex')) !== d.id) return fail('DESC_ID_MISMATCH')
   const msg = Buffer.concat([DESCRIPTOR_LABEL, Buffer.from(canonicalJson(d), 'utf8')])
   if (!c.verifyDetached(Buffer.from(sd.signature, 'hex'), msg, Buffer.from(d.identityKey, 'hex'))) return fail('DESC_BAD_SIGNATURE')
-  for (let e = epoch; e <= epoch + KEYS_AHEAD; e++) if (!d.mixKeys.some(k => k.epoch === e)) return fail('DESC_NO_KEY_FOR_EPOCH', String(e))
   return ok(sd)
 }
 
@@ -114,8 +127,13 @@ export interface EpochDocumentInput {
   readonly graceMs: number
   readonly geometry: GeometryParams
   readonly mixing: MixingParams
-  /** Untrusted descriptors as received; the ones that do not verify are left out. */
+  /**
+   * Untrusted descriptors as received; the ones that do not verify are left out. With `verified`
+   * they are SignedDescriptors whose signatures were checked on arrival (an authority verifies each
+   * once, not at every build): only their keys for the epoch are checked.
+   */
   readonly descriptors: readonly unknown[]
+  readonly verified?: boolean
   readonly ingresses: readonly IngressDescriptor[]
 }
 
@@ -129,7 +147,7 @@ export function buildEpochDocument (c: CryptoSuite, i: EpochDocumentInput): Netw
   if (!Number.isInteger(i.epoch) || i.epoch < 0) throw MixError.BAD_ARGUMENT('epoch must be a non-negative integer')
   const best = new Map<string, SignedDescriptor>()
   for (const raw of i.descriptors) {
-    const v = verifyDescriptor(c, raw, i.epoch)
+    const v = i.verified === true ? (missingKeyEpoch(raw as SignedDescriptor, i.epoch) === null ? ok(raw as SignedDescriptor) : fail('DESC_NO_KEY_FOR_EPOCH')) : verifyDescriptor(c, raw, i.epoch)
     if (!v.ok) continue
     // The most recent descriptor (its first key's epoch is when it was published), ties broken by the smaller signature.
     const prev = best.get(v.value.descriptor.id)

@@ -9,7 +9,7 @@
 import { join } from 'node:path'
 import pino, { type Logger } from 'pino'
 import {
-  ACK_STATUS, checkDelivery, encodeAck, FRAME, NETWORK_GEOMETRY as G, loadCrypto, openIngressPayload, parseFragment, parseSubmit, Reassembler, Sphinx, userIdDomain,
+  ACK_STATUS, checkDelivery, encodeAck, FRAME, NETWORK_GEOMETRY as G, loadCrypto, openIngressPayload, parseFragment, parseSubmit, RateLimiter, Reassembler, Sphinx, userIdDomain,
   KIND_TO_DEVICE_V1, type AckStatus, type CryptoSuite, type NetworkDocument
 } from '../../mix/index.ts'
 import { ClientError } from '../errors.ts'
@@ -21,7 +21,7 @@ import { startApiServer, startIngressOps, type Listening } from './http.ts'
 import { IssuerApi } from './issuer.ts'
 import { loadIngressKeys, type IngressKeys } from './keys.ts'
 import { IngressMetrics } from './metrics.ts'
-import { RateLimiter } from './rate-limit.ts'
+
 import { matrixSink, type Sink } from './sink.ts'
 import { IngressStore } from './store.ts'
 

@@ -10,12 +10,14 @@ import { benchSphinx } from './sphinx.bench.ts'
 import { benchRelay } from './relay.bench.ts'
 import { benchStore } from './store.bench.ts'
 import { benchDevnet } from './devnet.bench.ts'
+import { benchDirectory } from './directory.bench.ts'
 
 const SUITES: Record<string, () => Promise<BenchResult[]>> = {
   sphinx: benchSphinx,
   relay: benchRelay,
   store: benchStore,
-  devnet: benchDevnet
+  devnet: benchDevnet,
+  directory: benchDirectory
 }
 
 const args = process.argv.slice(2)

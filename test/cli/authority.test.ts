@@ -13,7 +13,7 @@ import { SEALMIX } from '../helpers/bundle.ts'
 describe('sealmix authority', function () {
   this.timeout(60_000)
 
-  it('runs from the config init writes, takes a descriptor and serves a signed document', async function () {
+  it('runs from the config init writes, takes a descriptor once `authority admit` admitted its relay, and serves a signed document', async function () {
     const c = await loadCrypto()
     const dir = mkdtempSync(join(tmpdir(), 'sealmix-authority-'))
     const port = await freePort()
@@ -32,7 +32,12 @@ describe('sealmix authority', function () {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/v1/schedule`).catch(() => null))?.status === 200, 20_000, 'authority up')
       const id = c.signSeedKeypair(Buffer.alloc(32, 5))
       const sd = signDescriptor(c, { version: 1, id: relayId(c, id.publicKey), role: 'mix', layer: 1, address: 'ws://m.example:9000', identityKey: Buffer.from(id.publicKey).toString('hex'), mixKeys: [0, 1, 2, 3].map(e => ({ epoch: e, key: Buffer.alloc(32, e + 1).toString('hex') })) }, id.secretKey)
-      assert.equal((await fetch(`http://127.0.0.1:${port}/v1/descriptor`, { method: 'POST', body: JSON.stringify(sd) })).status, 200)
+      const post = async (): Promise<number> => (await fetch(`http://127.0.0.1:${port}/v1/descriptor`, { method: 'POST', body: JSON.stringify(sd) })).status
+      assert.equal(await post(), 403, 'not admitted yet')
+      // The operator admits it with the CLI; the running authority re-reads its admission file.
+      const adm = spawnSync(process.execPath, [...SEALMIX, 'authority', 'admit', '--config', cfg, '--relay', `mix:1:${Buffer.from(id.publicKey).toString('hex')}`], { cwd: PROJECT, encoding: 'utf8' })
+      assert.equal(adm.status, 0, adm.stderr)
+      await waitFor(async () => await post() === 200, 10_000, 'the admitted relay\'s descriptor taken')
       assert.equal((await fetch(`http://127.0.0.1:${port}/v1/document/0`)).status, 404, 'not served before its deadline')
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/v1/document/0`)).status === 200, 20_000, 'document served from genesis')
       const epoch = epochAt({ genesisMs: genesis, epochMs: 3_600_000 }, Date.now())

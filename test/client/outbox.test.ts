@@ -1,7 +1,7 @@
 /** The sender's bookkeeping: re-send after a missing ack with doubling timeouts, give up, and settle on the ingress's answers. */
 import assert from 'node:assert/strict'
 import { Outbox } from '../../client/outbox.ts'
-import { RateLimiter } from '../../client/ingress/rate-limit.ts'
+import { RateLimiter } from '../../mix/rate-limit.ts'
 import { ACK_STATUS } from '../../mix/index.ts'
 
 describe('Outbox', function () {

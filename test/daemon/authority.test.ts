@@ -4,11 +4,18 @@
  * same document signed by all three; with one down, the other two still make a majority and a
  * DirectoryClient takes their document. Ingress descriptors signed by the ingress are listed with
  * the gateways of the epoch. A restarted authority builds the same documents from its state file.
+ * Admission: only the relays (with their role and layer) and servers its operator admitted are
+ * taken, an edit of the admission file takes effect without a restart, and a flood from one source
+ * is answered 429 beyond its rate.
  */
 import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { Agent, request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { directoryClient } from '../../client/directory.ts'
-import { Authority, freePort } from '../../daemon/index.ts'
-import { deterministicRng, epochStart, loadCrypto, NETWORK_GEOMETRY, publishDeadline, relayId, signDescriptor, signIngressDescriptor, type CryptoSuite, type MixingParams } from '../../mix/index.ts'
+import { admit, Authority, freePort, loadAdmission, remove, saveAdmission, type Admission, type AuthorityOptions } from '../../daemon/index.ts'
+import { deterministicRng, epochAt, epochStart, loadCrypto, NETWORK_GEOMETRY, publishDeadline, relayId, signDescriptor, signIngressDescriptor, type CryptoSuite, type MixingParams } from '../../mix/index.ts'
 import { waitFor } from '../helpers/testnet.ts'
 
 const MIXING: MixingParams = { strategy: 'batch', intervalMs: 100, minPool: 8, flushFraction: 0.7, minBatch: 4, maxDelayMs: 5000, loopRatePerSec: 0.5 }
@@ -20,14 +27,17 @@ describe('directory authorities', function () {
   let t = Date.now()
   const schedule = { genesisMs: t + 1000, epochMs: 10_000 }
   const refs: Array<{ url: string, publicKey: string }> = []
+  let admission: Admission
   before(async function () {
     c = await loadCrypto()
     const keys = [1, 2, 3].map(i => c.signSeedKeypair(Buffer.alloc(32, 40 + i)))
     const ports = [await freePort(), await freePort(), await freePort()]
     for (let i = 0; i < 3; i++) refs.push({ url: `http://127.0.0.1:${ports[i]!}`, publicKey: Buffer.from(keys[i]!.publicKey).toString('hex') })
+    const admitted = ([['g1', 'gateway', 0], ['m1', 'mix', 1], ['m2', 'mix', 2], ['m3', 'mix', 3], ['late', 'mix', 2], ['r1', 'gateway', 0], ['r2', 'mix', 1]] as const).map(([seed, role, layer]) => ({ identityKey: ident(seed).identityKey, role, layer }))
+    admission = { relays: admitted, servers: ['hs.example'] }
     auths = keys.map((k, i) => new Authority({
       crypto: c, signing: k, network: 'auth-test', schedule, graceMs: 2000, geometry: NETWORK_GEOMETRY, mixing: MIXING, ingresses: [], host: '127.0.0.1', port: ports[i]!, now: () => t,
-      peers: refs.filter((_, j) => j !== i)
+      peers: refs.filter((_, j) => j !== i), admission
     }))
     for (const a of auths) await a.start()
   })
@@ -82,12 +92,9 @@ describe('directory authorities', function () {
   })
 
   it('a restarted authority builds the same documents from its state file', async function () {
-    const { mkdtempSync, rmSync } = await import('node:fs')
-    const { tmpdir } = await import('node:os')
-    const { join } = await import('node:path')
     const dir = mkdtempSync(join(tmpdir(), 'sealmix-authority-state-'))
     const make = async (): Promise<Authority> => {
-      const a = new Authority({ crypto: c, signing: c.signSeedKeypair(Buffer.alloc(32, 77)), network: 'auth-test', schedule, graceMs: 2000, geometry: NETWORK_GEOMETRY, mixing: MIXING, ingresses: [], host: '127.0.0.1', port: await freePort(), now: () => t, peers: [], stateFile: join(dir, 'descriptors.json') })
+      const a = new Authority({ crypto: c, signing: c.signSeedKeypair(Buffer.alloc(32, 77)), network: 'auth-test', schedule, graceMs: 2000, geometry: NETWORK_GEOMETRY, mixing: MIXING, ingresses: [], host: '127.0.0.1', port: await freePort(), now: () => t, peers: [], stateFile: join(dir, 'descriptors.json'), admission })
       await a.start()
       return a
     }
@@ -108,5 +115,94 @@ describe('directory authorities', function () {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('directory authority: admission', function () {
+  this.timeout(60_000)
+  let c: CryptoSuite
+  let dir: string
+  let a: Authority
+  let t = Date.now()
+  const schedule = { genesisMs: t - 1000, epochMs: 10_000 }
+  before(async function () {
+    c = await loadCrypto()
+    dir = mkdtempSync(join(tmpdir(), 'sealmix-admission-'))
+  })
+  afterEach(async function () { await a?.stop() })
+  after(function () { rmSync(dir, { recursive: true, force: true }) })
+
+  const relay = (seed: string, role: 'gateway' | 'mix', layer: number, claim = { role, layer }): { identityKey: string, id: string, sd: unknown } => {
+    const rng = deterministicRng(c, seed)
+    const k = c.signSeedKeypair(rng.bytes(32))
+    const identityKey = Buffer.from(k.publicKey).toString('hex')
+    const id = relayId(c, k.publicKey)
+    const e = epochAt(schedule, t)
+    return { identityKey, id, sd: signDescriptor(c, { version: 1, id, role: claim.role, layer: claim.layer, address: `ws://${seed}.example:9000`, identityKey, mixKeys: [e, e + 1, e + 2, e + 3].map(x => ({ epoch: x, key: rng.bytes(32).toString('hex') })) }, k.secretKey) }
+  }
+  const post = async (body: unknown): Promise<{ status: number, reason?: string }> => {
+    const r = await fetch(`http://127.0.0.1:${a.port}/v1/descriptor`, { method: 'POST', body: JSON.stringify(body) })
+    return { status: r.status, reason: (await r.json() as { reason?: string }).reason }
+  }
+  const start = async (admission: AuthorityOptions['admission'], stateFile?: string): Promise<void> => {
+    a = new Authority({ crypto: c, signing: c.signSeedKeypair(Buffer.alloc(32, 91)), network: 'adm-test', schedule, graceMs: 2000, geometry: NETWORK_GEOMETRY, mixing: MIXING, ingresses: [], host: '127.0.0.1', port: 0, now: () => t, peers: [], admission, stateFile })
+    await a.start()
+  }
+
+  it('refuses an unadmitted relay before storing anything, and an admitted one that claims another role or layer', async function () {
+    const ok = relay('adm-ok', 'mix', 2)
+    const stranger = relay('adm-stranger', 'mix', 2)
+    const liar = relay('adm-liar', 'mix', 1, { role: 'mix', layer: 3 })
+    const state = join(dir, 'state-1.json')
+    await start({ relays: [{ identityKey: ok.identityKey, role: 'mix', layer: 2 }, { identityKey: liar.identityKey, role: 'mix', layer: 1 }], servers: [] }, state)
+    assert.deepEqual(await post(stranger.sd), { status: 403, reason: 'not_admitted' })
+    assert.deepEqual(await post(liar.sd), { status: 403, reason: 'wrong_role' })
+    assert.equal((await post(ok.sd)).status, 200)
+    const ing = signIngressDescriptor(c, { id: ok.id, serverName: 'rogue.example', identityKey: ok.identityKey, boxKey: 'ab'.repeat(32), gateways: ['cd'.repeat(32)] }, t, Buffer.alloc(64))
+    assert.deepEqual(await post(ing), { status: 403, reason: 'server_not_admitted' })
+    assert.deepEqual(a.heldRelayIds, [ok.id])
+    const refused = await a.metrics.registry.getSingleMetricAsString('sealmix_authority_descriptors_refused_total')
+    for (const r of ['not_admitted', 'wrong_role', 'server_not_admitted']) assert.match(refused, new RegExp(`reason="${r}"} 1`))
+    await a.stop()
+    const saved = readFileSync(state, 'utf8')
+    assert.ok(saved.includes(ok.identityKey) && !saved.includes(stranger.identityKey) && !saved.includes(liar.identityKey), 'only the admitted relay reaches the state file')
+  })
+
+  it('admit takes effect at the next document without a restart, and remove drops the relay from the next one', async function () {
+    const file = join(dir, 'admitted.yaml')
+    const r = relay('adm-later', 'gateway', 0)
+    await start({ file })
+    assert.deepEqual(await post(r.sd), { status: 403, reason: 'not_admitted' })
+    saveAdmission(file, admit(loadAdmission(file), [{ identityKey: r.identityKey, role: 'gateway', layer: 0 }], []))
+    await waitFor(async () => (await post(r.sd)).status === 200, 10_000, 'the running authority takes the admission')
+    const next = epochAt(schedule, t) + 1
+    assert.deepEqual(a.build(next).relays.map(x => x.id), [r.id])
+    saveAdmission(file, remove(loadAdmission(file), [r.identityKey], []))
+    await waitFor(() => a.heldRelayIds.length === 0, 10_000, 'the removed relay is dropped')
+    assert.deepEqual(a.build(next).relays, [])
+    assert.deepEqual(await post(r.sd), { status: 403, reason: 'not_admitted' })
+  })
+
+  it('a flood of 10,000 POSTs from one source is answered 429 beyond its rate while another source still gets in', async function () {
+    const ok = relay('adm-flood-ok', 'mix', 1)
+    await start({ relays: [{ identityKey: ok.identityKey, role: 'mix', layer: 1 }], servers: [] })
+    const junk = JSON.stringify(relay('adm-flood-junk', 'mix', 1).sd)
+    const agent = new Agent({ keepAlive: true, maxSockets: 32, localAddress: '127.0.0.2' })
+    const codes = new Map<number, number>()
+    const one = async (): Promise<void> => await new Promise<void>(resolve => {
+      const req = request({ host: '127.0.0.1', port: a.port, path: '/v1/descriptor', method: 'POST', agent, headers: { 'content-type': 'application/json' } }, res => { res.resume(); res.on('end', () => { codes.set(res.statusCode!, (codes.get(res.statusCode!) ?? 0) + 1); resolve() }) })
+      req.on('error', () => { codes.set(0, (codes.get(0) ?? 0) + 1); resolve() })
+      req.end(junk)
+    })
+    const started = Date.now()
+    let sent = 0
+    await Promise.all(Array.from({ length: 32 }, async () => { while (sent < 10_000) { sent++; await one() } }))
+    agent.destroy()
+    const seconds = (Date.now() - started) / 1000
+    // 50 per second and a burst of 100 from one source: almost all of the flood is refused unread.
+    assert.ok((codes.get(429) ?? 0) > 9000, `429s: ${JSON.stringify([...codes])} in ${seconds} s`)
+    assert.ok((codes.get(403) ?? 0) <= 100 + 50 * Math.ceil(seconds) + 50, `refused as unadmitted: ${JSON.stringify([...codes])}`)
+    assert.equal((await post(ok.sd)).status, 200, 'another source is still heard')
+    assert.deepEqual(a.heldRelayIds, [ok.id])
   })
 })

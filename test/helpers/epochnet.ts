@@ -45,10 +45,6 @@ export async function createEpochnet (c: CryptoSuite, o: { epochMs: number, grac
   const keys = [0, 1, 2].map(() => { const s = Buffer.alloc(32); c.randomFill(s); return c.signSeedKeypair(s) })
   const ports = [await freePort(), await freePort(), await freePort()]
   const refs = keys.map((k, i) => ({ url: `http://127.0.0.1:${ports[i]!}`, publicKey: Buffer.from(k.publicKey).toString('hex') }))
-  const authorities = keys.map((k, i) => new Authority({
-    crypto: c, signing: k, network: 'epochnet', schedule, graceMs: o.graceMs, geometry: NETWORK_GEOMETRY, mixing: EPOCH_MIXING, ingresses: [], host: '127.0.0.1', port: ports[i]!, peers: refs.filter((_, j) => j !== i)
-  }))
-  for (const a of authorities) await a.start()
   const nodes: EpochNode[] = []
   for (const [name, role, layer] of [['gwA', 'gateway', 0], ['gwB', 'gateway', 0], ['mix1', 'mix', 1], ['mix2', 'mix', 2], ['mix3', 'mix', 3]] as const) {
     const dir = join(root, name)
@@ -63,6 +59,12 @@ export async function createEpochnet (c: CryptoSuite, o: { epochMs: number, grac
     writeFileSync(configFile, JSON.stringify({ ...raw, log: { level: 'info' } }))
     nodes.push({ name, role, layer, dir, keys: loadIdentity(c, dir), port, metricsPort, config: parseConfig(raw, root), configFile, relay: null, proc: null })
   }
+  // The operators of the authorities admitted these five relays and the ingresses of example.org.
+  const admission = { relays: nodes.map(n => ({ identityKey: Buffer.from(n.keys.identity.publicKey).toString('hex'), role: n.role, layer: n.layer })), servers: ['example.org'] }
+  const authorities = keys.map((k, i) => new Authority({
+    crypto: c, signing: k, network: 'epochnet', schedule, graceMs: o.graceMs, geometry: NETWORK_GEOMETRY, mixing: EPOCH_MIXING, ingresses: [], host: '127.0.0.1', port: ports[i]!, peers: refs.filter((_, j) => j !== i), admission
+  }))
+  for (const a of authorities) await a.start()
   const ingressDir = join(root, 'ingress')
   initIngressKeys(c, ingressDir, 'example.org', Date.now())
   const ik = loadIngressKeys(c, ingressDir, 'example.org')

@@ -1,0 +1,44 @@
+/** Dispatch of `sealmix authority` (run), `sealmix authority admit` and `sealmix authority remove`. */
+import {
+  admit, Authority, authorityKey, createLogger, loadAdmission, loadAuthorityConfig, NETWORK_GEOMETRY, remove, saveAdmission, startOpsServer,
+  type AdmittedRelay, type CryptoSuite, type MixingParams
+} from '../daemon/index.ts'
+import { many, one, untilSignal, usage, type Flags } from './args.ts'
+
+/** `--relay ROLE:LAYER:IDENTITY_HEX`, e.g. `mix:2:ab12…` or `gateway:0:…`. */
+function relayArg (v: string): AdmittedRelay {
+  const m = /^(gateway|mix):([0-3]):([0-9a-f]{64})$/.exec(v)
+  if (m === null || (m[1] === 'gateway') !== (m[2] === '0')) throw usage(`--relay must be gateway:0:IDENTITY_HEX or mix:LAYER:IDENTITY_HEX with LAYER 1..3 (got ${v})`, 'authority')
+  return { role: m[1] as 'gateway' | 'mix', layer: Number(m[2]), identityKey: m[3]! }
+}
+
+export async function authorityCommand (c: CryptoSuite, flags: Flags): Promise<number> {
+  const cfg = loadAuthorityConfig(one(flags, 'config'))
+  const action = flags.positionals[0]
+  if (flags.positionals.length > 1 || (action !== undefined && action !== 'admit' && action !== 'remove')) throw usage(`'authority' takes admit, remove or nothing (got '${flags.positionals.join(' ')}')`, 'authority')
+  if (action === 'admit' || action === 'remove') {
+    const before = loadAdmission(cfg.admissionFile)
+    const servers = many(flags, 'server')
+    const after = action === 'admit'
+      ? admit(before, many(flags, 'relay').map(relayArg), servers)
+      : remove(before, many(flags, 'identity-key').map(k => { if (!/^[0-9a-f]{64}$/.test(k)) throw usage(`--identity-key must be 64 hex digits (got ${k})`, 'authority'); return k }), servers)
+    saveAdmission(cfg.admissionFile, after)
+    // A running authority re-reads the file within a second; the next document it builds uses it.
+    console.log(JSON.stringify({ event: `authority_${action}`, relays: after.relays.length, servers: after.servers.length, file: cfg.admissionFile }))
+    return 0
+  }
+  for (const f of ['relay', 'server', 'identity-key']) if (many(flags, f).length > 0) throw usage(`--${f} goes with 'authority admit' or 'authority remove'`, 'authority')
+  const log = createLogger('info')
+  const a = new Authority({
+    crypto: c, signing: authorityKey(c, cfg.signingKeyFile), network: cfg.network, schedule: { genesisMs: cfg.epoch.genesisMs, epochMs: cfg.epoch.epochMs }, graceMs: cfg.epoch.graceMs,
+    geometry: NETWORK_GEOMETRY, mixing: cfg.mixing as MixingParams, ingresses: cfg.ingresses, peers: cfg.peers, host: cfg.listen.host, port: cfg.listen.port, stateFile: cfg.stateFile,
+    admission: { file: cfg.admissionFile }, limits: cfg.limits, log
+  })
+  await a.start()
+  const ops = cfg.metrics === undefined ? null : await startOpsServer({ host: cfg.metrics.host, port: cfg.metrics.port, metrics: a.metrics, ready: () => null })
+  console.log(JSON.stringify({ event: 'authority_started', signer: a.signer, port: a.port, metricsPort: ops?.port ?? null }))
+  await untilSignal()
+  await ops?.close()
+  await a.stop()
+  return 0
+}

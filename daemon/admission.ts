@@ -1,0 +1,101 @@
+/**
+ * Who may be listed: the relays (identity key, role, layer) and the homeservers (server names,
+ * for their ingresses) that an authority's operator admitted. Kept in a YAML file beside the
+ * authority's config, edited with `sealmix authority admit|remove`, and re-read by a running
+ * authority when it changes. A descriptor from anyone else is refused before its signature is
+ * even checked, and never stored.
+ */
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { parse as parseYaml, stringify as toYaml } from 'yaml'
+import { z } from 'zod'
+import { describeIssue, type ConfigIssue, type RelayRole } from '../mix/index.ts'
+import { RelayError } from './errors.ts'
+
+const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a 32-byte key)')
+
+const AdmittedRelaySchema = z.object({
+  identityKey: hex32,
+  role: z.enum(['gateway', 'mix']),
+  layer: z.number().int().min(0).max(3)
+}).strict().refine(r => (r.role === 'gateway') === (r.layer === 0), { message: 'a gateway is layer 0 and a mix layer 1, 2 or 3', path: ['layer'] })
+
+export const AdmissionSchema = z.object({
+  version: z.literal(1).default(1),
+  /** Relays that may be listed, each only with its role and layer. At most 10,000. */
+  relays: z.array(AdmittedRelaySchema).max(10_000).default([]),
+  /** Homeservers whose ingresses may be listed. At most 10,000. */
+  servers: z.array(z.string().min(1).max(255)).max(10_000).default([])
+}).strict()
+
+export interface AdmittedRelay { readonly identityKey: string, readonly role: RelayRole, readonly layer: number }
+export interface Admission { readonly relays: readonly AdmittedRelay[], readonly servers: readonly string[] }
+
+export const NO_ADMISSION: Admission = { relays: [], servers: [] }
+
+/** Read an admission file; a missing file admits nobody. A malformed one is a CONFIG_INVALID naming key, rule and value. */
+export function loadAdmission (path: string): Admission {
+  if (!existsSync(path)) return NO_ADMISSION
+  let raw: unknown
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8')) ?? {}
+  } catch (e) {
+    throw RelayError.CONFIG_UNREADABLE(path, (e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0]!, e)
+  }
+  const r = AdmissionSchema.safeParse(raw)
+  if (!r.success) {
+    const d = describeIssue(raw, r.error.issues[0]! as ConfigIssue, new Set())
+    throw RelayError.CONFIG_INVALID(`admission file: ${d.key}`, d.rule, d.value)
+  }
+  const seen = new Set<string>()
+  for (const x of r.data.relays) {
+    if (seen.has(x.identityKey)) throw RelayError.CONFIG_INVALID('admission file: relays', 'each identity key at most once', x.identityKey)
+    seen.add(x.identityKey)
+  }
+  return { relays: r.data.relays, servers: [...new Set(r.data.servers)] }
+}
+
+/** Write an admission file atomically (a temporary file renamed over it), so that a running authority never reads half of one. */
+export function saveAdmission (path: string, a: Admission): void {
+  writeFileSync(`${path}.tmp`, toYaml({ version: 1, relays: a.relays, servers: a.servers }), { mode: 0o600 })
+  renameSync(`${path}.tmp`, path)
+}
+
+/** `a` with `relays` and `servers` added; an identity already admitted takes the new role and layer. */
+export function admit (a: Admission, relays: readonly AdmittedRelay[], servers: readonly string[]): Admission {
+  const keys = new Set(relays.map(r => r.identityKey))
+  return { relays: [...a.relays.filter(r => !keys.has(r.identityKey)), ...relays], servers: [...new Set([...a.servers, ...servers])] }
+}
+
+/** `a` without the relays of `identityKeys` and the servers named. */
+export function remove (a: Admission, identityKeys: readonly string[], servers: readonly string[]): Admission {
+  return { relays: a.relays.filter(r => !identityKeys.includes(r.identityKey)), servers: a.servers.filter(s => !servers.includes(s)) }
+}
+
+/** Lookups by identity key and server name. */
+export class AdmissionIndex {
+  readonly #relays: Map<string, AdmittedRelay>
+  readonly #servers: Set<string>
+  constructor (readonly admission: Admission) {
+    this.#relays = new Map(admission.relays.map(r => [r.identityKey, r]))
+    this.#servers = new Set(admission.servers)
+  }
+
+  get relays (): number { return this.#relays.size }
+  relay (identityKey: string): AdmittedRelay | undefined { return this.#relays.get(identityKey) }
+  server (name: string): boolean { return this.#servers.has(name) }
+}
+
+/** An admission file followed by its modification time: `changed()` re-reads it when it was written since. */
+export class AdmissionFile {
+  #mtimeMs = -1
+  constructor (readonly path: string) {}
+
+  /** The admission if the file changed since the last call (or on the first), else null. Throws when the new file is invalid. */
+  changed (): Admission | null {
+    const m = existsSync(this.path) ? statSync(this.path).mtimeMs : 0
+    if (m === this.#mtimeMs) return null
+    const a = loadAdmission(this.path)
+    this.#mtimeMs = m
+    return a
+  }
+}
