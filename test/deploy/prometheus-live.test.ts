@@ -1,6 +1,6 @@
 /**
  * The monitoring artifacts against running nodes: every metric name a dashboard panel or an alert
- * rule uses is exported by a relay or the ingress, and a real Prometheus server (Debian's
+ * rule uses is exported by a relay, the ingress or a directory authority, and a real Prometheus server (Debian's
  * package) scrapes a loopback network (5 relays and an ingress), sees every target up, loads the
  * alert rules, and answers every dashboard query with data.
  */
@@ -10,8 +10,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse as parseYaml, stringify as toYaml } from 'yaml'
-import { freePort } from '../../daemon/index.ts'
-import { loadCrypto, type CryptoSuite } from '../../mix/index.ts'
+import { Authority, freePort, NO_ADMISSION } from '../../daemon/index.ts'
+import { loadCrypto, NETWORK_GEOMETRY, type CryptoSuite } from '../../mix/index.ts'
 import { createChat, enrol, type Chat } from '../helpers/chat.ts'
 import { createTestnet, httpGet, PROJECT, waitFor, type Testnet } from '../helpers/testnet.ts'
 import { needTool } from '../helpers/tools.ts'
@@ -58,8 +58,13 @@ describe('monitoring against running nodes', function () {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  it('every metric a panel or a rule uses is exported by a running relay or ingress', async function () {
+  it('every metric a panel or a rule uses is exported by a running relay, ingress or authority', async function () {
     const exported = new Set<string>()
+    const auth = new Authority({ crypto: c, signing: c.signSeedKeypair(Buffer.alloc(32, 3)), network: 'monitoring', schedule: { genesisMs: Date.now(), epochMs: 60_000 }, graceMs: 5000, geometry: NETWORK_GEOMETRY, mixing: net.doc.mixing, ingresses: [], peers: [], host: '127.0.0.1', port: 0, admission: NO_ADMISSION })
+    await auth.start()
+    try {
+      for (const line of (await auth.metrics.registry.metrics()).split('\n')) { const m = /^# TYPE (\S+) /.exec(line); if (m !== null) exported.add(m[1]!) }
+    } finally { await auth.stop() }
     for (const port of [...net.nodes.map(n => n.metricsPort), chat.ingress!.metricsPort]) {
       for (const line of (await httpGet(port, '/metrics')).body.split('\n')) {
         const m = /^# TYPE (\S+) /.exec(line)
