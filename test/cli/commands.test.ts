@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
@@ -42,6 +42,8 @@ const usageError = (r: Run, message: string, cmd: string): void => {
 describe('sealmix commands', function () {
   this.timeout(120_000)
   const root = mkdtempSync(join(tmpdir(), 'sealmix-cli-'))
+  // Keys and configs made by the commands under test: removed with the suite.
+  after(function () { rmSync(root, { recursive: true, force: true }) })
 
   it('answers --help on every command with its usage, exit 0', function () {
     for (const cmd of Object.keys(HELP).filter(k => k !== '')) {

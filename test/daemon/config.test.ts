@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig, parseConfig, RelayError } from '../../daemon/index.ts'
@@ -69,5 +69,6 @@ describe('config', function () {
     writeFileSync(join(dir, 'c.yaml'), 'role: [unclosed')
     assert.throws(() => loadConfig(join(dir, 'c.yaml')), { code: 'RELAY_CONFIG_UNREADABLE' })
     assert.throws(() => loadConfig(join(dir, 'missing.yaml')), { code: 'RELAY_CONFIG_UNREADABLE', message: `RELAY_CONFIG_UNREADABLE: cannot read config file ${join(dir, 'missing.yaml')}: ENOENT` })
+    rmSync(dir, { recursive: true, force: true })
   })
 })
