@@ -1,7 +1,7 @@
 /** Dispatch of `sealmix authority` (run), `sealmix authority admit` and `sealmix authority remove`. */
 import {
   admit, Authority, authorityKey, createLogger, loadAdmission, loadAuthorityConfig, NETWORK_GEOMETRY, remove, saveAdmission, startOpsServer,
-  type AdmittedRelay, type CryptoSuite, type MixingParams
+  type AdmittedRelay, type AdmittedServer, type CryptoSuite, type MixingParams
 } from '../daemon/index.ts'
 import { many, one, untilSignal, usage, type Flags } from './args.ts'
 
@@ -12,16 +12,22 @@ function relayArg (v: string): AdmittedRelay {
   return { role: m[1] as 'gateway' | 'mix', layer: Number(m[2]), identityKey: m[3]! }
 }
 
+/** `--server NAME=ROOT_HEX[,ROOT_HEX]`: a homeserver and its server root keys (what its ServerCerts and ingress bindings are signed with). */
+function serverArg (v: string): AdmittedServer {
+  const m = /^([^=\s]{1,255})=([0-9a-f]{64}(?:,[0-9a-f]{64}){0,7})$/.exec(v)
+  if (m === null) throw usage(`--server must be NAME=ROOT_HEX (the server root key; several separated by commas) (got ${v})`, 'authority')
+  return { name: m[1]!, rootKeys: m[2]!.split(',') }
+}
+
 export async function authorityCommand (c: CryptoSuite, flags: Flags): Promise<number> {
   const cfg = loadAuthorityConfig(one(flags, 'config'))
   const action = flags.positionals[0]
   if (flags.positionals.length > 1 || (action !== undefined && action !== 'admit' && action !== 'remove')) throw usage(`'authority' takes admit, remove or nothing (got '${flags.positionals.join(' ')}')`, 'authority')
   if (action === 'admit' || action === 'remove') {
     const before = loadAdmission(cfg.admissionFile)
-    const servers = many(flags, 'server')
     const after = action === 'admit'
-      ? admit(before, many(flags, 'relay').map(relayArg), servers)
-      : remove(before, many(flags, 'identity-key').map(k => { if (!/^[0-9a-f]{64}$/.test(k)) throw usage(`--identity-key must be 64 hex digits (got ${k})`, 'authority'); return k }), servers)
+      ? admit(before, many(flags, 'relay').map(relayArg), many(flags, 'server').map(serverArg))
+      : remove(before, many(flags, 'identity-key').map(k => { if (!/^[0-9a-f]{64}$/.test(k)) throw usage(`--identity-key must be 64 hex digits (got ${k})`, 'authority'); return k }), many(flags, 'server'))
     saveAdmission(cfg.admissionFile, after)
     // A running authority re-reads the file within a second; the next document it builds uses it.
     console.log(JSON.stringify({ event: `authority_${action}`, relays: after.relays.length, servers: after.servers.length, file: cfg.admissionFile }))

@@ -54,7 +54,8 @@ async function boot (c: CryptoSuite, profilePath: string, o: BootOptions): Promi
 const WAIT_TEXT: Record<string, string> = {
   gateway_not_listed: 'the entry gateway is not listed yet',
   mix_layer_empty: 'a mix layer has no relay yet',
-  no_ingress: 'no ingress serves the recipient\'s server yet'
+  no_ingress: 'no ingress serves the recipient\'s server yet',
+  ingress_unverified: 'no ingress of the recipient\'s server is vouched for by a root key this profile trusts'
 }
 
 /**

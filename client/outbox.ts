@@ -37,7 +37,7 @@ export interface OutMessage {
 export type OutboxEvent =
   | { readonly type: 'acked', readonly messageId: string, readonly index: number, readonly status: AckStatus }
   | { readonly type: 'delivered', readonly messageId: string, readonly latencyMs: number }
-  | { readonly type: 'failed', readonly messageId: string, readonly code: 'CLIENT_REFUSED' | 'CLIENT_ACK_TIMEOUT' | 'CLIENT_NO_ROUTE' | 'CLIENT_QUEUE_FULL' }
+  | { readonly type: 'failed', readonly messageId: string, readonly code: 'CLIENT_REFUSED' | 'CLIENT_ACK_TIMEOUT' | 'CLIENT_NO_ROUTE' | 'CLIENT_INGRESS_UNVERIFIED' | 'CLIENT_QUEUE_FULL' }
 
 export class Outbox {
   readonly #messages = new Map<string, OutMessage>()
@@ -87,10 +87,10 @@ export class Outbox {
   }
 
   /** Give up on a message that cannot be routed. */
-  abandon (f: OutFragment): OutboxEvent[] {
+  abandon (f: OutFragment, code: 'CLIENT_NO_ROUTE' | 'CLIENT_INGRESS_UNVERIFIED'): OutboxEvent[] {
     if (this.#messages.get(f.message.id) !== f.message) return []
     this.#finish(f.message)
-    return [{ type: 'failed', messageId: f.message.id, code: 'CLIENT_NO_ROUTE' }]
+    return [{ type: 'failed', messageId: f.message.id, code }]
   }
 
   markSent (f: OutFragment, nowMs: number): void {

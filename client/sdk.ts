@@ -19,8 +19,8 @@
 import { EventEmitter } from 'node:events'
 import {
   clientRates, randomInt, encodeSubmit, exitGatewayOf, exponential, FRAME, fragmentBytes, fragmentMessage, hopsFor, KIND_TO_DEVICE_V1, NETWORK_GEOMETRY, openMessage, parseAck,
-  routeVia, sealIngressPayload, sealMessage, signDelivery, Sphinx, systemRng, userIdDomain,
-  type ClientRates, type CryptoSuite, type DirectoryClient, type NetworkDocument, type Rng, type SealCode, type SenderCert, type ServerCert, type TrustStore, type VerifiedMessage, type X25519KeyPair
+  routeVia, sealIngressPayload, verifyIngressBinding, sealMessage, signDelivery, Sphinx, systemRng, userIdDomain,
+  type ClientRates, type CryptoSuite, type IngressDescriptor, type DirectoryClient, type NetworkDocument, type Rng, type SealCode, type SenderCert, type ServerCert, type TrustStore, type VerifiedMessage, type X25519KeyPair
 } from '../mix/index.ts'
 import { ClientError } from './errors.ts'
 import { GatewayLink } from './link.ts'
@@ -97,7 +97,7 @@ export interface ClientStats {
 }
 
 /** Why a client cannot send yet: each is fixed by a later network document. A closed set. */
-export type WaitReason = 'gateway_not_listed' | 'mix_layer_empty' | 'no_ingress'
+export type WaitReason = 'gateway_not_listed' | 'mix_layer_empty' | 'no_ingress' | 'ingress_unverified'
 
 export interface SendOptions {
   readonly contentType?: number
@@ -117,7 +117,7 @@ export class SealmixClient extends EventEmitter {
   readonly #link: GatewayLink
   readonly #timers = new Set<NodeJS.Timeout>()
   /** Sealed requests whose recipient's server has no ingress in the document yet; bounded by MAX_UNROUTED. */
-  readonly #unrouted: Array<{ readonly id: string, readonly server: string, readonly request: Uint8Array, readonly sinceMs: number }> = []
+  readonly #unrouted: Array<{ readonly id: string, readonly server: string, readonly request: Uint8Array, readonly sinceMs: number, unverified: boolean }> = []
   #waiting: WaitReason | null = null
   #closed = false
 
@@ -180,21 +180,21 @@ export class SealmixClient extends EventEmitter {
     let reason: WaitReason | null = null
     if (this.#gateway() === undefined) reason = 'gateway_not_listed'
     else if ([1, 2, 3].some(layer => !doc.relays.some(r => r.role === 'mix' && r.layer === layer))) reason = 'mix_layer_empty'
-    else if (this.#unrouted.length > 0) reason = 'no_ingress'
-    if (reason === null || reason === 'no_ingress') this.#link.start()
+    if (reason === null) this.#link.start()
     const now = this.#now()
     for (let i = 0; i < this.#unrouted.length;) {
       const m = this.#unrouted[i]!
-      const ingress = doc.ingresses.find(x => x.serverName === m.server)
-      if (ingress !== undefined) {
+      const found = this.#ingressFor(m.server)
+      m.unverified = found.unverified
+      if (found.ingress !== undefined) {
         this.#unrouted.splice(i, 1)
-        this.#queue(m.id, ingress.id, m.request, () => this.#handle([{ type: 'failed', messageId: m.id, code: 'CLIENT_QUEUE_FULL' }]))
+        this.#queue(m.id, found.ingress.id, m.request, () => this.#handle([{ type: 'failed', messageId: m.id, code: 'CLIENT_QUEUE_FULL' }]))
       } else if (now - m.sinceMs > (this.#o.routeWaitMs ?? 120_000)) {
         this.#unrouted.splice(i, 1)
-        this.#handle([{ type: 'failed', messageId: m.id, code: 'CLIENT_NO_ROUTE' }])
+        this.#handle([{ type: 'failed', messageId: m.id, code: m.unverified ? 'CLIENT_INGRESS_UNVERIFIED' : 'CLIENT_NO_ROUTE' }])
       } else i++
     }
-    if (reason === 'no_ingress' && this.#unrouted.length === 0) reason = null
+    if (reason === null && this.#unrouted.length > 0) reason = this.#unrouted.some(m => m.unverified) ? 'ingress_unverified' : 'no_ingress'
     if (reason !== this.#waiting) {
       this.#waiting = reason
       if (reason === null) this.emit('routable')
@@ -230,18 +230,33 @@ export class SealmixClient extends EventEmitter {
     if (senderCert === undefined) throw new ClientError('CLIENT_CONFIG_INVALID', 'sending needs a SenderCert (fetch one from the ingress)')
     const server = userIdDomain(to.userId)
     if (server === null) throw new ClientError('CLIENT_CONFIG_INVALID', 'the contact\'s user id names no server')
-    const ingress = this.network.ingresses.find(i => i.serverName === server)
+    const { ingress, unverified } = this.#ingressFor(server)
     const now = this.#now()
     const envelope = sealMessage(this.#c, { contentType: opts.contentType ?? 8, contentHint: opts.contentHint, content: typeof content === 'string' ? Buffer.from(content) : content, senderCert, serverCert }, this.#o.device.x25519, to.x25519, this.#rng)
     const dest = `${to.userId}/${to.deviceId}`
     const request = encodeSubmit({ kind: KIND_TO_DEVICE_V1, dest, envelope, auth: signDelivery(this.#c, to.capability.secretKey, to.capability.keyId, dest, now, envelope) })
     if (ingress !== undefined) return this.submit(ingress.id, request)
-    // No ingress serves that server in this document: the message waits for one that does.
+    // No ingress that its homeserver vouches for serves that server in this document: the message waits for one.
     if (this.#unrouted.length >= MAX_UNROUTED) throw new ClientError('CLIENT_QUEUE_FULL', 'too many messages are waiting for an ingress of their server')
     const id = this.#rng.bytes(16).toString('hex')
-    this.#unrouted.push({ id, server, request, sinceMs: now })
+    this.#unrouted.push({ id, server, request, sinceMs: now, unverified })
     this.#checkRoute()
     return id
+  }
+
+  /**
+   * An ingress of `server` whose binding verifies against the roots this client pins for that
+   * server, drawn at random among such ingresses (not by id order, which an ingress can grind);
+   * `unverified` when the document lists ingresses for the server but none verifies.
+   */
+  #ingressFor (server: string): { ingress?: IngressDescriptor, unverified: boolean } {
+    const all = this.network.ingresses.filter(i => i.serverName === server)
+    const ok = all.filter(i => this.#verified(i))
+    return { ingress: ok.length === 0 ? undefined : ok[randomInt(this.#rng, ok.length)], unverified: all.length > 0 && ok.length === 0 }
+  }
+
+  #verified (i: IngressDescriptor): boolean {
+    return verifyIngressBinding(this.#c, i, this.#o.trust.roots(i.serverName), this.#now()).ok
   }
 
   /** Queue an encoded SubmitRequest (for example a v2 batch) for an ingress; returns its message id. */
@@ -274,7 +289,7 @@ export class SealmixClient extends EventEmitter {
   }
 
   /** Whether paths can be built with the current document (its gateway and every mix layer listed). */
-  get #routable (): boolean { return this.#waiting === null || this.#waiting === 'no_ingress' }
+  get #routable (): boolean { return this.#waiting === null || this.#waiting === 'no_ingress' || this.#waiting === 'ingress_unverified' }
 
   #sendSlot (): void {
     if (!this.#link.up || !this.#routable) return
@@ -287,8 +302,9 @@ export class SealmixClient extends EventEmitter {
   #sendFragment (f: OutFragment): boolean {
     const doc = this.network
     const ingress = doc.ingresses.find(i => i.id === f.message.ingressId)
-    if (ingress === undefined || ingress.gateways.length === 0) {
-      if (this.#now() - f.message.createdMs > (this.#o.routeWaitMs ?? 120_000)) this.#handle(this.#outbox.abandon(f))
+    // Nothing is sealed to an ingress that its homeserver does not vouch for.
+    if (ingress === undefined || ingress.gateways.length === 0 || !this.#verified(ingress)) {
+      if (this.#now() - f.message.createdMs > (this.#o.routeWaitMs ?? 120_000)) this.#handle(this.#outbox.abandon(f, ingress === undefined ? 'CLIENT_NO_ROUTE' : 'CLIENT_INGRESS_UNVERIFIED'))
       else this.#outbox.defer(f)
       return false
     }

@@ -23,12 +23,16 @@ export const AdmissionSchema = z.object({
   version: z.literal(1).default(1),
   /** Relays that may be listed, each only with its role and layer. At most 10,000. */
   relays: z.array(AdmittedRelaySchema).max(10_000).default([]),
-  /** Homeservers whose ingresses may be listed. At most 10,000. */
-  servers: z.array(z.string().min(1).max(255)).max(10_000).default([])
+  /**
+   * Homeservers whose ingresses may be listed, each with its server root keys: an ingress is
+   * taken only with a binding signed by one of them. At most 10,000.
+   */
+  servers: z.array(z.object({ name: z.string().min(1).max(255), rootKeys: z.array(hex32).min(1).max(8) }).strict()).max(10_000).default([])
 }).strict()
 
 export interface AdmittedRelay { readonly identityKey: string, readonly role: RelayRole, readonly layer: number }
-export interface Admission { readonly relays: readonly AdmittedRelay[], readonly servers: readonly string[] }
+export interface AdmittedServer { readonly name: string, readonly rootKeys: readonly string[] }
+export interface Admission { readonly relays: readonly AdmittedRelay[], readonly servers: readonly AdmittedServer[] }
 
 export const NO_ADMISSION: Admission = { relays: [], servers: [] }
 
@@ -51,7 +55,11 @@ export function loadAdmission (path: string): Admission {
     if (seen.has(x.identityKey)) throw RelayError.CONFIG_INVALID('admission file: relays', 'each identity key at most once', x.identityKey)
     seen.add(x.identityKey)
   }
-  return { relays: r.data.relays, servers: [...new Set(r.data.servers)] }
+  for (const x of r.data.servers) {
+    if (seen.has(x.name)) throw RelayError.CONFIG_INVALID('admission file: servers', 'each server name at most once', x.name)
+    seen.add(x.name)
+  }
+  return { relays: r.data.relays, servers: r.data.servers }
 }
 
 /** Write an admission file atomically (a temporary file renamed over it), so that a running authority never reads half of one. */
@@ -60,29 +68,31 @@ export function saveAdmission (path: string, a: Admission): void {
   renameSync(`${path}.tmp`, path)
 }
 
-/** `a` with `relays` and `servers` added; an identity already admitted takes the new role and layer. */
-export function admit (a: Admission, relays: readonly AdmittedRelay[], servers: readonly string[]): Admission {
+/** `a` with `relays` and `servers` added; an identity or a server already admitted takes the new role and layer, or root keys. */
+export function admit (a: Admission, relays: readonly AdmittedRelay[], servers: readonly AdmittedServer[]): Admission {
   const keys = new Set(relays.map(r => r.identityKey))
-  return { relays: [...a.relays.filter(r => !keys.has(r.identityKey)), ...relays], servers: [...new Set([...a.servers, ...servers])] }
+  const names = new Set(servers.map(x => x.name))
+  return { relays: [...a.relays.filter(r => !keys.has(r.identityKey)), ...relays], servers: [...a.servers.filter(x => !names.has(x.name)), ...servers] }
 }
 
 /** `a` without the relays of `identityKeys` and the servers named. */
 export function remove (a: Admission, identityKeys: readonly string[], servers: readonly string[]): Admission {
-  return { relays: a.relays.filter(r => !identityKeys.includes(r.identityKey)), servers: a.servers.filter(s => !servers.includes(s)) }
+  return { relays: a.relays.filter(r => !identityKeys.includes(r.identityKey)), servers: a.servers.filter(x => !servers.includes(x.name)) }
 }
 
 /** Lookups by identity key and server name. */
 export class AdmissionIndex {
   readonly #relays: Map<string, AdmittedRelay>
-  readonly #servers: Set<string>
+  readonly #servers: Map<string, Uint8Array[]>
   constructor (readonly admission: Admission) {
     this.#relays = new Map(admission.relays.map(r => [r.identityKey, r]))
-    this.#servers = new Set(admission.servers)
+    this.#servers = new Map(admission.servers.map(x => [x.name, x.rootKeys.map(k => Buffer.from(k, 'hex'))]))
   }
 
   get relays (): number { return this.#relays.size }
   relay (identityKey: string): AdmittedRelay | undefined { return this.#relays.get(identityKey) }
-  server (name: string): boolean { return this.#servers.has(name) }
+  /** The root keys of an admitted server, or undefined. */
+  server (name: string): readonly Uint8Array[] | undefined { return this.#servers.get(name) }
 }
 
 /** An admission file followed by its modification time: `changed()` re-reads it when it was written since. */

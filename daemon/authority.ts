@@ -16,14 +16,14 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import {
-  buildEpochDocument, DIRECTORY_LABEL, documentBytes, epochAt, isIngressDescriptor, missingKeyEpoch, newestIngresses, publishDeadline, RateLimiter, signSchedule, verifyDescriptorSignature, verifyIngressDescriptor,
+  buildEpochDocument, DIRECTORY_LABEL, documentBytes, epochAt, epochStart, isIngressDescriptor, verifyIngressBinding, missingKeyEpoch, newestIngresses, publishDeadline, RateLimiter, signSchedule, verifyDescriptorSignature, verifyIngressDescriptor,
   type CryptoSuite, type EpochSchedule, type GeometryParams, type IngressDescriptor, type MixingParams, type NetworkDocument, type SignedDescriptor, type SignedDocument, type SignedIngressDescriptor
 } from '../mix/index.ts'
 import { AdmissionFile, AdmissionIndex, type Admission } from './admission.ts'
 import type { Logger } from './log.ts'
 
 /** Why a descriptor was refused: a closed set (a metric label). */
-export const REFUSALS = ['too_large', 'malformed', 'bad_signature', 'not_admitted', 'wrong_role', 'server_not_admitted', 'no_key_for_epoch', 'rate_limited'] as const
+export const REFUSALS = ['too_large', 'malformed', 'bad_signature', 'not_admitted', 'wrong_role', 'server_not_admitted', 'unbound', 'no_key_for_epoch', 'rate_limited'] as const
 export type Refusal = typeof REFUSALS[number]
 
 export class AuthorityMetrics {
@@ -154,9 +154,12 @@ export class Authority {
     if (isIngressDescriptor(raw)) {
       // Cheap checks first: an unadmitted server costs a lookup, not a signature check.
       if (typeof d?.serverName !== 'string') return 'malformed'
-      if (!this.#admission.server(d.serverName)) return 'server_not_admitted'
+      const roots = this.#admission.server(d.serverName)
+      if (roots === undefined) return 'server_not_admitted'
       const v = verifyIngressDescriptor(this.#o.crypto, raw)
       if (!v.ok) return v.code === 'DESC_MALFORMED' ? 'malformed' : 'bad_signature'
+      // The homeserver's own word that this ingress speaks for it: anyone can sign a descriptor.
+      if (!verifyIngressBinding(this.#o.crypto, v.value.descriptor, roots, now).ok) return 'unbound'
       return this.#remember(this.#ingressHeld, v.value.descriptor.id, v.value, now, cap)
     }
     if (typeof d?.identityKey !== 'string') return 'malformed'
@@ -206,9 +209,14 @@ export class Authority {
       const a = this.#admission.relay(h.d.descriptor.identityKey)
       if (a === undefined || a.role !== h.d.descriptor.role || a.layer !== h.d.descriptor.layer || Math.max(...h.d.descriptor.mixKeys.map(m => m.epoch)) < e) { this.#held.delete(k); dropped++ }
     }
-    for (const [k, h] of this.#ingressHeld) if (!this.#admission.server(h.d.descriptor.serverName)) { this.#ingressHeld.delete(k); dropped++ }
+    for (const [k, h] of this.#ingressHeld) if (!this.#bound(h.d.descriptor, this.#now())) { this.#ingressHeld.delete(k); dropped++ }
     if (dropped > 0) { this.#version++; this.#saveSoon() }
     this.metrics.held.set(this.descriptors)
+  }
+
+  #bound (d: IngressDescriptor, atMs: number): boolean {
+    const roots = this.#admission.server(d.serverName)
+    return roots !== undefined && verifyIngressBinding(this.#o.crypto, d, roots, atMs).ok
   }
 
   /** The document of `epoch` from what arrived before its deadline (identical on every authority that received the same). */
@@ -220,7 +228,8 @@ export class Authority {
     const deadline = publishDeadline(o.schedule, epoch)
     const before = <T>(m: Map<string, { d: T, at: number }>): T[] => [...m.values()].filter(h => h.at < deadline).map(h => h.d)
     const relays = before(this.#held).filter(d => { const a = this.#admission.relay(d.descriptor.identityKey); return a !== undefined && a.role === d.descriptor.role && a.layer === d.descriptor.layer })
-    const held = before(this.#ingressHeld).filter(s => this.#admission.server(s.descriptor.serverName))
+    // Bound for the whole epoch by a root key its server is admitted with.
+    const held = before(this.#ingressHeld).filter(s => this.#bound(s.descriptor, epochStart(o.schedule, epoch) + o.schedule.epochMs))
     const ingresses = [...o.ingresses.filter(i => !held.some(s => s.descriptor.id === i.id)), ...newestIngresses(held)]
     // Verified once on arrival: the build checks only each descriptor's keys for the epoch.
     const doc = buildEpochDocument(o.crypto, { network: o.network, epoch, schedule: o.schedule, graceMs: o.graceMs, geometry: o.geometry, mixing: o.mixing, ingresses, descriptors: relays, verified: true })
@@ -326,7 +335,7 @@ export class Authority {
           try { raw = JSON.parse(text) } catch { this.#refused('malformed'); json(400, { error: 'not JSON' }); return }
           const r = this.accept(raw)
           // The reason is a closed-set word: it tells an operator's relay why, and nothing about others.
-          if (r !== 'new' && r !== 'known') { json(r === 'not_admitted' || r === 'server_not_admitted' || r === 'wrong_role' ? 403 : 400, { error: 'descriptor refused', reason: r }); return }
+          if (r !== 'new' && r !== 'known') { json(r === 'not_admitted' || r === 'server_not_admitted' || r === 'wrong_role' || r === 'unbound' ? 403 : 400, { error: 'descriptor refused', reason: r }); return }
           // Share what is new with the other authorities (they do not share it again).
           if (r === 'new' && req.headers['x-sealmix-shared'] === undefined) this.#share(text)
           json(200, { accepted: r === 'new' })

@@ -183,9 +183,6 @@ export async function runDevnet (o: DevnetOptions): Promise<void> {
       writeFileSync(config, toYaml({ version: 1, role, dataDir: dir, listen: { host: '127.0.0.1', port }, directory, metrics: { host: '127.0.0.1', port: metricsPort }, limits: { workers: 1 }, replay: { capacity: 1_000_000 }, log: { level: 'warn' } }))
       nodes.push({ name, id: loadIdentity(c, dir).id, config, metricsPort })
     }
-    // Each authority's operator admits the five relays (each with its role and layer) and the ingresses of the devnet's server.
-    const admitted = LAYOUT.map(([name, role, layer]) => `${role}:${layer}:${Buffer.from(loadIdentity(c, join(root, name)).identity.publicKey).toString('hex')}`)
-    for (const a of auths) sealmix(['authority', 'admit', '--config', a.config, ...admitted.flatMap(r => ['--relay', r]), '--server', SERVER])
     const [gwA, gwB] = [nodes[0]!, nodes[1]!]
     // The ingress and the stand-in homeserver, made with the operator's commands.
     const [hsPort, apiPort, ingressMetrics] = [await freePort(), await freePort(), await freePort()]
@@ -194,6 +191,10 @@ export async function runDevnet (o: DevnetOptions): Promise<void> {
     const made = JSON.parse(sealmix(['init', '--role', 'ingress', '--data-dir', join(root, 'ingress'), '--server-name', SERVER, '--homeserver', hsUrl, ...authorityFlags,
       '--out', ingressConfig, '--registration', join(root, 'registration.yaml'), '--api', `127.0.0.1:${apiPort}`, '--metrics', `127.0.0.1:${ingressMetrics}`, '--gateway', gwA.id, '--gateway', gwB.id])) as { ingress: { id: string }, serverRootKey: string | null }
     if (made.serverRootKey === null) throw new DevnetError(`the ingress in ${root} has no server root key (keys/server-root.key): use a new --data-dir`)
+    // Each authority's operator admits the five relays (each with its role and layer) and the
+    // devnet's server with its root key, which binds its ingress.
+    const admitted = LAYOUT.map(([name, role, layer]) => `${role}:${layer}:${Buffer.from(loadIdentity(c, join(root, name)).identity.publicKey).toString('hex')}`)
+    for (const a of auths) sealmix(['authority', 'admit', '--config', a.config, ...admitted.flatMap(r => ['--relay', r]), '--server', `${SERVER}=${made.serverRootKey}`])
     const asToken = (parseYaml(readFileSync(ingressConfig, 'utf8')) as { homeserver: { asToken: string } }).homeserver.asToken
     const users = [['alice', 'ALICEPHONE', gwA.id], ['bob', 'BOBLAPTOP', gwB.id]] as const
     const hsUsers = []

@@ -6,11 +6,12 @@
  *   epochs; it is taken when a majority of the trusted authorities sign identical values.
  */
 import type { CryptoSuite } from './crypto/suite.ts'
-import { canonicalJson, relayId, type IngressDescriptor } from './directory.ts'
+import { canonicalJson, relayId, type IngressBinding, type IngressDescriptor } from './directory.ts'
 import { fail, ok, type Result } from './envelope/codec.ts'
 import type { EpochSchedule } from './epoch.ts'
 
 export const INGRESS_DESCRIPTOR_LABEL = Buffer.from('sealmix-ingress-descriptor-v0\0', 'latin1')
+export const INGRESS_BINDING_LABEL = Buffer.from('sealmix-ingress-binding-v0\0', 'latin1')
 export const SCHEDULE_LABEL = Buffer.from('sealmix-schedule-v0\0', 'latin1')
 
 const HEX32 = /^[0-9a-f]{64}$/
@@ -23,8 +24,33 @@ export interface SignedIngressDescriptor {
 
 const message = (label: Buffer, v: unknown): Buffer => Buffer.concat([label, Buffer.from(canonicalJson(v), 'utf8')])
 
+/** What a binding covers: the server, the ingress's keys and the expiry. */
+function bindingMessage (i: { serverName: string, identityKey: string, boxKey: string }, notAfterMs: number): Buffer {
+  return message(INGRESS_BINDING_LABEL, { serverName: i.serverName, identityKey: i.identityKey, boxKey: i.boxKey, notAfterMs })
+}
+
+/** The homeserver's binding of an ingress, signed with its server root key (`sealmix init --role ingress`, where that key is). */
+export function signIngressBinding (c: CryptoSuite, i: { serverName: string, identityKey: string, boxKey: string }, notAfterMs: number, rootSecretKey: Uint8Array): IngressBinding {
+  return { notAfterMs, signature: Buffer.from(c.signDetached(bindingMessage(i, notAfterMs), rootSecretKey)).toString('hex') }
+}
+
+export type BindingCode = 'BINDING_MALFORMED' | 'BINDING_EXPIRED' | 'BINDING_UNVERIFIED'
+
+/**
+ * Whether an ingress may speak for its server: its binding is well-formed, not expired at
+ * `nowMs`, and signed by one of `roots` (the server root keys pinned for that server).
+ */
+export function verifyIngressBinding (c: CryptoSuite, i: IngressDescriptor, roots: readonly Uint8Array[], nowMs: number): Result<IngressDescriptor, BindingCode> {
+  const b = i.binding as IngressBinding | undefined
+  if (typeof b !== 'object' || b === null || !Number.isInteger(b.notAfterMs) || typeof b.signature !== 'string' || !SIG.test(b.signature)) return fail('BINDING_MALFORMED')
+  if (b.notAfterMs < nowMs) return fail('BINDING_EXPIRED')
+  const msg = bindingMessage(i, b.notAfterMs)
+  const sig = Buffer.from(b.signature, 'hex')
+  return roots.some(r => r.length === 32 && c.verifyDetached(sig, msg, r)) ? ok(i) : fail('BINDING_UNVERIFIED')
+}
+
 export function signIngressDescriptor (c: CryptoSuite, d: IngressDescriptor, issuedMs: number, identitySecretKey: Uint8Array): SignedIngressDescriptor {
-  const descriptor = { version: 1 as const, kind: 'ingress' as const, issuedMs, id: d.id, serverName: d.serverName, identityKey: d.identityKey, boxKey: d.boxKey, gateways: [...d.gateways] }
+  const descriptor = { version: 1 as const, kind: 'ingress' as const, issuedMs, id: d.id, serverName: d.serverName, identityKey: d.identityKey, boxKey: d.boxKey, gateways: [...d.gateways], binding: { notAfterMs: d.binding.notAfterMs, signature: d.binding.signature } }
   return { descriptor, signature: Buffer.from(c.signDetached(message(INGRESS_DESCRIPTOR_LABEL, descriptor), identitySecretKey)).toString('hex') }
 }
 
@@ -40,7 +66,9 @@ export function verifyIngressDescriptor (c: CryptoSuite, raw: unknown): Result<S
   if (typeof d.id !== 'string' || !HEX32.test(d.id) || typeof d.identityKey !== 'string' || !HEX32.test(d.identityKey) || typeof d.boxKey !== 'string' || !HEX32.test(d.boxKey)) return fail('DESC_MALFORMED', 'keys')
   if (typeof d.serverName !== 'string' || d.serverName.length === 0 || d.serverName.length > 255) return fail('DESC_MALFORMED', 'serverName')
   if (!Array.isArray(d.gateways) || d.gateways.length === 0 || d.gateways.length > 16 || !d.gateways.every(g => typeof g === 'string' && HEX32.test(g))) return fail('DESC_MALFORMED', 'gateways')
-  if (Object.keys(d).length !== 8) return fail('DESC_MALFORMED', 'fields')
+  const b = d.binding as IngressBinding | undefined
+  if (typeof b !== 'object' || b === null || Object.keys(b).length !== 2 || !Number.isInteger(b.notAfterMs) || b.notAfterMs < 0 || typeof b.signature !== 'string' || !SIG.test(b.signature)) return fail('DESC_MALFORMED', 'binding')
+  if (Object.keys(d).length !== 9) return fail('DESC_MALFORMED', 'fields')
   if (relayId(c, Buffer.from(d.identityKey, 'hex')) !== d.id) return fail('DESC_ID_MISMATCH')
   if (!c.verifyDetached(Buffer.from(s!.signature, 'hex'), message(INGRESS_DESCRIPTOR_LABEL, d), Buffer.from(d.identityKey, 'hex'))) return fail('DESC_BAD_SIGNATURE')
   return ok(s!)
@@ -53,7 +81,7 @@ export function newestIngresses (list: readonly SignedIngressDescriptor[]): Ingr
     const p = best.get(s.descriptor.id)
     if (p === undefined || s.descriptor.issuedMs > p.descriptor.issuedMs || (s.descriptor.issuedMs === p.descriptor.issuedMs && s.signature < p.signature)) best.set(s.descriptor.id, s)
   }
-  return [...best.values()].map(({ descriptor: d }) => ({ id: d.id, serverName: d.serverName, identityKey: d.identityKey, boxKey: d.boxKey, gateways: d.gateways }))
+  return [...best.values()].map(({ descriptor: d }) => ({ id: d.id, serverName: d.serverName, identityKey: d.identityKey, boxKey: d.boxKey, gateways: d.gateways, binding: d.binding }))
 }
 
 export interface NetworkSchedule extends EpochSchedule {

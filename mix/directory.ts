@@ -37,6 +37,18 @@ export interface IngressDescriptor {
   readonly boxKey: string
   /** ids of the exit gateways the ingress connects to */
   readonly gateways: readonly string[]
+  /** The homeserver's word that this ingress speaks for it (mix/announce.ts, signIngressBinding). */
+  readonly binding: IngressBinding
+}
+
+/**
+ * Signed by the server root key of `serverName` (the key that signs its ServerCerts, which clients
+ * pin) over the server name, the ingress's identity and box keys and `notAfterMs`.
+ */
+export interface IngressBinding {
+  readonly notAfterMs: number
+  /** hex Ed25519 signature */
+  readonly signature: string
 }
 
 export interface MixingParams {
@@ -136,6 +148,8 @@ function shapeError (d: Record<string, unknown>): string | null {
     if (typeof i !== 'object' || i === null) return 'ingress'
     if (typeof i.id !== 'string' || !HEX32.test(i.id) || typeof i.identityKey !== 'string' || !HEX32.test(i.identityKey) || typeof i.boxKey !== 'string' || !HEX32.test(i.boxKey)) return 'ingress keys'
     if (typeof i.serverName !== 'string' || i.serverName.length === 0 || !Array.isArray(i.gateways) || !i.gateways.every(x => typeof x === 'string' && HEX32.test(x))) return 'ingress'
+    const b = i.binding as Record<string, unknown> | undefined
+    if (typeof b !== 'object' || b === null || !isInt(b.notAfterMs, 0) || typeof b.signature !== 'string' || !/^[0-9a-f]{128}$/.test(b.signature)) return 'ingress binding'
   }
   return null
 }

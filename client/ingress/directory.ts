@@ -74,7 +74,7 @@ export class IngressDirectory {
     this.#accepted.set(epoch, done)
     const todo = o.authorities.filter(a => !done.has(a.url))
     if (todo.length === 0) return
-    const d = signIngressDescriptor(o.crypto, { id: o.keys.id, serverName: o.serverName, identityKey: Buffer.from(o.keys.identity.publicKey).toString('hex'), boxKey: o.keys.box.publicKey.toString('hex'), gateways: o.gateways }, this.#issuedMs, o.keys.identity.secretKey)
+    const d = signIngressDescriptor(o.crypto, { id: o.keys.id, serverName: o.serverName, identityKey: Buffer.from(o.keys.identity.publicKey).toString('hex'), boxKey: o.keys.box.publicKey.toString('hex'), gateways: o.gateways, binding: o.keys.binding }, this.#issuedMs, o.keys.identity.secretKey)
     const body = JSON.stringify(d)
     await Promise.all(todo.map(async a => { if (await postDescriptor(a, body)) done.add(a.url) }))
   }

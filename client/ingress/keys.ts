@@ -4,13 +4,16 @@
  * - box.key: X25519 secret; clients seal their submissions to its public key;
  * - issuing.key: Ed25519 seed that signs SenderCerts;
  * - store.key: keys the hash under which destinations are stored (no user id at rest in clear);
- * - server-cert.bin: the ServerCert for the issuing key, signed by the homeserver's root key.
+ * - server-cert.bin: the ServerCert for the issuing key, signed by the homeserver's root key;
+ * - binding.json: the homeserver's binding of this ingress (its server name, identity and box
+ *   keys, an expiry), signed by the same root key: without it nobody routes to this ingress.
  * `initIngressKeys` also makes a root key (server-root.key) when there is no ServerCert yet: move
- * it offline after init; the ingress never reads it.
+ * it offline after init; the ingress never reads it. Run init again where the root key is to
+ * renew the binding before it expires (it is renewed when less than BINDING_RENEW_DAYS are left).
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parseServerCert, relayId, signServerCert, type CryptoSuite, type ServerCert } from '../../mix/index.ts'
+import { parseServerCert, relayId, signIngressBinding, signServerCert, type CryptoSuite, type IngressBinding, type IngressDescriptor, type ServerCert } from '../../mix/index.ts'
 import { ClientError } from '../errors.ts'
 
 export interface IngressKeys {
@@ -20,9 +23,13 @@ export interface IngressKeys {
   readonly issuing: { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
   readonly storeKey: Buffer
   readonly serverCert: ServerCert
+  readonly binding: IngressBinding
 }
 
 const SERVER_CERT_DAYS = 60
+/** A binding's lifetime, and how long before its end init renews it. */
+const BINDING_DAYS = 90
+const BINDING_RENEW_DAYS = 30
 const DAY = 24 * 3600_000
 
 function write (path: string, b: Uint8Array): void {
@@ -43,13 +50,37 @@ export function initIngressKeys (c: CryptoSuite, dataDir: string, serverName: st
   for (const f of ['identity.key', 'box.key', 'issuing.key', 'store.key']) if (!existsSync(join(dir, f))) write(join(dir, f), random32(c))
   const rootPath = join(dir, 'server-root.key')
   // Already initialised: the root key's public half again (for a profile's trust), unless the operator moved the root key offline.
-  if (existsSync(join(dir, 'server-cert.bin'))) return { rootPublicKey: existsSync(rootPath) ? Buffer.from(c.signSeedKeypair(readFileSync(rootPath)).publicKey) : null }
+  if (existsSync(join(dir, 'server-cert.bin'))) {
+    if (!existsSync(rootPath)) return { rootPublicKey: null }
+    const root = c.signSeedKeypair(readFileSync(rootPath))
+    renewBinding(c, dir, serverName, root.secretKey, nowMs)
+    return { rootPublicKey: Buffer.from(root.publicKey) }
+  }
   if (!existsSync(rootPath)) write(rootPath, random32(c))
   const root = c.signSeedKeypair(readFileSync(rootPath))
   const issuing = c.signSeedKeypair(readFileSync(join(dir, 'issuing.key')))
   const cert = signServerCert(c, { keyId: 1, notBeforeMs: nowMs - DAY, notAfterMs: nowMs + SERVER_CERT_DAYS * DAY, issuingKey: issuing.publicKey, serverName }, root.secretKey)
   write(join(dir, 'server-cert.bin'), cert.encoded)
+  renewBinding(c, dir, serverName, root.secretKey, nowMs)
   return { rootPublicKey: Buffer.from(root.publicKey) }
+}
+
+/** Sign binding.json with the root key when it is missing, for other keys, or has less than BINDING_RENEW_DAYS left. */
+function renewBinding (c: CryptoSuite, dir: string, serverName: string, rootSecretKey: Uint8Array, nowMs: number): void {
+  const identityKey = Buffer.from(c.signSeedKeypair(readFileSync(join(dir, 'identity.key'))).publicKey).toString('hex')
+  const box = Buffer.alloc(32)
+  c.x25519Base(box, readFileSync(join(dir, 'box.key')))
+  const subject = { serverName, identityKey, boxKey: box.toString('hex') }
+  const path = join(dir, 'binding.json')
+  const held = readBinding(path)
+  if (held !== null && held.serverName === serverName && held.identityKey === subject.identityKey && held.boxKey === subject.boxKey && held.notAfterMs - nowMs > BINDING_RENEW_DAYS * DAY) return
+  const b = signIngressBinding(c, subject, nowMs + BINDING_DAYS * DAY, rootSecretKey)
+  writeFileSync(path, JSON.stringify({ ...subject, ...b }) + '\n', { mode: 0o600 })
+}
+
+function readBinding (path: string): { serverName: string, identityKey: string, boxKey: string, notAfterMs: number, signature: string } | null {
+  if (!existsSync(path)) return null
+  try { return JSON.parse(readFileSync(path, 'utf8')) as { serverName: string, identityKey: string, boxKey: string, notAfterMs: number, signature: string } } catch { return null }
 }
 
 function read32 (dir: string, name: string): Buffer {
@@ -73,10 +104,15 @@ export function loadIngressKeys (c: CryptoSuite, dataDir: string, serverName: st
   if (!cert.ok) throw new ClientError('CLIENT_CONFIG_INVALID', `keys/server-cert.bin is not a ServerCert (${cert.code})`)
   if (!c.equal(cert.value.issuingKey, issuing.publicKey)) throw new ClientError('CLIENT_CONFIG_INVALID', 'keys/server-cert.bin certifies another issuing key than keys/issuing.key')
   if (cert.value.serverName !== serverName) throw new ClientError('CLIENT_CONFIG_INVALID', `keys/server-cert.bin is for another server than serverName (got ${JSON.stringify(serverName)})`)
-  return { id: relayId(c, identity.publicKey), identity, box: { publicKey: boxPublic, secretKey: boxSecret }, issuing, storeKey: read32(dir, 'store.key'), serverCert: cert.value }
+  const b = readBinding(join(dir, 'binding.json'))
+  const identityKey = Buffer.from(identity.publicKey).toString('hex')
+  if (b === null) throw new ClientError('CLIENT_CONFIG_INVALID', 'missing keys/binding.json, the homeserver\'s binding of this ingress (run \'sealmix init --role ingress\' where the server root key is)')
+  if (b.serverName !== serverName || b.identityKey !== identityKey || b.boxKey !== boxPublic.toString('hex')) throw new ClientError('CLIENT_CONFIG_INVALID', 'keys/binding.json binds another server or other keys than this ingress\'s (run \'sealmix init --role ingress\' again where the server root key is)')
+  if (!Number.isInteger(b.notAfterMs) || typeof b.signature !== 'string') throw new ClientError('CLIENT_CONFIG_INVALID', 'keys/binding.json is malformed')
+  return { id: relayId(c, identity.publicKey), identity, box: { publicKey: boxPublic, secretKey: boxSecret }, issuing, storeKey: read32(dir, 'store.key'), serverCert: cert.value, binding: { notAfterMs: b.notAfterMs, signature: b.signature } }
 }
 
 /** The ingress entry of the network document (its gateways are chosen by whoever builds the document). */
-export function ingressDescriptor (k: IngressKeys, gateways: string[]): { id: string, serverName: string, identityKey: string, boxKey: string, gateways: string[] } {
-  return { id: k.id, serverName: k.serverCert.serverName, identityKey: Buffer.from(k.identity.publicKey).toString('hex'), boxKey: k.box.publicKey.toString('hex'), gateways }
+export function ingressDescriptor (k: IngressKeys, gateways: string[]): IngressDescriptor & { gateways: string[] } {
+  return { id: k.id, serverName: k.serverCert.serverName, identityKey: Buffer.from(k.identity.publicKey).toString('hex'), boxKey: k.box.publicKey.toString('hex'), gateways, binding: k.binding }
 }

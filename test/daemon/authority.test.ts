@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { directoryClient } from '../../client/directory.ts'
 import { admit, Authority, freePort, loadAdmission, remove, saveAdmission, type Admission, type AuthorityOptions } from '../../daemon/index.ts'
-import { deterministicRng, epochAt, epochStart, loadCrypto, NETWORK_GEOMETRY, publishDeadline, relayId, signDescriptor, signIngressDescriptor, type CryptoSuite, type MixingParams } from '../../mix/index.ts'
+import type { IngressDescriptor } from '../../mix/index.ts'
+import { deterministicRng, epochAt, epochStart, loadCrypto, NETWORK_GEOMETRY, publishDeadline, relayId, signDescriptor, signIngressBinding, signIngressDescriptor, type CryptoSuite, type MixingParams } from '../../mix/index.ts'
 import { waitFor } from '../helpers/testnet.ts'
 
 const MIXING: MixingParams = { strategy: 'batch', intervalMs: 100, minPool: 8, flushFraction: 0.7, minBatch: 4, maxDelayMs: 5000, loopRatePerSec: 0.5 }
@@ -34,7 +35,7 @@ describe('directory authorities', function () {
     const ports = [await freePort(), await freePort(), await freePort()]
     for (let i = 0; i < 3; i++) refs.push({ url: `http://127.0.0.1:${ports[i]!}`, publicKey: Buffer.from(keys[i]!.publicKey).toString('hex') })
     const admitted = ([['g1', 'gateway', 0], ['m1', 'mix', 1], ['m2', 'mix', 2], ['m3', 'mix', 3], ['late', 'mix', 2], ['r1', 'gateway', 0], ['r2', 'mix', 1]] as const).map(([seed, role, layer]) => ({ identityKey: ident(seed).identityKey, role, layer }))
-    admission = { relays: admitted, servers: ['hs.example'] }
+    admission = { relays: admitted, servers: [{ name: 'hs.example', rootKeys: [Buffer.from(HS_ROOT().publicKey).toString('hex')] }] }
     auths = keys.map((k, i) => new Authority({
       crypto: c, signing: k, network: 'auth-test', schedule, graceMs: 2000, geometry: NETWORK_GEOMETRY, mixing: MIXING, ingresses: [], host: '127.0.0.1', port: ports[i]!, now: () => t,
       peers: refs.filter((_, j) => j !== i), admission
@@ -53,12 +54,21 @@ describe('directory authorities', function () {
     return signDescriptor(c, { version: 1, id: i.id, role, layer, address: `ws://${seed}.example:9000`, identityKey: i.identityKey, mixKeys: [0, 1, 2, 3].map(k => ({ epoch: k, key: i.rng.bytes(32).toString('hex') })) }, i.secretKey)
   }
   const post = async (url: string, body: unknown): Promise<number> => (await fetch(`${url}/v1/descriptor`, { method: 'POST', body: JSON.stringify(body) })).status
+  /** hs.example's server root key, which binds its ingresses. */
+  const HS_ROOT = (): { publicKey: Uint8Array, secretKey: Uint8Array } => c.signSeedKeypair(Buffer.alloc(32, 66))
+  const boundIngress = (i: { id: string, identityKey: string }, gateways: string[], boxKey = 'ab'.repeat(32), root = HS_ROOT()): IngressDescriptor => {
+    const subject = { serverName: 'hs.example', identityKey: i.identityKey, boxKey }
+    return { id: i.id, ...subject, gateways, binding: signIngressBinding(c, subject, t + 3_600_000, root.secretKey) }
+  }
 
   it('shares descriptors, serves nothing before the deadline, then one document signed by all three', async function () {
     for (const [seed, role, layer] of [['g1', 'gateway', 0], ['m1', 'mix', 1], ['m2', 'mix', 2], ['m3', 'mix', 3]] as const) assert.equal(await post(refs[0]!.url, descriptor(seed, role, layer)), 200)
     const ing = ident('ingress')
     const g1 = ident('g1').id
-    assert.equal(await post(refs[1]!.url, signIngressDescriptor(c, { id: ing.id, serverName: 'hs.example', identityKey: ing.identityKey, boxKey: 'ab'.repeat(32), gateways: [g1, 'cd'.repeat(32)] }, t, ing.secretKey)), 200)
+    assert.equal(await post(refs[1]!.url, signIngressDescriptor(c, boundIngress(ing, [g1, 'cd'.repeat(32)]), t, ing.secretKey)), 200)
+    // A rogue ingress for the same server: self-signed, its binding by a key that is not hs.example's root.
+    const rogue = ident('rogue-ingress')
+    assert.equal(await post(refs[1]!.url, signIngressDescriptor(c, boundIngress(rogue, [g1], 'ef'.repeat(32), c.signSeedKeypair(Buffer.alloc(32, 67))), t, rogue.secretKey)), 403)
     assert.equal(await post(refs[0]!.url, { descriptor: { version: 1 }, signature: '00' }), 400)
     await waitFor(() => auths.every(a => a.descriptors === 5), 5000, 'descriptors shared')
     assert.equal((await fetch(`${refs[0]!.url}/v1/document/0`)).status, 404, 'not served before the deadline')
@@ -158,7 +168,7 @@ describe('directory authority: admission', function () {
     assert.deepEqual(await post(stranger.sd), { status: 403, reason: 'not_admitted' })
     assert.deepEqual(await post(liar.sd), { status: 403, reason: 'wrong_role' })
     assert.equal((await post(ok.sd)).status, 200)
-    const ing = signIngressDescriptor(c, { id: ok.id, serverName: 'rogue.example', identityKey: ok.identityKey, boxKey: 'ab'.repeat(32), gateways: ['cd'.repeat(32)] }, t, Buffer.alloc(64))
+    const ing = signIngressDescriptor(c, { id: ok.id, serverName: 'rogue.example', identityKey: ok.identityKey, boxKey: 'ab'.repeat(32), gateways: ['cd'.repeat(32)], binding: { notAfterMs: t + 1000, signature: '00'.repeat(64) } }, t, Buffer.alloc(64))
     assert.deepEqual(await post(ing), { status: 403, reason: 'server_not_admitted' })
     assert.deepEqual(a.heldRelayIds, [ok.id])
     const refused = await a.metrics.registry.getSingleMetricAsString('sealmix_authority_descriptors_refused_total')

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { directoryClient } from '../../client/directory.ts'
-import { initIngressKeys, loadIngressKeys, type IngressKeys } from '../../client/index.ts'
+import { ingressDescriptor as ingressEntry, initIngressKeys, loadIngressKeys, type IngressKeys } from '../../client/index.ts'
 import { Authority, ensureKeys, freePort, loadIdentity, parseConfig, Relay, type RelayConfig, type RelayIdentity } from '../../daemon/index.ts'
 import { createLogger } from '../../daemon/log.ts'
 import { NETWORK_GEOMETRY, signIngressDescriptor, type CryptoSuite, type DirectoryClient, type MixingParams, type NetworkDocument, type PathHop, type Rng, type Sphinx } from '../../mix/index.ts'
@@ -59,17 +59,17 @@ export async function createEpochnet (c: CryptoSuite, o: { epochMs: number, grac
     writeFileSync(configFile, JSON.stringify({ ...raw, log: { level: 'info' } }))
     nodes.push({ name, role, layer, dir, keys: loadIdentity(c, dir), port, metricsPort, config: parseConfig(raw, root), configFile, relay: null, proc: null })
   }
-  // The operators of the authorities admitted these five relays and the ingresses of example.org.
-  const admission = { relays: nodes.map(n => ({ identityKey: Buffer.from(n.keys.identity.publicKey).toString('hex'), role: n.role, layer: n.layer })), servers: ['example.org'] }
+  // The operators of the authorities admitted these five relays and the ingresses of example.org (bound by its root key).
+  const ingressDir = join(root, 'ingress')
+  const { rootPublicKey } = initIngressKeys(c, ingressDir, 'example.org', Date.now())
+  const ik = loadIngressKeys(c, ingressDir, 'example.org')
+  const admission = { relays: nodes.map(n => ({ identityKey: Buffer.from(n.keys.identity.publicKey).toString('hex'), role: n.role, layer: n.layer })), servers: [{ name: 'example.org', rootKeys: [rootPublicKey!.toString('hex')] }] }
   const authorities = keys.map((k, i) => new Authority({
     crypto: c, signing: k, network: 'epochnet', schedule, graceMs: o.graceMs, geometry: NETWORK_GEOMETRY, mixing: EPOCH_MIXING, ingresses: [], host: '127.0.0.1', port: ports[i]!, peers: refs.filter((_, j) => j !== i), admission
   }))
   for (const a of authorities) await a.start()
-  const ingressDir = join(root, 'ingress')
-  initIngressKeys(c, ingressDir, 'example.org', Date.now())
-  const ik = loadIngressKeys(c, ingressDir, 'example.org')
   const gwB = nodes[1]!
-  const ingressDescriptor = signIngressDescriptor(c, { id: ik.id, serverName: 'example.org', identityKey: Buffer.from(ik.identity.publicKey).toString('hex'), boxKey: ik.box.publicKey.toString('hex'), gateways: [gwB.keys.id] }, Date.now(), ik.identity.secretKey)
+  const ingressDescriptor = signIngressDescriptor(c, ingressEntry(ik, [gwB.keys.id]), Date.now(), ik.identity.secretKey)
   const posted = await fetch(`${refs[0]!.url}/v1/descriptor`, { method: 'POST', body: JSON.stringify(ingressDescriptor) })
   if (posted.status !== 200) throw new Error(`ingress descriptor refused: ${posted.status}`)
   const net: Epochnet = {

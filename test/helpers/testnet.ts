@@ -86,7 +86,7 @@ export async function createTestnet (c: CryptoSuite, o: { mixing?: Partial<Mixin
     geometry: { hops: G.hops, userPayloadBytes: G.userPayloadBytes, hash: geometryHash(c, G).toString('hex') },
     mixing: { strategy: 'batch', intervalMs: 20, minPool: 0, flushFraction: 1, minBatch: 0, maxDelayMs: 2000, loopRatePerSec: 0, ...o.mixing },
     relays,
-    ingresses: [{ id: ingress.id, serverName: 'example.org', identityKey: Buffer.from(ingIdentity.publicKey).toString('hex'), boxKey: boxPk.toString('hex'), gateways: [nodes[1]!.keys.id] }]
+    ingresses: [{ id: ingress.id, serverName: 'example.org', identityKey: Buffer.from(ingIdentity.publicKey).toString('hex'), boxKey: boxPk.toString('hex'), gateways: [nodes[1]!.keys.id], binding: ik.binding }]
   }
   writeFileSync(networkFile, JSON.stringify(signDocument(c, doc, [signer])))
   for (const r of relays) { CANARIES.add(r.id); CANARIES.add(r.identityKey); CANARIES.add(r.mixKey) }

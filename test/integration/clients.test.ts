@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Delivery, type SealmixClient, type SinkResult, matrixSink } from '../../client/index.ts'
-import { encodeSubmit, loadCrypto, sealMessage, signDelivery, signSenderCert, systemRng, type CryptoSuite, type SenderCert } from '../../mix/index.ts'
+import { encodeSubmit, loadCrypto, sealMessage, signDelivery, signIngressBinding, signSenderCert, systemRng, type CryptoSuite, type SenderCert } from '../../mix/index.ts'
 import { AS_TOKEN, createChat, enrol, SERVER, type Chat } from '../helpers/chat.ts'
 import { DAY } from '../helpers/seal.ts'
 import { createTestnet, httpGet, metric, PROJECT, sample, waitFor, type Testnet } from '../helpers/testnet.ts'
@@ -193,6 +193,31 @@ describe('clients, ingress and homeserver on the testnet', function () {
     const text = (await httpGet(chat.ingress!.metricsPort, '/metrics')).body
     const r = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' })
     assert.equal(r.status, 0, r.stdout + r.stderr)
+  })
+
+  it('a rogue ingress for example.org in the document (its binding not signed by the server\'s root) gets nothing; every message goes to the vouched-for one', async function () {
+    // A rogue ingress whose id sorts first, with a binding signed by a key of its own.
+    const rogueKey = c.signSeedKeypair(Buffer.alloc(32, 123))
+    const rogueBox = Buffer.alloc(32); c.x25519Base(rogueBox, Buffer.alloc(32, 124))
+    const subject = { serverName: SERVER, identityKey: Buffer.from(rogueKey.publicKey).toString('hex'), boxKey: rogueBox.toString('hex') }
+    const rogue = { id: '00'.repeat(32), ...subject, gateways: net.doc.ingresses[0]!.gateways, binding: signIngressBinding(c, subject, Date.now() + 3_600_000, rogueKey.secretKey) }
+    // Only the rogue one listed: nothing is sealed to it, and the message fails as unverified.
+    const alone = chat.client(chat.alice, { network: { ...net.doc, ingresses: [rogue] }, routeWaitMs: 500, cover: false })
+    clients.push(alone)
+    alone.start()
+    const failed = new Promise<{ messageId: string, code: string }>(resolve => alone.on('failed', resolve))
+    const id = alone.send(chat.contact(chat.bob), 'not for the rogue')
+    assert.deepEqual(await failed, { type: 'failed', messageId: id, code: 'CLIENT_INGRESS_UNVERIFIED' })
+    assert.equal(alone.waitingFor, null)
+    assert.equal(alone.stats.realSent, 0, 'nothing sealed to the rogue ingress')
+    alone.close()
+    // Both listed: five messages, each delivered by the real ingress, and the homeserver got each one.
+    const both = chat.client(chat.alice, { network: { ...net.doc, ingresses: [rogue, ...net.doc.ingresses] } })
+    clients.push(both)
+    both.start()
+    const before = (await chat.envelopesFor(chat.bob)).length
+    for (let i = 0; i < 5; i++) await delivered(both, both.send(chat.contact(chat.bob), `vouched ${i}`))
+    assert.equal((await chat.envelopesFor(chat.bob)).length, before + 5, 'every message counted delivered reached the homeserver')
   })
 
   describe('refusals, each with its own code, and nothing delivered for them', function () {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
   buildEpochDocument, chooseSchedule, descriptorEpochs, deterministicRng, documentBytes, epochAt, epochStart, liveKeyEpochs, loadCrypto, NETWORK_GEOMETRY, publishDeadline, relayId, scheduleOf, shuffle,
-  signDescriptor, signDocument, signIngressDescriptor, signSchedule, verifyDescriptor, verifyDocument, verifyIngressDescriptor, type CryptoSuite, type MixingParams, type SignedDescriptor
+  signDescriptor, signDocument, signIngressBinding, signIngressDescriptor, verifyIngressBinding, signSchedule, verifyDescriptor, verifyDocument, verifyIngressDescriptor, type CryptoSuite, type MixingParams, type SignedDescriptor
 } from '../../mix/index.ts'
 
 const MIXING: MixingParams = { strategy: 'batch', intervalMs: 100, minPool: 8, flushFraction: 0.7, minBatch: 4, maxDelayMs: 5000, loopRatePerSec: 0.5 }
@@ -91,7 +91,9 @@ describe('epochs and relay descriptors', function () {
     const newer = signDescriptor(c, { ...older.sd.descriptor, address: 'ws://moved.example:9000', mixKeys: older.sd.descriptor.mixKeys.slice(1).concat({ epoch: 7, key: 'ab'.repeat(32) }) }, id.secretKey)
     const g = relay('g', 'gateway', 0, [4, 5, 6, 7])
     const ingId = c.signSeedKeypair(Buffer.alloc(32, 9))
-    const ingress = { id: relayId(c, ingId.publicKey), serverName: 'hs.example', identityKey: Buffer.from(ingId.publicKey).toString('hex'), boxKey: 'cd'.repeat(32), gateways: [g.sd.descriptor.id, 'ef'.repeat(32)] }
+    const root = c.signSeedKeypair(Buffer.alloc(32, 10))
+    const subject = { serverName: 'hs.example', identityKey: Buffer.from(ingId.publicKey).toString('hex'), boxKey: 'cd'.repeat(32) }
+    const ingress = { id: relayId(c, ingId.publicKey), ...subject, gateways: [g.sd.descriptor.id, 'ef'.repeat(32)], binding: signIngressBinding(c, subject, 5000, root.secretKey) }
     const input = { network: 't', epoch: 4, schedule: SCHEDULE, graceMs: 2000, geometry: NETWORK_GEOMETRY, mixing: MIXING }
     const doc = buildEpochDocument(c, { ...input, descriptors: [newer, older.sd, g.sd], ingresses: [ingress] })
     assert.equal(doc.relays.find(r => r.id === older.sd.descriptor.id)!.address, 'ws://moved.example:9000')
@@ -105,6 +107,16 @@ describe('epochs and relay descriptors', function () {
     assert.equal(code(signIngressDescriptor(c, ingress, 1000, c.signSeedKeypair(Buffer.alloc(32, 8)).secretKey)), 'DESC_BAD_SIGNATURE')
     assert.equal(code({ ...signed, descriptor: { ...signed.descriptor, extra: 1 } }), 'DESC_MALFORMED')
     fc.assert(fc.property(fc.anything(), x => { verifyIngressDescriptor(c, x); verifyIngressDescriptor(c, { descriptor: x, signature: 'ab'.repeat(64) }); return true }), { numRuns: 1000 })
+    // The binding: the homeserver's root key over server name, identity and box keys and expiry.
+    const bound = (i: typeof ingress, roots: Uint8Array[], now: number): string => { const r = verifyIngressBinding(c, i, roots, now); return r.ok ? 'ok' : r.code }
+    assert.equal(bound(ingress, [root.publicKey], 4000), 'ok')
+    assert.equal(bound(ingress, [c.signSeedKeypair(Buffer.alloc(32, 11)).publicKey], 4000), 'BINDING_UNVERIFIED', 'another server\'s root')
+    assert.equal(bound(ingress, [], 4000), 'BINDING_UNVERIFIED', 'no root pinned')
+    assert.equal(bound(ingress, [root.publicKey], 5001), 'BINDING_EXPIRED')
+    assert.equal(bound({ ...ingress, boxKey: '00'.repeat(32) }, [root.publicKey], 4000), 'BINDING_UNVERIFIED', 'a rogue box key under a real binding')
+    assert.equal(bound({ ...ingress, serverName: 'other.example' }, [root.publicKey], 4000), 'BINDING_UNVERIFIED')
+    assert.equal(bound({ ...ingress, binding: { notAfterMs: 5000, signature: 'zz' } }, [root.publicKey], 4000), 'BINDING_MALFORMED')
+    fc.assert(fc.property(fc.anything(), x => { verifyIngressBinding(c, { ...ingress, binding: x as typeof ingress.binding }, [root.publicKey], 0); return true }), { numRuns: 500 })
   })
 
   it('takes the schedule only when a majority signed identical values', function () {
