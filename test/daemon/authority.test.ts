@@ -10,13 +10,13 @@
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { Agent, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { directoryClient } from '../../client/directory.ts'
 import { admit, Authority, freePort, loadAdmission, remove, saveAdmission, type Admission, type AuthorityOptions } from '../../daemon/index.ts'
 import type { IngressDescriptor } from '../../mix/index.ts'
 import { deterministicRng, epochAt, epochStart, loadCrypto, NETWORK_GEOMETRY, publishDeadline, relayId, signDescriptor, signIngressBinding, signIngressDescriptor, type CryptoSuite, type MixingParams } from '../../mix/index.ts'
+import { floodPosts } from '../helpers/flood.ts'
 import { waitFor } from '../helpers/testnet.ts'
 
 const MIXING: MixingParams = { strategy: 'batch', intervalMs: 100, minPool: 8, flushFraction: 0.7, minBatch: 4, maxDelayMs: 5000, loopRatePerSec: 0.5 }
@@ -197,17 +197,8 @@ describe('directory authority: admission', function () {
     const ok = relay('adm-flood-ok', 'mix', 1)
     await start({ relays: [{ identityKey: ok.identityKey, role: 'mix', layer: 1 }], servers: [] })
     const junk = JSON.stringify(relay('adm-flood-junk', 'mix', 1).sd)
-    const agent = new Agent({ keepAlive: true, maxSockets: 32, localAddress: '127.0.0.2' })
-    const codes = new Map<number, number>()
-    const one = async (): Promise<void> => await new Promise<void>(resolve => {
-      const req = request({ host: '127.0.0.1', port: a.port, path: '/v1/descriptor', method: 'POST', agent, headers: { 'content-type': 'application/json' } }, res => { res.resume(); res.on('end', () => { codes.set(res.statusCode!, (codes.get(res.statusCode!) ?? 0) + 1); resolve() }) })
-      req.on('error', () => { codes.set(0, (codes.get(0) ?? 0) + 1); resolve() })
-      req.end(junk)
-    })
     const started = Date.now()
-    let sent = 0
-    await Promise.all(Array.from({ length: 32 }, async () => { while (sent < 10_000) { sent++; await one() } }))
-    agent.destroy()
+    const codes = await floodPosts(a.port, junk, 10_000)
     const seconds = (Date.now() - started) / 1000
     // 50 per second and a burst of 100 from one source: almost all of the flood is refused unread.
     assert.ok((codes.get(429) ?? 0) > 9000, `429s: ${JSON.stringify([...codes])} in ${seconds} s`)
