@@ -27,6 +27,12 @@ export const ConfigSchema = z.object({
   listen: z.object({ host: host.default('127.0.0.1'), port: port.default(0) }).strict().default({ host: '127.0.0.1', port: 0 }),
   /** Serve wss:// with this certificate and key (PEM files). */
   tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
+  /**
+   * A gateway's pins of the homeservers whose ingresses it serves: server name → server root keys
+   * (hex). When set, the gateway links and delivers only to ingresses whose binding one of those
+   * keys signed (a server not named here: none of its ingresses); unset, it takes the document's word.
+   */
+  ingressRoots: z.record(z.string().min(1).max(255), z.array(hex32).min(1).max(8)).optional(),
   /** A static signed network file and the public keys trusted to sign it (a majority must). Set this or `directory`. */
   network: z.object({ file: z.string().min(1), signers: z.array(hex32).min(1) }).strict().optional(),
   /** Follow directory authorities: per-epoch mix keys, descriptors published, documents fetched (DESIGN.md §6). */

@@ -12,8 +12,8 @@
  */
 import { join } from 'node:path'
 import {
-  createPool, FRAME, loadCrypto, NETWORK_GEOMETRY, packetFrame, parseFrame, ReplayFilter, Sphinx, systemRng,
-  type BindingName, type CryptoSuite, type NetworkDocument, type Rng
+  createPool, FRAME, loadCrypto, NETWORK_GEOMETRY, packetFrame, parseFrame, ReplayFilter, Sphinx, systemRng, verifyIngressBinding,
+  type BindingName, type CryptoSuite, type IngressDescriptor, type NetworkDocument, type Rng
 } from '../mix/index.ts'
 import type { RelayConfig } from './config.ts'
 import { Edge } from './edge.ts'
@@ -209,7 +209,7 @@ export class Relay {
       keyOf: (kind, id) => {
         if (kind === 'relay') { const r = this.#view.relay(id); return r === undefined ? undefined : Buffer.from(r.identityKey, 'hex') }
         const i = this.#view.ingress(id)
-        return i !== undefined && i.gateways.includes(this.#keys.id) ? Buffer.from(i.identityKey, 'hex') : undefined
+        return i !== undefined && this.#serves(i) ? Buffer.from(i.identityKey, 'hex') : undefined
       },
       onOpen: c => this.#opened(c),
       onClose: c => this.#closed(c),
@@ -291,6 +291,18 @@ export class Relay {
     this.metrics.replayFill.set(fill)
   }
 
+  /**
+   * Whether this gateway serves an ingress: the document lists it with this gateway, and, where
+   * the operator pinned its server's root keys (`ingressRoots`), its binding verifies under them.
+   */
+  #serves (i: IngressDescriptor): boolean {
+    if (!i.gateways.includes(this.#keys.id)) return false
+    const pins = this.#cfg.ingressRoots
+    if (pins === undefined) return true
+    const roots = (pins[i.serverName] ?? []).map(k => Buffer.from(k, 'hex'))
+    return verifyIngressBinding(this.#crypto, i, roots, this.#now()).ok
+  }
+
   /** A new current document: route by it, follow its next layer, rebuild cover for the neighbours' new keys. */
   #useDocument (doc: NetworkDocument): void {
     this.#view = new NetworkView(doc)
@@ -360,7 +372,7 @@ export class Relay {
         if (r.hop === ZERO32) { this.metrics.coverReceived.inc(); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }
         if (r.hop === this.#keys.id) { this.#loops?.returned(bytes.subarray(0, g.userPayloadBytes)); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }
         const ing = this.#view.ingress(r.hop)
-        if (this.#cfg.role !== 'gateway' || ing === undefined || !ing.gateways.includes(this.#keys.id)) { this.#drop('unknown_hop'); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }
+        if (this.#cfg.role !== 'gateway' || ing === undefined || !this.#serves(ing)) { this.#drop('unknown_hop'); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }
         mixer.stage({ out: { kind: 'ingress', to: r.hop, payload: Buffer.from(bytes.subarray(0, g.userPayloadBytes)) }, tag: t, epoch, delayMs: r.delay })
       } else if (r.t === 3) {
         if (this.#cfg.role !== 'gateway') { this.#drop('unknown_hop'); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }
