@@ -25,9 +25,15 @@ export async function authorityCommand (c: CryptoSuite, flags: Flags): Promise<n
   if (flags.positionals.length > 1 || (action !== undefined && action !== 'admit' && action !== 'remove')) throw usage(`'authority' takes admit, remove or nothing (got '${flags.positionals.join(' ')}')`, 'authority')
   if (action === 'admit' || action === 'remove') {
     const before = loadAdmission(cfg.admissionFile)
+    const keys = many(flags, 'identity-key').map(k => { if (!/^[0-9a-f]{64}$/.test(k)) throw usage(`--identity-key must be 64 hex digits (got ${k})`, 'authority'); return k })
+    if (action === 'remove') {
+      // A key that matches nothing is a slip (a relay id pasted for its identity key, say) that would leave a relay listed.
+      for (const k of keys) if (!before.relays.some(r => r.identityKey === k)) throw usage(`no admitted relay has identity key ${k} (give the identityKey that init printed, not the relay id)`, 'authority')
+      for (const n of many(flags, 'server')) if (!before.servers.some(x => x.name === n)) throw usage(`no admitted server is named ${n}`, 'authority')
+    }
     const after = action === 'admit'
       ? admit(before, many(flags, 'relay').map(relayArg), many(flags, 'server').map(serverArg))
-      : remove(before, many(flags, 'identity-key').map(k => { if (!/^[0-9a-f]{64}$/.test(k)) throw usage(`--identity-key must be 64 hex digits (got ${k})`, 'authority'); return k }), many(flags, 'server'))
+      : remove(before, keys, many(flags, 'server'))
     saveAdmission(cfg.admissionFile, after)
     // A running authority re-reads the file within a second; the next document it builds uses it.
     console.log(JSON.stringify({ event: `authority_${action}`, relays: after.relays.length, servers: after.servers.length, file: cfg.admissionFile }))

@@ -1,6 +1,6 @@
 /** Dispatch of the client-side commands: ingress, send, listen, standin-homeserver, init for ingress and client. */
-import { readFileSync, writeFileSync } from 'node:fs'
-import { stringify as toYaml } from 'yaml'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { parse as parseYaml, stringify as toYaml } from 'yaml'
 import {
   contactCard, Ingress, ingressDescriptor, initIngressKeys, loadIngressConfig, loadIngressKeys, loadProfile, newProfile, readConfigFile, runListen, runSend, StandinHomeserver, type StandinOptions
 } from '../client/index.ts'
@@ -48,6 +48,15 @@ export async function standinCommand (flags: Flags): Promise<number> {
   return 0
 }
 
+/** The application-service tokens of an ingress config that already exists at `path`, if any. */
+function existingTokens (path: string): { asToken: string, hsToken: string } | null {
+  if (!existsSync(path)) return null
+  try {
+    const h = (parseYaml(readFileSync(path, 'utf8')) as { homeserver?: { asToken?: unknown, hsToken?: unknown } } | null)?.homeserver
+    return typeof h?.asToken === 'string' && typeof h.hsToken === 'string' ? { asToken: h.asToken, hsToken: h.hsToken } : null
+  } catch { return null }
+}
+
 export function initIngress (c: CryptoSuite, flags: Flags): number {
   onlyThese(flags, INIT_ROLES.ingress!, 'init --role ingress')
   // Every option is read (and checked) before the keys are made: a refused command leaves nothing behind.
@@ -64,8 +73,11 @@ export function initIngress (c: CryptoSuite, flags: Flags): number {
     ? { directory: { authorities: auths, gateways, maxSkewMs: 30_000 } }
     : { network: { file: one(flags, 'network'), signers: many(flags, 'signer') } }
   const { rootPublicKey } = initIngressKeys(c, dataDir, serverName, Date.now())
-  const asToken = randomToken(c)
-  const hsToken = randomToken(c)
+  // Run again (to renew the binding, say), init keeps the tokens the homeserver already has:
+  // new ones would make it refuse the ingress until its registration is replaced.
+  const held = existingTokens(out)
+  const asToken = held?.asToken ?? randomToken(c)
+  const hsToken = held?.hsToken ?? randomToken(c)
   const config = { version: 1, role: 'ingress', dataDir, serverName, ...source, homeserver: { url: homeserver, asToken, hsToken, botLocalpart: 'sealmix' }, api, metrics, log: { level: 'info' } }
   writeFileSync(out, toYaml(config), { mode: 0o600 })
   const registration = {

@@ -52,7 +52,9 @@ export async function sendToDevice (a: HomeserverAuth, asUser: string, txnId: st
     return 'retry'
   }
   if (r.status === 200) return 'delivered'
-  if (r.status === 429 || r.status >= 500) return 'retry'
+  // 401: the homeserver does not take the ingress's own application-service token (a rotated or
+  // mistyped as_token): the operator's fault, not the sender's, so the message waits.
+  if (r.status === 401 || r.status === 429 || r.status >= 500) return 'retry'
   return 'refused'
 }
 

@@ -16,14 +16,14 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import {
-  buildEpochDocument, DIRECTORY_LABEL, documentBytes, epochAt, epochStart, isIngressDescriptor, verifyIngressBinding, missingKeyEpoch, newestIngresses, publishDeadline, RateLimiter, signSchedule, verifyDescriptorSignature, verifyIngressDescriptor,
+  buildEpochDocument, DIRECTORY_LABEL, MAX_DOCUMENT_BYTES, documentBytes, epochAt, epochStart, isIngressDescriptor, verifyIngressBinding, missingKeyEpoch, newestIngresses, publishDeadline, RateLimiter, signSchedule, verifyDescriptorSignature, verifyIngressDescriptor,
   type CryptoSuite, type EpochSchedule, type GeometryParams, type IngressDescriptor, type MixingParams, type NetworkDocument, type SignedDescriptor, type SignedDocument, type SignedIngressDescriptor
 } from '../mix/index.ts'
 import { AdmissionFile, AdmissionIndex, type Admission } from './admission.ts'
 import type { Logger } from './log.ts'
 
 /** Why a descriptor was refused: a closed set (a metric label). */
-export const REFUSALS = ['too_large', 'malformed', 'bad_signature', 'not_admitted', 'wrong_role', 'server_not_admitted', 'unbound', 'no_key_for_epoch', 'rate_limited'] as const
+export const REFUSALS = ['too_large', 'malformed', 'bad_signature', 'not_admitted', 'wrong_role', 'server_not_admitted', 'unbound', 'server_full', 'no_key_for_epoch', 'rate_limited'] as const
 export type Refusal = typeof REFUSALS[number]
 
 export class AuthorityMetrics {
@@ -33,6 +33,7 @@ export class AuthorityMetrics {
   readonly held = new Gauge({ name: 'sealmix_authority_descriptors_held', help: 'Descriptors held (relays and ingresses)', registers: [this.registry] })
   readonly admitted = new Gauge({ name: 'sealmix_authority_admitted_relays', help: 'Relays in the admission file', registers: [this.registry] })
   readonly build = new Histogram({ name: 'sealmix_authority_build_seconds', help: 'Time to build one epoch document', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [this.registry] })
+  readonly documentBytes = new Gauge({ name: 'sealmix_authority_document_bytes', help: 'Size of the last document built', registers: [this.registry] })
   readonly epoch = new Gauge({ name: 'sealmix_authority_epoch', help: 'The current epoch by this authority\'s clock', registers: [this.registry] })
   constructor () { for (const r of REFUSALS) this.refused.inc({ reason: r }, 0) }
 }
@@ -78,6 +79,12 @@ export interface AuthorityOptions {
 const BODY_LIMIT = 16 * 1024
 /** Descriptors kept per relay or ingress: new ones come once an epoch, and a document needs the one before its deadline. */
 const PER_IDENTITY = 3
+/**
+ * Ingresses listed per server. A server's own root key can bind any number of ingresses; this
+ * keeps one admitted server from growing every document (a document over MAX_DOCUMENT_BYTES is
+ * refused by every node, which would freeze the network).
+ */
+export const INGRESSES_PER_SERVER = 8
 /** Source addresses with a rate-limit bucket at once (the least recently seen goes first). */
 const SOURCES = 4096
 
@@ -160,6 +167,8 @@ export class Authority {
       if (!v.ok) return v.code === 'DESC_MALFORMED' ? 'malformed' : 'bad_signature'
       // The homeserver's own word that this ingress speaks for it: anyone can sign a descriptor.
       if (!verifyIngressBinding(this.#o.crypto, v.value.descriptor, roots, now).ok) return 'unbound'
+      const ids = new Set([...this.#ingressHeld.values()].filter(h => h.d.descriptor.serverName === v.value.descriptor.serverName).map(h => h.d.descriptor.id))
+      if (!ids.has(v.value.descriptor.id) && ids.size >= INGRESSES_PER_SERVER) return 'server_full'
       return this.#remember(this.#ingressHeld, v.value.descriptor.id, v.value, now, cap)
     }
     if (typeof d?.identityKey !== 'string') return 'malformed'
@@ -214,6 +223,13 @@ export class Authority {
     this.metrics.held.set(this.descriptors)
   }
 
+  /** Whether a posted body names an admitted relay identity or server (a lookup; nothing is verified). */
+  #admitted (raw: unknown): boolean {
+    const d = (raw as { descriptor?: { identityKey?: unknown, serverName?: unknown } } | null)?.descriptor
+    if (isIngressDescriptor(raw)) return typeof d?.serverName === 'string' && this.#admission.server(d.serverName) !== undefined
+    return typeof d?.identityKey === 'string' && this.#admission.relay(d.identityKey) !== undefined
+  }
+
   #bound (d: IngressDescriptor, atMs: number): boolean {
     const roots = this.#admission.server(d.serverName)
     return roots !== undefined && verifyIngressBinding(this.#o.crypto, d, roots, atMs).ok
@@ -230,10 +246,19 @@ export class Authority {
     const relays = before(this.#held).filter(d => { const a = this.#admission.relay(d.descriptor.identityKey); return a !== undefined && a.role === d.descriptor.role && a.layer === d.descriptor.layer })
     // Bound for the whole epoch by a root key its server is admitted with.
     const held = before(this.#ingressHeld).filter(s => this.#bound(s.descriptor, epochStart(o.schedule, epoch) + o.schedule.epochMs))
-    const ingresses = [...o.ingresses.filter(i => !held.some(s => s.descriptor.id === i.id)), ...newestIngresses(held)]
+    // Per server, the INGRESSES_PER_SERVER most recently issued (ties: smaller signature), the same choice on every authority.
+    const newest = new Map<string, SignedIngressDescriptor>()
+    for (const h of held) { const p = newest.get(h.descriptor.id); if (p === undefined || h.descriptor.issuedMs > p.descriptor.issuedMs || (h.descriptor.issuedMs === p.descriptor.issuedMs && h.signature < p.signature)) newest.set(h.descriptor.id, h) }
+    const perServer = new Map<string, SignedIngressDescriptor[]>()
+    for (const h of newest.values()) perServer.set(h.descriptor.serverName, [...(perServer.get(h.descriptor.serverName) ?? []), h])
+    const capped = [...perServer.values()].flatMap(l => l.sort((a, b) => b.descriptor.issuedMs - a.descriptor.issuedMs || (a.signature < b.signature ? -1 : 1)).slice(0, INGRESSES_PER_SERVER))
+    const ingresses = [...o.ingresses.filter(i => !held.some(s => s.descriptor.id === i.id)), ...newestIngresses(capped)]
     // Verified once on arrival: the build checks only each descriptor's keys for the epoch.
     const doc = buildEpochDocument(o.crypto, { network: o.network, epoch, schedule: o.schedule, graceMs: o.graceMs, geometry: o.geometry, mixing: o.mixing, ingresses, descriptors: relays, verified: true })
     end()
+    const bytes = documentBytes(doc).length
+    this.metrics.documentBytes.set(bytes)
+    if (bytes > MAX_DOCUMENT_BYTES) o.log?.error({ event: 'document_too_large', bytes, relays: doc.relays.length, ingresses: doc.ingresses.length }, 'the document is larger than nodes accept: admit fewer relays or servers')
     this.#builds.set(epoch, { version: this.#version, doc })
     for (const k of this.#builds.keys()) if (k < epoch - 1) this.#builds.delete(k)
     return doc
@@ -321,21 +346,22 @@ export class Authority {
       void (async () => {
         const path = (req.url ?? '/').split('?')[0]!
         if (req.method === 'POST' && path === '/v1/descriptor') {
-          // Limits before reading the body: a flood costs a bucket lookup per request.
           const now = this.#now()
-          if (!this.#perSource.take(req.socket.remoteAddress ?? '', now) || !this.#global.take('', now)) {
+          const tooMany = (): void => {
             this.#refused('rate_limited')
-            req.resume()
-            res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' }).end(JSON.stringify({ error: 'too many descriptors; try again later' }))
-            return
+            res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' }).end(JSON.stringify({ error: 'too many descriptors; try again later', reason: 'rate_limited' }))
           }
+          // Per source before reading the body: one source's flood costs a bucket lookup per request.
+          if (!this.#perSource.take(req.socket.remoteAddress ?? '', now)) { req.resume(); tooMany(); return }
           const text = await body(req)
-          if (text === null) { this.#refused('too_large'); json(413, { error: 'too large' }); return }
+          if (text === null) { this.#refused('too_large'); json(413, { error: 'too large', reason: 'too_large' }); return }
           let raw: unknown
-          try { raw = JSON.parse(text) } catch { this.#refused('malformed'); json(400, { error: 'not JSON' }); return }
+          try { raw = JSON.parse(text) } catch { this.#refused('malformed'); json(400, { error: 'not JSON', reason: 'malformed' }); return }
+          // The total budget is charged only to what nobody admitted, so junk from many sources cannot crowd out the admitted relays.
+          if (!this.#admitted(raw) && !this.#global.take('', now)) { tooMany(); return }
           const r = this.accept(raw)
           // The reason is a closed-set word: it tells an operator's relay why, and nothing about others.
-          if (r !== 'new' && r !== 'known') { json(r === 'not_admitted' || r === 'server_not_admitted' || r === 'wrong_role' || r === 'unbound' ? 403 : 400, { error: 'descriptor refused', reason: r }); return }
+          if (r !== 'new' && r !== 'known') { json(r === 'not_admitted' || r === 'server_not_admitted' || r === 'wrong_role' || r === 'unbound' || r === 'server_full' ? 403 : 400, { error: 'descriptor refused', reason: r }); return }
           // Share what is new with the other authorities (they do not share it again).
           if (r === 'new' && req.headers['x-sealmix-shared'] === undefined) this.#share(text)
           json(200, { accepted: r === 'new' })
@@ -357,6 +383,12 @@ export class Authority {
         json(404, { error: 'not found' })
       })().catch(() => json(500, { error: 'internal' }))
     })
+    // A connection that sends slowly is closed: 5 s for the headers, 10 s for the whole request,
+    // and at most 4,096 connections at once (each bounded by the limits above).
+    s.headersTimeout = 5000
+    s.requestTimeout = 10_000
+    s.keepAliveTimeout = 5000
+    s.maxConnections = 4096
     this.#server = s
     await new Promise<void>((resolve, reject) => { s.once('error', reject); s.listen(this.#o.port, this.#o.host, () => resolve()) })
     this.port = (s.address() as AddressInfo).port

@@ -4,7 +4,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
-import type { DirectoryTransport } from '../mix/index.ts'
+import { postResult, type DirectoryTransport, type PostResult } from '../mix/index.ts'
 
 const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 4 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 4 }) }
 
@@ -39,11 +39,12 @@ export function httpTransport (timeoutMs = 3000): DirectoryTransport {
   }
 }
 
-/** POST a signed descriptor; true when the authority took it (200). */
-export async function postDescriptor (url: string, body: string, timeoutMs = 3000): Promise<boolean> {
+/** POST a signed descriptor: taken, or the authority's reason for refusing it. */
+export async function postDescriptor (url: string, body: string, timeoutMs = 3000): Promise<PostResult> {
   try {
     const res = await call(`${url}/v1/descriptor`, { method: 'POST', body, timeoutMs })
-    res.resume()
-    return res.statusCode === 200
-  } catch { return false }
+    let text = ''
+    for await (const chunk of res) { if (text.length < 1024) text += (chunk as Buffer).toString('utf8') }
+    return postResult(res.statusCode ?? null, text)
+  } catch { return postResult(null, '') }
 }

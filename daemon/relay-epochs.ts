@@ -48,6 +48,8 @@ export class RelayEpochs {
   #doc: NetworkDocument | null = null
   #nextRefresh = 0
   #nextPublish = 0
+  /** epoch:reason pairs already logged (bounded: cleared past 64). */
+  readonly #loggedRefusals = new Set<string>()
   #timer: NodeJS.Timeout | undefined
   #running: Promise<void> | null = null
   #refreshing = false
@@ -70,7 +72,7 @@ export class RelayEpochs {
   async firstDocument (stopping: () => boolean): Promise<NetworkDocument | null> {
     for (let tries = 0; !stopping(); tries++) {
       const schedule = await this.#directory.fetchSchedule()
-      if (schedule !== null) await this.#publisher.publish(this.#directory.epochNow()!)
+      if (schedule !== null) this.#onRefused(this.#directory.epochNow()!, await this.#publisher.publish(this.#directory.epochNow()!))
       const doc = schedule === null ? null : await this.#directory.refresh()
       if (doc !== null) return doc
       if (tries % 10 === 0) this.#o.log.warn({ event: 'directory_wait' }, 'waiting for a network document signed by a majority of the directory authorities')
@@ -114,7 +116,7 @@ export class RelayEpochs {
     // Network work runs beside the tick, so that a slow authority never delays a key change.
     if (now >= this.#nextPublish) {
       this.#nextPublish = now + this.#refreshMs
-      this.#background(this.#publisher.publish(e))
+      this.#background(this.#publisher.publish(e).then(refused => this.#onRefused(e, refused)))
     }
     if (!this.#refreshing && (now >= this.#nextRefresh || this.#doc === null || this.#doc.epoch !== e)) {
       this.#nextRefresh = now + this.#refreshMs
@@ -126,6 +128,18 @@ export class RelayEpochs {
       this.#doc = doc
       hooks.onDocument(doc)
     }
+  }
+
+  /** Refusals by an authority are what an operator must see (a relay not admitted, or admitted with another layer): logged once per epoch and reason. */
+  #onRefused (epoch: number, refused: string[]): void {
+    // Over the authority's rate: try again in a second or two, not an eighth of an epoch later.
+    if (refused.includes('rate_limited')) this.#nextPublish = Math.min(this.#nextPublish, this.#o.now() + 1000 + Math.floor(Math.random() * 1000))
+    for (const reason of new Set(refused)) {
+      if (this.#loggedRefusals.has(`${epoch}:${reason}`)) continue
+      this.#loggedRefusals.add(`${epoch}:${reason}`)
+      this.#o.log.warn({ event: 'descriptor_refused', reason, epoch }, 'an authority refused this relay\'s descriptor')
+    }
+    if (this.#loggedRefusals.size > 64) this.#loggedRefusals.clear()
   }
 
   #background (p: Promise<void>): void {
@@ -154,20 +168,22 @@ class DescriptorPublisher {
   readonly #published = new Map<number, Set<string>>()
   constructor (private readonly o: PublisherOptions) {}
 
-  /** Publish this epoch's descriptor to each authority that has not taken it yet. */
-  async publish (epoch: number): Promise<void> {
+  /** Publish this epoch's descriptor to each authority that has not taken it yet; the reasons of those that refused it. */
+  async publish (epoch: number): Promise<string[]> {
     this.o.keyring.ensure(descriptorEpochs(epoch))
     const o = this.o
     const done = this.#published.get(epoch) ?? new Set<string>()
     this.#published.set(epoch, done)
     for (const k of this.#published.keys()) if (k < epoch) this.#published.delete(k)
     const todo = o.authorities.filter(a => !done.has(a.url))
-    if (todo.length === 0) return
+    if (todo.length === 0) return []
     const d = signDescriptor(o.crypto, {
       version: 1, id: o.self.id, role: o.self.role, layer: o.self.layer, address: o.self.address, identityKey: Buffer.from(o.identity.publicKey).toString('hex'),
       mixKeys: descriptorEpochs(epoch).map(x => ({ epoch: x, key: o.keyring.publicHex(x) }))
     }, o.identity.secretKey)
     const body = JSON.stringify(d)
-    await Promise.all(todo.map(async a => { if (await postDescriptor(a.url, body)) done.add(a.url) }))
+    const refused: string[] = []
+    await Promise.all(todo.map(async a => { const r = await postDescriptor(a.url, body); if (r.ok) done.add(a.url); else refused.push(r.reason) }))
+    return refused
   }
 }

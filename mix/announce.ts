@@ -65,7 +65,7 @@ export function verifyIngressDescriptor (c: CryptoSuite, raw: unknown): Result<S
   if (d.version !== 1 || d.kind !== 'ingress' || !Number.isInteger(d.issuedMs) || d.issuedMs < 0) return fail('DESC_MALFORMED', 'version')
   if (typeof d.id !== 'string' || !HEX32.test(d.id) || typeof d.identityKey !== 'string' || !HEX32.test(d.identityKey) || typeof d.boxKey !== 'string' || !HEX32.test(d.boxKey)) return fail('DESC_MALFORMED', 'keys')
   if (typeof d.serverName !== 'string' || d.serverName.length === 0 || d.serverName.length > 255) return fail('DESC_MALFORMED', 'serverName')
-  if (!Array.isArray(d.gateways) || d.gateways.length === 0 || d.gateways.length > 16 || !d.gateways.every(g => typeof g === 'string' && HEX32.test(g))) return fail('DESC_MALFORMED', 'gateways')
+  if (!Array.isArray(d.gateways) || d.gateways.length === 0 || d.gateways.length > 16 || !d.gateways.every(g => typeof g === 'string' && HEX32.test(g)) || new Set(d.gateways).size !== d.gateways.length) return fail('DESC_MALFORMED', 'gateways')
   const b = d.binding as IngressBinding | undefined
   if (typeof b !== 'object' || b === null || Object.keys(b).length !== 2 || !Number.isInteger(b.notAfterMs) || b.notAfterMs < 0 || typeof b.signature !== 'string' || !SIG.test(b.signature)) return fail('DESC_MALFORMED', 'binding')
   if (Object.keys(d).length !== 9) return fail('DESC_MALFORMED', 'fields')

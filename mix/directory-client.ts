@@ -40,6 +40,18 @@ export interface DirectoryClientOptions {
   readonly onRejected?: (why: DirectoryRejection) => void
 }
 
+/** How an authority answered a descriptor: taken, or why not (its closed-set reason, `http_NNN`, or `unreachable`). */
+export type PostResult = { readonly ok: true } | { readonly ok: false, readonly reason: string }
+
+/** The result of a POST /v1/descriptor from its status and body; a reason is kept only if it is a short lowercase word (never an authority's free text in our logs). */
+export function postResult (status: number | null, body: string): PostResult {
+  if (status === null) return { ok: false, reason: 'unreachable' }
+  if (status === 200) return { ok: true }
+  let reason: unknown
+  try { reason = (JSON.parse(body) as { reason?: unknown }).reason } catch { reason = undefined }
+  return { ok: false, reason: typeof reason === 'string' && /^[a-z_]{1,32}$/.test(reason) ? reason : `http_${status}` }
+}
+
 export class DirectoryClient {
   readonly #o: DirectoryClientOptions
   readonly #now: () => number

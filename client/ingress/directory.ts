@@ -19,12 +19,16 @@ export interface IngressDirectoryOptions {
   readonly onDocument: (doc: NetworkDocument) => void
   /** Called once when the first attempt finds no document (the authorities are not up, or have none yet). */
   readonly onWaiting?: () => void
+  /** An authority refused the descriptor (once per epoch and reason): `unbound`, `server_not_admitted`, ... */
+  readonly onRefused?: (reason: string) => void
 }
 
 export class IngressDirectory {
   readonly #o: IngressDirectoryOptions
   readonly #dir: DirectoryClient
   readonly #accepted = new Map<number, Set<string>>()
+  /** epoch:reason refusals already reported (bounded: cleared past 64). */
+  readonly #logged = new Set<string>()
   #doc: NetworkDocument | null = null
   #timer: NodeJS.Timeout | undefined
   #stopped = false
@@ -76,7 +80,10 @@ export class IngressDirectory {
     if (todo.length === 0) return
     const d = signIngressDescriptor(o.crypto, { id: o.keys.id, serverName: o.serverName, identityKey: Buffer.from(o.keys.identity.publicKey).toString('hex'), boxKey: o.keys.box.publicKey.toString('hex'), gateways: o.gateways, binding: o.keys.binding }, this.#issuedMs, o.keys.identity.secretKey)
     const body = JSON.stringify(d)
-    await Promise.all(todo.map(async a => { if (await postDescriptor(a, body)) done.add(a.url) }))
+    const refused = new Set<string>()
+    await Promise.all(todo.map(async a => { const r = await postDescriptor(a, body); if (r.ok) done.add(a.url); else refused.add(r.reason) }))
+    for (const reason of refused) if (!this.#logged.has(`${epoch}:${reason}`)) { this.#logged.add(`${epoch}:${reason}`); this.#o.onRefused?.(reason) }
+    if (this.#logged.size > 64) this.#logged.clear()
   }
 
   async stop (): Promise<void> {

@@ -13,7 +13,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parseServerCert, relayId, signIngressBinding, signServerCert, type CryptoSuite, type IngressBinding, type IngressDescriptor, type ServerCert } from '../../mix/index.ts'
+import { parseServerCert, relayId, signIngressBinding, signServerCert, verifyIngressBinding, type CryptoSuite, type IngressBinding, type IngressDescriptor, type ServerCert } from '../../mix/index.ts'
 import { ClientError } from '../errors.ts'
 
 export interface IngressKeys {
@@ -53,7 +53,7 @@ export function initIngressKeys (c: CryptoSuite, dataDir: string, serverName: st
   if (existsSync(join(dir, 'server-cert.bin'))) {
     if (!existsSync(rootPath)) return { rootPublicKey: null }
     const root = c.signSeedKeypair(readFileSync(rootPath))
-    renewBinding(c, dir, serverName, root.secretKey, nowMs)
+    renewBinding(c, dir, serverName, root, nowMs)
     return { rootPublicKey: Buffer.from(root.publicKey) }
   }
   if (!existsSync(rootPath)) write(rootPath, random32(c))
@@ -61,26 +61,29 @@ export function initIngressKeys (c: CryptoSuite, dataDir: string, serverName: st
   const issuing = c.signSeedKeypair(readFileSync(join(dir, 'issuing.key')))
   const cert = signServerCert(c, { keyId: 1, notBeforeMs: nowMs - DAY, notAfterMs: nowMs + SERVER_CERT_DAYS * DAY, issuingKey: issuing.publicKey, serverName }, root.secretKey)
   write(join(dir, 'server-cert.bin'), cert.encoded)
-  renewBinding(c, dir, serverName, root.secretKey, nowMs)
+  renewBinding(c, dir, serverName, root, nowMs)
   return { rootPublicKey: Buffer.from(root.publicKey) }
 }
 
 /** Sign binding.json with the root key when it is missing, for other keys, or has less than BINDING_RENEW_DAYS left. */
-function renewBinding (c: CryptoSuite, dir: string, serverName: string, rootSecretKey: Uint8Array, nowMs: number): void {
+function renewBinding (c: CryptoSuite, dir: string, serverName: string, root: { publicKey: Uint8Array, secretKey: Uint8Array }, nowMs: number): void {
   const identityKey = Buffer.from(c.signSeedKeypair(readFileSync(join(dir, 'identity.key'))).publicKey).toString('hex')
   const box = Buffer.alloc(32)
   c.x25519Base(box, readFileSync(join(dir, 'box.key')))
   const subject = { serverName, identityKey, boxKey: box.toString('hex') }
   const path = join(dir, 'binding.json')
   const held = readBinding(path)
-  if (held !== null && held.serverName === serverName && held.identityKey === subject.identityKey && held.boxKey === subject.boxKey && held.notAfterMs - nowMs > BINDING_RENEW_DAYS * DAY) return
-  const b = signIngressBinding(c, subject, nowMs + BINDING_DAYS * DAY, rootSecretKey)
-  writeFileSync(path, JSON.stringify({ ...subject, ...b }) + '\n', { mode: 0o600 })
+  if (held !== null && held.rootKey === Buffer.from(root.publicKey).toString('hex') && held.serverName === serverName && held.identityKey === subject.identityKey && held.boxKey === subject.boxKey && held.notAfterMs - nowMs > BINDING_RENEW_DAYS * DAY) return
+  const b = signIngressBinding(c, subject, nowMs + BINDING_DAYS * DAY, root.secretKey)
+  // The root's public half goes with it, so that the ingress can check its binding at start.
+  writeFileSync(path, JSON.stringify({ ...subject, ...b, rootKey: Buffer.from(root.publicKey).toString('hex') }) + '\n', { mode: 0o600 })
 }
 
-function readBinding (path: string): { serverName: string, identityKey: string, boxKey: string, notAfterMs: number, signature: string } | null {
+interface BindingFile { serverName: string, identityKey: string, boxKey: string, notAfterMs: number, signature: string, rootKey?: string }
+
+function readBinding (path: string): BindingFile | null {
   if (!existsSync(path)) return null
-  try { return JSON.parse(readFileSync(path, 'utf8')) as { serverName: string, identityKey: string, boxKey: string, notAfterMs: number, signature: string } } catch { return null }
+  try { return JSON.parse(readFileSync(path, 'utf8')) as BindingFile } catch { return null }
 }
 
 function read32 (dir: string, name: string): Buffer {
@@ -108,7 +111,10 @@ export function loadIngressKeys (c: CryptoSuite, dataDir: string, serverName: st
   const identityKey = Buffer.from(identity.publicKey).toString('hex')
   if (b === null) throw new ClientError('CLIENT_CONFIG_INVALID', 'missing keys/binding.json, the homeserver\'s binding of this ingress (run \'sealmix init --role ingress\' where the server root key is)')
   if (b.serverName !== serverName || b.identityKey !== identityKey || b.boxKey !== boxPublic.toString('hex')) throw new ClientError('CLIENT_CONFIG_INVALID', 'keys/binding.json binds another server or other keys than this ingress\'s (run \'sealmix init --role ingress\' again where the server root key is)')
-  if (!Number.isInteger(b.notAfterMs) || typeof b.signature !== 'string') throw new ClientError('CLIENT_CONFIG_INVALID', 'keys/binding.json is malformed')
+  if (!Number.isInteger(b.notAfterMs) || typeof b.signature !== 'string' || typeof b.rootKey !== 'string' || !/^[0-9a-f]{64}$/.test(b.rootKey)) throw new ClientError('CLIENT_CONFIG_INVALID', 'keys/binding.json is malformed (run \'sealmix init --role ingress\' again where the server root key is)')
+  // The same check authorities and clients make: an ingress with a bad or expired binding would be listed by nobody, silently.
+  const check = verifyIngressBinding(c, { id: relayId(c, identity.publicKey), serverName, identityKey, boxKey: boxPublic.toString('hex'), gateways: [], binding: { notAfterMs: b.notAfterMs, signature: b.signature } }, [Buffer.from(b.rootKey, 'hex')], Date.now())
+  if (!check.ok) throw new ClientError('CLIENT_CONFIG_INVALID', check.code === 'BINDING_EXPIRED' ? `keys/binding.json expired on ${new Date(b.notAfterMs).toISOString().slice(0, 10)}: renew it with 'sealmix init --role ingress' where the server root key is` : 'keys/binding.json does not verify under its root key (run \'sealmix init --role ingress\' again where the server root key is)')
   return { id: relayId(c, identity.publicKey), identity, box: { publicKey: boxPublic, secretKey: boxSecret }, issuing, storeKey: read32(dir, 'store.key'), serverCert: cert.value, binding: { notAfterMs: b.notAfterMs, signature: b.signature } }
 }
 

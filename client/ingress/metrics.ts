@@ -18,6 +18,7 @@ export class IngressMetrics {
   readonly answers = new Counter({ name: 'sealmix_ingress_answers_total', help: 'Acks sent back through SURBs, by result', labelNames: ['result'], registers: [this.registry] })
   readonly api = new Counter({ name: 'sealmix_ingress_api_requests_total', help: 'Client API requests (SenderCert issuance, capability registration), by result', labelNames: ['endpoint', 'result'], registers: [this.registry] })
   readonly links = new Gauge({ name: 'sealmix_ingress_gateway_links', help: 'Exit gateway links, by state', labelNames: ['state'], registers: [this.registry] })
+  readonly bindingExpiry = new Gauge({ name: 'sealmix_ingress_binding_expiry_seconds', help: 'Seconds until this ingress\'s binding by its homeserver expires (renew it before 0)', registers: [this.registry] })
   readonly partial = new Gauge({ name: 'sealmix_ingress_partial_messages', help: 'Messages waiting for more fragments', registers: [this.registry] })
   readonly replayEntries = new Gauge({ name: 'sealmix_ingress_replay_entries', help: 'Envelope hashes in the replay cache', registers: [this.registry] })
   readonly sinkSeconds = new Histogram({ name: 'sealmix_ingress_sink_seconds', help: 'Time for the homeserver to take one message', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] })

@@ -100,7 +100,7 @@ export class Ingress {
     }
     if (cfg.directory !== undefined) {
       const d = cfg.directory
-      this.#follower = new IngressDirectory({ crypto: this.#c, keys: this.#keys, serverName: cfg.serverName, authorities: d.authorities, gateways: d.gateways, maxSkewMs: d.maxSkewMs, now: this.#now, onDocument: doc => this.#useDocument(doc), onWaiting: () => this.#log.warn({ event: 'directory_wait' }, 'waiting for a network document signed by a majority of the directory authorities') })
+      this.#follower = new IngressDirectory({ crypto: this.#c, keys: this.#keys, serverName: cfg.serverName, authorities: d.authorities, gateways: d.gateways, maxSkewMs: d.maxSkewMs, now: this.#now, onDocument: doc => this.#useDocument(doc), onWaiting: () => this.#log.warn({ event: 'directory_wait' }, 'waiting for a network document signed by a majority of the directory authorities'), onRefused: reason => this.#log.warn({ event: 'descriptor_refused', reason }, 'an authority refused this ingress\'s descriptor') })
       await this.#follower.start()
     } else {
       this.#useDocument(this.#doc)
@@ -252,6 +252,7 @@ export class Ingress {
   }
 
   #gauges (): void {
+    this.metrics.bindingExpiry.set(Math.round((this.#keys.binding.notAfterMs - this.#now()) / 1000))
     this.metrics.partial.set(this.#reasm.partialMessages)
     this.metrics.replayEntries.set(this.#store.replayEntries)
   }

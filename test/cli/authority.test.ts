@@ -38,6 +38,10 @@ describe('sealmix authority', function () {
       const adm = spawnSync(process.execPath, [...SEALMIX, 'authority', 'admit', '--config', cfg, '--relay', `mix:1:${Buffer.from(id.publicKey).toString('hex')}`], { cwd: PROJECT, encoding: 'utf8' })
       assert.equal(adm.status, 0, adm.stderr)
       await waitFor(async () => await post() === 200, 10_000, 'the admitted relay\'s descriptor taken')
+      // Removing a key nobody admitted (a relay id pasted for its identity key, say) is refused, not a silent no-op.
+      const slip = spawnSync(process.execPath, [...SEALMIX, 'authority', 'remove', '--config', cfg, '--identity-key', relayId(c, id.publicKey)], { cwd: PROJECT, encoding: 'utf8' })
+      assert.equal(slip.status, 64)
+      assert.match(slip.stderr, /no admitted relay has identity key/)
       assert.equal((await fetch(`http://127.0.0.1:${port}/v1/document/0`)).status, 404, 'not served before its deadline')
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/v1/document/0`)).status === 200, 20_000, 'document served from genesis')
       const epoch = epochAt({ genesisMs: genesis, epochMs: 3_600_000 }, Date.now())

@@ -184,6 +184,14 @@ describe('sealmix commands', function () {
     assert.ok(new RegExp(`^${registration.namespaces.users[0]!.regex}$`).test('@sealmix:example.org'))
     assert.equal(sealmix('validate-config', '--role', 'ingress', '--config', cfg).stdout.trim(), 'ok')
     assert.equal(sealmix('validate-config', '--role=ingress', `--config=${cfg}`).stdout.trim(), 'ok')
+    // Run again (to renew the binding): the keys, the binding and the homeserver's tokens stay as they were.
+    const binding = readFileSync(join(root, 'ingress', 'keys', 'binding.json'), 'utf8')
+    const again = sealmix('init', '--role', 'ingress', '--data-dir', join(root, 'ingress'), '--server-name', 'example.org', '--homeserver', 'http://127.0.0.1:8008',
+      '--network', join(root, 'network.json'), '--signer', 'ab'.repeat(32), '--out', cfg, '--registration', reg, '--gateway', 'cd'.repeat(32))
+    assert.equal(again.status, 0, again.stderr)
+    assert.equal((JSON.parse(again.stdout) as { serverRootKey: string }).serverRootKey, printed.serverRootKey)
+    assert.equal(readFileSync(join(root, 'ingress', 'keys', 'binding.json'), 'utf8'), binding)
+    assert.deepEqual((parseYaml(readFileSync(reg, 'utf8')) as { as_token: string }).as_token, config.homeserver.asToken, 'the homeserver keeps its registration')
     const bad = join(root, 'ingress-bad.json')
     writeFileSync(bad, JSON.stringify({ ...parseYaml(readFileSync(cfg, 'utf8')) as object, limits: { perDestinationPerMinute: 0 } }))
     const b = sealmix('validate-config', '--role', 'ingress', '--config', bad)

@@ -206,4 +206,30 @@ describe('directory authority: admission', function () {
     assert.equal((await post(ok.sd)).status, 200, 'another source is still heard')
     assert.deepEqual(a.heldRelayIds, [ok.id])
   })
+
+  it('junk from many sources exhausts only the budget of what nobody admitted: an admitted relay is still heard', async function () {
+    const ok = relay('adm-many-ok', 'gateway', 0)
+    await start({ relays: [{ identityKey: ok.identityKey, role: 'gateway', layer: 0 }], servers: [] })
+    await a.stop()
+    a = new Authority({ crypto: c, signing: c.signSeedKeypair(Buffer.alloc(32, 92)), network: 'adm-test', schedule, graceMs: 2000, geometry: NETWORK_GEOMETRY, mixing: MIXING, ingresses: [], host: '127.0.0.1', port: 0, now: () => t, peers: [], admission: { relays: [{ identityKey: ok.identityKey, role: 'gateway', layer: 0 }], servers: [] }, limits: { perSourcePerSecond: 100_000, perSecond: 5 } })
+    await a.start()
+    const junk = JSON.stringify(relay('adm-many-junk', 'mix', 1).sd)
+    const codes = new Map<number, number>()
+    for (let i = 2; i < 10; i++) for (const [k, v] of await floodPosts(a.port, junk, 250, { localAddress: `127.0.0.${i}`, concurrency: 8 })) codes.set(k, (codes.get(k) ?? 0) + v)
+    assert.ok((codes.get(429) ?? 0) >= 1900, `the total budget for unadmitted descriptors ran out: ${JSON.stringify([...codes])}`)
+    assert.equal((await post(ok.sd)).status, 200, 'the admitted relay is heard all the same')
+  })
+
+  it('lists at most 8 ingresses of one server, refuses a ninth, and refuses an ingress naming a gateway twice', async function () {
+    const root = c.signSeedKeypair(Buffer.alloc(32, 93))
+    await start({ relays: [], servers: [{ name: 'hs.example', rootKeys: [Buffer.from(root.publicKey).toString('hex')] }] })
+    const ingress = (i: number, gateways = ['cd'.repeat(32)]): unknown => {
+      const k = c.signSeedKeypair(Buffer.alloc(32, 100 + i))
+      const subject = { serverName: 'hs.example', identityKey: Buffer.from(k.publicKey).toString('hex'), boxKey: 'ab'.repeat(32) }
+      return signIngressDescriptor(c, { id: relayId(c, k.publicKey), ...subject, gateways, binding: signIngressBinding(c, subject, t + 3_600_000, root.secretKey) }, t, k.secretKey)
+    }
+    for (let i = 0; i < 8; i++) assert.equal((await post(ingress(i))).status, 200)
+    assert.deepEqual(await post(ingress(8)), { status: 403, reason: 'server_full' })
+    assert.deepEqual(await post(ingress(9, ['cd'.repeat(32), 'cd'.repeat(32)])), { status: 400, reason: 'malformed' })
+  })
 })
