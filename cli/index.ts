@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { stringify as toYaml } from 'yaml'
 import {
-  auditSvg, statusOutput, Authority, authorityKey, loadAuthorityConfig, NETWORK_GEOMETRY, buildNetworkDocument, ensureKeys, inspectStore, loadIdentity, runAudit, runDevnet, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
+  auditSvg, statusOutput, loadAdmission, Authority, authorityKey, loadAuthorityConfig, NETWORK_GEOMETRY, buildNetworkDocument, ensureKeys, inspectStore, loadIdentity, runAudit, runDevnet, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
   writeNetworkFile, type IngressDescriptor, type MixingParams, type RelayDescriptor
 } from '../daemon/index.ts'
 import { ClientError, CLIENT_EXIT_STATUS, loadIngressConfig } from '../client/index.ts'
@@ -52,8 +52,9 @@ async function dispatch (cmd: string, flags: Flags): Promise<number> {
   switch (cmd) {
     case 'validate-config': {
       const role = optional(flags, 'role')
-      if (role !== undefined && role !== 'ingress') throw usage(`--role must be ingress, or left out for a relay config (got ${role})`)
+      if (role !== undefined && role !== 'ingress' && role !== 'authority') throw usage(`--role must be ingress or authority, or left out for a relay config (got ${role})`)
       if (role === 'ingress') loadIngressConfig(one(flags, 'config'))
+      else if (role === 'authority') loadAdmission(loadAuthorityConfig(one(flags, 'config')).admissionFile)
       else loadConfig(one(flags, 'config'))
       console.log('ok')
       return EXIT.OK
@@ -114,7 +115,7 @@ async function dispatch (cmd: string, flags: Flags): Promise<number> {
         const peers = authorities(flags)
         const keyFile = `${dataDir}/authority.key`
         const k = authorityKey(c, keyFile)
-        writeFileSync(out, toYaml({ version: 1, role: 'authority', signingKeyFile: keyFile, admissionFile: `${dataDir}/admitted.yaml`, stateFile: `${dataDir}/descriptors.json`, listen, network, epoch, mixing, peers }), { mode: 0o600 })
+        writeFileSync(out, toYaml({ version: 1, role: 'authority', signingKeyFile: keyFile, admissionFile: `${dataDir}/admitted.yaml`, stateFile: `${dataDir}/descriptors.json`, listen, network, epoch, mixing, limits: { perSourcePerSecond: 50, perSecond: 500 }, peers }), { mode: 0o600 })
         console.log(JSON.stringify({ signer: Buffer.from(k.publicKey).toString('hex') }))
         return EXIT.OK
       }

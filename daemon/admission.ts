@@ -104,8 +104,8 @@ export class AdmissionFile {
   changed (): Admission | null {
     const m = existsSync(this.path) ? statSync(this.path).mtimeMs : 0
     if (m === this.#mtimeMs) return null
-    const a = loadAdmission(this.path)
+    // Taken as seen even when it is invalid: one error per edit, not one a second.
     this.#mtimeMs = m
-    return a
+    return loadAdmission(this.path)
   }
 }

@@ -27,6 +27,7 @@ describe('sealmix authority', function () {
     const v = spawnSync(process.execPath, [...SEALMIX, 'authority', '--config', bad], { cwd: PROJECT, encoding: 'utf8' })
     assert.equal(v.status, 78)
     assert.equal(v.stderr.trim(), 'sealmix: RELAY_CONFIG_INVALID: epoch.epochMs must be >= 1000 (got 10)')
+    assert.equal(spawnSync(process.execPath, [...SEALMIX, 'validate-config', '--role', 'authority', '--config', cfg], { cwd: PROJECT, encoding: 'utf8' }).stdout.trim(), 'ok')
     const p = spawn(process.execPath, [...SEALMIX, 'authority', '--config', cfg], { cwd: PROJECT, stdio: 'ignore' })
     try {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/v1/schedule`).catch(() => null))?.status === 200, 20_000, 'authority up')
