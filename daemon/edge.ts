@@ -11,6 +11,13 @@ import type { RelayMetrics } from './metrics.ts'
 import { u64 } from './store/db.ts'
 
 const WINDOW = 64
+/**
+ * Mailboxes a connection's ACKs may refer to: the most recently pulled ones. A client pulls its
+ * own mailbox (one, or a few while it moves between profiles); a connection that pulls thousands
+ * of ids would otherwise grow this set without bound and make every ACK walk it (issue 16: 60k
+ * PULLs then 300 ACKs froze a gateway's event loop for 30 s).
+ */
+export const PULLED_PER_CONNECTION = 4
 
 interface IngressState { conn: Conn, sentUpTo: number, inflight: Set<number>, pushing: boolean }
 
@@ -76,7 +83,11 @@ export class Edge {
     const key = this.mailboxKeyOf(body.subarray(0, 32))
     let set = this.#pulled.get(conn)
     if (set === undefined) { set = new Set(); this.#pulled.set(conn, set) }
-    set.add(key.toString('hex'))
+    // Most recent last; the oldest goes beyond PULLED_PER_CONNECTION (its records stay stored, for the next pull).
+    const hex = key.toString('hex')
+    set.delete(hex)
+    set.add(hex)
+    while (set.size > PULLED_PER_CONNECTION) set.delete(set.values().next().value as string)
     const recs = await this.o.mailbox.read(key, 0, this.o.pullBatch)
     const g = this.o.geometry
     for (let i = 0; i < this.o.pullBatch; i++) {
@@ -88,6 +99,9 @@ export class Edge {
       else this.o.metrics.dropped.inc({ reason: 'queue_full' })
     }
   }
+
+  /** How many mailboxes a connection's ACKs are checked against (at most PULLED_PER_CONNECTION). */
+  pulledBy (conn: Conn): number { return this.#pulled.get(conn)?.size ?? 0 }
 
   clientAck (conn: Conn, body: Buffer): void {
     const seq = Number(body.readBigUInt64BE(0))
