@@ -119,6 +119,8 @@ export class SealmixClient extends EventEmitter {
   /** Sealed requests whose recipient's server has no ingress in the document yet; bounded by MAX_UNROUTED. */
   readonly #unrouted: Array<{ readonly id: string, readonly server: string, readonly request: Uint8Array, readonly sinceMs: number, unverified: boolean }> = []
   #waiting: WaitReason | null = null
+  /** Whether each ingress entry's binding verifies under the pinned roots; entries die with their document. */
+  readonly #bindingChecked = new WeakMap<IngressDescriptor, boolean>()
   #closed = false
 
   constructor (o: ClientOptions) {
@@ -255,8 +257,17 @@ export class SealmixClient extends EventEmitter {
     return { ingress: ok.length === 0 ? undefined : ok[randomInt(this.#rng, ok.length)], unverified: all.length > 0 && ok.length === 0 }
   }
 
+  /**
+   * The binding's signature is checked once per document entry (a send and each of its fragments
+   * ask again); its expiry at every ask.
+   */
   #verified (i: IngressDescriptor): boolean {
-    return verifyIngressBinding(this.#c, i, this.#o.trust.roots(i.serverName), this.#now()).ok
+    let signed = this.#bindingChecked.get(i)
+    if (signed === undefined) {
+      signed = verifyIngressBinding(this.#c, i, this.#o.trust.roots(i.serverName), 0).ok
+      this.#bindingChecked.set(i, signed)
+    }
+    return signed && i.binding.notAfterMs >= this.#now()
   }
 
   /** Queue an encoded SubmitRequest (for example a v2 batch) for an ingress; returns its message id. */

@@ -14,29 +14,16 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import {
   buildEpochDocument, DIRECTORY_LABEL, MAX_DOCUMENT_BYTES, documentBytes, epochAt, epochStart, isIngressDescriptor, verifyIngressBinding, missingKeyEpoch, newestIngresses, publishDeadline, RateLimiter, signSchedule, verifyDescriptorSignature, verifyIngressDescriptor,
   type CryptoSuite, type EpochSchedule, type GeometryParams, type IngressDescriptor, type MixingParams, type NetworkDocument, type SignedDescriptor, type SignedDocument, type SignedIngressDescriptor
 } from '../mix/index.ts'
 import { AdmissionFile, AdmissionIndex, type Admission } from './admission.ts'
+import { Held } from './authority-held.ts'
+import { AuthorityMetrics, REFUSALS, type Refusal } from './authority-metrics.ts'
 import type { Logger } from './log.ts'
 
-/** Why a descriptor was refused: a closed set (a metric label). */
-export const REFUSALS = ['too_large', 'malformed', 'bad_signature', 'not_admitted', 'wrong_role', 'server_not_admitted', 'unbound', 'server_full', 'no_key_for_epoch', 'rate_limited'] as const
-export type Refusal = typeof REFUSALS[number]
-
-export class AuthorityMetrics {
-  readonly registry = new Registry()
-  readonly refused = new Counter({ name: 'sealmix_authority_descriptors_refused_total', help: 'Descriptors refused, by reason', labelNames: ['reason'], registers: [this.registry] })
-  readonly accepted = new Counter({ name: 'sealmix_authority_descriptors_accepted_total', help: 'New descriptors taken (relays and ingresses)', registers: [this.registry] })
-  readonly held = new Gauge({ name: 'sealmix_authority_descriptors_held', help: 'Descriptors held (relays and ingresses)', registers: [this.registry] })
-  readonly admitted = new Gauge({ name: 'sealmix_authority_admitted_relays', help: 'Relays in the admission file', registers: [this.registry] })
-  readonly build = new Histogram({ name: 'sealmix_authority_build_seconds', help: 'Time to build one epoch document', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [this.registry] })
-  readonly documentBytes = new Gauge({ name: 'sealmix_authority_document_bytes', help: 'Size of the last document built', registers: [this.registry] })
-  readonly epoch = new Gauge({ name: 'sealmix_authority_epoch', help: 'The current epoch by this authority\'s clock', registers: [this.registry] })
-  constructor () { for (const r of REFUSALS) this.refused.inc({ reason: r }, 0) }
-}
+export { AuthorityMetrics, REFUSALS, type Refusal }
 
 /** POSTs allowed, per source address and in total. */
 export interface PostLimits {
@@ -98,9 +85,9 @@ async function body (req: IncomingMessage): Promise<string | null> {
 export class Authority {
   readonly #o: AuthorityOptions
   readonly #now: () => number
-  /** Verified descriptors by id and signature, in arrival order, with the time each arrived; at most PER_IDENTITY per id. */
-  readonly #held = new Map<string, { d: SignedDescriptor, at: number }>()
-  readonly #ingressHeld = new Map<string, { d: SignedIngressDescriptor, at: number }>()
+  /** Verified descriptors with the time each arrived; at most PER_IDENTITY per id. */
+  readonly #held: Held<SignedDescriptor>
+  readonly #ingressHeld: Held<SignedIngressDescriptor>
   /** Signed documents by epoch; refreshed while some peer signature is missing. */
   readonly #cache = new Map<number, { signed: SignedDocument, at: number }>()
   /** Built documents by epoch, with the state version they were built from. */
@@ -122,6 +109,8 @@ export class Authority {
   constructor (o: AuthorityOptions) {
     this.#o = o
     this.#now = o.now ?? Date.now
+    this.#held = new Held(PER_IDENTITY, o.maxDescriptors ?? 30_000)
+    this.#ingressHeld = new Held(PER_IDENTITY, o.maxDescriptors ?? 30_000)
     this.#admissionFile = 'file' in o.admission ? new AdmissionFile(o.admission.file) : null
     this.#admission = new AdmissionIndex(this.#admissionFile?.changed() ?? o.admission as Admission)
     const perSource = o.limits?.perSourcePerSecond ?? 50
@@ -134,7 +123,7 @@ export class Authority {
   get signer (): string { return Buffer.from(this.#o.signing.publicKey).toString('hex') }
   get descriptors (): number { return this.#held.size + this.#ingressHeld.size }
   /** Relay ids held (for tests: an unadmitted identity never appears here). */
-  get heldRelayIds (): string[] { return [...new Set([...this.#held.values()].map(h => h.d.descriptor.id))] }
+  get heldRelayIds (): string[] { return this.#held.ids }
 
   /** Keep a relay descriptor that verifies for the current or the next epoch, or an ingress descriptor that verifies, from an admitted identity. */
   accept (raw: unknown): 'new' | 'known' | Refusal {
@@ -156,7 +145,6 @@ export class Authority {
 
   #accept (raw: unknown, now: number): 'new' | 'known' | Refusal {
     const e = epochAt(this.#o.schedule, now)
-    const cap = this.#o.maxDescriptors ?? 30_000
     const d = (raw as { descriptor?: { identityKey?: unknown, serverName?: unknown } } | null)?.descriptor
     if (isIngressDescriptor(raw)) {
       // Cheap checks first: an unadmitted server costs a lookup, not a signature check.
@@ -166,10 +154,12 @@ export class Authority {
       const v = verifyIngressDescriptor(this.#o.crypto, raw)
       if (!v.ok) return v.code === 'DESC_MALFORMED' ? 'malformed' : 'bad_signature'
       // The homeserver's own word that this ingress speaks for it: anyone can sign a descriptor.
+      // Checked here once; again only when the admission (the server's root keys) changes.
       if (!verifyIngressBinding(this.#o.crypto, v.value.descriptor, roots, now).ok) return 'unbound'
-      const ids = new Set([...this.#ingressHeld.values()].filter(h => h.d.descriptor.serverName === v.value.descriptor.serverName).map(h => h.d.descriptor.id))
-      if (!ids.has(v.value.descriptor.id) && ids.size >= INGRESSES_PER_SERVER) return 'server_full'
-      return this.#remember(this.#ingressHeld, v.value.descriptor.id, v.value, now, cap)
+      const id = v.value.descriptor.id
+      const ids = new Set([...this.#ingressHeld.values()].filter(h => h.d.descriptor.serverName === d.serverName).map(h => h.d.descriptor.id))
+      if (!ids.has(id) && ids.size >= INGRESSES_PER_SERVER) return 'server_full'
+      return this.#take(this.#ingressHeld.add(v.value, now))
     }
     if (typeof d?.identityKey !== 'string') return 'malformed'
     const admitted = this.#admission.relay(d.identityKey)
@@ -178,19 +168,12 @@ export class Authority {
     if (!v.ok) return v.code === 'DESC_BAD_SIGNATURE' || v.code === 'DESC_ID_MISMATCH' ? 'bad_signature' : 'malformed'
     if (v.value.descriptor.role !== admitted.role || v.value.descriptor.layer !== admitted.layer) return 'wrong_role'
     if (missingKeyEpoch(v.value, e) !== null && missingKeyEpoch(v.value, e + 1) !== null) return 'no_key_for_epoch'
-    return this.#remember(this.#held, v.value.descriptor.id, v.value, now, cap)
+    return this.#take(this.#held.add(v.value, now))
   }
 
-  /** Keep a verified descriptor: at most PER_IDENTITY per id (the oldest goes) and `cap` in all. */
-  #remember<T extends { signature: string }> (m: Map<string, { d: T, at: number }>, id: string, d: T, at: number, cap: number): 'new' | 'known' {
-    const key = `${id}:${d.signature}`
-    if (m.has(key)) return 'known'
-    const mine = [...m.keys()].filter(k => k.startsWith(`${id}:`))
-    for (const k of mine.slice(0, Math.max(0, mine.length - PER_IDENTITY + 1))) m.delete(k)
-    m.set(key, { d, at })
-    while (m.size > cap) m.delete(m.keys().next().value as string)
-    this.#version++
-    return 'new'
+  #take (r: 'new' | 'known'): 'new' | 'known' {
+    if (r === 'new') this.#version++
+    return r
   }
 
   /**
@@ -205,6 +188,9 @@ export class Authority {
       if (a !== null && a !== undefined) {
         this.#admission = new AdmissionIndex(a)
         this.#version++
+        // Root keys may have changed: the bindings held are checked again, once, against the new ones (expiry aside: below).
+        const dropped = this.#ingressHeld.prune(h => { const roots = this.#admission.server(h.d.descriptor.serverName); return roots === undefined || !verifyIngressBinding(o.crypto, h.d.descriptor, roots, 0).ok })
+        if (dropped > 0) this.#saveSoon()
         this.metrics.admitted.set(this.#admission.relays)
         o.log?.info({ event: 'admission_loaded', relays: a.relays.length, servers: a.servers.length }, 'admission file loaded')
       }
@@ -213,12 +199,8 @@ export class Authority {
     }
     const e = epochAt(o.schedule, this.#now())
     this.metrics.epoch.set(e)
-    let dropped = 0
-    for (const [k, h] of this.#held) {
-      const a = this.#admission.relay(h.d.descriptor.identityKey)
-      if (a === undefined || a.role !== h.d.descriptor.role || a.layer !== h.d.descriptor.layer || Math.max(...h.d.descriptor.mixKeys.map(m => m.epoch)) < e) { this.#held.delete(k); dropped++ }
-    }
-    for (const [k, h] of this.#ingressHeld) if (!this.#bound(h.d.descriptor, this.#now())) { this.#ingressHeld.delete(k); dropped++ }
+    const dropped = this.#held.prune(h => !this.#listable(h.d) || Math.max(...h.d.descriptor.mixKeys.map(m => m.epoch)) < e) +
+      this.#ingressHeld.prune(h => !this.#bound(h.d.descriptor, this.#now()))
     if (dropped > 0) { this.#version++; this.#saveSoon() }
     this.metrics.held.set(this.descriptors)
   }
@@ -230,9 +212,15 @@ export class Authority {
     return typeof d?.identityKey === 'string' && this.#admission.relay(d.identityKey) !== undefined
   }
 
+  /** A relay descriptor of an identity admitted with this role and layer. */
+  #listable (d: SignedDescriptor): boolean {
+    const a = this.#admission.relay(d.descriptor.identityKey)
+    return a !== undefined && a.role === d.descriptor.role && a.layer === d.descriptor.layer
+  }
+
+  /** A held ingress (its binding verified on arrival, or at the last admission change) of an admitted server, its binding unexpired at `atMs`. */
   #bound (d: IngressDescriptor, atMs: number): boolean {
-    const roots = this.#admission.server(d.serverName)
-    return roots !== undefined && verifyIngressBinding(this.#o.crypto, d, roots, atMs).ok
+    return this.#admission.server(d.serverName) !== undefined && d.binding.notAfterMs >= atMs
   }
 
   /** The document of `epoch` from what arrived before its deadline (identical on every authority that received the same). */
@@ -242,17 +230,11 @@ export class Authority {
     const o = this.#o
     const end = this.metrics.build.startTimer()
     const deadline = publishDeadline(o.schedule, epoch)
-    const before = <T>(m: Map<string, { d: T, at: number }>): T[] => [...m.values()].filter(h => h.at < deadline).map(h => h.d)
-    const relays = before(this.#held).filter(d => { const a = this.#admission.relay(d.descriptor.identityKey); return a !== undefined && a.role === d.descriptor.role && a.layer === d.descriptor.layer })
+    const relays = [...this.#held.values()].filter(h => h.at < deadline && this.#listable(h.d)).map(h => h.d)
     // Bound for the whole epoch by a root key its server is admitted with.
-    const held = before(this.#ingressHeld).filter(s => this.#bound(s.descriptor, epochStart(o.schedule, epoch) + o.schedule.epochMs))
-    // Per server, the INGRESSES_PER_SERVER most recently issued (ties: smaller signature), the same choice on every authority.
-    const newest = new Map<string, SignedIngressDescriptor>()
-    for (const h of held) { const p = newest.get(h.descriptor.id); if (p === undefined || h.descriptor.issuedMs > p.descriptor.issuedMs || (h.descriptor.issuedMs === p.descriptor.issuedMs && h.signature < p.signature)) newest.set(h.descriptor.id, h) }
-    const perServer = new Map<string, SignedIngressDescriptor[]>()
-    for (const h of newest.values()) perServer.set(h.descriptor.serverName, [...(perServer.get(h.descriptor.serverName) ?? []), h])
-    const capped = [...perServer.values()].flatMap(l => l.sort((a, b) => b.descriptor.issuedMs - a.descriptor.issuedMs || (a.signature < b.signature ? -1 : 1)).slice(0, INGRESSES_PER_SERVER))
-    const ingresses = [...o.ingresses.filter(i => !held.some(s => s.descriptor.id === i.id)), ...newestIngresses(capped)]
+    const epochEnd = epochStart(o.schedule, epoch) + o.schedule.epochMs
+    const held = [...this.#ingressHeld.values()].filter(h => h.at < deadline && this.#bound(h.d.descriptor, epochEnd)).map(h => h.d)
+    const ingresses = [...o.ingresses.filter(i => !held.some(s => s.descriptor.id === i.id)), ...newestIngresses(held, INGRESSES_PER_SERVER)]
     // Verified once on arrival: the build checks only each descriptor's keys for the epoch.
     const doc = buildEpochDocument(o.crypto, { network: o.network, epoch, schedule: o.schedule, graceMs: o.graceMs, geometry: o.geometry, mixing: o.mixing, ingresses, descriptors: relays, verified: true })
     end()

@@ -157,13 +157,14 @@ export async function runDevnet (o: DevnetOptions): Promise<void> {
     }
     // Old keys stay usable for half an epoch: long enough for the demo's SURB acks to come back.
     const graceMs = Math.floor(epochMs / 2)
-    const auths = await Promise.all([1, 2, 3].map(async i => {
+    const auths: Array<{ name: string, url: string, publicKey: string, config: string }> = []
+    for (const i of [1, 2, 3]) {
       const port = await freePort()
       const config = join(root, `authority-${i}.yaml`)
       const made = JSON.parse(sealmix(['init', '--role', 'authority', '--data-dir', join(root, `authority-${i}`), '--listen', `127.0.0.1:${port}`, '--network-name', 'devnet', '--genesis-ms', '0',
         '--epoch', `${epochMs}ms`, '--grace', `${graceMs}ms`, '--mixing', JSON.stringify(DEVNET_MIXING), '--out', config])) as { signer: string }
-      return { name: `authority-${i}`, url: `http://127.0.0.1:${port}`, publicKey: made.signer, config }
-    }))
+      auths.push({ name: `authority-${i}`, url: `http://127.0.0.1:${port}`, publicKey: made.signer, config })
+    }
     const authorityFlags = auths.flatMap(a => ['--authority', `${a.url}=${a.publicKey}`])
     const nodes: Array<{ name: string, id: string, config: string, metricsPort: number }> = []
     const observedLayer = LAYOUT.find(([n]) => n === o.observe?.relay)?.[2]

@@ -3,7 +3,7 @@
  * (majority of trusted signers, geometry, validity window, ids) and indexed for routing.
  */
 import { readFileSync } from 'node:fs'
-import { verifyDocument, type CryptoSuite, type Geometry, type IngressDescriptor, type NetworkDocument, type RelayDescriptor } from '../mix/index.ts'
+import { verifyDocument, verifyIngressBinding, type CryptoSuite, type Geometry, type IngressDescriptor, type NetworkDocument, type RelayDescriptor } from '../mix/index.ts'
 import { RelayError } from './errors.ts'
 
 export class NetworkView {
@@ -28,6 +28,16 @@ export class NetworkView {
 
   /** Ingresses that attach to this gateway. */
   ingressesOf (gatewayId: string): IngressDescriptor[] { return this.doc.ingresses.filter(i => i.gateways.includes(gatewayId)) }
+}
+
+/**
+ * Whether a gateway serves an ingress: the document lists it with the gateway, and, where the
+ * operator pinned its server's root keys (`ingressRoots`), its binding verifies under them.
+ */
+export function servesIngress (c: CryptoSuite, gatewayId: string, pins: Readonly<Record<string, readonly string[]>> | undefined, i: IngressDescriptor, nowMs: number): boolean {
+  if (!i.gateways.includes(gatewayId)) return false
+  if (pins === undefined) return true
+  return verifyIngressBinding(c, i, (pins[i.serverName] ?? []).map(k => Buffer.from(k, 'hex')), nowMs).ok
 }
 
 export function loadNetwork (c: CryptoSuite, file: string, signers: readonly string[], geometry: Geometry, nowMs: number): NetworkView {

@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path'
 import {
-  createPool, FRAME, loadCrypto, NETWORK_GEOMETRY, packetFrame, parseFrame, ReplayFilter, Sphinx, systemRng, verifyIngressBinding,
+  createPool, FRAME, loadCrypto, NETWORK_GEOMETRY, packetFrame, parseFrame, ReplayFilter, Sphinx, systemRng,
   type BindingName, type CryptoSuite, type IngressDescriptor, type NetworkDocument, type Rng
 } from '../mix/index.ts'
 import type { RelayConfig } from './config.ts'
@@ -26,7 +26,7 @@ import { Loops } from './loops.ts'
 import { RelayMetrics, type DropReasonLabel } from './metrics.ts'
 import { Mixer, type Outbound } from './mixer.ts'
 import { RelayEpochs } from './relay-epochs.ts'
-import { loadNetwork, NetworkView } from './network.ts'
+import { loadNetwork, NetworkView, servesIngress } from './network.ts'
 import { openDatabase, type Db } from './store/db.ts'
 import { QueueStore } from './store/queue-store.ts'
 import { ReplayStore } from './store/replay-store.ts'
@@ -291,17 +291,7 @@ export class Relay {
     this.metrics.replayFill.set(fill)
   }
 
-  /**
-   * Whether this gateway serves an ingress: the document lists it with this gateway, and, where
-   * the operator pinned its server's root keys (`ingressRoots`), its binding verifies under them.
-   */
-  #serves (i: IngressDescriptor): boolean {
-    if (!i.gateways.includes(this.#keys.id)) return false
-    const pins = this.#cfg.ingressRoots
-    if (pins === undefined) return true
-    const roots = (pins[i.serverName] ?? []).map(k => Buffer.from(k, 'hex'))
-    return verifyIngressBinding(this.#crypto, i, roots, this.#now()).ok
-  }
+  #serves (i: IngressDescriptor): boolean { return servesIngress(this.#crypto, this.#keys.id, this.#cfg.ingressRoots, i, this.#now()) }
 
   /** A new current document: route by it, follow its next layer, rebuild cover for the neighbours' new keys. */
   #useDocument (doc: NetworkDocument): void {

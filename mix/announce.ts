@@ -74,14 +74,25 @@ export function verifyIngressDescriptor (c: CryptoSuite, raw: unknown): Result<S
   return ok(s!)
 }
 
-/** One ingress entry per id from signed descriptors: the newest, ties broken by the smaller signature. */
-export function newestIngresses (list: readonly SignedIngressDescriptor[]): IngressDescriptor[] {
+/** Newer first: the larger `issuedMs`, ties broken by the smaller signature (the same order on every authority). */
+const newerFirst = (a: SignedIngressDescriptor, b: SignedIngressDescriptor): number => b.descriptor.issuedMs - a.descriptor.issuedMs || (a.signature < b.signature ? -1 : a.signature > b.signature ? 1 : 0)
+
+/**
+ * One ingress entry per id from signed descriptors (the newest), and at most `perServer` per
+ * server name (the most recently issued), so that one server cannot grow a document without bound.
+ */
+export function newestIngresses (list: readonly SignedIngressDescriptor[], perServer = Infinity): IngressDescriptor[] {
   const best = new Map<string, SignedIngressDescriptor>()
   for (const s of list) {
     const p = best.get(s.descriptor.id)
-    if (p === undefined || s.descriptor.issuedMs > p.descriptor.issuedMs || (s.descriptor.issuedMs === p.descriptor.issuedMs && s.signature < p.signature)) best.set(s.descriptor.id, s)
+    if (p === undefined || newerFirst(s, p) < 0) best.set(s.descriptor.id, s)
   }
-  return [...best.values()].map(({ descriptor: d }) => ({ id: d.id, serverName: d.serverName, identityKey: d.identityKey, boxKey: d.boxKey, gateways: d.gateways, binding: d.binding }))
+  const taken = new Map<string, number>()
+  return [...best.values()].sort(newerFirst).filter(s => {
+    const n = taken.get(s.descriptor.serverName) ?? 0
+    taken.set(s.descriptor.serverName, n + 1)
+    return n < perServer
+  }).map(({ descriptor: d }) => ({ id: d.id, serverName: d.serverName, identityKey: d.identityKey, boxKey: d.boxKey, gateways: d.gateways, binding: d.binding }))
 }
 
 export interface NetworkSchedule extends EpochSchedule {

@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { directoryClient } from '../../client/directory.ts'
-import { admit, Authority, freePort, loadAdmission, remove, saveAdmission, type Admission, type AuthorityOptions } from '../../daemon/index.ts'
+import { admit, Authority, freePort, loadAdmission, NO_ADMISSION, remove, saveAdmission, type Admission, type AuthorityOptions } from '../../daemon/index.ts'
 import type { IngressDescriptor } from '../../mix/index.ts'
 import { deterministicRng, epochAt, epochStart, loadCrypto, NETWORK_GEOMETRY, publishDeadline, relayId, signDescriptor, signIngressBinding, signIngressDescriptor, type CryptoSuite, type MixingParams } from '../../mix/index.ts'
 import { floodPosts } from '../helpers/flood.ts'
@@ -218,6 +218,20 @@ describe('directory authority: admission', function () {
     for (let i = 2; i < 10; i++) for (const [k, v] of await floodPosts(a.port, junk, 250, { localAddress: `127.0.0.${i}`, concurrency: 8 })) codes.set(k, (codes.get(k) ?? 0) + v)
     assert.ok((codes.get(429) ?? 0) >= 1900, `the total budget for unadmitted descriptors ran out: ${JSON.stringify([...codes])}`)
     assert.equal((await post(ok.sd)).status, 200, 'the admitted relay is heard all the same')
+  })
+
+  it('checks held bindings again when a server\'s root keys change, and drops those the new keys do not vouch for', async function () {
+    const file = join(dir, 'admitted-roots.yaml')
+    const [rootA, rootB] = [c.signSeedKeypair(Buffer.alloc(32, 94)), c.signSeedKeypair(Buffer.alloc(32, 95))]
+    const hex = (k: Uint8Array): string => Buffer.from(k).toString('hex')
+    saveAdmission(file, admit(NO_ADMISSION, [], [{ name: 'hs.example', rootKeys: [hex(rootA.publicKey)] }]))
+    await start({ file })
+    const k = c.signSeedKeypair(Buffer.alloc(32, 96))
+    const subject = { serverName: 'hs.example', identityKey: hex(k.publicKey), boxKey: 'ab'.repeat(32) }
+    assert.equal((await post(signIngressDescriptor(c, { id: relayId(c, k.publicKey), ...subject, gateways: ['cd'.repeat(32)], binding: signIngressBinding(c, subject, t + 3_600_000, rootA.secretKey) }, t, k.secretKey))).status, 200)
+    assert.equal(a.descriptors, 1)
+    saveAdmission(file, admit(NO_ADMISSION, [], [{ name: 'hs.example', rootKeys: [hex(rootB.publicKey)] }]))
+    await waitFor(() => a.descriptors === 0, 10_000, 'the ingress bound by the old root dropped')
   })
 
   it('lists at most 8 ingresses of one server, refuses a ninth, and refuses an ingress naming a gateway twice', async function () {
