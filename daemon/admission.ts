@@ -95,17 +95,22 @@ export class AdmissionIndex {
   server (name: string): readonly Uint8Array[] | undefined { return this.#servers.get(name) }
 }
 
-/** An admission file followed by its modification time: `changed()` re-reads it when it was written since. */
+/**
+ * An admission file followed by its inode, size and modification time: `changed()` re-reads it
+ * when any of them moved. The time alone misses a second write within one tick of the kernel's
+ * coarse clock; `saveAdmission` renames a new file over the old one, so its inode always changes.
+ */
 export class AdmissionFile {
-  #mtimeMs = -1
+  #stamp = ''
   constructor (readonly path: string) {}
 
   /** The admission if the file changed since the last call (or on the first), else null. Throws when the new file is invalid. */
   changed (): Admission | null {
-    const m = existsSync(this.path) ? statSync(this.path).mtimeMs : 0
-    if (m === this.#mtimeMs) return null
+    const st = existsSync(this.path) ? statSync(this.path) : null
+    const stamp = st === null ? 'none' : `${st.ino}:${st.size}:${st.mtimeMs}`
+    if (stamp === this.#stamp) return null
     // Taken as seen even when it is invalid: one error per edit, not one a second.
-    this.#mtimeMs = m
+    this.#stamp = stamp
     return loadAdmission(this.path)
   }
 }
