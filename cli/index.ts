@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { stringify as toYaml } from 'yaml'
 import {
-  auditSvg, statusOutput, loadAdmission, Authority, authorityKey, loadAuthorityConfig, NETWORK_GEOMETRY, buildNetworkDocument, ensureKeys, inspectStore, loadIdentity, runAudit, runDevnet, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
+  auditSvg, statusOutput, loadAdmission, Authority, authorityKey, loadAuthorityConfig, NETWORK_GEOMETRY, buildNetworkDocument, ensureKeys, inspectStore, loadIdentity, runAudit, auditOne, runDevnet, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
   writeNetworkFile, type IngressDescriptor, type MixingParams, type RelayDescriptor
 } from '../daemon/index.ts'
 import { ClientError, CLIENT_EXIT_STATUS, loadIngressConfig } from '../client/index.ts'
@@ -19,7 +19,7 @@ import { HELP } from './help.ts'
 import { COMMAND_OPTIONS, INIT_ROLES, TAKES_POSITIONALS } from './options.ts'
 import { versionLine } from './version.ts'
 
-const EXIT = { OK: 0, USAGE: 64, DATA: 65, SOFTWARE: 70 } as const
+const EXIT = { OK: 0, FAILED: 1, USAGE: 64, DATA: 65, SOFTWARE: 70 } as const
 
 async function main (argv: string[]): Promise<number> {
   const [first, ...args] = argv
@@ -68,11 +68,22 @@ async function dispatch (cmd: string, flags: Flags): Promise<number> {
     case 'audit': {
       const json = optional(flags, 'json')
       const svg = optional(flags, 'svg')
-      const r = await runAudit(c, { quick: flag(flags, 'quick'), print: line => console.log(line) })
+      const only = optional(flags, 'only')
+      const print = (line: string): void => console.log(line)
+      if (only !== undefined) {
+        if (only !== 'batch' && only !== 'off' && only !== 'fifo') throw usage('--only must be batch, off or fifo')
+        if (svg !== undefined) throw usage('--svg needs the full audit (without --only)')
+        const k = await auditOne(c, only, { quick: flag(flags, 'quick'), print })
+        if (json !== undefined) writeFileSync(json, JSON.stringify({ ranAt: new Date().toISOString(), ...k }, null, 1) + '\n')
+        console.log(k.verdict.pass ? `${only}: keeps the promise of an anonymity set of ${k.verdict.k}` : `${only}: FAILS the promise of an anonymity set of ${k.verdict.k}`)
+        return k.verdict.pass ? EXIT.OK : EXIT.FAILED
+      }
+      const r = await runAudit(c, { quick: flag(flags, 'quick'), print })
       if (json !== undefined) writeFileSync(json, JSON.stringify({ ranAt: new Date().toISOString(), ...r }, null, 1) + '\n')
       if (svg !== undefined) writeFileSync(svg, auditSvg(r))
-      console.log(`headline: entropyGapBits ${r.headline.entropyGapBits.toFixed(2)}, maxSuccessOverChance ${r.headline.maxSuccessOverChance.toFixed(2)}, negativeControlSuccess ${r.headline.negativeControlSuccess.toFixed(3)}${r.valid ? '' : ' (INVALID)'}`)
-      return r.valid ? EXIT.OK : EXIT.DATA
+      const h = r.headline
+      console.log(`headline: default best adversary ${(h.defaultBestSuccess * 100).toFixed(1)}% (promise <= ${(h.defaultSuccessBound * 100).toFixed(1)}%, k = ${h.promisedSet}), entropy ${h.defaultEntropyBits.toFixed(2)} bits (promise >= ${h.entropyBound.toFixed(2)}); controls at ${h.noMixingOverPromise.toFixed(1)}x (no mixing) and ${h.fifoOverPromise.toFixed(1)}x (FIFO) the promise${r.valid ? '' : ' (INVALID)'}`)
+      return !r.valid ? EXIT.DATA : r.pass ? EXIT.OK : EXIT.FAILED
     }
     case 'inspect': {
       const r = await inspectStore(loadConfig(one(flags, 'config')), Date.now())

@@ -41,7 +41,7 @@ export const COMMAND_OPTIONS: Readonly<Record<string, Options>> = {
   'validate-config': { config: value, role: value },
   'standin-homeserver': { config: value, port: value, host: value },
   'deploy-init': { dir: value, 'server-name': value, homeserver: value },
-  audit: { quick: bool, json: value, svg: value },
+  audit: { quick: bool, json: value, svg: value, only: value },
   version: {}
 }
 

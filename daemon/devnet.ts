@@ -20,7 +20,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse as parseYaml, stringify as toYaml } from 'yaml'
-import { DirectoryClient, loadCrypto, type NetworkDocument } from '../mix/index.ts'
+import { DirectoryClient, loadCrypto, type MixingParams, type NetworkDocument } from '../mix/index.ts'
 import { Tap, type TapFrame } from './audit/tap.ts'
 import { DevnetError, sealmixSync as sealmix, Supervisor, type Child } from './devnet-children.ts'
 import { DemoTally, relaySummary, scrape } from './devnet-status.ts'
@@ -62,7 +62,8 @@ export interface DevnetOptions {
 const GENESIS_LEAD_MS = 5000
 /** How long a child gets to stop after SIGTERM before SIGKILL. */
 const STOP_GRACE_MS = 5000
-const DEVNET_MIXING = { strategy: 'batch', intervalMs: 100, minPool: 4, flushFraction: 0.7, minBatch: 2, maxDelayMs: 5000, loopRatePerSec: 2, clientRatePerSec: 5, clientLoopRatePerSec: 1 }
+/** The devnet's mixing: a smaller pool than the default, so the demo's light traffic is not held for long. */
+export const DEVNET_MIXING: MixingParams = { strategy: 'batch', intervalMs: 100, minPool: 4, flushFraction: 0.7, minBatch: 2, maxDelayMs: 5000, loopRatePerSec: 2, clientRatePerSec: 5, clientLoopRatePerSec: 1 }
 
 const handedOut = new Set<number>()
 

@@ -11,7 +11,7 @@ export { runDevnet, freePort, DevnetError, type DevnetOptions } from './devnet.t
 export { statusOutput } from './devnet-status.ts'
 export { inspectStore, type QueueSummary } from './inspect.ts'
 export { initDeployRelays, finishDeployNetwork, DEPLOY_RELAYS, type DeployRelays } from './deploy-init.ts'
-export { runAudit, auditSvg, DEMO_LOAD, type AuditResult, type AuditCase } from './audit/report.ts'
+export { runAudit, auditOne, auditSvg, DEMO_LOAD, type AuditResult, type AuditCase, type AuditConfiguration } from './audit/report.ts'
 export { Authority, AuthorityMetrics, REFUSALS, type AuthorityOptions, type Refusal } from './authority.ts'
 export { admit, remove, loadAdmission, saveAdmission, AdmissionIndex, NO_ADMISSION, type Admission, type AdmittedRelay, type AdmittedServer } from './admission.ts'
 export { startOpsServer } from './http.ts'

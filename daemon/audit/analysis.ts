@@ -1,14 +1,26 @@
 /**
- * What a global passive adversary learns from one relay's traffic (issue 7), pure: no I/O, clock
- * or ambient randomness. Input: every packet in (time, link) and every packet out (time, link,
- * size), plus the ground truth of which input became which output, used only to score guesses.
+ * What a global passive adversary learns from one relay's traffic, pure: no I/O, clock or ambient
+ * randomness. Input: every packet in (time, link) and every packet out (time, link, size), plus
+ * the ground truth of which input became which output.
  *
- * The adversary is made stronger than a real one: it is told which outputs are real (not cover)
- * and the mixing strategy. It groups outputs into rounds by their bursts, tracks the pool size
- * n_r and the real releases k_r of every round, and computes the exact posterior of the batch
- * strategy (every held packet leaves round r with probability k_r / n_r, independently of its
- * age). Chance is 1 / n_r: a guess uniform over the packets held, which a genie knowing the pool
- * would make. A mix that works leaves every adversary at or below chance.
+ * Every figure is scored against that truth. Each adversary names, for every real output, a
+ * posterior over the inputs it could have come from; its success is the probability that its
+ * best guess is the true input, and its entropy is the Shannon entropy of that posterior. None of
+ * them is compared with a chance level the relay's own behaviour sets: the verdict (verdict.ts)
+ * compares them with the anonymity set the configured strategy promises.
+ *
+ * The adversaries are told which outputs are real (cover is scored separately, cover.ts) and are
+ * made stronger than a real one:
+ * - fifo: the m-th real output came from the m-th input;
+ * - nearest: the latest input before the round that it has not used yet;
+ * - counts: the exact posterior of an ideal batch mix from the pool counts alone (every held
+ *   packet leaves a round with probability k/n, whatever its age). This is the formula of the
+ *   relay's pool-entropy gauge, so it cannot see a relay that leaks order;
+ * - strong: the counts posterior reweighted by likelihood ratios learned from ground truth on the
+ *   other half of the run (a profiling adversary): arrival order against the number of outputs so
+ *   far, age rank against burst position, input link against output link, and time since arrival.
+ *   It is trained on one half and scored on the other, so a mix that leaks none of these leaves
+ *   it at the counts adversary, and one that leaks any of them is linked.
  */
 
 export interface InEvent { readonly t: number, readonly link: number }
@@ -34,102 +46,236 @@ export function roundsOf (outs: readonly OutEvent[], gapMs: number): Round[] {
   return rounds
 }
 
-export interface OutputScore {
+export const ADVERSARIES = ['fifo', 'nearest', 'counts', 'strong'] as const
+export type AdversaryName = typeof ADVERSARIES[number]
+
+export interface AdversaryScore {
+  /** Probability that the adversary's best guess is the true input (ties: a uniform choice among them). */
+  readonly success: number
+  /** Mean Shannon entropy of its posterior, bits (0 for the point guesses fifo and nearest). */
   readonly entropyBits: number
-  readonly idealPoolBits: number
-  readonly idealBatchBits: number
-  readonly chance: number
-  /** Success of each guess: FIFO and nearest are right or wrong; ML is the expected success of a uniform choice among its tied best candidates. */
-  readonly hit: { readonly ml: number, readonly fifo: boolean, readonly nearest: boolean }
+  /** Mean of -log2 P(true input) under its posterior, capped at 20 bits: above entropyBits when it is overconfident. */
+  readonly logLossBits: number
 }
 
 export interface Linkability {
   readonly outputs: number
-  readonly meanEntropyBits: number
+  readonly adversaries: Record<AdversaryName, AdversaryScore>
+  /** The adversary with the highest success, and that success. */
+  readonly best: { readonly name: AdversaryName, readonly success: number }
+  /** The strong adversary's posterior entropy: mean and 5th percentile over outputs. */
+  readonly entropyBits: number
   readonly p5EntropyBits: number
-  readonly idealPoolBits: number
-  readonly idealBatchBits: number
+  /** From the truth: mean packets held when a round released, and 1 / that (a guess uniform over the pool). */
+  readonly poolPackets: number
   readonly chance: number
-  readonly success: { readonly ml: number, readonly fifo: number, readonly nearest: number }
-  readonly successOverChance: { readonly ml: number, readonly fifo: number, readonly nearest: number }
+  /** Mean real outputs per round. */
+  readonly batchPackets: number
+  /** Outputs whose true input was not among the adversary's candidates (should be 0). */
+  readonly missed: number
 }
 
-function entropy (w: readonly number[]): number {
-  const s = w.reduce((a, b) => a + b, 0)
+const LOG_LOSS_CAP = 20
+
+interface Case {
+  readonly truth: number
+  readonly cands: number[]
+  readonly prior: Float64Array
+  /** One bucket per candidate and feature: FEATURES[f] values. */
+  readonly feats: Uint8Array[]
+  readonly fifo: boolean
+  readonly nearest: boolean
+  readonly fold: 0 | 1
+}
+
+/**
+ * Feature sizes: order offset (arrival index against outputs so far), age rank against burst
+ * position (how far, in packets, a candidate's age rank is from where the j-th of k outputs
+ * would sit if a batch kept arrival order; a round of one output is its own value), link pair,
+ * age.
+ */
+const FEATURES = [13, 14, 16, 16] as const
+
+function orderBucket (d: number): number {
+  const a = Math.abs(d)
+  const lvl = a === 0 ? 0 : a === 1 ? 1 : a < 4 ? 2 : a < 8 ? 3 : a < 16 ? 4 : a < 64 ? 5 : 6
+  return 6 + Math.sign(d) * lvl
+}
+
+function entropyOf (p: ArrayLike<number>): number {
   let h = 0
-  for (const x of w) if (x > 0) { const p = x / s; h -= p * Math.log2(p) }
+  for (let i = 0; i < p.length; i++) { const x = p[i]!; if (x > 0) h -= x * Math.log2(x) }
   return h
 }
 
-/** The indices that share the largest weight (the ML guess is uniform among them). */
-function argmaxTies (w: readonly number[]): Set<number> {
-  const best = Math.max(...w)
-  const ties = new Set<number>()
-  w.forEach((x, i) => { if (x >= best * (1 - 1e-9)) ties.add(i) })
-  return ties
+/** Success of a uniform choice among the largest weights. */
+function mlHit (p: ArrayLike<number>, truth: number): number {
+  let best = 0
+  for (let i = 0; i < p.length; i++) best = Math.max(best, p[i]!)
+  let ties = 0
+  for (let i = 0; i < p.length; i++) if (p[i]! >= best * (1 - 1e-9)) ties++
+  return truth >= 0 && p[truth]! >= best * (1 - 1e-9) ? 1 / ties : 0
+}
+
+function logLoss (p: ArrayLike<number>, truth: number): number {
+  const x = truth >= 0 ? p[truth]! : 0
+  return x > 0 ? Math.min(LOG_LOSS_CAP, -Math.log2(x)) : LOG_LOSS_CAP
+}
+
+/** Likelihood ratios P(value | true input) / P(value | counts posterior), learned on one fold. */
+function learn (cases: readonly Case[], fold: 0 | 1): Float64Array[] {
+  const a = 0.5
+  return FEATURES.map((size, f) => {
+    const hit = new Float64Array(size); const all = new Float64Array(size)
+    let nHit = 0; let nAll = 0
+    for (const k of cases) {
+      if (k.fold !== fold) continue
+      const v = k.feats[f]!
+      for (let i = 0; i < k.cands.length; i++) { all[v[i]!]! += k.prior[i]!; nAll += k.prior[i]! }
+      if (k.truth >= 0) { hit[v[k.truth]!]! += 1; nHit++ }
+    }
+    const lr = new Float64Array(size)
+    for (let v = 0; v < size; v++) lr[v] = ((hit[v]! + a) / (nHit + a * size)) / ((all[v]! + a) / (nAll + a * size))
+    return lr
+  })
 }
 
 /**
  * Score every real output. `marginMs`: an input must have arrived this long before a round's
- * first output to count as held in that round (the relay takes its snapshot, commits, then sends).
+ * first output to count as held in that round (the relay takes its snapshot, commits, then
+ * sends). Outputs in the first `warmupMs` after the first input are tracked but not scored.
  */
 export function linkability (ins: readonly InEvent[], outs: readonly OutEvent[], o: { gapMs: number, marginMs: number, warmupMs?: number }): Linkability {
   const order = ins.map((_, i) => i).sort((a, b) => ins[a]!.t - ins[b]!.t)
-  const realOuts = outs.map((x, i) => ({ ...x, i })).filter(x => x.source !== null)
+  const arrivalRank = new Int32Array(ins.length)
+  order.forEach((i, r) => { arrivalRank[i] = r })
+  const realOuts = outs.filter(x => x.source !== null)
   const rounds = roundsOf(realOuts, o.gapMs)
-  // Survival weight of each arrived input: the product of (1 - k_r/n_r) over rounds since it came.
+  // Truth: when each input left (Infinity if it never did), to count what the pool really held.
+  const leftAt = new Float64Array(ins.length).fill(Infinity)
+  for (const x of realOuts) if (x.source! < ins.length) leftAt[x.source!] = Math.min(leftAt[x.source!]!, x.t)
+  const departures = [...leftAt].filter(Number.isFinite).sort((a, b) => a - b)
+
   const weight = new Map<number, number>()
-  // FIFO pairs the m-th real output with the m-th input; nearest-in-time takes the latest input
-  // that arrived before the round and that it has not used yet.
   let fifoNext = 0
   const usedNearest = new Set<number>()
   let next = 0
   let released = 0
-  const scores: OutputScore[] = []
+  let departed = 0
+  const cases: Case[] = []
+  const pools: number[] = []
+  const batches: number[] = []
   const t0 = (ins.length > 0 ? ins[order[0]!]!.t : 0) + (o.warmupMs ?? 0)
+  const scoredRounds = rounds.filter(r => r.t >= t0)
+  const foldSplit = scoredRounds.length > 0 ? scoredRounds[Math.floor(scoredRounds.length / 2)]!.t : Infinity
   for (const r of rounds) {
     while (next < order.length && ins[order[next]!]!.t <= r.t - o.marginMs) { weight.set(order[next]!, 1); next++ }
+    while (departed < departures.length && departures[departed]! < r.t) departed++
     const k = r.outputs.length
-    // Packets held before this round: arrived minus released (the adversary counts both).
+    // The adversary's own count of what is held: arrived minus released.
     const n = Math.max(k, next - released)
     released += k
-    if (weight.size === 0) continue
-    const cands = [...weight.keys()]
-    const w = cands.map(c => weight.get(c)!)
-    const h = entropy(w)
-    const ties = argmaxTies(w)
+    const cands = [...weight.keys()].sort((a, b) => arrivalRank[a]! - arrivalRank[b]!)
+    const mass = cands.reduce((s, c) => s + weight.get(c)!, 0)
+    const prior = Float64Array.from(cands, c => weight.get(c)! / mass)
+    const rankQ = new Float64Array(cands.length)
+    let acc = 0
+    cands.forEach((_, i) => { rankQ[i] = acc; acc += prior[i]! })
+    const at = new Map(cands.map((c, i) => [c, i] as const))
     const nearQueue = order.slice(0, next).filter(c => !usedNearest.has(c)).reverse()
-    r.outputs.forEach((oi, j) => {
-      const src = realOuts[oi]!.source!
+    const scored = r.t >= t0 && cands.length > 0
+    if (scored) { pools.push(Math.max(1, next - departed)); batches.push(k) }
+    const byTime = [...r.outputs].sort((a, b) => realOuts[a]!.t - realOuts[b]!.t)
+    byTime.forEach((oi, j) => {
+      const out = realOuts[oi]!
       const fifo = order[fifoNext++] ?? -1
       const nearest = nearQueue[j] ?? -1
       if (nearest >= 0) usedNearest.add(nearest)
-      if (r.t < t0) return
-      const srcAt = cands.indexOf(src)
-      scores.push({ entropyBits: h, idealPoolBits: Math.log2(n), idealBatchBits: Math.log2(k), chance: 1 / n, hit: { ml: ties.has(srcAt) ? 1 / ties.size : 0, fifo: fifo === src, nearest: nearest === src } })
+      if (!scored) return
+      const feats = FEATURES.map(() => new Uint8Array(cands.length))
+      cands.forEach((c, i) => {
+        feats[0]![i] = orderBucket(arrivalRank[c]! - (released - k + j))
+        feats[1]![i] = k === 1 ? 13 : orderBucket(Math.round((rankQ[i]! - (j + 0.5) / k) * n))
+        feats[2]![i] = Math.min(3, ins[c]!.link) * 4 + Math.min(3, out.link)
+        feats[3]![i] = Math.min(15, Math.max(0, Math.floor(Math.log2(1 + Math.max(0, r.t - ins[c]!.t)))))
+      })
+      cases.push({ truth: at.get(out.source!) ?? -1, cands, prior, feats, fifo: fifo === out.source, nearest: nearest === out.source, fold: r.t < foldSplit ? 0 : 1 })
     })
-    // Bayes update: every held input survives the round with probability 1 - k/n. The adversary
-    // does not know which left, so weights decay rather than vanish.
+    // Bayes update of the counts adversary: every held input survives the round with probability
+    // 1 - k/n; it does not know which left, so weights decay rather than vanish.
     const stay = Math.max(0, 1 - k / n)
     for (const c of cands) {
       const v = weight.get(c)! * stay
       if (v < 1e-9) weight.delete(c); else weight.set(c, v)
     }
   }
-  const mean = (f: (s: OutputScore) => number): number => scores.length === 0 ? NaN : scores.reduce((a, s) => a + f(s), 0) / scores.length
-  const sortedH = scores.map(s => s.entropyBits).sort((a, b) => a - b)
-  const chance = mean(s => s.chance)
-  const success = { ml: mean(s => s.hit.ml), fifo: mean(s => s.hit.fifo ? 1 : 0), nearest: mean(s => s.hit.nearest ? 1 : 0) }
-  return {
-    outputs: scores.length,
-    meanEntropyBits: mean(s => s.entropyBits),
-    p5EntropyBits: sortedH.length === 0 ? NaN : sortedH[Math.floor(0.05 * (sortedH.length - 1))]!,
-    idealPoolBits: mean(s => s.idealPoolBits),
-    idealBatchBits: mean(s => s.idealBatchBits),
-    chance,
-    success,
-    successOverChance: { ml: success.ml / chance, fifo: success.fifo / chance, nearest: success.nearest / chance }
+
+  const lrs = [learn(cases, 1), learn(cases, 0)] // fold 0 is scored with what fold 1 taught, and back
+  const sum = { fifo: 0, nearest: 0, counts: 0, strong: 0, hCounts: 0, hStrong: 0, llCounts: 0, llStrong: 0 }
+  const hs: number[] = []
+  let missed = 0
+  for (const k of cases) {
+    if (k.truth < 0) missed++
+    sum.fifo += k.fifo ? 1 : 0
+    sum.nearest += k.nearest ? 1 : 0
+    sum.counts += mlHit(k.prior, k.truth)
+    sum.hCounts += entropyOf(k.prior)
+    sum.llCounts += logLoss(k.prior, k.truth)
+    const lr = lrs[k.fold]!
+    const w = Float64Array.from(k.prior, (p, i) => { let x = p; for (let f = 0; f < FEATURES.length; f++) x *= lr[f]![k.feats[f]![i]!]!; return x })
+    const s = w.reduce((a, b) => a + b, 0)
+    for (let i = 0; i < w.length; i++) w[i] = w[i]! / s
+    sum.strong += mlHit(w, k.truth)
+    const h = entropyOf(w)
+    hs.push(h)
+    sum.hStrong += h
+    sum.llStrong += logLoss(w, k.truth)
   }
+  const N = cases.length
+  const mean = (x: number): number => N === 0 ? NaN : x / N
+  const adversaries: Record<AdversaryName, AdversaryScore> = {
+    fifo: { success: mean(sum.fifo), entropyBits: 0, logLossBits: NaN },
+    nearest: { success: mean(sum.nearest), entropyBits: 0, logLossBits: NaN },
+    counts: { success: mean(sum.counts), entropyBits: mean(sum.hCounts), logLossBits: mean(sum.llCounts) },
+    strong: { success: mean(sum.strong), entropyBits: mean(sum.hStrong), logLossBits: mean(sum.llStrong) }
+  }
+  const best = ADVERSARIES.map(name => ({ name, success: adversaries[name].success })).reduce((a, b) => b.success > a.success ? b : a)
+  hs.sort((a, b) => a - b)
+  const avg = (xs: number[]): number => xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length
+  return {
+    outputs: N,
+    adversaries,
+    best,
+    entropyBits: adversaries.strong.entropyBits,
+    p5EntropyBits: hs.length === 0 ? NaN : hs[Math.floor(0.05 * (hs.length - 1))]!,
+    poolPackets: avg(pools),
+    chance: avg(pools.map(p => 1 / p)),
+    batchPackets: avg(batches),
+    missed
+  }
+}
+
+/**
+ * The FIFO queue with the same counts: the same arrivals and the same number of real outputs in
+ * every round (so the same pool counts, and the same pool-entropy gauge), but each round releases
+ * the oldest packets it holds, in arrival order. A positive control: it must fail the verdict.
+ */
+export function fifoRelabel (ins: readonly InEvent[], outs: readonly OutEvent[], o: { gapMs: number, marginMs: number }): OutEvent[] {
+  const order = ins.map((_, i) => i).sort((a, b) => ins[a]!.t - ins[b]!.t)
+  const real = outs.map((x, i) => ({ x, i })).filter(e => e.x.source !== null)
+  const rounds = roundsOf(real.map(e => e.x), o.gapMs)
+  const relabelled = [...outs]
+  let next = 0
+  let arrived = 0
+  for (const r of rounds) {
+    while (arrived < order.length && ins[order[arrived]!]!.t <= r.t - o.marginMs) arrived++
+    for (const j of [...r.outputs].sort((a, b) => real[a]!.x.t - real[b]!.x.t)) {
+      const e = real[j]!
+      // Never before arrival: if the queue is empty the output keeps its real source.
+      if (next < arrived) relabelled[e.i] = { ...e.x, source: order[next++]! }
+    }
+  }
+  return relabelled
 }
 
 /** Shape checks an observer could exploit: one frame size everywhere; equal per-link counts in every round. */

@@ -1,53 +1,91 @@
 /**
- * The audit's adversaries on simulated traffic with known answers: the real batch strategy
- * (mix/mixing.ts) leaves every adversary near chance with entropy near the ideal; no mixing and
- * an order-leaking mix are linked; the KS test and the shape checks tell alike from different.
+ * The audit's adversaries and verdict on simulated traffic with known answers (daemon/audit/sim.ts
+ * runs the real batch strategy and link padding from mix/): the batch mix keeps its promise at
+ * every load; the positive controls (no mixing, a FIFO queue with the same counts) fail it
+ * widely; each leaky mix is caught, by at least one adversary at twice a uniform guess or more.
  */
 import assert from 'node:assert/strict'
-import { BatchPool, deterministicRng, exponential, loadCrypto, type CryptoSuite, type MixingParams, type Rng } from '../../mix/index.ts'
-import { gaps, ks, linkability, shape, type InEvent, type OutEvent } from '../../daemon/audit/analysis.ts'
+import { deterministicRng, exponential, loadCrypto, type CryptoSuite } from '../../mix/index.ts'
+import { fifoRelabel, gaps, ks, linkability, shape, type InEvent, type Linkability, type OutEvent } from '../../daemon/audit/analysis.ts'
+import { coverDistinguisher } from '../../daemon/audit/cover.ts'
+import { simulate, type SimMix } from '../../daemon/audit/sim.ts'
+import { failsWidely, judge, promisedSet } from '../../daemon/audit/verdict.ts'
+import { DEFAULT_MIXING } from '../../daemon/index.ts'
 
-const PARAMS: MixingParams = { strategy: 'batch', intervalMs: 100, minPool: 8, flushFraction: 0.7, minBatch: 0, maxDelayMs: 5000, loopRatePerSec: 0 }
-
-/** Poisson arrivals at `rate` per second for `seconds`, mixed by a BatchPool every intervalMs. */
-function simulate (rng: Rng, p: MixingParams, rate: number, seconds: number, leakOrder = false): { ins: InEvent[], outs: OutEvent[] } {
-  const ins: InEvent[] = []
-  for (let t = exponential(rng, 1000 / rate); t < seconds * 1000; t += exponential(rng, 1000 / rate)) ins.push({ t, link: 0 })
-  const pool = new BatchPool<number>(100_000, p)
-  const outs: OutEvent[] = []
-  let next = 0
-  for (let t = p.intervalMs; t <= seconds * 1000; t += p.intervalMs) {
-    while (next < ins.length && ins[next]!.t < t) pool.add(next++, t, 0, rng)
-    const { release } = pool.round(t, rng)
-    const order = leakOrder ? [...release].sort((a, b) => a - b) : release
-    order.forEach((src, j) => outs.push({ t: t + 1 + j * 0.01, link: j % 2, size: 2557, source: src }))
-  }
-  return { ins, outs }
-}
+const K = promisedSet(DEFAULT_MIXING)
+const GAP = { gapMs: 50, marginMs: 0.5 }
 
 describe('audit analysis', function () {
+  this.timeout(30_000)
   let c: CryptoSuite
   before(async function () { c = await loadCrypto() })
 
-  it('the real batch strategy: entropy at or above the ideal, every adversary within 1.25x chance', function () {
-    const rng = deterministicRng(c, 'audit-batch')
-    const { ins, outs } = simulate(rng, PARAMS, 100, 60)
-    const r = linkability(ins, outs, { gapMs: 50, marginMs: 0.5, warmupMs: 5000 })
-    assert.ok(r.outputs > 4000)
-    assert.ok(r.idealBatchBits - r.meanEntropyBits <= 0.5, `gap ${r.idealBatchBits - r.meanEntropyBits}`)
-    for (const [name, v] of Object.entries(r.successOverChance)) assert.ok(v <= 1.25, `${name}: ${v.toFixed(2)}x chance`)
+  const run = (mix: SimMix, rate: number, seconds: number, seed = `${mix}-${rate}`): { ins: InEvent[], outs: OutEvent[] } => simulate(deterministicRng(c, seed), DEFAULT_MIXING, { rate, seconds, mix })
+  const score = (ins: InEvent[], outs: OutEvent[]): { l: Linkability, cover: ReturnType<typeof coverDistinguisher> } =>
+    ({ l: linkability(ins, outs, { ...GAP, warmupMs: 2000 }), cover: coverDistinguisher(outs, { gapMs: GAP.gapMs, fromMs: 2000 }) })
+
+  it('the default batch mix keeps its promise at 20, 100 and 400 packets/s; no adversary beats a uniform guess over the pool by more than 1.25x', function () {
+    assert.equal(K, DEFAULT_MIXING.minPool + 1)
+    for (const [rate, seconds] of [[20, 60], [100, 30], [400, 10]] as const) {
+      const { ins, outs } = run('batch', rate, seconds)
+      const { l, cover } = score(ins, outs)
+      const v = judge(l, cover, K)
+      assert.ok(l.outputs > 1000, `${l.outputs} outputs scored at ${rate}/s`)
+      assert.equal(l.missed, 0)
+      assert.ok(v.pass, `${rate}/s: ${v.failures.join('; ')}`)
+      for (const [name, a] of Object.entries(l.adversaries)) assert.ok(a.success <= 1.25 * l.chance, `${rate}/s: ${name} links ${(a.success / l.chance).toFixed(2)}x a uniform guess`)
+      // Calibrated: the strong adversary's posterior entropy is what it pays on the truth.
+      assert.ok(Math.abs(l.adversaries.strong.logLossBits - l.entropyBits) < 0.5, `${rate}/s: log loss ${l.adversaries.strong.logLossBits.toFixed(2)}, entropy ${l.entropyBits.toFixed(2)}`)
+    }
   })
 
-  it('no mixing is linked by FIFO; a mix that keeps arrival order within a round is caught', function () {
+  it('positive controls fail widely: a FIFO queue with the same counts (which the pool-count formula cannot see) and a relay that does not mix', function () {
+    const { ins, outs } = run('batch', 100, 30)
+    const mixed = score(ins, outs)
+    const fifo = score(ins, fifoRelabel(ins, outs, GAP))
+    // Same arrivals, same round counts: the counts adversary (the gauge's formula) sees no difference.
+    assert.ok(Math.abs(fifo.l.adversaries.counts.entropyBits - mixed.l.adversaries.counts.entropyBits) < 0.05)
+    assert.ok(fifo.l.adversaries.fifo.success > 0.99, `FIFO links ${fifo.l.adversaries.fifo.success}`)
+    assert.ok(fifo.l.adversaries.strong.success > 0.9, `strong links ${fifo.l.adversaries.strong.success}`)
+    assert.ok(fifo.l.entropyBits < 1, `the strong posterior collapses: ${fifo.l.entropyBits.toFixed(2)} bits`)
+    assert.ok(failsWidely(judge(fifo.l, fifo.cover, K)))
+
     const rng = deterministicRng(c, 'audit-none')
-    const ins: InEvent[] = []
-    for (let t = 0; t < 20_000; t += exponential(rng, 20)) ins.push({ t, link: 0 })
-    const outs: OutEvent[] = ins.map((x, i) => ({ t: x.t + 1, link: 0, size: 2557, source: i }))
-    const none = linkability(ins, outs, { gapMs: 0.5, marginMs: 0.5 })
-    assert.ok(none.success.fifo >= 0.9, `FIFO links ${none.success.fifo}`)
-    const leak = simulate(rng, { ...PARAMS, minPool: 0, flushFraction: 1 }, 200, 30, true)
-    const l = linkability(leak.ins, leak.outs, { gapMs: 50, marginMs: 0.5 })
-    assert.ok(l.successOverChance.fifo > 3, `an order-keeping batch is linked by FIFO (${l.successOverChance.fifo.toFixed(2)}x chance)`)
+    const none: InEvent[] = []
+    for (let t = 0; t < 30_000; t += exponential(rng, 50)) none.push({ t, link: 0 })
+    const passthrough: OutEvent[] = none.map((x, i) => ({ t: x.t + 1, link: 0, size: 2557, source: i }))
+    const off = linkability(none, passthrough, { gapMs: 0.5, marginMs: 0.5 })
+    assert.ok(off.poolPackets < 1.1, 'it holds one packet at a time: "chance" would be 1')
+    const v = judge(off, null, K)
+    assert.ok(failsWidely(v), `no mixing: ${v.overPromise.toFixed(2)}x the promise`)
+  })
+
+  it('each leaky mix is caught: an adversary at 2x a uniform guess or more, and the verdict fails', function () {
+    // Arrival order kept within a batch: the leak grows with the batch (about 2 packets at the
+    // demo load, where it is too small to catch; 40 at 400/s).
+    const order = score(...Object.values(run('keep-order', 400, 12)) as [InEvent[], OutEvent[]])
+    assert.ok(order.l.adversaries.strong.success >= 2 * order.l.chance, `keep-order: strong at ${(order.l.adversaries.strong.success / order.l.chance).toFixed(2)}x`)
+    assert.ok(!judge(order.l, order.cover, K).pass)
+    // Real packets before padding on each link: the last frame of a link is padding.
+    const first = score(...Object.values(run('real-first', 400, 12)) as [InEvent[], OutEvent[]])
+    assert.ok(first.cover.cover.success >= 2 * first.cover.cover.chance, `real-first: padding picked ${(first.cover.cover.success / first.cover.cover.chance).toFixed(2)}x`)
+    assert.ok(!judge(first.l, first.cover, K).pass)
+    // A packet leaves on the link it came in on: half the candidates are ruled out (at most 2x).
+    const link = score(...Object.values(run('same-link', 20, 60)) as [InEvent[], OutEvent[]])
+    assert.ok(link.l.adversaries.strong.success >= 1.5 * link.l.chance, `same-link: strong at ${(link.l.adversaries.strong.success / link.l.chance).toFixed(2)}x`)
+    assert.ok(!judge(link.l, link.cover, K).pass)
+  })
+
+  it('the verdict: a success above 1/k, or above 1.5x the pool, or too little entropy, or a cover pick above chance, each fails', function () {
+    const ok = { success: 0.05, entropyBits: 4, logLossBits: 4 }
+    const base: Linkability = { outputs: 10_000, adversaries: { fifo: ok, nearest: ok, counts: ok, strong: ok }, best: { name: 'fifo', success: 0.05 }, entropyBits: 4, p5EntropyBits: 3, poolPackets: 20, chance: 0.05, batchPackets: 5, missed: 0 }
+    const fair = { bursts: 1000, real: { success: 0.5, chance: 0.5 }, cover: { success: 0.5, chance: 0.5 } }
+    assert.ok(judge(base, fair, 9).pass)
+    assert.match(judge({ ...base, adversaries: { ...base.adversaries, nearest: { ...ok, success: 0.2 } } }, fair, 9).failures.join(), /nearest adversary links 20.0% \(promise/)
+    assert.match(judge({ ...base, adversaries: { ...base.adversaries, strong: { ...ok, success: 0.09 } } }, fair, 9).failures.join(), /1.8x a uniform guess/)
+    assert.match(judge({ ...base, entropyBits: 2 }, fair, 9).failures.join(), /keeps 2.00 bits/)
+    assert.match(judge(base, { ...fair, cover: { success: 0.6, chance: 0.5 } }, 9).failures.join(), /picks a padding frame 60.0%/)
+    assert.ok(!judge({ ...base, outputs: 0 }, fair, 9).pass)
   })
 
   it('KS tells one distribution from another; shape counts uneven rounds and frame sizes', function () {
