@@ -207,7 +207,7 @@ export async function runDevnet (o: DevnetOptions): Promise<void> {
       sealmix(['init', '--role', 'client', '--user', `@${name}:${SERVER}`, '--device', device, '--token-file', join(root, `${name}.token`), '--homeserver', hsUrl, '--ingress-api', `http://127.0.0.1:${apiPort}`,
         '--gateway', gateway, ...authorityFlags, '--trust', `${SERVER}=${made.serverRootKey}`, '--out', join(root, `${name}.profile.json`), '--contact-out', join(root, `${name}.contact.json`)])
     }
-    writeFileSync(join(root, 'homeserver.json'), JSON.stringify({ serverName: SERVER, asToken, users: hsUsers }), { mode: 0o600 })
+    writeFileSync(join(root, 'homeserver.json'), JSON.stringify({ serverName: SERVER, asToken, users: hsUsers, registration: join(root, 'registration.yaml') }), { mode: 0o600 })
 
     for (const t of taps) await t.start()
     o.print(`devnet: 3 directory authorities, 5 relays, an ingress, a stand-in homeserver and 2 demo clients on 127.0.0.1; epochs of ${epochMs / 1000} s; data in ${root}${temporary ? ' (temporary)' : ''}`)
