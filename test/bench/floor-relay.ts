@@ -7,8 +7,11 @@
  * pool, padding, metrics or logs. Its hand-off to the workers is written out here on purpose (not
  * the relay's UnwrapPool) so that none of the relay's per-packet bookkeeping is in the floor.
  *
- *   node --import tsx test/bench/floor-relay.ts SPEC.json
- * SPEC: FloorSpec below (ports, keys of the bench's three parties, and the variant).
+ *   node dist/bench/floor-relay.mjs SPEC.json   (floor.ts bundles it and its worker with esbuild,
+ *                                                 as `npm run build` bundles the relay)
+ * SPEC: FloorSpec below (ports, keys of the bench's three parties, the variant, the worker's file).
+ * With a tick, it prints `ticks COUNT SUM_MS` every 100 ms: ticks so far and their summed
+ * duration (tick start to last frame handed to the socket), as the relay's round histogram does.
  */
 import { readFileSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
@@ -19,6 +22,8 @@ import { Listener } from '../../daemon/transport/server.ts'
 
 export interface FloorSpec {
   port: number, dataDir: string, workers: number, tickMs: number, sync: boolean, unwrap: boolean
+  /** The unwrap worker's script (the bundled floor-worker.ts). */
+  worker: string
   relayIdentitySk: string, relayId: string, gwId: string, gwIdentityPk: string, relayMixSk: string, sinkId: string, sinkIdentityPk: string, sinkAddress: string
 }
 
@@ -39,6 +44,8 @@ function forward (packet: Buffer, tag: Buffer): void {
   if (spec.tickMs === 0) { out.send(encodeFrame(G, FRAME.PACKET, packet)); return }
   staged.push(packet); tags.push(tag)
 }
+let ticks = 0
+let tickSumMs = 0
 if (spec.tickMs > 0) {
   const tick = async (): Promise<void> => {
     const started = performance.now()
@@ -46,13 +53,15 @@ if (spec.tickMs > 0) {
     staged = []; tags = []
     if (db !== null && t.length > 0) await db.put(t[0]!, Buffer.concat(t), { sync: true })
     for (const x of p) out.send(encodeFrame(G, FRAME.PACKET, x))
+    ticks++; tickSumMs += performance.now() - started
     setTimeout(() => { void tick() }, Math.max(0, spec.tickMs - (performance.now() - started)))
   }
   setTimeout(() => { void tick() }, spec.tickMs)
+  setInterval(() => { process.stdout.write(`ticks ${ticks} ${tickSumMs.toFixed(3)}\n`) }, 100)
 }
 
 const P = G.packetBytes
-const workers = Array.from({ length: spec.workers }, () => new Worker(new URL('./floor-worker-entry.mjs', import.meta.url), { workerData: { mixSk: spec.relayMixSk } }))
+const workers = Array.from({ length: spec.workers }, () => new Worker(spec.worker, { workerData: { mixSk: spec.relayMixSk } }))
 for (const w of workers) {
   w.on('message', (m: { out: ArrayBuffer, tags: ArrayBuffer, ok: number[] }) => {
     const o = Buffer.from(m.out); const t = Buffer.from(m.tags)

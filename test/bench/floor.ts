@@ -8,7 +8,29 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
 import type { FloorSpec } from './floor-relay.ts'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const BUNDLES = join(ROOT, 'dist', 'bench')
+let bundled: Promise<void> | undefined
+
+/**
+ * The floor and its worker as esbuild bundles (dist/bench/), with the options `npm run build`
+ * gives the relay's (dist/sealmix.mjs, dist/unwrap-worker.mjs): the floors and the relay they are
+ * compared with run the same kind of build, not one of them TypeScript through tsx. Built once
+ * per process, from the current sources.
+ */
+export async function buildFloors (): Promise<void> {
+  bundled ??= (async () => {
+    for (const name of ['floor-relay', 'floor-worker']) {
+      await build({ entryPoints: [join(ROOT, 'test', 'bench', `${name}.ts`)], bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning', outfile: join(BUNDLES, `${name}.mjs`) })
+    }
+  })()
+  await bundled
+}
+
+export interface Floor { readonly proc: ChildProcess, ticks: () => { count: number, sumMs: number } }
 
 export interface FloorVariant {
   readonly name: string
@@ -28,17 +50,27 @@ export const FLOORS: readonly FloorVariant[] = [
   { name: 'floor: echo, forwarded at once', workers: 0, tickMs: 0, sync: false, unwrap: false }
 ]
 
-export async function startFloor (v: FloorVariant, keys: Omit<FloorSpec, 'dataDir' | 'workers' | 'tickMs' | 'sync' | 'unwrap'>): Promise<ChildProcess> {
+export async function startFloor (v: FloorVariant, keys: Omit<FloorSpec, 'dataDir' | 'workers' | 'tickMs' | 'sync' | 'unwrap' | 'worker'>): Promise<Floor> {
+  await buildFloors()
   const dir = mkdtempSync(join(tmpdir(), 'sealmix-bench-floor-'))
-  const spec: FloorSpec = { ...keys, dataDir: join(dir, 'db'), workers: v.workers, tickMs: v.tickMs, sync: v.sync, unwrap: v.unwrap }
+  const spec: FloorSpec = { ...keys, dataDir: join(dir, 'db'), workers: v.workers, tickMs: v.tickMs, sync: v.sync, unwrap: v.unwrap, worker: join(BUNDLES, 'floor-worker.mjs') }
   writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec))
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-  const p = spawn(process.execPath, ['--import', 'tsx', 'test/bench/floor-relay.ts', join(dir, 'spec.json')], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+  const p = spawn(process.execPath, [join(BUNDLES, 'floor-relay.mjs'), join(dir, 'spec.json')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
   p.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+  const ticks = { count: 0, sumMs: 0 }
+  let rest = ''
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`bench: ${v.name} did not start`)), 30_000)
-    p.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) { clearTimeout(t); resolve() } })
+    p.stdout!.on('data', (d: Buffer) => {
+      const lines = (rest + d.toString()).split('\n')
+      rest = lines.pop()!
+      for (const l of lines) {
+        if (l === 'ready') { clearTimeout(t); resolve() }
+        const m = /^ticks (\d+) ([\d.]+)$/.exec(l)
+        if (m !== null) { ticks.count = Number(m[1]); ticks.sumMs = Number(m[2]) }
+      }
+    })
     p.once('exit', code => { clearTimeout(t); reject(new Error(`bench: ${v.name} exited (${String(code)})`)) })
   })
-  return p
+  return { proc: p, ticks: () => ({ ...ticks }) }
 }

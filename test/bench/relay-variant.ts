@@ -32,7 +32,7 @@ export function spawnRelay (root: string, config: string, o: { flags?: string, b
 }
 
 /** A copy of the bench relay (same keys, fresh database, own ports), run as `v`. */
-export async function startVariant (root: string, config: string, v: RelayVariant): Promise<{ proc: ChildProcess, port: number, metricsPort: number }> {
+export async function startVariant (root: string, config: string, v: RelayVariant & { cpus?: string, stdout?: number | 'ignore' }): Promise<{ proc: ChildProcess, port: number, metricsPort: number }> {
   const cfg = JSON.parse(readFileSync(config, 'utf8')) as { dataDir: string, listen: { port: number }, metrics: { port: number } }
   const dir = mkdtempSync(join(tmpdir(), 'sealmix-bench-variant-'))
   cpSync(cfg.dataDir, join(dir, 'relay'), { recursive: true, filter: src => !src.includes('/db') })
@@ -44,14 +44,14 @@ export async function startVariant (root: string, config: string, v: RelayVarian
   return { proc, port, metricsPort }
 }
 
-export function scrapeDrops (port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path: '/metrics' }, res => {
-      let b = ''
-      res.on('data', (d: Buffer) => { b += d.toString() })
-      res.on('end', () => resolve(b.split('\n').filter(l => l.startsWith('sealmix_packets_dropped_total{')).reduce((s, l) => s + Number(l.split(' ').pop()), 0)))
-    }).on('error', reject).end()
-  })
+/** SIGTERM, then SIGKILL if it has not exited after `graceMs`; resolves once it has exited. */
+export async function stopProcess (p: ChildProcess, graceMs = 5000): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return
+  const exited = new Promise<void>(resolve => p.once('exit', () => resolve()))
+  p.kill('SIGTERM')
+  const t = setTimeout(() => p.kill('SIGKILL'), graceMs)
+  await exited
+  clearTimeout(t)
 }
 
 export async function waitReady (port: number): Promise<void> {

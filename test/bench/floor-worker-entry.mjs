@@ -1,4 +1,0 @@
-// Worker bootstrap: register tsx in this thread, then load the TypeScript worker.
-import { register } from 'tsx/esm/api'
-register()
-await import('./floor-worker.ts')
