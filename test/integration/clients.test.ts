@@ -10,10 +10,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Delivery, type SealmixClient, type SinkResult, matrixSink } from '../../client/index.ts'
-import { encodeSubmit, loadCrypto, sealMessage, signDelivery, signIngressBinding, signSenderCert, systemRng, type CryptoSuite, type SenderCert } from '../../mix/index.ts'
+import { encodeSubmit, FRAME, loadCrypto, sealMessage, signDelivery, signIngressBinding, signSenderCert, systemRng, type CryptoSuite, type SenderCert } from '../../mix/index.ts'
 import { AS_TOKEN, createChat, enrol, SERVER, type Chat } from '../helpers/chat.ts'
 import { DAY } from '../helpers/seal.ts'
-import { createTestnet, httpGet, metric, PROJECT, sample, waitFor, type Testnet } from '../helpers/testnet.ts'
+import { clientConn, createTestnet, httpGet, metric, PROJECT, sample, waitFor, type Testnet } from '../helpers/testnet.ts'
 import { needTool } from '../helpers/tools.ts'
 import { API_ENDPOINTS, API_RESULTS, FRAGMENT_RESULTS, MESSAGE_RESULTS, REFUSAL_REASONS } from '../../client/ingress/metrics.ts'
 import { SEALMIX } from '../helpers/bundle.ts'
@@ -98,6 +98,10 @@ describe('clients, ingress and homeserver on the testnet', function () {
   })
 
   it('keeps the ack in alice\'s mailbox while she is offline and hands it over when she reconnects', async function () {
+    const gwA = net.byName('gwA').relay!
+    const clientLinks = async (): Promise<number> => await metric(gwA, 'sealmix_connections', { link: 'client' })
+    // Earlier tests' clients are closed (afterEach): from here on alice's is gwA's only client connection.
+    await waitFor(async () => await clientLinks() === 0, 10_000, 'earlier clients gone from gwA')
     // No loop cover for this client: its loops would come and go from the same mailbox.
     const alice = chat.client(chat.alice, { cover: false })
     clients.push(alice)
@@ -105,24 +109,35 @@ describe('clients, ingress and homeserver on the testnet', function () {
     await once(alice, 'up')
     let release!: () => void
     gate = new Promise(resolve => { release = resolve })
-    const gwA = net.byName('gwA').relay!
     const id = alice.send(chat.contact(chat.bob), 'sent just before going offline')
     await waitFor(() => alice.stats.realSent >= 1, 10_000, 'the packet left')
     await waitFor(() => seen.some(d => d.messageId === id), 10_000, 'the ingress has it')
     alice.pause()
+    // Whenever it comes, a delivery before resume() is one she got while offline.
+    let resumed = false
     let early = false
-    alice.on('delivered', () => { early = true })
+    alice.on('delivered', () => { if (!resumed) early = true })
     const answered = await chat.ingress!.metrics.answers.get()
     const sentBefore = answered.values.find(v => v.labels.result === 'sent')?.value ?? 0
     release(); gate = null
     await waitFor(async () => ((await chat.ingress!.metrics.answers.get()).values.find(v => v.labels.result === 'sent')?.value ?? 0) > sentBefore, 10_000, 'the ingress answered')
     // The ack crosses five relays (20 ms rounds) into gwA's mailbox; alice is offline.
     await waitFor(async () => await metric(gwA, 'sealmix_mailbox_packets') >= 1, 10_000, 'the ack waits in the mailbox')
-    await new Promise(resolve => setTimeout(resolve, 500))
-    assert.equal(early, false)
-    assert.ok(await metric(gwA, 'sealmix_mailbox_packets') >= 1)
+    // Barrier instead of a sleep: gwA has closed alice's connection, the only way the ack could
+    // reach her; a pull of her mailbox now (by a connection that does not acknowledge) is answered,
+    // so an online alice would have had the ack; and it is still stored, so nobody acknowledged it.
+    await waitFor(async () => await clientLinks() === 0, 10_000, 'alice\'s connection closed at gwA')
+    assert.equal(alice.connected, false)
+    const probe = await clientConn(net.byName('gwA').port)
+    probe.send(FRAME.PULL, chat.alice.mailboxId)
+    await waitFor(() => probe.frames.length >= 16, 10_000, 'the probe\'s pull answered')
+    probe.close()
+    assert.ok(await metric(gwA, 'sealmix_mailbox_packets') >= 1, 'the ack is still in the mailbox')
+    assert.equal(early, false, 'no delivery while offline')
+    resumed = true
     alice.resume()
     await delivered(alice, id)
+    assert.equal(early, false, 'no delivery while offline')
   })
 
   it('spools at the exit gateway while the ingress is down and delivers everything when it is back', async function () {

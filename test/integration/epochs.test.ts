@@ -16,6 +16,8 @@ import { join } from 'node:path'
 import { epochAt, epochStart, FRAME, loadCrypto, Sphinx, systemRng, type CryptoSuite, type Rng } from '../../mix/index.ts'
 import { createEpochnet, type Epochnet } from '../helpers/epochnet.ts'
 import { clientConn, G, httpGet, ingressConn, metric, sample, waitFor } from '../helpers/testnet.ts'
+import { sentinelBarrier } from '../helpers/barrier.ts'
+import { assertSubMultiset } from '../helpers/multiset.ts'
 
 function filesUnder (dir: string): string[] {
   return readdirSync(dir).flatMap(f => { const p = join(dir, f); return statSync(p).isDirectory() ? filesUnder(p) : [p] })
@@ -67,6 +69,7 @@ describe('epochs and key rotation', function () {
       }
       await waitFor(() => new Set(ingress.delivered.map(d => d.readUInt32BE(0))).size >= sent, 5000, 'deliveries').catch(() => {})
       const got = new Set(ingress.delivered.map(d => d.readUInt32BE(0)))
+      assertSubMultiset(ingress.delivered.map(d => String(d.readUInt32BE(0))), Array.from({ length: sent }, (_, i) => String(i)), 'deliveries: none twice, none never sent')
       const lost = sent - got.size
       console.log(`      sent ${sent} packets over epochs ${first}..${first + 10}, delivered ${got.size}, lost ${lost}; authority 3 stopped in epoch ${authorityDown}`)
       assert.ok(sent > 500, 'steady load')
@@ -122,8 +125,11 @@ describe('epochs and key rotation', function () {
       client.send(FRAME.PACKET, net.packetToIngress(doc, sphinx, payload(2), rng))
       await waitFor(() => ingress.delivered.length === 2, 10_000, 'fresh packet after the restart')
       await waitFor(async () => sample((await httpGet(gwA.metricsPort, '/metrics')).body, 'sealmix_packets_dropped_total', 'reason="replay"') === 1, 5000, 'replay counted')
-      await new Promise(resolve => setTimeout(resolve, 300))
-      assert.deepEqual(ingress.delivered.map(d => d.readUInt32BE(0)), [1, 2], 'the replay was not forwarded')
+      // Barrier (test/helpers/barrier.ts): a replay gwA forwarded would reach mix1 before the 2nd
+      // sentinel (mix1, which forwarded it before the kill, would count it) and the ingress before the 6th.
+      await sentinelBarrier({ count: 6, make: i => payload(100 + i), send: b => client.send(FRAME.PACKET, net.packetToIngress(doc, sphinx, b, rng)), out: () => ingress.delivered })
+      assert.equal(await metric(net.byName('mix1').relay!, 'sealmix_packets_dropped_total', { reason: 'replay' }), 0, 'the replay was not forwarded to mix1')
+      assert.deepEqual(ingress.delivered.map(d => d.readUInt32BE(0)), [1, 2, 100, 101, 102, 103, 104, 105], 'the replay was not delivered')
       client.close(); ingress.close()
     })
   })

@@ -8,7 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { loadCrypto, type CryptoSuite } from '../../mix/index.ts'
 import { freePort } from '../../daemon/index.ts'
 import { createChat, enrol, type Chat } from '../helpers/chat.ts'
-import { createTestnet, httpGet, PROJECT, waitFor, type Testnet } from '../helpers/testnet.ts'
+import { createTestnet, httpGet, metric, PROJECT, waitFor, type Testnet } from '../helpers/testnet.ts'
+import { assertSameMultiset } from '../helpers/multiset.ts'
 import { SEALMIX } from '../helpers/bundle.ts'
 
 describe('ingress faults (a real process, SIGKILL)', function () {
@@ -50,23 +51,34 @@ describe('ingress faults (a real process, SIGKILL)', function () {
   })
 
   it('kill -9 of the ingress twice while 40 messages flow: every message acknowledged, each at the homeserver exactly once', async function () {
+    const gwB = net.byName('gwB').relay!
+    const ingressAcks = async (): Promise<number> => await metric(gwB, 'sealmix_delivered_total', { link: 'ingress' })
+    const acksBefore = await ingressAcks()
     const alice = chat.client(chat.alice, { ackTimeoutMs: 2000, maxAttempts: 8 })
     alice.start()
-    const delivered = new Set<string>()
+    // Every 'delivered' event, kept in order: one message delivered twice fails the test.
+    const delivered: string[] = []
     const failed: string[] = []
-    alice.on('delivered', (e: { messageId: string }) => delivered.add(e.messageId))
+    alice.on('delivered', (e: { messageId: string }) => delivered.push(e.messageId))
     alice.on('failed', (e: { messageId: string, code: string }) => failed.push(e.code))
     const texts = Array.from({ length: 40 }, (_, i) => `message ${i} ${'x'.repeat(i % 2 === 0 ? 10 : 3000)}`)
     const ids = texts.map(t => alice.send(chat.contact(chat.bob), t))
     for (const after of [8, 20]) {
-      await waitFor(() => delivered.size >= after, 30_000, `${after} delivered`)
+      await waitFor(() => delivered.length >= after, 30_000, `${after} delivered`)
       await kill9()
-      await new Promise(resolve => setTimeout(resolve, 300))
+      // The exit gateway has noticed: what comes now waits in its spool.
+      await waitFor(async () => await metric(gwB, 'sealmix_connections', { link: 'ingress' }) === 0, 10_000, 'gwB sees the ingress gone')
       await spawnIngress()
     }
-    await waitFor(() => delivered.size === ids.length || failed.length > 0, 60_000, 'every message acknowledged')
+    await waitFor(() => delivered.length >= ids.length || failed.length > 0, 60_000, 'every message acknowledged')
     alice.close()
     assert.deepEqual(failed, [])
+    // Barrier instead of a sleep: the ingress has handled and acknowledged every real packet alice
+    // sent (re-sends included; the ingress acks a DELIVER only after handing it on or refusing it),
+    // so no copy of any message is still on its way to the homeserver.
+    await waitFor(async () => await ingressAcks() - acksBefore >= alice.stats.realSent, 30_000, 'every packet alice sent handled by the ingress')
+    assert.equal(await ingressAcks() - acksBefore, alice.stats.realSent, 'one ingress ack per packet alice sent')
+    assertSameMultiset(delivered, ids, 'delivered events')
     // The kills cost re-sends: more packets left than the 40 messages' 100 fragments.
     assert.ok(alice.stats.realSent > 100, `re-sends happened (${alice.stats.realSent} packets)`)
     const bob = chat.client(chat.bob)

@@ -7,6 +7,11 @@ import assert from 'node:assert/strict'
 import WebSocket from 'ws'
 import { encodeFrame, FRAME, loadCrypto, parseFrame, Sphinx, systemRng, type CryptoSuite, type PathHop, type Rng } from '../../mix/index.ts'
 import { clientConn, createTestnet, G, ingressConn, metric, randomBytes, waitFor, type Testnet } from '../helpers/testnet.ts'
+import { sentinelBarrier } from '../helpers/barrier.ts'
+import { assertSameMultiset } from '../helpers/multiset.ts'
+
+/** A sentinel payload: recognizable, and unlike any random one. */
+const sentinel = (i: number): Buffer => { const b = Buffer.alloc(G.userPayloadBytes); b.write(`sentinel ${i} ${Date.now()}`); return b }
 
 describe('relay network on loopback', function () {
   this.timeout(60_000)
@@ -32,8 +37,10 @@ describe('relay network on loopback', function () {
     const payloads = Array.from({ length: 20 }, () => randomBytes(c, G.userPayloadBytes))
     for (const p of payloads) client.send(FRAME.PACKET, net.packetToIngress(sphinx, p, rng))
     await waitFor(() => ing.delivered.length >= 20, 10_000, 'deliveries')
-    assert.deepEqual(new Set(ing.delivered.map(b => b.toString('hex'))), new Set(payloads.map(b => b.toString('hex'))))
-    await waitFor(async () => await metric(net.byName('gwB').relay!, 'sealmix_delivered_total', { link: 'ingress' }) >= 20, 5000, 'acks')
+    // A copy delivered late comes out before the last sentinel (test/helpers/barrier.ts): then each payload exactly once.
+    const sentinels = await sentinelBarrier({ count: 6, make: sentinel, send: p => client.send(FRAME.PACKET, net.packetToIngress(sphinx, p, rng)), out: () => ing.delivered })
+    assertSameMultiset(ing.delivered.map(b => b.toString('hex')), [...payloads, ...sentinels].map(b => b.toString('hex')), 'deliveries at the ingress')
+    await waitFor(async () => await metric(net.byName('gwB').relay!, 'sealmix_delivered_total', { link: 'ingress' }) >= 26, 5000, 'acks')
     client.close(); ing.close()
   })
 
@@ -54,8 +61,15 @@ describe('relay network on loopback', function () {
     const client = await clientConn(net.byName('gwA').port)
     client.send(FRAME.PULL, mailboxId)
     await waitFor(() => client.frames.length >= 16, 5000, 'pull answer')
-    await new Promise(resolve => setTimeout(resolve, 100))
-    assert.equal(client.frames.length, 16, 'exactly pullBatch frames')
+    // Barrier: a second pull of the same mailbox, sent now, is answered after the first answer's
+    // last frame, starting with the stored reply (unacknowledged, so still stored). Were the first
+    // answer not exactly 16 frames, frame 16 would not be that reply.
+    client.send(FRAME.PULL, mailboxId)
+    await waitFor(() => client.frames.length >= 32, 5000, 'second pull answer')
+    const stored = client.frames.slice(0, 16).filter(f => { const p = parseFrame(G, f); return p?.kind === FRAME.MAILBOX && p.body.subarray(8, 24).equals(surbId) })
+    assert.equal(stored.length, 1, 'the reply is in the first answer')
+    assert.deepEqual(client.frames[16], stored[0], 'exactly pullBatch frames: the second answer starts right after the 16th, with the stored reply')
+    client.frames.splice(16)
     assert.ok(client.frames.every(f => f.length === G.packetBytes + 1), 'every frame has the one size')
     const opened = client.frames.map(f => parseFrame(G, f)!).filter(f => f.kind === FRAME.MAILBOX).map(f => ({ seq: f.body.subarray(0, 8), surbId: f.body.subarray(8, 24), body: f.body.subarray(24, 24 + G.bodyBytes) }))
     const mine = opened.filter(o => o.surbId.equals(surbId))
@@ -71,11 +85,13 @@ describe('relay network on loopback', function () {
     const client = await clientConn(gwA.port)
     const pkt = net.packetToIngress(sphinx, randomBytes(c, G.userPayloadBytes), rng)
     const before = await metric(gwA.relay!, 'sealmix_packets_dropped_total', { reason: 'replay' })
+    const sentBefore = await metric(gwA.relay!, 'sealmix_packets_sent_total', { link: 'peer' })
     client.send(FRAME.PACKET, pkt)
     client.send(FRAME.PACKET, pkt)
     await waitFor(async () => await metric(gwA.relay!, 'sealmix_packets_dropped_total', { reason: 'replay' }) === before + 1, 5000, 'replay drop')
+    // The first copy left, so its round committed the tag (commit comes before any send).
+    await waitFor(async () => await metric(gwA.relay!, 'sealmix_packets_sent_total', { link: 'peer' }) > sentBefore, 5000, 'the first copy forwarded')
     client.close()
-    await new Promise(resolve => setTimeout(resolve, 100)) // let the round commit the tag
     await gwA.relay!.stop()
     const restarted = await net.start(gwA)
     const again = await clientConn(gwA.port)
