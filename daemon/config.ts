@@ -7,14 +7,14 @@ import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { describeIssue, type ConfigIssue } from '../mix/index.ts'
+import { describeIssue, describeParseError, type ConfigIssue } from '../mix/index.ts'
 import { RelayError } from './errors.ts'
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a 32-byte key)')
 const port = z.number().int().min(0).max(65535)
 const host = z.string().min(1)
 
-const LIMITS = { maxConnections: 1024, maxConnectionsPerIp: 16, reservedPeerSlots: 32, maxBufferedBytes: 4 * 1024 * 1024, handshakeTimeoutMs: 10_000, pingIntervalMs: 15_000, maxPoolPackets: 100_000, workers: 2 }
+const LIMITS = { maxConnections: 1024, maxConnectionsPerIp: 16, reservedPeerSlots: 32, maxBufferedBytes: 4 * 1024 * 1024, handshakeTimeoutMs: 10_000, pingIntervalMs: 15_000, maxPoolPackets: 100_000, workers: 2, maxUnauthenticatedPerIp: 8, maxUnwrapQueue: 8192, maxUnwrapQueuePerClient: 256 }
 
 export const ConfigSchema = z.object({
   /** Config format version; a breaking change adds a migration. @default 1 */
@@ -57,39 +57,50 @@ export const ConfigSchema = z.object({
   }).strict().default({ host: '127.0.0.1', port: 9464, enabled: true }),
   limits: z.object({
     /** All WebSocket connections. @default 1024 */
-    maxConnections: z.number().int().min(1).default(LIMITS.maxConnections),
+    maxConnections: z.number().int().min(1).max(1_000_000).default(LIMITS.maxConnections),
     /** Client connections from one address. @default 16 */
-    maxConnectionsPerIp: z.number().int().min(1).default(LIMITS.maxConnectionsPerIp),
+    maxConnectionsPerIp: z.number().int().min(1).max(1_000_000).default(LIMITS.maxConnectionsPerIp),
     /** Connections kept free for relays and ingresses. @default 32 */
-    reservedPeerSlots: z.number().int().min(0).default(LIMITS.reservedPeerSlots),
+    reservedPeerSlots: z.number().int().min(0).max(100_000).default(LIMITS.reservedPeerSlots),
     /** Bytes buffered per connection before frames are dropped (queue_full). @default 4 MiB */
-    maxBufferedBytes: z.number().int().min(4096).default(LIMITS.maxBufferedBytes),
+    maxBufferedBytes: z.number().int().min(4096).max(1 << 30).default(LIMITS.maxBufferedBytes),
     /** A connection must complete its handshake within this time. @default 10000 */
-    handshakeTimeoutMs: z.number().int().min(100).default(LIMITS.handshakeTimeoutMs),
+    handshakeTimeoutMs: z.number().int().min(100).max(600_000).default(LIMITS.handshakeTimeoutMs),
     /** Ping interval; a peer that misses a pong is closed. @default 15000 */
-    pingIntervalMs: z.number().int().min(100).default(LIMITS.pingIntervalMs),
+    pingIntervalMs: z.number().int().min(100).max(600_000).default(LIMITS.pingIntervalMs),
     /** Packets held in the mixing pool; beyond it a random packet is dropped (queue_full). @default 100000 */
-    maxPoolPackets: z.number().int().min(1).default(LIMITS.maxPoolPackets),
+    maxPoolPackets: z.number().int().min(1).max(1_000_000).default(LIMITS.maxPoolPackets),
     /** Unwrap worker threads. @default 2 */
-    workers: z.number().int().min(1).max(64).default(LIMITS.workers)
+    workers: z.number().int().min(1).max(64).default(LIMITS.workers),
+    /** Sockets not past their handshake (raw TCP included), beyond the connection slots; when full, the oldest is closed or the newcomer refused. @default maxConnections / 4, from 8 to 128 */
+    maxUnauthenticated: z.number().int().min(1).max(100_000).optional(),
+    /** Sockets not past their handshake from one address (IPv4 /32, IPv6 /64). @default 8 */
+    maxUnauthenticatedPerIp: z.number().int().min(1).max(100_000).default(LIMITS.maxUnauthenticatedPerIp),
+    /** Packets waiting for the unwrap workers, in all; shared fairly between connections (queue_full beyond). @default 8192 */
+    maxUnwrapQueue: z.number().int().min(64).max(1_000_000).default(LIMITS.maxUnwrapQueue),
+    /** Packets waiting for the unwrap workers from one client connection; it is paused at three quarters. @default 256 */
+    maxUnwrapQueuePerClient: z.number().int().min(4).max(1_000_000).default(LIMITS.maxUnwrapQueuePerClient)
   }).strict().default(LIMITS),
   replay: z.object({
-    /** Tags held per mix key before the filter is full and packets are refused (replay_full). @default 10000000 */
-    capacity: z.number().int().min(1000).default(10_000_000),
-    /** Chance that a fresh packet is taken for a replay once the filter holds `capacity` tags. @default 1e-6 */
-    falsePositiveRate: z.number().gt(0).lt(0.01).default(1e-6)
+    /**
+     * Tags held per mix key before the filter is full and packets are refused (replay_full). At
+     * most 100 million: the filter takes about 3.6 MB per million tags at 1e-6, allocated at start. @default 10000000
+     */
+    capacity: z.number().int().min(1000).max(100_000_000).default(10_000_000),
+    /** Chance that a fresh packet is taken for a replay once the filter holds `capacity` tags; 1e-9 at least (the filter grows as it falls). @default 1e-6 */
+    falsePositiveRate: z.number().min(1e-9).lt(0.01).default(1e-6)
   }).strict().default({ capacity: 10_000_000, falsePositiveRate: 1e-6 }),
   spool: z.object({
     /** Undelivered ingress packets older than this are deleted (ttl). @default 7 days */
-    ttlMs: z.number().int().min(1000).default(7 * 24 * 3600_000),
+    ttlMs: z.number().int().min(1000).max(90 * 24 * 3600_000).default(7 * 24 * 3600_000),
     /** Per ingress; beyond it new packets are refused (quota). @default 100000 */
-    maxPacketsPerDestination: z.number().int().min(1).default(100_000)
+    maxPacketsPerDestination: z.number().int().min(1).max(10_000_000).default(100_000)
   }).strict().default({ ttlMs: 7 * 24 * 3600_000, maxPacketsPerDestination: 100_000 }),
   mailbox: z.object({
     /** @default 24 h */
-    ttlMs: z.number().int().min(1000).default(24 * 3600_000),
+    ttlMs: z.number().int().min(1000).max(30 * 24 * 3600_000).default(24 * 3600_000),
     /** Per mailbox. @default 1000 */
-    maxPacketsPerMailbox: z.number().int().min(1).default(1000),
+    maxPacketsPerMailbox: z.number().int().min(1).max(1_000_000).default(1000),
     /** Every pull answers exactly this many frames, real ones first, then cover. @default 16 */
     pullBatch: z.number().int().min(1).max(256).default(16)
   }).strict().default({ ttlMs: 24 * 3600_000, maxPacketsPerMailbox: 1000, pullBatch: 16 }),
@@ -138,7 +149,8 @@ export function loadConfig (path: string): RelayConfig {
   try {
     raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
   } catch (e) {
-    throw RelayError.CONFIG_UNREADABLE(path, `not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]!}`, e)
+    // Never the parser's own words: they can quote the file, and the file holds the metrics token.
+    throw RelayError.CONFIG_UNREADABLE(path, describeParseError(e, text, path.endsWith('.json') ? 'JSON' : 'YAML'))
   }
   return parseConfig(raw, dirname(resolve(path)))
 }

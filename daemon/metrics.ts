@@ -6,13 +6,22 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 
-export const DROP_REASONS = ['malformed', 'mac', 'replay', 'replay_full', 'unknown_hop', 'link_down', 'queue_full', 'quota', 'ttl'] as const
+export const DROP_REASONS = ['malformed', 'mac', 'replay', 'replay_full', 'unknown_hop', 'link_down', 'queue_full', 'quota', 'ttl', 'store'] as const
 export type DropReasonLabel = typeof DROP_REASONS[number]
 export const LINKS = ['client', 'peer', 'ingress'] as const
 export type LinkLabel = typeof LINKS[number]
 export const COVER_KINDS = ['link', 'loop'] as const
 /** Why a fetched directory document was refused (client/directory.ts). */
 export const DIRECTORY_REJECTIONS = ['too_large', 'malformed', 'bad_signatures', 'geometry', 'not_valid_now', 'inconsistent', 'equivocation', 'wrong_network'] as const
+/** Why the listener refused a new connection (daemon/transport/server.ts); docs/METRICS.md says what each means. */
+export const CONN_REFUSALS = ['max_connections', 'client_slots', 'unauthenticated', 'address_unauth', 'address_clients', 'bad_request'] as const
+export type ConnRefusalLabel = typeof CONN_REFUSALS[number]
+/** Why the listener closed a connection itself (daemon/transport/server.ts). */
+export const CONN_CLOSES = ['handshake_timeout', 'handshake_failed', 'evicted', 'frame_deadline', 'too_large', 'protocol_error', 'ping_timeout', 'replaced', 'max_connections'] as const
+export type ConnCloseLabel = typeof CONN_CLOSES[number]
+/** `link` of the connection counters: the LINKS, and `unknown` for a socket closed before its upgrade named a path. */
+export const CONN_LINKS = ['client', 'peer', 'ingress', 'unknown'] as const
+export type ConnLinkLabel = typeof CONN_LINKS[number]
 
 export class RelayMetrics {
   readonly registry = new Registry()
@@ -46,6 +55,14 @@ export class RelayMetrics {
   readonly mixKeysLive: Gauge
   readonly directoryRejected: Counter<'reason'>
   readonly up: Gauge<'role'>
+  /** Mixing rounds whose synced commit failed or was refused (disk full or failing); their packets are dropped as `store`. */
+  readonly storeCommitFailures: Counter
+  readonly connectionsRefused: Counter<'reason'>
+  readonly connectionsClosed: Counter<'link' | 'reason'>
+  readonly connectionsUnauthenticated: Gauge
+  readonly unwrapQueue: Gauge<'link'>
+  /** Set by the unwrap pool: packets waiting for a worker, by lane; read at scrape time. */
+  unwrapQueued: (() => { client: number, peer: number }) | undefined
 
   constructor (role: 'gateway' | 'mix') {
     const registers = [this.registry]
@@ -76,9 +93,9 @@ export class RelayMetrics {
     this.sendBuffer = new Gauge({ name: 'sealmix_send_buffer_bytes', help: 'Bytes queued in WebSocket send buffers, summed by kind of link.', labelNames: ['link'], registers })
     this.spoolPackets = new Gauge({ name: 'sealmix_spool_packets', help: 'Packets spooled for ingresses, not yet acknowledged.', registers })
     this.spoolBytes = new Gauge({ name: 'sealmix_spool_bytes', help: 'Payload bytes spooled for ingresses.', registers })
-    this.spoolOldest = new Gauge({ name: 'sealmix_spool_oldest_age_seconds', help: 'Age of the oldest spooled packet (hour resolution).', registers })
+    this.spoolOldest = new Gauge({ name: 'sealmix_spool_oldest_age_seconds', help: 'Age in seconds of the oldest spooled packet (a lower bound for packets stored before the relay started).', registers })
     this.mailboxPackets = new Gauge({ name: 'sealmix_mailbox_packets', help: 'SURB replies waiting in client mailboxes.', registers })
-    this.mailboxOldest = new Gauge({ name: 'sealmix_mailbox_oldest_age_seconds', help: 'Age of the oldest mailbox packet (hour resolution).', registers })
+    this.mailboxOldest = new Gauge({ name: 'sealmix_mailbox_oldest_age_seconds', help: 'Age in seconds of the oldest mailbox packet (a lower bound for packets stored before the relay started).', registers })
     this.delivered = new Counter({ name: 'sealmix_delivered_total', help: 'Payloads acknowledged by an ingress or a client.', labelNames: ['link'], registers })
     this.networkAge = new Gauge({ name: 'sealmix_network_document_age_seconds', help: 'Seconds since the network document in use became valid.', registers })
     this.epoch = new Gauge({ name: 'sealmix_epoch', help: 'The epoch of the network document in use.', registers })
@@ -86,11 +103,32 @@ export class RelayMetrics {
     this.mixKeysLive = new Gauge({ name: 'sealmix_mix_keys_live', help: 'Private mix keys held in memory (current, previous in its grace window, next near its start).', registers })
     this.directoryRejected = new Counter({ name: 'sealmix_directory_rejected_total', help: 'Directory documents refused, by reason.', labelNames: ['reason'], registers })
     for (const r of DIRECTORY_REJECTIONS) this.directoryRejected.inc({ reason: r }, 0)
+    this.storeCommitFailures = new Counter({ name: 'sealmix_store_commit_failures_total', help: 'Mixing rounds whose synced database commit failed or was refused (disk full or failing); /readyz answers 503 meanwhile.', registers })
     this.up = new Gauge({ name: 'sealmix_relay_info', help: 'Always 1; the role label says what this relay is.', labelNames: ['role'], registers })
     this.up.set({ role }, 1)
     for (const r of DROP_REASONS) this.dropped.inc({ reason: r }, 0)
     this.receivedOn = { client: this.received.labels('client'), peer: this.received.labels('peer'), ingress: this.received.labels('ingress') }
     for (const l of LINKS) { this.received.inc({ link: l }, 0); this.sent.inc({ link: l }, 0); this.connections.set({ link: l }, 0); this.sendBuffer.set({ link: l }, 0); this.handshakeFailures.inc({ link: l }, 0); this.delivered.inc({ link: l }, 0) }
     for (const k of COVER_KINDS) this.coverSent.inc({ kind: k }, 0)
+    this.connectionsRefused = new Counter({ name: 'sealmix_connections_refused_total', help: 'New connections refused by the listener, by reason.', labelNames: ['reason'], registers })
+    for (const r of CONN_REFUSALS) this.connectionsRefused.inc({ reason: r }, 0)
+    this.connectionsClosed = new Counter({ name: 'sealmix_connections_closed_total', help: 'Connections the listener closed itself, by kind of link and reason.', labelNames: ['link', 'reason'], registers })
+    for (const l of CONN_LINKS) for (const r of CONN_CLOSES) this.connectionsClosed.inc({ link: l, reason: r }, 0)
+    this.connectionsUnauthenticated = new Gauge({ name: 'sealmix_connections_unauthenticated', help: 'Sockets held that have not completed their handshake (raw TCP included).', registers })
+    const metrics = this
+    this.unwrapQueued = undefined
+    this.unwrapQueue = new Gauge({
+      name: 'sealmix_unwrap_queue_packets',
+      help: 'Packets waiting for an unwrap worker, by lane (peer: relay and ingress links).',
+      labelNames: ['link'],
+      registers,
+      collect () {
+        const q = metrics.unwrapQueued?.() ?? { client: 0, peer: 0 }
+        this.set({ link: 'client' }, q.client)
+        this.set({ link: 'peer' }, q.peer)
+      }
+    })
+    this.unwrapQueue.set({ link: 'client' }, 0)
+    this.unwrapQueue.set({ link: 'peer' }, 0)
   }
 }

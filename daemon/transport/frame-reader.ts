@@ -3,10 +3,18 @@
  * and taken one at a time with next(); afterwards setHandler() dispatches directly, after first
  * handing over anything that arrived in between (ws emits several messages in one tick when they
  * share a TCP chunk, so nothing may be lost between the two phases).
+ *
+ * Bound: before setHandler() at most `maxQueued` messages wait (HANDSHAKE_QUEUE, 64: a handshake
+ * needs two, and what a peer sends right behind its AUTH fits in a TCP chunk or two); a peer that
+ * sends more before its handshake is done is cut off with `onOverflow` (its socket terminated by
+ * default), never buffered.
  */
 import type WebSocket from 'ws'
 
 export type RawMessage = { readonly data: Buffer, readonly isBinary: boolean }
+
+/** Messages held while a handshake runs; see the bound above. */
+export const HANDSHAKE_QUEUE = 64
 
 export class FrameReader {
   #queue: RawMessage[] = []
@@ -14,11 +22,15 @@ export class FrameReader {
   #handler: ((m: RawMessage) => void) | null = null
   #closed = false
 
-  constructor (ws: WebSocket) {
+  constructor (ws: WebSocket, o: { maxQueued?: number, onOverflow?: () => void } = {}) {
+    const max = o.maxQueued ?? HANDSHAKE_QUEUE
+    const overflow = o.onOverflow ?? (() => ws.terminate())
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       const m = { data, isBinary }
       if (this.#handler !== null) this.#handler(m)
-      else if (this.#waiter !== null) { const w = this.#waiter; this.#waiter = null; w(m) } else this.#queue.push(m)
+      else if (this.#closed) return
+      else if (this.#waiter !== null) { const w = this.#waiter; this.#waiter = null; w(m) } else if (this.#queue.length < max) this.#queue.push(m)
+      else { this.#closed = true; this.#queue = []; overflow() }
     })
     ws.once('close', () => { this.#closed = true; if (this.#waiter !== null) { const w = this.#waiter; this.#waiter = null; w(null) } })
   }

@@ -85,11 +85,15 @@ export class OutLink {
     const o = this.#o
     const path = o.role === 'ingress' ? '/ingress' : '/relay'
     // wss: the certificate chain is not checked; the link handshake authenticates the peer's identity key.
-    const ws = new WebSocket(o.address.replace(/\/+$/, '') + path, { perMessageDeflate: false, maxPayload: frameBytes(o.geometry), handshakeTimeout: o.handshakeTimeoutMs, rejectUnauthorized: false })
+    // closeTimeout (ws >= 8.23, not yet in @types/ws): a close frame waits 1 s for its answer, not 30.
+    const ws = new WebSocket(o.address.replace(/\/+$/, '') + path, { perMessageDeflate: false, maxPayload: frameBytes(o.geometry), handshakeTimeout: o.handshakeTimeoutMs, rejectUnauthorized: false, ...{ closeTimeout: 1000 } })
     this.#ws = ws
+    // Bound: HANDSHAKE_QUEUE messages before the handshake is done; the peer is cut off beyond.
     const reader = new FrameReader(ws)
     let alive = true
     ws.on('pong', () => { alive = true })
+    // Anything the peer sends shows it alive: a busy link whose pong waits behind a long burst is not dropped.
+    ws.on('message', () => { alive = true })
     ws.on('error', () => { /* the close that follows schedules a retry */ })
     ws.once('close', () => {
       const wasReady = this.#ready
@@ -101,7 +105,7 @@ export class OutLink {
     })
     ws.once('open', () => {
       void dialHandshake(o.crypto, o.geometry, ws, reader, o.identity, o.role, Buffer.from(o.peerId, 'hex'), o.peerKey, o.handshakeTimeoutMs).then(ok => {
-        if (!ok) { o.onHandshakeFailed?.(); ws.close(1008, 'handshake failed'); return }
+        if (!ok) { o.onHandshakeFailed?.(); if (ws.readyState === ws.OPEN) ws.close(1008, 'handshake failed'); ws.terminate(); return }
         if (ws.readyState !== ws.OPEN) return
         this.#ready = true
         this.#retryMs = o.minRetryMs ?? 5000
