@@ -5,11 +5,12 @@
  * authority when it changes. A descriptor from anyone else is refused before its signature is
  * even checked, and never stored.
  */
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { parse as parseYaml, stringify as toYaml } from 'yaml'
 import { z } from 'zod'
 import { describeIssue, type ConfigIssue, type RelayRole } from '../mix/index.ts'
 import { RelayError } from './errors.ts'
+import { writeFileAtomic } from './store/atomic-file.ts'
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a 32-byte key)')
 
@@ -64,8 +65,7 @@ export function loadAdmission (path: string): Admission {
 
 /** Write an admission file atomically (a temporary file renamed over it), so that a running authority never reads half of one. */
 export function saveAdmission (path: string, a: Admission): void {
-  writeFileSync(`${path}.tmp`, toYaml({ version: 1, relays: a.relays, servers: a.servers }), { mode: 0o600 })
-  renameSync(`${path}.tmp`, path)
+  writeFileAtomic(path, toYaml({ version: 1, relays: a.relays, servers: a.servers }), { mode: 0o600 })
 }
 
 /** `a` with `relays` and `servers` added; an identity or a server already admitted takes the new role and layer, or root keys. */

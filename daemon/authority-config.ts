@@ -2,13 +2,14 @@
  * Directory authority configuration (`sealmix authority --config FILE`), validated strictly like
  * a relay's: unknown keys refused, each error names key, rule and value.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { describeIssue, type ConfigIssue, type CryptoSuite, type IngressDescriptor } from '../mix/index.ts'
+import { describeIssue, describeParseError, type ConfigIssue, type CryptoSuite, type IngressDescriptor } from '../mix/index.ts'
 import { RelayError } from './errors.ts'
 import { DEFAULT_MIXING } from './network-file.ts'
+import { writeFileAtomic } from './store/atomic-file.ts'
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a 32-byte key)')
 
@@ -20,25 +21,25 @@ export const AuthorityConfigSchema = z.object({
   listen: z.object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8700) }).strict().default({ host: '127.0.0.1', port: 8700 }),
   network: z.string().min(1).max(64),
   epoch: z.object({
-    /** Start of epoch 0, ms since 1970 (the same on every authority). */
-    genesisMs: z.number().int().min(0),
+    /** Start of epoch 0, ms since 1970 (the same on every authority); before 2100. */
+    genesisMs: z.number().int().min(0).max(4_102_444_800_000),
     /** @default 1 h */
-    epochMs: z.number().int().min(1000).default(3_600_000),
+    epochMs: z.number().int().min(1000).max(7 * 24 * 3_600_000).default(3_600_000),
     /** Previous keys stay valid this long into an epoch. @default 5 min */
-    graceMs: z.number().int().min(0).default(300_000)
+    graceMs: z.number().int().min(0).max(24 * 3_600_000).default(300_000)
   }).strict(),
   /** Mixing and cover parameters for the documents (defaults: DEFAULT_MIXING). */
   mixing: z.object({
     strategy: z.enum(['batch', 'poisson']).optional(),
-    intervalMs: z.number().int().min(1).optional(),
-    minPool: z.number().int().min(0).optional(),
+    intervalMs: z.number().int().min(1).max(60_000).optional(),
+    minPool: z.number().int().min(0).max(1_000_000).optional(),
     flushFraction: z.number().gt(0).max(1).optional(),
-    minBatch: z.number().int().min(0).optional(),
-    maxDelayMs: z.number().int().min(0).optional(),
-    loopRatePerSec: z.number().min(0).optional(),
-    clientRatePerSec: z.number().min(0).optional(),
-    clientLoopRatePerSec: z.number().min(0).optional(),
-    hopDelayMs: z.number().min(0).optional()
+    minBatch: z.number().int().min(0).max(1_000_000).optional(),
+    maxDelayMs: z.number().int().min(0).max(3_600_000).optional(),
+    loopRatePerSec: z.number().min(0).max(1000).optional(),
+    clientRatePerSec: z.number().min(0).max(1000).optional(),
+    clientLoopRatePerSec: z.number().min(0).max(1000).optional(),
+    hopDelayMs: z.number().min(0).max(600_000).optional()
   }).strict().default({}),
   /**
    * The admitted relays and homeservers (daemon/admission.ts), edited with `sealmix authority
@@ -56,18 +57,26 @@ export const AuthorityConfigSchema = z.object({
   stateFile: z.string().min(1).optional(),
   /** A JSON file with the ingress descriptors to list (from `sealmix init --role ingress`). */
   ingressesFile: z.string().min(1).optional(),
-  peers: z.array(z.object({ url: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL'), publicKey: hex32 }).strict()).default([])
+  peers: z.array(z.object({ url: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL'), publicKey: hex32 }).strict()).default([]),
+  /** The log level; SIGHUP applies a new one without a restart. @default info */
+  log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' })
 }).strict()
 
 export type AuthorityConfig = z.infer<typeof AuthorityConfigSchema> & { readonly ingresses: IngressDescriptor[] }
 
 export function loadAuthorityConfig (path: string): AuthorityConfig {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (e) {
+    throw RelayError.CONFIG_UNREADABLE(path, (e as NodeJS.ErrnoException).code ?? 'unknown error', e)
+  }
   let raw: unknown
   try {
-    const text = readFileSync(path, 'utf8')
     raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
   } catch (e) {
-    throw RelayError.CONFIG_UNREADABLE(path, (e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0]!, e)
+    // Never the parser's own words: they can quote the file.
+    throw RelayError.CONFIG_UNREADABLE(path, describeParseError(e, text, path.endsWith('.json') ? 'JSON' : 'YAML'))
   }
   const r = AuthorityConfigSchema.safeParse(raw)
   if (!r.success) {
@@ -86,7 +95,7 @@ export function authorityKey (c: CryptoSuite, file: string): { publicKey: Uint8A
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
     const seed = Buffer.alloc(32)
     c.randomFill(seed)
-    writeFileSync(file, seed, { mode: 0o600, flag: 'wx' })
+    try { writeFileAtomic(file, seed, { mode: 0o600, exclusive: true }) } finally { seed.fill(0) }
   }
   const seed = readFileSync(file)
   if (seed.length !== 32) throw RelayError.KEYS_INVALID(`${file} must hold exactly 32 bytes`)

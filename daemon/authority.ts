@@ -11,7 +11,7 @@
  *   GET  /v1/signature/{epoch}   this authority's signature on its build of that epoch
  *   GET  /v1/schedule            the epoch schedule, signed (for nodes that hold no document yet)
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import {
@@ -22,6 +22,7 @@ import { AdmissionFile, AdmissionIndex, type Admission } from './admission.ts'
 import { Held } from './authority-held.ts'
 import { AuthorityMetrics, REFUSALS, type Refusal } from './authority-metrics.ts'
 import type { Logger } from './log.ts'
+import { errorCode, writeFileAtomic } from './store/atomic-file.ts'
 
 export { AuthorityMetrics, REFUSALS, type Refusal }
 
@@ -294,15 +295,20 @@ export class Authority {
     this.#saveTimer = setTimeout(() => this.#save(), 100)
   }
 
-  /** Write the state file atomically (a temporary file renamed over it). */
+  /** Write the state file atomically (synced, renamed over it); on a full disk, log it and try again in a second (the descriptors stay held in memory). */
   #save (): void {
     clearTimeout(this.#saveTimer)
     this.#saveTimer = undefined
     const f = this.#o.stateFile
     if (f === undefined) return
     const state = { relays: [...this.#held.values()], ingresses: [...this.#ingressHeld.values()] }
-    writeFileSync(`${f}.tmp`, JSON.stringify(state), { mode: 0o600 })
-    renameSync(`${f}.tmp`, f)
+    try {
+      writeFileAtomic(f, JSON.stringify(state))
+    } catch (e) {
+      this.#o.log?.error({ event: 'state_save_failed', code: errorCode(e) }, 'cannot write the authority\'s state file; trying again')
+      this.#saveTimer = setTimeout(() => this.#save(), 1000)
+      this.#saveTimer.unref()
+    }
   }
 
   /** Take back what the state file holds, each descriptor checked again as when it arrived. */
@@ -323,7 +329,8 @@ export class Authority {
     this.maintain()
     this.#tick = setInterval(() => this.maintain(), 1000)
     this.#tick.unref()
-    const s = createServer((req, res) => {
+    // connectionsCheckingInterval: Node checks requestTimeout every 30 s by default, which let a slow request live 30-40 s.
+    const s = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
       const json = (status: number, v: unknown): void => { res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(v)) }
       void (async () => {
         const path = (req.url ?? '/').split('?')[0]!

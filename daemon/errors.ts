@@ -10,6 +10,7 @@ export type RelayErrorCode =
   | 'RELAY_NOT_IN_NETWORK'
   | 'RELAY_STORE_LOCKED'
   | 'RELAY_STORE_FAILED'
+  | 'RELAY_STORE_CORRUPT'
   | 'RELAY_LISTEN_FAILED'
 
 /** Process exit status per code (cli/ maps errors to exits with this table). */
@@ -21,6 +22,8 @@ export const EXIT_STATUS: Record<RelayErrorCode, number> = {
   RELAY_NOT_IN_NETWORK: 78,
   RELAY_STORE_LOCKED: 75,
   RELAY_STORE_FAILED: 74,
+  // The store lost what it had committed: it will not fix itself, so a supervisor must not restart it in a loop.
+  RELAY_STORE_CORRUPT: 78,
   RELAY_LISTEN_FAILED: 71
 }
 
@@ -60,6 +63,11 @@ export class RelayError extends Error {
 
   static STORE_FAILED (what: string, cause?: unknown): RelayError {
     return new RelayError('RELAY_STORE_FAILED', what, { cause })
+  }
+
+  /** The database lost committed writes, or is missing though this relay has run: `sealmix repair` says what is lost. */
+  static STORE_CORRUPT (what: string): RelayError {
+    return new RelayError('RELAY_STORE_CORRUPT', `${what}. The relay will not run with replay protection it cannot trust: run 'sealmix repair --config FILE' on the stopped relay (docs/OPERATIONS.md, "Repair")`)
   }
 
   static LISTEN_FAILED (what: string, cause?: unknown): RelayError {

@@ -4,11 +4,15 @@
  * - mix.key: 32-byte X25519 secret of the mix key a static network file lists (a relay that
  *   follows directory authorities has per-epoch keys instead, daemon/epoch-keys.ts);
  * - mailbox.key: 32-byte secret that keys the hash under which mailboxes are stored.
+ * Each is written atomically (store/atomic-file.ts): a crash or a full disk leaves no file, never
+ * an empty or partial one. A damaged one (left by an older version) is never replaced here: each
+ * says who the relay is or where its data is, so the error names the file and what to do.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { relayId, type CryptoSuite } from '../mix/index.ts'
 import { RelayError } from './errors.ts'
+import { writeFileAtomic } from './store/atomic-file.ts'
 
 export interface RelayIdentity {
   readonly identity: { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
@@ -23,9 +27,19 @@ export interface RelayKeys extends RelayIdentity {
 const FILES = ['identity.key', 'mix.key', 'mailbox.key'] as const
 const IDENTITY_FILES = ['identity.key', 'mailbox.key'] as const
 
+/** What to do about each damaged key file: none of them can be remade without consequences. */
+const DAMAGED: Record<string, string> = {
+  'identity.key': 'it is this relay\'s identity and cannot be remade: restore keys/identity.key from a backup. Without one, delete it and run \'sealmix keygen\' (or \'sealmix init\'): the relay gets a new id, which the network file or the authorities\' admission must then list',
+  'mailbox.key': 'restore keys/mailbox.key from a backup. Without one, delete it and run \'sealmix keygen\' (or \'sealmix init\'): replies already in mailboxes can then no longer be found',
+  'mix.key': 'restore keys/mix.key from a backup. Without one, delete it, run \'sealmix keygen\' and sign a new network file that lists the new mix key'
+}
+
 function readKey (dir: string, name: string): Buffer {
   const b = readFileSync(join(dir, name))
-  if (b.length !== 32) throw RelayError.KEYS_INVALID(`${name} must hold exactly 32 bytes (it holds ${b.length})`)
+  if (b.length !== 32) {
+    b.fill(0)
+    throw RelayError.KEYS_INVALID(`keys/${name} must hold exactly 32 bytes but holds ${b.length} (damaged: an interrupted write by an older version, or a failing disk); ${DAMAGED[name] ?? 'restore it from a backup'}`)
+  }
   return b
 }
 
@@ -42,8 +56,7 @@ export function ensureKeys (c: CryptoSuite, dataDir: string, staticMix = true): 
     if (existsSync(p)) continue
     const b = Buffer.alloc(32)
     c.randomFill(b)
-    writeFileSync(p, b, { mode: 0o600, flag: 'wx' })
-    b.fill(0)
+    try { writeFileAtomic(p, b, { mode: 0o600, exclusive: true }) } finally { b.fill(0) }
   }
 }
 

@@ -6,9 +6,13 @@
  * relay link up to the same count with cover. Rounds never overlap; round timing never depends
  * on content. A crash after (3) loses in-flight relay packets but never forwards one twice, and
  * every delivery it wrote is in the spool or a mailbox.
+ * A round whose commit fails (a full or failing disk) sends nothing: its packets are dropped
+ * (`store`), the relay reports not ready until a round commits again, and the deletes it carried
+ * (acknowledgements, expiry) go into the next round's batch. No acknowledged record is lost.
  */
 import { linkPadding, PoolEntropy, shuffle, type MixStrategy, type MixingParams, type Rng } from '../mix/index.ts'
-import { commit, type BatchOp, type Db } from './store/db.ts'
+import type { BatchOp, Db } from './store/db.ts'
+import type { Health } from './health.ts'
 import type { QueueStore } from './store/queue-store.ts'
 import type { ReplayStore } from './store/replay-store.ts'
 import type { RelayMetrics } from './metrics.ts'
@@ -55,6 +59,8 @@ export interface MixerComponents {
   /** Extra ops to fold into a round's batch (acks, expiry). */
   readonly extraOps: () => BatchOp[]
   readonly onError: (e: unknown) => void
+  /** Where a failed commit is reported (and a good one clears it); without it the round throws to `onError`. */
+  readonly health?: Health
 }
 
 export class Mixer {
@@ -64,6 +70,8 @@ export class Mixer {
   #timer: NodeJS.Timeout | undefined
   #running: Promise<void> | null = null
   #stopped = false
+  /** Deletes of a round that did not commit, for the next batch. */
+  #retry: BatchOp[] = []
 
   constructor (c: MixerComponents) { this.#c = c }
 
@@ -74,7 +82,7 @@ export class Mixer {
     const tick = (): void => {
       if (this.#stopped) return
       const started = this.#c.now()
-      this.#running = this.round().catch(e => this.#c.onError(e)).finally(() => {
+      this.#running = this.round().then(() => this.#c.health?.ok('rounds'), e => this.#c.onError(e)).finally(() => {
         this.#running = null
         if (this.#stopped) return
         const wait = Math.max(0, this.#c.params.intervalMs - (this.#c.now() - started))
@@ -120,8 +128,24 @@ export class Mixer {
         ops.push(p.op); applied.push(p.applied)
       }
     }
-    ops.push(...c.extraOps())
-    await commit(c.db, ops)
+    ops.push(...c.extraOps(), ...this.#retry)
+    this.#retry = []
+    try {
+      await c.replay.commit(ops)
+    } catch (e) {
+      // Nothing of this round is durable, so nothing of it leaves. Its tags stay in the filters
+      // (no packet was forwarded, so none can be forwarded twice).
+      this.#retry = ops.filter(o => o.type === 'del')
+      c.metrics.storeCommitFailures.inc()
+      let lost = applied.length
+      for (const l of perLink.values()) lost += l.length
+      if (lost > 0) c.metrics.dropped.inc({ reason: 'store' }, lost)
+      c.metrics.poolPackets.set(c.pool.size)
+      if (c.health === undefined) throw e
+      c.health.fail('store', e)
+      return
+    }
+    c.health?.ok('store')
     for (const f of applied) f()
 
     // Link padding: every ready relay link carries the same number of packets this round.
@@ -188,6 +212,6 @@ export class Mixer {
     const c = this.#c
     const staged = this.#staged
     this.#staged = []
-    await commit(c.db, c.replay.opsFor(staged))
+    await c.replay.commit(c.replay.opsFor(staged))
   }
 }

@@ -3,7 +3,8 @@
  * relay descriptors from `sealmix keygen`, ingress descriptors, mixing parameters, signed by one
  * or more signer keys.
  */
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { writeFileAtomic } from './store/atomic-file.ts'
 import { geometryHash, NETWORK_GEOMETRY, signDocument, type CryptoSuite, type IngressDescriptor, type MixingParams, type NetworkDocument, type RelayDescriptor } from '../mix/index.ts'
 
 export const DEFAULT_MIXING: MixingParams = { strategy: 'batch', intervalMs: 100, minPool: 8, flushFraction: 0.7, minBatch: 4, maxDelayMs: 5000, loopRatePerSec: 0.5 }
@@ -16,8 +17,7 @@ export function loadSignerKey (c: CryptoSuite, file: string, create = false): Si
     if (!create) throw new Error(`no signer key at ${file}`)
     const seed = Buffer.alloc(32)
     c.randomFill(seed)
-    writeFileSync(file, seed, { mode: 0o600, flag: 'wx' })
-    chmodSync(file, 0o600)
+    try { writeFileAtomic(file, seed, { mode: 0o600, exclusive: true }) } finally { seed.fill(0) }
   }
   const seed = readFileSync(file)
   if (seed.length !== 32) throw new Error(`${file} must hold exactly 32 bytes`)
@@ -39,5 +39,5 @@ export function buildNetworkDocument (c: CryptoSuite, o: { network: string, rela
 }
 
 export function writeNetworkFile (c: CryptoSuite, file: string, doc: NetworkDocument, signers: SignerKey[]): void {
-  writeFileSync(file, JSON.stringify(signDocument(c, doc, signers), null, 1) + '\n')
+  writeFileAtomic(file, JSON.stringify(signDocument(c, doc, signers), null, 1) + '\n', { mode: 0o644 })
 }

@@ -16,6 +16,7 @@ import {
 } from '../mix/index.ts'
 import { httpTransport, postDescriptor } from './directory-http.ts'
 import { EpochKeyring, type MixKeyPair } from './epoch-keys.ts'
+import type { Health } from './health.ts'
 import type { Logger } from './log.ts'
 
 export interface RelayEpochsOptions {
@@ -28,6 +29,8 @@ export interface RelayEpochsOptions {
   readonly now: () => number
   readonly log: Logger
   readonly onRejected: (why: DirectoryRejection) => void
+  /** Where a failing tick (a full disk: keys cannot be made) is reported, and cleared by the next good one. */
+  readonly health?: Health
 }
 
 export interface EpochHooks {
@@ -58,7 +61,7 @@ export class RelayEpochs {
 
   constructor (o: RelayEpochsOptions) {
     this.#o = o
-    this.#keyring = new EpochKeyring(o.crypto, o.dataDir)
+    this.#keyring = new EpochKeyring(o.crypto, o.dataDir, (epoch, bytes) => o.log.warn({ event: 'mix_key_replaced', epoch, bytes }, 'a damaged mix key file (left by an earlier crash) was replaced with a new key'))
     this.#directory = new DirectoryClient({ crypto: o.crypto, authorities: o.authorities, transport: httpTransport(), now: o.now, maxSkewMs: o.maxSkewMs, onRejected: o.onRejected })
     this.#publisher = new DescriptorPublisher({ crypto: o.crypto, keyring: this.#keyring, authorities: o.authorities, identity: o.identity, self: o.self })
   }
@@ -93,7 +96,7 @@ export class RelayEpochs {
   #next (): void {
     if (this.#stopped) return
     this.#timer = setTimeout(() => {
-      this.#running = this.tick().catch(e => this.#o.log.error({ err: (e as Error).message }, 'epoch tick failed')).finally(() => { this.#running = null; this.#next() })
+      this.#running = this.tick().then(() => this.#o.health?.ok('epochs'), e => this.#failed(e)).finally(() => { this.#running = null; this.#next() })
     }, TICK_MS)
     this.#timer.unref()
   }
@@ -104,7 +107,9 @@ export class RelayEpochs {
     const s = this.#schedule
     const now = o.now()
     const e = epochAt(s, now)
-    this.#keyring.ensure(descriptorEpochs(e))
+    // Keys ahead that cannot be written (a full disk) must not hold up the live set's rotation and erasure: reported at the end.
+    let ahead: unknown = null
+    try { this.#keyring.ensure(descriptorEpochs(e)) } catch (err) { ahead = err }
     const live = liveKeyEpochs(s, s.graceMs, o.maxSkewMs, now)
     if (live.join() !== this.#live.join()) {
       const retired = this.#live.filter(x => !live.includes(x))
@@ -128,6 +133,7 @@ export class RelayEpochs {
       this.#doc = doc
       hooks.onDocument(doc)
     }
+    if (ahead !== null) throw ahead
   }
 
   /** Refusals by an authority are what an operator must see (a relay not admitted, or admitted with another layer): logged once per epoch and reason. */
@@ -142,7 +148,14 @@ export class RelayEpochs {
     if (this.#loggedRefusals.size > 64) this.#loggedRefusals.clear()
   }
 
-  #background (p: Promise<void>): void {
+  #failed (e: unknown): void {
+    if (this.#o.health !== undefined) this.#o.health.fail('epochs', e)
+    else this.#o.log.error({ err: (e as Error).message }, 'epoch tick failed')
+  }
+
+  /** Work beside the tick; its failure (a key that cannot be written) is reported, never left unhandled. */
+  #background (work: Promise<void>): void {
+    const p = work.catch(e => this.#failed(e))
     this.#inFlight.add(p)
     void p.finally(() => this.#inFlight.delete(p))
   }

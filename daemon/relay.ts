@@ -10,7 +10,6 @@
  * (`directory`, daemon/relay-epochs.ts): then mix keys rotate per epoch, each live key has its
  * own replay filter, and links follow the current document.
  */
-import { join } from 'node:path'
 import {
   createPool, FRAME, loadCrypto, NETWORK_GEOMETRY, packetFrame, parseFrame, ReplayFilter, Sphinx, systemRng,
   type BindingName, type CryptoSuite, type IngressDescriptor, type NetworkDocument, type Rng
@@ -18,6 +17,7 @@ import {
 import type { RelayConfig } from './config.ts'
 import { Edge } from './edge.ts'
 import { RelayError } from './errors.ts'
+import { Health } from './health.ts'
 import { startOpsServer, type OpsServer } from './http.ts'
 import type { MixKeyPair } from './epoch-keys.ts'
 import { loadIdentity, loadKeys, type RelayIdentity } from './keys.ts'
@@ -27,8 +27,8 @@ import { RelayMetrics, type DropReasonLabel } from './metrics.ts'
 import { Mixer, type Outbound } from './mixer.ts'
 import { RelayEpochs } from './relay-epochs.ts'
 import { loadNetwork, NetworkView, servesIngress } from './network.ts'
-import { openDatabase, type Db } from './store/db.ts'
-import { QueueStore } from './store/queue-store.ts'
+import type { Db } from './store/db.ts'
+import { QueueStore, queueGauges } from './store/queue-store.ts'
 import { ReplayStore } from './store/replay-store.ts'
 import { NextLayer } from './next-layer.ts'
 import { Listener, type Conn, type ConnKind } from './transport/server.ts'
@@ -58,6 +58,8 @@ export class Relay {
   readonly #cfg: RelayConfig
   readonly log: Logger
   readonly metrics: RelayMetrics
+  /** What keeps the relay from being ready: a store or timer failing, a refused key (/readyz). */
+  readonly health = new Health(() => this.log)
   readonly #now: () => number
   #crypto!: CryptoSuite
   #rng!: Rng
@@ -97,7 +99,7 @@ export class Relay {
 
   get id (): string { return this.#keys.id }
   /** Started, and listed with its current key in the network document in use. */
-  get ready (): boolean { return this.#ready && this.#listed }
+  get ready (): boolean { return this.#ready && this.#listed && this.health.reason() === null }
   /** The epoch of the document in use. */
   get epoch (): number { return this.#view.doc.epoch }
   /** Replay tags stored for one epoch (inspection and tests). */
@@ -122,8 +124,7 @@ export class Relay {
     this.#crypto = await loadCrypto(this.#o.binding ?? 'auto')
     this.#rng = systemRng(this.#crypto)
     this.#sphinx = new Sphinx(this.#crypto, g)
-    this.#db = await openDatabase(join(cfg.dataDir, 'db'))
-    this.#replay = new ReplayStore(this.#db)
+    this.#db = (this.#replay = await ReplayStore.open(cfg.dataDir, this.health)).db
     let staticKey: { epoch: number, key: MixKeyPair } | null = null
     if (cfg.network !== undefined) {
       const keys = loadKeys(this.#crypto, cfg.dataDir)
@@ -140,7 +141,7 @@ export class Relay {
       const d = cfg.directory!
       this.#epochs = new RelayEpochs({
         crypto: this.#crypto, dataDir: cfg.dataDir, authorities: d.authorities, identity: this.#keys.identity, self: { id: this.#keys.id, role: cfg.role, layer: d.layer, address: d.address },
-        maxSkewMs: d.maxSkewMs, now: this.#now, log: this.log, onRejected: reason => this.metrics.directoryRejected.inc({ reason })
+        maxSkewMs: d.maxSkewMs, now: this.#now, log: this.log, health: this.health, onRejected: reason => this.metrics.directoryRejected.inc({ reason })
       })
       const first = await this.#epochs.firstDocument(() => this.#stopping !== null)
       if (first === null) throw RelayError.NETWORK_INVALID('DIR_NONE_VALID', 'stopped while waiting for the directory')
@@ -160,7 +161,7 @@ export class Relay {
       this.#edge = new Edge({ crypto: this.#crypto, geometry: g, spool, mailbox, mailboxKey: this.#keys.mailboxKey, pullBatch: cfg.mailbox.pullBatch, metrics: this.metrics })
     }
 
-    this.#pool = new UnwrapPool<Ctx>({ workers: cfg.limits.workers, geometry: g, maxQueued: 8192, onResults: r => this.#route(r) })
+    this.#pool = new UnwrapPool<Ctx>({ workers: cfg.limits.workers, geometry: g, maxQueued: cfg.limits.maxUnwrapQueue, maxQueuedPerClient: cfg.limits.maxUnwrapQueuePerClient, metrics: this.metrics, onResults: r => this.#route(r) })
     await this.#pool.init({ binding: this.#crypto.name, keys: [], epochs: [], maxDelayMs: this.#view.doc.mixing.maxDelayMs })
     if (staticKey !== null) loaded = await this.#setKeys([staticKey], [])
 
@@ -194,7 +195,7 @@ export class Relay {
         }
         return ops
       },
-      onError: e => this.log.error({ err: (e as Error).message }, 'mixing round failed')
+      health: this.health, onError: e => this.health.fail('rounds', e)
     })
 
     this.#listener = new Listener({
@@ -214,7 +215,7 @@ export class Relay {
       onOpen: c => this.#opened(c),
       onClose: c => this.#closed(c),
       onMessage: (c, m) => this.#message(c, m),
-      onHandshakeFailed: kind => this.metrics.handshakeFailures.inc({ link: kind === 'relay' ? 'peer' : kind })
+      onHandshakeFailed: kind => this.metrics.handshakeFailures.inc({ link: kind === 'relay' ? 'peer' : kind }), metrics: this.metrics, log: this.log
     })
     this.port = await this.#listener.start()
 
@@ -233,10 +234,7 @@ export class Relay {
     if (params.loopRatePerSec > 0) this.#scheduleLoop(params.loopRatePerSec)
     const refresh = (): void => {
       this.#loops?.sweep(this.#now())
-      if (spool !== null && mailbox !== null) {
-        this.metrics.spoolPackets.set(spool.count); this.metrics.spoolBytes.set(spool.bytes); this.metrics.spoolOldest.set(spool.oldestAgeSeconds(this.#now()))
-        this.metrics.mailboxPackets.set(mailbox.count); this.metrics.mailboxOldest.set(mailbox.oldestAgeSeconds(this.#now()))
-      }
+      if (spool !== null && mailbox !== null) queueGauges(this.metrics, spool, mailbox, this.#now())
       this.metrics.networkAge.set(Math.max(0, (this.#now() - this.#view.doc.validFromMs) / 1000))
       const buffered = this.#listener?.bufferedByKind()
       if (buffered !== undefined) {
@@ -248,12 +246,12 @@ export class Relay {
       }
     }
     refresh()
-    this.#sweepTimer = setInterval(refresh, 1000)
+    this.#sweepTimer = setInterval(this.health.guard('timer', refresh), 1000)
     this.#sweepTimer.unref()
 
     this.#mixer.start()
     if (cfg.metrics.enabled) {
-      this.#ops = await startOpsServer({ host: cfg.metrics.host, port: cfg.metrics.port, token: cfg.metrics.token, metrics: this.metrics, ready: () => !this.#ready ? 'starting or stopping' : !this.#listed ? 'not listed in the current network document with this relay\'s role, layer and key' : null })
+      this.#ops = await startOpsServer({ host: cfg.metrics.host, port: cfg.metrics.port, token: cfg.metrics.token, metrics: this.metrics, ready: () => !this.#ready ? 'starting or stopping' : !this.#listed ? 'not listed in the current network document with this relay\'s role, layer and key' : this.health.reason() })
       this.metricsPort = this.#ops.port
     }
     this.#ready = true
@@ -269,7 +267,7 @@ export class Relay {
     for (const { epoch, key } of live) {
       this.#mixPublic.set(epoch, key.publicKey)
       if (this.#filters.has(epoch)) continue
-      const f = new ReplayFilter(this.#cfg.replay.capacity, this.#cfg.replay.falsePositiveRate)
+      const f = this.#replay.filterFor(epoch, key.publicKey, this.#cfg.replay.capacity, this.#cfg.replay.falsePositiveRate)
       loaded += await this.#replay.load(epoch, f)
       this.#filters.set(epoch, f)
     }
@@ -305,11 +303,11 @@ export class Relay {
   }
 
   #scheduleLoop (rate: number): void {
-    this.#loopTimer = setTimeout(() => {
+    this.#loopTimer = setTimeout(this.health.guard('loops', () => {
+      if (this.#stopping === null) this.#scheduleLoop(rate)
       const l = this.#loops?.make(this.#now())
       if (l !== null && l !== undefined && this.#next!.has(l.to)) this.#mixer?.stage({ out: { kind: 'peer', to: l.to, frame: packetFrame(NETWORK_GEOMETRY, l.packet) }, delayMs: 0 })
-      if (this.#stopping === null) this.#scheduleLoop(rate)
-    }, this.#loops!.nextGapMs(rate))
+    }), this.#loops!.nextGapMs(rate))
     this.#loopTimer.unref()
   }
 
@@ -331,7 +329,7 @@ export class Relay {
     if (f === null) { this.#drop('malformed'); return }
     if (f.kind === FRAME.PACKET) {
       this.metrics.receivedOn[link].inc()
-      if (this.#stopping !== null || !this.#pool!.submit(f.body, { link: c.kind })) this.#drop('queue_full')
+      if (this.#stopping !== null || !this.#pool!.submit(f.body, { link: c.kind }, c, c.kind === 'client' ? 'client' : 'peer')) this.#drop('queue_full')
       return
     }
     if (c.kind === 'ingress' && f.kind === FRAME.ACK) { this.#edge?.ingressAck(c.peerId!, f.body); return }

@@ -12,8 +12,13 @@ export type BatchOp = { type: 'put', sublevel: Sub, key: Uint8Array, value: Uint
 
 export const ENC = { keyEncoding: 'view', valueEncoding: 'view' } as const
 
-export async function openDatabase (location: string): Promise<Db> {
-  const db = new Level<Uint8Array, Uint8Array>(location, ENC)
+/**
+ * Open (by default creating) the database. classic-level 3 exposes no paranoid_checks: LevelDB
+ * drops a damaged or truncated log tail on open without an error, so the relay checks what it
+ * finds against keys/store.state (replay-store.ts).
+ */
+export async function openDatabase (location: string, o: { createIfMissing?: boolean } = {}): Promise<Db> {
+  const db = new Level<Uint8Array, Uint8Array>(location, { ...ENC, createIfMissing: o.createIfMissing ?? true })
   try {
     await db.open()
   } catch (e) {
@@ -24,8 +29,27 @@ export async function openDatabase (location: string): Promise<Db> {
   return db
 }
 
+/** Every sublevel made of a database, so that `reopen` can open them again. */
+const SUBS = new WeakMap<Db, Set<Sub>>()
+
 export function sublevel (db: Db, name: string): Sub {
-  return db.sublevel<Uint8Array, Uint8Array>(name, ENC) as unknown as Sub
+  const s = db.sublevel<Uint8Array, Uint8Array>(name, ENC) as unknown as Sub
+  let set = SUBS.get(db)
+  if (set === undefined) { set = new Set(); SUBS.set(db, set) }
+  set.add(s)
+  return s
+}
+
+/**
+ * Close and open the database again, and its sublevels. After a failed write LevelDB may refuse
+ * every later write (a failed sync or compaction is sticky) and its log may end in a torn record:
+ * only a new open recovers the log (dropping the torn, never-acknowledged record) and starts a
+ * fresh one. Throws, leaving the database closed, when it cannot be opened (a disk still full).
+ */
+export async function reopen (db: Db): Promise<void> {
+  if (db.status === 'open') await db.close()
+  await db.open({ createIfMissing: false })
+  for (const s of SUBS.get(db) ?? []) await (s as unknown as { open: () => Promise<void> }).open()
 }
 
 /** One synced, atomic write: the only way the packet path writes. */
