@@ -40,10 +40,10 @@ describe('backpressure and dead peers', function () {
     const fast = await clientConn(net.byName('gwA').port, { localAddress: '127.77.1.2' })
     for (let i = 0; i < 20; i++) fast.send(FRAME.PACKET, packet())
     await waitFor(() => ing.delivered.length >= 20, 15_000, 'other traffic delivered')
+    // The cap is what turns the 16 MB asked for into counted drops. (The send-buffer gauge is not
+    // checked here: sampled, it reads 0 once the kernel's socket buffers have taken what ws held,
+    // so "at most the cap" could not fail.)
     await waitFor(async () => await metric(gwA, 'sealmix_packets_dropped_total', { reason: 'queue_full' }) > 0, 10_000, 'queue_full drops')
-    await new Promise(resolve => setTimeout(resolve, 1100)) // one gauge refresh
-    const buffered = await metric(gwA, 'sealmix_send_buffer_bytes', { link: 'client' })
-    assert.ok(buffered <= CAP, `client send buffers hold ${buffered} bytes; the cap is ${CAP}`)
     slow.close(); fast.close(); ing.close()
   })
 
