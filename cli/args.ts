@@ -4,6 +4,7 @@
  * `--name value` and `--name=value` both work; a value that starts with '-' needs the `=` form.
  */
 import { parseArgs } from 'node:util'
+import { redactUrl } from '../daemon/index.ts'
 
 export class Usage extends Error {
   /** The command whose `--help` the message points to ('' for the top level); set by the dispatcher when the helper that threw did not know it. */
@@ -117,7 +118,7 @@ export function onlyThese (f: Flags, allowed: readonly string[], what: string): 
 export function hostPort (f: Flags, name: string, dflt: string): { host: string, port: number } {
   const v = optional(f, name) ?? dflt
   const m = /^(.+):(\d{1,5})$/.exec(v)
-  if (m === null || Number(m[2]) > 65535) throw usage(`--${name} must be HOST:PORT (got ${v})`)
+  if (m === null || Number(m[2]) > 65535) throw usage(`--${name} must be HOST:PORT (got ${redactUrl(v)})`)
   return { host: m[1]!, port: Number(m[2]) }
 }
 
@@ -125,7 +126,7 @@ export function hostPort (f: Flags, name: string, dflt: string): { host: string,
 export function authorities (f: Flags): Array<{ url: string, publicKey: string }> {
   return many(f, 'authority').map(a => {
     const m = /^(https?:\/\/\S+)=([0-9a-f]{64})$/.exec(a)
-    if (m === null) throw usage(`--authority must be URL=SIGNER_HEX (got ${a})`)
+    if (m === null) throw usage(`--authority must be URL=SIGNER_HEX (got ${redactUrl(a)})`)
     return { url: m[1]!, publicKey: m[2]! }
   })
 }

@@ -4,6 +4,8 @@ import {
   type AdmittedRelay, type AdmittedServer, type CryptoSuite, type MixingParams
 } from '../daemon/index.ts'
 import { many, one, untilSignal, usage, type Flags } from './args.ts'
+import { floodGuard } from './log-flood.ts'
+import { onHangup, reloadConfig } from './reload.ts'
 
 /** `--relay ROLE:LAYER:IDENTITY_HEX`, e.g. `mix:2:ab12…` or `gateway:0:…`. */
 function relayArg (v: string): AdmittedRelay {
@@ -20,7 +22,8 @@ function serverArg (v: string): AdmittedServer {
 }
 
 export async function authorityCommand (c: CryptoSuite, flags: Flags): Promise<number> {
-  const cfg = loadAuthorityConfig(one(flags, 'config'))
+  const path = one(flags, 'config')
+  const cfg = loadAuthorityConfig(path)
   const action = flags.positionals[0]
   if (flags.positionals.length > 1 || (action !== undefined && action !== 'admit' && action !== 'remove')) throw usage(`'authority' takes admit, remove or nothing (got '${flags.positionals.join(' ')}')`, 'authority')
   if (action === 'admit' || action === 'remove') {
@@ -40,7 +43,9 @@ export async function authorityCommand (c: CryptoSuite, flags: Flags): Promise<n
     return 0
   }
   for (const f of ['relay', 'server', 'identity-key']) if (many(flags, f).length > 0) throw usage(`--${f} goes with 'authority admit' or 'authority remove'`, 'authority')
-  const log = createLogger('info')
+  const log = createLogger(cfg.log.level, floodGuard())
+  // The admission file is re-read on its own; SIGHUP checks it with the config.
+  onHangup(() => reloadConfig(log, cfg, () => { const next = loadAuthorityConfig(path); loadAdmission(next.admissionFile); return next }, 'authority'))
   const a = new Authority({
     crypto: c, signing: authorityKey(c, cfg.signingKeyFile), network: cfg.network, schedule: { genesisMs: cfg.epoch.genesisMs, epochMs: cfg.epoch.epochMs }, graceMs: cfg.epoch.graceMs,
     geometry: NETWORK_GEOMETRY, mixing: cfg.mixing as MixingParams, ingresses: cfg.ingresses, peers: cfg.peers, host: cfg.listen.host, port: cfg.listen.port, stateFile: cfg.stateFile,

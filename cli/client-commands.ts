@@ -1,12 +1,16 @@
 /** Dispatch of the client-side commands: ingress, send, listen, standin-homeserver, init for ingress and client. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { pino } from 'pino'
 import { parse as parseYaml, stringify as toYaml } from 'yaml'
 import {
   contactCard, Ingress, ingressDescriptor, initIngressKeys, loadIngressConfig, loadIngressKeys, loadProfile, newProfile, readConfigFile, runListen, runSend, StandinHomeserver, type StandinOptions
 } from '../client/index.ts'
 import type { CryptoSuite } from '../daemon/index.ts'
 import { authorities, durationMs, flag, hostPort, many, one, onlyThese, optional, untilSignal, usage, type Flags } from './args.ts'
+import { secretDir, secureDataDir, warnIfRoot, writeSecret } from './files.ts'
+import { floodGuard } from './log-flood.ts'
 import { INIT_ROLES } from './options.ts'
+import { onHangup, reloadConfig } from './reload.ts'
 
 const print = (line: string): void => { console.log(line) }
 
@@ -18,7 +22,11 @@ export function randomToken (c: CryptoSuite): string {
 
 export async function ingressCommand (flags: Flags): Promise<number> {
   process.umask(0o077)
-  const ing = new Ingress({ config: loadIngressConfig(one(flags, 'config')) })
+  const path = one(flags, 'config')
+  const config = loadIngressConfig(path)
+  const log = pino({ level: config.log.level, base: { role: 'ingress' } }, floodGuard())
+  const ing = new Ingress({ config, logger: log })
+  onHangup(() => reloadConfig(log, config, () => loadIngressConfig(path), 'ingress'))
   await ing.start()
   await untilSignal()
   await ing.stop()
@@ -72,19 +80,22 @@ export function initIngress (c: CryptoSuite, flags: Flags): number {
   const source = auths.length > 0
     ? { directory: { authorities: auths, gateways, maxSkewMs: 30_000 } }
     : { network: { file: one(flags, 'network'), signers: many(flags, 'signer') } }
+  warnIfRoot('init')
+  secretDir(dataDir)
   const { rootPublicKey } = initIngressKeys(c, dataDir, serverName, Date.now())
+  secureDataDir(dataDir)
   // Run again (to renew the binding, say), init keeps the tokens the homeserver already has:
   // new ones would make it refuse the ingress until its registration is replaced.
   const held = existingTokens(out)
   const asToken = held?.asToken ?? randomToken(c)
   const hsToken = held?.hsToken ?? randomToken(c)
   const config = { version: 1, role: 'ingress', dataDir, serverName, ...source, homeserver: { url: homeserver, asToken, hsToken, botLocalpart: 'sealmix' }, api, metrics, log: { level: 'info' } }
-  writeFileSync(out, toYaml(config), { mode: 0o600 })
+  writeSecret(out, toYaml(config))
   const registration = {
     id: 'sealmix-ingress', url: null, as_token: asToken, hs_token: hsToken, sender_localpart: 'sealmix', rate_limited: false,
     namespaces: { users: [{ exclusive: true, regex: `@sealmix:${serverName.replace(/\./g, '\\.')}` }], rooms: [], aliases: [] }
   }
-  writeFileSync(registrationFile, toYaml(registration), { mode: 0o600 })
+  writeSecret(registrationFile, toYaml(registration))
   const keys = loadIngressKeys(c, dataDir, serverName)
   console.log(JSON.stringify({ ingress: ingressDescriptor(keys, gateways), serverRootKey: rootPublicKey?.toString('hex') ?? null }))
   return 0
@@ -106,8 +117,9 @@ export function initClient (c: CryptoSuite, flags: Flags): number {
     homeserver: { url: one(flags, 'homeserver'), accessToken: readFileSync(one(flags, 'token-file'), 'utf8').trim() },
     ingressApi: one(flags, 'ingress-api'), trust, userId: one(flags, 'user'), deviceId: one(flags, 'device')
   })
-  writeFileSync(out, JSON.stringify(profile, null, 1) + '\n', { mode: 0o600 })
-  writeFileSync(contactOut, JSON.stringify(contactCard(loadProfile(c, out)), null, 1) + '\n', { mode: 0o600 })
+  warnIfRoot('init')
+  writeSecret(out, JSON.stringify(profile, null, 1) + '\n')
+  writeSecret(contactOut, JSON.stringify(contactCard(loadProfile(c, out)), null, 1) + '\n')
   return 0
 }
 

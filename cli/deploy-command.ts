@@ -8,23 +8,27 @@ import { stringify as toYaml } from 'yaml'
 import { ingressDescriptor, initIngressKeys, loadIngressKeys } from '../client/index.ts'
 import { DEPLOY_RELAYS, finishDeployNetwork, initDeployRelays, type CryptoSuite } from '../daemon/index.ts'
 import { one, optional, type Flags } from './args.ts'
+import { secretDir, secureDataDir, warnIfRoot, writeSecret } from './files.ts'
 import { randomToken } from './client-commands.ts'
 
 export function deployInit (c: CryptoSuite, flags: Flags): number {
   const dir = one(flags, 'dir')
   const serverName = optional(flags, 'server-name') ?? 'example.org'
+  warnIfRoot('deploy-init')
   const made = initDeployRelays(c, dir)
   const ingressDir = join(dir, 'ingress')
+  secretDir(ingressDir)
   const { rootPublicKey } = initIngressKeys(c, ingressDir, serverName, Date.now())
+  secureDataDir(ingressDir)
   if (rootPublicKey !== null) writeFileSync(join(dir, 'server-root.pub'), rootPublicKey.toString('hex') + '\n')
   const asToken = randomToken(c)
-  writeFileSync(join(ingressDir, 'sealmix.yaml'), toYaml({
+  writeSecret(join(ingressDir, 'sealmix.yaml'), toYaml({
     version: 1, role: 'ingress', dataDir: '/data', serverName, network: { file: '/data/network.json', signers: [made.signerPublicKey] },
     homeserver: { url: optional(flags, 'homeserver') ?? 'http://homeserver:8008', asToken, hsToken: randomToken(c), botLocalpart: 'sealmix' },
     api: { host: '0.0.0.0', port: 8090 }, metrics: { host: '0.0.0.0', port: 9465 }, log: { level: 'info' }
-  }), { mode: 0o600 })
+  }))
   mkdirSync(join(dir, 'homeserver'), { recursive: true })
-  writeFileSync(join(dir, 'homeserver', 'homeserver.json'), JSON.stringify({ serverName, asToken, users: [] }), { mode: 0o600 })
+  writeSecret(join(dir, 'homeserver', 'homeserver.json'), JSON.stringify({ serverName, asToken, users: [] }))
   const gateways = made.relays.filter(r => r.role === 'gateway').map(r => r.id)
   const ingress = ingressDescriptor(loadIngressKeys(c, ingressDir, serverName), gateways)
   finishDeployNetwork(c, dir, made.relays, [ingress], [...DEPLOY_RELAYS.map(([name]) => name), 'ingress'])

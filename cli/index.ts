@@ -4,10 +4,10 @@
  * the only caller of process.exit. Errors print as one line; exit statuses are documented in
  * `sealmix --help` and docs/OPERATIONS.md.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs'
 import { stringify as toYaml } from 'yaml'
 import {
-  auditSvg, statusOutput, loadAdmission, Authority, authorityKey, loadAuthorityConfig, NETWORK_GEOMETRY, buildNetworkDocument, ensureKeys, inspectStore, loadIdentity, runAudit, auditOne, runDevnet, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
+  auditSvg, createLogger, statusOutput, loadAdmission, Authority, authorityKey, loadAuthorityConfig, NETWORK_GEOMETRY, buildNetworkDocument, ensureKeys, inspectStore, loadIdentity, runAudit, auditOne, runDevnet, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
   writeNetworkFile, type IngressDescriptor, type MixingParams, type RelayDescriptor
 } from '../daemon/index.ts'
 import { ClientError, CLIENT_EXIT_STATUS, loadIngressConfig } from '../client/index.ts'
@@ -15,6 +15,10 @@ import { authorities, durationMs, flag, hostPort, many, one, onlyThese, optional
 import { ingressCommand, initClient, initIngress, listenCommand, sendCommand, standinCommand } from './client-commands.ts'
 import { authorityCommand } from './authority-commands.ts'
 import { deployInit } from './deploy-command.ts'
+import { repairCommand } from './repair-command.ts'
+import { secretDir, secureDataDir, warnIfRoot, writeSecret } from './files.ts'
+import { floodGuard } from './log-flood.ts'
+import { installHangup, onHangup, reloadConfig } from './reload.ts'
 import { HELP } from './help.ts'
 import { COMMAND_OPTIONS, INIT_ROLES, TAKES_POSITIONALS } from './options.ts'
 import { versionLine } from './version.ts'
@@ -38,6 +42,7 @@ async function main (argv: string[]): Promise<number> {
   try {
     const flags = parseCommand(cmd, declared, args, TAKES_POSITIONALS.has(cmd))
     if (flag(flags, 'help')) { console.log(HELP[cmd]); return EXIT.OK }
+    installHangup(cmd)
     return await dispatch(cmd, flags)
   } catch (e) {
     // Helpers throw without knowing the command; the error should point at that command's --help.
@@ -85,6 +90,7 @@ async function dispatch (cmd: string, flags: Flags): Promise<number> {
       console.log(`headline: default best adversary ${(h.defaultBestSuccess * 100).toFixed(1)}% (promise <= ${(h.defaultSuccessBound * 100).toFixed(1)}%, k = ${h.promisedSet}), entropy ${h.defaultEntropyBits.toFixed(2)} bits (promise >= ${h.entropyBound.toFixed(2)}); controls at ${h.noMixingOverPromise.toFixed(1)}x (no mixing) and ${h.fifoOverPromise.toFixed(1)}x (FIFO) the promise${r.valid ? '' : ' (INVALID)'}`)
       return !r.valid ? EXIT.DATA : r.pass ? EXIT.OK : EXIT.FAILED
     }
+    case 'repair': return await repairCommand(c, flags)
     case 'inspect': {
       const r = await inspectStore(loadConfig(one(flags, 'config')), Date.now())
       if (flag(flags, 'json')) { console.log(JSON.stringify(r)); return EXIT.OK }
@@ -125,8 +131,11 @@ async function dispatch (cmd: string, flags: Flags): Promise<number> {
         const mixing = mixingText === undefined ? {} : JSON.parse(mixingText) as Record<string, unknown>
         const peers = authorities(flags)
         const keyFile = `${dataDir}/authority.key`
+        warnIfRoot('init')
+        secretDir(dataDir)
         const k = authorityKey(c, keyFile)
-        writeFileSync(out, toYaml({ version: 1, role: 'authority', signingKeyFile: keyFile, admissionFile: `${dataDir}/admitted.yaml`, stateFile: `${dataDir}/descriptors.json`, listen, network, epoch, mixing, limits: { perSourcePerSecond: 50, perSecond: 500 }, peers }), { mode: 0o600 })
+        chmodSync(keyFile, 0o600)
+        writeSecret(out, toYaml({ version: 1, role: 'authority', signingKeyFile: keyFile, admissionFile: `${dataDir}/admitted.yaml`, stateFile: `${dataDir}/descriptors.json`, listen, network, epoch, mixing, limits: { perSourcePerSecond: 50, perSecond: 500 }, peers }))
         console.log(JSON.stringify({ signer: Buffer.from(k.publicKey).toString('hex') }))
         return EXIT.OK
       }
@@ -142,16 +151,22 @@ async function dispatch (cmd: string, flags: Flags): Promise<number> {
         const layer = Number(optional(flags, 'layer') ?? (role === 'gateway' ? 0 : NaN))
         if (!Number.isInteger(layer) || layer < 0 || layer > 3 || (role === 'gateway') !== (layer === 0)) throw usage('--layer must be 0 for a gateway and 1..3 for a mix')
         const directory = { authorities: auths, address: optional(flags, 'address') ?? `ws://${listen.host}:${listen.port}`, layer, maxSkewMs: durationMs(flags, 'max-skew', 30_000) }
+        warnIfRoot('init')
+        secretDir(dataDir)
         ensureKeys(c, dataDir, false)
-        writeFileSync(out, toYaml({ version: 1, role, dataDir, listen, directory, metrics, log: { level: 'info' } }), { mode: 0o600 })
+        secureDataDir(dataDir)
+        writeSecret(out, toYaml({ version: 1, role, dataDir, listen, directory, metrics, log: { level: 'info' } }))
         const k = loadIdentity(c, dataDir)
         console.log(JSON.stringify({ id: k.id, identityKey: Buffer.from(k.identity.publicKey).toString('hex') }))
         return EXIT.OK
       }
       const network = { file: one(flags, 'network'), signers: many(flags, 'signer') }
+      warnIfRoot('init')
+      secretDir(dataDir)
       ensureKeys(c, dataDir)
+      secureDataDir(dataDir)
       const config = { version: 1, role, dataDir, listen, network, metrics, log: { level: 'info' } }
-      writeFileSync(out, toYaml(config), { mode: 0o600 })
+      writeSecret(out, toYaml(config))
       console.log(JSON.stringify(publicKeys(loadKeys(c, dataDir))))
       return EXIT.OK
     }
@@ -177,7 +192,11 @@ async function dispatch (cmd: string, flags: Flags): Promise<number> {
     }
     case 'run': {
       process.umask(0o077)
-      const relay = new Relay({ config: loadConfig(one(flags, 'config')) })
+      const path = one(flags, 'config')
+      const config = loadConfig(path)
+      const log = createLogger(config.log.level, floodGuard())
+      const relay = new Relay({ config, logger: log })
+      onHangup(() => reloadConfig(log, config, () => loadConfig(path), 'relay'))
       let signals = 0
       const onSignal = (sig: string): void => {
         signals++

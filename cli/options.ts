@@ -38,6 +38,7 @@ export const COMMAND_OPTIONS: Readonly<Record<string, Options>> = {
   'signer-keygen': { out: value },
   network: { 'signer-key': value, out: value, name: value, mixing: value, ingress: values },
   inspect: { config: value, json: bool },
+  repair: { config: value, json: bool },
   'validate-config': { config: value, role: value },
   'standin-homeserver': { config: value, port: value, host: value },
   'deploy-init': { dir: value, 'server-name': value, homeserver: value },

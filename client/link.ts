@@ -73,11 +73,24 @@ export class GatewayLink {
     this.#ws = null
   }
 
+  /**
+   * Dial the current address. With none (the gateway left the network document) the link stays
+   * idle until start() is called again; an address that cannot be dialled is tried again later.
+   * Nothing here throws: it runs in timers, where a throw would end the embedding process.
+   */
   #dial (): void {
     const o = this.#o
     const path = o.role === 'client' ? '/client' : '/ingress'
-    const address = typeof o.address === 'function' ? o.address() : o.address
-    const ws = new WebSocket(address.replace(/\/+$/, '') + path, { perMessageDeflate: false, maxPayload: frameBytes(o.geometry), handshakeTimeout: o.handshakeTimeoutMs ?? 5000, ...(o.ca !== undefined ? { ca: o.ca } : {}) })
+    let ws: WebSocket
+    try {
+      const address = typeof o.address === 'function' ? o.address() : o.address
+      if (address === '') { this.#state = 'idle'; return }
+      ws = new WebSocket(address.replace(/\/+$/, '') + path, { perMessageDeflate: false, maxPayload: frameBytes(o.geometry), handshakeTimeout: o.handshakeTimeoutMs ?? 5000, ...(o.ca !== undefined ? { ca: o.ca } : {}) })
+    } catch {
+      this.#state = 'idle'
+      this.#scheduleRetry()
+      return
+    }
     this.#ws = ws
     this.#state = 'hello'
     ws.binaryType = 'nodebuffer'

@@ -8,6 +8,7 @@
  * Events: 'acked' (a fragment's ack), 'delivered' (the ingress handed the message to the
  * homeserver), 'failed' (refused, or no ack after every attempt), 'received' (an envelope opened
  * and verified by open()), 'rejected' (an envelope that failed a verification step, with its code),
+ * 'duplicate' (an envelope this client opened before, handed over again: not received twice),
  * 'up' and 'down' (the gateway connection), 'waiting' (a reason why nothing can be sent yet, see
  * `waitingFor`) and 'routable' (that reason is gone).
  *
@@ -15,10 +16,15 @@
  * a mix layer or a recipient's ingress is not (yet) in the document waits for a document that
  * lists them, says so through 'waiting', and sends once it can. A network that is starting up
  * converges instead of racing its clients.
+ *
+ * Nothing the client does on its own (its timers, its gateway link) throws into the embedding
+ * app: every step checks the very document it builds packets with, and a step that fails anyway
+ * is caught, counted (`stats.errors`) and retried (a fragment goes back to the queue). Only an
+ * exception thrown by the app's own event listener leaves the client, after its step is done.
  */
 import { EventEmitter } from 'node:events'
 import {
-  clientRates, randomInt, encodeSubmit, exitGatewayOf, exponential, FRAME, fragmentBytes, fragmentMessage, hopsFor, KIND_TO_DEVICE_V1, NETWORK_GEOMETRY, openMessage, parseAck,
+  clientRates, randomInt, encodeSubmit, exponential, FRAME, fragmentBytes, fragmentMessage, hopsFor, KIND_TO_DEVICE_V1, NETWORK_GEOMETRY, openMessage, parseAck,
   routeVia, sealIngressPayload, verifyIngressBinding, sealMessage, signDelivery, Sphinx, systemRng, userIdDomain,
   type ClientRates, type CryptoSuite, type IngressDescriptor, type DirectoryClient, type NetworkDocument, type Rng, type SealCode, type SenderCert, type ServerCert, type TrustStore, type VerifiedMessage, type X25519KeyPair
 } from '../mix/index.ts'
@@ -94,6 +100,10 @@ export interface ClientStats {
   failed: number
   received: number
   rejected: number
+  /** Envelopes opened before and handed over again (a homeserver forgets transaction ids after 30-60 min, so a re-sent message can arrive twice). */
+  duplicates: number
+  /** Steps of the client's own work that failed and were caught (a bug, or a document it could not use); each is retried. */
+  errors: number
 }
 
 /** Why a client cannot send yet: each is fixed by a later network document. A closed set. */
@@ -104,8 +114,11 @@ export interface SendOptions {
   readonly contentHint?: number
 }
 
+/** How many opened envelopes a client remembers to recognise one handed over again. */
+export const OPENED_REMEMBERED = 4096
+
 export class SealmixClient extends EventEmitter {
-  readonly stats: ClientStats = { realSent: 0, dropSent: 0, loopsSent: 0, loopsReturned: 0, acks: 0, delivered: 0, failed: 0, received: 0, rejected: 0 }
+  readonly stats: ClientStats = { realSent: 0, dropSent: 0, loopsSent: 0, loopsReturned: 0, acks: 0, delivered: 0, failed: 0, received: 0, rejected: 0, duplicates: 0, errors: 0 }
   readonly #o: ClientOptions
   readonly #c: CryptoSuite
   readonly #rng: Rng
@@ -116,6 +129,8 @@ export class SealmixClient extends EventEmitter {
   readonly #surbs: SurbTable
   readonly #link: GatewayLink
   readonly #timers = new Set<NodeJS.Timeout>()
+  /** Hashes of the envelopes opened lately, oldest first. Bound: OPENED_REMEMBERED (about 0.5 MB). */
+  readonly #opened = new Map<string, true>()
   /** Sealed requests whose recipient's server has no ingress in the document yet; bounded by MAX_UNROUTED. */
   readonly #unrouted: Array<{ readonly id: string, readonly server: string, readonly request: Uint8Array, readonly sinceMs: number, unverified: boolean }> = []
   #waiting: WaitReason | null = null
@@ -137,9 +152,9 @@ export class SealmixClient extends EventEmitter {
     this.#surbs = new SurbTable(16_384, 3600_000)
     this.#link = new GatewayLink({
       crypto: o.crypto, geometry: G, address: () => this.#gateway()?.address ?? '', role: 'client', ca: o.ca, minRetryMs: o.minRetryMs, maxRetryMs: o.maxRetryMs,
-      onUp: () => { this.pull(); this.emit('up') },
-      onDown: () => this.emit('down'),
-      onFrame: (kind, body) => { if (kind === FRAME.MAILBOX) this.#onMailbox(body) }
+      onUp: () => { this.#guard(() => this.pull()); this.#emit('up') },
+      onDown: () => this.#emit('down'),
+      onFrame: (kind, body) => { if (kind === FRAME.MAILBOX) this.#guard(() => this.#onMailbox(body)) }
     })
   }
 
@@ -153,7 +168,7 @@ export class SealmixClient extends EventEmitter {
   get waitingFor (): WaitReason | null { return this.#waiting }
 
   start (): void {
-    this.#checkRoute()
+    this.#guard(() => this.#checkRoute())
     this.#poisson(this.#rates.clientRatePerSec, () => this.#sendSlot())
     if (this.#o.cover !== false) this.#poisson(this.#rates.clientLoopRatePerSec, () => this.#sendLoop())
     this.#every(this.#o.pullIntervalMs ?? 1000, () => this.pull())
@@ -163,14 +178,25 @@ export class SealmixClient extends EventEmitter {
       this.#every(Math.min(30_000, Math.max(250, Math.floor((dir.schedule?.epochMs ?? 8000) / 8))), () => {
         if (busy) return
         busy = true
-        void dir.refresh().catch(() => null).finally(() => { busy = false })
+        void Promise.resolve().then(async () => await dir.refresh()).catch(() => null).finally(() => { busy = false })
       })
     }
-    this.#every(250, () => { this.#checkRoute(); this.#handle(this.#outbox.tick(this.#now())); this.#surbs.expire(this.#now()) })
+    this.#every(250, () => {
+      this.#guard(() => this.#checkRoute())
+      this.#guard(() => this.#handle(this.#outbox.tick(this.#now())))
+      this.#guard(() => this.#surbs.expire(this.#now()))
+    })
   }
 
-  #gateway (): { readonly address: string } | undefined {
-    return this.network.relays.find(r => r.id === this.#o.gatewayId && r.role === 'gateway')
+  #gateway (doc: NetworkDocument = this.network): { readonly address: string } | undefined {
+    return doc.relays.find(r => r.id === this.#o.gatewayId && r.role === 'gateway')
+  }
+
+  /** Why no path can be built with `doc` (its entry gateway or a whole mix layer is missing), or null. */
+  #pathBlock (doc: NetworkDocument): 'gateway_not_listed' | 'mix_layer_empty' | null {
+    if (this.#gateway(doc) === undefined) return 'gateway_not_listed'
+    if ([1, 2, 3].some(layer => !doc.relays.some(r => r.role === 'mix' && r.layer === layer))) return 'mix_layer_empty'
+    return null
   }
 
   /**
@@ -178,10 +204,7 @@ export class SealmixClient extends EventEmitter {
    * hand messages that waited for an ingress to the outbox, and fail those that waited too long.
    */
   #checkRoute (): void {
-    const doc = this.network
-    let reason: WaitReason | null = null
-    if (this.#gateway() === undefined) reason = 'gateway_not_listed'
-    else if ([1, 2, 3].some(layer => !doc.relays.some(r => r.role === 'mix' && r.layer === layer))) reason = 'mix_layer_empty'
+    let reason: WaitReason | null = this.#pathBlock(this.network)
     if (reason === null) this.#link.start()
     const now = this.#now()
     for (let i = 0; i < this.#unrouted.length;) {
@@ -199,8 +222,8 @@ export class SealmixClient extends EventEmitter {
     if (reason === null && this.#unrouted.length > 0) reason = this.#unrouted.some(m => m.unverified) ? 'ingress_unverified' : 'no_ingress'
     if (reason !== this.#waiting) {
       this.#waiting = reason
-      if (reason === null) this.emit('routable')
-      else this.emit('waiting', { reason })
+      if (reason === null) this.#emit('routable')
+      else this.#emit('waiting', { reason })
     }
   }
 
@@ -285,10 +308,23 @@ export class SealmixClient extends EventEmitter {
   }
 
   /** Recipient side: open an envelope that arrived for this device and run every verification step. */
-  open (envelope: Uint8Array): { ok: true, value: VerifiedMessage } | { ok: false, code: SealCode } {
+  open (envelope: Uint8Array): { ok: true, value: VerifiedMessage } | { ok: false, code: SealCode | 'CLIENT_DUPLICATE' } {
     const d = this.#o.device
+    // A sender re-sends the same envelope when an ack is lost; the ingress and the homeserver
+    // de-duplicate, but a homeserver forgets after 30-60 min. Opening it again would show the
+    // message twice.
+    const h = this.#c.sha512_256(envelope).toString('hex')
+    if (this.#opened.has(h)) { this.stats.duplicates++; this.emit('duplicate', {}); return { ok: false, code: 'CLIENT_DUPLICATE' } }
     const r = openMessage(this.#c, envelope, d.x25519, this.#o.trust, { nowMs: this.#now(), self: { userId: d.userId, deviceId: d.deviceId } })
-    if (r.ok) { this.stats.received++; this.emit('received', r.value); return r }
+    if (r.ok) {
+      // Remembered only once verified, so an envelope that fails cannot shadow a good one.
+      this.#opened.set(h, true)
+      if (this.#opened.size > OPENED_REMEMBERED) this.#opened.delete(this.#opened.keys().next().value!)
+      this.stats.received++
+      // Called by the app: its own listeners' exceptions reach it here, as from any emitter.
+      this.emit('received', r.value)
+      return r
+    }
     this.stats.rejected++
     this.emit('rejected', { code: r.code })
     return { ok: false, code: r.code }
@@ -299,27 +335,54 @@ export class SealmixClient extends EventEmitter {
     this.#link.send(FRAME.PULL, this.#o.mailboxId)
   }
 
-  /** Whether paths can be built with the current document (its gateway and every mix layer listed). */
-  get #routable (): boolean { return this.#waiting === null || this.#waiting === 'no_ingress' || this.#waiting === 'ingress_unverified' }
-
-  #sendSlot (): void {
-    if (!this.#link.up || !this.#routable) return
-    const f = this.#outbox.next()
-    if (f !== undefined && this.#sendFragment(f)) return
-    if (this.#o.cover !== false) this.#sendDrop()
+  /**
+   * The document this slot builds with, when paths can be built with it and the link is up; else
+   * null. The document can change between two route checks (a new epoch begins, a refresh lands):
+   * each slot checks the one it uses, and a change is reported ('waiting') at once.
+   */
+  #slotDocument (): NetworkDocument | null {
+    if (!this.#link.up) return null
+    const doc = this.network
+    if (this.#pathBlock(doc) === null) return doc
+    this.#checkRoute()
+    return null
   }
 
-  /** False when the fragment's ingress is not in the current document: it goes back to the queue. */
-  #sendFragment (f: OutFragment): boolean {
-    const doc = this.network
+  #sendSlot (): void {
+    const doc = this.#slotDocument()
+    if (doc === null) return
+    const f = this.#outbox.next()
+    if (f !== undefined) {
+      let sent: boolean
+      try {
+        sent = this.#sendFragment(f, doc)
+      } catch (e) {
+        // A document this client could not build a path with (a bug, or an entry it cannot use):
+        // the fragment is not lost, it waits like an unroutable one.
+        this.#trouble(e)
+        this.#unroutable(f, 'CLIENT_NO_ROUTE')
+        sent = false
+      }
+      if (sent) return
+    }
+    if (this.#o.cover !== false) this.#sendDrop(doc)
+  }
+
+  /** A fragment that cannot be routed now waits at the back of the queue, until routeWaitMs after its send. */
+  #unroutable (f: OutFragment, code: 'CLIENT_NO_ROUTE' | 'CLIENT_INGRESS_UNVERIFIED'): void {
+    if (this.#now() - f.message.createdMs > (this.#o.routeWaitMs ?? 120_000)) this.#handle(this.#outbox.abandon(f, code))
+    else this.#outbox.defer(f)
+  }
+
+  /** False when the fragment's ingress (or every exit gateway of it) is not in `doc`: it goes back to the queue. */
+  #sendFragment (f: OutFragment, doc: NetworkDocument): boolean {
     const ingress = doc.ingresses.find(i => i.id === f.message.ingressId)
     // Nothing is sealed to an ingress that its homeserver does not vouch for.
-    if (ingress === undefined || ingress.gateways.length === 0 || !this.#verified(ingress)) {
-      if (this.#now() - f.message.createdMs > (this.#o.routeWaitMs ?? 120_000)) this.#handle(this.#outbox.abandon(f, ingress === undefined ? 'CLIENT_NO_ROUTE' : 'CLIENT_INGRESS_UNVERIFIED'))
-      else this.#outbox.defer(f)
-      return false
-    }
-    const exit = exitGatewayOf(doc, this.#rng, ingress.id)
+    if (ingress === undefined || !this.#verified(ingress)) { this.#unroutable(f, ingress === undefined ? 'CLIENT_NO_ROUTE' : 'CLIENT_INGRESS_UNVERIFIED'); return false }
+    // Only exit gateways this document lists as relays can end a path.
+    const exits = ingress.gateways.filter(g => doc.relays.some(r => r.id === g && r.role === 'gateway'))
+    if (exits.length === 0) { this.#unroutable(f, 'CLIENT_NO_ROUTE'); return false }
+    const exit = exits[randomInt(this.#rng, exits.length)]!
     const surbId = this.#rng.bytes(16)
     const back = hopsFor(routeVia(doc, this.#rng, exit, this.#o.gatewayId), this.#rng, this.#rates.hopDelayMs, [{ type: 'recipient', id: this.#o.mailboxId }, { type: 'surb_reply', id: surbId }])
     const { surb, token } = this.#sphinx.createSurb(back, this.#rng)
@@ -333,8 +396,7 @@ export class SealmixClient extends EventEmitter {
   }
 
   /** Drop cover: a full path to a random gateway with an all-zero recipient, discarded there. */
-  #sendDrop (): void {
-    const doc = this.network
+  #sendDrop (doc: NetworkDocument): void {
     const gateways = doc.relays.filter(r => r.role === 'gateway')
     const last = gateways[randomInt(this.#rng, gateways.length)]!.id
     const hops = hopsFor(routeVia(doc, this.#rng, this.#o.gatewayId, last), this.#rng, this.#rates.hopDelayMs, [{ type: 'recipient', id: Buffer.alloc(32) }])
@@ -343,9 +405,10 @@ export class SealmixClient extends EventEmitter {
 
   /** Loop cover: a SURB to our own mailbox, used by ourselves; it looks like any other packet. */
   #sendLoop (): void {
-    if (!this.#link.up || !this.#routable) return
+    const doc = this.#slotDocument()
+    if (doc === null) return
     const surbId = this.#rng.bytes(16)
-    const hops = hopsFor(routeVia(this.network, this.#rng, this.#o.gatewayId, this.#o.gatewayId), this.#rng, this.#rates.hopDelayMs, [{ type: 'recipient', id: this.#o.mailboxId }, { type: 'surb_reply', id: surbId }])
+    const hops = hopsFor(routeVia(doc, this.#rng, this.#o.gatewayId, this.#o.gatewayId), this.#rng, this.#rates.hopDelayMs, [{ type: 'recipient', id: this.#o.mailboxId }, { type: 'surb_reply', id: surbId }])
     const { surb, token } = this.#sphinx.createSurb(hops, this.#rng)
     const { packet } = this.#sphinx.packetFromSurb(surb, this.#rng.bytes(G.userPayloadBytes))
     if (!this.#link.send(FRAME.PACKET, packet)) return
@@ -374,8 +437,30 @@ export class SealmixClient extends EventEmitter {
     for (const ev of events) {
       if (ev.type === 'delivered') this.stats.delivered++
       if (ev.type === 'failed') this.stats.failed++
-      this.emit(ev.type, ev)
+      this.#emit(ev.type, ev)
     }
+  }
+
+  /**
+   * Emit to the app's listeners. An exception a listener throws is the app's own: it is thrown
+   * again outside the client's step (as an uncaught exception of the app), so that the step it
+   * interrupted still completes and the client's state stays whole.
+   */
+  #emit (event: string, ...args: unknown[]): void {
+    try {
+      this.emit(event, ...args)
+    } catch (e) {
+      process.nextTick(() => { throw e })
+    }
+  }
+
+  /** Run one step of the client's own work: whatever it throws is caught and counted, never passed to the app. */
+  #guard (f: () => void): void {
+    try { f() } catch (e) { this.#trouble(e) }
+  }
+
+  #trouble (_e: unknown): void {
+    this.stats.errors++
   }
 
   #poisson (ratePerSec: number, f: () => void): void {
@@ -384,8 +469,8 @@ export class SealmixClient extends EventEmitter {
       const t = setTimeout(() => {
         this.#timers.delete(t)
         if (this.#closed) return
-        f()
-        next()
+        this.#guard(f)
+        this.#guard(next)
       }, exponential(this.#rng, 1000 / ratePerSec))
       this.#timers.add(t)
     }
@@ -393,7 +478,7 @@ export class SealmixClient extends EventEmitter {
   }
 
   #every (ms: number, f: () => void): void {
-    const t = setInterval(f, ms)
+    const t = setInterval(() => this.#guard(f), ms)
     this.#timers.add(t)
   }
 }

@@ -15,7 +15,9 @@ export interface OpsServer {
 
 export async function startOpsServer (o: { host: string, port: number, token?: string, metrics: { readonly registry: Registry }, ready: () => string | null }): Promise<OpsServer> {
   const want = o.token === undefined ? null : Buffer.from(`Bearer ${o.token}`)
-  const server: Server = createServer((req, res) => {
+  // A request whose body comes a byte at a time is closed (408) 15 s after it began: the handlers
+  // answer without reading a body, and Node would otherwise keep the connection for its default 300 s.
+  const server: Server = createServer({ requestTimeout: 15_000, headersTimeout: 5000, keepAliveTimeout: 5000, connectionsCheckingInterval: 1000 }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (req.method !== 'GET') { res.writeHead(405).end(); return }
     if (path === '/healthz') { res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n'); return }
@@ -37,7 +39,7 @@ export async function startOpsServer (o: { host: string, port: number, token?: s
     }
     res.writeHead(404).end()
   })
-  server.keepAliveTimeout = 5000
+  server.maxConnections = 4096 // bound: an operations listener needs a handful
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(o.port, o.host, () => { server.off('error', reject); resolve() })

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { describeIssue, type ConfigIssue } from '../../mix/index.ts'
+import { describeIssue, describeParseError, type ConfigIssue } from '../../mix/index.ts'
 import { ClientError } from '../errors.ts'
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a 32-byte key)')
@@ -41,7 +41,7 @@ export const IngressConfigSchema = z.object({
     hsToken: token,
     /** The sealed bot user the ingress sends as: @<botLocalpart>:<serverName>. @default sealmix */
     botLocalpart: z.string().regex(/^[a-z0-9._=/-]+$/, 'must be a Matrix localpart').default('sealmix'),
-    timeoutMs: z.number().int().min(100).default(10_000)
+    timeoutMs: z.number().int().min(100).max(300_000).default(10_000)
   }).strict(),
   /** Client API: SenderCert issuance and capability registration. @default 127.0.0.1:8090 */
   api: z.object({ host: host.default('127.0.0.1'), port: port.default(8090) }).strict().default({ host: '127.0.0.1', port: 8090 }),
@@ -53,17 +53,17 @@ export const IngressConfigSchema = z.object({
   }).strict().default({ host: '127.0.0.1', port: 9465, enabled: true }),
   limits: z.object({
     /** Messages delivered per destination device per minute; beyond it the sender is told to try later. @default 120 */
-    perDestinationPerMinute: z.number().int().min(1).default(LIMITS.perDestinationPerMinute),
+    perDestinationPerMinute: z.number().int().min(1).max(100_000).default(LIMITS.perDestinationPerMinute),
     /** Partially reassembled messages held at once. @default 1024 */
-    maxPartialMessages: z.number().int().min(1).default(LIMITS.maxPartialMessages),
+    maxPartialMessages: z.number().int().min(1).max(1_000_000).default(LIMITS.maxPartialMessages),
     /** Bytes of fragments held at once. @default 64 MiB */
-    maxPartialBytes: z.number().int().min(65536).default(LIMITS.maxPartialBytes),
+    maxPartialBytes: z.number().int().min(65536).max(1 << 30).default(LIMITS.maxPartialBytes),
     /** A partial message is dropped after this long. @default 10 min */
-    reassemblyTimeoutMs: z.number().int().min(1000).default(LIMITS.reassemblyTimeoutMs),
+    reassemblyTimeoutMs: z.number().int().min(1000).max(3 * 3600_000).default(LIMITS.reassemblyTimeoutMs),
     /** Envelope hashes remembered (3 hours of them are needed). @default 2000000 */
-    maxReplayEntries: z.number().int().min(1000).default(LIMITS.maxReplayEntries),
+    maxReplayEntries: z.number().int().min(1000).max(100_000_000).default(LIMITS.maxReplayEntries),
     /** Destinations tracked by the rate limiter. @default 100000 */
-    maxDestinations: z.number().int().min(100).default(LIMITS.maxDestinations)
+    maxDestinations: z.number().int().min(100).max(10_000_000).default(LIMITS.maxDestinations)
   }).strict().default(LIMITS),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' })
 }).strict()
@@ -94,7 +94,8 @@ export function readConfigFile (path: string): unknown {
   try {
     return path.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
   } catch (e) {
-    throw new ClientError('CLIENT_CONFIG_UNREADABLE', `${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]!}`)
+    // Never the parser's own words: they can quote the file, and the file holds tokens.
+    throw new ClientError('CLIENT_CONFIG_UNREADABLE', `${path} is ${describeParseError(e, text, path.endsWith('.json') ? 'JSON' : 'YAML')}`)
   }
 }
 

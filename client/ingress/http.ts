@@ -9,7 +9,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { readBody } from '../http-body.ts'
+import { BodyTimeout, readBody } from '../http-body.ts'
 import type { IngressMetrics } from './metrics.ts'
 
 export interface Listening { readonly port: number, close (): Promise<void> }
@@ -21,9 +21,21 @@ export interface ApiHandlers {
   capability (token: string, body: Record<string, unknown>): Promise<ApiAnswer>
 }
 
+/**
+ * Deadlines, so that a client that sends slowly cannot hold a connection: headers within 5 s, the
+ * whole request (body included) within REQUEST_TIMEOUT_MS (Node answers 408 and closes; checked
+ * every second, not Node's default 30 s), an idle keep-alive connection closed after 5 s. The API
+ * also cuts a body off at BODY_TIMEOUT_MS while it reads it.
+ */
+const REQUEST_TIMEOUT_MS = 15_000
+
+function server (handler: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  const s = createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: 5000, keepAliveTimeout: 5000, connectionsCheckingInterval: 1000 }, handler)
+  s.maxConnections = 4096
+  return s
+}
+
 async function listen (server: Server, host: string, port: number): Promise<Listening> {
-  server.keepAliveTimeout = 5000
-  server.headersTimeout = 10_000
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => { server.off('error', reject); resolve() })
@@ -44,18 +56,25 @@ export async function startApiServer (host: string, port: number, h: ApiHandlers
     const token = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1]
     if (token === undefined) return { status: 401, body: { errcode: 'M_MISSING_TOKEN', error: 'Missing access token' } }
     let body: unknown
-    try { body = JSON.parse(await readBody(req, 4096)) } catch { return { status: 400, body: { errcode: 'M_NOT_JSON', error: 'Body must be JSON of at most 4 KiB' } } }
+    try { body = JSON.parse(await readBody(req, 4096)) } catch (e) {
+      if (e instanceof BodyTimeout) throw e
+      return { status: 400, body: { errcode: 'M_NOT_JSON', error: 'Body must be JSON of at most 4 KiB' } }
+    }
     if (body === null || typeof body !== 'object' || Array.isArray(body)) return { status: 400, body: { errcode: 'M_BAD_JSON', error: 'Body must be a JSON object' } }
     return await handler(token, body as Record<string, unknown>)
   }
-  return await listen(createServer((req, res) => {
-    route(req).then(a => json(res, a), () => json(res, { status: 500, body: { errcode: 'M_UNKNOWN', error: 'Internal error' } }))
+  return await listen(server((req, res) => {
+    route(req).then(a => json(res, a), e => {
+      // A body cut off at its deadline: the connection is gone already.
+      if (e instanceof BodyTimeout || res.destroyed) return
+      json(res, { status: 500, body: { errcode: 'M_UNKNOWN', error: 'Internal error' } })
+    })
   }), host, port)
 }
 
 export async function startIngressOps (o: { host: string, port: number, token?: string, metrics: IngressMetrics, ready: () => string | null }): Promise<Listening> {
   const want = o.token === undefined ? null : Buffer.from(`Bearer ${o.token}`)
-  return await listen(createServer((req, res) => {
+  return await listen(server((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (req.method !== 'GET') { res.writeHead(405).end(); return }
     if (path === '/healthz') { res.writeHead(200).end('ok\n'); return }

@@ -27,9 +27,9 @@ describe('config', function () {
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.limits))
   })
 
-  it('refuses unknown keys, at the top and nested, naming the key', function () {
-    refused({ ...base(), colour: 'blue' }, 'colour is not a known key (got "blue")')
-    refused({ ...base(), limits: { maxConections: 5 } }, 'limits.maxConections is not a known key (got 5)')
+  it('refuses unknown keys, at the top and nested, naming the key but never its value', function () {
+    refused({ ...base(), colour: 'blue' }, 'colour is not a known key (got a string, not shown)')
+    refused({ ...base(), limits: { maxConections: 5 } }, 'limits.maxConections is not a known key (got a number, not shown)')
   })
 
   it('names the key, the rule and the value for each kind of error', function () {
@@ -41,7 +41,7 @@ describe('config', function () {
     refused({ role: 'mix', network: { file: 'x', signers: [SIGNER] } }, 'dataDir must be a string (got nothing)')
     refused({ ...base(), replay: { falsePositiveRate: 0.5 } }, 'replay.falsePositiveRate must be < 0.01 (got 0.5)')
     refused({ ...base(), limits: { maxConnections: 10, reservedPeerSlots: 10 } }, 'limits.reservedPeerSlots must be less than limits.maxConnections (10) (got 10)')
-    refused('role: mix', 'the config must be a mapping (got "role: mix")')
+    refused('role: mix', 'the config must be a mapping (got a string)')
   })
 
   it('takes exactly one of network and directory, with a layer that fits the role', function () {

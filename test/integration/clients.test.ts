@@ -83,6 +83,12 @@ describe('clients, ingress and homeserver on the testnet', function () {
     assert.equal(opened.value.sender.userId, '@alice:example.org')
     assert.equal(opened.value.sender.deviceId, 'ALICEPHONE')
     assert.equal(opened.value.content.toString(), 'hello bob')
+    // The same envelope handed over again (a homeserver that forgot the transaction): not received twice.
+    const receivedBefore = bob.stats.received
+    const again = bob.open(envs[0]!)
+    assert.deepEqual(again, { ok: false, code: 'CLIENT_DUPLICATE' })
+    assert.equal(bob.stats.received, receivedBefore)
+    assert.equal(bob.stats.duplicates, 1)
     // What the ingress handed on names bob's device and nothing of alice: her ids and keys are not in it.
     const mine = seen.slice(before)
     assert.equal(mine.length, 1)
