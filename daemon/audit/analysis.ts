@@ -141,11 +141,12 @@ function learn (cases: readonly Case[], fold: 0 | 1): Float64Array[] {
 }
 
 /**
- * Score every real output. `marginMs`: an input must have arrived this long before a round's
- * first output to count as held in that round (the relay takes its snapshot, commits, then
- * sends). Outputs in the first `warmupMs` after the first input are tracked but not scored.
+ * Score every real output. Its candidates are every input that arrived before it (causality is
+ * all the adversary assumes: an input that came too late to be in the round is left for the
+ * profiling adversary to rule out by its age). Outputs in the first `warmupMs` after the first
+ * input are tracked but not scored.
  */
-export function linkability (ins: readonly InEvent[], outs: readonly OutEvent[], o: { gapMs: number, marginMs: number, warmupMs?: number }): Linkability {
+export function linkability (ins: readonly InEvent[], outs: readonly OutEvent[], o: { gapMs: number, warmupMs?: number }): Linkability {
   const order = ins.map((_, i) => i).sort((a, b) => ins[a]!.t - ins[b]!.t)
   const arrivalRank = new Int32Array(ins.length)
   order.forEach((i, r) => { arrivalRank[i] = r })
@@ -169,42 +170,53 @@ export function linkability (ins: readonly InEvent[], outs: readonly OutEvent[],
   const scoredRounds = rounds.filter(r => r.t >= t0)
   const foldSplit = scoredRounds.length > 0 ? scoredRounds[Math.floor(scoredRounds.length / 2)]!.t : Infinity
   for (const r of rounds) {
-    while (next < order.length && ins[order[next]!]!.t <= r.t - o.marginMs) { weight.set(order[next]!, 1); next++ }
+    while (next < order.length && ins[order[next]!]!.t < r.t) { weight.set(order[next]!, 1); next++ }
     while (departed < departures.length && departures[departed]! < r.t) departed++
     const k = r.outputs.length
     // The adversary's own count of what is held: arrived minus released.
     const n = Math.max(k, next - released)
     released += k
-    const cands = [...weight.keys()].sort((a, b) => arrivalRank[a]! - arrivalRank[b]!)
-    const mass = cands.reduce((s, c) => s + weight.get(c)!, 0)
-    const prior = Float64Array.from(cands, c => weight.get(c)! / mass)
-    const rankQ = new Float64Array(cands.length)
-    let acc = 0
-    cands.forEach((_, i) => { rankQ[i] = acc; acc += prior[i]! })
-    const at = new Map(cands.map((c, i) => [c, i] as const))
+    // The candidates as the output at hand sees them; rebuilt when an input arrived within the round.
+    let cands: number[] = []
+    let prior = new Float64Array(0)
+    let rankQ = new Float64Array(0)
+    let at = new Map<number, number>()
+    const snapshot = (): void => {
+      cands = [...weight.keys()].sort((a, b) => arrivalRank[a]! - arrivalRank[b]!)
+      const mass = cands.reduce((s, c) => s + weight.get(c)!, 0)
+      prior = Float64Array.from(cands, c => weight.get(c)! / mass)
+      rankQ = new Float64Array(cands.length)
+      let acc = 0
+      cands.forEach((_, i) => { rankQ[i] = acc; acc += prior[i]! })
+      at = new Map(cands.map((c, i) => [c, i] as const))
+    }
+    snapshot()
     const nearQueue = order.slice(0, next).filter(c => !usedNearest.has(c)).reverse()
-    const scored = r.t >= t0 && cands.length > 0
-    if (scored) { pools.push(Math.max(1, next - departed)); batches.push(k) }
+    const scoredRound = r.t >= t0
+    if (scoredRound && cands.length > 0) { pools.push(Math.max(1, next - departed)); batches.push(k) }
     const byTime = [...r.outputs].sort((a, b) => realOuts[a]!.t - realOuts[b]!.t)
     byTime.forEach((oi, j) => {
       const out = realOuts[oi]!
+      let late = false
+      while (next < order.length && ins[order[next]!]!.t < out.t) { weight.set(order[next]!, 1); next++; late = true }
+      if (late) snapshot()
       const fifo = order[fifoNext++] ?? -1
       const nearest = nearQueue[j] ?? -1
       if (nearest >= 0) usedNearest.add(nearest)
-      if (!scored) return
+      if (!scoredRound || cands.length === 0) return
       const feats = FEATURES.map(() => new Uint8Array(cands.length))
       cands.forEach((c, i) => {
         feats[0]![i] = orderBucket(arrivalRank[c]! - (released - k + j))
         feats[1]![i] = k === 1 ? 13 : orderBucket(Math.round((rankQ[i]! - (j + 0.5) / k) * n))
         feats[2]![i] = Math.min(3, ins[c]!.link) * 4 + Math.min(3, out.link)
-        feats[3]![i] = Math.min(15, Math.max(0, Math.floor(Math.log2(1 + Math.max(0, r.t - ins[c]!.t)))))
+        feats[3]![i] = Math.min(15, Math.max(0, Math.floor(Math.log2(1 + Math.max(0, out.t - ins[c]!.t)))))
       })
       cases.push({ truth: at.get(out.source!) ?? -1, cands, prior, feats, fifo: fifo === out.source, nearest: nearest === out.source, fold: r.t < foldSplit ? 0 : 1 })
     })
     // Bayes update of the counts adversary: every held input survives the round with probability
     // 1 - k/n; it does not know which left, so weights decay rather than vanish.
     const stay = Math.max(0, 1 - k / n)
-    for (const c of cands) {
+    for (const c of [...weight.keys()]) {
       const v = weight.get(c)! * stay
       if (v < 1e-9) weight.delete(c); else weight.set(c, v)
     }
@@ -260,7 +272,7 @@ export function linkability (ins: readonly InEvent[], outs: readonly OutEvent[],
  * every round (so the same pool counts, and the same pool-entropy gauge), but each round releases
  * the oldest packets it holds, in arrival order. A positive control: it must fail the verdict.
  */
-export function fifoRelabel (ins: readonly InEvent[], outs: readonly OutEvent[], o: { gapMs: number, marginMs: number }): OutEvent[] {
+export function fifoRelabel (ins: readonly InEvent[], outs: readonly OutEvent[], o: { gapMs: number }): OutEvent[] {
   const order = ins.map((_, i) => i).sort((a, b) => ins[a]!.t - ins[b]!.t)
   const real = outs.map((x, i) => ({ x, i })).filter(e => e.x.source !== null)
   const rounds = roundsOf(real.map(e => e.x), o.gapMs)
@@ -268,9 +280,9 @@ export function fifoRelabel (ins: readonly InEvent[], outs: readonly OutEvent[],
   let next = 0
   let arrived = 0
   for (const r of rounds) {
-    while (arrived < order.length && ins[order[arrived]!]!.t <= r.t - o.marginMs) arrived++
     for (const j of [...r.outputs].sort((a, b) => real[a]!.x.t - real[b]!.x.t)) {
       const e = real[j]!
+      while (arrived < order.length && ins[order[arrived]!]!.t < e.x.t) arrived++
       // Never before arrival: if the queue is empty the output keeps its real source.
       if (next < arrived) relabelled[e.i] = { ...e.x, source: order[next++]! }
     }

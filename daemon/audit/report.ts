@@ -74,7 +74,7 @@ interface Scored { readonly linkability: Linkability, readonly cover: CoverScore
 function score (ins: readonly InEvent[], outs: readonly OutEvent[], links: number[], gapMs: number, warmupMs: number): Scored {
   const from = (ins.length > 0 ? Math.min(...ins.map(x => x.t)) : 0) + warmupMs
   return {
-    linkability: linkability(ins, outs, { gapMs, marginMs: 0.5, warmupMs }),
+    linkability: linkability(ins, outs, { gapMs, warmupMs }),
     cover: coverDistinguisher(outs, { gapMs, fromMs: from }),
     shape: shape(outs, links, gapMs)
   }
@@ -92,11 +92,11 @@ async function relayCases (c: CryptoSuite, name: string, mixing: MixingParams, r
   const base = { mixing, rate, seconds, sent: ob.sent, arrived: ob.arrived, latencyP50Ms: median(ob.latencies), gaugeEntropyBits: mean(ob.gaugeEntropyBits) }
   const isControl = mixing === NO_MIXING
   const s = score(ob.ins, ob.outs, ob.sinks, gapMs, warmupMs)
-  const out: AuditCase[] = [{ name, kind: isControl ? 'control' : 'relay', ...base, ...s, verdict: judge(s.linkability, s.cover, isControl ? PROMISE : promisedSet(mixing)) }]
+  const out: AuditCase[] = [{ name, kind: isControl ? 'control' : 'relay', ...base, ...s, verdict: judge(s.linkability, s.cover, isControl ? PROMISE : promisedSet(mixing), s.shape) }]
   if (withFifo) {
     // The same arrivals and round counts (so the same gauge), released oldest first.
-    const f = score(ob.ins, fifoRelabel(ob.ins, ob.outs, { gapMs, marginMs: 0.5 }), ob.sinks, gapMs, warmupMs)
-    out.push({ name: 'FIFO queue, same counts (control)', kind: 'control', ...base, ...f, verdict: judge(f.linkability, f.cover, PROMISE) })
+    const f = score(ob.ins, fifoRelabel(ob.ins, ob.outs, { gapMs }), ob.sinks, gapMs, warmupMs)
+    out.push({ name: 'FIFO queue, same counts (control)', kind: 'control', ...base, ...f, verdict: judge(f.linkability, f.cover, PROMISE, f.shape) })
   }
   return out
 }
@@ -104,7 +104,7 @@ async function relayCases (c: CryptoSuite, name: string, mixing: MixingParams, r
 function simCase (c: CryptoSuite, name: string, mix: SimMix, rate: number, seconds: number): AuditCase {
   const s = simulate(systemRng(c), DEFAULT_MIXING, { rate, seconds, mix })
   const sc = score(s.ins, s.outs, [0, 1], gapOf(DEFAULT_MIXING), 2000)
-  return { name, kind: mix === 'batch' ? 'simulated' : 'leak', mixing: DEFAULT_MIXING, rate, seconds, sent: s.ins.length, arrived: s.outs.filter(x => x.source !== null).length, latencyP50Ms: NaN, gaugeEntropyBits: NaN, ...sc, verdict: judge(sc.linkability, sc.cover, PROMISE) }
+  return { name, kind: mix === 'batch' ? 'simulated' : 'leak', mixing: DEFAULT_MIXING, rate, seconds, sent: s.ins.length, arrived: s.outs.filter(x => x.source !== null).length, latencyP50Ms: NaN, gaugeEntropyBits: NaN, ...sc, verdict: judge(sc.linkability, sc.cover, PROMISE, sc.shape) }
 }
 
 /** One configuration at the demo load, judged alone (`sealmix audit --only`). */
@@ -131,7 +131,7 @@ export async function runAudit (c: CryptoSuite, o: { quick?: boolean, print: (li
   for (const intervalMs of [20, 300]) add(await relayCases(c, `interval ${intervalMs} ms`, { ...DEFAULT_MIXING, intervalMs }, 100, secs(10), false))
   const dv = await observeDevnet(c, secs(40))
   const ds = score(dv.ins, dv.outs, [0], 50, 3000)
-  add([{ name: 'devnet mix-2 (demo traffic)', kind: 'devnet', mixing: DEVNET_MIXING, rate: Math.round(dv.ins.length / dv.seconds), seconds: dv.seconds, sent: dv.ins.length, arrived: dv.outs.filter(x => x.source !== null).length, latencyP50Ms: NaN, gaugeEntropyBits: NaN, ...ds, verdict: judge(ds.linkability, ds.cover, promisedSet(DEVNET_MIXING)) }])
+  add([{ name: 'devnet mix-2 (demo traffic)', kind: 'devnet', mixing: DEVNET_MIXING, rate: Math.round(dv.ins.length / dv.seconds), seconds: dv.seconds, sent: dv.ins.length, arrived: dv.outs.filter(x => x.source !== null).length, latencyP50Ms: NaN, gaugeEntropyBits: NaN, ...ds, verdict: judge(ds.linkability, ds.cover, promisedSet(DEVNET_MIXING), ds.shape) }])
   add(await relayCases(c, 'no mixing (control)', NO_MIXING, DEMO_LOAD, secs(15), false))
   // Simulations are cheap (no processes, no clock): full length even with --quick.
   add([

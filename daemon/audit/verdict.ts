@@ -11,7 +11,11 @@
  *   the promise, so a relay that does not mix cannot pass by making its pool small;
  * - the strong adversary's posterior keeps at least log2 k - 0.5 bits;
  * - the cover adversary picks real outputs, and padding, no more often than a uniform pick,
- *   plus four standard errors.
+ *   plus four standard errors;
+ * - every scored output's true input is among the candidates (else the adversary model does not
+ *   fit what the relay did, and its figures mean nothing);
+ * - given the shape of the output: one frame size, and per-link counts equal in all but 2% of
+ *   rounds (a relay that sends no padding fails here).
  */
 import type { MixingParams } from '../../mix/index.ts'
 import type { Linkability } from './analysis.ts'
@@ -41,12 +45,19 @@ export interface Verdict {
 
 const se = (p: number, n: number): number => n > 0 ? Math.sqrt(Math.max(p * (1 - p), 1e-6) / n) : Infinity
 
-export function judge (l: Linkability, cover: CoverScore | null, k: number): Verdict {
+export interface Shape { readonly frameSizes: readonly number[], readonly rounds: number, readonly unevenRounds: number }
+
+export function judge (l: Linkability, cover: CoverScore | null, k: number, shape?: Shape): Verdict {
   const p = 1 / k
   const successBound = p + 4 * se(p, l.outputs)
   const entropyBound = Math.log2(k) - 0.5
   const failures: string[] = []
   if (!(l.outputs > 0)) failures.push('no output was scored')
+  if (l.missed > 0) failures.push(`${l.missed} outputs came from an input the adversaries did not consider (it arrived after the output)`)
+  if (shape !== undefined) {
+    if (shape.frameSizes.length !== 1) failures.push(`frames of ${shape.frameSizes.length} sizes (${shape.frameSizes.join(', ')} bytes)`)
+    if (shape.unevenRounds > 0.02 * shape.rounds + 1) failures.push(`${shape.unevenRounds} of ${shape.rounds} rounds carried different counts on its links`)
+  }
   for (const [name, s] of Object.entries(l.adversaries)) {
     if (s.success > successBound) failures.push(`${name} adversary links ${(s.success * 100).toFixed(1)}% (promise: at most ${(successBound * 100).toFixed(1)}%)`)
     const poolBound = 1.5 * l.chance + 4 * se(l.chance, l.outputs)

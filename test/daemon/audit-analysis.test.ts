@@ -13,7 +13,7 @@ import { failsWidely, judge, promisedSet } from '../../daemon/audit/verdict.ts'
 import { DEFAULT_MIXING } from '../../daemon/index.ts'
 
 const K = promisedSet(DEFAULT_MIXING)
-const GAP = { gapMs: 50, marginMs: 0.5 }
+const GAP = { gapMs: 50 }
 
 describe('audit analysis', function () {
   this.timeout(30_000)
@@ -54,10 +54,16 @@ describe('audit analysis', function () {
     const none: InEvent[] = []
     for (let t = 0; t < 30_000; t += exponential(rng, 50)) none.push({ t, link: 0 })
     const passthrough: OutEvent[] = none.map((x, i) => ({ t: x.t + 1, link: 0, size: 2557, source: i }))
-    const off = linkability(none, passthrough, { gapMs: 0.5, marginMs: 0.5 })
+    const off = linkability(none, passthrough, { gapMs: 0.5 })
     assert.ok(off.poolPackets < 1.1, 'it holds one packet at a time: "chance" would be 1')
     const v = judge(off, null, K)
     assert.ok(failsWidely(v), `no mixing: ${v.overPromise.toFixed(2)}x the promise`)
+    // Forwarding every other packet 0.3 ms after it came, grouped into 50 ms "rounds" by the
+    // observer, the rest dropped: no output may come from outside the candidates unnoticed.
+    const fast: OutEvent[] = none.filter((_, i) => i % 2 === 0).map((x, j) => ({ t: x.t + 0.3, link: 0, size: 2557, source: j * 2 }))
+    const quick = linkability(none, fast, { gapMs: 50 })
+    assert.equal(quick.missed, 0)
+    assert.ok(failsWidely(judge(quick, null, K)), `forwarded at once: ${judge(quick, null, K).failures.join('; ')}`)
   })
 
   it('each leaky mix is caught: an adversary at 2x a uniform guess or more, and the verdict fails', function () {
@@ -86,6 +92,10 @@ describe('audit analysis', function () {
     assert.match(judge({ ...base, entropyBits: 2 }, fair, 9).failures.join(), /keeps 2.00 bits/)
     assert.match(judge(base, { ...fair, cover: { success: 0.6, chance: 0.5 } }, 9).failures.join(), /picks a padding frame 60.0%/)
     assert.ok(!judge({ ...base, outputs: 0 }, fair, 9).pass)
+    assert.match(judge({ ...base, missed: 1 }, fair, 9).failures.join(), /1 outputs came from an input the adversaries did not consider/)
+    assert.ok(judge(base, fair, 9, { frameSizes: [2557], rounds: 100, unevenRounds: 3 }).pass)
+    assert.match(judge(base, fair, 9, { frameSizes: [2557], rounds: 100, unevenRounds: 4 }).failures.join(), /4 of 100 rounds carried different counts/)
+    assert.match(judge(base, fair, 9, { frameSizes: [1200, 2557], rounds: 100, unevenRounds: 0 }).failures.join(), /frames of 2 sizes/)
   })
 
   it('KS tells one distribution from another; shape counts uneven rounds and frame sizes', function () {

@@ -36,7 +36,7 @@ describe('anonymity audit against a real relay', function () {
   it('default batch mixing keeps its promise; the FIFO queue with the same counts fails it widely, and the gauge cannot tell the two apart', async function () {
     const ob = await observe(c, { mixing: DEFAULT_MIXING, rate: 100, seconds: 8 })
     assert.ok(ob.arrived >= ob.sent - DEFAULT_MIXING.minPool - 2, `all but the pool's floor came out (${ob.arrived} of ${ob.sent})`)
-    const o = { gapMs: DEFAULT_MIXING.intervalMs / 2, marginMs: 0.5 }
+    const o = { gapMs: DEFAULT_MIXING.intervalMs / 2 }
     const l = linkability(ob.ins, ob.outs, { ...o, warmupMs: 1000 })
     assert.ok(l.outputs >= 400, `${l.outputs} outputs scored`)
     const v = judge(l, coverDistinguisher(ob.outs, o), K)
@@ -58,7 +58,7 @@ describe('anonymity audit against a real relay', function () {
 
   it('positive control: with mixing off the relay fails the default promise widely', async function () {
     const ob = await observe(c, { mixing: NO_MIXING, rate: 20, seconds: 8 })
-    const l = linkability(ob.ins, ob.outs, { gapMs: 0.5, marginMs: 0.5 })
+    const l = linkability(ob.ins, ob.outs, { gapMs: 0.5 })
     const v = judge(l, coverDistinguisher(ob.outs, { gapMs: 0.5 }), K)
     assert.ok(failsWidely(v), `mixing off at ${v.overPromise.toFixed(2)}x the promise: ${v.failures.join('; ')}`)
   })
