@@ -39,7 +39,7 @@ file refused, 130 second signal`,
   send: 'usage: sealmix send --profile FILE --to CONTACT.json --message TEXT [--timeout 120s] [--json]\n\nFetches a SenderCert, sends TEXT sealed to the contact\'s device, waits for the ingress\'s\ndelivery ack, for up to --timeout (default 120s). Exit 0 delivered, 75 no ack in time, 77 refused.',
   listen: 'usage: sealmix listen --profile FILE [--peer CONTACT.json [--every 3s]] [--json]\n\nCollects envelopes from the homeserver, opens and verifies each, prints them. With --peer it\nalso sends a message every --every (default 3s, at least 100ms) and answers each message it receives (the demo).',
   'validate-config': 'usage: sealmix validate-config --config FILE [--role ingress|authority]\n\nPrints "ok" and exits 0, or prints the first error (key, rule, value) and exits 78. For an\nauthority it also checks the admission file its config names.',
-  keygen: 'usage: sealmix keygen --data-dir DIR --role gateway|mix --layer N --address ws://HOST:PORT\n\nCreates missing key files (never overwrites) and prints the relay descriptor as JSON.',
+  keygen: 'usage: sealmix keygen --data-dir DIR --role gateway|mix [--layer N] --address ws://HOST:PORT\n\nCreates missing key files (never overwrites) and prints the relay descriptor as JSON. --layer:\n1, 2 or 3 for a mix (required); a gateway is layer 0.',
   'signer-keygen': 'usage: sealmix signer-keygen --out FILE\n\nCreates a signer key file (0600) if absent and prints its public key (hex).',
   init: `usage:
   sealmix init --role gateway|mix --data-dir DIR --listen HOST:PORT [--metrics HOST:PORT] --out FILE

@@ -25,6 +25,9 @@ import { versionLine } from './version.ts'
 
 const EXIT = { OK: 0, FAILED: 1, USAGE: 64, DATA: 65, SOFTWARE: 70 } as const
 
+/** Input files that cannot be used (exit 65, named in the message). */
+class BadInput extends Error {}
+
 async function main (argv: string[]): Promise<number> {
   const [first, ...args] = argv
   if (first === undefined || first === '--help' || first === '-h') { console.log(HELP['']); return EXIT.OK }
@@ -100,8 +103,9 @@ async function dispatch (cmd: string, flags: Flags): Promise<number> {
     case 'keygen': {
       const dir = one(flags, 'data-dir')
       const role = one(flags, 'role')
-      const layer = Number(one(flags, 'layer'))
       if (role !== 'gateway' && role !== 'mix') throw usage('--role must be gateway or mix')
+      // A gateway is always layer 0; a mix must say which of 1..3.
+      const layer = Number(role === 'gateway' ? optional(flags, 'layer') ?? 0 : one(flags, 'layer'))
       if (!Number.isInteger(layer) || layer < 0 || layer > 3 || (role === 'gateway') !== (layer === 0)) throw usage('--layer must be 0 for a gateway and 1..3 for a mix')
       const address = one(flags, 'address')
       ensureKeys(c, dir)
@@ -173,12 +177,14 @@ async function dispatch (cmd: string, flags: Flags): Promise<number> {
     case 'network': {
       const signer = loadSignerKey(c, one(flags, 'signer-key'))
       const out = one(flags, 'out')
-      const relays = flags.positionals.map(f => JSON.parse(readFileSync(f, 'utf8')) as RelayDescriptor)
-      const ingresses = many(flags, 'ingress').map(f => JSON.parse(readFileSync(f, 'utf8')) as IngressDescriptor)
+      const read = <T>(f: string): T => { try { return JSON.parse(readFileSync(f, 'utf8')) as T } catch (e) { throw new BadInput(`${f}: ${e instanceof SyntaxError ? 'not a JSON descriptor' : (e as Error).message}`) } }
+      const relays = flags.positionals.map(f => read<RelayDescriptor>(f))
+      const ingresses = many(flags, 'ingress').map(f => read<IngressDescriptor>(f))
       const mixingText = optional(flags, 'mixing')
       const mixing = mixingText === undefined ? {} : JSON.parse(mixingText) as Record<string, unknown>
       const doc = buildNetworkDocument(c, { network: optional(flags, 'name') ?? 'sealmix', relays, ingresses, mixing, nowMs: Date.now() })
-      writeNetworkFile(c, out, doc, [signer])
+      const refused = writeNetworkFile(c, out, doc, [signer])
+      if (refused !== null) throw new BadInput(`nothing written: ${refused}`)
       console.log(`signed ${relays.length} relays and ${ingresses.length} ingresses`)
       return EXIT.OK
     }
@@ -221,7 +227,7 @@ main(process.argv.slice(2)).then(code => { if (code >= 0) process.exit(code) }, 
   if (e instanceof Usage) { console.error(`sealmix: ${e.message} (see sealmix${e.command === undefined || e.command === '' ? '' : ` ${e.command}`} --help)`); process.exit(EXIT.USAGE) }
   if (e instanceof RelayError) { console.error(`sealmix: ${e.message}`); process.exit(EXIT_STATUS[e.code]) }
   if (e instanceof ClientError) { console.error(`sealmix: ${e.message}`); process.exit(CLIENT_EXIT_STATUS[e.code]) }
-  if (e instanceof SyntaxError) { console.error(`sealmix: bad input: ${e.message}`); process.exit(EXIT.DATA) }
+  if (e instanceof SyntaxError || e instanceof BadInput) { console.error(`sealmix: bad input: ${e.message}`); process.exit(EXIT.DATA) }
   console.error(`sealmix: ${(e as Error).message}`)
   process.exit(EXIT.SOFTWARE)
 })

@@ -43,6 +43,7 @@ export function initDeployRelays (c: CryptoSuite, dir: string): DeployRelays {
 export function finishDeployNetwork (c: CryptoSuite, dir: string, relays: RelayDescriptor[], ingresses: IngressDescriptor[], services: readonly string[], mixing: Partial<MixingParams> = {}): void {
   const signer = loadSignerKey(c, join(dir, 'network-signer.key'))
   const doc = buildNetworkDocument(c, { network: 'sealmix-compose', relays, ingresses, nowMs: Date.now(), mixing })
-  writeNetworkFile(c, join(dir, 'network.json'), doc, [signer])
+  const refused = writeNetworkFile(c, join(dir, 'network.json'), doc, [signer])
+  if (refused !== null) throw new Error(`deploy-init: ${refused}`)
   for (const s of services) copyFileSync(join(dir, 'network.json'), join(dir, s, 'network.json'))
 }

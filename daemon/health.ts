@@ -62,7 +62,7 @@ export class Health {
     const f = this.#failing.get(p)
     if (f === undefined) return
     this.#failing.delete(p)
-    this.#log().warn({ event: `${p}_recovered`, failures: f.failures, seconds: Math.round((this.#now() - f.since) / 1000) }, `recovered: ${PROBLEMS[p]} no more`)
+    this.#log().warn({ event: `${p}_recovered`, failures: f.failures, seconds: Math.round((this.#now() - f.since) / 1000) }, `recovered after ${f.failures} failure(s): ${p} work succeeds again`)
   }
 
   failing (p: Problem): boolean { return this.#failing.has(p) }

@@ -82,7 +82,7 @@ export class RelayMetrics {
     this.coverReceived = new Counter({ name: 'sealmix_cover_received_total', help: 'Link-padding cover packets received and discarded.', registers })
     this.poolPackets = new Gauge({ name: 'sealmix_mix_pool_packets', help: 'Packets held in the mixing pool.', registers })
     this.batchPackets = new Histogram({ name: 'sealmix_mix_batch_packets', help: 'Real packets released per mixing round.', buckets: [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048], registers })
-    this.poolEntropy = new Gauge({ name: 'sealmix_mix_pool_entropy', help: 'Estimated Shannon entropy, in bits, of the adversary\'s guess at one output\'s input, last round with output.', registers })
+    this.poolEntropy = new Gauge({ name: 'sealmix_mix_pool_entropy', help: 'Shannon entropy, in bits, that the batch strategy gives one output of the last round with output, from the pool counts alone: it assumes the relay mixes as configured (sealmix audit checks that).', registers })
     this.roundDuration = new Histogram({ name: 'sealmix_mix_round_duration_seconds', help: 'Time from round start to the last packet handed to the sockets, including the synced commit.', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers })
     this.loopsSent = new Counter({ name: 'sealmix_loops_sent_total', help: 'Loop cover packets sent by this relay.', registers })
     this.loopsReturned = new Counter({ name: 'sealmix_loops_returned_total', help: 'Loop cover packets that came back.', registers })

@@ -1,11 +1,12 @@
 /**
- * Building the signed network file (the topology until the directory issue adds authorities):
- * relay descriptors from `sealmix keygen`, ingress descriptors, mixing parameters, signed by one
- * or more signer keys.
+ * Building the signed network file (a static topology, for networks without directory
+ * authorities): relay descriptors from `sealmix keygen`, ingress descriptors, mixing parameters,
+ * signed by one or more signer keys. The file is checked as a relay will check it before it is
+ * written, so a bad descriptor is refused here and not by every relay at its next start.
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { writeFileAtomic } from './store/atomic-file.ts'
-import { geometryHash, NETWORK_GEOMETRY, signDocument, type CryptoSuite, type IngressDescriptor, type MixingParams, type NetworkDocument, type RelayDescriptor } from '../mix/index.ts'
+import { geometryHash, NETWORK_GEOMETRY, signDocument, verifyDocument, type CryptoSuite, type IngressDescriptor, type MixingParams, type NetworkDocument, type RelayDescriptor } from '../mix/index.ts'
 
 export const DEFAULT_MIXING: MixingParams = { strategy: 'batch', intervalMs: 100, minPool: 8, flushFraction: 0.7, minBatch: 4, maxDelayMs: 5000, loopRatePerSec: 0.5 }
 
@@ -38,6 +39,18 @@ export function buildNetworkDocument (c: CryptoSuite, o: { network: string, rela
   }
 }
 
-export function writeNetworkFile (c: CryptoSuite, file: string, doc: NetworkDocument, signers: SignerKey[]): void {
-  writeFileAtomic(file, JSON.stringify(signDocument(c, doc, signers), null, 1) + '\n', { mode: 0o644 })
+/**
+ * Sign and write, after checking the signed file as a relay would (shape, ids, gateways of each
+ * ingress) and that every layer has a relay. Returns the refusal in words, or null once written.
+ */
+export function writeNetworkFile (c: CryptoSuite, file: string, doc: NetworkDocument, signers: SignerKey[]): string | null {
+  const text = JSON.stringify(signDocument(c, doc, signers), null, 1) + '\n'
+  const v = verifyDocument(c, Buffer.from(text), { signers: signers.map(s => s.publicKey), geometry: NETWORK_GEOMETRY, nowMs: doc.validFromMs })
+  if (!v.ok) return `the network file would be refused by every relay: ${v.code}${v.detail !== undefined ? ` (${v.detail})` : ''}`
+  const layers = NETWORK_GEOMETRY.hops - 1
+  for (let layer = 0; layer < layers; layer++) {
+    if (!doc.relays.some(r => r.layer === layer)) return `no relay in layer ${layer}: every path needs ${layer === 0 ? 'a gateway' : `a mix of layer ${layer}`}`
+  }
+  writeFileAtomic(file, text, { mode: 0o644 })
+  return null
 }

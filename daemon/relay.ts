@@ -121,6 +121,11 @@ export class Relay {
   async #start (): Promise<void> {
     const cfg = this.#cfg
     const g = NETWORK_GEOMETRY
+    // First, so that a liveness probe sees the process while it waits for its store or directory.
+    if (cfg.metrics.enabled) {
+      this.#ops = await startOpsServer({ host: cfg.metrics.host, port: cfg.metrics.port, token: cfg.metrics.token, metrics: this.metrics, ready: () => this.#stopping !== null ? 'stopping' : !this.#ready ? 'starting' : !this.#listed ? 'not listed in the current network document with this relay\'s role, layer and key' : this.health.reason() })
+      this.metricsPort = this.#ops.port
+    }
     this.#crypto = await loadCrypto(this.#o.binding ?? 'auto')
     this.#rng = systemRng(this.#crypto)
     this.#sphinx = new Sphinx(this.#crypto, g)
@@ -250,10 +255,6 @@ export class Relay {
     this.#sweepTimer.unref()
 
     this.#mixer.start()
-    if (cfg.metrics.enabled) {
-      this.#ops = await startOpsServer({ host: cfg.metrics.host, port: cfg.metrics.port, token: cfg.metrics.token, metrics: this.metrics, ready: () => !this.#ready ? 'starting or stopping' : !this.#listed ? 'not listed in the current network document with this relay\'s role, layer and key' : this.health.reason() })
-      this.metricsPort = this.#ops.port
-    }
     this.#ready = true
     this.log.info({ role: cfg.role, layer: this.#myLayer, epoch: this.#view.doc.epoch, listed: this.#listed, replayTagsLoaded: loaded, spooled: spool?.count ?? 0 }, 'relay started')
   }

@@ -106,10 +106,14 @@ export async function repairStore (c: CryptoSuite, cfg: RelayConfig): Promise<Re
     }
     if (incomplete.some(i => i.refused)) {
       lines.push(staticKey
-        ? 'This relay uses a static network file, whose mix key never changes: it forwards nothing until it has a new one. Stop it, delete keys/mix.key, run \'sealmix keygen\' for it, sign a network file that lists the new key, and start it.'
+        ? 'This relay uses a static network file, whose mix key never changes: it forwards nothing until it has a new one. Stop it, delete keys/mix.key, run \'sealmix keygen\' for it, sign a network file that lists the new key, and give it to every relay, ingress and client of the network, restarting them (each reads it only at start).'
         : 'This relay follows directory authorities: each refused key leaves service at the end of its epoch\'s grace window, and the relay takes packets again with its next epoch\'s key.')
     }
-    if (incomplete.length === 0 && (want === null || found.commits >= want.commits)) lines.push('replay protection: every replay tag committed is in the database.')
+    if (incomplete.length === 0 && (want === null || found.commits >= want.commits)) {
+      lines.push(refused.size > 0
+        ? `replay protection: nothing more is lost; ${refused.size} mix key(s) refused by an earlier repair stay refused.`
+        : 'replay protection: every replay tag committed is in the database.')
+    }
     lines.push(`keys/${STATE_FILE} rewritten from what the database holds: the relay can start.`)
     return { database, state: read === null ? 'missing' : read === 'damaged' ? 'damaged' : 'sound', rounds: { found: found.commits, committed: want?.commits ?? null }, incomplete, refusedKeys: refused.size, lines }
   } finally {

@@ -92,6 +92,36 @@ describe('sealmix commands', function () {
     assert.equal((JSON.parse(joined.stdout) as { layer: number }).layer, 2)
   })
 
+  it('network signs only what every relay will accept: a malformed descriptor, a missing layer or a file that is not JSON are refused, naming it, and nothing is written', function () {
+    const dir = join(root, 'net')
+    mkdirSync(dir, { recursive: true })
+    const key = join(dir, 'signer.key')
+    assert.equal(sealmix('signer-keygen', '--out', key).status, 0)
+    const d: string[] = []
+    for (const [role, layer] of [['gateway', 0], ['gateway', 0], ['mix', 1], ['mix', 2], ['mix', 3]] as const) {
+      const r = sealmix('keygen', '--data-dir', join(dir, `r${d.length}`), '--role', role, '--layer', String(layer), '--address', `ws://127.0.0.1:${9100 + d.length}`)
+      assert.equal(r.status, 0, r.stderr)
+      d.push(join(dir, `r${d.length}.json`)); writeFileSync(d[d.length - 1]!, r.stdout)
+    }
+    const out = join(dir, 'network.json')
+    const net = (...files: string[]): Run => sealmix('network', '--signer-key', key, '--out', out, ...files)
+    writeFileSync(join(dir, 'bad.json'), '{"id":1}')
+    writeFileSync(join(dir, 'empty.json'), '')
+    const bad = net(...d.slice(0, 4), join(dir, 'bad.json'))
+    assert.equal(bad.status, 65)
+    assert.match(bad.stderr, /nothing written: the network file would be refused by every relay: DIR_MALFORMED/)
+    const gap = net(...d.slice(0, 4))
+    assert.equal(gap.status, 65)
+    assert.match(gap.stderr, /no relay in layer 3/)
+    const empty = net(...d, join(dir, 'empty.json'))
+    assert.equal(empty.status, 65)
+    assert.match(empty.stderr, /empty\.json: not a JSON descriptor/)
+    assert.equal(existsSync(out), false)
+    const good = net(...d)
+    assert.equal(good.status, 0, good.stderr)
+    assert.match(good.stdout, /signed 5 relays/)
+  })
+
   it('durations need a unit: a bare number is refused with the rule, before anything is written', function () {
     const dir = join(root, 'authority')
     const out = join(root, 'authority.yaml')

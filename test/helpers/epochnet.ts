@@ -32,7 +32,7 @@ export interface Epochnet {
   /** A packet over gwA, mix1, mix2, mix3, gwB to the ingress, with the keys of `doc`. */
   packetToIngress: (doc: NetworkDocument, sphinx: Sphinx, payload: Buffer, rng: Rng) => Buffer
   start: (n: EpochNode) => Promise<Relay>
-  /** Run a node as `sealmix run` (resolves once it serves /healthz). */
+  /** Run a node as `sealmix run` (resolves once it has started: /readyz no longer says 'starting'). */
   spawn: (n: EpochNode) => Promise<void>
   stop: () => Promise<void>
 }
@@ -95,7 +95,8 @@ export async function createEpochnet (c: CryptoSuite, o: { epochMs: number, grac
     async spawn (n) {
       const p = spawn(process.execPath, [...SEALMIX, 'run', '--config', n.configFile], { cwd: PROJECT, stdio: 'ignore' })
       n.proc = p
-      await waitFor(async () => (await httpGet(n.metricsPort, '/healthz').catch(() => ({ status: 0 }))).status === 200, 30_000, `${n.name} up`)
+      // /healthz answers from the first moment; /readyz stops saying 'starting' once it listens.
+      await waitFor(async () => { const r = await httpGet(n.metricsPort, '/readyz').catch(() => ({ status: 0, body: '' })); return r.status !== 0 && !r.body.includes('starting') }, 30_000, `${n.name} up`)
     },
     async stop () {
       await Promise.all(nodes.map(async n => {

@@ -45,7 +45,7 @@ describe('store integrity: a damaged or missing database refuses to start (real 
   async function start (): Promise<RelayProc> {
     const r = runRelay(gw.configFile)
     procs.push(r)
-    await Promise.race([waitFor(async () => (await httpGet(gw.metricsPort, '/healthz').catch(() => ({ status: 0 }))).status === 200, 30_000, 'relay up'), r.exited.then(code => { throw new Error(`relay exited ${String(code)}: ${r.text().slice(-2000)}`) })])
+    await Promise.race([waitFor(async () => { const r = await readyz(); return r.status !== 0 && !r.body.includes('starting') }, 30_000, 'relay up'), r.exited.then(code => { throw new Error(`relay exited ${String(code)}: ${r.text().slice(-2000)}`) })])
     return r
   }
 
