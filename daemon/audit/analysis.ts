@@ -73,6 +73,13 @@ export interface Linkability {
   readonly batchPackets: number
   /** Outputs whose true input was not among the adversary's candidates (should be 0). */
   readonly missed: number
+  /**
+   * Inputs that never came out although they arrived more than `lostAfterMs` before the last
+   * output: a relay that drops packets makes its pool look larger than it is, and breaks the
+   * position-counting adversaries.
+   */
+  readonly lost: number
+  readonly inputs: number
 }
 
 const LOG_LOSS_CAP = 20
@@ -92,9 +99,11 @@ interface Case {
  * Feature sizes: order offset (arrival index against outputs so far), age rank against burst
  * position (how far, in packets, a candidate's age rank is from where the j-th of k outputs
  * would sit if a batch kept arrival order; a round of one output is its own value), link pair,
- * age.
+ * and age at 8 steps per doubling (a relay that holds every packet for one fixed time, 1 s say,
+ * puts every true input in a bucket about 90 ms wide).
  */
-const FEATURES = [13, 14, 16, 16] as const
+const AGE_STEPS = 8
+const FEATURES = [13, 14, 16, 16 * AGE_STEPS] as const
 
 function orderBucket (d: number): number {
   const a = Math.abs(d)
@@ -146,7 +155,7 @@ function learn (cases: readonly Case[], fold: 0 | 1): Float64Array[] {
  * profiling adversary to rule out by its age). Outputs in the first `warmupMs` after the first
  * input are tracked but not scored.
  */
-export function linkability (ins: readonly InEvent[], outs: readonly OutEvent[], o: { gapMs: number, warmupMs?: number }): Linkability {
+export function linkability (ins: readonly InEvent[], outs: readonly OutEvent[], o: { gapMs: number, warmupMs?: number, lostAfterMs?: number }): Linkability {
   const order = ins.map((_, i) => i).sort((a, b) => ins[a]!.t - ins[b]!.t)
   const arrivalRank = new Int32Array(ins.length)
   order.forEach((i, r) => { arrivalRank[i] = r })
@@ -209,7 +218,7 @@ export function linkability (ins: readonly InEvent[], outs: readonly OutEvent[],
         feats[0]![i] = orderBucket(arrivalRank[c]! - (released - k + j))
         feats[1]![i] = k === 1 ? 13 : orderBucket(Math.round((rankQ[i]! - (j + 0.5) / k) * n))
         feats[2]![i] = Math.min(3, ins[c]!.link) * 4 + Math.min(3, out.link)
-        feats[3]![i] = Math.min(15, Math.max(0, Math.floor(Math.log2(1 + Math.max(0, out.t - ins[c]!.t)))))
+        feats[3]![i] = Math.min(16 * AGE_STEPS - 1, Math.max(0, Math.floor(AGE_STEPS * Math.log2(1 + Math.max(0, out.t - ins[c]!.t)))))
       })
       cases.push({ truth: at.get(out.source!) ?? -1, cands, prior, feats, fifo: fifo === out.source, nearest: nearest === out.source, fold: r.t < foldSplit ? 0 : 1 })
     })
@@ -253,6 +262,9 @@ export function linkability (ins: readonly InEvent[], outs: readonly OutEvent[],
   }
   const best = ADVERSARIES.map(name => ({ name, success: adversaries[name].success })).reduce((a, b) => b.success > a.success ? b : a)
   hs.sort((a, b) => a - b)
+  const lastOut = realOuts.reduce((m, x) => Math.max(m, x.t), -Infinity)
+  const lostBefore = lastOut - (o.lostAfterMs ?? 5000)
+  const lost = ins.filter((x, i) => x.t < lostBefore && !Number.isFinite(leftAt[i]!)).length
   const avg = (xs: number[]): number => xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length
   return {
     outputs: N,
@@ -263,7 +275,9 @@ export function linkability (ins: readonly InEvent[], outs: readonly OutEvent[],
     poolPackets: avg(pools),
     chance: avg(pools.map(p => 1 / p)),
     batchPackets: avg(batches),
-    missed
+    missed,
+    lost,
+    inputs: ins.length
   }
 }
 

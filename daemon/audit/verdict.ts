@@ -13,7 +13,8 @@
  * - the cover adversary picks real outputs, and padding, no more often than a uniform pick,
  *   plus four standard errors;
  * - every scored output's true input is among the candidates (else the adversary model does not
- *   fit what the relay did, and its figures mean nothing);
+ *   fit what the relay did, and its figures mean nothing), and at most 1% of inputs (beyond the
+ *   pool's floor) never come out;
  * - given the shape of the output: one frame size, and per-link counts equal in all but 2% of
  *   rounds (a relay that sends no padding fails here).
  */
@@ -54,6 +55,7 @@ export function judge (l: Linkability, cover: CoverScore | null, k: number, shap
   const failures: string[] = []
   if (!(l.outputs > 0)) failures.push('no output was scored')
   if (l.missed > 0) failures.push(`${l.missed} outputs came from an input the adversaries did not consider (it arrived after the output)`)
+  if (l.lost > 0.01 * l.inputs + k) failures.push(`${l.lost} of ${l.inputs} inputs never came out (at most 1% and the pool's floor): dropped packets hide what the relay does`)
   if (shape !== undefined) {
     if (shape.frameSizes.length !== 1) failures.push(`frames of ${shape.frameSizes.length} sizes (${shape.frameSizes.join(', ')} bytes)`)
     if (shape.unevenRounds > 0.02 * shape.rounds + 1) failures.push(`${shape.unevenRounds} of ${shape.rounds} rounds carried different counts on its links`)

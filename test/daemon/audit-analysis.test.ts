@@ -64,6 +64,12 @@ describe('audit analysis', function () {
     const quick = linkability(none, fast, { gapMs: 50 })
     assert.equal(quick.missed, 0)
     assert.ok(failsWidely(judge(quick, null, K)), `forwarded at once: ${judge(quick, null, K).failures.join('; ')}`)
+    // Held exactly 1 s each, in arrival order, with 1 packet in 30 dropped at random: counting
+    // positions (fifo) is thrown off by the drops, so the age feature must catch the fixed delay.
+    const held: OutEvent[] = none.filter(() => rng.bytes(1)[0]! >= 9).map(x => ({ t: x.t + 1000, link: 0, size: 2557, source: none.indexOf(x) }))
+    const hv = judge(linkability(none, held, { gapMs: 50 }), null, K)
+    assert.ok(!hv.pass, 'a fixed delay with drops must not pass')
+    assert.ok(hv.failures.some(f => /strong adversary links/.test(f)), hv.failures.join('; '))
   })
 
   it('each leaky mix is caught: an adversary at 2x a uniform guess or more, and the verdict fails', function () {
@@ -84,7 +90,7 @@ describe('audit analysis', function () {
 
   it('the verdict: a success above 1/k, or above 1.5x the pool, or too little entropy, or a cover pick above chance, each fails', function () {
     const ok = { success: 0.05, entropyBits: 4, logLossBits: 4 }
-    const base: Linkability = { outputs: 10_000, adversaries: { fifo: ok, nearest: ok, counts: ok, strong: ok }, best: { name: 'fifo', success: 0.05 }, entropyBits: 4, p5EntropyBits: 3, poolPackets: 20, chance: 0.05, batchPackets: 5, missed: 0 }
+    const base: Linkability = { outputs: 10_000, adversaries: { fifo: ok, nearest: ok, counts: ok, strong: ok }, best: { name: 'fifo', success: 0.05 }, entropyBits: 4, p5EntropyBits: 3, poolPackets: 20, chance: 0.05, batchPackets: 5, missed: 0, lost: 0, inputs: 10_000 }
     const fair = { bursts: 1000, real: { success: 0.5, chance: 0.5 }, cover: { success: 0.5, chance: 0.5 } }
     assert.ok(judge(base, fair, 9).pass)
     assert.match(judge({ ...base, adversaries: { ...base.adversaries, nearest: { ...ok, success: 0.2 } } }, fair, 9).failures.join(), /nearest adversary links 20.0% \(promise/)
