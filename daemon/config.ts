@@ -40,7 +40,7 @@ export const ConfigSchema = z.object({
     /** The authorities and their signing keys; a document needs a majority of them. */
     authorities: z.array(z.object({ url: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL'), publicKey: hex32 }).strict()).min(1),
     /** The ws:// or wss:// address other relays and clients reach this relay at (published in its descriptor). */
-    address: z.string().regex(/^wss?:\/\/\S+$/, 'must be a ws:// or wss:// URL').refine(a => { try { return new URL(a).host !== '' } catch { return false } }, 'must be a ws:// or wss:// URL with a valid host and port'),
+    address: z.string().regex(/^wss?:\/\/\S+$/, 'must be a ws:// or wss:// URL').refine(a => { try { const u = new URL(a); return u.hostname !== '' && u.port !== '0' && u.username === '' && u.password === '' } catch { return false } }, 'must be a ws:// or wss:// URL with a valid host and a port other than 0, and no credentials (it is published)'),
     /** 0 for a gateway, 1..3 for a mix. */
     layer: z.number().int().min(0).max(3),
     /** Clock skew tolerated against documents and epoch boundaries. @default 30000 */

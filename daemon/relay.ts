@@ -121,15 +121,16 @@ export class Relay {
   async #start (): Promise<void> {
     const cfg = this.#cfg
     const g = NETWORK_GEOMETRY
-    // First, so that a liveness probe sees the process while it waits for its store or directory.
-    if (cfg.metrics.enabled) {
-      this.#ops = await startOpsServer({ host: cfg.metrics.host, port: cfg.metrics.port, token: cfg.metrics.token, metrics: this.metrics, ready: () => this.#stopping !== null ? 'stopping' : !this.#ready ? 'starting' : !this.#listed ? 'not listed in the current network document with this relay\'s role, layer and key' : this.health.reason() })
-      this.metricsPort = this.#ops.port
-    }
     this.#crypto = await loadCrypto(this.#o.binding ?? 'auto')
     this.#rng = systemRng(this.#crypto)
     this.#sphinx = new Sphinx(this.#crypto, g)
     this.#db = (this.#replay = await ReplayStore.open(cfg.dataDir, this.health)).db
+    // After the store's lock (a second process on this data directory fails on that, 75), before
+    // the directory wait, so that a liveness probe sees the process while it waits.
+    if (cfg.metrics.enabled) {
+      this.#ops = await startOpsServer({ host: cfg.metrics.host, port: cfg.metrics.port, token: cfg.metrics.token, metrics: this.metrics, ready: () => this.#stopping !== null ? 'stopping' : !this.#ready ? 'starting' : !this.#listed ? 'not listed in the current network document with this relay\'s role, layer and key' : this.health.reason() })
+      this.metricsPort = this.#ops.port
+    }
     let staticKey: { epoch: number, key: MixKeyPair } | null = null
     if (cfg.network !== undefined) {
       const keys = loadKeys(this.#crypto, cfg.dataDir)

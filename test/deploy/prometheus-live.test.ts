@@ -12,8 +12,8 @@ import { join } from 'node:path'
 import { parse as parseYaml, stringify as toYaml } from 'yaml'
 import { Authority, freePort, NO_ADMISSION } from '../../daemon/index.ts'
 import { loadCrypto, NETWORK_GEOMETRY, type CryptoSuite } from '../../mix/index.ts'
-import { createChat, enrol, type Chat } from '../helpers/chat.ts'
-import { createTestnet, httpGet, PROJECT, waitFor, type Testnet } from '../helpers/testnet.ts'
+import { startChatNet, type Chat } from '../helpers/chat.ts'
+import { httpGet, PROJECT, waitFor, type Testnet } from '../helpers/testnet.ts'
 import { needTool } from '../helpers/tools.ts'
 
 interface Dashboard { panels: Array<{ title: string, targets: Array<{ expr: string }> }> }
@@ -36,14 +36,7 @@ describe('monitoring against running nodes', function () {
 
   before(async function () {
     c = await loadCrypto('sodium-native')
-    net = await createTestnet(c, { mixing: { clientRatePerSec: 20, loopRatePerSec: 5 } })
-    for (const n of net.nodes) await net.start(n)
-    await waitFor(() => net.linksUp(), 15_000, 'relay links up')
-    chat = await createChat(c, net)
-    await chat.startIngress()
-    await waitFor(() => chat.ingress!.linksUp === 1, 10_000, 'ingress link up')
-    await enrol(chat, chat.alice)
-    await enrol(chat, chat.bob)
+    ;({ net, chat } = await startChatNet(c, { clientRatePerSec: 20, loopRatePerSec: 5 }))
     const alice = chat.client(chat.alice)
     alice.start()
     const id = alice.send(chat.contact(chat.bob), 'for the dashboards')

@@ -6,11 +6,11 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseIngressConfig, fetchSenderCert, Ingress, registerCapability, SealmixClient, StandinHomeserver, syncToDevice, type ClientOptions, type Contact, type Device, type Sink } from '../../client/index.ts'
-import { systemRng, type CryptoSuite, type SenderCert, type ServerCert, type TrustStore } from '../../mix/index.ts'
+import { systemRng, type CryptoSuite, type MixingParams, type SenderCert, type ServerCert, type TrustStore } from '../../mix/index.ts'
 import { freePort } from '../../daemon/index.ts'
 import { createLogger } from '../../daemon/log.ts'
 import { captureStream, CANARIES } from './log-capture.ts'
-import { randomBytes, type Testnet } from './testnet.ts'
+import { createTestnet, randomBytes, waitFor, type Testnet } from './testnet.ts'
 
 export const AS_TOKEN = 'as-token-0123456789abcdef'
 export const SERVER = 'example.org'
@@ -89,4 +89,20 @@ export async function enrol (chat: Chat, p: Person): Promise<void> {
   p.senderCert = certs.senderCert
   p.serverCert = certs.serverCert
   await registerCapability(chat.apiUrl, p.token, p.device.deviceId, p.capability.keyId, p.capability.publicKey)
+}
+
+/**
+ * A testnet with every relay started and linked, a chat world on it with the ingress linked, and
+ * alice and bob enrolled: the common start of the tests that carry messages end to end.
+ */
+export async function startChatNet (c: CryptoSuite, mixing: Partial<MixingParams>, waitMs = 15_000): Promise<{ net: Testnet, chat: Chat }> {
+  const net = await createTestnet(c, { mixing })
+  for (const n of net.nodes) await net.start(n)
+  await waitFor(() => net.linksUp(), waitMs, 'relay links up')
+  const chat = await createChat(c, net)
+  await chat.startIngress()
+  await waitFor(() => chat.ingress!.linksUp === 1, waitMs, 'ingress link up')
+  await enrol(chat, chat.alice)
+  await enrol(chat, chat.bob)
+  return { net, chat }
 }

@@ -67,16 +67,23 @@ describe('hostile: init writes its secrets 0600 and 0700, and warns as root', fu
     const data2 = join(dir, 'relay2-data')
     preexisting(dir, [out2], [data2])
     expectSecret([out2], [data2], sealmix(['init', '--role', 'gateway', '--data-dir', data2, '--authority', `http://127.0.0.1:1=${HEX}`, '--out', out2]))
-    // Not root (checked when the test runs as root; run as another user, the calls above were): no warning.
-    if (asRoot) {
-      const out3 = join(dir, 'nobody.yaml')
-      const data3 = join(dir, 'nobody-data')
-      const r = sealmix(['init', '--role', 'gateway', '--data-dir', data3, '--authority', `http://127.0.0.1:1=${HEX}`, '--out', out3], 65534)
-      assert.equal(r.status, 0, r.stderr)
-      assert.equal(r.stderr, '')
-      assert.equal(mode(out3), '600')
-      assert.equal(mode(data3), '700')
+  })
+
+  it('run as another user than root: no warning, the same modes', function () {
+    // Run as another user, the tests above were this one.
+    if (!asRoot) this.skip()
+    const out3 = join(dir, 'nobody.yaml')
+    const data3 = join(dir, 'nobody-data')
+    const r = sealmix(['init', '--role', 'gateway', '--data-dir', data3, '--authority', `http://127.0.0.1:1=${HEX}`, '--out', out3], 65534)
+    if (r.status === null) {
+      // Node or the checkout under a directory only root may enter (CI's Node 24 lives in root's cache).
+      console.log(`      skipped: uid 65534 cannot run ${process.execPath} in this checkout`)
+      this.skip()
     }
+    assert.equal(r.status, 0, r.stderr)
+    assert.equal(r.stderr, '')
+    assert.equal(mode(out3), '600')
+    assert.equal(mode(data3), '700')
   })
 
   it('an ingress: config, registration (both hold the tokens) and data directory', function () {

@@ -27,8 +27,8 @@ import { FRAME, loadCrypto, type CryptoSuite } from '../../mix/index.ts'
 import { freePort } from '../../daemon/index.ts'
 import { Tap } from '../../daemon/audit/tap.ts'
 import { gaps, ks } from '../../daemon/audit/analysis.ts'
-import { createChat, enrol, type Chat, type Person } from '../helpers/chat.ts'
-import { createTestnet, randomBytes, waitFor, type Testnet } from '../helpers/testnet.ts'
+import { startChatNet, type Chat, type Person } from '../helpers/chat.ts'
+import { randomBytes, waitFor, type Testnet } from '../helpers/testnet.ts'
 
 /** Send slots per second (Poisson) and loop cover per second: the network document's client rates. */
 const RATE = 20
@@ -61,14 +61,7 @@ describe('client cover traffic: an observer of the client\'s link cannot tell re
 
   before(async function () {
     c = await loadCrypto('sodium-native')
-    net = await createTestnet(c, { mixing: { clientRatePerSec: RATE, clientLoopRatePerSec: LOOP } })
-    for (const n of net.nodes) await net.start(n)
-    await waitFor(() => net.linksUp(), 15_000, 'relay links up')
-    chat = await createChat(c, net)
-    await chat.startIngress()
-    await waitFor(() => chat.ingress!.linksUp === 1, 10_000, 'ingress link up')
-    await enrol(chat, chat.alice)
-    await enrol(chat, chat.bob)
+    ;({ net, chat } = await startChatNet(c, { clientRatePerSec: RATE, clientLoopRatePerSec: LOOP }))
   })
   after(async function () {
     for (const cl of clients) cl.close()
