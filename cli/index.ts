@@ -183,7 +183,7 @@ async function dispatch (cmd: string, flags: Flags): Promise<number> {
       const mixingText = optional(flags, 'mixing')
       const mixing = mixingText === undefined ? {} : JSON.parse(mixingText) as Record<string, unknown>
       const doc = buildNetworkDocument(c, { network: optional(flags, 'name') ?? 'sealmix', relays, ingresses, mixing, nowMs: Date.now() })
-      const refused = writeNetworkFile(c, out, doc, [signer])
+      const refused = writeNetworkFile(c, out, doc, [signer], { relays: flags.positionals })
       if (refused !== null) throw new BadInput(`nothing written: ${refused}`)
       console.log(`signed ${relays.length} relays and ${ingresses.length} ingresses`)
       return EXIT.OK

@@ -43,10 +43,19 @@ export function buildNetworkDocument (c: CryptoSuite, o: { network: string, rela
  * Sign and write, after checking the signed file as a relay would (shape, ids, gateways of each
  * ingress) and that every layer has a relay. Returns the refusal in words, or null once written.
  */
-export function writeNetworkFile (c: CryptoSuite, file: string, doc: NetworkDocument, signers: SignerKey[]): string | null {
+export function writeNetworkFile (c: CryptoSuite, file: string, doc: NetworkDocument, signers: SignerKey[], names?: { readonly relays: readonly string[] }): string | null {
+  const check = (d: NetworkDocument): string | null => {
+    const v = verifyDocument(c, Buffer.from(JSON.stringify(signDocument(c, d, signers))), { signers: signers.map(s => s.publicKey), geometry: NETWORK_GEOMETRY, nowMs: d.validFromMs })
+    return v.ok ? null : `${v.code}${v.detail !== undefined ? ` (${v.detail})` : ''}`
+  }
   const text = JSON.stringify(signDocument(c, doc, signers), null, 1) + '\n'
-  const v = verifyDocument(c, Buffer.from(text), { signers: signers.map(s => s.publicKey), geometry: NETWORK_GEOMETRY, nowMs: doc.validFromMs })
-  if (!v.ok) return `the network file would be refused by every relay: ${v.code}${v.detail !== undefined ? ` (${v.detail})` : ''}`
+  const whole = check(doc)
+  if (whole !== null) {
+    // Name the first descriptor that is refused on its own, where one is.
+    let culprit = ''
+    doc.relays.forEach((r, i) => { if (culprit === '' && check({ ...doc, relays: [r], ingresses: [] }) !== null) culprit = ` in ${names?.relays[i] ?? `relay descriptor ${i + 1}`}` })
+    return `the network file would be refused by every relay: ${whole}${culprit}`
+  }
   const layers = NETWORK_GEOMETRY.hops - 1
   for (let layer = 0; layer < layers; layer++) {
     if (!doc.relays.some(r => r.layer === layer)) return `no relay in layer ${layer}: every path needs ${layer === 0 ? 'a gateway' : `a mix of layer ${layer}`}`
