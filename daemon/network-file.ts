@@ -44,12 +44,14 @@ export function buildNetworkDocument (c: CryptoSuite, o: { network: string, rela
  * ingress) and that every layer has a relay. Returns the refusal in words, or null once written.
  */
 export function writeNetworkFile (c: CryptoSuite, file: string, doc: NetworkDocument, signers: SignerKey[], names?: { readonly relays: readonly string[] }): string | null {
-  const check = (d: NetworkDocument): string | null => {
-    const v = verifyDocument(c, Buffer.from(JSON.stringify(signDocument(c, d, signers))), { signers: signers.map(s => s.publicKey), geometry: NETWORK_GEOMETRY, nowMs: d.validFromMs })
+  const verify = (text: string, d: NetworkDocument): string | null => {
+    const v = verifyDocument(c, Buffer.from(text), { signers: signers.map(s => s.publicKey), geometry: NETWORK_GEOMETRY, nowMs: d.validFromMs })
     return v.ok ? null : `${v.code}${v.detail !== undefined ? ` (${v.detail})` : ''}`
   }
+  const check = (d: NetworkDocument): string | null => verify(JSON.stringify(signDocument(c, d, signers)), d)
+  // Signed once; the bytes checked are the bytes written.
   const text = JSON.stringify(signDocument(c, doc, signers), null, 1) + '\n'
-  const whole = check(doc)
+  const whole = verify(text, doc)
   if (whole !== null) {
     // Name the first descriptor that is refused on its own, where one is.
     let culprit = ''

@@ -70,8 +70,10 @@ describe('hostile: init writes its secrets 0600 and 0700, and warns as root', fu
   })
 
   it('run as another user than root: no warning, the same modes', function () {
-    // Run as another user, the tests above were this one.
-    if (!asRoot) this.skip()
+    if (!asRoot) {
+      console.log('      skipped: not running as root, so the tests above already ran init as another user')
+      this.skip()
+    }
     const out3 = join(dir, 'nobody.yaml')
     const data3 = join(dir, 'nobody-data')
     const r = sealmix(['init', '--role', 'gateway', '--data-dir', data3, '--authority', `http://127.0.0.1:1=${HEX}`, '--out', out3], 65534)
