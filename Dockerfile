@@ -17,6 +17,7 @@ COPY tsconfig.json ./
 COPY mix ./mix
 COPY daemon ./daemon
 COPY client ./client
+COPY tools ./tools
 COPY cli ./cli
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 

@@ -1,8 +1,5 @@
 /** Dispatch of `sealmix authority` (run), `sealmix authority admit` and `sealmix authority remove`. */
-import {
-  admit, Authority, authorityKey, createLogger, loadAdmission, loadAuthorityConfig, NETWORK_GEOMETRY, remove, saveAdmission, startOpsServer,
-  type AdmittedRelay, type AdmittedServer, type CryptoSuite, type MixingParams
-} from '../daemon/index.ts'
+import { admit, type AdmittedRelay, type AdmittedServer, Authority, authorityKey, createLogger, type CryptoSuite, loadAdmission, loadAuthorityConfig, type MixingParams, NETWORK_GEOMETRY, remove, saveAdmission, startOpsServer } from '../daemon/index.ts'
 import { many, one, untilSignal, usage, type Flags } from './args.ts'
 import { floodGuard } from './log-flood.ts'
 import { onHangup, reloadConfig } from './reload.ts'

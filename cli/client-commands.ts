@@ -1,11 +1,8 @@
 /** Dispatch of the client-side commands: ingress, send, listen, standin-homeserver, init for ingress and client. */
 import { existsSync, readFileSync } from 'node:fs'
-import { pino } from 'pino'
 import { parse as parseYaml, stringify as toYaml } from 'yaml'
-import {
-  contactCard, Ingress, ingressDescriptor, initIngressKeys, loadIngressConfig, loadIngressKeys, loadProfile, newProfile, readConfigFile, runListen, runSend, StandinHomeserver, type StandinOptions
-} from '../client/index.ts'
-import type { CryptoSuite } from '../daemon/index.ts'
+import { createLogger, Ingress, ingressDescriptor, initIngressKeys, loadIngressConfig, loadIngressKeys, readIngressConfigFile, type CryptoSuite } from '../daemon/index.ts'
+import { contactCard, loadProfile, newProfile, runListen, runSend, StandinHomeserver, type StandinOptions } from '../tools/index.ts'
 import { authorities, durationMs, flag, hostPort, many, one, onlyThese, optional, untilSignal, usage, type Flags } from './args.ts'
 import { secretDir, secureDataDir, warnIfRoot, writeSecret } from './files.ts'
 import { floodGuard } from './log-flood.ts'
@@ -24,7 +21,7 @@ export async function ingressCommand (flags: Flags): Promise<number> {
   process.umask(0o077)
   const path = one(flags, 'config')
   const config = loadIngressConfig(path)
-  const log = pino({ level: config.log.level, base: { role: 'ingress' } }, floodGuard())
+  const log = createLogger(config.log.level, floodGuard()).child({ role: 'ingress' })
   const ing = new Ingress({ config, logger: log })
   onHangup(() => reloadConfig(log, config, () => loadIngressConfig(path), 'ingress'))
   await ing.start()
@@ -46,7 +43,7 @@ export async function listenCommand (flags: Flags): Promise<number> {
 }
 
 export async function standinCommand (flags: Flags): Promise<number> {
-  const o = readConfigFile(one(flags, 'config')) as StandinOptions
+  const o = readIngressConfigFile(one(flags, 'config')) as StandinOptions
   const hs = new StandinHomeserver({ ...o, print })
   const host = optional(flags, 'host') ?? '127.0.0.1'
   const port = await hs.listen(Number(one(flags, 'port')), host)

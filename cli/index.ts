@@ -6,11 +6,9 @@
  */
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs'
 import { stringify as toYaml } from 'yaml'
-import {
-  auditSvg, createLogger, statusOutput, loadAdmission, Authority, authorityKey, loadAuthorityConfig, NETWORK_GEOMETRY, buildNetworkDocument, ensureKeys, inspectStore, loadIdentity, runAudit, auditOne, runDevnet, EXIT_STATUS, loadConfig, loadCrypto, loadKeys, loadSignerKey, publicKeys, Relay, RelayError,
-  writeNetworkFile, type IngressDescriptor, type MixingParams, type RelayDescriptor
-} from '../daemon/index.ts'
-import { ClientError, CLIENT_EXIT_STATUS, loadIngressConfig } from '../client/index.ts'
+import { CLIENT_EXIT_STATUS, ClientError } from '../client/index.ts'
+import { Authority, authorityKey, IngressError, INGRESS_EXIT_STATUS, createLogger, ensureKeys, EXIT_STATUS, type IngressDescriptor, inspectStore, loadAdmission, loadAuthorityConfig, loadConfig, loadCrypto, loadIdentity, loadIngressConfig, loadKeys, type MixingParams, NETWORK_GEOMETRY, publicKeys, Relay, type RelayDescriptor, RelayError } from '../daemon/index.ts'
+import { auditOne, auditSvg, buildNetworkDocument, loadSignerKey, runAudit, runDevnet, statusOutput, writeNetworkFile } from '../tools/index.ts'
 import { authorities, durationMs, flag, hostPort, many, one, onlyThese, optional, parseCommand, stopSignals, untilSignal, usage, Usage, type Flags } from './args.ts'
 import { ingressCommand, initClient, initIngress, listenCommand, sendCommand, standinCommand } from './client-commands.ts'
 import { authorityCommand } from './authority-commands.ts'
@@ -227,6 +225,7 @@ main(process.argv.slice(2)).then(code => { if (code >= 0) process.exit(code) }, 
   if (e instanceof Usage) { console.error(`sealmix: ${e.message} (see sealmix${e.command === undefined || e.command === '' ? '' : ` ${e.command}`} --help)`); process.exit(EXIT.USAGE) }
   if (e instanceof RelayError) { console.error(`sealmix: ${e.message}`); process.exit(EXIT_STATUS[e.code]) }
   if (e instanceof ClientError) { console.error(`sealmix: ${e.message}`); process.exit(CLIENT_EXIT_STATUS[e.code]) }
+  if (e instanceof IngressError) { console.error(`sealmix: ${e.message}`); process.exit(INGRESS_EXIT_STATUS[e.code]) }
   if (e instanceof SyntaxError || e instanceof BadInput) { console.error(`sealmix: bad input: ${e.message}`); process.exit(EXIT.DATA) }
   console.error(`sealmix: ${(e as Error).message}`)
   process.exit(EXIT.SOFTWARE)

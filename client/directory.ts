@@ -2,7 +2,7 @@
  * The client side's HTTP transport to directory authorities (global `fetch`, so that the SDK runs
  * wherever fetch does), and a DirectoryClient built on it with the wall clock.
  */
-import { DirectoryClient, postResult, type PostResult, type AuthorityRef, type DirectoryClientOptions, type DirectoryTransport } from '../mix/index.ts'
+import { DirectoryClient, type AuthorityRef, type DirectoryClientOptions, type DirectoryTransport } from '../mix/index.ts'
 
 /** GET with a timeout; at most `limit + 1` bytes of a 200 answer are read (one more than allowed is enough to refuse it). */
 export function fetchTransport (timeoutMs = 3000): DirectoryTransport {
@@ -21,14 +21,6 @@ export function fetchTransport (timeoutMs = 3000): DirectoryTransport {
       return Buffer.concat(parts).subarray(0, limit + 1)
     }
   }
-}
-
-/** POST a signed descriptor to an authority: taken, or its reason for refusing it. */
-export async function postDescriptor (a: AuthorityRef, body: string, timeoutMs = 3000): Promise<PostResult> {
-  try {
-    const r = await fetch(`${a.url}/v1/descriptor`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(timeoutMs) })
-    return postResult(r.status, (await r.text()).slice(0, 1024))
-  } catch { return postResult(null, '') }
 }
 
 /** A DirectoryClient over fetch and the wall clock (options as DirectoryClientOptions, transport and clock optional). */

@@ -1,14 +1,7 @@
-/** The import surface of client/ for cli/ and for programs that embed the SDK or the ingress. */
+/** The SDK: the import surface of client/ for apps that route a Matrix client through sealmix. */
 export { SealmixClient, type ClientOptions, type ClientStats, type Contact, type Device, type SendOptions } from './sdk.ts'
 export { ClientError, CLIENT_EXIT_STATUS, type ClientErrorCode } from './errors.ts'
-export { loadNetwork, loadNetworkFile } from './network.ts'
-export { DirectoryClient, directoryClient, fetchTransport, postDescriptor } from './directory.ts'
+export { loadNetwork } from './network.ts'
+export { DirectoryClient, directoryClient, fetchTransport } from './directory.ts'
 export { fetchSenderCert, registerCapability } from './issuance.ts'
-export { whoami, sendToDevice, syncToDevice, SEALED_EVENT_TYPE, type SinkResult, type ToDeviceEvent } from './matrix.ts'
-export { StandinHomeserver, type StandinUser, type StandinOptions } from './standin-homeserver.ts'
-export { Ingress, type IngressOptions } from './ingress/service.ts'
-export { loadIngressConfig, parseIngressConfig, readConfigFile, IngressConfigSchema, type IngressConfig } from './ingress/config.ts'
-export { initIngressKeys, loadIngressKeys, ingressDescriptor, type IngressKeys } from './ingress/keys.ts'
-export { matrixSink, callbackSink, type Sink, type Delivery, type SealedContent } from './ingress/sink.ts'
-export { loadProfile, loadContact, contactCard, newProfile, ProfileSchema, ContactSchema, type Profile, type LoadedProfile } from './profile.ts'
-export { runSend, runListen, type ListenOptions, type AppIo } from './apps.ts'
+export { SEALED_EVENT_TYPE } from '../mix/index.ts'

@@ -2,7 +2,7 @@
  * The client's side of the ingress API: fetch a SenderCert for this device and register the
  * capability key that contacts sign deliveries with. Call them on a schedule (for example at a
  * random time within the certificate's lifetime), never just before a send, so that issuance does
- * not correlate with sending (SEALED-SENDER.md §5).
+ * not correlate with sending (docs/PROTOCOL.md §11).
  */
 import { parseSenderCert, parseServerCert, type SenderCert, type ServerCert } from '../mix/index.ts'
 import { ClientError } from './errors.ts'

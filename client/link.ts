@@ -1,7 +1,7 @@
 /**
  * One outgoing WebSocket to a gateway, for a client (`/client`, a plain HELLO) or an ingress
  * (`/ingress`, the mutual identity-key handshake of docs/PROTOCOL.md §17). Reconnects with
- * exponential backoff and jitter; frames are the fixed-size frames of mix/frames.ts.
+ * exponential backoff and jitter; frames are the fixed-size frames of mix/wire/frames.ts.
  */
 import WebSocket from 'ws'
 import { encodeFrame, encodeHello, FRAME, frameBytes, parseFrame, parseHello, signLink, verifyLink, type CryptoSuite, type Geometry, type Hello } from '../mix/index.ts'

@@ -24,7 +24,7 @@
  */
 import { EventEmitter } from 'node:events'
 import {
-  clientRates, randomInt, encodeSubmit, exponential, FRAME, fragmentBytes, fragmentMessage, hopsFor, KIND_TO_DEVICE_V1, NETWORK_GEOMETRY, openMessage, parseAck,
+  clientRates, randomInt, refreshIntervalMs, encodeSubmit, exponential, FRAME, fragmentBytes, fragmentMessage, hopsFor, KIND_TO_DEVICE_V1, NETWORK_GEOMETRY, openMessage, parseAck,
   routeVia, sealIngressPayload, verifyIngressBinding, sealMessage, signDelivery, Sphinx, systemRng, userIdDomain,
   type ClientRates, type CryptoSuite, type IngressDescriptor, type DirectoryClient, type NetworkDocument, type Rng, type SealCode, type SenderCert, type ServerCert, type TrustStore, type VerifiedMessage, type X25519KeyPair
 } from '../mix/index.ts'
@@ -175,7 +175,7 @@ export class SealmixClient extends EventEmitter {
     const dir = this.#o.directory
     if (dir !== undefined) {
       let busy = false
-      this.#every(Math.min(30_000, Math.max(250, Math.floor((dir.schedule?.epochMs ?? 8000) / 8))), () => {
+      this.#every(refreshIntervalMs(dir.schedule), () => {
         if (busy) return
         busy = true
         void Promise.resolve().then(async () => await dir.refresh()).catch(() => null).finally(() => { busy = false })

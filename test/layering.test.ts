@@ -1,7 +1,13 @@
 /**
- * Enforces the layering of DESIGN.md §12 and STYLE.md rules 1, 3 and 4 by reading import
- * specifiers: mix/ is pure; only mix/crypto/ touches the crypto libraries; daemon/ and client/
- * reach mix/ through mix/index.ts only; cli/ reaches daemon/ and client/ through their index.ts.
+ * Enforces the layering of docs/ARCHITECTURE.md by reading import specifiers and the paths that
+ * programs spawn:
+ * - mix/ is pure: it imports only mix/, reads no clock, randomness, timers or process state, and
+ *   only mix/crypto/ touches the crypto libraries;
+ * - imports flow one way: mix <- daemon/io <- {daemon/relay, daemon/authority, daemon/ingress};
+ *   client <- mix; tools <- daemon, client; cli <- all; no program imports another;
+ * - a unit reaches another only through that unit's index.ts (tools/ and cli/ reach the server
+ *   programs through daemon/index.ts);
+ * - a child process is an edge too: only tools/ may start the CLI bundle, and no program may.
  */
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
@@ -18,7 +24,7 @@ function files (dir: string): string[] {
   for (const e of entries) {
     const p = join(abs, e)
     if (statSync(p).isDirectory()) out = out.concat(files(relative(ROOT, p)))
-    else if (p.endsWith('.ts')) out.push(relative(ROOT, p))
+    else if (/\.(ts|mjs)$/.test(p)) out.push(relative(ROOT, p).split(sep).join('/'))
   }
   return out
 }
@@ -38,10 +44,64 @@ function target (file: string, spec: string): string | null {
   return relative(ROOT, resolve(ROOT, dirname(file), spec)).split(sep).join('/')
 }
 
-const top = (p: string): string => p.split('/')[0]!
+/** The units of the tree, most specific first; a file belongs to the first that contains it. */
+const UNITS = ['daemon/io', 'daemon/relay', 'daemon/authority', 'daemon/ingress', 'daemon', 'mix', 'client', 'tools', 'cli'] as const
+type Unit = typeof UNITS[number]
+const unitOf = (p: string): Unit | null => UNITS.find(u => p === u || p.startsWith(`${u}/`)) ?? null
+
+/** Which units each unit may import, and through which file of theirs. */
+const MAY_IMPORT: Record<Unit, Partial<Record<Unit, string>>> = {
+  mix: {},
+  'daemon/io': { mix: 'mix/index.ts' },
+  'daemon/relay': { mix: 'mix/index.ts', 'daemon/io': 'daemon/io/index.ts' },
+  'daemon/authority': { mix: 'mix/index.ts', 'daemon/io': 'daemon/io/index.ts' },
+  'daemon/ingress': { mix: 'mix/index.ts', 'daemon/io': 'daemon/io/index.ts' },
+  // daemon/index.ts only re-exports the programs above.
+  daemon: { mix: 'mix/index.ts', 'daemon/io': 'daemon/io/index.ts', 'daemon/relay': 'daemon/relay/index.ts', 'daemon/authority': 'daemon/authority/index.ts', 'daemon/ingress': 'daemon/ingress/index.ts' },
+  client: { mix: 'mix/index.ts' },
+  tools: { mix: 'mix/index.ts', daemon: 'daemon/index.ts', client: 'client/index.ts' },
+  cli: { mix: 'mix/index.ts', daemon: 'daemon/index.ts', client: 'client/index.ts', tools: 'tools/index.ts' }
+}
+
+/** Paths of the project that a module names in a string to run it as a process or a worker. */
+const SPAWNED = /['"`](?:\.\.?\/)*((?:dist|cli|daemon|tools|client)\/[\w./-]+\.(?:mjs|ts))['"`]|'dist',\s*'([\w.-]+\.mjs)'/g
+
+function spawnedBy (file: string): string[] {
+  const src = readFileSync(join(ROOT, file), 'utf8').replace(IMPORT, '')
+  const out: string[] = []
+  for (const m of src.matchAll(SPAWNED)) out.push(m[1] ?? `dist/${m[2]!}`)
+  return out
+}
+
+/** The unit whose code a spawned path runs: the CLI bundle runs cli/, the worker bundle the relay. */
+function spawnedUnit (path: string): Unit | null {
+  if (path === 'dist/sealmix.mjs') return 'cli'
+  if (path === 'dist/unwrap-worker.mjs') return 'daemon/relay'
+  return unitOf(path)
+}
+
+const SOURCES = ['mix', 'daemon', 'client', 'tools', 'cli'].flatMap(files)
+
+export function violations (sources: readonly string[], read: (f: string) => string[] = importsOf): string[] {
+  const bad: string[] = []
+  for (const f of sources) {
+    const from = unitOf(f)
+    if (from === null) continue
+    for (const spec of read(f)) {
+      const t = target(f, spec)
+      if (t === null) continue
+      const to = unitOf(t)
+      if (to === from) continue
+      const via = to === null ? undefined : MAY_IMPORT[from][to]
+      if (via !== t) bad.push(`${f} -> ${spec}`)
+    }
+  }
+  return bad
+}
 
 describe('layering', function () {
-  it('finds the source files it checks', function () {
+  it('finds the source files of every unit it checks', function () {
+    for (const u of UNITS) assert.ok(SOURCES.some(f => unitOf(f) === u), `no source file in ${u}/`)
     assert.ok(files('mix').length >= 10)
   })
 
@@ -50,7 +110,7 @@ describe('layering', function () {
     for (const f of files('mix')) {
       for (const spec of importsOf(f)) {
         const t = target(f, spec)
-        if (t !== null) { if (top(t) !== 'mix') bad.push(`${f} -> ${spec}`); continue }
+        if (t !== null) { if (unitOf(t) !== 'mix') bad.push(`${f} -> ${spec}`); continue }
         const inCrypto = f.startsWith('mix/crypto/')
         if (inCrypto && ['sodium-native', 'libsodium-wrappers', 'node:crypto'].includes(spec)) continue
         bad.push(`${f} -> ${spec}`)
@@ -70,19 +130,39 @@ describe('layering', function () {
     assert.deepEqual(bad, [])
   })
 
-  it('daemon/ and client/ reach mix/ through mix/index.ts only; cli/ reaches daemon/ and client/ through their index.ts', function () {
+  it('imports flow one way, through each unit\'s index.ts, and no program imports another', function () {
+    // The ingress still dials its gateways with the SDK's link until both share daemon/io's dialer.
+    const PENDING = ['daemon/ingress/ingress.ts -> ../../client/link.ts']
+    assert.deepEqual(violations(SOURCES), PENDING)
+  })
+
+  it('only tools/ start the CLI as a process, and no program spawns another', function () {
     const bad: string[] = []
-    for (const layer of ['daemon', 'client', 'cli']) {
-      for (const f of files(layer)) {
-        for (const spec of importsOf(f)) {
-          const t = target(f, spec)
-          if (t === null || top(t) === layer) continue
-          const allowed = layer === 'cli' ? ['daemon/index.ts', 'client/index.ts'] : ['mix/index.ts']
-          if (!allowed.includes(t)) bad.push(`${f} -> ${spec}`)
-        }
+    for (const f of SOURCES) {
+      const from = unitOf(f)
+      for (const p of spawnedBy(f)) {
+        const to = spawnedUnit(p)
+        if (to === null || to === from) continue
+        const allowed = (from === 'tools' && to === 'cli') || (from === 'daemon/relay' && to === 'daemon/relay')
+        if (!allowed) bad.push(`${f} runs ${p}`)
       }
     }
     assert.deepEqual(bad, [])
+  })
+
+  it('the checks see a forbidden import and a spawned program (positive controls)', function () {
+    const fake: Record<string, string[]> = {
+      'daemon/relay/x.ts': ['../ingress/index.ts', '../io/log.ts', '../io/index.ts'],
+      'client/x.ts': ['../daemon/index.ts'],
+      'tools/x.ts': ['../daemon/relay/relay.ts', '../cli/index.ts']
+    }
+    assert.deepEqual(violations(Object.keys(fake), f => fake[f]!), [
+      'daemon/relay/x.ts -> ../ingress/index.ts', 'daemon/relay/x.ts -> ../io/log.ts',
+      'client/x.ts -> ../daemon/index.ts',
+      'tools/x.ts -> ../daemon/relay/relay.ts', 'tools/x.ts -> ../cli/index.ts'
+    ])
+    assert.deepEqual(spawnedBy('tools/devnet/children.ts'), ['dist/sealmix.mjs'])
+    assert.equal(spawnedUnit('dist/sealmix.mjs'), 'cli')
   })
 
   it('the import scanner sees both static and dynamic imports', function () {

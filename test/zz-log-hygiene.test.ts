@@ -1,6 +1,6 @@
 /**
  * Runs last (file order): every log line that the suite's in-process relays wrote at trace level
- * holds no relay or ingress id, no key, and no address (TESTPLAN D7; docs/OPERATIONS.md).
+ * holds no relay or ingress id, no key, and no address (docs/OPERATIONS.md).
  */
 import assert from 'node:assert/strict'
 import { CANARIES, LOG_LINES } from './helpers/log-capture.ts'

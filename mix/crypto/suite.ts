@@ -1,7 +1,7 @@
 /**
  * CryptoSuite: every primitive the protocol core uses, over one libsodium binding plus the
  * node:crypto primitives libsodium lacks (AES-256-CTR, HMAC-SHA256, SHA-512/256, HKDF-SHA256).
- * PACKET-FORMAT.md §2 lists where each comes from; docs/PROTOCOL.md §1 repeats it.
+ * docs/PROTOCOL.md §1 lists where each comes from.
  */
 import { createCipheriv, hash, hkdfSync } from 'node:crypto'
 import type { BindingName, SodiumBinding } from './binding.ts'

@@ -1,5 +1,5 @@
 /**
- * ServerCert and SenderCert (SEALED-SENDER.md §4-5): encoding, signing and strict parsing.
+ * ServerCert and SenderCert (docs/PROTOCOL.md §11): encoding, signing and strict parsing.
  * The chain checks live in verify.ts.
  */
 import type { CryptoSuite } from '../crypto/suite.ts'
@@ -10,7 +10,7 @@ import type { SealCode } from './errors.ts'
 export const CERT_VERSION = 1
 export const SERVER_CERT_LABEL = Buffer.from('MXSS-v1 server-cert\0', 'latin1')
 export const SENDER_CERT_LABEL = Buffer.from('MXSS-v1 sender-cert\0', 'latin1')
-/** A SenderCert lives 24 hours (SEALED-SENDER.md §5). */
+/** A SenderCert lives 24 hours (docs/PROTOCOL.md §11). */
 export const SENDER_CERT_LIFETIME_MS = 24 * 3600 * 1000
 
 export interface ServerCertBody {

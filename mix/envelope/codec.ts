@@ -1,5 +1,5 @@
 /**
- * Strict big-endian codec for the MXSS structures (SEALED-SENDER.md §3): fixed-width integers,
+ * Strict big-endian codec for the MXSS structures (docs/PROTOCOL.md §10): fixed-width integers,
  * u16/u32 length prefixes, and a Reader that refuses truncation and (at end()) trailing bytes.
  * Reader errors are thrown as CodecError and turned into result codes at each parser's boundary,
  * so no exception from untrusted bytes reaches a caller.

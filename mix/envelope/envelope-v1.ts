@@ -1,5 +1,5 @@
 /**
- * Envelope v1 (SEALED-SENDER.md §7): one recipient device. An ephemeral-static layer hides the
+ * Envelope v1 (docs/PROTOCOL.md §13): one recipient device. An ephemeral-static layer hides the
  * sender's static key; a static-static layer, chained to it, authenticates the sender deniably.
  * wire = 0x11 ‖ e_pk(32) ‖ c_static(48) ‖ c_msg(|padded inner| + 16); 97 bytes of overhead.
  */

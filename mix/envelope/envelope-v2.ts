@@ -1,5 +1,5 @@
 /**
- * Envelope v2 (SEALED-SENDER.md §8): one ciphertext for many recipient devices, Signal's SSv2
+ * Envelope v2 (docs/PROTOCOL.md §13): one ciphertext for many recipient devices, Signal's SSv2
  * randomness-reuse KEM on libsodium. Per device: 0x22 ‖ C_i(32) ‖ AT_i(16) ‖ E_pk(32) ‖ ct.
  */
 import type { CryptoSuite } from '../crypto/suite.ts'

@@ -16,7 +16,7 @@ export type SealCode =
   | 'SEAL_DECRYPT_FAILED'
   | 'SEAL_V2_KEY_MISMATCH'
   | 'SEAL_V2_AUTH_FAILED'
-  // certificate chain (SEALED-SENDER.md §10.2)
+  // certificate chain (docs/PROTOCOL.md §14)
   | 'SEAL_KEY_BINDING_MISMATCH'
   | 'SEAL_SERVER_CERT_UNKNOWN'
   | 'SEAL_SERVER_CERT_UNTRUSTED'
@@ -31,7 +31,7 @@ export type SealCode =
   | 'SEAL_SENDER_CERT_LIFETIME'
   | 'SEAL_SELF_SEND'
   | 'SEAL_DEVICE_KEYS_MISMATCH'
-  // ingress (SEALED-SENDER.md §10.1)
+  // ingress (docs/PROTOCOL.md §15)
   | 'SEAL_SUBMIT_UNOPENABLE'
   | 'SEAL_SUBMIT_UNSUPPORTED'
   | 'SEAL_AUTH_DENIED'

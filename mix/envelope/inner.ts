@@ -1,5 +1,5 @@
 /**
- * Inner content (SEALED-SENDER.md §6): the plaintext under the envelope AEAD, padded to a bucket
+ * Inner content (docs/PROTOCOL.md §12): the plaintext under the envelope AEAD, padded to a bucket
  * (ISO/IEC 7816-4 style: 0x80 then zeros, at least one byte, as sodium_pad) so that servers see
  * only one of five sizes.
  */

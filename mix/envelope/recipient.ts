@@ -1,6 +1,6 @@
 /**
  * Sender and recipient sides of a sealed message: compose and seal an Inner; open an envelope and
- * run every verification step of SEALED-SENDER.md §10.2 in order, each failing with its own code.
+ * run every verification step of docs/PROTOCOL.md §14 in order, each failing with its own code.
  */
 import type { CryptoSuite } from '../crypto/suite.ts'
 import type { Rng } from '../rng.ts'
@@ -11,7 +11,7 @@ import { ENVELOPE_V2, openV2, sealV2, verifyV2Sender, type SealedV2 } from './en
 import type { SealCode } from './errors.ts'
 import { encodeInner, parseInner } from './inner.ts'
 
-/** Default clock-skew tolerance for certificate times (SEALED-SENDER.md §5). */
+/** Default clock-skew tolerance for certificate times (docs/PROTOCOL.md §11). */
 export const DEFAULT_SKEW_MS = 5 * 60 * 1000
 
 export interface OutgoingMessage {
@@ -117,7 +117,7 @@ function checkChain (c: CryptoSuite, sc: SenderCert, embedded: Uint8Array, trust
 }
 
 /**
- * Open an envelope addressed to this device and verify it (SEALED-SENDER.md §10.2 steps 1-7).
+ * Open an envelope addressed to this device and verify it (docs/PROTOCOL.md §14 steps 1-7).
  * Steps 8-9 (the inner Olm/Megolm/MLS layer and the UI) belong to the chat client.
  */
 export function openMessage (c: CryptoSuite, wire: Uint8Array, recipient: X25519KeyPair, trust: TrustStore, o: VerifyOptions): Result<VerifiedMessage, SealCode> {

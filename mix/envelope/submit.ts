@@ -1,5 +1,5 @@
 /**
- * SubmitRequest and delivery authorization (SEALED-SENDER.md §9-10.1), sealed to the ingress with
+ * SubmitRequest and delivery authorization (docs/PROTOCOL.md §15), sealed to the ingress with
  * crypto_box_seal so that the exit relay learns only which ingress to hand it to.
  *
  * SubmitRequest = u8 version (1) ‖ u8 kind ‖ lp16 dest ‖ lp16 auth ‖ envelope (the rest)
@@ -17,6 +17,9 @@ import type { X25519KeyPair } from './envelope-v1.ts'
 import { ENVELOPE_V2, type SealedV2 } from './envelope-v2.ts'
 
 export const SUBMIT_VERSION = 1
+/** The Matrix event type under which an ingress delivers a sealed envelope to a device. */
+export const SEALED_EVENT_TYPE = 'org.sealmix.sealed.v1'
+
 export const KIND_TO_DEVICE_V1 = 1
 export const KIND_TO_DEVICE_V2_BATCH = 2
 export const KIND_ROOM = 3

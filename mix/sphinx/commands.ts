@@ -1,5 +1,5 @@
 /**
- * Routing commands (PACKET-FORMAT.md §5). Encoding for the creator, strict parsing for relays.
+ * Routing commands (docs/PROTOCOL.md §4). Encoding for the creator, strict parsing for relays.
  * Parsing never throws: it returns `{ ok: false, detail }` for any malformed block.
  */
 import { MixError } from '../errors.ts'

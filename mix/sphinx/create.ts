@@ -1,5 +1,5 @@
 /**
- * Packet and SURB creation (PACKET-FORMAT.md §6 and §9): the client side.
+ * Packet and SURB creation (docs/PROTOCOL.md §5 and §9): the client side.
  * Bad arguments throw MixError; these inputs come from our own caller, never from the network.
  */
 import type { CryptoSuite } from '../crypto/suite.ts'

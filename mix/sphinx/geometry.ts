@@ -1,5 +1,5 @@
 /**
- * Sphinx geometry (PACKET-FORMAT.md §3): hop capacity r and user payload length U fix every size.
+ * Sphinx geometry (docs/PROTOCOL.md §2): hop capacity r and user payload length U fix every size.
  * X25519 NIKE: AD 2, α 32, γ 32, per-hop routing info 82, payload tag 32.
  */
 import type { CryptoSuite } from '../crypto/suite.ts'
@@ -60,7 +60,7 @@ export function makeGeometry (p: GeometryParams): Geometry {
   })
 }
 
-/** The network geometry (DESIGN.md §3): entry gateway, three mix layers, exit gateway; 2048-byte payloads. */
+/** The network geometry (docs/PROTOCOL.md §16): entry gateway, three mix layers, exit gateway; 2048-byte payloads. */
 export const NETWORK_GEOMETRY: Geometry = makeGeometry({ hops: 5, userPayloadBytes: 2048 })
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Per-hop key schedule (PACKET-FORMAT.md §4): HKDF-SHA256 Expand-only over the raw X25519 output,
+ * Per-hop key schedule (docs/PROTOCOL.md §3): HKDF-SHA256 Expand-only over the raw X25519 output,
  * info "katzenpost-kdf-v0-hkdf-sha256", 160 bytes.
  */
 import type { CryptoSuite } from '../crypto/suite.ts'

@@ -1,5 +1,5 @@
 /**
- * The payload SPRP (PACKET-FORMAT.md §8): LIONESS over ChaCha20 (DJB, zero nonce) and keyed
+ * The payload SPRP (docs/PROTOCOL.md §7): LIONESS over ChaCha20 (DJB, zero nonce) and keyed
  * BLAKE2b-256, as in burdges/lioness-rs. The SPRP is an interface so a test can plug in AEZ and
  * reproduce Katzenpost's full vectors.
  */

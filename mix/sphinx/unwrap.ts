@@ -1,6 +1,6 @@
 /**
- * Per-hop unwrap (PACKET-FORMAT.md §7). Never throws on untrusted input: every outcome is data,
- * and a drop carries a `reason` from the closed set of DESIGN.md §9 (the metric label) plus a
+ * Per-hop unwrap (docs/PROTOCOL.md §6). Never throws on untrusted input: every outcome is data,
+ * and a drop carries a `reason` from the closed set of docs/METRICS.md (the metric label) plus a
  * finer `detail` for tests and debugging. Processing order is normative: length, AD, X25519,
  * KDF, MAC (constant time), replay, β decrypt, strict command parse, SPRP, blinding.
  */
@@ -9,7 +9,7 @@ import { PAYLOAD_TAG_BYTES, PER_HOP_ROUTING_INFO_BYTES } from './geometry.ts'
 import { blindingFactor, deriveHopKeys, type HopKeys } from './keys.ts'
 import type { SphinxContext } from './create.ts'
 
-/** Drop reasons a relay counts (DESIGN.md §9). Unwrap produces the first three. */
+/** Drop reasons a relay counts (docs/METRICS.md). Unwrap produces the first three. */
 export type DropReason = 'malformed' | 'mac' | 'replay'
 
 export type DropDetail =
@@ -27,7 +27,7 @@ export interface UnwrapOptions {
   readonly keys: readonly Uint8Array[]
   readonly replay?: ReplayCheck
   /**
-   * Apply the role rule of PACKET-FORMAT.md §5 (forward = next_node_hop + node_delay;
+   * Apply the role rule of docs/PROTOCOL.md §4 (forward = next_node_hop + node_delay;
    * deliver = node_delay + recipient; SURB reply = recipient + surb_reply). Default true; the
    * third-party vectors use simpler sets and turn it off.
    */

@@ -8,8 +8,8 @@
  * into its status line; they are read from that line, and a line without them is an error, not
  * a NaN.
  */
-import { runDevnet } from '../../daemon/index.ts'
-import { scrape } from '../../daemon/devnet-status.ts'
+import { runDevnet } from '../../tools/index.ts'
+import { scrape } from '../../tools/devnet/status.ts'
 import type { BenchResult } from './harness.ts'
 
 const SECONDS = Number(process.env.SEALMIX_BENCH_DEVNET_SECONDS ?? 60)
@@ -71,7 +71,7 @@ export async function benchDevnet (): Promise<BenchResult[]> {
   const padding = delta(k => k === 'sealmix_cover_sent_total{kind="link"}')
   const drops = delta(k => k.startsWith('sealmix_packets_dropped_total'))
   const delivered = sum([last.ingress], k => k === 'sealmix_ingress_messages_total{result="delivered"}') - sum([first.ingress], k => k === 'sealmix_ingress_messages_total{result="delivered"}')
-  // The clients' tally (DemoTally.summary in daemon/devnet-status.ts): "acked N ... | ack latency p50 X ms p99 Y ms".
+  // The clients' tally (DemoTally.summary in tools/devnet/status.ts): "acked N ... | ack latency p50 X ms p99 Y ms".
   const acked = /\backed (\d+)/.exec(line)
   const lat = /ack latency p50 (\d+) ms p99 (\d+) ms/.exec(line)
   if (acked === null || lat === null) throw new Error(`bench: the devnet's status line has no ack count or latency: ${line}`)

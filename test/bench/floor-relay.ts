@@ -17,8 +17,8 @@ import { readFileSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import { Level } from 'level'
 import { encodeFrame, FRAME, loadCrypto, NETWORK_GEOMETRY as G, parseFrame, Sphinx } from '../../mix/index.ts'
-import { OutLink } from '../../daemon/transport/link.ts'
-import { Listener } from '../../daemon/transport/server.ts'
+import { OutLink } from '../../daemon/io/link.ts'
+import { Listener } from '../../daemon/relay/listener/server.ts'
 
 export interface FloorSpec {
   port: number, dataDir: string, workers: number, tickMs: number, sync: boolean, unwrap: boolean

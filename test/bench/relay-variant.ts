@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort } from '../../daemon/index.ts'
+import { freePort } from '../../tools/index.ts'
 
 export interface RelayVariant {
   readonly name: string

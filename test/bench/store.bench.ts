@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { commit, openDatabase, sublevel, type BatchOp } from '../../daemon/store/db.ts'
-import { QueueStore } from '../../daemon/store/queue-store.ts'
+import { commit, openDatabase, sublevel, type BatchOp } from '../../daemon/io/db.ts'
+import { QueueStore } from '../../daemon/relay/gateway/queue-store.ts'
 import type { BenchResult } from './harness.ts'
 
 const GROUP = 64

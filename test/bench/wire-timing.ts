@@ -8,9 +8,9 @@
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { loadCrypto } from '../../mix/index.ts'
-import { observe } from '../../daemon/audit/relay-run.ts'
-import { gaps, ks } from '../../daemon/audit/analysis.ts'
-import { DEFAULT_MIXING } from '../../daemon/index.ts'
+import { observe } from '../../tools/audit/relay-run.ts'
+import { gaps, ks } from '../../tools/audit/analysis.ts'
+import { DEFAULT_MIXING } from '../../mix/index.ts'
 const c = await loadCrypto()
 /** Frame departure times (s) from a pcap: TCP segments to the given ports, one time per 2565-byte masked frame. */
 function framesFrom (file: string, ports: number[]): number[] {

@@ -15,8 +15,8 @@ import { parse as parseYaml } from 'yaml'
 import { HELP } from '../../cli/help.ts'
 import { COMMAND_OPTIONS, INIT_ROLES } from '../../cli/options.ts'
 import { ensureKeys } from '../../daemon/index.ts'
-import { commit, openDatabase } from '../../daemon/store/db.ts'
-import { QueueStore } from '../../daemon/store/queue-store.ts'
+import { commit, openDatabase } from '../../daemon/io/db.ts'
+import { QueueStore } from '../../daemon/relay/gateway/queue-store.ts'
 import { loadCrypto } from '../../mix/index.ts'
 import { PROJECT } from '../helpers/testnet.ts'
 
@@ -226,11 +226,11 @@ describe('sealmix commands', function () {
     writeFileSync(bad, JSON.stringify({ ...parseYaml(readFileSync(cfg, 'utf8')) as object, limits: { perDestinationPerMinute: 0 } }))
     const b = sealmix('validate-config', '--role', 'ingress', '--config', bad)
     assert.equal(b.status, 78)
-    assert.equal(b.stderr.trim(), 'sealmix: CLIENT_CONFIG_INVALID: limits.perDestinationPerMinute must be >= 1 (got 0)')
+    assert.equal(b.stderr.trim(), 'sealmix: INGRESS_CONFIG_INVALID: limits.perDestinationPerMinute must be >= 1 (got 0)')
     const secret = join(root, 'ingress-secret.json')
     writeFileSync(secret, JSON.stringify({ ...parseYaml(readFileSync(cfg, 'utf8')) as object, homeserver: { url: 'http://x', asToken: 'short', hsToken: config.homeserver.hsToken } }))
     const s = sealmix('validate-config', '--role', 'ingress', '--config', secret)
     assert.equal(s.status, 78)
-    assert.equal(s.stderr.trim(), 'sealmix: CLIENT_CONFIG_INVALID: homeserver.asToken must be at least 16 characters (got <redacted>)')
+    assert.equal(s.stderr.trim(), 'sealmix: INGRESS_CONFIG_INVALID: homeserver.asToken must be at least 16 characters (got <redacted>)')
   })
 })

@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os'
 import { delimiter, dirname, join, relative, resolve } from 'node:path'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { runDevnet } from '../../daemon/index.ts'
+import { runDevnet } from '../../tools/index.ts'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const THIS = relative(ROOT, fileURLToPath(import.meta.url))

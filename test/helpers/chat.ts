@@ -5,10 +5,11 @@
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parseIngressConfig, fetchSenderCert, Ingress, registerCapability, SealmixClient, StandinHomeserver, syncToDevice, type ClientOptions, type Contact, type Device, type Sink } from '../../client/index.ts'
+import { type ClientOptions, type Contact, type Device, fetchSenderCert, registerCapability, SealmixClient } from '../../client/index.ts'
+import { Ingress, parseIngressConfig, type Sink } from '../../daemon/index.ts'
+import { freePort, StandinHomeserver, syncToDevice } from '../../tools/index.ts'
 import { systemRng, type CryptoSuite, type MixingParams, type SenderCert, type ServerCert, type TrustStore } from '../../mix/index.ts'
-import { freePort } from '../../daemon/index.ts'
-import { createLogger } from '../../daemon/log.ts'
+import { createLogger } from '../../daemon/io/log.ts'
 import { captureStream, CANARIES } from './log-capture.ts'
 import { createTestnet, randomBytes, waitFor, type Testnet } from './testnet.ts'
 

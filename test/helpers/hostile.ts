@@ -8,8 +8,8 @@ import { connect, type Socket } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
-import { FrameReader } from '../../daemon/transport/frame-reader.ts'
-import { dialHandshake } from '../../daemon/transport/handshake.ts'
+import { FrameReader } from '../../daemon/io/frame-reader.ts'
+import { dialHandshake } from '../../daemon/io/handshake.ts'
 import { encodeFrame, encodeHello, FRAME, NETWORK_GEOMETRY as G, type CryptoSuite, type LinkRole } from '../../mix/index.ts'
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'conn-flood.mjs')

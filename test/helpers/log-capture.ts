@@ -1,7 +1,7 @@
 /**
  * Every in-process relay of the test suite logs at trace level into this capture, and every
  * testnet registers its ids and keys as canaries; a root hook (test/zz-log-hygiene.test.ts) scans
- * the whole suite's log lines for them at the end (TESTPLAN D7).
+ * the whole suite's log lines for them at the end.
  */
 import { Writable } from 'node:stream'
 

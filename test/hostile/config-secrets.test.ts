@@ -16,8 +16,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { stringify as toYaml } from 'yaml'
 import type { z } from 'zod'
-import { IngressConfigSchema, ProfileSchema } from '../../client/index.ts'
-import { AuthorityConfigSchema, ConfigSchema } from '../../daemon/index.ts'
+import { AuthorityConfigSchema, ConfigSchema, IngressConfigSchema } from '../../daemon/index.ts'
+import { ProfileSchema } from '../../tools/index.ts'
 import { SEALMIX } from '../helpers/bundle.ts'
 import { PROJECT } from '../helpers/testnet.ts'
 
@@ -77,12 +77,12 @@ describe('hostile: config errors never print a secret', function () {
     const base = { dataDir: './d', serverName: 'example.org', network: { file: './n.json', signers: [HEX] }, homeserver: hs }
     const yaml = (o: Record<string, unknown>): string => toYaml({ ...base, ...o })
     check(dir, [f => ['ingress', '--config', f], f => ['validate-config', '--role', 'ingress', '--config', f]], [
-      { name: 'misspelt hs_token', file: 'a.yaml', text: s => yaml({ homeserver: { ...hs, hs_token: s } }), says: /CLIENT_CONFIG_INVALID: homeserver\.hs_token is not a known key/ },
+      { name: 'misspelt hs_token', file: 'a.yaml', text: s => yaml({ homeserver: { ...hs, hs_token: s } }), says: /INGRESS_CONFIG_INVALID: homeserver\.hs_token is not a known key/ },
       { name: 'homeserver as a string', file: 'b.yaml', text: s => yaml({ homeserver: s }), says: /homeserver must be a mapping \(got a string\)/ },
       { name: 'homeserver URL with credentials', file: 'c.yaml', text: s => yaml({ homeserver: { ...hs, url: `ftp://sealmix:${s}@hs.example` } }), says: /homeserver\.url must be an http:\/\/ or https:\/\/ URL \(got "ftp:\/\/<redacted>@hs\.example"\)/ },
       { name: 'misspelt metrics token', file: 'd.yaml', text: s => yaml({ metrics: { tokne: s } }), says: /metrics\.tokne is not a known key/ },
       { name: 'short as_token', file: 'e.yaml', text: s => yaml({ homeserver: { ...hs, asToken: s } }), says: /homeserver\.asToken must be at least 16 characters \(got <redacted>\)/ },
-      { name: 'JSON that does not parse', file: 'f.json', text: s => `{"dataDir": "./d",\n "homeserver": {"asToken": ${s}}}`, says: /CLIENT_CONFIG_UNREADABLE: .* is not valid JSON at line 2, column \d+/ }
+      { name: 'JSON that does not parse', file: 'f.json', text: s => `{"dataDir": "./d",\n "homeserver": {"asToken": ${s}}}`, says: /INGRESS_CONFIG_UNREADABLE: .* is not valid JSON at line 2, column \d+/ }
     ])
   })
 

@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
-import { RelayMetrics } from '../../daemon/metrics.ts'
-import { Listener } from '../../daemon/transport/server.ts'
-import { addressKey } from '../../daemon/transport/address.ts'
+import { RelayMetrics } from '../../daemon/relay/metrics.ts'
+import { Listener } from '../../daemon/relay/listener/server.ts'
+import { addressKey } from '../../daemon/io/address.ts'
 import { encodeFrame, encodeHello, FRAME, frameBytes, loadCrypto, type CryptoSuite } from '../../mix/index.ts'
 import { linkFrom, maskedFrame, rawUpgrade, startFlood, type Flood } from '../helpers/hostile.ts'
 import { LOG_LINES } from '../helpers/log-capture.ts'

@@ -4,8 +4,8 @@
  * order the queue served the sources in.
  */
 import assert from 'node:assert/strict'
-import { RelayMetrics } from '../../daemon/metrics.ts'
-import { UnwrapPool, type Lane, type Source, type Unwrapped } from '../../daemon/unwrap-pool.ts'
+import { RelayMetrics } from '../../daemon/relay/metrics.ts'
+import { UnwrapPool, type Lane, type Source, type Unwrapped } from '../../daemon/relay/unwrap/pool.ts'
 import { loadCrypto, NETWORK_GEOMETRY as G, type CryptoSuite } from '../../mix/index.ts'
 import { randomBytes, waitFor } from '../helpers/testnet.ts'
 

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict'
 import type { Socket } from 'node:net'
 import { FRAME, loadCrypto, packetFrame, Sphinx, systemRng, type CryptoSuite, type Rng } from '../../mix/index.ts'
-import { Listener } from '../../daemon/transport/server.ts'
+import { Listener } from '../../daemon/relay/listener/server.ts'
 import { linkFrom, maskedFrame, startFlood, type Flood } from '../helpers/hostile.ts'
 import { clientConn, createTestnet, G, ingressConn, metric, randomBytes, waitFor, type Testnet } from '../helpers/testnet.ts'
 

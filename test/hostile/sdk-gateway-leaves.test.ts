@@ -11,12 +11,10 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import {
-  directoryClient, fetchSenderCert, Ingress, initIngressKeys, loadIngressKeys, parseIngressConfig, registerCapability, SealmixClient, StandinHomeserver,
-  type Contact, type Device
-} from '../../client/index.ts'
-import { Authority, ensureKeys, freePort, loadIdentity, parseConfig, Relay, saveAdmission, type Admission } from '../../daemon/index.ts'
-import { createLogger } from '../../daemon/log.ts'
+import { type Contact, type Device, directoryClient, fetchSenderCert, registerCapability, SealmixClient } from '../../client/index.ts'
+import { type Admission, Authority, ensureKeys, Ingress, initIngressKeys, loadIdentity, loadIngressKeys, parseConfig, parseIngressConfig, Relay, saveAdmission } from '../../daemon/index.ts'
+import { freePort, StandinHomeserver } from '../../tools/index.ts'
+import { createLogger } from '../../daemon/io/log.ts'
 import { loadCrypto, NETWORK_GEOMETRY, systemRng, type CryptoSuite, type NetworkDocument } from '../../mix/index.ts'
 import { captureStream } from '../helpers/log-capture.ts'
 import { waitFor } from '../helpers/testnet.ts'

@@ -12,7 +12,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, 
 import { join } from 'node:path'
 import { FRAME, loadCrypto, Sphinx, systemRng, type CryptoSuite, type Rng } from '../../mix/index.ts'
 import { inspectStore, repairStore } from '../../daemon/index.ts'
-import { StoreStateFile } from '../../daemon/store/state-file.ts'
+import { StoreStateFile } from '../../daemon/io/state-file.ts'
 import { clientConn, createTestnet, G, httpGet, randomBytes, sample, waitFor, type Node, type Testnet } from '../helpers/testnet.ts'
 import { runRelay, type RelayProc } from './disk-helpers.ts'
 

@@ -8,12 +8,12 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { fifoRelabel, linkability, shape } from '../../daemon/audit/analysis.ts'
-import { coverDistinguisher } from '../../daemon/audit/cover.ts'
-import { observe } from '../../daemon/audit/relay-run.ts'
-import { NO_MIXING } from '../../daemon/audit/report.ts'
-import { failsWidely, judge, promisedSet } from '../../daemon/audit/verdict.ts'
-import { DEFAULT_MIXING } from '../../daemon/index.ts'
+import { fifoRelabel, linkability, shape } from '../../tools/audit/analysis.ts'
+import { coverDistinguisher } from '../../tools/audit/cover.ts'
+import { observe } from '../../tools/audit/relay-run.ts'
+import { NO_MIXING } from '../../tools/audit/report.ts'
+import { failsWidely, judge, promisedSet } from '../../tools/audit/verdict.ts'
+import { DEFAULT_MIXING } from '../../mix/index.ts'
 import { loadCrypto, type CryptoSuite } from '../../mix/index.ts'
 import { SEALMIX } from '../helpers/bundle.ts'
 

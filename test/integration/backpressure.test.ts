@@ -1,13 +1,13 @@
 /**
- * Bounded memory under abuse (TESTPLAN B, D): a client that stops reading and a dead peer stay
+ * Bounded memory under abuse: a client that stops reading and a dead peer stay
  * within their caps while other links keep flowing; a dead peer is re-dialled no sooner than 5 s;
  * a connection that starts a frame and never finishes it is closed at the frame deadline.
  */
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { FRAME, loadCrypto, Sphinx, systemRng, type CryptoSuite, type Rng } from '../../mix/index.ts'
-import { OutLink } from '../../daemon/transport/link.ts'
-import { Listener } from '../../daemon/transport/server.ts'
+import { OutLink } from '../../daemon/io/link.ts'
+import { Listener } from '../../daemon/relay/listener/server.ts'
 import { clientConn, createTestnet, G, ingressConn, metric, randomBytes, waitFor, type Testnet } from '../helpers/testnet.ts'
 
 const CAP = 64 * 1024

@@ -22,11 +22,11 @@
  * not that every small leak would.
  */
 import assert from 'node:assert/strict'
-import { type SealmixClient, type ClientOptions } from '../../client/index.ts'
+import { type ClientOptions, type SealmixClient } from '../../client/index.ts'
+import { freePort } from '../../tools/index.ts'
 import { FRAME, loadCrypto, type CryptoSuite } from '../../mix/index.ts'
-import { freePort } from '../../daemon/index.ts'
-import { Tap } from '../../daemon/audit/tap.ts'
-import { gaps, ks } from '../../daemon/audit/analysis.ts'
+import { Tap } from '../../tools/audit/tap.ts'
+import { gaps, ks } from '../../tools/audit/analysis.ts'
 import { startChatNet, type Chat, type Person } from '../helpers/chat.ts'
 import { randomBytes, waitFor, type Testnet } from '../helpers/testnet.ts'
 

@@ -1,5 +1,5 @@
 /**
- * Faults with real processes killed by SIGKILL (TESTPLAN B): a gateway holding a spool loses
+ * Faults with real processes killed by SIGKILL: a gateway holding a spool loses
  * nothing it committed; a relay killed in the middle of its rounds forwards nothing twice after
  * restart, even when every packet it ever saw is sent to it again.
  */

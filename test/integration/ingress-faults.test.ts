@@ -1,12 +1,12 @@
 /**
- * The ingress as its own process, killed with SIGKILL while messages flow (TESTPLAN B2's bar,
+ * The ingress as its own process, killed with SIGKILL while messages flow (
  * for the ingress): no message whose delivery was acknowledged is lost, and every message reaches
  * the homeserver exactly once (the transaction id de-duplicates a repeated delivery).
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { loadCrypto, type CryptoSuite } from '../../mix/index.ts'
-import { freePort } from '../../daemon/index.ts'
+import { freePort } from '../../tools/index.ts'
 import { createChat, enrol, type Chat } from '../helpers/chat.ts'
 import { createTestnet, httpGet, metric, PROJECT, waitFor, type Testnet } from '../helpers/testnet.ts'
 import { assertSameMultiset } from '../helpers/multiset.ts'

@@ -174,8 +174,8 @@ describe('TLS on loopback', function () {
 })
 
 async function ingressConnTls (c: CryptoSuite, net: Testnet): Promise<{ delivered: Buffer[], close: () => void }> {
-  const { FrameReader } = await import('../../daemon/transport/frame-reader.ts')
-  const { dialHandshake } = await import('../../daemon/transport/handshake.ts')
+  const { FrameReader } = await import('../../daemon/io/frame-reader.ts')
+  const { dialHandshake } = await import('../../daemon/io/handshake.ts')
   const gw = net.byName('gwB')
   const ws = new WebSocket(`wss://127.0.0.1:${gw.port}/ingress`, { rejectUnauthorized: false, perMessageDeflate: false })
   const reader = new FrameReader(ws)

@@ -1,5 +1,5 @@
 /**
- * What operators see (TESTPLAN D6, D7): metric labels from a closed list, the same series with 10
+ * What operators see: metric labels from a closed list, the same series with 10
  * and with 200 clients, a scrape promtool accepts, no address, id or key in any label value or log
  * line; the data-directory lock; graceful and forced shutdown by signal.
  */

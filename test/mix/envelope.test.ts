@@ -1,6 +1,6 @@
 /**
  * MXSS v1 sealed sender: round trips, reference sizes, and the negative tests of
- * SEALED-SENDER.md §15, each failing with its own stable code.
+ * docs/PROTOCOL.md §14 and §21, each failing with its own stable code.
  */
 import assert from 'node:assert/strict'
 import {

@@ -1,5 +1,5 @@
 /**
- * Property tests (TESTPLAN.md E2): create/unwrap round trips over random paths and payloads; any
+ * Property tests: create/unwrap round trips over random paths and payloads; any
  * single flipped header bit is dropped at the first hop; any flipped body bit is detected at the
  * end; random buffers of every length never crash any parser.
  */

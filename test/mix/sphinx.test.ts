@@ -21,7 +21,7 @@ describe('Sphinx', function () {
   })
 
   describe('geometry', function () {
-    it('has the sizes of PACKET-FORMAT.md §3 for r = 5, U = 2048', function () {
+    it('has the sizes of docs/PROTOCOL.md §2 for r = 5, U = 2048', function () {
       assert.deepEqual([g.headerBytes, g.bodyBytes, g.packetBytes, g.surbBytes, g.macOffset], [476, 2080, 2556, 572, 444])
       const r3 = makeGeometry({ hops: 3, userPayloadBytes: 2048 })
       assert.deepEqual([r3.headerBytes, r3.packetBytes, r3.surbBytes], [312, 2392, 408])

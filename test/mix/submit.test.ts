@@ -1,4 +1,4 @@
-/** SubmitRequest, the ingress wrap and delivery authorization (SEALED-SENDER.md §9, §10.1, §15). */
+/** SubmitRequest, the ingress wrap and delivery authorization (docs/PROTOCOL.md §15, §21). */
 import assert from 'node:assert/strict'
 import {
   checkDelivery, CONTENT_TYPES, deterministicRng, encodeSubmit, encodeV2Batch, epochHour, expandV2Batch, HOUR_MS, loadCrypto, openMessage, openSubmit,

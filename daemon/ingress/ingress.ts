@@ -1,0 +1,265 @@
+/**
+ * The sealed ingress beside a homeserver (`sealmix ingress`): it connects out to its exit
+ * gateways, takes DELIVER frames, opens each sealed payload, reassembles fragments, checks
+ * delivery authorization (capability signature, hour window, envelope-hash replay cache), limits
+ * each destination's rate, hands the envelope to its sink, and answers every fragment through the
+ * sender's SURB. A DELIVER is acknowledged to the gateway only after it has been handled (and, for
+ * a delivered message, after its replay entry is on disk), so a crash loses nothing acknowledged.
+ */
+import { join } from 'node:path'
+import {
+  ACK_STATUS, checkDelivery, encodeAck, FRAME, NETWORK_GEOMETRY as G, loadCrypto, openIngressPayload, parseFragment, parseSubmit, RateLimiter, Reassembler, Sphinx, userIdDomain,
+  KIND_TO_DEVICE_V1, type AckStatus, type CryptoSuite, type NetworkDocument
+} from '../../mix/index.ts'
+import { createLogger, readNetworkFile, type Logger } from '../io/index.ts'
+import { IngressError } from './errors.ts'
+import { GatewayLink } from '../../client/link.ts'
+import { IngressDirectory } from './directory.ts'
+import type { IngressConfig } from './config.ts'
+import { startApiServer, startIngressOps, type Listening } from './http.ts'
+import { IssuerApi } from './issuer.ts'
+import { loadIngressKeys, type IngressKeys } from './keys.ts'
+import { IngressMetrics } from './metrics.ts'
+
+import { matrixSink, type Sink } from './sink.ts'
+import { IngressStore } from './store.ts'
+
+export interface IngressOptions {
+  readonly config: IngressConfig
+  /** Default: the Matrix application-service sink from config.homeserver. */
+  readonly sink?: Sink
+  readonly logger?: Logger
+  readonly now?: () => number
+  readonly minRetryMs?: number
+  readonly maxRetryMs?: number
+}
+
+const MAX_FINAL = 100_000
+
+export class Ingress {
+  readonly metrics = new IngressMetrics()
+  readonly #o: IngressOptions
+  readonly #now: () => number
+  readonly #log: Logger
+  readonly #links = new Map<string, GatewayLink>()
+  #listed = false
+  readonly #linkAddress = new Map<string, string>()
+  #follower: IngressDirectory | null = null
+  /** Final answers for completed message ids, so that a re-sent fragment gets the same answer. */
+  readonly #final = new Map<string, AckStatus>()
+  #c!: CryptoSuite
+  #sphinx!: Sphinx
+  #keys!: IngressKeys
+  #doc!: NetworkDocument
+  #store!: IngressStore
+  #reasm!: Reassembler
+  #limiter!: RateLimiter
+  #sink!: Sink
+  #servers: Listening[] = []
+  #expiry: NodeJS.Timeout | null = null
+  apiPort = 0
+  metricsPort = 0
+
+  constructor (o: IngressOptions) {
+    this.#o = o
+    this.#now = o.now ?? Date.now
+    this.#log = o.logger ?? createLogger(o.config.log.level).child({ role: 'ingress' })
+  }
+
+  get id (): string { return this.#keys.id }
+  get linksUp (): number { return [...this.#links.values()].filter(l => l.up).length }
+
+  async start (): Promise<void> {
+    const cfg = this.#o.config
+    this.#c = await loadCrypto()
+    this.#sphinx = new Sphinx(this.#c)
+    this.#keys = loadIngressKeys(this.#c, cfg.dataDir, cfg.serverName)
+    if (cfg.network !== undefined) {
+      this.#doc = loadNetworkFile(this.#c, cfg.network.file, cfg.network.signers, this.#now())
+      if (!this.#doc.ingresses.some(i => i.id === this.#keys.id)) throw new IngressError('INGRESS_NETWORK_INVALID', 'this ingress is not in the network document (add it with `sealmix network --ingress`)')
+    }
+    this.#store = new IngressStore(join(cfg.dataDir, 'db'), this.#c, this.#keys.storeKey, cfg.limits.maxReplayEntries)
+    await this.#store.open(this.#now())
+    this.#reasm = new Reassembler({ maxMessages: cfg.limits.maxPartialMessages, maxBytes: cfg.limits.maxPartialBytes, timeoutMs: cfg.limits.reassemblyTimeoutMs })
+    this.#limiter = new RateLimiter(cfg.limits.perDestinationPerMinute, cfg.limits.maxDestinations)
+    this.#sink = this.#o.sink ?? matrixSink({ url: cfg.homeserver.url, asToken: cfg.homeserver.asToken, botUserId: `@${cfg.homeserver.botLocalpart}:${cfg.serverName}`, timeoutMs: cfg.homeserver.timeoutMs })
+    const issuer = new IssuerApi({ crypto: this.#c, keys: this.#keys, store: this.#store, metrics: this.metrics, homeserver: cfg.homeserver, serverName: cfg.serverName, now: this.#now })
+    try {
+      const api = await startApiServer(cfg.api.host, cfg.api.port, issuer)
+      this.#servers.push(api)
+      this.apiPort = api.port
+      if (cfg.metrics.enabled) {
+        const ops = await startIngressOps({ host: cfg.metrics.host, port: cfg.metrics.port, token: cfg.metrics.token, metrics: this.metrics, ready: () => !this.#listed ? 'not listed in the current network document' : this.linksUp > 0 ? null : 'no exit-gateway link up' })
+        this.#servers.push(ops)
+        this.metricsPort = ops.port
+      }
+    } catch (e) {
+      await this.stop()
+      throw new IngressError('INGRESS_LISTEN_FAILED', `cannot listen: ${(e as NodeJS.ErrnoException).code ?? 'unknown error'}`, { cause: e })
+    }
+    if (cfg.directory !== undefined) {
+      const d = cfg.directory
+      this.#follower = new IngressDirectory({ crypto: this.#c, keys: this.#keys, serverName: cfg.serverName, authorities: d.authorities, gateways: d.gateways, maxSkewMs: d.maxSkewMs, now: this.#now, onDocument: doc => this.#useDocument(doc), onWaiting: () => this.#log.warn({ event: 'directory_wait' }, 'waiting for a network document signed by a majority of the directory authorities'), onRefused: reason => this.#log.warn({ event: 'descriptor_refused', reason }, 'an authority refused this ingress\'s descriptor') })
+      await this.#follower.start()
+    } else {
+      this.#useDocument(this.#doc)
+    }
+    this.#expiry = setInterval(() => { void this.#store.expire(this.#now()).catch(() => {}); this.#reasm.expire(this.#now()); this.#gauges() }, 10_000)
+    this.#log.info({ event: 'started', gateways: this.#links.size }, 'ingress started')
+  }
+
+  /** Links to exactly the gateways that `doc` lists this ingress with. */
+  #useDocument (doc: NetworkDocument): void {
+    this.#doc = doc
+    const me = doc.ingresses.find(i => i.id === this.#keys.id)
+    // Not listed yet (a network that is starting, a descriptor that missed a deadline): the next document can fix it.
+    this.#listed = me !== undefined && me.gateways.length > 0
+    if (!this.#listed) this.#log.warn({ event: 'not_listed', epoch: doc.epoch }, 'this ingress is not in the current network document with a gateway; waiting for the next one')
+    const want = new Map((me?.gateways ?? []).flatMap(id => doc.relays.filter(r => r.id === id && r.role === 'gateway').map(r => [id, r] as const)))
+    for (const [id, l] of this.#links) if (want.get(id)?.address !== this.#linkAddress.get(id)) { l.close(); this.#links.delete(id); this.#linkAddress.delete(id) }
+    for (const gw of want.values()) {
+      if (this.#links.has(gw.id)) continue
+      const link = new GatewayLink({
+        crypto: this.#c, geometry: G, address: gw.address, role: 'ingress',
+        identity: { id: Buffer.from(this.#keys.id, 'hex'), secretKey: this.#keys.identity.secretKey },
+        peer: { id: Buffer.from(gw.id, 'hex'), identityKey: Buffer.from(gw.identityKey, 'hex') },
+        minRetryMs: this.#o.minRetryMs ?? 1000, maxRetryMs: this.#o.maxRetryMs ?? 30_000,
+        onUp: () => { this.#linkGauge(); this.#log.info({ event: 'gateway_up' }, 'exit gateway link up') },
+        onDown: () => { this.#linkGauge(); this.#log.warn({ event: 'gateway_down' }, 'exit gateway link down') },
+        onFrame: (kind, body) => { if (kind === FRAME.DELIVER) void this.#onDeliver(link, body) }
+      })
+      this.#links.set(gw.id, link)
+      this.#linkAddress.set(gw.id, gw.address)
+      link.start()
+    }
+    this.#linkGauge()
+  }
+
+  async stop (): Promise<void> {
+    if (this.#expiry !== null) clearInterval(this.#expiry)
+    await this.#follower?.stop()
+    for (const l of this.#links.values()) l.close()
+    this.#links.clear()
+    await Promise.all(this.#servers.map(async s => await s.close()))
+    this.#servers = []
+    await this.#store?.close().catch(() => {})
+  }
+
+  async #onDeliver (link: GatewayLink, body: Buffer): Promise<void> {
+    const deliveryId = Buffer.from(body.subarray(0, 8))
+    try {
+      await this.#handle(Buffer.from(body.subarray(8, 8 + G.userPayloadBytes)))
+      link.send(FRAME.ACK, deliveryId)
+    } catch (e) {
+      // Not acknowledged: the gateway keeps the packet and sends it again after a reconnect.
+      this.#log.error({ event: 'handle_failed', code: (e as { code?: string }).code }, 'a delivered packet could not be handled')
+    }
+    this.#gauges()
+  }
+
+  async #handle (payload: Buffer): Promise<void> {
+    const opened = openIngressPayload(this.#c, G, payload, this.#keys.box)
+    if (!opened.ok) { this.metrics.fragments.inc({ result: opened.code === 'SEAL_SUBMIT_UNOPENABLE' ? 'unopenable' : 'malformed' }); return }
+    const { surb, fragment } = opened.value
+    const head = parseFragment(fragment)
+    if (!head.ok) { this.metrics.fragments.inc({ result: 'malformed' }); return }
+    const { messageId, index } = head.value
+    const id = messageId.toString('hex')
+    const r = this.#reasm.add(fragment, this.#now())
+    let status: AckStatus
+    if (r.status === 'rejected') {
+      const full = r.code === 'SEAL_REASSEMBLY_FULL'
+      this.metrics.fragments.inc({ result: full ? 'full' : 'malformed' })
+      status = full ? ACK_STATUS.tryLater : ACK_STATUS.refused
+    } else if (r.status === 'duplicate') {
+      this.metrics.fragments.inc({ result: 'duplicate' })
+      status = this.#final.get(id) ?? ACK_STATUS.received
+    } else if (r.status === 'incomplete') {
+      this.metrics.fragments.inc({ result: 'accepted' })
+      status = ACK_STATUS.received
+    } else {
+      this.metrics.fragments.inc({ result: 'accepted' })
+      status = await this.#complete(messageId, r.message)
+    }
+    this.#answer(surb, messageId, index, status)
+  }
+
+  /** A whole message: authorize, rate-limit, deliver. Returns the status the sender is told. */
+  async #complete (messageId: Buffer, message: Buffer): Promise<AckStatus> {
+    const id = messageId.toString('hex')
+    const now = this.#now()
+    const refuse = (reason: string): AckStatus => {
+      this.metrics.messages.inc({ result: 'refused' })
+      this.metrics.refused.inc({ reason })
+      this.#setFinal(id, ACK_STATUS.refused)
+      return ACK_STATUS.refused
+    }
+    const retry = (result: 'retry' | 'rate_limited'): AckStatus => {
+      this.metrics.messages.inc({ result })
+      this.#reasm.forget(messageId)
+      return ACK_STATUS.tryLater
+    }
+    const req = parseSubmit(message)
+    if (!req.ok || req.value.kind !== KIND_TO_DEVICE_V1) return refuse('malformed')
+    const chk = checkDelivery(this.#c, req.value, {
+      nowMs: now,
+      lookup: (d) => this.#store.lookup(d, now),
+      seen: (h) => { const as = this.#store.deliveredAs(h); return as !== undefined && as !== id }
+    })
+    if (!chk.ok) return refuse(chk.detail ?? 'malformed')
+    if (this.#store.deliveredAs(chk.value.envelopeHash) === id) {
+      // Delivered before a restart or a lost ack: say so again without a second delivery.
+      this.metrics.messages.inc({ result: 'duplicate' })
+      this.#setFinal(id, ACK_STATUS.delivered)
+      return ACK_STATUS.delivered
+    }
+    const dest = req.value.dest
+    const slash = dest.lastIndexOf('/')
+    const userId = dest.slice(0, slash)
+    if (slash < 0 || userIdDomain(userId) !== this.#o.config.serverName) return refuse('unknown_destination')
+    if (!this.#limiter.take(dest, now)) return retry('rate_limited')
+    if (this.#store.replayFull) return retry('retry')
+    const t0 = process.hrtime.bigint()
+    const result = await this.#sink.deliver({ userId, deviceId: dest.slice(slash + 1), envelope: req.value.envelope, messageId: id })
+    this.metrics.sinkSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9)
+    if (result === 'retry') return retry('retry')
+    if (result === 'refused') return refuse('sink')
+    await this.#store.recordDelivered(chk.value.envelopeHash, messageId, now)
+    this.metrics.messages.inc({ result: 'delivered' })
+    this.#setFinal(id, ACK_STATUS.delivered)
+    return ACK_STATUS.delivered
+  }
+
+  #answer (surb: Buffer | null, messageId: Buffer, index: number, status: AckStatus): void {
+    if (surb === null) return
+    const { packet, firstHop } = this.#sphinx.packetFromSurb(surb, encodeAck(G, { messageId, index, status }))
+    const link = this.#links.get(firstHop.toString('hex'))
+    const sent = link !== undefined && link.send(FRAME.PACKET, packet)
+    this.metrics.answers.inc({ result: sent ? 'sent' : 'no_link' })
+  }
+
+  #setFinal (id: string, s: AckStatus): void {
+    this.#final.delete(id)
+    this.#final.set(id, s)
+    while (this.#final.size > MAX_FINAL) this.#final.delete(this.#final.keys().next().value as string)
+  }
+
+  #linkGauge (): void {
+    const up = this.linksUp
+    this.metrics.links.set({ state: 'up' }, up)
+    this.metrics.links.set({ state: 'down' }, this.#links.size - up)
+  }
+
+  #gauges (): void {
+    this.metrics.bindingExpiry.set(Math.round((this.#keys.binding.notAfterMs - this.#now()) / 1000))
+    this.metrics.partial.set(this.#reasm.partialMessages)
+    this.metrics.replayEntries.set(this.#store.replayEntries)
+  }
+}
+
+function loadNetworkFile (c: CryptoSuite, file: string, signers: readonly string[], nowMs: number): NetworkDocument {
+  const r = readNetworkFile(c, file, signers, G, nowMs)
+  if (r.kind === 'unreadable') throw new IngressError('INGRESS_NETWORK_INVALID', `cannot read the network file ${file}: ${r.errno}`)
+  if (r.kind === 'refused') throw new IngressError('INGRESS_NETWORK_INVALID', `the network document was refused: ${r.code}${r.detail !== undefined ? ` (${r.detail})` : ''}`)
+  return r.doc
+}

@@ -1,0 +1,191 @@
+/**
+ * A relay that follows directory authorities (docs/PROTOCOL.md §18.1): on a short tick, it
+ * - makes its mix keys for this epoch and KEYS_AHEAD past the next (daemon/relay/keys/keyring.ts), and
+ *   publishes a signed descriptor with them to every authority until each has taken it, well
+ *   before the next epoch's publish deadline;
+ * - keeps exactly the live keys in the unwrap workers (the current one, the previous one in its
+ *   grace window, the next one from `maxSkewMs` before it starts) and, when a key leaves that set,
+ *   has the relay drop its replay state before the key file is erased;
+ * - fetches documents (mix/directory/client.ts over daemon/io/directory-http.ts) and hands the relay
+ *   each new current one.
+ * The relay decides what a key change or a document means for its workers, filters and links.
+ */
+import {
+  descriptorEpochs, DirectoryClient, epochAt, liveKeyEpochs, refreshIntervalMs, signDescriptor,
+  type AuthorityRef, type CryptoSuite, type DirectoryRejection, type NetworkDocument, type NetworkSchedule, type RelayRole
+} from '../../../mix/index.ts'
+import { DescriptorPublisher, httpTransport, type Health, type Logger } from '../../io/index.ts'
+import { EpochKeyring, type MixKeyPair } from './keyring.ts'
+
+export interface RelayEpochsOptions {
+  readonly crypto: CryptoSuite
+  readonly dataDir: string
+  readonly authorities: readonly AuthorityRef[]
+  readonly identity: { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
+  readonly self: { readonly id: string, readonly role: RelayRole, readonly layer: number, readonly address: string }
+  readonly maxSkewMs: number
+  readonly now: () => number
+  readonly log: Logger
+  readonly onRejected: (why: DirectoryRejection) => void
+  /** Where a failing tick (a full disk: keys cannot be made) is reported, and cleared by the next good one. */
+  readonly health?: Health
+}
+
+export interface EpochHooks {
+  /** The live key set changed; `retired` epochs lose their key right after this resolves. */
+  readonly onKeys: (live: ReadonlyArray<{ epoch: number, key: MixKeyPair }>, retired: readonly number[]) => Promise<void>
+  readonly onDocument: (doc: NetworkDocument) => void
+}
+
+const TICK_MS = 100
+
+export class RelayEpochs {
+  readonly #o: RelayEpochsOptions
+  readonly #keyring: EpochKeyring
+  readonly #directory: DirectoryClient
+  readonly #publisher: EpochDescriptors
+  #hooks: EpochHooks | null = null
+  #live: number[] = []
+  #doc: NetworkDocument | null = null
+  #nextRefresh = 0
+  #nextPublish = 0
+  /** epoch:reason pairs already logged (bounded: cleared past 64). */
+  readonly #loggedRefusals = new Set<string>()
+  #timer: NodeJS.Timeout | undefined
+  #running: Promise<void> | null = null
+  #refreshing = false
+  readonly #inFlight = new Set<Promise<void>>()
+  #stopped = false
+
+  constructor (o: RelayEpochsOptions) {
+    this.#o = o
+    this.#keyring = new EpochKeyring(o.crypto, o.dataDir, (epoch, bytes) => o.log.warn({ event: 'mix_key_replaced', epoch, bytes }, 'a damaged mix key file (left by an earlier crash) was replaced with a new key'))
+    this.#directory = new DirectoryClient({ crypto: o.crypto, authorities: o.authorities, transport: httpTransport(), now: o.now, maxSkewMs: o.maxSkewMs, onRejected: o.onRejected })
+    this.#publisher = new EpochDescriptors({ crypto: o.crypto, keyring: this.#keyring, authorities: o.authorities, identity: o.identity, self: o.self })
+  }
+
+  get #schedule (): NetworkSchedule { return this.#directory.schedule! }
+
+  /**
+   * The schedule, this epoch's descriptor published (so that a new relay makes the next
+   * document), and a first valid document; retried every 500 ms until the authorities answer.
+   */
+  async firstDocument (stopping: () => boolean): Promise<NetworkDocument | null> {
+    for (let tries = 0; !stopping(); tries++) {
+      const schedule = await this.#directory.fetchSchedule()
+      if (schedule !== null) this.#onRefused(this.#directory.epochNow()!, await this.#publisher.publish(this.#directory.epochNow()!))
+      const doc = schedule === null ? null : await this.#directory.refresh()
+      if (doc !== null) return doc
+      if (tries % 10 === 0) this.#o.log.warn({ event: 'directory_wait' }, 'waiting for a network document signed by a majority of the directory authorities')
+      await new Promise(resolve => setTimeout(resolve, 500))
+    }
+    return null
+  }
+
+  get #refreshMs (): number { return refreshIntervalMs(this.#schedule) }
+
+  /** After firstDocument: run the first tick (live keys handed over), then keep ticking. */
+  async start (hooks: EpochHooks): Promise<void> {
+    this.#hooks = hooks
+    await this.tick()
+    this.#next()
+  }
+
+  #next (): void {
+    if (this.#stopped) return
+    this.#timer = setTimeout(() => {
+      this.#running = this.tick().then(() => this.#o.health?.ok('epochs'), e => this.#failed(e)).finally(() => { this.#running = null; this.#next() })
+    }, TICK_MS)
+    this.#timer.unref()
+  }
+
+  async tick (): Promise<void> {
+    const o = this.#o
+    const hooks = this.#hooks!
+    const s = this.#schedule
+    const now = o.now()
+    const e = epochAt(s, now)
+    // Keys ahead that cannot be written (a full disk) must not hold up the live set's rotation and erasure: reported at the end.
+    let ahead: unknown = null
+    try { this.#keyring.ensure(descriptorEpochs(e)) } catch (err) { ahead = err }
+    const live = liveKeyEpochs(s, s.graceMs, o.maxSkewMs, now)
+    if (live.join() !== this.#live.join()) {
+      const retired = this.#live.filter(x => !live.includes(x))
+      await hooks.onKeys(live.map(epoch => ({ epoch, key: this.#keyring.get(epoch) })), retired)
+      const erased = this.#keyring.eraseBefore(live[0]!)
+      if (erased.length > 0) o.log.info({ epochs: erased }, 'mix keys erased')
+      this.#live = live
+    }
+    // Network work runs beside the tick, so that a slow authority never delays a key change.
+    if (now >= this.#nextPublish) {
+      this.#nextPublish = now + this.#refreshMs
+      this.#background(this.#publisher.publish(e).then(refused => this.#onRefused(e, refused)))
+    }
+    if (!this.#refreshing && (now >= this.#nextRefresh || this.#doc === null || this.#doc.epoch !== e)) {
+      this.#nextRefresh = now + this.#refreshMs
+      this.#refreshing = true
+      this.#background(this.#directory.refresh().then(() => {}, () => {}).finally(() => { this.#refreshing = false }))
+    }
+    const doc = this.#directory.current()
+    if (doc !== null && doc !== this.#doc) {
+      this.#doc = doc
+      hooks.onDocument(doc)
+    }
+    if (ahead !== null) throw ahead
+  }
+
+  /** Refusals by an authority are what an operator must see (a relay not admitted, or admitted with another layer): logged once per epoch and reason. */
+  #onRefused (epoch: number, refused: string[]): void {
+    // Over the authority's rate: try again in a second or two, not an eighth of an epoch later.
+    if (refused.includes('rate_limited')) this.#nextPublish = Math.min(this.#nextPublish, this.#o.now() + 1000 + Math.floor(Math.random() * 1000))
+    for (const reason of new Set(refused)) {
+      if (this.#loggedRefusals.has(`${epoch}:${reason}`)) continue
+      this.#loggedRefusals.add(`${epoch}:${reason}`)
+      this.#o.log.warn({ event: 'descriptor_refused', reason, epoch }, 'an authority refused this relay\'s descriptor')
+    }
+    if (this.#loggedRefusals.size > 64) this.#loggedRefusals.clear()
+  }
+
+  #failed (e: unknown): void {
+    if (this.#o.health !== undefined) this.#o.health.fail('epochs', e)
+    else this.#o.log.error({ err: (e as Error).message }, 'epoch tick failed')
+  }
+
+  /** Work beside the tick; its failure (a key that cannot be written) is reported, never left unhandled. */
+  #background (work: Promise<void>): void {
+    const p = work.catch(e => this.#failed(e))
+    this.#inFlight.add(p)
+    void p.finally(() => this.#inFlight.delete(p))
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped = true
+    clearTimeout(this.#timer)
+    await this.#running
+    await Promise.all([...this.#inFlight])
+  }
+}
+
+interface PublisherOptions {
+  readonly crypto: CryptoSuite
+  readonly keyring: EpochKeyring
+  readonly authorities: readonly AuthorityRef[]
+  readonly identity: { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
+  readonly self: { readonly id: string, readonly role: RelayRole, readonly layer: number, readonly address: string }
+}
+
+/** Publishes the descriptor of an epoch (its keys made first) to each authority until each has taken it. */
+class EpochDescriptors {
+  readonly #publisher: DescriptorPublisher
+  constructor (private readonly o: PublisherOptions) { this.#publisher = new DescriptorPublisher(o.authorities) }
+
+  /** Publish this epoch's descriptor to each authority that has not taken it yet; the reasons of those that refused it. */
+  async publish (epoch: number): Promise<string[]> {
+    const o = this.o
+    o.keyring.ensure(descriptorEpochs(epoch))
+    return await this.#publisher.publish(epoch, () => JSON.stringify(signDescriptor(o.crypto, {
+      version: 1, id: o.self.id, role: o.self.role, layer: o.self.layer, address: o.self.address, identityKey: Buffer.from(o.identity.publicKey).toString('hex'),
+      mixKeys: descriptorEpochs(epoch).map(x => ({ epoch: x, key: o.keyring.publicHex(x) }))
+    }, o.identity.secretKey)))
+  }
+}

@@ -1,0 +1,400 @@
+/**
+ * The relay: wires keys, network view, store, unwrap workers, listener, outgoing links, mixer,
+ * edge (gateways), loops and the operations listener. Starts in dependency order and stops in
+ * reverse; if start fails midway, what already started is stopped.
+ *
+ * Packet path: frame in -> unwrap worker -> replay filter of the key's epoch (main thread) ->
+ * staged -> mixing round (synced commit) -> frame out. Every drop is counted by reason.
+ *
+ * The network view comes from a static signed file (`network`) or from directory authorities
+ * (`directory`, daemon/relay/keys/epochs.ts): then mix keys rotate per epoch, each live key has its
+ * own replay filter, and links follow the current document.
+ */
+import {
+  createPool, FRAME, loadCrypto, NETWORK_GEOMETRY, packetFrame, parseFrame, ReplayFilter, Sphinx, systemRng,
+  type BindingName, type CryptoSuite, type IngressDescriptor, type NetworkDocument, type Rng
+} from '../../mix/index.ts'
+import type { RelayConfig } from './config.ts'
+import { Edge } from './gateway/edge.ts'
+import { RelayError } from '../io/index.ts'
+import { Health } from '../io/index.ts'
+import { startOpsServer, type OpsServer } from '../io/index.ts'
+import type { MixKeyPair } from './keys/keyring.ts'
+import { loadIdentity, loadKeys, type RelayIdentity } from './keys/identity.ts'
+import { createLogger, type Logger } from '../io/index.ts'
+import { Loops } from './loops.ts'
+import { RelayMetrics, type DropReasonLabel } from './metrics.ts'
+import { Mixer, type Outbound } from './mixer.ts'
+import { RelayEpochs } from './keys/epochs.ts'
+import { loadNetwork, NetworkView, servesIngress } from './network.ts'
+import type { Db } from '../io/index.ts'
+import { QueueStore, queueGauges } from './gateway/queue-store.ts'
+import { ReplayStore } from './keys/replay-store.ts'
+import { NextLayer } from './next-layer.ts'
+import { Listener, type Conn, type ConnKind } from './listener/server.ts'
+import type { RawMessage } from '../io/index.ts'
+import { UnwrapPool, type Unwrapped } from './unwrap/pool.ts'
+
+export interface RelayOptions {
+  readonly config: RelayConfig
+  readonly logger?: Logger
+  /** Pin a crypto binding (tests, benchmarks). @default 'auto' */
+  readonly binding?: BindingName | 'auto'
+  readonly now?: () => number
+  /** Shortest wait before re-dialling a dead peer. @default 5000 */
+  readonly minRetryMs?: number
+  /** Longest wait between re-dials (backoff cap). @default 60000 */
+  readonly maxRetryMs?: number
+}
+
+interface Ctx { readonly link: ConnKind }
+
+const ZERO32 = '0'.repeat(64)
+/** A static network file's one mix key never rotates: its replay tags keep one epoch label, whatever epoch the file names. */
+const STATIC_EPOCH = 0
+
+export class Relay {
+  readonly #o: RelayOptions
+  readonly #cfg: RelayConfig
+  readonly log: Logger
+  readonly metrics: RelayMetrics
+  /** What keeps the relay from being ready: a store or timer failing, a refused key (/readyz). */
+  readonly health = new Health(() => this.log)
+  readonly #now: () => number
+  #crypto!: CryptoSuite
+  #rng!: Rng
+  #keys!: RelayIdentity
+  /** This relay's mix public key per live epoch (loops are addressed to it). */
+  readonly #mixPublic = new Map<number, Buffer>()
+  #view!: NetworkView
+  #db: Db | null = null
+  #replay!: ReplayStore
+  /** One replay filter per live mix key, by epoch. */
+  readonly #filters = new Map<number, ReplayFilter>()
+  #epochs: RelayEpochs | null = null
+  #listed = false
+  #pool: UnwrapPool<Ctx> | null = null
+  #listener: Listener | null = null
+  #next: NextLayer | null = null
+  #mixer: Mixer | null = null
+  #edge: Edge | null = null
+  #loops: Loops | null = null
+  #ops: OpsServer | null = null
+  #loopTimer: NodeJS.Timeout | undefined
+  #sweepTimer: NodeJS.Timeout | undefined
+  #sphinx!: Sphinx
+  #myLayer = 0
+  #ready = false
+  #stopping: Promise<void> | null = null
+  port = 0
+  metricsPort = 0
+
+  constructor (o: RelayOptions) {
+    this.#o = o
+    this.#cfg = o.config
+    this.log = o.logger ?? createLogger(o.config.log.level)
+    this.metrics = new RelayMetrics(o.config.role)
+    this.#now = o.now ?? Date.now
+  }
+
+  get id (): string { return this.#keys.id }
+  /** Started, and listed with its current key in the network document in use. */
+  get ready (): boolean { return this.#ready && this.#listed && this.health.reason() === null }
+  /** The epoch of the document in use. */
+  get epoch (): number { return this.#view.doc.epoch }
+  /** Replay tags stored for one epoch (inspection and tests). */
+  async replayTags (epoch: number): Promise<number> { return await this.#replay.count(epoch) }
+  /** Epochs whose private mix key is live (in the unwrap workers). */
+  get liveEpochs (): number[] { return [...this.#filters.keys()].sort((a, b) => a - b) }
+  /** Outgoing relay links that are up (ids). */
+  get linksUp (): string[] { return this.#next?.up ?? [] }
+
+  async start (): Promise<void> {
+    try {
+      await this.#start()
+    } catch (e) {
+      await this.stop()
+      throw e
+    }
+  }
+
+  async #start (): Promise<void> {
+    const cfg = this.#cfg
+    const g = NETWORK_GEOMETRY
+    this.#crypto = await loadCrypto(this.#o.binding ?? 'auto')
+    this.#rng = systemRng(this.#crypto)
+    this.#sphinx = new Sphinx(this.#crypto, g)
+    this.#db = (this.#replay = await ReplayStore.open(cfg.dataDir, this.health)).db
+    // After the store's lock (a second process on this data directory fails on that, 75), before
+    // the directory wait, so that a liveness probe sees the process while it waits.
+    if (cfg.metrics.enabled) {
+      this.#ops = await startOpsServer({ host: cfg.metrics.host, port: cfg.metrics.port, token: cfg.metrics.token, metrics: this.metrics, ready: () => this.#stopping !== null ? 'stopping' : !this.#ready ? 'starting' : !this.#listed ? 'not listed in the current network document with this relay\'s role, layer and key' : this.health.reason() })
+      this.metricsPort = this.#ops.port
+    }
+    let staticKey: { epoch: number, key: MixKeyPair } | null = null
+    if (cfg.network !== undefined) {
+      const keys = loadKeys(this.#crypto, cfg.dataDir)
+      this.#keys = keys
+      this.#view = loadNetwork(this.#crypto, cfg.network.file, cfg.network.signers, g, this.#now())
+      const me = this.#view.relay(this.#keys.id)
+      if (me === undefined || me.role !== cfg.role || me.mixKey !== keys.mix.publicKey.toString('hex')) throw RelayError.NOT_IN_NETWORK()
+      this.#myLayer = me.layer
+      this.#listed = true
+      staticKey = { epoch: STATIC_EPOCH, key: keys.mix }
+    } else {
+      this.#keys = loadIdentity(this.#crypto, cfg.dataDir)
+      this.#myLayer = cfg.directory!.layer
+      const d = cfg.directory!
+      this.#epochs = new RelayEpochs({
+        crypto: this.#crypto, dataDir: cfg.dataDir, authorities: d.authorities, identity: this.#keys.identity, self: { id: this.#keys.id, role: cfg.role, layer: d.layer, address: d.address },
+        maxSkewMs: d.maxSkewMs, now: this.#now, log: this.log, health: this.health, onRejected: reason => this.metrics.directoryRejected.inc({ reason })
+      })
+      const first = await this.#epochs.firstDocument(() => this.#stopping !== null)
+      if (first === null) throw RelayError.NETWORK_INVALID('DIR_NONE_VALID', 'stopped while waiting for the directory')
+      this.#view = new NetworkView(first)
+    }
+    this.metrics.networkAge.set(Math.max(0, (this.#now() - this.#view.doc.validFromMs) / 1000))
+    this.metrics.epoch.set(this.#view.doc.epoch)
+    this.metrics.epochLength.set((this.#view.doc.epochMs ?? 0) / 1000)
+    let loaded = 0
+    let spool: QueueStore | null = null
+    let mailbox: QueueStore | null = null
+    if (cfg.role === 'gateway') {
+      spool = new QueueStore(this.#db, 'spool', { quota: cfg.spool.maxPacketsPerDestination, ttlMs: cfg.spool.ttlMs })
+      mailbox = new QueueStore(this.#db, 'mailbox', { quota: cfg.mailbox.maxPacketsPerMailbox, ttlMs: cfg.mailbox.ttlMs })
+      await spool.load()
+      await mailbox.load()
+      this.#edge = new Edge({ crypto: this.#crypto, geometry: g, spool, mailbox, mailboxKey: this.#keys.mailboxKey, pullBatch: cfg.mailbox.pullBatch, metrics: this.metrics })
+    }
+
+    this.#pool = new UnwrapPool<Ctx>({ workers: cfg.limits.workers, geometry: g, maxQueued: cfg.limits.maxUnwrapQueue, maxQueuedPerClient: cfg.limits.maxUnwrapQueuePerClient, metrics: this.metrics, onResults: r => this.#route(r) })
+    await this.#pool.init({ binding: this.#crypto.name, keys: [], epochs: [], maxDelayMs: this.#view.doc.mixing.maxDelayMs })
+    if (staticKey !== null) loaded = await this.#setKeys([staticKey], [])
+
+    const params = this.#view.doc.mixing
+    const identity = { id: Buffer.from(this.#keys.id, 'hex'), secretKey: this.#keys.identity.secretKey }
+    this.#mixer = new Mixer({
+      db: this.#db,
+      pool: createPool<Outbound>(params, cfg.limits.maxPoolPackets),
+      params,
+      rng: this.#rng,
+      now: this.#now,
+      replay: this.#replay,
+      spool,
+      mailbox,
+      metrics: this.metrics,
+      links: {
+        ready: () => this.#next!.up,
+        send: (to, p) => this.#next!.send(to, p),
+        cover: (to) => this.#next!.cover(to),
+        cork: () => this.#next!.cork(),
+        uncork: () => this.#next!.uncork()
+      },
+      spooled: ids => { for (const id of ids) void this.#edge?.push(id) },
+      extraOps: () => {
+        const ops = this.#edge?.takeOps() ?? []
+        if (spool !== null && mailbox !== null) {
+          for (const q of [spool, mailbox]) {
+            const x = q.expire(this.#now())
+            if (x.expired > 0) { ops.push(...x.ops); this.metrics.dropped.inc({ reason: 'ttl' }, x.expired) }
+          }
+        }
+        return ops
+      },
+      health: this.health, onError: e => this.health.fail('rounds', e)
+    })
+
+    this.#listener = new Listener({
+      crypto: this.#crypto,
+      geometry: g,
+      identity,
+      host: cfg.listen.host,
+      port: cfg.listen.port,
+      tls: cfg.tls,
+      ...cfg.limits,
+      kinds: new Set<ConnKind>(cfg.role === 'gateway' ? ['client', 'relay', 'ingress'] : ['relay']),
+      keyOf: (kind, id) => {
+        if (kind === 'relay') { const r = this.#view.relay(id); return r === undefined ? undefined : Buffer.from(r.identityKey, 'hex') }
+        const i = this.#view.ingress(id)
+        return i !== undefined && this.#serves(i) ? Buffer.from(i.identityKey, 'hex') : undefined
+      },
+      onOpen: c => this.#opened(c),
+      onClose: c => this.#closed(c),
+      onMessage: (c, m) => this.#message(c, m),
+      onHandshakeFailed: kind => this.metrics.handshakeFailures.inc({ link: kind === 'relay' ? 'peer' : kind }), metrics: this.metrics, log: this.log
+    })
+    this.port = await this.#listener.start()
+
+    this.#next = new NextLayer({
+      crypto: this.#crypto, sphinx: this.#sphinx, rng: this.#rng, identity, limits: cfg.limits, minRetryMs: this.#o.minRetryMs, maxRetryMs: this.#o.maxRetryMs, metrics: this.metrics,
+      buildCover: async (n, id, key) => await this.#pool!.cover(n, id, key)
+    })
+    this.#next.sync(this.#view.layer(NetworkView.nextLayer(this.#myLayer)))
+    if (this.#epochs !== null) {
+      await this.#epochs.start({
+        onKeys: async (live, retired) => { loaded += await this.#setKeys(live, retired) },
+        onDocument: doc => this.#useDocument(doc)
+      })
+    }
+    this.#loops = new Loops({ sphinx: this.#sphinx, rng: this.#rng, myId: this.#keys.id, myLayer: this.#myLayer, myMixKey: () => this.#mixPublic.get(this.#epochs === null ? STATIC_EPOCH : this.#view.doc.epoch), doc: () => this.#view.doc, metrics: this.metrics })
+    if (params.loopRatePerSec > 0) this.#scheduleLoop(params.loopRatePerSec)
+    const refresh = (): void => {
+      this.#loops?.sweep(this.#now())
+      if (spool !== null && mailbox !== null) queueGauges(this.metrics, spool, mailbox, this.#now())
+      this.metrics.networkAge.set(Math.max(0, (this.#now() - this.#view.doc.validFromMs) / 1000))
+      const buffered = this.#listener?.bufferedByKind()
+      if (buffered !== undefined) {
+        let peer = buffered.relay
+        peer += this.#next?.bufferedAmount ?? 0
+        this.metrics.sendBuffer.set({ link: 'peer' }, peer)
+        this.metrics.sendBuffer.set({ link: 'client' }, buffered.client)
+        this.metrics.sendBuffer.set({ link: 'ingress' }, buffered.ingress)
+      }
+    }
+    refresh()
+    this.#sweepTimer = setInterval(this.health.guard('timer', refresh), 1000)
+    this.#sweepTimer.unref()
+
+    this.#mixer.start()
+    this.#ready = true
+    this.log.info({ role: cfg.role, layer: this.#myLayer, epoch: this.#view.doc.epoch, listed: this.#listed, replayTagsLoaded: loaded, spooled: spool?.count ?? 0 }, 'relay started')
+  }
+
+  /**
+   * Make `live` the mix keys in the workers, each with its replay filter (rebuilt from LevelDB),
+   * and drop the filters and stored tags of `retired` epochs. Returns the tags loaded.
+   */
+  async #setKeys (live: ReadonlyArray<{ epoch: number, key: MixKeyPair }>, retired: readonly number[]): Promise<number> {
+    let loaded = 0
+    for (const { epoch, key } of live) {
+      this.#mixPublic.set(epoch, key.publicKey)
+      if (this.#filters.has(epoch)) continue
+      const f = this.#replay.filterFor(epoch, key.publicKey, this.#cfg.replay.capacity, this.#cfg.replay.falsePositiveRate)
+      loaded += await this.#replay.load(epoch, f)
+      this.#filters.set(epoch, f)
+    }
+    this.#pool!.setKeys(live.map(l => l.key.secretKey), live.map(l => l.epoch))
+    for (const e of retired) {
+      this.#filters.get(e)?.clear()
+      this.#filters.delete(e)
+      this.#mixPublic.delete(e)
+    }
+    await this.#replay.clearBefore(Math.min(...live.map(l => l.epoch)))
+    this.metrics.mixKeysLive.set(live.length)
+    this.#updateReplayFill()
+    return loaded
+  }
+
+  #updateReplayFill (): void {
+    let fill = 0
+    for (const f of this.#filters.values()) fill = Math.max(fill, f.count / f.capacity)
+    this.metrics.replayFill.set(fill)
+  }
+
+  #serves (i: IngressDescriptor): boolean { return servesIngress(this.#crypto, this.#keys.id, this.#cfg.ingressRoots, i, this.#now()) }
+
+  /** A new current document: route by it, follow its next layer, rebuild cover for the neighbours' new keys. */
+  #useDocument (doc: NetworkDocument): void {
+    this.#view = new NetworkView(doc)
+    const me = this.#view.relay(this.#keys.id)
+    this.#listed = me !== undefined && me.role === this.#cfg.role && me.layer === this.#myLayer && me.mixKey === this.#mixPublic.get(doc.epoch)?.toString('hex')
+    this.metrics.epoch.set(doc.epoch)
+    this.metrics.networkAge.set(Math.max(0, (this.#now() - doc.validFromMs) / 1000))
+    this.#next?.sync(this.#view.layer(NetworkView.nextLayer(this.#myLayer)))
+    this.log.info({ epoch: doc.epoch, relays: doc.relays.length, listed: this.#listed }, 'network document in use')
+  }
+
+  #scheduleLoop (rate: number): void {
+    this.#loopTimer = setTimeout(this.health.guard('loops', () => {
+      if (this.#stopping === null) this.#scheduleLoop(rate)
+      const l = this.#loops?.make(this.#now())
+      if (l !== null && l !== undefined && this.#next!.has(l.to)) this.#mixer?.stage({ out: { kind: 'peer', to: l.to, frame: packetFrame(NETWORK_GEOMETRY, l.packet) }, delayMs: 0 })
+    }), this.#loops!.nextGapMs(rate))
+    this.#loopTimer.unref()
+  }
+
+  #opened (c: Conn): void {
+    this.metrics.connections.inc({ link: c.kind === 'relay' ? 'peer' : c.kind })
+    if (c.kind === 'ingress') this.#edge?.ingressUp(c.peerId!, c)
+  }
+
+  #closed (c: Conn): void {
+    this.metrics.connections.dec({ link: c.kind === 'relay' ? 'peer' : c.kind })
+    if (c.kind === 'ingress') this.#edge?.ingressDown(c.peerId!, c)
+  }
+
+  #drop (reason: DropReasonLabel): void { this.metrics.dropped.inc({ reason }) }
+
+  #message (c: Conn, m: RawMessage): void {
+    const link = c.kind === 'relay' ? 'peer' : c.kind
+    const f = m.isBinary ? parseFrame(NETWORK_GEOMETRY, m.data) : null
+    if (f === null) { this.#drop('malformed'); return }
+    if (f.kind === FRAME.PACKET) {
+      this.metrics.receivedOn[link].inc()
+      if (this.#stopping !== null || !this.#pool!.submit(f.body, { link: c.kind }, c, c.kind === 'client' ? 'client' : 'peer')) this.#drop('queue_full')
+      return
+    }
+    if (c.kind === 'ingress' && f.kind === FRAME.ACK) { this.#edge?.ingressAck(c.peerId!, f.body); return }
+    if (c.kind === 'client' && f.kind === FRAME.PULL) { void this.#edge?.pull(c, f.body); return }
+    if (c.kind === 'client' && f.kind === FRAME.ACK) { this.#edge?.clientAck(c, f.body); return }
+    this.#drop('malformed')
+  }
+
+  #route (results: Array<Unwrapped<Ctx>>): void {
+    const mixer = this.#mixer!
+    const g = NETWORK_GEOMETRY
+    for (const { ctx, result: r, bytes, tag } of results) {
+      if (r.t === 0) { this.#drop(r.reason as DropReasonLabel); continue }
+      // Replay check on the main thread, so every worker shares one filter per key. A key retired
+      // while its packets were in a worker has no filter any more: those packets are refused.
+      const filter = this.#filters.get(r.epoch)
+      if (filter === undefined || filter.full) { this.#drop('replay_full'); continue }
+      if (!filter.add(tag)) { this.#drop('replay'); continue }
+      const t = Buffer.from(tag)
+      const epoch = r.epoch
+      if (r.t === 1) {
+        const next = this.#view.relay(r.hop)
+        if (next === undefined || next.layer !== NetworkView.nextLayer(this.#myLayer) || !this.#next!.has(r.hop) || (ctx.link !== 'relay' && this.#myLayer !== 0)) {
+          this.#drop('unknown_hop'); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue
+        }
+        mixer.stage({ out: { kind: 'peer', to: r.hop, frame: packetFrame(g, bytes) }, tag: t, epoch, delayMs: r.delay })
+      } else if (r.t === 2) {
+        if (r.hop === ZERO32) { this.metrics.coverReceived.inc(); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }
+        if (r.hop === this.#keys.id) { this.#loops?.returned(bytes.subarray(0, g.userPayloadBytes)); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }
+        const ing = this.#view.ingress(r.hop)
+        if (this.#cfg.role !== 'gateway' || ing === undefined || !this.#serves(ing)) { this.#drop('unknown_hop'); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }
+        mixer.stage({ out: { kind: 'ingress', to: r.hop, payload: Buffer.from(bytes.subarray(0, g.userPayloadBytes)) }, tag: t, epoch, delayMs: r.delay })
+      } else if (r.t === 3) {
+        if (this.#cfg.role !== 'gateway') { this.#drop('unknown_hop'); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }
+        const record = Buffer.concat([Buffer.from(r.surbId, 'hex'), bytes.subarray(0, g.bodyBytes)])
+        mixer.stage({ out: { kind: 'mailbox', to: this.#edge!.mailboxKeyOf(Buffer.from(r.hop, 'hex')), record }, tag: t, epoch, delayMs: 0 })
+      }
+    }
+    this.#updateReplayFill()
+  }
+
+  /**
+   * Graceful stop: refuse new connections and packets, let the running round finish (its commit
+   * and sends), commit the replay tags of staged packets, close links, workers and the database.
+   * Packets still pooled are dropped (documented in OPERATIONS.md). Idempotent.
+   */
+  async stop (): Promise<void> {
+    if (this.#stopping !== null) return await this.#stopping
+    this.#stopping = (async () => {
+      this.#ready = false
+      clearTimeout(this.#loopTimer)
+      clearInterval(this.#sweepTimer)
+      await this.#epochs?.stop()
+      this.#listener?.stopAccepting()
+      await this.#mixer?.stop()
+      if (this.#db !== null && this.#mixer !== null) await this.#mixer.flushTags().catch(() => {})
+      await this.#next?.close()
+      await this.#listener?.close()
+      await this.#pool?.close()
+      await this.#ops?.close()
+      await this.#db?.close()
+      this.log.info('relay stopped')
+    })()
+    return await this.#stopping
+  }
+}

@@ -1,0 +1,10 @@
+/** Developer and auditor tools built on the programs: the import surface of tools/ for cli/ and tests. */
+export { buildNetworkDocument, writeNetworkFile, loadSignerKey } from './network-file.ts'
+export { runDevnet, freePort, DevnetError, type DevnetOptions } from './devnet/devnet.ts'
+export { statusOutput } from './devnet/status.ts'
+export { StandinHomeserver, type StandinUser, type StandinOptions } from './devnet/standin-homeserver.ts'
+export { initDeployRelays, finishDeployNetwork, DEPLOY_RELAYS, type DeployRelays } from './deploy-init.ts'
+export { runAudit, auditOne, auditSvg, DEMO_LOAD, type AuditResult, type AuditCase, type AuditConfiguration } from './audit/report.ts'
+export { loadProfile, loadContact, contactCard, newProfile, ProfileSchema, ContactSchema, type Profile, type LoadedProfile } from './chat/profile.ts'
+export { runSend, runListen, type ListenOptions, type AppIo } from './chat/apps.ts'
+export { syncToDevice, type ToDeviceEvent } from './chat/sync.ts'
