@@ -1,7 +1,7 @@
 /**
  * npm run bench:abuse [-- --json FILE]
  *
- * A legitimate client beside a garbage flood (issue 16). The loopback testnet (two gateways and one
+ * A legitimate client beside a garbage flood. The loopback testnet (two gateways and one
  * mix per layer, in this process, one unwrap worker each), the real ingress with the stand-in
  * homeserver, and alice's SDK client on gwA sending to bob: each message is acknowledged end to end
  * through a SURB into her mailbox. Each run measures two phases of MESSAGES messages, one every

@@ -1,5 +1,5 @@
 /**
- * End to end (issue 7): `sealmix devnet` as separate processes, measured for
+ * End to end: `sealmix devnet` as separate processes, measured for
  * SEALMIX_BENCH_DEVNET_SECONDS (default 60) from the moment the demo clients start (the
  * network's start-up is not in the rates). Counts come from the nodes' Prometheus metrics (the
  * devnet prints each node's /metrics address; scraped when the clients start and at the end):

@@ -1,5 +1,5 @@
 /**
- * Relay bench (issue 3): one relay process (a layer-1 mix with 2 unwrap workers, run from the
+ * Relay bench: one relay process (a layer-1 mix with 2 unwrap workers, run from the
  * esbuild bundle that `npm run build` writes) is fed pre-built packets over an authenticated ws
  * link by this load process, which also runs the sink (the next layer's relay, counting).
  * Everything runs on this machine's cores. Each run (run.ts repeats it, default 3 times) measures:

@@ -1,5 +1,5 @@
 /**
- * Spool and mailbox ingest (issue 7): records written through QueueStore in synced group commits
+ * Spool and mailbox ingest: records written through QueueStore in synced group commits
  * of 64 (one LevelDB batch with sync per group, as the relay's round does), beside the floor of
  * the same bytes written as raw synced LevelDB batches of 64 in the same run, interleaved.
  */

@@ -56,7 +56,7 @@ describe('deployment artifacts', function () {
     for (const s of ['gateway-a', 'gateway-b', 'mix-1', 'mix-2', 'mix-3', 'ingress', 'homeserver', 'prometheus', 'grafana']) assert.ok(s in c.services, s)
   })
 
-  /** Every object validates against its Kubernetes schema, and keeps the promises of the issue. Returns the count of each kind. */
+  /** Every object validates against its Kubernetes schema and is hardened as a deployment must be (below). Returns the count of each kind. */
   async function checkObjects (docs: unknown[]): Promise<Map<string, number>> {
     const models: Record<string, () => Promise<new (o: unknown) => { validate: () => void }>> = {
       'v1/Namespace': async () => (await import('kubernetes-models/v1/Namespace')).Namespace as never,
@@ -76,7 +76,8 @@ describe('deployment artifacts', function () {
     }
     assert.equal(kinds.get('StatefulSet'), 5, 'one StatefulSet per role and layer: gateway, mix-1..3, ingress')
     assert.equal(kinds.get('PodDisruptionBudget'), 5)
-    // The promises of the issue, object by object.
+    // Object by object: non-root, a read-only root filesystem, no privilege escalation, keys from a Secret, a
+    // persistent volume, resource requests and limits, both probes, and metrics only from the monitoring namespace.
     for (const s of (docs as Array<{ kind: string, spec: { template: { spec: { securityContext: { runAsNonRoot: boolean }, containers: Array<{ securityContext: { readOnlyRootFilesystem: boolean, allowPrivilegeEscalation: boolean }, resources: { requests: unknown, limits: unknown }, readinessProbe: { httpGet: { path: string } }, livenessProbe: { httpGet: { path: string } } }>, volumes: Array<{ secret?: unknown }> } }, volumeClaimTemplates: unknown[] } }>).filter(d => d.kind === 'StatefulSet')) {
       const pod = s.spec.template.spec
       assert.equal(pod.securityContext.runAsNonRoot, true)

@@ -1,7 +1,7 @@
 /**
  * A barrier for "nothing more comes out" (a duplicate, a replay forwarded late): sentinels sent one
  * at a time through the same path as the packets in question, each only after the one before it
- * came out. Waiting for it replaces a sleep that only hopes the late event would have come by then.
+ * came out. Waiting for it, unlike a sleep, does not merely hope the late event has come by then.
  *
  * Why it holds in the testnets (one unwrap worker per relay, so each relay routes packets in the
  * order they arrived; node delays 0; rounds that never overlap; one connection per link, and an

@@ -1,8 +1,8 @@
 /**
- * Issue 16: `sealmix init --out` onto an existing 0644 file left the tokens in it at 0644, and a
- * data directory made beforehand at 0755 stayed 0755; run as root, init said nothing. Now what
- * init writes is 0600 (files) and 0700 (directories) whether it existed or not, and init warns
- * on stderr when it runs as root (uid 0), and only then. Real CLI (the bundle), every role.
+ * File modes of what `sealmix init` writes. `init --out` onto an existing 0644 file must not leave
+ * the tokens in it readable by everyone, and a data directory made beforehand at 0755 must not stay
+ * 0755: what init writes is 0600 (files) and 0700 (directories) whether it existed or not. Run as
+ * root (uid 0), init warns on stderr, and only then. Real CLI (the bundle), every role.
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'

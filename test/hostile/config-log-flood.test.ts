@@ -1,9 +1,9 @@
 /**
- * Issue 16: with a low file-descriptor limit, a relay's epoch tick logged the same EMFILE 232
- * times in 25 s. The daemons' log destination (cli/log-flood.ts, used by `run`, `ingress` and
- * `authority`) now holds back repeats of one failure: at most 5 at once, then one per 10 s, and
- * one line that counts what was held back. Distinct failures, and lines below warn, all pass.
- * The same flood, replayed through the daemons' real logger on a simulated clock.
+ * A repeated failure must not flood the log: with a low file-descriptor limit, a relay's epoch tick
+ * can log the same EMFILE 232 times in 25 s. The daemons' log destination (cli/log-flood.ts, used by
+ * `run`, `ingress` and `authority`) holds back repeats of one failure: at most 5 at once, then one
+ * per 10 s, and one line that counts what was held back. Distinct failures, and lines below warn,
+ * all pass. That flood, replayed through the daemons' real logger on a simulated clock.
  */
 import assert from 'node:assert/strict'
 import { floodGuard } from '../../cli/log-flood.ts'

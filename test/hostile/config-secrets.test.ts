@@ -1,13 +1,13 @@
 /**
- * Issue 16: config errors echoed secrets. A misspelt secret key (homeserver.hs_token,
+ * Config errors must never echo secrets. A misspelt secret key (homeserver.hs_token,
  * metrics.tokne, metrics.Token), a section written as one string (`homeserver: <token>`), a URL
- * with credentials and a file that does not parse all printed the secret in the one-line error.
- * Each case here runs the real CLI (the bundle) on every command that reads that kind of file
- * (relay, ingress, authority, client profile, and validate-config for each) with a canary as the
- * secret, and asserts the error names the key (or the position) but never the canary. And every
- * numeric key of every config schema has an upper bound, named in the message:
- * `validate-config` used to take replay.capacity: 1e12, which `run` then died on (exit 70,
- * "Invalid typed array length").
+ * with credentials and a file that does not parse are the cases that could print the secret in
+ * the one-line error. Each case here runs the real CLI (the bundle) on every command that reads
+ * that kind of file (relay, ingress, authority, client profile, and validate-config for each) with
+ * a canary as the secret, and asserts the error names the key (or the position) but never the
+ * canary. And every numeric key of every config schema has an upper bound, named in the message:
+ * `validate-config` must not accept what `run` then dies on (replay.capacity: 1e12 would kill
+ * `run` with exit 70, "Invalid typed array length").
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'

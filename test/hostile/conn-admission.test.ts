@@ -1,9 +1,9 @@
 /**
- * Connection admission under abuse (issue 16). One address held every connection slot, the ones
+ * Connection admission under abuse. The threat: one address holds every connection slot, the ones
  * kept for relays included, with stalled sockets (raw TCP, upgrades that never say HELLO, headers
- * that never end): new clients and relay links got 503 and nothing was logged. Here a flood of 300
- * such sockets from 127.0.0.3, kept up by reconnecting, runs in its own process against a gateway
- * with 64 slots; the legitimate side dials from 127.0.0.2 (and the ingress from 127.0.0.1).
+ * that never end), so new clients and relay links get 503 and nothing is logged. Here a flood of
+ * 300 such sockets from 127.0.0.3, kept up by reconnecting, runs in its own process against a
+ * gateway with 64 slots; the legitimate side dials from 127.0.0.2 (and the ingress from 127.0.0.1).
  */
 import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'

@@ -1,5 +1,5 @@
 /**
- * PULL and ACK abuse on the gateway edge (issue 16): what one client connection can make the
+ * PULL and ACK abuse on the gateway edge: what one client connection can make the
  * gateway hold or do stays bounded whatever it sends. A real mailbox on LevelDB; the connection is
  * a stand-in, and the mailbox store is watched to count the work each frame costs.
  */
@@ -62,7 +62,7 @@ describe('hostile: PULL and ACK on the gateway edge', function () {
     const boxes = Array.from({ length: PULLED_PER_CONNECTION }, (_, i) => Buffer.alloc(32, i + 1))
     for (const b of boxes) await fill(b, 900)
     for (const b of boxes) await edge.pull(cl, b)
-    // 300,000 ACKs of ids never handed to this connection, as in the issue's attack.
+    // The attack: 300,000 ACKs of ids never handed to this connection.
     for (let i = 0; i < 300_000; i++) edge.clientAck(cl, ackOf(1_000_000 + i))
     assert.equal(work.acks, 0, 'no mailbox was walked for an unknown id')
     assert.equal(edge.handedTo(cl), PULLED_PER_CONNECTION * PULL_BATCH, 'what a connection may acknowledge is bounded by its last pulls')

@@ -1,7 +1,7 @@
 /**
- * A full disk (issue 16: rounds failed 296 times with ENOSPC while /readyz stayed 200; the next
- * epoch's key file was left at 0 bytes; the relay died of an uncaught RELAY_KEYS_INVALID from a
- * timer and could not start again). An exit gateway that follows directory authorities runs as its
+ * A full disk must not leave a relay failing rounds while /readyz says 200, leave the next epoch's
+ * key file at 0 bytes, or kill the relay with an uncaught RELAY_KEYS_INVALID from a timer so that it
+ * cannot start again. An exit gateway that follows directory authorities runs as its
  * own process in a private mount namespace, its data directory a 16 MiB tmpfs that the test fills
  * through /proc/PID/root: real ENOSPC, for this process only.
  * While the disk is full it stays up, answers /readyz 503 with the reason and logs it a bounded

@@ -1,7 +1,7 @@
 /**
- * Key files left empty or partial by an older version's crash (issue 16: a full disk left
- * keys/mix-6.key at 0 bytes; after space was freed the relay exited 78 on it, and systemd does not
- * restart on 78, so a person had to delete the file).
+ * Key files left empty or partial by a crash (a full disk can leave keys/mix-6.key at 0 bytes).
+ * Exiting 78 on such a file once space is freed is not enough: systemd does not restart on 78, so
+ * a person would have to delete the file.
  * - An epoch's mix key file of the wrong size is replaced with a new key: the relay starts, says
  *   so in its log, and gets listed and ready.
  * - The identity key, the mailbox key and a static network file's mix key are never replaced:

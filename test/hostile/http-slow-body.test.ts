@@ -1,7 +1,7 @@
 /**
- * Issue 16: the ingress API kept a request whose body came one byte every few seconds open for
- * over 80 s (Node's own request deadline is 300 s). Every HTTP listener of the ingress now cuts
- * such a request off: the API at its body deadline (10 s), the operations listener at its
+ * A request whose body comes one byte every few seconds must not hold an ingress connection open
+ * for minutes (Node's own request deadline is 300 s). Every HTTP listener of the ingress cuts such
+ * a request off: the API at its body deadline (10 s), the operations listener at its
  * request deadline (15 s). The real `sealmix ingress` process; each connection sends its body a
  * byte a second and the test waits for the server to close it, bounded.
  */

@@ -1,5 +1,5 @@
 /**
- * The unwrap pool's queue on its own (issue 16): one worker with no mix key, so every packet is
+ * The unwrap pool's queue on its own: one worker with no mix key, so every packet is
  * unwrapped and dropped (the cost of garbage), and the order in which results come back is the
  * order the queue served the sources in.
  */

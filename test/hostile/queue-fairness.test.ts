@@ -1,7 +1,7 @@
 /**
- * The shared unwrap queue under a flood (issue 16): two client connections sending well-versioned
- * garbage (every packet costs the worker an X25519 before its MAC fails) took the whole queue, and
- * legitimate packets were dropped queue_full beside them. Here the flood runs in its own process
+ * The shared unwrap queue under a flood. The threat: two client connections sending well-versioned
+ * garbage (every packet costs the worker an X25519 before its MAC fails) take the whole queue, and
+ * legitimate packets are dropped queue_full beside them. Here the flood runs in its own process
  * from 127.0.0.3 against gwA (one unwrap worker); a legitimate client on 127.0.0.2 sends packets
  * over the whole path to the ingress, each only once gwA has unwrapped more of the flood's garbage,
  * so that every one of them meets the flood. And a relay link kept saturated is never taken for a

@@ -1,8 +1,8 @@
 /**
- * Issue 16: a client's entry gateway leaves the network document under it (its operator took it
- * out of the admission, as during a routine restart or move). The SDK used to throw
- * MIX_BAD_ARGUMENT from a send timer (a path built with a document that no longer listed its
- * gateway), which killed the embedding process. Now the client survives: it says why it waits
+ * A client's entry gateway leaves the network document under it (its operator took it out of the
+ * admission, as during a routine restart or move). A path built with a document that no longer
+ * lists the gateway must not throw MIX_BAD_ARGUMENT from a send timer, which would kill the
+ * embedding process. The client survives: it says why it waits
  * ('waiting', gateway_not_listed), holds what is sent meanwhile, and delivers it once a document
  * lists the gateway again ('routable', 'delivered'). Real authorities (with an admission file
  * they re-read), relays, an ingress and a stand-in homeserver on loopback; epochs of 4 s.

@@ -1,6 +1,6 @@
 /**
- * Issue 16: SIGHUP killed a relay at once, with no log line (systemd counts that as a clean
- * exit). Now no sealmix program dies of it. The daemons reload: each test runs the real program
+ * SIGHUP must not kill a sealmix program (dying of it at once, with no log line, is what systemd
+ * counts as a clean exit). The daemons reload: each test runs the real program
  * (the bundle) and sends SIGHUP twice: with a config file that is refused (the daemon keeps
  * running on its config and logs why) and with a changed log level (applied: lines below the new
  * level stop, observed on lines the daemon logs afterwards, and the keys that need a restart are

@@ -1,8 +1,8 @@
 /**
  * The store under faults, in process against a real LevelDB.
- * - Ages to the second (issue 16: 60 s-old data read 1,132 s, so the age alerts fired up to an hour
- *   early), while what is at rest keeps the hour only; the TTL is exact for what the process
- *   stored and never cut short for what it loaded.
+ * - Ages to the second (ages kept to the hour can make 60 s-old data read 1,132 s, and the age
+ *   alerts fire up to an hour early), while what is at rest keeps the hour only; the TTL is exact
+ *   for what the process stored and never cut short for what it loaded.
  * - A write that fails as LevelDB fails on a full disk (a fault injected into the batch): the
  *   round is dropped and reported, its acknowledgements are written with the next round, the
  *   database is opened again before the next write, and the counts stay true, so the relay

@@ -1,11 +1,12 @@
 /**
- * A damaged database must never cost replay protection silently (issue 16). A real relay process
+ * A damaged database must never cost replay protection silently. A real relay process
  * (`sealmix run`, its own LevelDB) admits packets, is killed with SIGKILL, and its LevelDB log is
  * then cut in half, or gets 500 random bytes, or db/ is deleted. LevelDB itself opens such a
- * database without an error (classic-level exposes no paranoid_checks): before this check the relay
- * started with 0 of 2,222 replay tags. Now it refuses to start (exit 78, RELAY_STORE_CORRUPT, naming
- * `sealmix repair`); after the repair it starts but refuses every packet for the key whose tags
- * were lost, the replays of what it had admitted included: fail closed.
+ * database without an error (classic-level exposes no paranoid_checks), so without a check of its
+ * own the relay would start with 0 of 2,222 replay tags. The relay refuses to start (exit 78,
+ * RELAY_STORE_CORRUPT, naming `sealmix repair`); after the repair it starts but refuses every
+ * packet for the key whose tags were lost, the replays of what it had admitted included: fail
+ * closed.
  */
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'

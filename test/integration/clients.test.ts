@@ -1,6 +1,6 @@
 /**
  * Clients and the ingress on the loopback testnet (real relays, sockets, LevelDB; the homeserver is
- * the stand-in, a fake). Issue 4's tests: end to end with acks through SURBs; offline client and
+ * the stand-in, a fake): end to end with acks through SURBs; offline client and
  * mailbox; offline ingress and spool; fragmentation; each refusal with its own code.
  */
 import assert from 'node:assert/strict'

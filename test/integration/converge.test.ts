@@ -1,5 +1,5 @@
 /**
- * A network that starts up converges instead of racing its clients (issue 13): an SDK client made
+ * A network that starts up converges instead of racing its clients: an SDK client made
  * while the directory's document lists no relay at all does not throw; it says what it waits for
  * ('waiting', gateway_not_listed), dials its gateway once a later document lists it ('routable',
  * 'up') and then routes: its loop cover comes back through every layer. A message for a server

@@ -1,5 +1,5 @@
 /**
- * The directory under a flood (issue 14), on loopback:
+ * The directory under a flood, on loopback:
  * - a network of five relays following three authorities (epochs of 4 s) while 10,000 descriptor
  *   POSTs from one source (127.0.0.2) hit one authority: every relay keeps a document younger
  *   than two epochs throughout, and the authorities hold no identity nobody admitted;

@@ -1,5 +1,5 @@
 /**
- * Key rotation on loopback with epochs of seconds (docs/PROTOCOL.md §18.1, issue 5): three authorities,
+ * Key rotation on loopback with epochs of seconds (docs/PROTOCOL.md §18.1): three authorities,
  * five relays that follow them, an ingress listed by its own descriptor and a sender that builds
  * each packet with the document of the moment.
  * - Ten rotations under steady load, one authority stopped halfway: no relay fails, at most 0.1%
