@@ -2,6 +2,7 @@
  * ClientError: the one error class of client/ (the SDK and the ingress), with stable codes and the
  * process exit status the CLI uses for each. Messages never carry tokens, keys or addresses.
  */
+import { CodedError } from '../mix/index.ts'
 export type ClientErrorCode =
   | 'CLIENT_CONFIG_INVALID'
   | 'CLIENT_CONFIG_UNREADABLE'
@@ -33,12 +34,6 @@ export const CLIENT_EXIT_STATUS: Record<ClientErrorCode, number> = {
   CLIENT_LISTEN_FAILED: 71
 }
 
-export class ClientError extends Error {
-  readonly code: ClientErrorCode
-
-  constructor (code: ClientErrorCode, message: string, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options)
-    this.name = 'ClientError'
-    this.code = code
-  }
+export class ClientError extends CodedError<ClientErrorCode> {
+  override readonly name = 'ClientError'
 }

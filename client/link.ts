@@ -1,50 +1,92 @@
 /**
- * One outgoing WebSocket to a gateway, for a client (`/client`, a plain HELLO) or an ingress
- * (`/ingress`, the mutual identity-key handshake of docs/PROTOCOL.md §17). Reconnects with
- * exponential backoff and jitter; frames are the fixed-size frames of mix/wire/frames.ts.
+ * The SDK's connection to its entry gateway (`/client`): the client side of the link handshake of
+ * mix/wire/handshake.ts (one HELLO, nothing back) over a socket adapter, dialled again after a
+ * loss with exponential backoff and jitter; frames are the fixed-size frames of mix/wire/frames.ts.
+ * The adapter is a small interface so that a browser WebSocket fits it as well as `ws` in Node
+ * (wsSocket, the default).
  */
 import WebSocket from 'ws'
-import { encodeFrame, encodeHello, FRAME, frameBytes, parseFrame, parseHello, signLink, verifyLink, type CryptoSuite, type Geometry, type Hello } from '../mix/index.ts'
+import { Backoff, encodeFrame, frameBytes, LinkDialer, parseFrame, type FrameKind, type Geometry, type LinkStep } from '../mix/index.ts'
+
+/** One WebSocket as the link uses it. */
+export interface LinkSocket {
+  send (bytes: Uint8Array): void
+  /** With a code: a close frame with it; without: drop the connection at once. */
+  close (code?: number): void
+  /** Bytes queued and not yet written. */
+  readonly bufferedAmount: number
+  onopen: (() => void) | null
+  onmessage: ((data: Uint8Array, binary: boolean) => void) | null
+  /** Once per socket, after an error too. */
+  onclose: (() => void) | null
+}
+
+export interface SocketOptions {
+  /** The frame size: a longer message is refused by the socket. */
+  readonly maxPayload: number
+  readonly handshakeTimeoutMs: number
+  /** Trust this CA for wss:// (where the platform lets the caller choose). */
+  readonly ca?: Buffer
+}
+
+/** Opens a socket to `url` (ws:// or wss://, path included); may throw on an address it cannot use. */
+export type SocketFactory = (url: string, o: SocketOptions) => LinkSocket
+
+/** The default adapter: `ws` in Node. */
+export const wsSocket: SocketFactory = (url, o) => {
+  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: o.maxPayload, handshakeTimeout: o.handshakeTimeoutMs, ...(o.ca !== undefined ? { ca: o.ca } : {}) })
+  ws.binaryType = 'nodebuffer'
+  const s: LinkSocket = {
+    send: bytes => ws.send(bytes),
+    close: code => { if (code === undefined) ws.terminate(); else ws.close(code) },
+    get bufferedAmount () { return ws.bufferedAmount },
+    onopen: null,
+    onmessage: null,
+    onclose: null
+  }
+  ws.on('open', () => s.onopen?.())
+  ws.on('message', (data: Buffer, binary: boolean) => s.onmessage?.(data, binary))
+  ws.on('error', () => { /* the close that follows is what the link acts on */ })
+  ws.on('close', () => s.onclose?.())
+  return s
+}
 
 export interface LinkOptions {
-  readonly crypto: CryptoSuite
   readonly geometry: Geometry
   /**
    * ws:// or wss:// address of the gateway (from the network document). A function is asked at
    * every dial, so that a gateway that moves in a later document is dialled at its new address.
    */
   readonly address: string | (() => string)
-  readonly role: 'client' | 'ingress'
-  /** For an ingress: its id and identity key, and the gateway's id and identity key to check. */
-  readonly identity?: { readonly id: Buffer, readonly secretKey: Uint8Array }
-  readonly peer?: { readonly id: Buffer, readonly identityKey: Uint8Array }
+  /** @default wsSocket */
+  readonly socket?: SocketFactory
+  /** From the dial to the link being up. @default 5000 */
   readonly handshakeTimeoutMs?: number
+  /** @default 1000 */
   readonly minRetryMs?: number
+  /** @default 30000 */
   readonly maxRetryMs?: number
-  /** Refuse to queue more than this many bytes in the socket (a slow gateway must not grow us without bound). */
+  /** Refuse to queue more than this many bytes in the socket (a slow gateway must not grow us without bound). @default 4 MiB */
   readonly maxBufferedBytes?: number
   /** Trust this CA for wss:// (a test or private deployment); default: the system store. */
   readonly ca?: Buffer
   readonly onUp: () => void
   readonly onDown: () => void
-  readonly onFrame: (kind: number, body: Buffer) => void
+  readonly onFrame: (kind: FrameKind, body: Buffer) => void
 }
 
-type State = 'idle' | 'hello' | 'auth' | 'up' | 'closed'
+type State = 'idle' | 'handshake' | 'up' | 'closed'
 
 export class GatewayLink {
-  #ws: WebSocket | null = null
+  #socket: LinkSocket | null = null
   #state: State = 'idle'
-  #retryMs: number
-  #timer: NodeJS.Timeout | null = null
-  #mine: Hello | null = null
-  #theirs: Hello | null = null
+  readonly #backoff: Backoff
+  #timer: ReturnType<typeof setTimeout> | null = null
   readonly #o: LinkOptions
 
   constructor (o: LinkOptions) {
-    if (o.role === 'ingress' && (o.identity === undefined || o.peer === undefined)) throw new TypeError('an ingress link needs identity and peer')
     this.#o = o
-    this.#retryMs = o.minRetryMs ?? 1000
+    this.#backoff = new Backoff({ minMs: o.minRetryMs ?? 1000, maxMs: o.maxRetryMs ?? 30_000 }, Math.random)
   }
 
   get up (): boolean { return this.#state === 'up' }
@@ -57,11 +99,11 @@ export class GatewayLink {
   }
 
   /** Send one frame; false when the link is down or its buffer is full (the caller keeps the data). */
-  send (kind: number, ...parts: Uint8Array[]): boolean {
-    const ws = this.#ws
-    if (this.#state !== 'up' || ws === null || ws.readyState !== WebSocket.OPEN) return false
-    if (ws.bufferedAmount > (this.#o.maxBufferedBytes ?? 4 << 20)) return false
-    ws.send(encodeFrame(this.#o.geometry, kind as 1, ...parts))
+  send (kind: FrameKind, ...parts: Uint8Array[]): boolean {
+    const s = this.#socket
+    if (this.#state !== 'up' || s === null) return false
+    if (s.bufferedAmount > (this.#o.maxBufferedBytes ?? 4 << 20)) return false
+    s.send(encodeFrame(this.#o.geometry, kind, ...parts))
     return true
   }
 
@@ -69,8 +111,8 @@ export class GatewayLink {
     this.#state = 'closed'
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
-    this.#ws?.terminate()
-    this.#ws = null
+    this.#socket?.close()
+    this.#socket = null
   }
 
   /**
@@ -80,81 +122,52 @@ export class GatewayLink {
    */
   #dial (): void {
     const o = this.#o
-    const path = o.role === 'client' ? '/client' : '/ingress'
-    let ws: WebSocket
+    const timeoutMs = o.handshakeTimeoutMs ?? 5000
+    let s: LinkSocket
     try {
       const address = typeof o.address === 'function' ? o.address() : o.address
       if (address === '') { this.#state = 'idle'; return }
-      ws = new WebSocket(address.replace(/\/+$/, '') + path, { perMessageDeflate: false, maxPayload: frameBytes(o.geometry), handshakeTimeout: o.handshakeTimeoutMs ?? 5000, ...(o.ca !== undefined ? { ca: o.ca } : {}) })
+      s = (o.socket ?? wsSocket)(`${address.replace(/\/+$/, '')}/client`, { maxPayload: frameBytes(o.geometry), handshakeTimeoutMs: timeoutMs, ca: o.ca })
     } catch {
       this.#state = 'idle'
       this.#scheduleRetry()
       return
     }
-    this.#ws = ws
-    this.#state = 'hello'
-    ws.binaryType = 'nodebuffer'
-    const deadline = setTimeout(() => ws.terminate(), o.handshakeTimeoutMs ?? 5000)
-    ws.on('open', () => {
-      if (o.role === 'client') {
-        ws.send(encodeFrame(o.geometry, FRAME.HELLO, encodeHello({ role: 'client', id: Buffer.alloc(32), nonce: Buffer.alloc(32) })))
-        clearTimeout(deadline)
-        this.#becomeUp()
-        return
-      }
-      const nonce = Buffer.alloc(32)
-      o.crypto.randomFill(nonce)
-      this.#mine = { role: 'ingress', id: o.identity!.id, nonce }
-      ws.send(encodeFrame(o.geometry, FRAME.HELLO, encodeHello(this.#mine)))
-    })
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      const f = isBinary ? parseFrame(o.geometry, data) : null
-      if (f === null) return
-      if (this.#state === 'up') { o.onFrame(f.kind, f.body); return }
-      if (!this.#handshake(ws, f.kind, f.body)) ws.close(1008)
-      else if (this.up) clearTimeout(deadline)
-    })
-    ws.on('error', () => {})
-    ws.on('close', () => {
+    this.#socket = s
+    this.#state = 'handshake'
+    const hs = new LinkDialer({ role: 'client', geometry: o.geometry })
+    const deadline = setTimeout(() => s.close(), timeoutMs)
+    s.onopen = () => this.#step(s, hs.start(), deadline)
+    s.onmessage = (data, binary) => {
+      if (this.#state === 'handshake') { this.#step(s, hs.receive(data, binary), deadline); return }
+      const f = binary && this.#state === 'up' ? parseFrame(o.geometry, Buffer.from(data.buffer, data.byteOffset, data.byteLength)) : null
+      if (f !== null) o.onFrame(f.kind, f.body)
+    }
+    s.onclose = () => {
       clearTimeout(deadline)
       const wasUp = this.#state === 'up'
-      if (this.#ws === ws) this.#ws = null
+      if (this.#socket === s) this.#socket = null
       if (this.#state === 'closed') return
       this.#state = 'idle'
       if (wasUp) o.onDown()
       this.#scheduleRetry()
-    })
+    }
   }
 
-  /** Ingress handshake, dialer side: the gateway's HELLO, then its AUTH; then ours. */
-  #handshake (ws: WebSocket, kind: number, body: Buffer): boolean {
-    const o = this.#o
-    if (this.#state === 'hello') {
-      const h = kind === FRAME.HELLO ? parseHello(body) : null
-      if (h === null || !h.id.equals(o.peer!.id)) return false
-      this.#theirs = h
-      this.#state = 'auth'
-      return true
-    }
-    if (this.#state === 'auth') {
-      if (kind !== FRAME.AUTH || !verifyLink(o.crypto, 2, this.#theirs!, this.#mine!, body, o.peer!.identityKey)) return false
-      ws.send(encodeFrame(o.geometry, FRAME.AUTH, signLink(o.crypto, 1, this.#mine!, this.#theirs!, o.identity!.secretKey)))
-      this.#becomeUp()
-      return true
-    }
-    return false
-  }
-
-  #becomeUp (): void {
+  /** Send what the handshake gives; up, or a refusal closed with 1008 (docs/PROTOCOL.md §17). */
+  #step (s: LinkSocket, step: LinkStep, deadline: ReturnType<typeof setTimeout>): void {
+    for (const f of step.frames) s.send(f)
+    if (step.outcome.kind === 'pending') return
+    clearTimeout(deadline)
+    if (step.outcome.kind === 'refused') { s.close(1008); return }
     this.#state = 'up'
-    this.#retryMs = this.#o.minRetryMs ?? 1000
+    this.#backoff.reset()
     this.#o.onUp()
   }
 
+  /** The programs' retry schedule (mix/wire/backoff.ts), from 1 s to 30 s by default. */
   #scheduleRetry (): void {
-    const max = this.#o.maxRetryMs ?? 30_000
-    const wait = this.#retryMs * (0.5 + Math.random() / 2)
-    this.#retryMs = Math.min(max, this.#retryMs * 2)
+    const wait = this.#backoff.next()
     this.#timer = setTimeout(() => { this.#timer = null; if (this.#state === 'idle') this.#dial() }, wait)
   }
 }

@@ -151,7 +151,7 @@ export class SealmixClient extends EventEmitter {
     this.#outbox = new Outbox({ ackTimeoutMs: o.ackTimeoutMs ?? 15_000, maxAttempts: o.maxAttempts ?? 5, maxFragments: o.maxQueuedFragments ?? 4096 })
     this.#surbs = new SurbTable(16_384, 3600_000)
     this.#link = new GatewayLink({
-      crypto: o.crypto, geometry: G, address: () => this.#gateway()?.address ?? '', role: 'client', ca: o.ca, minRetryMs: o.minRetryMs, maxRetryMs: o.maxRetryMs,
+      geometry: G, address: () => this.#gateway()?.address ?? '', ca: o.ca, minRetryMs: o.minRetryMs, maxRetryMs: o.maxRetryMs,
       onUp: () => { this.#guard(() => this.pull()); this.#emit('up') },
       onDown: () => this.#emit('down'),
       onFrame: (kind, body) => { if (kind === FRAME.MAILBOX) this.#guard(() => this.#onMailbox(body)) }

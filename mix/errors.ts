@@ -13,14 +13,21 @@ export type MixErrorCode =
   | 'MIX_NO_BINDING'
   | 'MIX_LOW_ORDER_KEY'
 
-export class MixError extends Error {
-  readonly code: MixErrorCode
+/**
+ * The shape every sealmix error class shares: a stable code from a closed list, first in the
+ * message too, so that one printed line names it. Each layer has its own subclass and codes.
+ */
+export class CodedError<C extends string> extends Error {
+  readonly code: C
 
-  constructor (code: MixErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor (code: C, message: string, options?: { cause?: unknown }) {
     super(`${code}: ${message}`, options)
-    this.name = 'MixError'
     this.code = code
   }
+}
+
+export class MixError extends CodedError<MixErrorCode> {
+  override readonly name = 'MixError'
 
   static BAD_ARGUMENT (what: string): MixError {
     return new MixError('MIX_BAD_ARGUMENT', what)

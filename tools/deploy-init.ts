@@ -4,14 +4,15 @@
  * Nothing with a secret is checked in: every key and token is made here, on the operator's machine.
  * Relays listen on 0.0.0.0:9000 and are addressed by service name; metrics on 0.0.0.0:9464.
  */
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { stringify as toYaml } from 'yaml'
 import type { CryptoSuite, IngressDescriptor, MixingParams, RelayDescriptor } from '../mix/index.ts'
-import { ensureKeys, loadKeys, publicKeys } from '../daemon/index.ts'
+import { ensureKeys, loadKeys, publicKeys, writeSecretFile } from '../daemon/index.ts'
 import { buildNetworkDocument, loadSignerKey, writeNetworkFile } from './network-file.ts'
+import { RELAY_LAYOUT } from './network/layout.ts'
 
-export const DEPLOY_RELAYS: ReadonlyArray<readonly [string, 'gateway' | 'mix', number]> = [['gateway-a', 'gateway', 0], ['gateway-b', 'gateway', 0], ['mix-1', 'mix', 1], ['mix-2', 'mix', 2], ['mix-3', 'mix', 3]]
+export const DEPLOY_RELAYS: ReadonlyArray<readonly [string, 'gateway' | 'mix', number]> = RELAY_LAYOUT.map(r => [r.name, r.role, r.layer] as const)
 export const RELAY_PORT = 9000
 export const METRICS_PORT = 9464
 
@@ -30,11 +31,11 @@ export function initDeployRelays (c: CryptoSuite, dir: string): DeployRelays {
     const d = join(dir, name)
     ensureKeys(c, d)
     relays.push({ ...publicKeys(loadKeys(c, d)), role, layer, address: `ws://${name}:${RELAY_PORT}` })
-    writeFileSync(join(d, 'sealmix.yaml'), toYaml({
+    writeSecretFile(join(d, 'sealmix.yaml'), toYaml({
       version: 1, role, dataDir: '/data', listen: { host: '0.0.0.0', port: RELAY_PORT },
       network: { file: '/data/network.json', signers: [signerPublicKey] },
       metrics: { host: '0.0.0.0', port: METRICS_PORT }, log: { level: 'info' }
-    }), { mode: 0o600 })
+    }))
   }
   return { signerPublicKey, relays }
 }

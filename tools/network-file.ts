@@ -4,24 +4,22 @@
  * signed by one or more signer keys. The file is checked as a relay will check it before it is
  * written, so a bad descriptor is refused here and not by every relay at its next start.
  */
-import { existsSync, readFileSync } from 'node:fs'
-import { writeFileAtomic } from '../daemon/index.ts'
+import { createSecretKey, readSecretFile, writeFileAtomic } from '../daemon/index.ts'
 import { DEFAULT_MIXING, geometryHash, NETWORK_GEOMETRY, signDocument, verifyDocument, type CryptoSuite, type IngressDescriptor, type MixingParams, type NetworkDocument, type RelayDescriptor } from '../mix/index.ts'
 
 
 export interface SignerKey { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
 
-/** Create (if absent) and load a 32-byte Ed25519 seed file for signing network documents. */
+/** Create (if absent) and load a 32-byte Ed25519 seed file for signing network documents (daemon/io/secret-file.ts: atomic, 0600, never replaced). */
 export function loadSignerKey (c: CryptoSuite, file: string, create = false): SignerKey {
-  if (!existsSync(file)) {
-    if (!create) throw new Error(`no signer key at ${file}`)
-    const seed = Buffer.alloc(32)
-    c.randomFill(seed)
-    try { writeFileAtomic(file, seed, { mode: 0o600, exclusive: true }) } finally { seed.fill(0) }
-  }
-  const seed = readFileSync(file)
-  if (seed.length !== 32) throw new Error(`${file} must hold exactly 32 bytes`)
-  return c.signSeedKeypair(seed)
+  if (create) createSecretKey(file, 32, b => c.randomFill(b))
+  const r = readSecretFile(file, 32)
+  if (r.kind === 'missing') throw new Error(`no signer key at ${file}`)
+  if (r.kind === 'wrong-size') throw new Error(`${file} must hold exactly 32 bytes`)
+  if (r.kind === 'unreadable') throw r.cause
+  const pair = c.signSeedKeypair(r.bytes)
+  r.bytes.fill(0)
+  return pair
 }
 
 export function buildNetworkDocument (c: CryptoSuite, o: { network: string, relays: RelayDescriptor[], ingresses?: IngressDescriptor[], mixing?: Partial<MixingParams>, nowMs: number, validForMs?: number }): NetworkDocument {

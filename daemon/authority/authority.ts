@@ -12,17 +12,17 @@
  *   GET  /v1/schedule            the epoch schedule, signed (for nodes that hold no document yet)
  */
 import { existsSync, readFileSync } from 'node:fs'
-import { createServer, type IncomingMessage, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { IncomingMessage } from 'node:http'
 import {
   buildEpochDocument, DIRECTORY_LABEL, MAX_DOCUMENT_BYTES, documentBytes, epochAt, epochStart, isIngressDescriptor, verifyIngressBinding, missingKeyEpoch, newestIngresses, publishDeadline, RateLimiter, signSchedule, verifyDescriptorSignature, verifyIngressDescriptor,
-  type CryptoSuite, type EpochSchedule, type GeometryParams, type IngressDescriptor, type MixingParams, type NetworkDocument, type SignedDescriptor, type SignedDocument, type SignedIngressDescriptor
+  NETWORK_GEOMETRY, type CryptoSuite, type EpochSchedule, type GeometryParams, type IngressDescriptor, type MixingParams, type NetworkDocument, type SignedDescriptor, type SignedDocument, type SignedIngressDescriptor
 } from '../../mix/index.ts'
 import { AdmissionFile, AdmissionIndex, type Admission } from './admission.ts'
+import { authorityKey, type AuthorityConfig } from './config.ts'
 import { Held } from './held.ts'
 import { AuthorityMetrics, REFUSALS, type Refusal } from './metrics.ts'
 import type { Logger } from '../io/index.ts'
-import { errorCode, writeFileAtomic } from '../io/index.ts'
+import { errorCode, listenHttp, matchRoute, readBody, requestPath, serveJson, writeFileAtomic, type HttpListener, type JsonAnswer, type Route } from '../io/index.ts'
 
 export { AuthorityMetrics, REFUSALS, type Refusal }
 
@@ -76,11 +76,25 @@ export const INGRESSES_PER_SERVER = 8
 /** Source addresses with a rate-limit bucket at once (the least recently seen goes first). */
 const SOURCES = 4096
 
-async function body (req: IncomingMessage): Promise<string | null> {
-  let n = 0
-  const parts: Buffer[] = []
-  for await (const d of req) { n += (d as Buffer).length; if (n > BODY_LIMIT) return null; parts.push(d as Buffer) }
-  return Buffer.concat(parts).toString('utf8')
+/** The options of the authority that a config file describes (what `sealmix authority` runs). */
+export function authorityOptions (c: CryptoSuite, cfg: AuthorityConfig, log?: Logger): AuthorityOptions {
+  return {
+    crypto: c,
+    signing: authorityKey(c, cfg.signingKeyFile),
+    network: cfg.network,
+    schedule: { genesisMs: cfg.epoch.genesisMs, epochMs: cfg.epoch.epochMs },
+    graceMs: cfg.epoch.graceMs,
+    geometry: NETWORK_GEOMETRY,
+    mixing: cfg.mixing as MixingParams,
+    ingresses: cfg.ingresses,
+    peers: cfg.peers,
+    host: cfg.listen.host,
+    port: cfg.listen.port,
+    stateFile: cfg.stateFile,
+    admission: { file: cfg.admissionFile },
+    limits: cfg.limits,
+    ...(log === undefined ? {} : { log })
+  }
 }
 
 export class Authority {
@@ -103,7 +117,7 @@ export class Authority {
   readonly #unlogged = new Map<Refusal, number>()
   #lastRefusalLog = 0
   #tick: NodeJS.Timeout | undefined
-  #server: Server | null = null
+  #server: HttpListener | null = null
   readonly metrics = new AuthorityMetrics()
   port = 0
 
@@ -329,66 +343,65 @@ export class Authority {
     this.maintain()
     this.#tick = setInterval(() => this.maintain(), 1000)
     this.#tick.unref()
-    // connectionsCheckingInterval: Node checks requestTimeout every 30 s by default, which let a slow request live 30-40 s.
-    const s = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
-      const json = (status: number, v: unknown): void => { res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(v)) }
-      void (async () => {
-        const path = (req.url ?? '/').split('?')[0]!
-        if (req.method === 'POST' && path === '/v1/descriptor') {
-          const now = this.#now()
-          const tooMany = (): void => {
-            this.#refused('rate_limited')
-            res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' }).end(JSON.stringify({ error: 'too many descriptors; try again later', reason: 'rate_limited' }))
-          }
-          // Per source before reading the body: one source's flood costs a bucket lookup per request.
-          if (!this.#perSource.take(req.socket.remoteAddress ?? '', now)) { req.resume(); tooMany(); return }
-          const text = await body(req)
-          if (text === null) { this.#refused('too_large'); json(413, { error: 'too large', reason: 'too_large' }); return }
-          let raw: unknown
-          try { raw = JSON.parse(text) } catch { this.#refused('malformed'); json(400, { error: 'not JSON', reason: 'malformed' }); return }
-          // The total budget is charged only to what nobody admitted, so junk from many sources cannot crowd out the admitted relays.
-          if (!this.#admitted(raw) && !this.#global.take('', now)) { tooMany(); return }
-          const r = this.accept(raw)
-          // The reason is a closed-set word: it tells an operator's relay why, and nothing about others.
-          if (r !== 'new' && r !== 'known') { json(r === 'not_admitted' || r === 'server_not_admitted' || r === 'wrong_role' || r === 'unbound' || r === 'server_full' ? 403 : 400, { error: 'descriptor refused', reason: r }); return }
-          // Share what is new with the other authorities (they do not share it again).
-          if (r === 'new' && req.headers['x-sealmix-shared'] === undefined) this.#share(text)
-          json(200, { accepted: r === 'new' })
-          return
-        }
-        if (req.method === 'GET' && path === '/v1/schedule') {
-          const o = this.#o
-          json(200, signSchedule(o.crypto, { network: o.network, genesisMs: o.schedule.genesisMs, epochMs: o.schedule.epochMs, graceMs: o.graceMs }, o.signing))
-          return
-        }
-        const m = /^\/v1\/(document|signature)\/(\d+|current)$/.exec(path)
-        if (req.method === 'GET' && m !== null) {
-          const epoch = m[2] === 'current' ? epochAt(this.#o.schedule, this.#now()) : Number(m[2])
-          if (!this.servable(epoch)) { json(404, { error: 'only the current and the next epoch are served, each from its publish deadline on' }); return }
-          if (m[1] === 'signature') { const doc = this.build(epoch); json(200, { signer: this.signer, signature: this.#sign(doc) }); return }
-          json(200, await this.#signed(epoch))
-          return
-        }
-        json(404, { error: 'not found' })
-      })().catch(() => json(500, { error: 'internal' }))
-    })
-    // A connection that sends slowly is closed: 5 s for the headers, 10 s for the whole request,
-    // and at most 4,096 connections at once (each bounded by the limits above).
-    s.headersTimeout = 5000
-    s.requestTimeout = 10_000
-    s.keepAliveTimeout = 5000
-    s.maxConnections = 4096
-    this.#server = s
-    await new Promise<void>((resolve, reject) => { s.once('error', reject); s.listen(this.#o.port, this.#o.host, () => resolve()) })
-    this.port = (s.address() as AddressInfo).port
+    // A connection that sends slowly is closed 10 s into its request (its body is cut off at the
+    // same deadline, BODY_TIMEOUT_MS); the other bounds are every listener's (listenHttp).
+    this.#server = await listenHttp({ host: this.#o.host, port: this.#o.port, requestTimeoutMs: 10_000 }, serveJson(async req => await this.#route(req), { status: 500, body: { error: 'internal' } }))
+    this.port = this.#server.port
+  }
+
+  /** The routes of the API (the file's head lists them); another method on a served path is not found either. */
+  readonly #routes: ReadonlyArray<Route<(req: IncomingMessage, params: readonly string[]) => Promise<JsonAnswer | null>>> = [
+    { method: 'POST', path: '/v1/descriptor', handler: async req => await this.#postDescriptor(req) },
+    { method: 'GET', path: '/v1/schedule', handler: async () => this.#signedSchedule() },
+    { method: 'GET', path: /^\/v1\/(document|signature)\/(\d+|current)$/, handler: async (_req, [what, epoch]) => await this.#document(what!, epoch!) }
+  ]
+
+  async #route (req: IncomingMessage): Promise<JsonAnswer | null> {
+    const r = matchRoute(this.#routes, req.method, requestPath(req))
+    if (r.kind !== 'found') return { status: 404, body: { error: 'not found' } }
+    return await r.handler(req, r.params)
+  }
+
+  async #postDescriptor (req: IncomingMessage): Promise<JsonAnswer | null> {
+    const now = this.#now()
+    const tooMany = (): JsonAnswer => {
+      this.#refused('rate_limited')
+      return { status: 429, headers: { 'retry-after': '1' }, body: { error: 'too many descriptors; try again later', reason: 'rate_limited' } }
+    }
+    // Per source before reading the body: one source's flood costs a bucket lookup per request.
+    if (!this.#perSource.take(req.socket.remoteAddress ?? '', now)) { req.resume(); return tooMany() }
+    const body = await readBody(req, BODY_LIMIT)
+    if (body.kind === 'too_large') { this.#refused('too_large'); return { status: 413, body: { error: 'too large', reason: 'too_large' } } }
+    // Cut off at its deadline, or the client went away: there is no one to answer.
+    if (body.kind !== 'body') return null
+    let raw: unknown
+    try { raw = JSON.parse(body.text) } catch { this.#refused('malformed'); return { status: 400, body: { error: 'not JSON', reason: 'malformed' } } }
+    // The total budget is charged only to what nobody admitted, so junk from many sources cannot crowd out the admitted relays.
+    if (!this.#admitted(raw) && !this.#global.take('', now)) return tooMany()
+    const r = this.accept(raw)
+    // The reason is a closed-set word: it tells an operator's relay why, and nothing about others.
+    if (r !== 'new' && r !== 'known') return { status: r === 'not_admitted' || r === 'server_not_admitted' || r === 'wrong_role' || r === 'unbound' || r === 'server_full' ? 403 : 400, body: { error: 'descriptor refused', reason: r } }
+    // Share what is new with the other authorities (they do not share it again).
+    if (r === 'new' && req.headers['x-sealmix-shared'] === undefined) this.#share(body.text)
+    return { status: 200, body: { accepted: r === 'new' } }
+  }
+
+  #signedSchedule (): JsonAnswer {
+    const o = this.#o
+    return { status: 200, body: signSchedule(o.crypto, { network: o.network, genesisMs: o.schedule.genesisMs, epochMs: o.schedule.epochMs, graceMs: o.graceMs }, o.signing) }
+  }
+
+  async #document (what: string, at: string): Promise<JsonAnswer> {
+    const epoch = at === 'current' ? epochAt(this.#o.schedule, this.#now()) : Number(at)
+    if (!this.servable(epoch)) return { status: 404, body: { error: 'only the current and the next epoch are served, each from its publish deadline on' } }
+    if (what === 'signature') return { status: 200, body: { signer: this.signer, signature: this.#sign(this.build(epoch)) } }
+    return { status: 200, body: await this.#signed(epoch) }
   }
 
   async stop (): Promise<void> {
     clearInterval(this.#tick)
     if (this.#saveTimer !== undefined) this.#save()
-    const s = this.#server
-    if (s === null) return
-    s.closeAllConnections()
-    await new Promise<void>(resolve => s.close(() => resolve()))
+    await this.#server?.close()
+    this.#server = null
   }
 }

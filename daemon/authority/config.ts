@@ -6,9 +6,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { DEFAULT_MIXING, describeIssue, type ConfigIssue, type CryptoSuite, type IngressDescriptor } from '../../mix/index.ts'
-import { readConfigFile, RelayError } from '../io/index.ts'
-import { writeFileAtomic } from '../io/index.ts'
+import { DEFAULT_MIXING, describeIssue, STRATEGY_NAMES, strategyRuleBroken, type ConfigIssue, type CryptoSuite, type IngressDescriptor } from '../../mix/index.ts'
+import { createSecretKey, readConfigFile, readSecretFile, RelayError } from '../io/index.ts'
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a 32-byte key)')
 
@@ -29,7 +28,8 @@ export const AuthorityConfigSchema = z.object({
   }).strict(),
   /** Mixing and cover parameters for the documents (defaults: DEFAULT_MIXING). */
   mixing: z.object({
-    strategy: z.enum(['batch', 'poisson']).optional(),
+    /** A name from the strategy table (mix/mixing/registry.ts). */
+    strategy: z.enum(STRATEGY_NAMES).optional(),
     intervalMs: z.number().int().min(1).max(60_000).optional(),
     minPool: z.number().int().min(0).max(1_000_000).optional(),
     flushFraction: z.number().gt(0).max(1).optional(),
@@ -39,7 +39,12 @@ export const AuthorityConfigSchema = z.object({
     clientRatePerSec: z.number().min(0).max(1000).optional(),
     clientLoopRatePerSec: z.number().min(0).max(1000).optional(),
     hopDelayMs: z.number().min(0).max(600_000).optional()
-  }).strict().default({}),
+  }).strict().superRefine((m, ctx) => {
+    // The strategy's own rules, on the parameters the documents will carry (defaults filled in).
+    const p = { ...DEFAULT_MIXING, ...m }
+    const broken = strategyRuleBroken(p)
+    if (broken !== null) ctx.addIssue({ code: 'custom', path: ['strategy'], message: `must have parameters that meet the ${p.strategy} strategy's rules (broken: ${broken})` })
+  }).default({}),
   /**
    * The admitted relays and homeservers (daemon/authority/admission.ts), edited with `sealmix authority
    * admit|remove` and re-read while running. A missing file admits nobody.
@@ -79,15 +84,18 @@ export function loadAuthorityConfig (path: string): AuthorityConfig {
   return { ...c, signingKeyFile: resolve(base, c.signingKeyFile), admissionFile: resolve(base, c.admissionFile), stateFile: c.stateFile === undefined ? undefined : resolve(base, c.stateFile), mixing: { ...DEFAULT_MIXING, ...c.mixing }, ingresses }
 }
 
-/** Create the signing key if absent; returns the key pair. */
+/** Create the signing key if absent (daemon/io/secret-file.ts: atomic, 0600, never replaced); returns the key pair. */
 export function authorityKey (c: CryptoSuite, file: string): { publicKey: Uint8Array, secretKey: Uint8Array } {
   if (!existsSync(file)) {
+    // Not narrowed if it exists: the key may sit in a directory that holds other things.
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
-    const seed = Buffer.alloc(32)
-    c.randomFill(seed)
-    try { writeFileAtomic(file, seed, { mode: 0o600, exclusive: true }) } finally { seed.fill(0) }
+    createSecretKey(file, 32, b => c.randomFill(b))
   }
-  const seed = readFileSync(file)
-  if (seed.length !== 32) throw RelayError.KEYS_INVALID(`${file} must hold exactly 32 bytes`)
-  return c.signSeedKeypair(seed)
+  const r = readSecretFile(file, 32)
+  if (r.kind === 'unreadable') throw r.cause
+  if (r.kind === 'missing') throw RelayError.KEYS_INVALID(`${file} is missing`)
+  if (r.kind === 'wrong-size') throw RelayError.KEYS_INVALID(`${file} must hold exactly 32 bytes`)
+  const pair = c.signSeedKeypair(r.bytes)
+  r.bytes.fill(0)
+  return pair
 }

@@ -3,6 +3,7 @@
  * the CLI uses for each (sysexits.h values, as the relay's). Messages never carry tokens, keys or
  * addresses.
  */
+import { CodedError } from '../../mix/index.ts'
 export type IngressErrorCode =
   | 'INGRESS_CONFIG_INVALID'
   | 'INGRESS_CONFIG_UNREADABLE'
@@ -20,12 +21,6 @@ export const INGRESS_EXIT_STATUS: Record<IngressErrorCode, number> = {
   INGRESS_LISTEN_FAILED: 71
 }
 
-export class IngressError extends Error {
-  readonly code: IngressErrorCode
-
-  constructor (code: IngressErrorCode, message: string, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options)
-    this.name = 'IngressError'
-    this.code = code
-  }
+export class IngressError extends CodedError<IngressErrorCode> {
+  override readonly name = 'IngressError'
 }

@@ -8,15 +8,15 @@
  */
 import { join } from 'node:path'
 import {
-  ACK_STATUS, checkDelivery, encodeAck, FRAME, NETWORK_GEOMETRY as G, loadCrypto, openIngressPayload, parseFragment, parseSubmit, RateLimiter, Reassembler, Sphinx, userIdDomain,
+  ACK_STATUS, checkDelivery, encodeAck, encodeFrame, FRAME, NETWORK_GEOMETRY as G, loadCrypto, openIngressPayload, parseFragment, parseSubmit, RateLimiter, Reassembler, Sphinx, userIdDomain,
   KIND_TO_DEVICE_V1, type AckStatus, type CryptoSuite, type NetworkDocument
 } from '../../mix/index.ts'
-import { createLogger, readNetworkFile, type Logger } from '../io/index.ts'
+import { createLogger, readNetworkFile, startOpsServer, type HttpListener, type Logger } from '../io/index.ts'
 import { IngressError } from './errors.ts'
-import { GatewayLink } from '../../client/link.ts'
+import { OutLink } from '../io/index.ts'
 import { IngressDirectory } from './directory.ts'
 import type { IngressConfig } from './config.ts'
-import { startApiServer, startIngressOps, type Listening } from './http.ts'
+import { startApiServer } from './http.ts'
 import { IssuerApi } from './issuer.ts'
 import { loadIngressKeys, type IngressKeys } from './keys.ts'
 import { IngressMetrics } from './metrics.ts'
@@ -35,13 +35,20 @@ export interface IngressOptions {
 }
 
 const MAX_FINAL = 100_000
+/**
+ * Each exit-gateway link: its handshake deadline; its send-buffer cap (a slow gateway must not
+ * grow the ingress without bound: beyond 4 MiB an ACK or answer is not sent, as when the link is
+ * down); a wss:// gateway's certificate checked against the system store. No pings from this
+ * side: the gateway pings its ingresses.
+ */
+const GATEWAY_LINK = { handshakeTimeoutMs: 5000, maxBufferedBytes: 4 << 20, checkCertificate: true } as const
 
 export class Ingress {
   readonly metrics = new IngressMetrics()
   readonly #o: IngressOptions
   readonly #now: () => number
   readonly #log: Logger
-  readonly #links = new Map<string, GatewayLink>()
+  readonly #links = new Map<string, OutLink>()
   #listed = false
   readonly #linkAddress = new Map<string, string>()
   #follower: IngressDirectory | null = null
@@ -55,7 +62,7 @@ export class Ingress {
   #reasm!: Reassembler
   #limiter!: RateLimiter
   #sink!: Sink
-  #servers: Listening[] = []
+  #servers: HttpListener[] = []
   #expiry: NodeJS.Timeout | null = null
   apiPort = 0
   metricsPort = 0
@@ -67,7 +74,7 @@ export class Ingress {
   }
 
   get id (): string { return this.#keys.id }
-  get linksUp (): number { return [...this.#links.values()].filter(l => l.up).length }
+  get linksUp (): number { return [...this.#links.values()].filter(l => l.ready).length }
 
   async start (): Promise<void> {
     const cfg = this.#o.config
@@ -89,7 +96,7 @@ export class Ingress {
       this.#servers.push(api)
       this.apiPort = api.port
       if (cfg.metrics.enabled) {
-        const ops = await startIngressOps({ host: cfg.metrics.host, port: cfg.metrics.port, token: cfg.metrics.token, metrics: this.metrics, ready: () => !this.#listed ? 'not listed in the current network document' : this.linksUp > 0 ? null : 'no exit-gateway link up' })
+        const ops = await startOpsServer({ host: cfg.metrics.host, port: cfg.metrics.port, token: cfg.metrics.token, metrics: this.metrics, ready: () => !this.#listed ? 'not listed in the current network document' : this.linksUp > 0 ? null : 'no exit-gateway link up' })
         this.#servers.push(ops)
         this.metricsPort = ops.port
       }
@@ -116,13 +123,13 @@ export class Ingress {
     this.#listed = me !== undefined && me.gateways.length > 0
     if (!this.#listed) this.#log.warn({ event: 'not_listed', epoch: doc.epoch }, 'this ingress is not in the current network document with a gateway; waiting for the next one')
     const want = new Map((me?.gateways ?? []).flatMap(id => doc.relays.filter(r => r.id === id && r.role === 'gateway').map(r => [id, r] as const)))
-    for (const [id, l] of this.#links) if (want.get(id)?.address !== this.#linkAddress.get(id)) { l.close(); this.#links.delete(id); this.#linkAddress.delete(id) }
+    for (const [id, l] of this.#links) if (want.get(id)?.address !== this.#linkAddress.get(id)) { void l.close(); this.#links.delete(id); this.#linkAddress.delete(id) }
     for (const gw of want.values()) {
       if (this.#links.has(gw.id)) continue
-      const link = new GatewayLink({
-        crypto: this.#c, geometry: G, address: gw.address, role: 'ingress',
+      const link = new OutLink({
+        crypto: this.#c, geometry: G, address: gw.address, role: 'ingress', ...GATEWAY_LINK,
         identity: { id: Buffer.from(this.#keys.id, 'hex'), secretKey: this.#keys.identity.secretKey },
-        peer: { id: Buffer.from(gw.id, 'hex'), identityKey: Buffer.from(gw.identityKey, 'hex') },
+        peerId: gw.id, peerKey: Buffer.from(gw.identityKey, 'hex'),
         minRetryMs: this.#o.minRetryMs ?? 1000, maxRetryMs: this.#o.maxRetryMs ?? 30_000,
         onUp: () => { this.#linkGauge(); this.#log.info({ event: 'gateway_up' }, 'exit gateway link up') },
         onDown: () => { this.#linkGauge(); this.#log.warn({ event: 'gateway_down' }, 'exit gateway link down') },
@@ -138,18 +145,18 @@ export class Ingress {
   async stop (): Promise<void> {
     if (this.#expiry !== null) clearInterval(this.#expiry)
     await this.#follower?.stop()
-    for (const l of this.#links.values()) l.close()
+    await Promise.all([...this.#links.values()].map(async l => await l.close()))
     this.#links.clear()
     await Promise.all(this.#servers.map(async s => await s.close()))
     this.#servers = []
     await this.#store?.close().catch(() => {})
   }
 
-  async #onDeliver (link: GatewayLink, body: Buffer): Promise<void> {
+  async #onDeliver (link: OutLink, body: Buffer): Promise<void> {
     const deliveryId = Buffer.from(body.subarray(0, 8))
     try {
       await this.#handle(Buffer.from(body.subarray(8, 8 + G.userPayloadBytes)))
-      link.send(FRAME.ACK, deliveryId)
+      link.send(encodeFrame(G, FRAME.ACK, deliveryId))
     } catch (e) {
       // Not acknowledged: the gateway keeps the packet and sends it again after a reconnect.
       this.#log.error({ event: 'handle_failed', code: (e as { code?: string }).code }, 'a delivered packet could not be handled')
@@ -234,7 +241,7 @@ export class Ingress {
     if (surb === null) return
     const { packet, firstHop } = this.#sphinx.packetFromSurb(surb, encodeAck(G, { messageId, index, status }))
     const link = this.#links.get(firstHop.toString('hex'))
-    const sent = link !== undefined && link.send(FRAME.PACKET, packet)
+    const sent = link !== undefined && link.send(encodeFrame(G, FRAME.PACKET, packet))
     this.metrics.answers.inc({ result: sent ? 'sent' : 'no_link' })
   }
 

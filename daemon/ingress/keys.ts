@@ -10,10 +10,13 @@
  * `initIngressKeys` also makes a root key (server-root.key) when there is no ServerCert yet: move
  * it offline after init; the ingress never reads it. Run init again where the root key is to
  * renew the binding before it expires (it is renewed when less than BINDING_RENEW_DAYS are left).
+ * Every file here is written by daemon/io/secret-file.ts (atomically, 0600; a key is never
+ * replaced), and each key is read there with its size checked.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseServerCert, relayId, signIngressBinding, signServerCert, verifyIngressBinding, type CryptoSuite, type IngressBinding, type IngressDescriptor, type ServerCert } from '../../mix/index.ts'
+import { createSecretKey, readSecretFile, secretDir, writeSecretFile } from '../io/index.ts'
 import { IngressError } from './errors.ts'
 
 export interface IngressKeys {
@@ -32,51 +35,50 @@ const BINDING_DAYS = 90
 const BINDING_RENEW_DAYS = 30
 const DAY = 24 * 3600_000
 
-function write (path: string, b: Uint8Array): void {
-  writeFileSync(path, b, { mode: 0o600, flag: 'wx' })
-}
+const KEY_BYTES = 32
 
-function random32 (c: CryptoSuite): Buffer {
-  const b = Buffer.alloc(32)
-  c.randomFill(b)
-  return b
+/** Make the 32-byte key `name` in `dir` unless it exists. */
+function makeKey (c: CryptoSuite, dir: string, name: string): void {
+  createSecretKey(join(dir, name), KEY_BYTES, b => c.randomFill(b))
 }
 
 /** Create whatever is missing; never overwrite. Returns the root public key when it made one. */
 export function initIngressKeys (c: CryptoSuite, dataDir: string, serverName: string, nowMs: number): { rootPublicKey: Buffer | null } {
   const dir = join(dataDir, 'keys')
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  chmodSync(dir, 0o700)
-  for (const f of ['identity.key', 'box.key', 'issuing.key', 'store.key']) if (!existsSync(join(dir, f))) write(join(dir, f), random32(c))
+  secretDir(dir)
+  for (const f of ['identity.key', 'box.key', 'issuing.key', 'store.key']) makeKey(c, dir, f)
   const rootPath = join(dir, 'server-root.key')
   // Already initialised: the root key's public half again (for a profile's trust), unless the operator moved the root key offline.
   if (existsSync(join(dir, 'server-cert.bin'))) {
     if (!existsSync(rootPath)) return { rootPublicKey: null }
-    const root = c.signSeedKeypair(readFileSync(rootPath))
+    const root = c.signSeedKeypair(read32(dir, 'server-root.key'))
     renewBinding(c, dir, serverName, root, nowMs)
     return { rootPublicKey: Buffer.from(root.publicKey) }
   }
-  if (!existsSync(rootPath)) write(rootPath, random32(c))
-  const root = c.signSeedKeypair(readFileSync(rootPath))
-  const issuing = c.signSeedKeypair(readFileSync(join(dir, 'issuing.key')))
+  makeKey(c, dir, 'server-root.key')
+  const root = c.signSeedKeypair(read32(dir, 'server-root.key'))
+  const issuing = c.signSeedKeypair(read32(dir, 'issuing.key'))
   const cert = signServerCert(c, { keyId: 1, notBeforeMs: nowMs - DAY, notAfterMs: nowMs + SERVER_CERT_DAYS * DAY, issuingKey: issuing.publicKey, serverName }, root.secretKey)
-  write(join(dir, 'server-cert.bin'), cert.encoded)
+  // Exclusive: a cert another init wrote meanwhile is kept, and checked against issuing.key at start.
+  writeSecretFile(join(dir, 'server-cert.bin'), cert.encoded, { exclusive: true })
   renewBinding(c, dir, serverName, root, nowMs)
   return { rootPublicKey: Buffer.from(root.publicKey) }
 }
 
 /** Sign binding.json with the root key when it is missing, for other keys, or has less than BINDING_RENEW_DAYS left. */
 function renewBinding (c: CryptoSuite, dir: string, serverName: string, root: { publicKey: Uint8Array, secretKey: Uint8Array }, nowMs: number): void {
-  const identityKey = Buffer.from(c.signSeedKeypair(readFileSync(join(dir, 'identity.key'))).publicKey).toString('hex')
+  const identityKey = Buffer.from(c.signSeedKeypair(read32(dir, 'identity.key')).publicKey).toString('hex')
   const box = Buffer.alloc(32)
-  c.x25519Base(box, readFileSync(join(dir, 'box.key')))
+  const boxSecret = read32(dir, 'box.key')
+  c.x25519Base(box, boxSecret)
+  boxSecret.fill(0)
   const subject = { serverName, identityKey, boxKey: box.toString('hex') }
   const path = join(dir, 'binding.json')
   const held = readBinding(path)
   if (held !== null && held.rootKey === Buffer.from(root.publicKey).toString('hex') && held.serverName === serverName && held.identityKey === subject.identityKey && held.boxKey === subject.boxKey && held.notAfterMs - nowMs > BINDING_RENEW_DAYS * DAY) return
   const b = signIngressBinding(c, subject, nowMs + BINDING_DAYS * DAY, root.secretKey)
   // The root's public half goes with it, so that the ingress can check its binding at start.
-  writeFileSync(path, JSON.stringify({ ...subject, ...b, rootKey: Buffer.from(root.publicKey).toString('hex') }) + '\n', { mode: 0o600 })
+  writeSecretFile(path, JSON.stringify({ ...subject, ...b, rootKey: Buffer.from(root.publicKey).toString('hex') }) + '\n')
 }
 
 interface BindingFile { serverName: string, identityKey: string, boxKey: string, notAfterMs: number, signature: string, rootKey?: string }
@@ -86,12 +88,13 @@ function readBinding (path: string): BindingFile | null {
   try { return JSON.parse(readFileSync(path, 'utf8')) as BindingFile } catch { return null }
 }
 
+/** A 32-byte key of `dir`, or the error that names it (a file that cannot be read: the file system's own error). */
 function read32 (dir: string, name: string): Buffer {
-  const p = join(dir, name)
-  if (!existsSync(p)) throw new IngressError('INGRESS_CONFIG_INVALID', `missing key file keys/${name} in the data directory (run 'sealmix init --role ingress')`)
-  const b = readFileSync(p)
-  if (b.length !== 32) throw new IngressError('INGRESS_CONFIG_INVALID', `keys/${name} must hold exactly 32 bytes (it holds ${b.length})`)
-  return b
+  const r = readSecretFile(join(dir, name), KEY_BYTES)
+  if (r.kind === 'read') return r.bytes
+  if (r.kind === 'missing') throw new IngressError('INGRESS_CONFIG_INVALID', `missing key file keys/${name} in the data directory (run 'sealmix init --role ingress')`)
+  if (r.kind === 'wrong-size') throw new IngressError('INGRESS_CONFIG_INVALID', `keys/${name} must hold exactly ${KEY_BYTES} bytes (it holds ${r.size})`)
+  throw r.cause
 }
 
 export function loadIngressKeys (c: CryptoSuite, dataDir: string, serverName: string): IngressKeys {

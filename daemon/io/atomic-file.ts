@@ -24,7 +24,10 @@ export function writeFileAtomic (path: string, data: Uint8Array | string, o: { m
   const bytes = typeof data === 'string' ? Buffer.from(data) : data
   let fd = -1
   try {
-    fd = openSync(tmp, 'w', o.mode ?? 0o600)
+    // A temporary file left by a crash, or a link put in its place, is removed first: the bytes
+    // go to a new file of this process's making, never through a link.
+    rmSync(tmp, { force: true })
+    fd = openSync(tmp, 'wx', o.mode ?? 0o600)
     fchmodSync(fd, o.mode ?? 0o600)
     for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off)
     fsyncSync(fd)

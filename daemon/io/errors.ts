@@ -2,6 +2,7 @@
  * RelayError: the one error class of the daemon layer, with stable codes (docs/OPERATIONS.md,
  * "Error codes" gives each code's exit status). Messages never carry addresses, ids or keys.
  */
+import { CodedError } from '../../mix/index.ts'
 export type RelayErrorCode =
   | 'RELAY_CONFIG_UNREADABLE'
   | 'RELAY_CONFIG_INVALID'
@@ -27,14 +28,8 @@ export const EXIT_STATUS: Record<RelayErrorCode, number> = {
   RELAY_LISTEN_FAILED: 71
 }
 
-export class RelayError extends Error {
-  readonly code: RelayErrorCode
-
-  constructor (code: RelayErrorCode, message: string, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options)
-    this.name = 'RelayError'
-    this.code = code
-  }
+export class RelayError extends CodedError<RelayErrorCode> {
+  override readonly name = 'RelayError'
 
   static CONFIG_UNREADABLE (path: string, why: string, cause?: unknown): RelayError {
     return new RelayError('RELAY_CONFIG_UNREADABLE', `cannot read config file ${path}: ${why}`, { cause })

@@ -1,58 +1,42 @@
 /**
- * Both halves of the link handshake over a ws socket (frames of mix/wire/frames.ts, messages of
- * mix/wire/link-auth.ts). The listener learns and authenticates the dialer's id; the dialer checks that
- * it reached the relay it meant to reach. Any failure closes with 1008 (policy violation).
+ * Runs a link handshake of mix/wire/handshake.ts over a ws socket and its FrameReader: sends what
+ * each step gives, feeds it the peer's messages, and gives up at the deadline. The listener learns
+ * and authenticates the dialer's id; the dialer checks that it reached the relay it meant to reach.
+ * On a refusal the caller closes with 1008 (policy violation).
  */
 import type WebSocket from 'ws'
 import type { FrameReader } from './frame-reader.ts'
-import { encodeFrame, encodeHello, FRAME, parseFrame, parseHello, signLink, verifyLink, type CryptoSuite, type Geometry, type Hello, type LinkRole } from '../../mix/index.ts'
+import { LinkDialer, LinkListener, type CryptoSuite, type Geometry, type LinkHandshake, type LinkIdentity, type LinkListenerOptions, type LinkOutcome, type LinkRole } from '../../mix/index.ts'
 
-export interface Identity { readonly id: Buffer, readonly secretKey: Uint8Array }
+export type Identity = LinkIdentity
 
-async function nextFrame (r: FrameReader, g: Geometry, timeoutMs: number): Promise<{ kind: number, body: Buffer } | null> {
-  const m = await r.next(timeoutMs)
-  return m === null || !m.isBinary ? null : parseFrame(g, m.data)
+/** How a handshake run ends: the machine's outcome, or no message from the peer in time. */
+export type HandshakeResult = LinkOutcome | { readonly kind: 'timeout' }
+
+/** Drive `hs` until it is up or refused, or until `timeoutMs` has passed with no outcome. */
+export async function runHandshake (hs: LinkHandshake, ws: WebSocket, r: FrameReader, timeoutMs: number): Promise<Exclude<HandshakeResult, { kind: 'pending' }>> {
+  const end = Date.now() + timeoutMs
+  let step = hs.start()
+  for (;;) {
+    for (const f of step.frames) ws.send(f)
+    if (step.outcome.kind !== 'pending') return step.outcome
+    const m = await r.next(Math.max(1, end - Date.now()))
+    if (m === null) return { kind: 'timeout' }
+    step = hs.receive(m.data, m.isBinary)
+  }
 }
 
-/** Dialer side: send HELLO, check the listener's HELLO and AUTH against `peerKey`, send AUTH. */
+/** Dialer side: true once both identities are proven (for role client: once its HELLO is out). */
 export async function dialHandshake (c: CryptoSuite, g: Geometry, ws: WebSocket, r: FrameReader, me: Identity, role: LinkRole, peerId: Buffer, peerKey: Uint8Array, timeoutMs: number): Promise<boolean> {
-  const mine: Hello = { role, id: me.id, nonce: randomNonce(c) }
-  ws.send(encodeFrame(g, FRAME.HELLO, encodeHello(mine)))
-  const h = await nextFrame(r, g, timeoutMs)
-  const theirs = h?.kind === FRAME.HELLO ? parseHello(h.body) : null
-  if (theirs === null || !theirs.id.equals(peerId)) return false
-  const a = await nextFrame(r, g, timeoutMs)
-  if (a?.kind !== FRAME.AUTH || !verifyLink(c, 2, theirs, mine, a.body, peerKey)) return false
-  ws.send(encodeFrame(g, FRAME.AUTH, signLink(c, 1, mine, theirs, me.secretKey)))
-  return true
+  const hs = new LinkDialer(role === 'client' ? { role, geometry: g } : { role, crypto: c, geometry: g, identity: me, peer: { id: peerId, identityKey: peerKey } })
+  return (await runHandshake(hs, ws, r, timeoutMs)).kind === 'up'
 }
 
 /**
- * Listener side for authenticated links: read HELLO, look the dialer up, answer HELLO and AUTH,
- * check the dialer's AUTH. Returns the dialer's id, or null.
+ * Listener side, for the role a path serves: the dialer's id once it is authenticated, undefined
+ * for a client (nothing to authenticate), null on a refusal or at the deadline.
  */
-export async function acceptHandshake (c: CryptoSuite, g: Geometry, ws: WebSocket, r: FrameReader, me: Identity, role: LinkRole, keyOf: (id: string) => Uint8Array | undefined, timeoutMs: number): Promise<string | null> {
-  const h = await nextFrame(r, g, timeoutMs)
-  const theirs = h?.kind === FRAME.HELLO ? parseHello(h.body) : null
-  if (theirs === null || theirs.role !== role) return null
-  const key = keyOf(theirs.id.toString('hex'))
-  if (key === undefined) return null
-  const mine: Hello = { role: 'relay', id: me.id, nonce: randomNonce(c) }
-  ws.send(encodeFrame(g, FRAME.HELLO, encodeHello(mine)))
-  ws.send(encodeFrame(g, FRAME.AUTH, signLink(c, 2, mine, theirs, me.secretKey)))
-  const a = await nextFrame(r, g, timeoutMs)
-  if (a?.kind !== FRAME.AUTH || !verifyLink(c, 1, theirs, mine, a.body, key)) return null
-  return theirs.id.toString('hex')
-}
-
-/** Listener side for clients: a HELLO with role client, nothing to authenticate. */
-export async function acceptClient (g: Geometry, r: FrameReader, timeoutMs: number): Promise<boolean> {
-  const h = await nextFrame(r, g, timeoutMs)
-  return h?.kind === FRAME.HELLO && parseHello(h.body)?.role === 'client'
-}
-
-function randomNonce (c: CryptoSuite): Buffer {
-  const n = Buffer.alloc(32)
-  c.randomFill(n)
-  return n
+export async function acceptHandshake (o: LinkListenerOptions, ws: WebSocket, r: FrameReader, timeoutMs: number): Promise<string | undefined | null> {
+  const done = await runHandshake(new LinkListener(o), ws, r, timeoutMs)
+  return done.kind === 'up' ? done.peerId : null
 }

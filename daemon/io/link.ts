@@ -1,33 +1,43 @@
 /**
- * An outbound, authenticated link to one relay (docs/PROTOCOL.md §17): dial, handshake, then send frames
- * with a cap on buffered bytes (beyond it send() refuses and the caller counts the drop). A lost
- * or refused link is retried with exponential backoff, never sooner than `minRetryMs` (5 s) after
- * the last try, up to `maxRetryMs`, with jitter; a ping every `pingIntervalMs` finds dead peers.
+ * An outbound, authenticated link (docs/PROTOCOL.md §17): relay to relay (`/relay`, the next
+ * layer) and ingress to gateway (`/ingress`). Dial, run the handshake of mix/wire/handshake.ts,
+ * then send frames with a cap on buffered bytes (beyond it send() refuses and the caller counts the
+ * drop). A lost or refused link is dialled again on the schedule of daemon/io/backoff.ts; a ping
+ * every `pingIntervalMs` finds dead peers.
  */
 import type { Duplex } from 'node:stream'
 import WebSocket from 'ws'
-import { type CryptoSuite, type Geometry, frameBytes, type LinkRole } from '../../mix/index.ts'
-import { FrameReader, type RawMessage } from './frame-reader.ts'
-import { dialHandshake, type Identity } from './handshake.ts'
+import { type CryptoSuite, type FrameKind, type Geometry, frameBytes, LinkDialer, parseFrame, Backoff } from '../../mix/index.ts'
+import { FrameReader } from './frame-reader.ts'
+import { runHandshake, type Identity } from './handshake.ts'
 
 export interface LinkOptions {
   readonly crypto: CryptoSuite
   readonly geometry: Geometry
   readonly identity: Identity
-  readonly role: LinkRole
+  readonly role: 'relay' | 'ingress'
   readonly peerId: string
   readonly peerKey: Uint8Array
   /** ws(s)://host:port of the peer; the path for the role is appended. */
   readonly address: string
+  /**
+   * wss: check the peer's certificate chain against the system store as well. Off by default:
+   * the link handshake authenticates the peer's identity key either way.
+   */
+  readonly checkCertificate?: boolean
   readonly maxBufferedBytes: number
   readonly handshakeTimeoutMs: number
-  readonly pingIntervalMs: number
+  /** Without it this side sends no pings (the listener's own pings still check the link). */
+  readonly pingIntervalMs?: number
+  /** @default 5000 */
   readonly minRetryMs?: number
+  /** @default 60000 */
   readonly maxRetryMs?: number
   readonly onUp?: () => void
   readonly onDown?: () => void
   readonly onHandshakeFailed?: () => void
-  readonly onMessage?: (m: RawMessage) => void
+  /** A frame from the peer once the link is up; a malformed message is dropped. */
+  readonly onFrame?: (kind: FrameKind, body: Buffer) => void
 }
 
 export class OutLink {
@@ -38,13 +48,13 @@ export class OutLink {
   #corkedBytes = 0
   #ready = false
   #stopped = false
-  #retryMs: number
+  readonly #backoff: Backoff
   #retryTimer: NodeJS.Timeout | undefined
   #pingTimer: NodeJS.Timeout | undefined
 
   constructor (o: LinkOptions) {
     this.#o = o
-    this.#retryMs = o.minRetryMs ?? 5000
+    this.#backoff = new Backoff({ minMs: o.minRetryMs ?? 5000, maxMs: o.maxRetryMs ?? 60_000 }, Math.random)
   }
 
   get ready (): boolean { return this.#ready }
@@ -83,10 +93,15 @@ export class OutLink {
   #dial (): void {
     if (this.#stopped) return
     const o = this.#o
-    const path = o.role === 'ingress' ? '/ingress' : '/relay'
-    // wss: the certificate chain is not checked; the link handshake authenticates the peer's identity key.
     // closeTimeout (ws >= 8.23, not yet in @types/ws): a close frame waits 1 s for its answer, not 30.
-    const ws = new WebSocket(o.address.replace(/\/+$/, '') + path, { perMessageDeflate: false, maxPayload: frameBytes(o.geometry), handshakeTimeout: o.handshakeTimeoutMs, rejectUnauthorized: false, ...{ closeTimeout: 1000 } })
+    let ws: WebSocket
+    try {
+      ws = new WebSocket(`${o.address.replace(/\/+$/, '')}/${o.role}`, { perMessageDeflate: false, maxPayload: frameBytes(o.geometry), handshakeTimeout: o.handshakeTimeoutMs, rejectUnauthorized: o.checkCertificate === true, ...{ closeTimeout: 1000 } })
+    } catch {
+      // An address ws cannot parse: this runs in a timer, where a throw would end the process.
+      this.#scheduleRetry()
+      return
+    }
     this.#ws = ws
     // Bound: HANDSHAKE_QUEUE messages before the handshake is done; the peer is cut off beyond.
     const reader = new FrameReader(ws)
@@ -104,18 +119,24 @@ export class OutLink {
       this.#scheduleRetry()
     })
     ws.once('open', () => {
-      void dialHandshake(o.crypto, o.geometry, ws, reader, o.identity, o.role, Buffer.from(o.peerId, 'hex'), o.peerKey, o.handshakeTimeoutMs).then(ok => {
-        if (!ok) { o.onHandshakeFailed?.(); if (ws.readyState === ws.OPEN) ws.close(1008, 'handshake failed'); ws.terminate(); return }
+      const hs = new LinkDialer({ role: o.role, crypto: o.crypto, geometry: o.geometry, identity: o.identity, peer: { id: Buffer.from(o.peerId, 'hex'), identityKey: o.peerKey } })
+      void runHandshake(hs, ws, reader, o.handshakeTimeoutMs).then(done => {
+        if (done.kind !== 'up') { o.onHandshakeFailed?.(); if (ws.readyState === ws.OPEN) ws.close(1008, 'handshake failed'); ws.terminate(); return }
         if (ws.readyState !== ws.OPEN) return
         this.#ready = true
-        this.#retryMs = o.minRetryMs ?? 5000
-        reader.setHandler(m => o.onMessage?.(m))
-        this.#pingTimer = setInterval(() => {
-          if (!alive) { ws.terminate(); return }
-          alive = false
-          ws.ping()
-        }, o.pingIntervalMs)
-        this.#pingTimer.unref()
+        this.#backoff.reset()
+        reader.setHandler(m => {
+          const f = m.isBinary ? parseFrame(o.geometry, m.data) : null
+          if (f !== null) o.onFrame?.(f.kind, f.body)
+        })
+        if (o.pingIntervalMs !== undefined) {
+          this.#pingTimer = setInterval(() => {
+            if (!alive) { ws.terminate(); return }
+            alive = false
+            ws.ping()
+          }, o.pingIntervalMs)
+          this.#pingTimer.unref()
+        }
         o.onUp?.()
       })
     })
@@ -123,11 +144,7 @@ export class OutLink {
 
   #scheduleRetry (): void {
     if (this.#stopped) return
-    const min = this.#o.minRetryMs ?? 5000
-    const max = this.#o.maxRetryMs ?? 60_000
-    const wait = this.#retryMs * (1 + Math.random() * 0.2)
-    this.#retryMs = Math.min(max, Math.max(min, this.#retryMs * 2))
-    this.#retryTimer = setTimeout(() => this.#dial(), wait)
+    this.#retryTimer = setTimeout(() => this.#dial(), this.#backoff.next())
     this.#retryTimer.unref()
   }
 
@@ -140,7 +157,7 @@ export class OutLink {
     await new Promise<void>(resolve => {
       const t = setTimeout(() => { ws.terminate(); resolve() }, 1000)
       ws.once('close', () => { clearTimeout(t); resolve() })
-      ws.close(1001, 'relay stopping')
+      ws.close(1001, `${this.#o.role} stopping`)
     })
   }
 }

@@ -5,9 +5,10 @@
  * docs/METRICS.md explains each series and what to do when it moves.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { DROP_REASONS } from '../../mix/index.ts'
 
-export const DROP_REASONS = ['malformed', 'mac', 'replay', 'replay_full', 'unknown_hop', 'link_down', 'queue_full', 'quota', 'ttl', 'store'] as const
-export type DropReasonLabel = typeof DROP_REASONS[number]
+/** The `reason` labels of the drop counter: mix's one list of drop reasons, as it is. */
+export { DROP_REASONS }
 export const LINKS = ['client', 'peer', 'ingress'] as const
 export type LinkLabel = typeof LINKS[number]
 export const COVER_KINDS = ['link', 'loop'] as const
@@ -29,6 +30,7 @@ export class RelayMetrics {
   readonly sent: Counter<'link'>
   /** `received` per link label, bound once: the per-packet increment builds no label key. */
   readonly receivedOn: Readonly<Record<LinkLabel, Counter.Internal>>
+  /** Moved only by countDrop (daemon/relay/router.ts), with a reason from DROP_REASONS. */
   readonly dropped: Counter<'reason'>
   readonly coverSent: Counter<'kind'>
   readonly coverReceived: Counter

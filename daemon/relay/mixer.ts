@@ -16,6 +16,7 @@ import type { Health } from '../io/index.ts'
 import type { QueueStore } from './gateway/queue-store.ts'
 import type { ReplayStore } from './keys/replay-store.ts'
 import type { RelayMetrics } from './metrics.ts'
+import { drop } from './router.ts'
 
 export type Outbound =
   /** `frame`: the PACKET frame to send as it is (made once, when the packet was unwrapped). */
@@ -104,7 +105,7 @@ export class Mixer {
     for (const s of staged) {
       if (s.out === null) continue
       arrivals++
-      if (c.pool.add(s.out, now, s.delayMs, c.rng) !== undefined) c.metrics.dropped.inc({ reason: 'queue_full' })
+      if (c.pool.add(s.out, now, s.delayMs, c.rng) !== undefined) drop(c.metrics, 'queue_full')
     }
     this.#entropy.arrive(arrivals)
     const { release, poolBefore } = c.pool.round(now, c.rng)
@@ -118,12 +119,12 @@ export class Mixer {
         l.push(o.frame)
       } else if (o.kind === 'ingress' && c.spool !== null) {
         const dest = Buffer.from(o.to, 'hex')
-        if (!c.spool.hasRoom(dest)) { c.metrics.dropped.inc({ reason: 'quota' }); continue }
+        if (!c.spool.hasRoom(dest)) { drop(c.metrics, 'quota'); continue }
         const p = c.spool.put(dest, o.payload, now)
         ops.push(p.op); applied.push(p.applied)
         touched.add(o.to)
       } else if (o.kind === 'mailbox' && c.mailbox !== null) {
-        if (!c.mailbox.hasRoom(o.to)) { c.metrics.dropped.inc({ reason: 'quota' }); continue }
+        if (!c.mailbox.hasRoom(o.to)) { drop(c.metrics, 'quota'); continue }
         const p = c.mailbox.put(o.to, o.record, now)
         ops.push(p.op); applied.push(p.applied)
       }
@@ -139,7 +140,7 @@ export class Mixer {
       c.metrics.storeCommitFailures.inc()
       let lost = applied.length
       for (const l of perLink.values()) lost += l.length
-      if (lost > 0) c.metrics.dropped.inc({ reason: 'store' }, lost)
+      if (lost > 0) drop(c.metrics, 'store', lost)
       c.metrics.poolPackets.set(c.pool.size)
       if (c.health === undefined) throw e
       c.health.fail('store', e)
@@ -180,7 +181,7 @@ export class Mixer {
         for (const to of links) {
           const f = queues.get(to)![i]
           if (f === undefined) continue
-          if (c.links.send(to, f.p)) { sent++; coverSent += f.cover } else if (f.cover === 0) c.metrics.dropped.inc({ reason: ready.includes(to) ? 'queue_full' : 'link_down' })
+          if (c.links.send(to, f.p)) { sent++; coverSent += f.cover } else if (f.cover === 0) drop(c.metrics, ready.includes(to) ? 'queue_full' : 'link_down')
         }
       }
     } finally {

@@ -4,14 +4,15 @@
  * reverse; if start fails midway, what already started is stopped.
  *
  * Packet path: frame in -> unwrap worker -> replay filter of the key's epoch (main thread) ->
- * staged -> mixing round (synced commit) -> frame out. Every drop is counted by reason.
+ * staged -> mixing round (synced commit) -> frame out. router.ts decides where each frame and
+ * unwrapped packet goes, and lists every place a packet is dropped.
  *
  * The network view comes from a static signed file (`network`) or from directory authorities
  * (`directory`, daemon/relay/keys/epochs.ts): then mix keys rotate per epoch, each live key has its
  * own replay filter, and links follow the current document.
  */
 import {
-  createPool, FRAME, loadCrypto, NETWORK_GEOMETRY, packetFrame, parseFrame, ReplayFilter, Sphinx, systemRng,
+  createPool, loadCrypto, NETWORK_GEOMETRY, packetFrame, ReplayFilter, Sphinx, systemRng,
   type BindingName, type CryptoSuite, type IngressDescriptor, type NetworkDocument, type Rng
 } from '../../mix/index.ts'
 import type { RelayConfig } from './config.ts'
@@ -19,11 +20,11 @@ import { Edge } from './gateway/edge.ts'
 import { RelayError } from '../io/index.ts'
 import { Health } from '../io/index.ts'
 import { startOpsServer, type OpsServer } from '../io/index.ts'
-import type { MixKeyPair } from './keys/keyring.ts'
+import { type MixKeyPair, workerKeys } from './keys/keyring.ts'
 import { loadIdentity, loadKeys, type RelayIdentity } from './keys/identity.ts'
 import { createLogger, type Logger } from '../io/index.ts'
 import { Loops } from './loops.ts'
-import { RelayMetrics, type DropReasonLabel } from './metrics.ts'
+import { RelayMetrics } from './metrics.ts'
 import { Mixer, type Outbound } from './mixer.ts'
 import { RelayEpochs } from './keys/epochs.ts'
 import { loadNetwork, NetworkView, servesIngress } from './network.ts'
@@ -32,8 +33,8 @@ import { QueueStore, queueGauges } from './gateway/queue-store.ts'
 import { ReplayStore } from './keys/replay-store.ts'
 import { NextLayer } from './next-layer.ts'
 import { Listener, type Conn, type ConnKind } from './listener/server.ts'
-import type { RawMessage } from '../io/index.ts'
-import { UnwrapPool, type Unwrapped } from './unwrap/pool.ts'
+import { UnwrapPool } from './unwrap/pool.ts'
+import { drop, Router, type PacketCtx } from './router.ts'
 
 export interface RelayOptions {
   readonly config: RelayConfig
@@ -47,9 +48,6 @@ export interface RelayOptions {
   readonly maxRetryMs?: number
 }
 
-interface Ctx { readonly link: ConnKind }
-
-const ZERO32 = '0'.repeat(64)
 /** A static network file's one mix key never rotates: its replay tags keep one epoch label, whatever epoch the file names. */
 const STATIC_EPOCH = 0
 
@@ -73,7 +71,8 @@ export class Relay {
   readonly #filters = new Map<number, ReplayFilter>()
   #epochs: RelayEpochs | null = null
   #listed = false
-  #pool: UnwrapPool<Ctx> | null = null
+  #pool: UnwrapPool<PacketCtx> | null = null
+  #router: Router | null = null
   #listener: Listener | null = null
   #next: NextLayer | null = null
   #mixer: Mixer | null = null
@@ -147,7 +146,7 @@ export class Relay {
       const d = cfg.directory!
       this.#epochs = new RelayEpochs({
         crypto: this.#crypto, dataDir: cfg.dataDir, authorities: d.authorities, identity: this.#keys.identity, self: { id: this.#keys.id, role: cfg.role, layer: d.layer, address: d.address },
-        maxSkewMs: d.maxSkewMs, now: this.#now, log: this.log, health: this.health, onRejected: reason => this.metrics.directoryRejected.inc({ reason })
+        maxSkewMs: d.maxSkewMs, now: this.#now, log: this.log, health: this.health, replay: this.#replay, onRejected: reason => this.metrics.directoryRejected.inc({ reason })
       })
       const first = await this.#epochs.firstDocument(() => this.#stopping !== null)
       if (first === null) throw RelayError.NETWORK_INVALID('DIR_NONE_VALID', 'stopped while waiting for the directory')
@@ -167,7 +166,7 @@ export class Relay {
       this.#edge = new Edge({ crypto: this.#crypto, geometry: g, spool, mailbox, mailboxKey: this.#keys.mailboxKey, pullBatch: cfg.mailbox.pullBatch, metrics: this.metrics })
     }
 
-    this.#pool = new UnwrapPool<Ctx>({ workers: cfg.limits.workers, geometry: g, maxQueued: cfg.limits.maxUnwrapQueue, maxQueuedPerClient: cfg.limits.maxUnwrapQueuePerClient, metrics: this.metrics, onResults: r => this.#route(r) })
+    this.#pool = new UnwrapPool<PacketCtx>({ workers: cfg.limits.workers, geometry: g, maxQueued: cfg.limits.maxUnwrapQueue, maxQueuedPerClient: cfg.limits.maxUnwrapQueuePerClient, metrics: this.metrics, onResults: r => this.#router!.route(r) })
     await this.#pool.init({ binding: this.#crypto.name, keys: [], epochs: [], maxDelayMs: this.#view.doc.mixing.maxDelayMs })
     if (staticKey !== null) loaded = await this.#setKeys([staticKey], [])
 
@@ -196,12 +195,27 @@ export class Relay {
         if (spool !== null && mailbox !== null) {
           for (const q of [spool, mailbox]) {
             const x = q.expire(this.#now())
-            if (x.expired > 0) { ops.push(...x.ops); this.metrics.dropped.inc({ reason: 'ttl' }, x.expired) }
+            if (x.expired > 0) { ops.push(...x.ops); drop(this.metrics, 'ttl', x.expired) }
           }
         }
         return ops
       },
       health: this.health, onError: e => this.health.fail('rounds', e)
+    })
+    this.#router = new Router({
+      geometry: g,
+      metrics: this.metrics,
+      self: { id: this.#keys.id, layer: this.#myLayer },
+      layerOf: id => this.#view.relay(id)?.layer,
+      servesIngress: id => { const i = this.#view.ingress(id); return i !== undefined && this.#serves(i) },
+      filter: epoch => this.#filters.get(epoch),
+      linkUp: id => this.#next?.has(id) === true,
+      pool: this.#pool,
+      mixer: this.#mixer,
+      loopReturned: payload => this.#loops?.returned(payload),
+      edge: this.#edge,
+      stopping: () => this.#stopping !== null,
+      routed: () => this.#updateReplayFill()
     })
 
     this.#listener = new Listener({
@@ -220,7 +234,7 @@ export class Relay {
       },
       onOpen: c => this.#opened(c),
       onClose: c => this.#closed(c),
-      onMessage: (c, m) => this.#message(c, m),
+      onMessage: (c, m) => this.#router!.receive(c, m),
       onHandshakeFailed: kind => this.metrics.handshakeFailures.inc({ link: kind === 'relay' ? 'peer' : kind }), metrics: this.metrics, log: this.log
     })
     this.port = await this.#listener.start()
@@ -262,7 +276,8 @@ export class Relay {
 
   /**
    * Make `live` the mix keys in the workers, each with its replay filter (rebuilt from LevelDB),
-   * and drop the filters and stored tags of `retired` epochs. Returns the tags loaded.
+   * and drop the filters of `retired` epochs (their stored tags are deleted with their keys, in
+   * keys/keyring.ts). Returns the tags loaded.
    */
   async #setKeys (live: ReadonlyArray<{ epoch: number, key: MixKeyPair }>, retired: readonly number[]): Promise<number> {
     let loaded = 0
@@ -273,13 +288,13 @@ export class Relay {
       loaded += await this.#replay.load(epoch, f)
       this.#filters.set(epoch, f)
     }
-    this.#pool!.setKeys(live.map(l => l.key.secretKey), live.map(l => l.epoch))
+    const handed = workerKeys(live)
+    this.#pool!.setKeys(handed.keys, handed.epochs)
     for (const e of retired) {
       this.#filters.get(e)?.clear()
       this.#filters.delete(e)
       this.#mixPublic.delete(e)
     }
-    await this.#replay.clearBefore(Math.min(...live.map(l => l.epoch)))
     this.metrics.mixKeysLive.set(live.length)
     this.#updateReplayFill()
     return loaded
@@ -321,56 +336,6 @@ export class Relay {
   #closed (c: Conn): void {
     this.metrics.connections.dec({ link: c.kind === 'relay' ? 'peer' : c.kind })
     if (c.kind === 'ingress') this.#edge?.ingressDown(c.peerId!, c)
-  }
-
-  #drop (reason: DropReasonLabel): void { this.metrics.dropped.inc({ reason }) }
-
-  #message (c: Conn, m: RawMessage): void {
-    const link = c.kind === 'relay' ? 'peer' : c.kind
-    const f = m.isBinary ? parseFrame(NETWORK_GEOMETRY, m.data) : null
-    if (f === null) { this.#drop('malformed'); return }
-    if (f.kind === FRAME.PACKET) {
-      this.metrics.receivedOn[link].inc()
-      if (this.#stopping !== null || !this.#pool!.submit(f.body, { link: c.kind }, c, c.kind === 'client' ? 'client' : 'peer')) this.#drop('queue_full')
-      return
-    }
-    if (c.kind === 'ingress' && f.kind === FRAME.ACK) { this.#edge?.ingressAck(c.peerId!, f.body); return }
-    if (c.kind === 'client' && f.kind === FRAME.PULL) { void this.#edge?.pull(c, f.body); return }
-    if (c.kind === 'client' && f.kind === FRAME.ACK) { this.#edge?.clientAck(c, f.body); return }
-    this.#drop('malformed')
-  }
-
-  #route (results: Array<Unwrapped<Ctx>>): void {
-    const mixer = this.#mixer!
-    const g = NETWORK_GEOMETRY
-    for (const { ctx, result: r, bytes, tag } of results) {
-      if (r.t === 0) { this.#drop(r.reason as DropReasonLabel); continue }
-      // Replay check on the main thread, so every worker shares one filter per key. A key retired
-      // while its packets were in a worker has no filter any more: those packets are refused.
-      const filter = this.#filters.get(r.epoch)
-      if (filter === undefined || filter.full) { this.#drop('replay_full'); continue }
-      if (!filter.add(tag)) { this.#drop('replay'); continue }
-      const t = Buffer.from(tag)
-      const epoch = r.epoch
-      if (r.t === 1) {
-        const next = this.#view.relay(r.hop)
-        if (next === undefined || next.layer !== NetworkView.nextLayer(this.#myLayer) || !this.#next!.has(r.hop) || (ctx.link !== 'relay' && this.#myLayer !== 0)) {
-          this.#drop('unknown_hop'); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue
-        }
-        mixer.stage({ out: { kind: 'peer', to: r.hop, frame: packetFrame(g, bytes) }, tag: t, epoch, delayMs: r.delay })
-      } else if (r.t === 2) {
-        if (r.hop === ZERO32) { this.metrics.coverReceived.inc(); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }
-        if (r.hop === this.#keys.id) { this.#loops?.returned(bytes.subarray(0, g.userPayloadBytes)); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }
-        const ing = this.#view.ingress(r.hop)
-        if (this.#cfg.role !== 'gateway' || ing === undefined || !this.#serves(ing)) { this.#drop('unknown_hop'); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }
-        mixer.stage({ out: { kind: 'ingress', to: r.hop, payload: Buffer.from(bytes.subarray(0, g.userPayloadBytes)) }, tag: t, epoch, delayMs: r.delay })
-      } else if (r.t === 3) {
-        if (this.#cfg.role !== 'gateway') { this.#drop('unknown_hop'); mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); continue }
-        const record = Buffer.concat([Buffer.from(r.surbId, 'hex'), bytes.subarray(0, g.bodyBytes)])
-        mixer.stage({ out: { kind: 'mailbox', to: this.#edge!.mailboxKeyOf(Buffer.from(r.hop, 'hex')), record }, tag: t, epoch, delayMs: 0 })
-      }
-    }
-    this.#updateReplayFill()
   }
 
   /**

@@ -6,6 +6,7 @@
 import type { CryptoSuite } from '../crypto/suite.ts'
 import { fail, ok, type Result } from '../envelope/codec.ts'
 import { geometryHash, type GeometryParams } from '../sphinx/geometry.ts'
+import { isStrategyName, strategyRuleBroken, type MixingStrategyName } from '../mixing/registry.ts'
 
 export const DIRECTORY_VERSION = 1
 export const DIRECTORY_LABEL = Buffer.from('sealmix-directory-v0\0', 'latin1')
@@ -51,7 +52,8 @@ export interface IngressBinding {
 }
 
 export interface MixingParams {
-  readonly strategy: 'batch' | 'poisson'
+  /** One of the table in mix/mixing/registry.ts. */
+  readonly strategy: MixingStrategyName
   /** Round length: every intervalMs the mixer releases a round. */
   readonly intervalMs: number
   /** Packets always kept back in the pool (batch) / released only when more are held (poisson). */
@@ -130,12 +132,13 @@ function shapeError (d: Record<string, unknown>): string | null {
   const g = d.geometry as Record<string, unknown> | undefined
   if (g === undefined || !isInt(g.hops, 1, 16) || !isInt(g.userPayloadBytes, 1, 65536) || typeof g.hash !== 'string') return 'geometry'
   const m = d.mixing as Record<string, unknown> | undefined
-  if (m === undefined || (m.strategy !== 'batch' && m.strategy !== 'poisson') || !isInt(m.intervalMs, 1) || !isInt(m.minPool, 0) ||
+  if (m === undefined || !isStrategyName(m.strategy) || !isInt(m.intervalMs, 1) || !isInt(m.minPool, 0) ||
     typeof m.flushFraction !== 'number' || !(m.flushFraction > 0 && m.flushFraction <= 1) || !isInt(m.minBatch, 0) || !isInt(m.maxDelayMs, 0) ||
     typeof m.loopRatePerSec !== 'number' || !(m.loopRatePerSec >= 0)) return 'mixing'
   for (const k of ['clientRatePerSec', 'clientLoopRatePerSec', 'hopDelayMs']) {
     if (m[k] !== undefined && (typeof m[k] !== 'number' || !(m[k] >= 0 && m[k] <= 1e6))) return 'mixing'
   }
+  if (strategyRuleBroken(m as unknown as MixingParams) !== null) return 'mixing'
   if (!Array.isArray(d.relays) || !Array.isArray(d.ingresses)) return 'lists'
   for (const r of d.relays as Array<Record<string, unknown>>) {
     if (typeof r !== 'object' || r === null) return 'relay'

@@ -25,7 +25,7 @@ export class Sphinx {
 }
 
 export type { PathHop, CreatedSurb, CreatedHeader, SphinxContext } from './create.ts'
-export type { UnwrapOptions, UnwrapResult, DropReason, DropDetail, ReplayCheck, PeeledHeader, HeaderResult } from './unwrap.ts'
+export type { UnwrapOptions, UnwrapResult, UnwrapDropReason, DropDetail, ReplayCheck, PeeledHeader, HeaderResult } from './unwrap.ts'
 export { peelHeader, writeNextHeader } from './unwrap.ts'
 export type { Sprp } from './sprp.ts'
 export type { Command } from './commands.ts'

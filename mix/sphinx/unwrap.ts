@@ -1,6 +1,6 @@
 /**
  * Per-hop unwrap (docs/PROTOCOL.md §6). Never throws on untrusted input: every outcome is data,
- * and a drop carries a `reason` from the closed set of docs/METRICS.md (the metric label) plus a
+ * and a drop carries a `reason` from mix/drop-reasons.ts (the metric label) plus a
  * finer `detail` for tests and debugging. Processing order is normative: length, AD, X25519,
  * KDF, MAC (constant time), replay, β decrypt, strict command parse, SPRP, blinding.
  */
@@ -8,9 +8,10 @@ import { type Command, parseBlock } from './commands.ts'
 import { PAYLOAD_TAG_BYTES, PER_HOP_ROUTING_INFO_BYTES } from './geometry.ts'
 import { blindingFactor, deriveHopKeys, type HopKeys } from './keys.ts'
 import type { SphinxContext } from './create.ts'
+import type { DropReason } from '../drop-reasons.ts'
 
-/** Drop reasons a relay counts (docs/METRICS.md). Unwrap produces the first three. */
-export type DropReason = 'malformed' | 'mac' | 'replay'
+/** The drop reasons (mix/drop-reasons.ts) that unwrap itself decides. */
+export type UnwrapDropReason = Extract<DropReason, 'malformed' | 'mac' | 'replay'>
 
 export type DropDetail =
   | 'bad_length' | 'bad_version' | 'low_order_point' | 'mac_mismatch' | 'replay'
@@ -47,9 +48,9 @@ export type UnwrapResult =
   | (Common & { readonly type: 'forward', readonly nextHop: Buffer, readonly delayMs: number, readonly packet: Buffer })
   | (Common & { readonly type: 'deliver', readonly recipient: Buffer, readonly delayMs: number, readonly payload: Buffer })
   | (Common & { readonly type: 'surb_reply', readonly recipient: Buffer, readonly surbId: Buffer, readonly body: Buffer })
-  | { readonly type: 'drop', readonly reason: DropReason, readonly detail: DropDetail }
+  | { readonly type: 'drop', readonly reason: UnwrapDropReason, readonly detail: DropDetail }
 
-function drop (reason: DropReason, detail: DropDetail): UnwrapResult {
+function drop (reason: UnwrapDropReason, detail: DropDetail): UnwrapResult {
   return { type: 'drop', reason, detail }
 }
 
@@ -74,7 +75,7 @@ export type HeaderResult = { readonly ok: true, readonly peeled: PeeledHeader } 
 /** Steps 1-8 (length, version, DH, KDF, MAC, replay, β decrypt, strict parse). Pure header work. */
 export function peelHeader (ctx: SphinxContext, packet: Uint8Array, opts: UnwrapOptions): HeaderResult {
   const { crypto, geometry: g } = ctx
-  const fail = (reason: DropReason, detail: DropDetail): HeaderResult => ({ ok: false, drop: drop(reason, detail) })
+  const fail = (reason: UnwrapDropReason, detail: DropDetail): HeaderResult => ({ ok: false, drop: drop(reason, detail) })
   // 1-2. Exact length, then the version bytes.
   if (!(packet instanceof Uint8Array) || packet.length !== g.packetBytes) return fail('malformed', 'bad_length')
   if (((packet[0] as number) | (packet[1] as number)) !== 0) return fail('malformed', 'bad_version')

@@ -1,9 +1,8 @@
 /** Build a signed network document for tests: relays with identity and mix keys, ingresses. */
-import { geometryHash, NETWORK_GEOMETRY, relayId, signDocument, type CryptoSuite, type MixingParams, type NetworkDocument, type Rng } from '../../mix/index.ts'
+import { geometryHash, NETWORK_GEOMETRY, relayId, signDocument, type CryptoSuite, type NetworkDocument, type Rng } from '../../mix/index.ts'
+import { TEST_MIXING } from '../../tools/network/layout.ts'
 
 export interface TestRelay { id: string, role: 'gateway' | 'mix', layer: number, identity: { publicKey: Uint8Array, secretKey: Uint8Array }, mix: { publicKey: Buffer, secretKey: Buffer }, address: string }
-
-export const TEST_MIXING: MixingParams = { strategy: 'batch', intervalMs: 50, minPool: 0, flushFraction: 1, minBatch: 0, maxDelayMs: 2000, loopRatePerSec: 0 }
 
 export function testRelay (c: CryptoSuite, rng: Rng, role: 'gateway' | 'mix', layer: number, address: string): TestRelay {
   const identity = c.signSeedKeypair(rng.bytes(32))

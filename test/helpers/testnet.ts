@@ -1,34 +1,32 @@
 /**
- * An in-process network on 127.0.0.1: 2 gateways and one mix per layer, each a real Relay with its
- * own temporary data directory, LevelDB, worker threads and WebSocket listener, plus helpers to
- * act as a client or an ingress over real sockets.
+ * The tests' network on 127.0.0.1, laid out by the launcher (tools/network/launch.ts) with a
+ * static signed network file: 2 gateways and one mix per layer, each a real Relay with its own
+ * temporary data directory, LevelDB, worker threads and WebSocket listener (or a `sealmix run`
+ * process), plus helpers to act as a client or an ingress over real sockets.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, type ChildProcess } from 'node:child_process'
 import { request } from 'node:http'
-import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
-import { ensureKeys, type IngressKeys, initIngressKeys, loadIngressKeys, loadKeys, parseConfig, Relay, type RelayConfig, type RelayKeys } from '../../daemon/index.ts'
-import { freePort } from '../../tools/index.ts'
-import { encodeFrame, encodeHello, FRAME, geometryHash, NETWORK_GEOMETRY, parseFrame, relayId, signDocument, type CryptoSuite, type MixingParams, type NetworkDocument, type PathHop, type RelayDescriptor, type Rng, type Sphinx } from '../../mix/index.ts'
+import { ingressDescriptor, type IngressKeys, initIngressKeys, loadIngressKeys, type Relay, type RelayKeys, type RelayOptions } from '../../daemon/index.ts'
+import { EXIT, launchNetwork, ROUTE, TESTNET_MIXING, type LaunchedRelay } from '../../tools/index.ts'
+import { encodeFrame, encodeHello, FRAME, NETWORK_GEOMETRY, parseFrame, type CryptoSuite, type MixingParams, type NetworkDocument, type PathHop, type Rng, type Sphinx } from '../../mix/index.ts'
 import { createLogger } from '../../daemon/io/log.ts'
 import { captureStream, CANARIES } from './log-capture.ts'
 import { FrameReader } from '../../daemon/io/frame-reader.ts'
 import { dialHandshake } from '../../daemon/io/handshake.ts'
-import { SEALMIX } from './bundle.ts'
 
 export const G = NETWORK_GEOMETRY
 
-export interface Node { name: string, role: 'gateway' | 'mix', layer: number, dir: string, keys: RelayKeys, port: number, metricsPort: number, config: RelayConfig, raw: Record<string, unknown>, configFile: string, relay: Relay | null, proc: ChildProcess | null, output: string[] }
+export type Node = LaunchedRelay<RelayKeys>
 
 export interface Testnet {
   nodes: Node[]
   doc: NetworkDocument
   networkFile: string
   signer: { publicKey: Uint8Array, secretKey: Uint8Array }
-  ingress: { id: string, identity: { publicKey: Uint8Array, secretKey: Uint8Array }, box: { publicKey: Buffer, secretKey: Buffer }, dir: string, serverRoot: Buffer, keys: IngressKeys }
+  ingress: TestIngress
   byName (n: string): Node
   /** A path hop for the named relay. */
   hop (name: string, commands: PathHop['commands']): PathHop
@@ -42,95 +40,64 @@ export interface Testnet {
   stop (): Promise<void>
 }
 
+/** What the tests' relays share: small limits, quick pings, a replay filter of 100,000. */
+export const TEST_RELAY_CONFIG = { limits: { workers: 1, handshakeTimeoutMs: 2000, pingIntervalMs: 1000 }, replay: { capacity: 100_000 } }
+
+/** How a test runs a relay in process: sodium-native, quick re-dials, logging at trace into the canary-checked capture. */
+export const inProcessRelay = (): Omit<RelayOptions, 'config'> => ({ binding: 'sodium-native', minRetryMs: 100, maxRetryMs: 1000, logger: createLogger('trace', captureStream) })
+
+export interface TestIngress { id: string, identity: { publicKey: Uint8Array, secretKey: Uint8Array }, box: { publicKey: Buffer, secretKey: Buffer }, dir: string, serverRoot: Buffer, keys: IngressKeys }
+
+/** The keys of an ingress of example.org, made as `sealmix init --role ingress` makes them, so that a real Ingress can run from `dir`. */
+export function testIngress (c: CryptoSuite, dir: string): TestIngress {
+  const { rootPublicKey } = initIngressKeys(c, dir, 'example.org', Date.now())
+  const keys = loadIngressKeys(c, dir, 'example.org')
+  return { id: keys.id, identity: keys.identity, box: keys.box, dir, serverRoot: rootPublicKey!, keys }
+}
+
+/** A packet along the layout's route (entry gateway, mix layers 1 to 3, exit gateway) to `recipient`, with the mix keys `doc` lists. */
+export function routePacket (doc: NetworkDocument, byName: (n: string) => { keys: { id: string } }, recipient: string, sphinx: Sphinx, payload: Buffer, rng: Rng): Buffer {
+  const path = ROUTE.map((spec, i): PathHop => {
+    const id = byName(spec.short).keys.id
+    const r = doc.relays.find(x => x.id === id)
+    if (r === undefined) throw new Error(`${spec.short} is not in the document of epoch ${doc.epoch}`)
+    const last = i === ROUTE.length - 1
+    return { id: Buffer.from(r.id, 'hex'), publicKey: Buffer.from(r.mixKey, 'hex'), commands: last ? [{ type: 'node_delay', delayMs: 0 }, { type: 'recipient', id: Buffer.from(recipient, 'hex') }] : [{ type: 'node_delay', delayMs: 0 }] }
+  })
+  return sphinx.createPacket(path, payload, rng)
+}
+
+/** A throwaway self-signed certificate: relays authenticate each other by identity keys, not by the TLS chain. */
+function selfSigned (root: string, name: string): { certFile: string, keyFile: string } {
+  const [certFile, keyFile] = [join(root, `${name}.cert.pem`), join(root, `${name}.key.pem`)]
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' })
+  return { certFile, keyFile }
+}
 
 export async function createTestnet (c: CryptoSuite, o: { mixing?: Partial<MixingParams>, config?: Record<string, unknown>, tls?: string[] } = {}): Promise<Testnet> {
-  const root = mkdtempSync(join(tmpdir(), 'sealmix-testnet-'))
-  const layout: Array<[string, 'gateway' | 'mix', number]> = [['gwA', 'gateway', 0], ['gwB', 'gateway', 0], ['mix1', 'mix', 1], ['mix2', 'mix', 2], ['mix3', 'mix', 3]]
-  const signer = c.signSeedKeypair(randomBytes(c, 32))
-  const networkFile = join(root, 'network.json')
-  const nodes: Node[] = []
-  for (const [name, role, layer] of layout) {
-    const dir = join(root, name)
-    ensureKeys(c, dir)
-    const port = await freePort()
-    const metricsPort = await freePort()
-    const raw = {
-      role, dataDir: dir, listen: { host: '127.0.0.1', port },
-      network: { file: networkFile, signers: [Buffer.from(signer.publicKey).toString('hex')] },
-      limits: { workers: 1, handshakeTimeoutMs: 2000, pingIntervalMs: 1000 },
-      replay: { capacity: 100_000 },
-      log: { level: 'silent' },
-      ...(o.config ?? {}),
-      metrics: { port: metricsPort, ...(o.config?.metrics as Record<string, unknown> | undefined) }
-    }
-    if (o.tls?.includes(name) === true) {
-      // A throwaway self-signed certificate: relays authenticate each other by identity keys, not by the TLS chain.
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', join(root, `${name}.key.pem`), '-out', join(root, `${name}.cert.pem`)], { stdio: 'ignore' })
-      ;(raw as Record<string, unknown>).tls = { certFile: join(root, `${name}.cert.pem`), keyFile: join(root, `${name}.key.pem`) }
-    }
-    const configFile = join(root, `${name}.json`)
-    writeFileSync(configFile, JSON.stringify({ ...raw, log: { level: 'debug' } }))
-    nodes.push({ name, role, layer, dir, keys: loadKeys(c, dir), port, metricsPort, config: parseConfig(raw, root), raw, configFile, relay: null, proc: null, output: [] })
-  }
-  // The ingress's keys, made as `sealmix init --role ingress` makes them, so that a real Ingress can run from ingressDir.
-  const ingressDir = join(root, 'ingress')
-  const { rootPublicKey } = initIngressKeys(c, ingressDir, 'example.org', Date.now())
-  const ik = loadIngressKeys(c, ingressDir, 'example.org')
-  const ingIdentity = ik.identity
-  const boxPk = ik.box.publicKey
-  const ingress = { id: ik.id, identity: ingIdentity, box: ik.box, dir: ingressDir, serverRoot: rootPublicKey!, keys: ik }
-  const now = Date.now()
-  const relays: RelayDescriptor[] = nodes.map(n => ({ id: n.keys.id, role: n.role, layer: n.layer, address: `${n.config.tls !== undefined ? 'wss' : 'ws'}://127.0.0.1:${n.port}`, identityKey: Buffer.from(n.keys.identity.publicKey).toString('hex'), mixKey: n.keys.mix.publicKey.toString('hex') }))
-  const doc: NetworkDocument = {
-    version: 1, network: 'testnet', epoch: 0, validFromMs: now - 60_000, validUntilMs: now + 24 * 3600_000,
-    geometry: { hops: G.hops, userPayloadBytes: G.userPayloadBytes, hash: geometryHash(c, G).toString('hex') },
-    mixing: { strategy: 'batch', intervalMs: 20, minPool: 0, flushFraction: 1, minBatch: 0, maxDelayMs: 2000, loopRatePerSec: 0, ...o.mixing },
-    relays,
-    ingresses: [{ id: ingress.id, serverName: 'example.org', identityKey: Buffer.from(ingIdentity.publicKey).toString('hex'), boxKey: boxPk.toString('hex'), gateways: [nodes[1]!.keys.id], binding: ik.binding }]
-  }
-  writeFileSync(networkFile, JSON.stringify(signDocument(c, doc, [signer])))
-  for (const r of relays) { CANARIES.add(r.id); CANARIES.add(r.identityKey); CANARIES.add(r.mixKey) }
-  for (const n of nodes) { CANARIES.add(n.keys.mix.secretKey.toString('hex')); CANARIES.add(n.keys.mailboxKey.toString('hex')) }
+  const net = await launchNetwork(c, {
+    mode: { kind: 'static', network: 'testnet', mixing: { ...TESTNET_MIXING, ...o.mixing }, validForMs: 24 * 3600_000 },
+    naming: 'short', format: 'json', logLevel: 'debug', config: { ...TEST_RELAY_CONFIG, ...o.config }, inProcess: inProcessRelay,
+    configOf: (name, root) => o.tls?.includes(name) === true ? { tls: selfSigned(root, name) } : {}
+  })
+  const ingress = testIngress(c, join(net.root, 'ingress'))
+  const doc = net.signNetwork({ ingresses: [ingressDescriptor(ingress.keys, [net.byName(EXIT.short).keys.id])] })
+  for (const r of doc.relays) { CANARIES.add(r.id); CANARIES.add(r.identityKey); CANARIES.add(r.mixKey) }
+  for (const n of net.relays) { CANARIES.add(n.keys.mix.secretKey.toString('hex')); CANARIES.add(n.keys.mailboxKey.toString('hex')) }
   CANARIES.add(ingress.id)
-  const net: Testnet = {
-    nodes, doc, networkFile, signer, ingress,
-    byName: (n) => nodes.find(x => x.name === n)!,
+  return {
+    nodes: net.relays, doc, networkFile: net.networkFile, signer: net.signer!, ingress,
+    byName: net.byName,
     hop (name, commands) {
-      const n = nodes.find(x => x.name === name)!
+      const n = net.byName(name)
       return { id: Buffer.from(n.keys.id, 'hex'), publicKey: n.keys.mix.publicKey, commands }
     },
-    packetToIngress (sphinx, payload, rng) {
-      const d0: PathHop['commands'] = [{ type: 'node_delay', delayMs: 0 }]
-      return sphinx.createPacket([net.hop('gwA', d0), net.hop('mix1', d0), net.hop('mix2', d0), net.hop('mix3', d0),
-        net.hop('gwB', [{ type: 'node_delay', delayMs: 0 }, { type: 'recipient', id: Buffer.from(ingress.id, 'hex') }])], payload, rng)
-    },
-    linksUp (names = nodes.map(n => n.name)) {
-      return names.every(name => { const n = nodes.find(x => x.name === name)!; return n.relay !== null && n.relay.linksUp.length === (name === 'mix3' ? 2 : 1) })
-    },
-    async start (n) {
-      const relay = new Relay({ config: n.config, binding: 'sodium-native', minRetryMs: 100, maxRetryMs: 1000, logger: createLogger('trace', captureStream) })
-      await relay.start()
-      n.relay = relay
-      return relay
-    },
-    async spawn (n) {
-      const p = spawn(process.execPath, [...SEALMIX, 'run', '--config', n.configFile], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] })
-      p.stdout.on('data', (d: Buffer) => n.output.push(d.toString()))
-      p.stderr.on('data', (d: Buffer) => n.output.push(d.toString()))
-      n.proc = p
-      await waitFor(async () => (await httpGet(n.metricsPort, '/readyz').catch(() => ({ status: 0 }))).status === 200, 20_000, `${n.name} ready`)
-      return p
-    },
-    async stop () {
-      await Promise.all(nodes.map(async n => {
-        await n.relay?.stop(); n.relay = null
-        if (n.proc !== null && n.proc.exitCode === null) { const p = n.proc; await new Promise(resolve => { p.once('exit', resolve); p.kill('SIGKILL') }) }
-        n.proc = null
-      }))
-      rmSync(root, { recursive: true, force: true })
-    }
+    packetToIngress: (sphinx, payload, rng) => routePacket(doc, net.byName, ingress.id, sphinx, payload, rng),
+    linksUp: net.linksUp,
+    async start (n) { await net.start(n, 'in-process'); return n.relay! },
+    async spawn (n) { await net.start(n, 'process', { keepOutput: true }); await net.untilUp(n, 20_000); return n.proc! },
+    async stop () { await net.stop() }
   }
-  return net
 }
 
 export const PROJECT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')

@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict'
-import { BatchPool, deterministicRng, linkPadding, loadCrypto, PoissonPool, PoolEntropy, randomInt, shuffle, type MixingParams, type Rng } from '../../mix/index.ts'
+import {
+  BatchPool, createPool, deterministicRng, linkPadding, loadCrypto, MIXING_STRATEGIES, MixError, NETWORK_GEOMETRY, PoissonPool, PoolEntropy, randomInt, shuffle, STRATEGY_NAMES, verifyDocument,
+  type CryptoSuite, type MixingParams, type Rng
+} from '../../mix/index.ts'
+import { AuthorityConfigSchema } from '../../daemon/index.ts'
+import { signedBytes, testDocument, testRelay } from '../helpers/network.ts'
 
 const params = (over: Partial<MixingParams> = {}): MixingParams => ({ strategy: 'batch', intervalMs: 100, minPool: 4, flushFraction: 0.7, minBatch: 0, maxDelayMs: 5000, loopRatePerSec: 0, ...over })
 
@@ -81,6 +86,57 @@ describe('mixing', function () {
       p.add('d', 600, 10, rng)
       assert.deepEqual(p.round(1599, rng).release, [])
       assert.deepEqual(p.round(1600, rng).release, ['d'])
+    })
+  })
+
+  describe('the strategy table', function () {
+    let c: CryptoSuite
+    before(async function () { c = await loadCrypto('sodium-native') })
+    const now = Date.UTC(2026, 10, 27)
+    /** Whether the authority's config schema takes this strategy name. */
+    const schemaTakes = (strategy: unknown): boolean =>
+      AuthorityConfigSchema.safeParse({ signingKeyFile: 'k', network: 'n', epoch: { genesisMs: 0 }, admissionFile: 'a', mixing: { strategy } }).success
+    /** Whether a node takes a signed document whose mixing section names this strategy. */
+    const documentTakes = (strategy: unknown): boolean => {
+      const signer = c.signSeedKeypair(Buffer.alloc(32, 7))
+      const d = testDocument(c, [testRelay(c, rng, 'gateway', 0, 'ws://127.0.0.1:1')], {}, now)
+      const bytes = signedBytes(c, { ...d, mixing: { ...d.mixing, strategy: strategy as MixingParams['strategy'] } }, [signer])
+      const r = verifyDocument(c, bytes, { signers: [signer.publicKey], geometry: NETWORK_GEOMETRY, nowMs: now })
+      if (!r.ok) assert.equal(`${r.code}/${r.detail ?? ''}`, 'DIR_MALFORMED/mixing', 'a strategy is refused as a bad mixing section, nothing else')
+      return r.ok
+    }
+    const NOT_NAMES = ['stop-and-go', 'Batch', '', 'toString', '__proto__', 'constructor', 7, null]
+
+    it('names exactly what the authority\'s config schema and the document check take', function () {
+      assert.deepEqual([...STRATEGY_NAMES], Object.keys(MIXING_STRATEGIES))
+      assert.deepEqual([...STRATEGY_NAMES].sort(), ['batch', 'poisson'], 'the strategies docs/PROTOCOL.md §18 names')
+      for (const name of STRATEGY_NAMES) {
+        assert.ok(schemaTakes(name), `the schema takes ${name}`)
+        assert.ok(documentTakes(name), `a document may name ${name}`)
+      }
+      for (const name of NOT_NAMES) {
+        assert.ok(!schemaTakes(name), `the schema refuses ${String(name)}`)
+        assert.ok(!documentTakes(name), `a document naming ${String(name)} is refused`)
+      }
+      // The relay's config names no strategy: a relay mixes as its network document says.
+    })
+
+    it('builds each strategy\'s own pool, and refuses a name it does not hold', function () {
+      for (const name of STRATEGY_NAMES) assert.ok(createPool<number>(params({ strategy: name }), 10) instanceof MIXING_STRATEGIES[name].Pool, name)
+      assert.throws(() => createPool<number>(params({ strategy: 'stop-and-go' as MixingParams['strategy'] }), 10), (e: unknown) => e instanceof MixError && e.code === 'MIX_BAD_ARGUMENT')
+    })
+
+    it('is closed: nothing can be added to it or changed while running', function () {
+      // Every node must take or refuse a document's strategy alike: a name registered at run time
+      // would make that depend on what a process had loaded. A strategy is added in the source
+      // (its pool class and one line in mix/mixing/registry.ts), so every build of it agrees.
+      assert.ok(Object.isFrozen(MIXING_STRATEGIES))
+      for (const name of STRATEGY_NAMES) assert.ok(Object.isFrozen(MIXING_STRATEGIES[name]), name)
+      assert.throws(() => { (MIXING_STRATEGIES as Record<string, unknown>)['stop-and-go'] = { Pool: BatchPool } }, TypeError)
+      assert.throws(() => { (MIXING_STRATEGIES as Record<string, { Pool: unknown }>).batch!.Pool = PoissonPool }, TypeError)
+      assert.throws(() => { (STRATEGY_NAMES as unknown as string[]).push('stop-and-go') }, TypeError)
+      assert.ok(!schemaTakes('stop-and-go') && !documentTakes('stop-and-go'), 'and the name is still refused everywhere')
+      assert.equal(MIXING_STRATEGIES.batch.Pool, BatchPool)
     })
   })
 

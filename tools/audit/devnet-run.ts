@@ -11,7 +11,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FRAME, NETWORK_GEOMETRY as G, Sphinx, type CryptoSuite } from '../../mix/index.ts'
 import { runDevnet } from '../devnet/devnet.ts'
+import { RELAY_LAYOUT } from '../network/layout.ts'
 import type { InEvent, OutEvent } from './analysis.ts'
+
+/** The observed mix: the middle layer's, whose inputs and outputs are both mix links. */
+const OBSERVED = RELAY_LAYOUT.find(r => r.layer === 2)!.name
 
 export interface DevnetObservation { readonly ins: InEvent[], readonly outs: OutEvent[], readonly framesIn: number, readonly seconds: number }
 
@@ -26,14 +30,14 @@ export async function observeDevnet (c: CryptoSuite, seconds: number): Promise<D
     dataDir: dir, stop: stopped,
     print: line => { if (startAt === Infinity && line.includes(', acked ') && !/acked 0,/.test(line)) startAt = performance.now() },
     observe: {
-      relay: 'mix-2',
+      relay: OBSERVED,
       onInput: (t, m) => { if (m[0] === FRAME.PACKET) inputs.push({ t, packet: Buffer.from(m.subarray(1, 1 + G.packetBytes)) }) },
       onOutput: (t, m) => { outputs.push({ t, size: m.length, alpha: m[0] === FRAME.PACKET ? m.subarray(3, 35).toString('hex') : null }) }
     }
   })
   // Mix keys rotate per epoch and are erased after their grace window: collect them as they appear.
   const keys = new Map<string, Buffer>()
-  const keyDir = join(dir, 'mix-2', 'keys')
+  const keyDir = join(dir, OBSERVED, 'keys')
   const collect = setInterval(() => {
     if (!existsSync(keyDir)) return
     for (const f of readdirSync(keyDir)) if (/^mix-\d+\.key$/.test(f) && !keys.has(f)) { try { keys.set(f, readFileSync(join(keyDir, f))) } catch { /* erased meanwhile */ } }

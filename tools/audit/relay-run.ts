@@ -6,17 +6,12 @@
  * header (its α after the relay's hop) is computed in advance, so the sink knows which input
  * became which output; cover (link padding) matches no input.
  */
-import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { request } from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import WebSocket from 'ws'
-import { encodeFrame, exponential, FRAME, geometryHash, NETWORK_GEOMETRY as G, parseFrame, randomInt, relayId, signDocument, Sphinx, systemRng, type CryptoSuite, type MixingParams, type RelayDescriptor, type Rng } from '../../mix/index.ts'
-import { bundle } from '../devnet/children.ts'
-import { freePort } from '../devnet/devnet.ts'
+import { encodeFrame, exponential, FRAME, NETWORK_GEOMETRY as G, parseFrame, randomInt, relayId, Sphinx, systemRng, type CryptoSuite, type MixingParams, type RelayDescriptor, type Rng } from '../../mix/index.ts'
 import { scrape } from '../devnet/status.ts'
-import { ensureKeys, loadKeys } from '../../daemon/index.ts'
+import { launchNetwork } from '../network/launch.ts'
+import { RELAY_LAYOUT } from '../network/layout.ts'
+import { freePort } from '../network/ports.ts'
 import { FrameReader } from '../../daemon/index.ts'
 import { dialHandshake } from '../../daemon/index.ts'
 import { Listener } from '../../daemon/index.ts'
@@ -55,42 +50,27 @@ function party (c: CryptoSuite, rng: Rng): Party {
   return { id: relayId(c, identity.publicKey), identity, mixSk, mixPk }
 }
 
-async function ready (port: number, ms: number): Promise<void> {
-  const end = Date.now() + ms
-  for (;;) {
-    const ok = await new Promise<boolean>(res => { request({ host: '127.0.0.1', port, path: '/readyz' }, r => { r.resume(); res(r.statusCode === 200) }).on('error', () => res(false)).end() })
-    if (ok) return
-    if (Date.now() > end) throw new Error('audit: the relay under test did not become ready')
-    await new Promise(r => setTimeout(r, 100))
-  }
-}
+/** The relay under test: the layout's layer-1 mix, alone; the parties around it are stand-ins this run plays. */
+const UNDER_TEST = RELAY_LAYOUT.filter(r => r.layer === 1)
+/** How long the relay under test gets to stop after SIGTERM before SIGKILL. */
+const STOP_GRACE_MS = 5000
 
 export async function observe (c: CryptoSuite, o: RunOptions): Promise<Observation> {
   const rng = systemRng(c)
   const sphinx = new Sphinx(c, G)
-  const dir = mkdtempSync(join(tmpdir(), 'sealmix-audit-'))
+  const net = await launchNetwork(c, { mode: { kind: 'static', network: 'audit', mixing: o.mixing, validForMs: 3600_000 }, relays: UNDER_TEST, format: 'json', logLevel: 'warn', config: { replay: { capacity: 1_000_000 } } })
   try {
-    ensureKeys(c, join(dir, 'relay'))
-    const relay = loadKeys(c, join(dir, 'relay'))
+    const node = net.relays[0]!
+    const { keys: relay, port, metricsPort } = node
     const gateways = [party(c, rng), party(c, rng)]
     const sinks = [party(c, rng), party(c, rng)]
     const m3 = party(c, rng)
-    const [port, metricsPort, ...sinkPorts] = [await freePort(), await freePort(), await freePort(), await freePort()]
+    const sinkPorts = [await freePort(), await freePort()]
     const desc = (p: Party, role: 'gateway' | 'mix', layer: number, address: string): RelayDescriptor => ({ id: p.id, role, layer, address, identityKey: Buffer.from(p.identity.publicKey).toString('hex'), mixKey: p.mixPk.toString('hex') })
-    const signer = c.signSeedKeypair(rng.bytes(32))
-    const now = Date.now()
-    const doc = {
-      version: 1, network: 'audit', epoch: 0, validFromMs: now - 60_000, validUntilMs: now + 3600_000,
-      geometry: { hops: G.hops, userPayloadBytes: G.userPayloadBytes, hash: geometryHash(c, G).toString('hex') },
-      mixing: o.mixing,
-      relays: [desc(gateways[0]!, 'gateway', 0, 'ws://127.0.0.1:1'), desc(gateways[1]!, 'gateway', 0, 'ws://127.0.0.1:2'),
-        { id: relay.id, role: 'mix' as const, layer: 1, address: `ws://127.0.0.1:${port}`, identityKey: Buffer.from(relay.identity.publicKey).toString('hex'), mixKey: relay.mix.publicKey.toString('hex') },
-        desc(sinks[0]!, 'mix', 2, `ws://127.0.0.1:${sinkPorts[0]!}`), desc(sinks[1]!, 'mix', 2, `ws://127.0.0.1:${sinkPorts[1]!}`), desc(m3, 'mix', 3, 'ws://127.0.0.1:3')],
-      ingresses: []
-    }
-    writeFileSync(join(dir, 'network.json'), JSON.stringify(signDocument(c, doc, [signer])))
-    const config = join(dir, 'relay.json')
-    writeFileSync(config, JSON.stringify({ role: 'mix', dataDir: join(dir, 'relay'), listen: { host: '127.0.0.1', port }, network: { file: join(dir, 'network.json'), signers: [Buffer.from(signer.publicKey).toString('hex')] }, metrics: { port: metricsPort }, limits: { workers: 1 }, replay: { capacity: 1_000_000 }, log: { level: 'warn' } }))
+    net.signNetwork({
+      others: [desc(gateways[0]!, 'gateway', 0, 'ws://127.0.0.1:1'), desc(gateways[1]!, 'gateway', 0, 'ws://127.0.0.1:2'),
+        desc(sinks[0]!, 'mix', 2, `ws://127.0.0.1:${sinkPorts[0]!}`), desc(sinks[1]!, 'mix', 2, `ws://127.0.0.1:${sinkPorts[1]!}`), desc(m3, 'mix', 3, 'ws://127.0.0.1:3')]
+    })
 
     // Ground truth, built before the clock starts: each packet, its sink and its α after the relay's hop.
     const total = Math.max(1, Math.round(o.rate * o.seconds))
@@ -121,9 +101,10 @@ export async function observe (c: CryptoSuite, o: RunOptions): Promise<Observati
       }
     }))
     for (const l of listeners) await l.start()
-    const proc = spawn(process.execPath, [bundle(), 'run', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] })
+    // Its stderr (a refusal at start) reaches the auditor, as the audit's own would.
+    await net.start(node, 'process', { onErrLine: l => { process.stderr.write(`${l}\n`) } })
     try {
-      await ready(metricsPort, 30_000)
+      await net.untilUp(node, 30_000)
       // Wait for the relay's links to both sinks (it dials them).
       const linked = Date.now() + 15_000
       while (Date.now() < linked && (await scrape(metricsPort)).get('sealmix_connections{link="peer"}') !== 2) await new Promise(r => setTimeout(r, 100))
@@ -161,10 +142,11 @@ export async function observe (c: CryptoSuite, o: RunOptions): Promise<Observati
       const latencies = outs.filter(x => x.source !== null).map(x => x.t - sendAt[x.source!]!)
       return { ins, outs: remapped, sinks: [0, 1], sent: ins.length, arrived: remapped.filter(x => x.source !== null).length, latencies, gaugeEntropyBits: gauge, sinkPorts }
     } finally {
-      await new Promise<void>(res => { if (proc.exitCode !== null) { res(); return } proc.once('exit', () => res()); proc.kill('SIGTERM') })
+      await net.stop(STOP_GRACE_MS)
       for (const l of listeners) await l.close()
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    // Whatever failed before the relay started: its directory goes too (a second stop is the first one's).
+    await net.stop(STOP_GRACE_MS)
   }
 }

@@ -10,13 +10,13 @@ import { fifoRelabel, gaps, ks, linkability, shape, type InEvent, type Linkabili
 import { coverDistinguisher, type CoverScore } from './cover.ts'
 import { observe } from './relay-run.ts'
 import { observeDevnet } from './devnet-run.ts'
-import { DEVNET_MIXING } from '../devnet/devnet.ts'
+import { DEMO_LOAD, DEVNET_MIXING, NO_MIXING } from '../network/layout.ts'
 import { simulate, type SimMix } from './sim.ts'
 import { plot } from './svg.ts'
 import { failsWidely, judge, promisedSet, type Verdict } from './verdict.ts'
 
-/** Offered packets per second at one mix of `npm start`'s devnet (measured, docs/BENCHMARKS.md). */
-export const DEMO_LOAD = 20
+/** The control's preset, where the audit's callers look for it. */
+export { NO_MIXING }
 
 /** What a case is for: the relay as configured must pass; a control or a leak must fail. */
 export type CaseKind = 'relay' | 'devnet' | 'simulated' | 'control' | 'leak'
@@ -65,9 +65,6 @@ export interface AuditResult {
 }
 
 export type AuditConfiguration = 'batch' | 'off' | 'fifo'
-
-/** Mixing switched off: every packet leaves within a millisecond of arriving. */
-export const NO_MIXING: MixingParams = { ...DEFAULT_MIXING, strategy: 'poisson', intervalMs: 1, minPool: 0, minBatch: 0, maxDelayMs: 0 }
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : s[Math.floor(s.length / 2)]! }
 const mean = (xs: number[]): number => xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length

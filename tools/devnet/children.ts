@@ -1,9 +1,9 @@
 /**
- * The devnet's child processes: each runs a `sealmix` command from the esbuild bundle (plain
- * JavaScript: no TypeScript compiler in every child, so eleven of them start in about a second
- * even on a busy machine). The supervisor reads their output line by line, remembers each one's
- * last error line, reports a child that exits while the devnet runs (by name, with that line),
- * and stops them all with a grace period.
+ * The child processes the launcher (tools/network/launch.ts) and the devnet start: each runs a
+ * `sealmix` command from the esbuild bundle (plain JavaScript: no TypeScript compiler in every
+ * child, so eleven of them start in about a second even on a busy machine). The supervisor reads
+ * their output line by line, remembers each one's last error line, reports a child that exits
+ * while the network runs (by name, with that line), and stops them all with a grace period.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -67,8 +67,8 @@ export class Supervisor {
   /** The names of the children that exited. */
   get down (): string[] { return this.#children.filter(c => c.exited).map(c => c.name) }
 
-  /** Start `sealmix ARGS` as `name`; `onLine` gets each stdout line (logs, JSON events). */
-  start (name: string, args: string[], onLine?: (line: string) => void): Child {
+  /** Start `sealmix ARGS` as `name`; `onLine` gets each stdout line (logs, JSON events), `onErrLine` each stderr line. */
+  start (name: string, args: string[], onLine?: (line: string) => void, onErrLine?: (line: string) => void): Child {
     const proc = spawn(process.execPath, [bundle(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     const c: Child = { name, proc, lastError: null, exited: false }
     createInterface({ input: proc.stdout! }).on('line', l => {
@@ -76,7 +76,7 @@ export class Supervisor {
       if (e !== null && l.startsWith('{')) c.lastError = e
       onLine?.(l)
     })
-    createInterface({ input: proc.stderr! }).on('line', l => { const e = errorText(l); if (e !== null) c.lastError = e })
+    createInterface({ input: proc.stderr! }).on('line', l => { const e = errorText(l); if (e !== null) c.lastError = e; onErrLine?.(l) })
     proc.once('exit', (code, signal) => {
       c.exited = true
       if (!this.#stopping) this.#o.onExit(c, signal !== null ? `killed by ${signal}` : `exit status ${String(code)}`)
@@ -87,14 +87,16 @@ export class Supervisor {
 
   /**
    * Stop children: SIGTERM (a graceful stop for every sealmix command), SIGKILL what is left after
-   * `graceMs`. Children run in their own process group, so a Ctrl-C in the terminal reaches only
-   * the devnet, and each child gets exactly one signal from it, in the order the devnet chooses.
+   * `graceMs` (a `graceMs` of 0: SIGKILL at once). Children run in their own process group, so a
+   * Ctrl-C in the terminal reaches only the devnet, and each child gets exactly one signal from
+   * it, in the order the devnet chooses.
    */
   async stop (which: readonly Child[], graceMs: number): Promise<void> {
     this.#stopping = true
     await Promise.all(which.map(async c => await new Promise<void>(resolve => {
       const p = c.proc
       if (p.exitCode !== null || p.signalCode !== null) { resolve(); return }
+      if (graceMs <= 0) { p.once('exit', () => resolve()); p.kill('SIGKILL'); return }
       const kill = setTimeout(() => p.kill('SIGKILL'), graceMs)
       p.once('exit', () => { clearTimeout(kill); resolve() })
       p.kill('SIGTERM')

@@ -10,8 +10,8 @@
  *   GET  /_matrix/client/v3/sync?since=&timeout=           (to-device events only, long-poll; user tokens)
  * It prints each to-device event as it arrives: recipient, type and size. It never learns a sender.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { readBody, readIngressConfigFile } from '../../daemon/index.ts'
+import type { IncomingMessage } from 'node:http'
+import { listenHttp, matchRoute, readBody, readIngressConfigFile, serveJson, type HttpListener, type JsonAnswer, type Route } from '../../daemon/index.ts'
 
 export interface StandinUser { readonly userId: string, readonly deviceId: string, readonly accessToken: string }
 
@@ -87,7 +87,7 @@ export class StandinHomeserver {
   readonly #forgotten = { expired: 0, evicted: 0 }
   readonly #waiters = new Set<() => void>()
   #seq = 0
-  #server: Server | null = null
+  #server: HttpListener | null = null
   /** Every to-device event accepted, in order: for tests and the devnet's status line. */
   readonly received: Array<{ userId: string, deviceId: string, type: string, bytes: number }> = []
 
@@ -112,20 +112,16 @@ export class StandinHomeserver {
     return { size: this.#txns.size, ...this.#forgotten }
   }
 
+  /** Listens with the deadlines of sealmix's own listeners (listenHttp); returns the port. */
   async listen (port: number, host = '127.0.0.1'): Promise<number> {
-    const s = createServer((req, res) => { void this.#handle(req, res) })
-    this.#server = s
-    await new Promise<void>((resolve, reject) => { s.once('error', reject); s.listen(port, host, () => resolve()) })
-    const a = s.address()
-    return typeof a === 'object' && a !== null ? a.port : port
+    this.#server = await listenHttp({ host, port }, serveJson(async req => await this.#handle(req), { status: 500, body: { errcode: 'M_UNKNOWN', error: 'Internal error' } }))
+    return this.#server.port
   }
 
   async close (): Promise<void> {
     for (const w of this.#waiters) w()
-    const s = this.#server
-    if (s === null) return
-    s.closeAllConnections()
-    await new Promise<void>(resolve => s.close(() => resolve()))
+    await this.#server?.close()
+    this.#server = null
   }
 
   /**
@@ -150,43 +146,41 @@ export class StandinHomeserver {
     return { kind: 'user', user }
   }
 
-  async #handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const send = (status: number, body: unknown): void => { res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body)) }
+  /** The endpoints (the file's head lists them); another method on one of their paths is 405, as Synapse answers. */
+  readonly #routes: ReadonlyArray<Route<(req: IncomingMessage, url: URL, params: readonly string[]) => Promise<JsonAnswer>>> = [
+    { method: 'GET', path: '/_matrix/client/v3/account/whoami', handler: async (req, url) => this.#whoami(req, url) },
+    { method: 'PUT', path: /^\/_matrix\/client\/v3\/sendToDevice\/([^/]+)\/([^/]+)$/, handler: async (req, url, [type, txnId]) => await this.#sendToDevice(req, this.#requester(req, url), decodeURIComponent(type!), decodeURIComponent(txnId!)) },
+    { method: 'GET', path: '/_matrix/client/v3/sync', handler: async (req, url) => await this.#sync(req, url) }
+  ]
+
+  async #handle (req: IncomingMessage): Promise<JsonAnswer> {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost')
-      const method = (allowed: string): void => { if (req.method !== allowed) throw new HttpError(405, 'M_UNRECOGNIZED', 'Unrecognized request') }
-      if (url.pathname === '/_matrix/client/v3/account/whoami') {
-        method('GET')
-        const r = this.#requester(req, url)
-        send(200, r.kind === 'user' ? { user_id: r.user.userId, device_id: r.user.deviceId } : { user_id: r.userId })
-        return
-      }
-      const m = /^\/_matrix\/client\/v3\/sendToDevice\/([^/]+)\/([^/]+)$/.exec(url.pathname)
-      if (m !== null) {
-        method('PUT')
-        const r = this.#requester(req, url)
-        const answer = await this.#sendToDevice(req, r, decodeURIComponent(m[1]!), decodeURIComponent(m[2]!))
-        send(answer.status, answer.body)
-        return
-      }
-      if (url.pathname === '/_matrix/client/v3/sync') {
-        method('GET')
-        const r = this.#requester(req, url)
-        if (r.kind !== 'user') throw new HttpError(403, 'M_FORBIDDEN', 'The stand-in serves /sync to user access tokens only')
-        const u = r.user
-        const since = Number(url.searchParams.get('since') ?? '0') || 0
-        const timeout = Math.min(30_000, Number(url.searchParams.get('timeout') ?? '0') || 0)
-        const pending = (): Stored[] => (this.#events.get(`${u.userId}\0${u.deviceId}`) ?? []).filter(e => e.seq > since)
-        if (pending().length === 0 && timeout > 0) await this.#wait(timeout)
-        const events = pending()
-        send(200, { next_batch: String(events.at(-1)?.seq ?? since), to_device: { events: events.map(e => ({ type: e.type, sender: e.sender, content: e.content })) } })
-        return
-      }
-      throw new HttpError(404, 'M_UNRECOGNIZED', 'Unrecognized request')
+      const r = matchRoute(this.#routes, req.method, url.pathname)
+      if (r.kind === 'wrong_method') throw new HttpError(405, 'M_UNRECOGNIZED', 'Unrecognized request')
+      if (r.kind === 'not_found') throw new HttpError(404, 'M_UNRECOGNIZED', 'Unrecognized request')
+      return await r.handler(req, url, r.params)
     } catch (e) {
-      if (e instanceof HttpError) send(e.status, { errcode: e.errcode, error: e.message })
-      else send(500, { errcode: 'M_UNKNOWN', error: 'Internal error' })
+      if (e instanceof HttpError) return { status: e.status, body: { errcode: e.errcode, error: e.message } }
+      throw e
     }
+  }
+
+  #whoami (req: IncomingMessage, url: URL): JsonAnswer {
+    const r = this.#requester(req, url)
+    return { status: 200, body: r.kind === 'user' ? { user_id: r.user.userId, device_id: r.user.deviceId } : { user_id: r.userId } }
+  }
+
+  async #sync (req: IncomingMessage, url: URL): Promise<JsonAnswer> {
+    const r = this.#requester(req, url)
+    if (r.kind !== 'user') throw new HttpError(403, 'M_FORBIDDEN', 'The stand-in serves /sync to user access tokens only')
+    const u = r.user
+    const since = Number(url.searchParams.get('since') ?? '0') || 0
+    const timeout = Math.min(30_000, Number(url.searchParams.get('timeout') ?? '0') || 0)
+    const pending = (): Stored[] => (this.#events.get(`${u.userId}\0${u.deviceId}`) ?? []).filter(e => e.seq > since)
+    if (pending().length === 0 && timeout > 0) await this.#wait(timeout)
+    const events = pending()
+    return { status: 200, body: { next_batch: String(events.at(-1)?.seq ?? since), to_device: { events: events.map(e => ({ type: e.type, sender: e.sender, content: e.content })) } } }
   }
 
   /**
@@ -197,8 +191,9 @@ export class StandinHomeserver {
    * of a retransmission is not looked at (Synapse neither). Refusals are not remembered.
    */
   async #sendToDevice (req: IncomingMessage, r: Requester, type: string, txnId: string): Promise<{ status: number, body: Record<string, unknown> }> {
-    let text: string
-    try { text = await readBody(req, MAX_BODY) } catch { throw new HttpError(413, 'M_TOO_LARGE', 'Request body too large') }
+    const body = await readBody(req, MAX_BODY)
+    if (body.kind !== 'body') throw new HttpError(413, 'M_TOO_LARGE', 'Request body too large')
+    const text = body.text
     // From here to the end nothing awaits: lookup, delivery and memory happen in one step.
     const scope = r.kind === 'appservice' ? 'as' : `user\0${r.user.userId}\0${r.user.deviceId}`
     const key = `${scope}\0sendToDevice/${type}/${txnId}`

@@ -3,6 +3,7 @@
  * demo clients' JSON events (sent, delivered with latency) read from their stdout.
  */
 import { request } from 'node:http'
+import { RELAY_LINKS } from '../network/layout.ts'
 
 export function scrape (port: number): Promise<Map<string, number>> {
   return new Promise(resolve => {
@@ -51,10 +52,10 @@ export function relaySummary (ms: Array<Map<string, number>>): string {
   const up = ms.filter(m => m.size > 0).length
   const sum = (k: string): number => ms.reduce((s, m) => s + (m.get(k) ?? 0), 0)
   const drops = ms.reduce((s, m) => s + [...m].filter(([k]) => k.startsWith('sealmix_packets_dropped_total')).reduce((a, [, v]) => a + v, 0), 0)
-  // 6 relay links (2 gateways -> mix-1 -> mix-2 -> mix-3 -> 2 gateways), each counted at both ends.
+  // The layout's relay links (2 gateways -> mix-1 -> mix-2 -> mix-3 -> 2 gateways), each counted at both ends.
   const links = sum('sealmix_connections{link="peer"}') / 2
   const epoch = Math.max(-1, ...ms.map(m => m.get('sealmix_epoch') ?? -1))
-  return `epoch ${epoch < 0 ? '-' : epoch} | ${up}/${ms.length} relays up, ${links}/6 links | loops ${sum('sealmix_loops_returned_total')}/${sum('sealmix_loops_sent_total')} returned | ${sum('sealmix_packets_sent_total{link="peer"}')} packets forwarded (${sum('sealmix_cover_sent_total{kind="link"}')} padding) | ${drops} dropped`
+  return `epoch ${epoch < 0 ? '-' : epoch} | ${up}/${ms.length} relays up, ${links}/${RELAY_LINKS} links | loops ${sum('sealmix_loops_returned_total')}/${sum('sealmix_loops_sent_total')} returned | ${sum('sealmix_packets_sent_total{link="peer"}')} packets forwarded (${sum('sealmix_cover_sent_total{kind="link"}')} padding) | ${drops} dropped`
 }
 
 /** Split a status line at its ` | ` separators into lines of at most `width - 1` characters (a full-width line would wrap). */

@@ -8,6 +8,7 @@ import type { BatchOp } from '../../io/index.ts'
 import type { QueueStore } from './queue-store.ts'
 import type { Conn } from '../listener/server.ts'
 import type { RelayMetrics } from '../metrics.ts'
+import { drop } from '../router.ts'
 import { u64 } from '../../io/index.ts'
 
 /** Unacknowledged DELIVER frames per ingress connection (the bound of IngressState.inflight). */
@@ -108,7 +109,7 @@ export class Edge {
     if (st === undefined) { st = { pulled: new Map(), handed: new Map(), pulling: false, next: null }; this.#clients.set(conn, st) }
     const id = Buffer.from(body.subarray(0, 32))
     if (st.pulling) {
-      if (st.next !== null) this.o.metrics.dropped.inc({ reason: 'queue_full' })
+      if (st.next !== null) drop(this.o.metrics, 'queue_full')
       st.next = id
       return
     }
@@ -143,7 +144,7 @@ export class Edge {
         : encodeFrame(g, FRAME.MAILBOX, this.#random(8), this.#random(16 + g.bodyBytes))
       if (!conn.send(frame)) {
         // The connection's send buffer is full: the rest would be dropped too, so it is not even built.
-        this.o.metrics.dropped.inc({ reason: 'queue_full' }, this.o.pullBatch - i)
+        drop(this.o.metrics, 'queue_full', this.o.pullBatch - i)
         return
       }
       this.o.metrics.sent.inc({ link: 'client' })

@@ -1,21 +1,21 @@
 /**
  * A relay that follows directory authorities (docs/PROTOCOL.md §18.1): on a short tick, it
- * - makes its mix keys for this epoch and KEYS_AHEAD past the next (daemon/relay/keys/keyring.ts), and
- *   publishes a signed descriptor with them to every authority until each has taken it, well
- *   before the next epoch's publish deadline;
- * - keeps exactly the live keys in the unwrap workers (the current one, the previous one in its
- *   grace window, the next one from `maxSkewMs` before it starts) and, when a key leaves that set,
- *   has the relay drop its replay state before the key file is erased;
+ * - has its mix keys made for this epoch and KEYS_AHEAD past the next, and publishes a signed
+ *   descriptor with them to every authority until each has taken it, well before the next
+ *   epoch's publish deadline;
+ * - has the live keys rotated: handed to the relay for its unwrap workers, and those that left
+ *   the live set retired (their replay tags deleted, then their files erased). A mix key's whole
+ *   life is in keyring.ts;
  * - fetches documents (mix/directory/client.ts over daemon/io/directory-http.ts) and hands the relay
  *   each new current one.
  * The relay decides what a key change or a document means for its workers, filters and links.
  */
 import {
-  descriptorEpochs, DirectoryClient, epochAt, liveKeyEpochs, refreshIntervalMs, signDescriptor,
+  descriptorEpochs, DirectoryClient, epochAt, refreshIntervalMs, signDescriptor,
   type AuthorityRef, type CryptoSuite, type DirectoryRejection, type NetworkDocument, type NetworkSchedule, type RelayRole
 } from '../../../mix/index.ts'
 import { DescriptorPublisher, httpTransport, type Health, type Logger } from '../../io/index.ts'
-import { EpochKeyring, type MixKeyPair } from './keyring.ts'
+import { type HandOver, MixKeys, type ReplayTags } from './keyring.ts'
 
 export interface RelayEpochsOptions {
   readonly crypto: CryptoSuite
@@ -29,11 +29,13 @@ export interface RelayEpochsOptions {
   readonly onRejected: (why: DirectoryRejection) => void
   /** Where a failing tick (a full disk: keys cannot be made) is reported, and cleared by the next good one. */
   readonly health?: Health
+  /** Told to delete a retired key's replay tags before its file is erased. */
+  readonly replay?: ReplayTags
 }
 
 export interface EpochHooks {
   /** The live key set changed; `retired` epochs lose their key right after this resolves. */
-  readonly onKeys: (live: ReadonlyArray<{ epoch: number, key: MixKeyPair }>, retired: readonly number[]) => Promise<void>
+  readonly onKeys: HandOver
   readonly onDocument: (doc: NetworkDocument) => void
 }
 
@@ -41,11 +43,10 @@ const TICK_MS = 100
 
 export class RelayEpochs {
   readonly #o: RelayEpochsOptions
-  readonly #keyring: EpochKeyring
+  readonly #keys: MixKeys
   readonly #directory: DirectoryClient
   readonly #publisher: EpochDescriptors
   #hooks: EpochHooks | null = null
-  #live: number[] = []
   #doc: NetworkDocument | null = null
   #nextRefresh = 0
   #nextPublish = 0
@@ -59,9 +60,9 @@ export class RelayEpochs {
 
   constructor (o: RelayEpochsOptions) {
     this.#o = o
-    this.#keyring = new EpochKeyring(o.crypto, o.dataDir, (epoch, bytes) => o.log.warn({ event: 'mix_key_replaced', epoch, bytes }, 'a damaged mix key file (left by an earlier crash) was replaced with a new key'))
+    this.#keys = new MixKeys({ crypto: o.crypto, dataDir: o.dataDir, maxSkewMs: o.maxSkewMs, log: o.log, replay: o.replay })
     this.#directory = new DirectoryClient({ crypto: o.crypto, authorities: o.authorities, transport: httpTransport(), now: o.now, maxSkewMs: o.maxSkewMs, onRejected: o.onRejected })
-    this.#publisher = new EpochDescriptors({ crypto: o.crypto, keyring: this.#keyring, authorities: o.authorities, identity: o.identity, self: o.self })
+    this.#publisher = new EpochDescriptors({ crypto: o.crypto, keys: this.#keys, authorities: o.authorities, identity: o.identity, self: o.self })
   }
 
   get #schedule (): NetworkSchedule { return this.#directory.schedule! }
@@ -107,15 +108,8 @@ export class RelayEpochs {
     const e = epochAt(s, now)
     // Keys ahead that cannot be written (a full disk) must not hold up the live set's rotation and erasure: reported at the end.
     let ahead: unknown = null
-    try { this.#keyring.ensure(descriptorEpochs(e)) } catch (err) { ahead = err }
-    const live = liveKeyEpochs(s, s.graceMs, o.maxSkewMs, now)
-    if (live.join() !== this.#live.join()) {
-      const retired = this.#live.filter(x => !live.includes(x))
-      await hooks.onKeys(live.map(epoch => ({ epoch, key: this.#keyring.get(epoch) })), retired)
-      const erased = this.#keyring.eraseBefore(live[0]!)
-      if (erased.length > 0) o.log.info({ epochs: erased }, 'mix keys erased')
-      this.#live = live
-    }
+    try { this.#keys.makeAhead(e) } catch (err) { ahead = err }
+    await this.#keys.rotate(s, now, hooks.onKeys)
     // Network work runs beside the tick, so that a slow authority never delays a key change.
     if (now >= this.#nextPublish) {
       this.#nextPublish = now + this.#refreshMs
@@ -168,7 +162,7 @@ export class RelayEpochs {
 
 interface PublisherOptions {
   readonly crypto: CryptoSuite
-  readonly keyring: EpochKeyring
+  readonly keys: MixKeys
   readonly authorities: readonly AuthorityRef[]
   readonly identity: { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
   readonly self: { readonly id: string, readonly role: RelayRole, readonly layer: number, readonly address: string }
@@ -182,10 +176,10 @@ class EpochDescriptors {
   /** Publish this epoch's descriptor to each authority that has not taken it yet; the reasons of those that refused it. */
   async publish (epoch: number): Promise<string[]> {
     const o = this.o
-    o.keyring.ensure(descriptorEpochs(epoch))
+    o.keys.makeAhead(epoch)
     return await this.#publisher.publish(epoch, () => JSON.stringify(signDescriptor(o.crypto, {
       version: 1, id: o.self.id, role: o.self.role, layer: o.self.layer, address: o.self.address, identityKey: Buffer.from(o.identity.publicKey).toString('hex'),
-      mixKeys: descriptorEpochs(epoch).map(x => ({ epoch: x, key: o.keyring.publicHex(x) }))
+      mixKeys: descriptorEpochs(epoch).map(x => ({ epoch: x, key: o.keys.publicHex(x) }))
     }, o.identity.secretKey)))
   }
 }

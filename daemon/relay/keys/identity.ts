@@ -4,15 +4,14 @@
  * - mix.key: 32-byte X25519 secret of the mix key a static network file lists (a relay that
  *   follows directory authorities has per-epoch keys instead, daemon/relay/keys/keyring.ts);
  * - mailbox.key: 32-byte secret that keys the hash under which mailboxes are stored.
- * Each is written atomically (store/atomic-file.ts): a crash or a full disk leaves no file, never
- * an empty or partial one. A damaged one (left by an older version) is never replaced here: each
- * says who the relay is or where its data is, so the error names the file and what to do.
+ * Each is made, read and checked by daemon/io/secret-file.ts: written atomically, so that a crash
+ * or a full disk leaves no file, never an empty or partial one. A damaged one (left by an older
+ * version) is never replaced here: each says who the relay is or where its data is, so the error
+ * names the file and what to do.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { relayId, type CryptoSuite } from '../../../mix/index.ts'
-import { RelayError } from '../../io/index.ts'
-import { writeFileAtomic } from '../../io/index.ts'
+import { createSecretKey, readSecretFile, RelayError, secretDir, type SecretFileRead } from '../../io/index.ts'
 
 export interface RelayIdentity {
   readonly identity: { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
@@ -34,13 +33,26 @@ const DAMAGED: Record<string, string> = {
   'mix.key': 'restore keys/mix.key from a backup. Without one, delete it, run \'sealmix keygen\' and sign a new network file that lists the new mix key'
 }
 
-function readKey (dir: string, name: string): Buffer {
-  const b = readFileSync(join(dir, name))
-  if (b.length !== 32) {
-    b.fill(0)
-    throw RelayError.KEYS_INVALID(`keys/${name} must hold exactly 32 bytes but holds ${b.length} (damaged: an interrupted write by an older version, or a failing disk); ${DAMAGED[name] ?? 'restore it from a backup'}`)
+const KEY_BYTES = 32
+
+/** The key's bytes, or the error that names the file and what to do (a file that cannot be read: the file system's own error). */
+function keyOf (name: string, r: SecretFileRead): Buffer {
+  if (r.kind === 'read') return r.bytes
+  if (r.kind === 'missing') throw RelayError.KEYS_INVALID(`missing key file keys/${name} in the data directory (run 'sealmix keygen' or 'sealmix init')`)
+  if (r.kind === 'wrong-size') throw RelayError.KEYS_INVALID(`keys/${name} must hold exactly ${KEY_BYTES} bytes but holds ${r.size} (damaged: an interrupted write by an older version, or a failing disk); ${DAMAGED[name] ?? 'restore it from a backup'}`)
+  throw r.cause
+}
+
+/** Read each of `names`, then judge them: a missing file is named before a damaged one. */
+function readKeys (dir: string, names: readonly string[]): Buffer[] {
+  const read = names.map(f => readSecretFile(join(dir, f), KEY_BYTES))
+  try {
+    for (const [i, r] of read.entries()) if (r.kind === 'missing') keyOf(names[i]!, r)
+    return read.map((r, i) => keyOf(names[i]!, r))
+  } catch (e) {
+    for (const r of read) if (r.kind === 'read') r.bytes.fill(0)
+    throw e
   }
-  return b
 }
 
 /**
@@ -49,33 +61,32 @@ function readKey (dir: string, name: string): Buffer {
  */
 export function ensureKeys (c: CryptoSuite, dataDir: string, staticMix = true): void {
   const dir = join(dataDir, 'keys')
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  chmodSync(dir, 0o700)
-  for (const f of staticMix ? FILES : IDENTITY_FILES) {
-    const p = join(dir, f)
-    if (existsSync(p)) continue
-    const b = Buffer.alloc(32)
-    c.randomFill(b)
-    try { writeFileAtomic(p, b, { mode: 0o600, exclusive: true }) } finally { b.fill(0) }
-  }
+  secretDir(dir)
+  for (const f of staticMix ? FILES : IDENTITY_FILES) createSecretKey(join(dir, f), KEY_BYTES, b => c.randomFill(b))
 }
 
 /** The identity and mailbox keys, without a static mix key. */
 export function loadIdentity (c: CryptoSuite, dataDir: string): RelayIdentity {
-  const dir = join(dataDir, 'keys')
-  for (const f of IDENTITY_FILES) if (!existsSync(join(dir, f))) throw RelayError.KEYS_INVALID(`missing key file keys/${f} in the data directory (run 'sealmix keygen' or 'sealmix init')`)
-  const seed = readKey(dir, 'identity.key')
+  const [seed, mailboxKey] = readKeys(join(dataDir, 'keys'), IDENTITY_FILES) as [Buffer, Buffer]
   const identity = c.signSeedKeypair(seed)
   seed.fill(0)
-  return { identity, id: relayId(c, identity.publicKey), mailboxKey: readKey(dir, 'mailbox.key') }
+  return { identity, id: relayId(c, identity.publicKey), mailboxKey }
 }
 
 export function loadKeys (c: CryptoSuite, dataDir: string): RelayKeys {
-  const dir = join(dataDir, 'keys')
-  if (!existsSync(join(dir, 'mix.key'))) throw RelayError.KEYS_INVALID('missing key file keys/mix.key in the data directory (run \'sealmix keygen\' or \'sealmix init\')')
-  const base = loadIdentity(c, dataDir)
-  const secretKey = readKey(dir, 'mix.key')
-  const publicKey = Buffer.alloc(32)
+  // mix.key is named first when it is missing, as the identity files are.
+  const mix = readSecretFile(join(dataDir, 'keys', 'mix.key'), KEY_BYTES)
+  let base: RelayIdentity
+  let secretKey: Buffer
+  try {
+    if (mix.kind === 'missing') keyOf('mix.key', mix)
+    base = loadIdentity(c, dataDir)
+    secretKey = keyOf('mix.key', mix)
+  } catch (e) {
+    if (mix.kind === 'read') mix.bytes.fill(0)
+    throw e
+  }
+  const publicKey = Buffer.alloc(KEY_BYTES)
   c.x25519Base(publicKey, secretKey)
   return { ...base, mix: { publicKey, secretKey } }
 }

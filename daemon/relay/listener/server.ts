@@ -20,8 +20,8 @@
  * an eviction) is terminated: no close handshake, so nothing lingers in ws's close timeout (which
  * is 1 s here, not ws's 30 s, for the closes ws starts itself: a frame too large (1009) or
  * malformed).
- * Every refusal and forced close is counted by reason and noted in the log (daemon/transport/
- * notices.ts: at most one line per reason every 10 s, never an address).
+ * Every refusal and forced close is counted by reason and noted in the log (notices.ts beside
+ * this file: at most one line per reason every 10 s, never an address).
  *
  * Remote addresses are used for these counts only: held while the socket is, never logged.
  */
@@ -37,7 +37,7 @@ import type { Logger } from '../../io/index.ts'
 import type { ConnCloseLabel, ConnLinkLabel, ConnRefusalLabel, RelayMetrics } from '../metrics.ts'
 import { addressKey } from '../../io/index.ts'
 import { FrameReader, type RawMessage } from '../../io/index.ts'
-import { acceptClient, acceptHandshake, type Identity } from '../../io/index.ts'
+import { acceptHandshake, type Identity } from '../../io/index.ts'
 import { Notices } from './notices.ts'
 
 export type ConnKind = 'client' | 'relay' | 'ingress'
@@ -270,9 +270,9 @@ export class Listener {
     ws.once('close', () => { if (e.conn !== null) this.#o.onClose(e.conn) })
     const o = this.#o
     const left = Math.max(1, e.since + o.handshakeTimeoutMs - Date.now())
-    const peerId = kind === 'client'
-      ? (await acceptClient(o.geometry, reader, left) ? undefined : null)
-      : await acceptHandshake(o.crypto, o.geometry, ws, reader, o.identity, kind, id => o.keyOf(kind, id), left)
+    const peerId = await acceptHandshake(kind === 'client'
+      ? { role: kind, geometry: o.geometry }
+      : { role: kind, crypto: o.crypto, geometry: o.geometry, identity: o.identity, keyOf: id => o.keyOf(kind, id) }, ws, reader, left)
     if (e.closing !== null) return
     if (peerId === null) { this.#close(e, 'handshake_failed'); return }
     if (ws.readyState !== ws.OPEN) return
@@ -417,7 +417,7 @@ export function defaultMaxUnauthenticated (maxConnections: number): number {
 /**
  * True while the ws receiver holds part of a frame (bytes buffered or a frame header read but its
  * payload incomplete). Reads ws 8 internals (`_receiver._state`, `_bufferedBytes`, `_fragments`);
- * test/daemon/transport.test.ts fails if an upgrade of ws changes them.
+ * test/daemon/relay/mid-frame.test.ts fails if an upgrade of ws changes them.
  */
 export function midFrame (ws: WebSocket): boolean {
   const r = (ws as unknown as { _receiver?: { _state?: number, _bufferedBytes?: number, _fragments?: unknown[] } })._receiver

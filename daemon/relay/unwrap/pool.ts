@@ -27,6 +27,7 @@ import type { Geometry } from '../../../mix/index.ts'
 import { projectRoot } from '../../io/index.ts'
 import type { RelayMetrics } from '../metrics.ts'
 import type { WorkerReply, WorkerResult } from './protocol.ts'
+import { drop } from '../router.ts'
 
 export interface Unwrapped<C> {
   readonly ctx: C
@@ -166,7 +167,7 @@ export class UnwrapPool<C> {
     this.#queued--
     this.#lanes[victim.lane].queued--
     if (victim.items.length === victim.head) this.#remove(victim)
-    this.#metrics?.dropped.inc({ reason: 'queue_full' })
+    if (this.#metrics !== undefined) drop(this.#metrics, 'queue_full')
     return true
   }
 

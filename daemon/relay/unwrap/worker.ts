@@ -4,6 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads'
 import { loadCrypto, makeGeometry, Sphinx, systemRng, type BindingName, type Rng } from '../../../mix/index.ts'
+import { replaceKeys } from '../keys/worker-keys.ts'
 import type { WorkerRequest, WorkerResult } from './protocol.ts'
 
 let sphinx: Sphinx | undefined
@@ -24,7 +25,7 @@ async function handle (m: WorkerRequest): Promise<void> {
   if (m.type === 'init') {
     const c = await loadCrypto(m.binding as BindingName)
     sphinx = new Sphinx(c, makeGeometry({ hops: m.hops, userPayloadBytes: m.userPayloadBytes }))
-    keys = m.keys.map(k => Buffer.from(k))
+    keys = replaceKeys(keys, m.keys)
     epochs = m.epochs
     maxDelayMs = m.maxDelayMs
     rng = systemRng(c)
@@ -32,9 +33,7 @@ async function handle (m: WorkerRequest): Promise<void> {
     return
   }
   if (m.type === 'keys') {
-    const next = m.keys.map(k => Buffer.from(k))
-    for (const k of keys) if (!next.some(n => n.equals(k))) k.fill(0)
-    keys = next
+    keys = replaceKeys(keys, m.keys)
     epochs = m.epochs
     return
   }
@@ -47,17 +46,23 @@ async function handle (m: WorkerRequest): Promise<void> {
     const results: WorkerResult[] = []
     for (let i = 0; i < m.count; i++) {
       const r = s.unwrap(input.subarray(i * P, (i + 1) * P), { keys, maxDelayMs })
-      if (r.type === 'drop') { results.push({ t: 0, reason: r.reason, detail: r.detail }); continue }
+      if (r.type === 'drop') { results.push({ kind: 'drop', reason: r.reason, detail: r.detail }); continue }
       r.replayTag.copy(tags, i * 32)
-      if (r.type === 'forward') {
-        r.packet.copy(out, i * P)
-        results.push({ t: 1, hop: r.nextHop.toString('hex'), delay: r.delayMs, epoch: epochs[r.keyIndex]! })
-      } else if (r.type === 'deliver') {
-        r.payload.copy(out, i * P)
-        results.push({ t: 2, hop: r.recipient.toString('hex'), delay: r.delayMs, epoch: epochs[r.keyIndex]! })
-      } else {
-        r.body.copy(out, i * P)
-        results.push({ t: 3, hop: r.recipient.toString('hex'), surbId: r.surbId.toString('hex'), delay: 0, epoch: epochs[r.keyIndex]! })
+      const epoch = epochs[r.keyIndex]!
+      switch (r.type) {
+        case 'forward':
+          r.packet.copy(out, i * P)
+          results.push({ kind: 'forward', nextHop: r.nextHop.toString('hex'), delayMs: r.delayMs, epoch })
+          break
+        case 'deliver':
+          r.payload.copy(out, i * P)
+          results.push({ kind: 'deliver', recipient: r.recipient.toString('hex'), delayMs: r.delayMs, epoch })
+          break
+        case 'surb_reply':
+          r.body.copy(out, i * P)
+          results.push({ kind: 'surb_reply', recipient: r.recipient.toString('hex'), surbId: r.surbId.toString('hex'), epoch })
+          break
+        default: { const unknown: never = r; throw new Error(`unwrap result ${String(unknown)}`) }
       }
     }
     port!.postMessage({ type: 'batch', id: m.id, results, out: out.buffer, tags: tags.buffer }, [out.buffer, tags.buffer])

@@ -5,32 +5,28 @@
  */
 import assert from 'node:assert/strict'
 import WebSocket, { WebSocketServer } from 'ws'
-import { FRAME, frameBytes, loadCrypto, NETWORK_GEOMETRY as G, relayId, type CryptoSuite } from '../../../mix/index.ts'
-import { FrameReader } from '../../../daemon/io/frame-reader.ts'
-import { acceptHandshake } from '../../../daemon/io/handshake.ts'
-import { OutLink } from '../../../daemon/io/link.ts'
-
-const CAP = 64 * 1024
+import { FRAME, frameBytes, loadCrypto, NETWORK_GEOMETRY as G, relayId } from '../../../mix/index.ts'
+import { acceptHandshake, FrameReader, OutLink } from '../../../daemon/io/index.ts'
 
 describe('OutLink.cork', function () {
   this.timeout(30_000)
-  let c: CryptoSuite
+  const CAP = 64 * 1024
   let wss: WebSocketServer
   let link: OutLink
   let peerSocket: { pause: () => void } | null = null
 
   before(async function () {
-    c = await loadCrypto('sodium-native')
-    const seed = (b: number): Buffer => Buffer.alloc(32, b)
-    const me = c.signSeedKeypair(seed(1))
-    const peer = c.signSeedKeypair(seed(2))
+    const c = await loadCrypto('sodium-native')
+    const me = c.signSeedKeypair(Buffer.alloc(32, 1))
+    const peer = c.signSeedKeypair(Buffer.alloc(32, 2))
     const meId = relayId(c, me.publicKey)
     const peerId = relayId(c, peer.publicKey)
     wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
     await new Promise<void>(resolve => wss.once('listening', () => resolve()))
     wss.on('connection', (ws: WebSocket) => {
-      void acceptHandshake(c, G, ws, new FrameReader(ws), { id: Buffer.from(peerId, 'hex'), secretKey: peer.secretKey }, 'relay', id => id === meId ? me.publicKey : undefined, 5000).then(id => {
-        if (id === null) return
+      const listener = { role: 'relay', crypto: c, geometry: G, identity: { id: Buffer.from(peerId, 'hex'), secretKey: peer.secretKey }, keyOf: (id: string) => id === meId ? me.publicKey : undefined } as const
+      void acceptHandshake(listener, ws, new FrameReader(ws), 5000).then(id => {
+        if (id !== meId) return
         peerSocket = (ws as unknown as { _socket: { pause: () => void } })._socket
         peerSocket.pause() // a peer that stops reading
       })
