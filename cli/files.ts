@@ -1,27 +1,18 @@
 /**
  * What `sealmix init` and `deploy-init` write holds secrets (tokens, keys, capability secrets):
- * files are 0600 and directories 0700 whether they existed before or not. A file that existed
- * with a wider mode is emptied and narrowed before the secret goes in; a data directory made
- * beforehand (0755, say) is narrowed too, with the key files already in it.
+ * files are 0600 and directories 0700 whether they existed before or not. A file that existed is
+ * replaced whole by a new 0600 one (atomically: a crash leaves the old file or the new, never a
+ * part); a data directory made beforehand (0755, say) is narrowed too, with the key files already
+ * in it.
  */
-import { chmodSync, closeSync, existsSync, fchmodSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from 'node:fs'
+import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { secretDir, writeSecretFile } from '../daemon/index.ts'
+
+export { secretDir }
 
 export function writeSecret (path: string, data: string | Uint8Array): void {
-  const fd = openSync(path, 'w', 0o600)
-  try {
-    fchmodSync(fd, 0o600)
-    const b = typeof data === 'string' ? Buffer.from(data) : data
-    for (let off = 0; off < b.length;) off += writeSync(fd, b, off, b.length - off)
-  } finally {
-    closeSync(fd)
-  }
-}
-
-/** A directory of secrets, 0700, made if missing. */
-export function secretDir (dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  chmodSync(dir, 0o700)
+  writeSecretFile(path, data)
 }
 
 /** A data directory: itself and its keys/ 0700, every file in keys/ 0600. */
@@ -45,4 +36,11 @@ export function warnIfRoot (what: string): void {
   if (typeof process.getuid === 'function' && process.getuid() === 0) {
     console.error(`sealmix: warning: ${what} runs as root: what it writes belongs to root (mode 0600, directories 0700); run it as the user that runs sealmix, or chown what it wrote to that user`)
   }
+}
+
+/** A random token for an application-service registration (as_token, hs_token): 24 bytes, base64url. */
+export function randomToken (c: { randomFill: (b: Buffer) => void }): string {
+  const b = Buffer.alloc(24)
+  c.randomFill(b)
+  return b.toString('base64url')
 }

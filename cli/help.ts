@@ -1,5 +1,5 @@
 /** `sealmix --help` and `sealmix <command> --help`. */
-import { REPAIR_HELP } from './repair-command.ts'
+import { REPAIR_HELP } from './commands/repair.ts'
 
 export const HELP: Record<string, string> = {
   '': `sealmix: a metadata-hiding mixnet relay
@@ -54,9 +54,11 @@ file refused, 130 second signal`,
                --ingress-api URL --gateway RELAY_ID (--authority URL=SIGNER_HEX... | --network FILE --signer HEX)
                --trust SERVER=ROOT_HEX --out PROFILE.json --contact-out CONTACT.json
 
-Creates keys (never overwriting) and writes the file with every default spelled out. With
---authority the node follows those directory authorities (a majority must sign each epoch's
-document; relays then make per-epoch mix keys); with --network it uses a static signed file.
+Creates keys (never overwriting) and writes the file: for a gateway or mix with every setting
+that has a default spelled out with that default; for the other roles with what the options set
+(the rest takes its documented default). With --authority the node follows those directory
+authorities (a majority must sign each epoch's document; relays then make per-epoch mix keys);
+with --network it uses a static signed file.
 For an ingress it also writes the application-service registration for the homeserver and prints
 the ingress descriptor (for 'sealmix network --ingress') and the server root key clients pin.`,
   devnet: 'usage: sealmix devnet [--data-dir DIR] [--epoch 60s]\n\nRuns on 127.0.0.1, as separate processes: 3 directory authorities, 2 gateways, 3 mixes, an\ningress in front of a stand-in homeserver, and two demo clients that exchange messages with\nacks. Mix keys rotate every --epoch (e.g. 5s to watch rotations). Prints a status\nline a second and stops cleanly on Ctrl-C. Data goes to a temporary directory (removed on exit)\nunless --data-dir is given.',

@@ -26,7 +26,7 @@ export const INIT_ROLES: Readonly<Record<string, readonly string[]>> = {
   client: ['role', 'user', 'device', 'token-file', 'homeserver', 'ingress-api', 'gateway', 'authority', 'network', 'signer', 'trust', 'out', 'contact-out']
 }
 
-export const COMMAND_OPTIONS: Readonly<Record<string, Options>> = {
+export const COMMAND_OPTIONS = {
   run: { config: value },
   authority: { config: value, relay: values, server: values, 'identity-key': values },
   ingress: { config: value },
@@ -44,7 +44,9 @@ export const COMMAND_OPTIONS: Readonly<Record<string, Options>> = {
   'deploy-init': { dir: value, 'server-name': value, homeserver: value },
   audit: { quick: bool, json: value, svg: value, only: value },
   version: {}
-}
+} as const satisfies Readonly<Record<string, Options>>
+
+export type CommandName = keyof typeof COMMAND_OPTIONS
 
 /** The commands that take positional arguments: `network RELAY.json...`, `authority admit|remove`. */
-export const TAKES_POSITIONALS: ReadonlySet<string> = new Set(['network', 'authority'])
+export const TAKES_POSITIONALS: ReadonlySet<CommandName> = new Set<CommandName>(['network', 'authority'])

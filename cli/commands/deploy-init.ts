@@ -1,17 +1,17 @@
 /**
  * `sealmix deploy-init --dir DIR`: everything deploy/compose.yaml mounts, made on the operator's
- * machine (keys, tokens, configs, the signed network file): relays by daemon/, the ingress by client/.
+ * machine (keys, tokens, configs, the signed network file).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stringify as toYaml } from 'yaml'
-import { type CryptoSuite, ingressDescriptor, initIngressKeys, loadIngressKeys } from '../daemon/index.ts'
-import { DEPLOY_RELAYS, finishDeployNetwork, initDeployRelays } from '../tools/index.ts'
-import { one, optional, type Flags } from './args.ts'
-import { secretDir, secureDataDir, warnIfRoot, writeSecret } from './files.ts'
-import { randomToken } from './client-commands.ts'
+import { ingressDescriptor, initIngressKeys, loadCrypto, loadIngressKeys } from '../../daemon/index.ts'
+import { DEPLOY_RELAYS, finishDeployNetwork, initDeployRelays } from '../../tools/index.ts'
+import { one, optional, type Flags } from '../args.ts'
+import { randomToken, secretDir, secureDataDir, warnIfRoot, writeSecret } from '../files.ts'
 
-export function deployInit (c: CryptoSuite, flags: Flags): number {
+export async function deployInitCommand (flags: Flags): Promise<number> {
+  const c = await loadCrypto()
   const dir = one(flags, 'dir')
   const serverName = optional(flags, 'server-name') ?? 'example.org'
   warnIfRoot('deploy-init')

@@ -1,8 +1,8 @@
-/** Dispatch of `sealmix authority` (run), `sealmix authority admit` and `sealmix authority remove`. */
-import { admit, type AdmittedRelay, type AdmittedServer, Authority, authorityKey, createLogger, type CryptoSuite, loadAdmission, loadAuthorityConfig, type MixingParams, NETWORK_GEOMETRY, remove, saveAdmission, startOpsServer } from '../daemon/index.ts'
-import { many, one, untilSignal, usage, type Flags } from './args.ts'
-import { floodGuard } from './log-flood.ts'
-import { onHangup, reloadConfig } from './reload.ts'
+/** `sealmix authority` (run a directory authority), `sealmix authority admit` and `sealmix authority remove`. */
+import { admit, authorityOptions, type AdmittedRelay, type AdmittedServer, Authority, authorityKey, createLogger, loadAdmission, loadAuthorityConfig, loadCrypto, type MixingParams, NETWORK_GEOMETRY, remove, saveAdmission, startOpsServer } from '../../daemon/index.ts'
+import { many, one, untilSignal, usage, type Flags } from '../args.ts'
+import { floodGuard } from '../log-flood.ts'
+import { onHangup, reloadConfig } from '../reload.ts'
 
 /** `--relay ROLE:LAYER:IDENTITY_HEX`, e.g. `mix:2:ab12…` or `gateway:0:…`. */
 function relayArg (v: string): AdmittedRelay {
@@ -18,7 +18,8 @@ function serverArg (v: string): AdmittedServer {
   return { name: m[1]!, rootKeys: m[2]!.split(',') }
 }
 
-export async function authorityCommand (c: CryptoSuite, flags: Flags): Promise<number> {
+export async function authorityCommand (flags: Flags): Promise<number> {
+  const c = await loadCrypto()
   const path = one(flags, 'config')
   const cfg = loadAuthorityConfig(path)
   const action = flags.positionals[0]
@@ -43,11 +44,7 @@ export async function authorityCommand (c: CryptoSuite, flags: Flags): Promise<n
   const log = createLogger(cfg.log.level, floodGuard())
   // The admission file is re-read on its own; SIGHUP checks it with the config.
   onHangup(() => reloadConfig(log, cfg, () => { const next = loadAuthorityConfig(path); loadAdmission(next.admissionFile); return next }, 'authority'))
-  const a = new Authority({
-    crypto: c, signing: authorityKey(c, cfg.signingKeyFile), network: cfg.network, schedule: { genesisMs: cfg.epoch.genesisMs, epochMs: cfg.epoch.epochMs }, graceMs: cfg.epoch.graceMs,
-    geometry: NETWORK_GEOMETRY, mixing: cfg.mixing as MixingParams, ingresses: cfg.ingresses, peers: cfg.peers, host: cfg.listen.host, port: cfg.listen.port, stateFile: cfg.stateFile,
-    admission: { file: cfg.admissionFile }, limits: cfg.limits, log
-  })
+  const a = new Authority(authorityOptions(c, cfg, log))
   await a.start()
   const ops = cfg.metrics === undefined ? null : await startOpsServer({ host: cfg.metrics.host, port: cfg.metrics.port, metrics: a.metrics, ready: () => null })
   console.log(JSON.stringify({ event: 'authority_started', signer: a.signer, port: a.port, metricsPort: ops?.port ?? null }))

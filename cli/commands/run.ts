@@ -1,0 +1,25 @@
+/** `sealmix run`: the relay, until SIGTERM or SIGINT; SIGHUP reloads what can change. */
+import { one, type Flags } from '../args.ts'
+import { floodGuard } from '../log-flood.ts'
+import { onHangup, reloadConfig } from '../reload.ts'
+import { createLogger, loadConfig, Relay } from '../../daemon/index.ts'
+
+export async function runCommand (flags: Flags): Promise<number> {
+  process.umask(0o077)
+  const path = one(flags, 'config')
+  const config = loadConfig(path)
+  const log = createLogger(config.log.level, floodGuard())
+  const relay = new Relay({ config, logger: log })
+  onHangup(() => reloadConfig(log, config, () => loadConfig(path), 'relay'))
+  let signals = 0
+  const onSignal = (sig: string): void => {
+    signals++
+    if (signals > 1) process.exit(130)
+    relay.log.info({ signal: sig }, 'stopping')
+    relay.stop().then(() => process.exit(0), () => process.exit(70))
+  }
+  process.on('SIGTERM', () => onSignal('SIGTERM'))
+  process.on('SIGINT', () => onSignal('SIGINT'))
+  await relay.start()
+  return -1 // keep running
+}
