@@ -62,7 +62,10 @@ export interface MixingParams {
   readonly flushFraction: number
   /** A round smaller than this is topped up with cover. */
   readonly minBatch: number
-  /** Poisson: the longest a packet is held, whatever its node_delay says. */
+  /**
+   * The largest node_delay a relay accepts (a larger one is dropped as malformed, under either
+   * strategy); poisson also holds no packet longer than this.
+   */
   readonly maxDelayMs: number
   /** Relay loop cover rate, packets per second per relay (lambda M). */
   readonly loopRatePerSec: number
