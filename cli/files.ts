@@ -11,12 +11,12 @@ import { secretDir, writeSecretFile } from '../daemon/index.ts'
 
 export { secretDir }
 
-export function writeSecret (path: string, data: string | Uint8Array): void {
+export function writeSecret(path: string, data: string | Uint8Array): void {
   writeSecretFile(path, data)
 }
 
 /** A data directory: itself and its keys/ 0700, every file in keys/ 0600. */
-export function secureDataDir (dir: string): void {
+export function secureDataDir(dir: string): void {
   secretDir(dir)
   const keys = join(dir, 'keys')
   if (!existsSync(keys)) return
@@ -32,14 +32,16 @@ export function secureDataDir (dir: string): void {
  * image's uid 10001, systemd's dynamic user) cannot read them, and a daemon run as root to read
  * them runs with more than it needs. Said once, on stderr, when init is about to write.
  */
-export function warnIfRoot (what: string): void {
+export function warnIfRoot(what: string): void {
   if (typeof process.getuid === 'function' && process.getuid() === 0) {
-    console.error(`sealmix: warning: ${what} runs as root: what it writes belongs to root (mode 0600, directories 0700); run it as the user that runs sealmix, or chown what it wrote to that user`)
+    console.error(
+      `sealmix: warning: ${what} runs as root: what it writes belongs to root (mode 0600, directories 0700); run it as the user that runs sealmix, or chown what it wrote to that user`
+    )
   }
 }
 
 /** A random token for an application-service registration (as_token, hs_token): 24 bytes, base64url. */
-export function randomToken (c: { randomFill: (b: Buffer) => void }): string {
+export function randomToken(c: { randomFill: (b: Buffer) => void }): string {
   const b = Buffer.alloc(24)
   c.randomFill(b)
   return b.toString('base64url')

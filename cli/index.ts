@@ -18,9 +18,12 @@ const EXIT = { OK: 0, USAGE: 64, DATA: 65, SOFTWARE: 70 } as const
 
 const isCommand = (name: string): name is CommandName => Object.hasOwn(COMMAND_OPTIONS, name)
 
-async function main (argv: string[]): Promise<number> {
+async function main(argv: string[]): Promise<number> {
   const [first, ...args] = argv
-  if (first === undefined || first === '--help' || first === '-h') { console.log(HELP['']); return EXIT.OK }
+  if (first === undefined || first === '--help' || first === '-h') {
+    console.log(HELP[''])
+    return EXIT.OK
+  }
   if (first === 'help') {
     const topic = args[0] ?? ''
     if (args.length > 1 || !(topic in HELP)) throw usage(`unknown command '${args.join(' ')}'`, '')
@@ -28,12 +31,16 @@ async function main (argv: string[]): Promise<number> {
     return EXIT.OK
   }
   // Options belong to a command; before one there is only --help and --version.
-  if (first.startsWith('-') && first !== '--version') throw usage(`unknown option '${first}'; options come after the command`, '')
+  if (first.startsWith('-') && first !== '--version')
+    throw usage(`unknown option '${first}'; options come after the command`, '')
   const cmd = first === '--version' ? 'version' : first
   if (!isCommand(cmd)) throw usage(`unknown command '${cmd}'`, '')
   try {
     const flags = parseCommand(cmd, COMMAND_OPTIONS[cmd], args, TAKES_POSITIONALS.has(cmd))
-    if (flag(flags, 'help')) { console.log(HELP[cmd]); return EXIT.OK }
+    if (flag(flags, 'help')) {
+      console.log(HELP[cmd])
+      return EXIT.OK
+    }
     installHangup(cmd)
     return await COMMANDS[cmd](flags)
   } catch (e) {
@@ -44,8 +51,12 @@ async function main (argv: string[]): Promise<number> {
 }
 
 /** The exit status of an error, and the line that says it. */
-function failure (e: unknown): { status: number, line: string } {
-  if (e instanceof Usage) return { status: EXIT.USAGE, line: `${e.message} (see sealmix${e.command === undefined || e.command === '' ? '' : ` ${e.command}`} --help)` }
+function failure(e: unknown): { status: number; line: string } {
+  if (e instanceof Usage)
+    return {
+      status: EXIT.USAGE,
+      line: `${e.message} (see sealmix${e.command === undefined || e.command === '' ? '' : ` ${e.command}`} --help)`
+    }
   if (e instanceof RelayError) return { status: EXIT_STATUS[e.code], line: e.message }
   if (e instanceof ClientError) return { status: CLIENT_EXIT_STATUS[e.code], line: e.message }
   if (e instanceof IngressError) return { status: INGRESS_EXIT_STATUS[e.code], line: e.message }
@@ -55,8 +66,13 @@ function failure (e: unknown): { status: number, line: string } {
 
 watchStdout(() => process.exit(EXIT.OK))
 
-main(process.argv.slice(2)).then(code => { if (code >= 0) process.exit(code) }, (e: unknown) => {
-  const f = failure(e)
-  console.error(`sealmix: ${f.line}`)
-  process.exit(f.status)
-})
+main(process.argv.slice(2)).then(
+  code => {
+    if (code >= 0) process.exit(code)
+  },
+  (e: unknown) => {
+    const f = failure(e)
+    console.error(`sealmix: ${f.line}`)
+    process.exit(f.status)
+  }
+)

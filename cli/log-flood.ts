@@ -22,15 +22,27 @@ export interface FloodOptions {
   readonly maxKeys?: number
 }
 
-interface Bucket { tokens: number, lastMs: number, suppressed: number, sample: Record<string, unknown> }
+interface Bucket {
+  tokens: number
+  lastMs: number
+  suppressed: number
+  sample: Record<string, unknown>
+}
 
 const WARN = 40
 const VOLATILE = new Set(['time', 'pid', 'hostname'])
 
-export function floodGuard (o: FloodOptions = {}): Writable {
+export function floodGuard(o: FloodOptions = {}): Writable {
   const now = o.now ?? Date.now
   // pino's own synchronous destination (sonic-boom): a full pipe is waited for, not an error.
-  const write = o.write ?? ((dest): ((line: string) => void) => (line: string): void => { dest.write(line) })(pino.destination({ dest: 1, sync: true }))
+  const write =
+    o.write ??
+    (
+      (dest): ((line: string) => void) =>
+      (line: string): void => {
+        dest.write(line)
+      }
+    )(pino.destination({ dest: 1, sync: true }))
   const burst = o.burst ?? 5
   const refillMs = o.refillMs ?? 10_000
   const maxKeys = o.maxKeys ?? 1000
@@ -42,16 +54,37 @@ export function floodGuard (o: FloodOptions = {}): Writable {
     for (const b of buckets.values()) {
       if (b.suppressed === 0) continue
       const { level, app, role, msg, event } = b.sample
-      write(JSON.stringify({ level, time: now(), ...(app !== undefined ? { app } : {}), ...(role !== undefined ? { role } : {}), event: 'log_suppressed', of: event, suppressed: b.suppressed, msg: `${String(msg)} (repeated ${b.suppressed} more times, not logged)` }) + '\n')
+      write(
+        JSON.stringify({
+          level,
+          time: now(),
+          ...(app !== undefined ? { app } : {}),
+          ...(role !== undefined ? { role } : {}),
+          event: 'log_suppressed',
+          of: event,
+          suppressed: b.suppressed,
+          msg: `${String(msg)} (repeated ${b.suppressed} more times, not logged)`
+        }) + '\n'
+      )
       b.suppressed = 0
     }
   }
 
   const line = (text: string): void => {
     let obj: Record<string, unknown>
-    try { obj = JSON.parse(text) as Record<string, unknown> } catch { write(text + '\n'); return }
-    if (obj === null || typeof obj !== 'object' || typeof obj.level !== 'number' || obj.level < WARN) { write(text + '\n'); return }
-    const fields = Object.entries(obj).filter(([k]) => !VOLATILE.has(k)).map(([k, v]) => [k, k === 'err' && typeof v === 'string' ? v.replace(/\d+/g, '#') : v])
+    try {
+      obj = JSON.parse(text) as Record<string, unknown>
+    } catch {
+      write(text + '\n')
+      return
+    }
+    if (obj === null || typeof obj !== 'object' || typeof obj.level !== 'number' || obj.level < WARN) {
+      write(text + '\n')
+      return
+    }
+    const fields = Object.entries(obj)
+      .filter(([k]) => !VOLATILE.has(k))
+      .map(([k, v]) => [k, k === 'err' && typeof v === 'string' ? v.replace(/\d+/g, '#') : v])
     const key = JSON.stringify(fields)
     const t = now()
     let b = buckets.get(key)
@@ -62,17 +95,28 @@ export function floodGuard (o: FloodOptions = {}): Writable {
     }
     b.tokens = Math.min(burst, b.tokens + (t - b.lastMs) / refillMs)
     b.lastMs = t
-    if (b.tokens >= 1) { b.tokens -= 1; write(text + '\n'); return }
+    if (b.tokens >= 1) {
+      b.tokens -= 1
+      write(text + '\n')
+      return
+    }
     b.suppressed++
     b.sample = obj
-    if (timer === null) { timer = setTimeout(flush, refillMs); timer.unref() }
+    if (timer === null) {
+      timer = setTimeout(flush, refillMs)
+      timer.unref()
+    }
   }
 
   return new Writable({
-    write (chunk: Buffer | string, _enc, cb) {
+    write(chunk: Buffer | string, _enc, cb) {
       for (const l of chunk.toString().split('\n')) if (l !== '') line(l)
       cb()
     },
-    final (cb) { if (timer !== null) clearTimeout(timer); flush(); cb() }
+    final(cb) {
+      if (timer !== null) clearTimeout(timer)
+      flush()
+      cb()
+    }
   })
 }

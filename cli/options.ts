@@ -11,19 +11,92 @@ const bool = { type: 'boolean' } as const
 
 /** `init` takes the union; `INIT_ROLES` says which of them each role reads. */
 const INIT: Options = {
-  role: value, 'data-dir': value, out: value, listen: value, metrics: value, layer: value, address: value, 'max-skew': value,
-  authority: values, network: value, signer: values, 'server-name': value, homeserver: value, registration: value, api: value,
-  gateway: values, 'network-name': value, 'genesis-ms': value, epoch: value, grace: value, mixing: value, user: value, device: value,
-  'token-file': value, 'ingress-api': value, trust: values, 'contact-out': value
+  role: value,
+  'data-dir': value,
+  out: value,
+  listen: value,
+  metrics: value,
+  layer: value,
+  address: value,
+  'max-skew': value,
+  authority: values,
+  network: value,
+  signer: values,
+  'server-name': value,
+  homeserver: value,
+  registration: value,
+  api: value,
+  gateway: values,
+  'network-name': value,
+  'genesis-ms': value,
+  epoch: value,
+  grace: value,
+  mixing: value,
+  user: value,
+  device: value,
+  'token-file': value,
+  'ingress-api': value,
+  trust: values,
+  'contact-out': value
 }
 
-const RELAY_INIT = ['role', 'data-dir', 'listen', 'metrics', 'out', 'authority', 'layer', 'address', 'max-skew', 'network', 'signer'] as const
+const RELAY_INIT = [
+  'role',
+  'data-dir',
+  'listen',
+  'metrics',
+  'out',
+  'authority',
+  'layer',
+  'address',
+  'max-skew',
+  'network',
+  'signer'
+] as const
 export const INIT_ROLES: Readonly<Record<string, readonly string[]>> = {
   gateway: RELAY_INIT,
   mix: RELAY_INIT,
-  ingress: ['role', 'data-dir', 'server-name', 'homeserver', 'authority', 'network', 'signer', 'out', 'registration', 'api', 'metrics', 'gateway'],
-  authority: ['role', 'data-dir', 'listen', 'network-name', 'genesis-ms', 'epoch', 'grace', 'mixing', 'authority', 'out'],
-  client: ['role', 'user', 'device', 'token-file', 'homeserver', 'ingress-api', 'gateway', 'authority', 'network', 'signer', 'trust', 'out', 'contact-out']
+  ingress: [
+    'role',
+    'data-dir',
+    'server-name',
+    'homeserver',
+    'authority',
+    'network',
+    'signer',
+    'out',
+    'registration',
+    'api',
+    'metrics',
+    'gateway'
+  ],
+  authority: [
+    'role',
+    'data-dir',
+    'listen',
+    'network-name',
+    'genesis-ms',
+    'epoch',
+    'grace',
+    'mixing',
+    'authority',
+    'out'
+  ],
+  client: [
+    'role',
+    'user',
+    'device',
+    'token-file',
+    'homeserver',
+    'ingress-api',
+    'gateway',
+    'authority',
+    'network',
+    'signer',
+    'trust',
+    'out',
+    'contact-out'
+  ]
 }
 
 export const COMMAND_OPTIONS = {

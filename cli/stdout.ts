@@ -4,8 +4,13 @@
  */
 let onClosed: (() => void) | null = null
 
-export function whenStdoutCloses (f: () => void): void { onClosed = f }
+export function whenStdoutCloses(f: () => void): void {
+  onClosed = f
+}
 
-export function watchStdout (exit: () => void): void {
-  process.stdout.on('error', () => { if (onClosed !== null) onClosed(); else exit() })
+export function watchStdout(exit: () => void): void {
+  process.stdout.on('error', () => {
+    if (onClosed !== null) onClosed()
+    else exit()
+  })
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 // both sit one directory below the package root.
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
-export function versionLine (): string {
+export function versionLine(): string {
   const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
   const commit = gitCommit()
   return `sealmix ${version}${commit === null ? '' : ` (${commit})`}`
@@ -20,9 +20,14 @@ export function versionLine (): string {
  * would report whatever repository happens to enclose an installed copy. No git, or a git that
  * refuses the directory: no commit.
  */
-function gitCommit (): string | null {
+function gitCommit(): string | null {
   if (!existsSync(join(ROOT, '.git'))) return null
-  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] })
+  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 5000,
+    stdio: ['ignore', 'pipe', 'ignore']
+  })
   const out = typeof r.stdout === 'string' ? r.stdout.trim() : ''
   return r.status === 0 && /^[0-9a-f]{4,64}$/.test(out) ? out : null
 }

@@ -2,21 +2,32 @@
  * The client side's HTTP transport to directory authorities (global `fetch`, so that the SDK runs
  * wherever fetch does), and a DirectoryClient built on it with the wall clock.
  */
-import { DirectoryClient, type AuthorityRef, type DirectoryClientOptions, type DirectoryTransport } from '../mix/index.ts'
+import {
+  type AuthorityRef,
+  DirectoryClient,
+  type DirectoryClientOptions,
+  type DirectoryTransport
+} from '../mix/index.ts'
 
 /** GET with a timeout; at most `limit + 1` bytes of a 200 answer are read (one more than allowed is enough to refuse it). */
-export function fetchTransport (timeoutMs = 3000): DirectoryTransport {
+export function fetchTransport(timeoutMs = 3000): DirectoryTransport {
   return {
-    async get (url, limit) {
+    async get(url, limit) {
       const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
-      if (r.status !== 200) { await r.body?.cancel().catch(() => {}); return null }
+      if (r.status !== 200) {
+        await r.body?.cancel().catch(() => {})
+        return null
+      }
       const parts: Buffer[] = []
       let n = 0
       for await (const chunk of r.body ?? []) {
         const b = Buffer.from(chunk as Uint8Array)
         parts.push(b)
         n += b.length
-        if (n > limit) { await r.body?.cancel().catch(() => {}); break }
+        if (n > limit) {
+          await r.body?.cancel().catch(() => {})
+          break
+        }
       }
       return Buffer.concat(parts).subarray(0, limit + 1)
     }
@@ -24,7 +35,9 @@ export function fetchTransport (timeoutMs = 3000): DirectoryTransport {
 }
 
 /** A DirectoryClient over fetch and the wall clock (options as DirectoryClientOptions, transport and clock optional). */
-export function directoryClient (o: Omit<DirectoryClientOptions, 'transport' | 'now'> & { transport?: DirectoryTransport, now?: () => number }): DirectoryClient {
+export function directoryClient(
+  o: Omit<DirectoryClientOptions, 'transport' | 'now'> & { transport?: DirectoryTransport; now?: () => number }
+): DirectoryClient {
   return new DirectoryClient({ ...o, transport: o.transport ?? fetchTransport(), now: o.now ?? Date.now })
 }
 

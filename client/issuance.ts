@@ -8,26 +8,59 @@ import { parseSenderCert, parseServerCert, type SenderCert, type ServerCert } fr
 import { ClientError } from './errors.ts'
 import type { Device } from './sdk.ts'
 
-async function call (apiUrl: string, accessToken: string, method: string, path: string, body: unknown): Promise<Record<string, unknown>> {
+async function call(
+  apiUrl: string,
+  accessToken: string,
+  method: string,
+  path: string,
+  body: unknown
+): Promise<Record<string, unknown>> {
   let res: Response
   try {
-    res = await fetch(apiUrl.replace(/\/+$/, '') + path, { method, headers: { Authorization: `Bearer ${accessToken}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(15_000) })
+    res = await fetch(apiUrl.replace(/\/+$/, '') + path, {
+      method,
+      headers: { Authorization: `Bearer ${accessToken}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(15_000)
+    })
   } catch (e) {
     throw new ClientError('CLIENT_HOMESERVER', `the ingress API did not answer ${method} ${path}`, { cause: e })
   }
-  const json = await res.json().catch(() => ({})) as Record<string, unknown>
-  if (res.status !== 200) throw new ClientError(res.status === 401 || res.status === 403 ? 'CLIENT_REFUSED' : 'CLIENT_HOMESERVER', `${method} ${path} answered ${res.status} ${String(json.errcode ?? '')}`)
+  const json = (await res.json().catch(() => ({}))) as Record<string, unknown>
+  if (res.status !== 200)
+    throw new ClientError(
+      res.status === 401 || res.status === 403 ? 'CLIENT_REFUSED' : 'CLIENT_HOMESERVER',
+      `${method} ${path} answered ${res.status} ${String(json.errcode ?? '')}`
+    )
   return json
 }
 
-export async function fetchSenderCert (apiUrl: string, accessToken: string, d: Device): Promise<{ senderCert: SenderCert, serverCert: ServerCert }> {
-  const j = await call(apiUrl, accessToken, 'POST', '/_sealmix/v1/sender_cert', { device_id: d.deviceId, x25519: Buffer.from(d.x25519.publicKey).toString('hex'), ed25519: Buffer.from(d.ed25519.publicKey).toString('hex') })
+export async function fetchSenderCert(
+  apiUrl: string,
+  accessToken: string,
+  d: Device
+): Promise<{ senderCert: SenderCert; serverCert: ServerCert }> {
+  const j = await call(apiUrl, accessToken, 'POST', '/_sealmix/v1/sender_cert', {
+    device_id: d.deviceId,
+    x25519: Buffer.from(d.x25519.publicKey).toString('hex'),
+    ed25519: Buffer.from(d.ed25519.publicKey).toString('hex')
+  })
   const sc = parseSenderCert(Buffer.from(String(j.sender_cert), 'base64'))
   const sv = parseServerCert(Buffer.from(String(j.server_cert), 'base64'))
   if (!sc.ok || !sv.ok) throw new ClientError('CLIENT_HOMESERVER', 'the ingress answered with a malformed certificate')
   return { senderCert: sc.value, serverCert: sv.value }
 }
 
-export async function registerCapability (apiUrl: string, accessToken: string, deviceId: string, keyId: number, publicKey: Uint8Array): Promise<void> {
-  await call(apiUrl, accessToken, 'PUT', '/_sealmix/v1/capability', { device_id: deviceId, key_id: keyId, public_key: Buffer.from(publicKey).toString('hex') })
+export async function registerCapability(
+  apiUrl: string,
+  accessToken: string,
+  deviceId: string,
+  keyId: number,
+  publicKey: Uint8Array
+): Promise<void> {
+  await call(apiUrl, accessToken, 'PUT', '/_sealmix/v1/capability', {
+    device_id: deviceId,
+    key_id: keyId,
+    public_key: Buffer.from(publicKey).toString('hex')
+  })
 }

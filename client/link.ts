@@ -6,13 +6,22 @@
  * (wsSocket, the default).
  */
 import WebSocket from 'ws'
-import { Backoff, encodeFrame, frameBytes, LinkDialer, parseFrame, type FrameKind, type Geometry, type LinkStep } from '../mix/index.ts'
+import {
+  Backoff,
+  encodeFrame,
+  type FrameKind,
+  frameBytes,
+  type Geometry,
+  LinkDialer,
+  type LinkStep,
+  parseFrame
+} from '../mix/index.ts'
 
 /** One WebSocket as the link uses it. */
 export interface LinkSocket {
-  send (bytes: Uint8Array): void
+  send(bytes: Uint8Array): void
   /** With a code: a close frame with it; without: drop the connection at once. */
-  close (code?: number): void
+  close(code?: number): void
   /** Bytes queued and not yet written. */
   readonly bufferedAmount: number
   onopen: (() => void) | null
@@ -34,19 +43,31 @@ export type SocketFactory = (url: string, o: SocketOptions) => LinkSocket
 
 /** The default adapter: `ws` in Node. */
 export const wsSocket: SocketFactory = (url, o) => {
-  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: o.maxPayload, handshakeTimeout: o.handshakeTimeoutMs, ...(o.ca !== undefined ? { ca: o.ca } : {}) })
+  const ws = new WebSocket(url, {
+    perMessageDeflate: false,
+    maxPayload: o.maxPayload,
+    handshakeTimeout: o.handshakeTimeoutMs,
+    ...(o.ca !== undefined ? { ca: o.ca } : {})
+  })
   ws.binaryType = 'nodebuffer'
   const s: LinkSocket = {
     send: bytes => ws.send(bytes),
-    close: code => { if (code === undefined) ws.terminate(); else ws.close(code) },
-    get bufferedAmount () { return ws.bufferedAmount },
+    close: code => {
+      if (code === undefined) ws.terminate()
+      else ws.close(code)
+    },
+    get bufferedAmount() {
+      return ws.bufferedAmount
+    },
     onopen: null,
     onmessage: null,
     onclose: null
   }
   ws.on('open', () => s.onopen?.())
   ws.on('message', (data: Buffer, binary: boolean) => s.onmessage?.(data, binary))
-  ws.on('error', () => { /* the close that follows is what the link acts on */ })
+  ws.on('error', () => {
+    /* the close that follows is what the link acts on */
+  })
   ws.on('close', () => s.onclose?.())
   return s
 }
@@ -84,22 +105,24 @@ export class GatewayLink {
   #timer: ReturnType<typeof setTimeout> | null = null
   readonly #o: LinkOptions
 
-  constructor (o: LinkOptions) {
+  constructor(o: LinkOptions) {
     this.#o = o
     this.#backoff = new Backoff({ minMs: o.minRetryMs ?? 1000, maxMs: o.maxRetryMs ?? 30_000 }, Math.random)
   }
 
-  get up (): boolean { return this.#state === 'up' }
+  get up(): boolean {
+    return this.#state === 'up'
+  }
 
   /** Dial (again, after close()). */
-  start (): void {
+  start(): void {
     if (this.#state === 'closed') this.#state = 'idle'
     if (this.#state !== 'idle' || this.#timer !== null) return
     this.#dial()
   }
 
   /** Send one frame; false when the link is down or its buffer is full (the caller keeps the data). */
-  send (kind: FrameKind, ...parts: Uint8Array[]): boolean {
+  send(kind: FrameKind, ...parts: Uint8Array[]): boolean {
     const s = this.#socket
     if (this.#state !== 'up' || s === null) return false
     if (s.bufferedAmount > (this.#o.maxBufferedBytes ?? 4 << 20)) return false
@@ -107,7 +130,7 @@ export class GatewayLink {
     return true
   }
 
-  close (): void {
+  close(): void {
     this.#state = 'closed'
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
@@ -120,14 +143,21 @@ export class GatewayLink {
    * idle until start() is called again; an address that cannot be dialled is tried again later.
    * Nothing here throws: it runs in timers, where a throw would end the embedding process.
    */
-  #dial (): void {
+  #dial(): void {
     const o = this.#o
     const timeoutMs = o.handshakeTimeoutMs ?? 5000
     let s: LinkSocket
     try {
       const address = typeof o.address === 'function' ? o.address() : o.address
-      if (address === '') { this.#state = 'idle'; return }
-      s = (o.socket ?? wsSocket)(`${address.replace(/\/+$/, '')}/client`, { maxPayload: frameBytes(o.geometry), handshakeTimeoutMs: timeoutMs, ca: o.ca })
+      if (address === '') {
+        this.#state = 'idle'
+        return
+      }
+      s = (o.socket ?? wsSocket)(`${address.replace(/\/+$/, '')}/client`, {
+        maxPayload: frameBytes(o.geometry),
+        handshakeTimeoutMs: timeoutMs,
+        ca: o.ca
+      })
     } catch {
       this.#state = 'idle'
       this.#scheduleRetry()
@@ -139,8 +169,14 @@ export class GatewayLink {
     const deadline = setTimeout(() => s.close(), timeoutMs)
     s.onopen = () => this.#step(s, hs.start(), deadline)
     s.onmessage = (data, binary) => {
-      if (this.#state === 'handshake') { this.#step(s, hs.receive(data, binary), deadline); return }
-      const f = binary && this.#state === 'up' ? parseFrame(o.geometry, Buffer.from(data.buffer, data.byteOffset, data.byteLength)) : null
+      if (this.#state === 'handshake') {
+        this.#step(s, hs.receive(data, binary), deadline)
+        return
+      }
+      const f =
+        binary && this.#state === 'up'
+          ? parseFrame(o.geometry, Buffer.from(data.buffer, data.byteOffset, data.byteLength))
+          : null
       if (f !== null) o.onFrame(f.kind, f.body)
     }
     s.onclose = () => {
@@ -155,19 +191,25 @@ export class GatewayLink {
   }
 
   /** Send what the handshake gives; up, or a refusal closed with 1008 (docs/PROTOCOL.md §17). */
-  #step (s: LinkSocket, step: LinkStep, deadline: ReturnType<typeof setTimeout>): void {
+  #step(s: LinkSocket, step: LinkStep, deadline: ReturnType<typeof setTimeout>): void {
     for (const f of step.frames) s.send(f)
     if (step.outcome.kind === 'pending') return
     clearTimeout(deadline)
-    if (step.outcome.kind === 'refused') { s.close(1008); return }
+    if (step.outcome.kind === 'refused') {
+      s.close(1008)
+      return
+    }
     this.#state = 'up'
     this.#backoff.reset()
     this.#o.onUp()
   }
 
   /** The programs' retry schedule (mix/wire/backoff.ts), from 1 s to 30 s by default. */
-  #scheduleRetry (): void {
+  #scheduleRetry(): void {
     const wait = this.#backoff.next()
-    this.#timer = setTimeout(() => { this.#timer = null; if (this.#state === 'idle') this.#dial() }, wait)
+    this.#timer = setTimeout(() => {
+      this.#timer = null
+      if (this.#state === 'idle') this.#dial()
+    }, wait)
   }
 }

@@ -35,23 +35,38 @@ export interface OutMessage {
 }
 
 export type OutboxEvent =
-  | { readonly type: 'acked', readonly messageId: string, readonly index: number, readonly status: AckStatus }
-  | { readonly type: 'delivered', readonly messageId: string, readonly latencyMs: number }
-  | { readonly type: 'failed', readonly messageId: string, readonly code: 'CLIENT_REFUSED' | 'CLIENT_ACK_TIMEOUT' | 'CLIENT_NO_ROUTE' | 'CLIENT_INGRESS_UNVERIFIED' | 'CLIENT_QUEUE_FULL' }
+  | { readonly type: 'acked'; readonly messageId: string; readonly index: number; readonly status: AckStatus }
+  | { readonly type: 'delivered'; readonly messageId: string; readonly latencyMs: number }
+  | {
+      readonly type: 'failed'
+      readonly messageId: string
+      readonly code:
+        | 'CLIENT_REFUSED'
+        | 'CLIENT_ACK_TIMEOUT'
+        | 'CLIENT_NO_ROUTE'
+        | 'CLIENT_INGRESS_UNVERIFIED'
+        | 'CLIENT_QUEUE_FULL'
+    }
 
 export class Outbox {
   readonly #messages = new Map<string, OutMessage>()
   readonly #ready: OutFragment[] = []
   #fragments = 0
 
-  constructor (private readonly limits: OutboxLimits) {}
+  constructor(private readonly limits: OutboxLimits) {}
 
-  get messages (): number { return this.#messages.size }
-  get fragments (): number { return this.#fragments }
-  get queued (): number { return this.#ready.length }
+  get messages(): number {
+    return this.#messages.size
+  }
+  get fragments(): number {
+    return this.#fragments
+  }
+  get queued(): number {
+    return this.#ready.length
+  }
 
   /** False when the outbox cannot take this many more fragments. */
-  add (id: string, ingressId: string, fragments: readonly Buffer[], nowMs: number): boolean {
+  add(id: string, ingressId: string, fragments: readonly Buffer[], nowMs: number): boolean {
     if (this.#fragments + fragments.length > this.limits.maxFragments) return false
     const m: OutMessage = { id, ingressId, createdMs: nowMs, fragments: [] }
     fragments.forEach((bytes, index) => {
@@ -65,7 +80,7 @@ export class Outbox {
   }
 
   /** The next fragment to put on the wire, oldest first. */
-  next (): OutFragment | undefined {
+  next(): OutFragment | undefined {
     for (;;) {
       const f = this.#ready.shift()
       if (f === undefined) return undefined
@@ -75,30 +90,30 @@ export class Outbox {
   }
 
   /** Put a fragment back at the front (the link could not take it). */
-  unshift (f: OutFragment): void {
+  unshift(f: OutFragment): void {
     f.queued = true
     this.#ready.unshift(f)
   }
 
   /** Put a fragment at the back (its ingress is not in the current document: let others go first). */
-  defer (f: OutFragment): void {
+  defer(f: OutFragment): void {
     f.queued = true
     this.#ready.push(f)
   }
 
   /** Give up on a message that cannot be routed. */
-  abandon (f: OutFragment, code: 'CLIENT_NO_ROUTE' | 'CLIENT_INGRESS_UNVERIFIED'): OutboxEvent[] {
+  abandon(f: OutFragment, code: 'CLIENT_NO_ROUTE' | 'CLIENT_INGRESS_UNVERIFIED'): OutboxEvent[] {
     if (this.#messages.get(f.message.id) !== f.message) return []
     this.#finish(f.message)
     return [{ type: 'failed', messageId: f.message.id, code }]
   }
 
-  markSent (f: OutFragment, nowMs: number): void {
+  markSent(f: OutFragment, nowMs: number): void {
     f.attempts++
     f.dueMs = nowMs + this.limits.ackTimeoutMs * 2 ** (f.attempts - 1)
   }
 
-  onAck (messageId: string, index: number, status: AckStatus, nowMs: number): OutboxEvent[] {
+  onAck(messageId: string, index: number, status: AckStatus, nowMs: number): OutboxEvent[] {
     const m = this.#messages.get(messageId)
     const f = m?.fragments[index]
     if (m === undefined || f === undefined) return []
@@ -120,7 +135,7 @@ export class Outbox {
   }
 
   /** Re-queue what is overdue; fail messages out of attempts. */
-  tick (nowMs: number): OutboxEvent[] {
+  tick(nowMs: number): OutboxEvent[] {
     const out: OutboxEvent[] = []
     for (const m of [...this.#messages.values()]) {
       for (const f of m.fragments) {
@@ -138,7 +153,7 @@ export class Outbox {
     return out
   }
 
-  #finish (m: OutMessage): void {
+  #finish(m: OutMessage): void {
     if (this.#messages.get(m.id) !== m) return
     this.#messages.delete(m.id)
     this.#fragments -= m.fragments.length

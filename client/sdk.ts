@@ -24,9 +24,39 @@
  */
 import { EventEmitter } from 'node:events'
 import {
-  clientRates, randomInt, refreshIntervalMs, encodeSubmit, exponential, FRAME, fragmentBytes, fragmentMessage, hopsFor, KIND_TO_DEVICE_V1, NETWORK_GEOMETRY, openMessage, parseAck,
-  routeVia, sealIngressPayload, verifyIngressBinding, sealMessage, signDelivery, Sphinx, systemRng, userIdDomain,
-  type ClientRates, type CryptoSuite, type IngressDescriptor, type DirectoryClient, type NetworkDocument, type Rng, type SealCode, type SenderCert, type ServerCert, type TrustStore, type VerifiedMessage, type X25519KeyPair
+  type ClientRates,
+  type CryptoSuite,
+  clientRates,
+  type DirectoryClient,
+  encodeSubmit,
+  exponential,
+  FRAME,
+  fragmentBytes,
+  fragmentMessage,
+  hopsFor,
+  type IngressDescriptor,
+  KIND_TO_DEVICE_V1,
+  NETWORK_GEOMETRY,
+  type NetworkDocument,
+  openMessage,
+  parseAck,
+  type Rng,
+  randomInt,
+  refreshIntervalMs,
+  routeVia,
+  type SealCode,
+  type SenderCert,
+  type ServerCert,
+  Sphinx,
+  sealIngressPayload,
+  sealMessage,
+  signDelivery,
+  systemRng,
+  type TrustStore,
+  userIdDomain,
+  type VerifiedMessage,
+  verifyIngressBinding,
+  type X25519KeyPair
 } from '../mix/index.ts'
 import { ClientError } from './errors.ts'
 import { GatewayLink } from './link.ts'
@@ -39,7 +69,7 @@ export interface Device {
   readonly userId: string
   readonly deviceId: string
   readonly x25519: X25519KeyPair
-  readonly ed25519: { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
+  readonly ed25519: { readonly publicKey: Uint8Array; readonly secretKey: Uint8Array }
 }
 
 /** What a sender knows about a recipient device: its keys and the capability its owner shared. */
@@ -47,7 +77,7 @@ export interface Contact {
   readonly userId: string
   readonly deviceId: string
   readonly x25519: Uint8Array
-  readonly capability: { readonly keyId: number, readonly secretKey: Uint8Array }
+  readonly capability: { readonly keyId: number; readonly secretKey: Uint8Array }
 }
 
 export interface ClientOptions {
@@ -118,7 +148,19 @@ export interface SendOptions {
 export const OPENED_REMEMBERED = 4096
 
 export class SealmixClient extends EventEmitter {
-  readonly stats: ClientStats = { realSent: 0, dropSent: 0, loopsSent: 0, loopsReturned: 0, acks: 0, delivered: 0, failed: 0, received: 0, rejected: 0, duplicates: 0, errors: 0 }
+  readonly stats: ClientStats = {
+    realSent: 0,
+    dropSent: 0,
+    loopsSent: 0,
+    loopsReturned: 0,
+    acks: 0,
+    delivered: 0,
+    failed: 0,
+    received: 0,
+    rejected: 0,
+    duplicates: 0,
+    errors: 0
+  }
   readonly #o: ClientOptions
   readonly #c: CryptoSuite
   readonly #rng: Rng
@@ -132,42 +174,70 @@ export class SealmixClient extends EventEmitter {
   /** Hashes of the envelopes opened lately, oldest first. Bound: OPENED_REMEMBERED (about 0.5 MB). */
   readonly #opened = new Map<string, true>()
   /** Sealed requests whose recipient's server has no ingress in the document yet; bounded by MAX_UNROUTED. */
-  readonly #unrouted: Array<{ readonly id: string, readonly server: string, readonly request: Uint8Array, readonly sinceMs: number, unverified: boolean }> = []
+  readonly #unrouted: Array<{
+    readonly id: string
+    readonly server: string
+    readonly request: Uint8Array
+    readonly sinceMs: number
+    unverified: boolean
+  }> = []
   #waiting: WaitReason | null = null
   /** Whether each ingress entry's binding verifies under the pinned roots; entries die with their document. */
   readonly #bindingChecked = new WeakMap<IngressDescriptor, boolean>()
   #closed = false
 
-  constructor (o: ClientOptions) {
+  constructor(o: ClientOptions) {
     super()
     if (o.mailboxId.length !== 32) throw new ClientError('CLIENT_CONFIG_INVALID', 'mailboxId must be 32 bytes')
-    if (!/^[0-9a-f]{64}$/.test(o.gatewayId)) throw new ClientError('CLIENT_CONFIG_INVALID', 'gatewayId must be a relay id (64 hex digits)')
+    if (!/^[0-9a-f]{64}$/.test(o.gatewayId))
+      throw new ClientError('CLIENT_CONFIG_INVALID', 'gatewayId must be a relay id (64 hex digits)')
     this.#o = o
     this.#c = o.crypto
     this.#rng = o.rng ?? systemRng(o.crypto)
     this.#now = o.now ?? Date.now
     this.#sphinx = new Sphinx(o.crypto)
     this.#rates = { ...clientRates(o.network), ...o.rates }
-    this.#outbox = new Outbox({ ackTimeoutMs: o.ackTimeoutMs ?? 15_000, maxAttempts: o.maxAttempts ?? 5, maxFragments: o.maxQueuedFragments ?? 4096 })
+    this.#outbox = new Outbox({
+      ackTimeoutMs: o.ackTimeoutMs ?? 15_000,
+      maxAttempts: o.maxAttempts ?? 5,
+      maxFragments: o.maxQueuedFragments ?? 4096
+    })
     this.#surbs = new SurbTable(16_384, 3600_000)
     this.#link = new GatewayLink({
-      geometry: G, address: () => this.#gateway()?.address ?? '', ca: o.ca, minRetryMs: o.minRetryMs, maxRetryMs: o.maxRetryMs,
-      onUp: () => { this.#guard(() => this.pull()); this.#emit('up') },
+      geometry: G,
+      address: () => this.#gateway()?.address ?? '',
+      ca: o.ca,
+      minRetryMs: o.minRetryMs,
+      maxRetryMs: o.maxRetryMs,
+      onUp: () => {
+        this.#guard(() => this.pull())
+        this.#emit('up')
+      },
       onDown: () => this.#emit('down'),
-      onFrame: (kind, body) => { if (kind === FRAME.MAILBOX) this.#guard(() => this.#onMailbox(body)) }
+      onFrame: (kind, body) => {
+        if (kind === FRAME.MAILBOX) this.#guard(() => this.#onMailbox(body))
+      }
     })
   }
 
   /** The document packets are built with now. */
-  get network (): NetworkDocument { return this.#o.directory?.current() ?? this.#o.network }
+  get network(): NetworkDocument {
+    return this.#o.directory?.current() ?? this.#o.network
+  }
 
-  get connected (): boolean { return this.#link.up }
+  get connected(): boolean {
+    return this.#link.up
+  }
   /** Messages not yet delivered or failed, those waiting for a route included. */
-  get pending (): number { return this.#outbox.messages + this.#unrouted.length }
+  get pending(): number {
+    return this.#outbox.messages + this.#unrouted.length
+  }
   /** Why the client cannot send now, or null when it can (or only waits for its connection). */
-  get waitingFor (): WaitReason | null { return this.#waiting }
+  get waitingFor(): WaitReason | null {
+    return this.#waiting
+  }
 
-  start (): void {
+  start(): void {
     this.#guard(() => this.#checkRoute())
     this.#poisson(this.#rates.clientRatePerSec, () => this.#sendSlot())
     if (this.#o.cover !== false) this.#poisson(this.#rates.clientLoopRatePerSec, () => this.#sendLoop())
@@ -178,7 +248,12 @@ export class SealmixClient extends EventEmitter {
       this.#every(refreshIntervalMs(dir.schedule), () => {
         if (busy) return
         busy = true
-        void Promise.resolve().then(async () => await dir.refresh()).catch(() => null).finally(() => { busy = false })
+        void Promise.resolve()
+          .then(async () => await dir.refresh())
+          .catch(() => null)
+          .finally(() => {
+            busy = false
+          })
       })
     }
     this.#every(250, () => {
@@ -188,12 +263,12 @@ export class SealmixClient extends EventEmitter {
     })
   }
 
-  #gateway (doc: NetworkDocument = this.network): { readonly address: string } | undefined {
+  #gateway(doc: NetworkDocument = this.network): { readonly address: string } | undefined {
     return doc.relays.find(r => r.id === this.#o.gatewayId && r.role === 'gateway')
   }
 
   /** Why no path can be built with `doc` (its entry gateway or a whole mix layer is missing), or null. */
-  #pathBlock (doc: NetworkDocument): 'gateway_not_listed' | 'mix_layer_empty' | null {
+  #pathBlock(doc: NetworkDocument): 'gateway_not_listed' | 'mix_layer_empty' | null {
     if (this.#gateway(doc) === undefined) return 'gateway_not_listed'
     if ([1, 2, 3].some(layer => !doc.relays.some(r => r.role === 'mix' && r.layer === layer))) return 'mix_layer_empty'
     return null
@@ -203,23 +278,28 @@ export class SealmixClient extends EventEmitter {
    * Compare the current document with what sending needs; dial the gateway once it is listed,
    * hand messages that waited for an ingress to the outbox, and fail those that waited too long.
    */
-  #checkRoute (): void {
+  #checkRoute(): void {
     let reason: WaitReason | null = this.#pathBlock(this.network)
     if (reason === null) this.#link.start()
     const now = this.#now()
-    for (let i = 0; i < this.#unrouted.length;) {
+    for (let i = 0; i < this.#unrouted.length; ) {
       const m = this.#unrouted[i]!
       const found = this.#ingressFor(m.server)
       m.unverified = found.unverified
       if (found.ingress !== undefined) {
         this.#unrouted.splice(i, 1)
-        this.#queue(m.id, found.ingress.id, m.request, () => this.#handle([{ type: 'failed', messageId: m.id, code: 'CLIENT_QUEUE_FULL' }]))
+        this.#queue(m.id, found.ingress.id, m.request, () =>
+          this.#handle([{ type: 'failed', messageId: m.id, code: 'CLIENT_QUEUE_FULL' }])
+        )
       } else if (now - m.sinceMs > (this.#o.routeWaitMs ?? 120_000)) {
         this.#unrouted.splice(i, 1)
-        this.#handle([{ type: 'failed', messageId: m.id, code: m.unverified ? 'CLIENT_INGRESS_UNVERIFIED' : 'CLIENT_NO_ROUTE' }])
+        this.#handle([
+          { type: 'failed', messageId: m.id, code: m.unverified ? 'CLIENT_INGRESS_UNVERIFIED' : 'CLIENT_NO_ROUTE' }
+        ])
       } else i++
     }
-    if (reason === null && this.#unrouted.length > 0) reason = this.#unrouted.some(m => m.unverified) ? 'ingress_unverified' : 'no_ingress'
+    if (reason === null && this.#unrouted.length > 0)
+      reason = this.#unrouted.some(m => m.unverified) ? 'ingress_unverified' : 'no_ingress'
     if (reason !== this.#waiting) {
       this.#waiting = reason
       if (reason === null) this.#emit('routable')
@@ -227,20 +307,23 @@ export class SealmixClient extends EventEmitter {
     }
   }
 
-  close (): void {
+  close(): void {
     this.#closed = true
     this.pause()
   }
 
   /** Go offline (an app sent to the background): disconnect and stop sending; state is kept. */
-  pause (): void {
-    for (const t of this.#timers) { clearTimeout(t); clearInterval(t) }
+  pause(): void {
+    for (const t of this.#timers) {
+      clearTimeout(t)
+      clearInterval(t)
+    }
     this.#timers.clear()
     this.#link.close()
   }
 
   /** Come back online after pause(): reconnect, pull the mailbox, send what waits. */
-  resume (): void {
+  resume(): void {
     if (this.#closed) throw new ClientError('CLIENT_CLOSED', 'the client is closed')
     if (this.#timers.size === 0) this.start()
   }
@@ -249,20 +332,39 @@ export class SealmixClient extends EventEmitter {
    * Seal `content` to a contact's device and queue it for that device's ingress. Returns the
    * message id (hex) that the 'delivered' or 'failed' event will name.
    */
-  send (to: Contact, content: Uint8Array | string, opts: SendOptions = {}): string {
+  send(to: Contact, content: Uint8Array | string, opts: SendOptions = {}): string {
     if (this.#closed) throw new ClientError('CLIENT_CLOSED', 'the client is closed')
     const { senderCert, serverCert } = this.#o
-    if (senderCert === undefined) throw new ClientError('CLIENT_CONFIG_INVALID', 'sending needs a SenderCert (fetch one from the ingress)')
+    if (senderCert === undefined)
+      throw new ClientError('CLIENT_CONFIG_INVALID', 'sending needs a SenderCert (fetch one from the ingress)')
     const server = userIdDomain(to.userId)
-    if (server === null) throw new ClientError('CLIENT_CONFIG_INVALID', 'the contact\'s user id names no server')
+    if (server === null) throw new ClientError('CLIENT_CONFIG_INVALID', "the contact's user id names no server")
     const { ingress, unverified } = this.#ingressFor(server)
     const now = this.#now()
-    const envelope = sealMessage(this.#c, { contentType: opts.contentType ?? 8, contentHint: opts.contentHint, content: typeof content === 'string' ? Buffer.from(content) : content, senderCert, serverCert }, this.#o.device.x25519, to.x25519, this.#rng)
+    const envelope = sealMessage(
+      this.#c,
+      {
+        contentType: opts.contentType ?? 8,
+        contentHint: opts.contentHint,
+        content: typeof content === 'string' ? Buffer.from(content) : content,
+        senderCert,
+        serverCert
+      },
+      this.#o.device.x25519,
+      to.x25519,
+      this.#rng
+    )
     const dest = `${to.userId}/${to.deviceId}`
-    const request = encodeSubmit({ kind: KIND_TO_DEVICE_V1, dest, envelope, auth: signDelivery(this.#c, to.capability.secretKey, to.capability.keyId, dest, now, envelope) })
+    const request = encodeSubmit({
+      kind: KIND_TO_DEVICE_V1,
+      dest,
+      envelope,
+      auth: signDelivery(this.#c, to.capability.secretKey, to.capability.keyId, dest, now, envelope)
+    })
     if (ingress !== undefined) return this.submit(ingress.id, request)
     // No ingress that its homeserver vouches for serves that server in this document: the message waits for one.
-    if (this.#unrouted.length >= MAX_UNROUTED) throw new ClientError('CLIENT_QUEUE_FULL', 'too many messages are waiting for an ingress of their server')
+    if (this.#unrouted.length >= MAX_UNROUTED)
+      throw new ClientError('CLIENT_QUEUE_FULL', 'too many messages are waiting for an ingress of their server')
     const id = this.#rng.bytes(16).toString('hex')
     this.#unrouted.push({ id, server, request, sinceMs: now, unverified })
     this.#checkRoute()
@@ -274,17 +376,20 @@ export class SealmixClient extends EventEmitter {
    * server, drawn at random among such ingresses (not by id order, which an ingress can grind);
    * `unverified` when the document lists ingresses for the server but none verifies.
    */
-  #ingressFor (server: string): { ingress?: IngressDescriptor, unverified: boolean } {
+  #ingressFor(server: string): { ingress?: IngressDescriptor; unverified: boolean } {
     const all = this.network.ingresses.filter(i => i.serverName === server)
     const ok = all.filter(i => this.#verified(i))
-    return { ingress: ok.length === 0 ? undefined : ok[randomInt(this.#rng, ok.length)], unverified: all.length > 0 && ok.length === 0 }
+    return {
+      ingress: ok.length === 0 ? undefined : ok[randomInt(this.#rng, ok.length)],
+      unverified: all.length > 0 && ok.length === 0
+    }
   }
 
   /**
    * The binding's signature is checked once per document entry (a send and each of its fragments
    * ask again); its expiry at every ask.
    */
-  #verified (i: IngressDescriptor): boolean {
+  #verified(i: IngressDescriptor): boolean {
     let signed = this.#bindingChecked.get(i)
     if (signed === undefined) {
       signed = verifyIngressBinding(this.#c, i, this.#o.trust.roots(i.serverName), 0).ok
@@ -294,28 +399,40 @@ export class SealmixClient extends EventEmitter {
   }
 
   /** Queue an encoded SubmitRequest (for example a v2 batch) for an ingress; returns its message id. */
-  submit (ingressId: string, request: Uint8Array): string {
-    if (!/^[0-9a-f]{64}$/.test(ingressId)) throw new ClientError('CLIENT_CONFIG_INVALID', 'an ingress id is 64 hex digits')
+  submit(ingressId: string, request: Uint8Array): string {
+    if (!/^[0-9a-f]{64}$/.test(ingressId))
+      throw new ClientError('CLIENT_CONFIG_INVALID', 'an ingress id is 64 hex digits')
     const id = this.#rng.bytes(16).toString('hex')
-    this.#queue(id, ingressId, request, () => { throw new ClientError('CLIENT_QUEUE_FULL', 'too many fragments are waiting; try again after some are delivered') })
+    this.#queue(id, ingressId, request, () => {
+      throw new ClientError('CLIENT_QUEUE_FULL', 'too many fragments are waiting; try again after some are delivered')
+    })
     return id
   }
 
   /** Fragment a request into the outbox. An ingress missing from the document holds its fragments until one lists it again. */
-  #queue (id: string, ingressId: string, request: Uint8Array, full: () => void): void {
+  #queue(id: string, ingressId: string, request: Uint8Array, full: () => void): void {
     const fragments = fragmentMessage(request, Buffer.from(id, 'hex'), fragmentBytes(G, true))
     if (!this.#outbox.add(id, ingressId, fragments, this.#now())) full()
   }
 
   /** Recipient side: open an envelope that arrived for this device and run every verification step. */
-  open (envelope: Uint8Array): { ok: true, value: VerifiedMessage } | { ok: false, code: SealCode | 'CLIENT_DUPLICATE' } {
+  open(
+    envelope: Uint8Array
+  ): { ok: true; value: VerifiedMessage } | { ok: false; code: SealCode | 'CLIENT_DUPLICATE' } {
     const d = this.#o.device
     // A sender re-sends the same envelope when an ack is lost; the ingress and the homeserver
     // de-duplicate, but a homeserver forgets after 30-60 min. Opening it again would show the
     // message twice.
     const h = this.#c.sha512_256(envelope).toString('hex')
-    if (this.#opened.has(h)) { this.stats.duplicates++; this.emit('duplicate', {}); return { ok: false, code: 'CLIENT_DUPLICATE' } }
-    const r = openMessage(this.#c, envelope, d.x25519, this.#o.trust, { nowMs: this.#now(), self: { userId: d.userId, deviceId: d.deviceId } })
+    if (this.#opened.has(h)) {
+      this.stats.duplicates++
+      this.emit('duplicate', {})
+      return { ok: false, code: 'CLIENT_DUPLICATE' }
+    }
+    const r = openMessage(this.#c, envelope, d.x25519, this.#o.trust, {
+      nowMs: this.#now(),
+      self: { userId: d.userId, deviceId: d.deviceId }
+    })
     if (r.ok) {
       // Remembered only once verified, so an envelope that fails cannot shadow a good one.
       this.#opened.set(h, true)
@@ -331,7 +448,7 @@ export class SealmixClient extends EventEmitter {
   }
 
   /** Ask the gateway for what waits in the mailbox (answered with a constant number of frames). */
-  pull (): void {
+  pull(): void {
     this.#link.send(FRAME.PULL, this.#o.mailboxId)
   }
 
@@ -340,7 +457,7 @@ export class SealmixClient extends EventEmitter {
    * null. The document can change between two route checks (a new epoch begins, a refresh lands):
    * each slot checks the one it uses, and a change is reported ('waiting') at once.
    */
-  #slotDocument (): NetworkDocument | null {
+  #slotDocument(): NetworkDocument | null {
     if (!this.#link.up) return null
     const doc = this.network
     if (this.#pathBlock(doc) === null) return doc
@@ -348,7 +465,7 @@ export class SealmixClient extends EventEmitter {
     return null
   }
 
-  #sendSlot (): void {
+  #sendSlot(): void {
     const doc = this.#slotDocument()
     if (doc === null) return
     const f = this.#outbox.next()
@@ -369,26 +486,41 @@ export class SealmixClient extends EventEmitter {
   }
 
   /** A fragment that cannot be routed now waits at the back of the queue, until routeWaitMs after its send. */
-  #unroutable (f: OutFragment, code: 'CLIENT_NO_ROUTE' | 'CLIENT_INGRESS_UNVERIFIED'): void {
-    if (this.#now() - f.message.createdMs > (this.#o.routeWaitMs ?? 120_000)) this.#handle(this.#outbox.abandon(f, code))
+  #unroutable(f: OutFragment, code: 'CLIENT_NO_ROUTE' | 'CLIENT_INGRESS_UNVERIFIED'): void {
+    if (this.#now() - f.message.createdMs > (this.#o.routeWaitMs ?? 120_000))
+      this.#handle(this.#outbox.abandon(f, code))
     else this.#outbox.defer(f)
   }
 
   /** False when the fragment's ingress (or every exit gateway of it) is not in `doc`: it goes back to the queue. */
-  #sendFragment (f: OutFragment, doc: NetworkDocument): boolean {
+  #sendFragment(f: OutFragment, doc: NetworkDocument): boolean {
     const ingress = doc.ingresses.find(i => i.id === f.message.ingressId)
     // Nothing is sealed to an ingress that its homeserver does not vouch for.
-    if (ingress === undefined || !this.#verified(ingress)) { this.#unroutable(f, ingress === undefined ? 'CLIENT_NO_ROUTE' : 'CLIENT_INGRESS_UNVERIFIED'); return false }
+    if (ingress === undefined || !this.#verified(ingress)) {
+      this.#unroutable(f, ingress === undefined ? 'CLIENT_NO_ROUTE' : 'CLIENT_INGRESS_UNVERIFIED')
+      return false
+    }
     // Only exit gateways this document lists as relays can end a path.
     const exits = ingress.gateways.filter(g => doc.relays.some(r => r.id === g && r.role === 'gateway'))
-    if (exits.length === 0) { this.#unroutable(f, 'CLIENT_NO_ROUTE'); return false }
+    if (exits.length === 0) {
+      this.#unroutable(f, 'CLIENT_NO_ROUTE')
+      return false
+    }
     const exit = exits[randomInt(this.#rng, exits.length)]!
     const surbId = this.#rng.bytes(16)
-    const back = hopsFor(routeVia(doc, this.#rng, exit, this.#o.gatewayId), this.#rng, this.#rates.hopDelayMs, [{ type: 'recipient', id: this.#o.mailboxId }, { type: 'surb_reply', id: surbId }])
+    const back = hopsFor(routeVia(doc, this.#rng, exit, this.#o.gatewayId), this.#rng, this.#rates.hopDelayMs, [
+      { type: 'recipient', id: this.#o.mailboxId },
+      { type: 'surb_reply', id: surbId }
+    ])
     const { surb, token } = this.#sphinx.createSurb(back, this.#rng)
     const payload = sealIngressPayload(this.#c, G, f.bytes, surb, Buffer.from(ingress.boxKey, 'hex'))
-    const out = hopsFor(routeVia(doc, this.#rng, this.#o.gatewayId, exit), this.#rng, this.#rates.hopDelayMs, [{ type: 'recipient', id: Buffer.from(ingress.id, 'hex') }])
-    if (!this.#link.send(FRAME.PACKET, this.#sphinx.createPacket(out, payload, this.#rng))) { this.#outbox.unshift(f); return true }
+    const out = hopsFor(routeVia(doc, this.#rng, this.#o.gatewayId, exit), this.#rng, this.#rates.hopDelayMs, [
+      { type: 'recipient', id: Buffer.from(ingress.id, 'hex') }
+    ])
+    if (!this.#link.send(FRAME.PACKET, this.#sphinx.createPacket(out, payload, this.#rng))) {
+      this.#outbox.unshift(f)
+      return true
+    }
     this.#surbs.add(surbId, token, { kind: 'ack', messageId: f.message.id, index: f.index }, this.#now())
     this.#outbox.markSent(f, this.#now())
     this.stats.realSent++
@@ -396,19 +528,30 @@ export class SealmixClient extends EventEmitter {
   }
 
   /** Drop cover: a full path to a random gateway with an all-zero recipient, discarded there. */
-  #sendDrop (doc: NetworkDocument): void {
+  #sendDrop(doc: NetworkDocument): void {
     const gateways = doc.relays.filter(r => r.role === 'gateway')
     const last = gateways[randomInt(this.#rng, gateways.length)]!.id
-    const hops = hopsFor(routeVia(doc, this.#rng, this.#o.gatewayId, last), this.#rng, this.#rates.hopDelayMs, [{ type: 'recipient', id: Buffer.alloc(32) }])
-    if (this.#link.send(FRAME.PACKET, this.#sphinx.createPacket(hops, this.#rng.bytes(G.userPayloadBytes), this.#rng))) this.stats.dropSent++
+    const hops = hopsFor(routeVia(doc, this.#rng, this.#o.gatewayId, last), this.#rng, this.#rates.hopDelayMs, [
+      { type: 'recipient', id: Buffer.alloc(32) }
+    ])
+    if (this.#link.send(FRAME.PACKET, this.#sphinx.createPacket(hops, this.#rng.bytes(G.userPayloadBytes), this.#rng)))
+      this.stats.dropSent++
   }
 
   /** Loop cover: a SURB to our own mailbox, used by ourselves; it looks like any other packet. */
-  #sendLoop (): void {
+  #sendLoop(): void {
     const doc = this.#slotDocument()
     if (doc === null) return
     const surbId = this.#rng.bytes(16)
-    const hops = hopsFor(routeVia(doc, this.#rng, this.#o.gatewayId, this.#o.gatewayId), this.#rng, this.#rates.hopDelayMs, [{ type: 'recipient', id: this.#o.mailboxId }, { type: 'surb_reply', id: surbId }])
+    const hops = hopsFor(
+      routeVia(doc, this.#rng, this.#o.gatewayId, this.#o.gatewayId),
+      this.#rng,
+      this.#rates.hopDelayMs,
+      [
+        { type: 'recipient', id: this.#o.mailboxId },
+        { type: 'surb_reply', id: surbId }
+      ]
+    )
     const { surb, token } = this.#sphinx.createSurb(hops, this.#rng)
     const { packet } = this.#sphinx.packetFromSurb(surb, this.#rng.bytes(G.userPayloadBytes))
     if (!this.#link.send(FRAME.PACKET, packet)) return
@@ -420,20 +563,23 @@ export class SealmixClient extends EventEmitter {
    * A MAILBOX frame: u64 delivery id ‖ SURB id ‖ body. Every frame is acknowledged, cover too (an
    * unknown id costs the gateway nothing), so the ack count says nothing about how many were real.
    */
-  #onMailbox (body: Buffer): void {
+  #onMailbox(body: Buffer): void {
     this.#link.send(FRAME.ACK, body.subarray(0, 8))
     const e = this.#surbs.take(body.subarray(8, 24))
     if (e === undefined) return
     const reply = this.#sphinx.decryptSurbPayload(body.subarray(24, 24 + G.bodyBytes), e.token)
     if (reply === null) return
-    if (e.use.kind === 'loop') { this.stats.loopsReturned++; return }
+    if (e.use.kind === 'loop') {
+      this.stats.loopsReturned++
+      return
+    }
     const ack = parseAck(reply)
     if (!ack.ok || ack.value.messageId.toString('hex') !== e.use.messageId || ack.value.index !== e.use.index) return
     this.stats.acks++
     this.#handle(this.#outbox.onAck(e.use.messageId, e.use.index, ack.value.status, this.#now()))
   }
 
-  #handle (events: OutboxEvent[]): void {
+  #handle(events: OutboxEvent[]): void {
     for (const ev of events) {
       if (ev.type === 'delivered') this.stats.delivered++
       if (ev.type === 'failed') this.stats.failed++
@@ -446,40 +592,48 @@ export class SealmixClient extends EventEmitter {
    * again outside the client's step (as an uncaught exception of the app), so that the step it
    * interrupted still completes and the client's state stays whole.
    */
-  #emit (event: string, ...args: unknown[]): void {
+  #emit(event: string, ...args: unknown[]): void {
     try {
       this.emit(event, ...args)
     } catch (e) {
-      process.nextTick(() => { throw e })
+      process.nextTick(() => {
+        throw e
+      })
     }
   }
 
   /** Run one step of the client's own work: whatever it throws is caught and counted, never passed to the app. */
-  #guard (f: () => void): void {
-    try { f() } catch (e) { this.#trouble(e) }
+  #guard(f: () => void): void {
+    try {
+      f()
+    } catch (e) {
+      this.#trouble(e)
+    }
   }
 
-  #trouble (_e: unknown): void {
+  #trouble(_e: unknown): void {
     this.stats.errors++
   }
 
-  #poisson (ratePerSec: number, f: () => void): void {
+  #poisson(ratePerSec: number, f: () => void): void {
     if (!(ratePerSec > 0)) return
     const next = (): void => {
-      const t = setTimeout(() => {
-        this.#timers.delete(t)
-        if (this.#closed) return
-        this.#guard(f)
-        this.#guard(next)
-      }, exponential(this.#rng, 1000 / ratePerSec))
+      const t = setTimeout(
+        () => {
+          this.#timers.delete(t)
+          if (this.#closed) return
+          this.#guard(f)
+          this.#guard(next)
+        },
+        exponential(this.#rng, 1000 / ratePerSec)
+      )
       this.#timers.add(t)
     }
     next()
   }
 
-  #every (ms: number, f: () => void): void {
+  #every(ms: number, f: () => void): void {
     const t = setInterval(() => this.#guard(f), ms)
     this.#timers.add(t)
   }
 }
-

@@ -16,7 +16,11 @@ export interface ConfigIssue {
   readonly values?: readonly unknown[]
 }
 
-export interface DescribedIssue { readonly key: string, readonly rule: string, readonly value: string }
+export interface DescribedIssue {
+  readonly key: string
+  readonly rule: string
+  readonly value: string
+}
 
 /**
  * A key whose value is never shown, however it is spelled or cased (`hsToken`, `hs_token`,
@@ -24,21 +28,23 @@ export interface DescribedIssue { readonly key: string, readonly rule: string, r
  * password, credential or seed. Public keys are redacted too; the rule the message names says
  * what was expected.
  */
-export function looksSecret (key: string): boolean {
+export function looksSecret(key: string): boolean {
   const k = key.toLowerCase().replace(/[^a-z]/g, '')
   return /tok|secret|key|pass|pwd|credential|authorization|bearer|cookie|seed|private|signing/.test(k)
 }
 
 /** A URL's credentials (user:password@) and the values of secret-looking query parameters, replaced. */
-export function redactUrl (s: string): string {
+export function redactUrl(s: string): string {
   return s
     .replace(/^([a-z][a-z0-9+.-]*:\/*)[^\s]*@/i, '$1<redacted>@')
     .replace(/(^|[/\s])[^\s/?#@]+@/g, '$1<redacted>@')
-    .replace(/([?&;])([^=&;#\s]*)=([^&;#\s]*)/g, (m, sep: string, name: string) => looksSecret(name) || /^(sig|code|auth)/i.test(name) ? `${sep}${name}=<redacted>` : m)
+    .replace(/([?&;])([^=&;#\s]*)=([^&;#\s]*)/g, (m, sep: string, name: string) =>
+      looksSecret(name) || /^(sig|code|auth)/i.test(name) ? `${sep}${name}=<redacted>` : m
+    )
 }
 
 /** What a value is, without showing it: "a string", "a mapping", "a list of 3 entries". */
-export function kindOf (v: unknown): string {
+export function kindOf(v: unknown): string {
   if (v === undefined) return 'nothing'
   if (v === null) return 'null'
   if (Array.isArray(v)) return `a list of ${v.length} ${v.length === 1 ? 'entry' : 'entries'}`
@@ -46,42 +52,57 @@ export function kindOf (v: unknown): string {
   return `a ${typeof v}`
 }
 
-function valueAt (raw: unknown, path: readonly PropertyKey[], secrets: ReadonlySet<string>, kindOnly: boolean): string {
+function valueAt(raw: unknown, path: readonly PropertyKey[], secrets: ReadonlySet<string>, kindOnly: boolean): string {
   let v: unknown = raw
   for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined
   // A secret's value is never shown, nor anything under a secret-looking key (a list of keys, say).
-  if (path.some(k => typeof k === 'string' && (secrets.has(k) || looksSecret(k)))) return v === undefined ? 'nothing' : '<redacted>'
+  if (path.some(k => typeof k === 'string' && (secrets.has(k) || looksSecret(k))))
+    return v === undefined ? 'nothing' : '<redacted>'
   if (v === undefined) return 'nothing'
   // Lists and mappings are never printed (a secret may sit anywhere in them), only what they are;
   // nor is a value where a list or mapping belongs (a whole section written as one string).
   if (Array.isArray(v) && v.length === 0) return '[]'
   if (kindOnly || (v !== null && typeof v === 'object')) return kindOf(v)
-  const s = typeof v === 'string' ? JSON.stringify(redactUrl(v)) : JSON.stringify(v) ?? String(v)
+  const s = typeof v === 'string' ? JSON.stringify(redactUrl(v)) : (JSON.stringify(v) ?? String(v))
   return s.length > 80 ? s.slice(0, 77) + '...' : s
 }
 
-function rule (i: ConfigIssue): string {
+function rule(i: ConfigIssue): string {
   switch (i.code) {
-    case 'invalid_type': return `must be ${i.expected === 'object' ? 'a mapping' : `a ${String(i.expected)}`}`
-    case 'too_small': return i.origin === 'array' ? `must have at least ${String(i.minimum)} entries` : i.origin === 'string' ? `must be at least ${String(i.minimum)} characters` : `must be ${i.inclusive === false ? '>' : '>='} ${String(i.minimum)}`
-    case 'too_big': return i.origin === 'string' ? `must be at most ${String(i.maximum)} characters` : `must be ${i.inclusive === false ? '<' : '<='} ${String(i.maximum)}`
-    case 'invalid_value': return `must be one of ${(i.values ?? []).map(v => JSON.stringify(v)).join(', ')}`
-    default: return i.message.startsWith('must') ? i.message : `is invalid: ${i.message}`
+    case 'invalid_type':
+      return `must be ${i.expected === 'object' ? 'a mapping' : `a ${String(i.expected)}`}`
+    case 'too_small':
+      return i.origin === 'array'
+        ? `must have at least ${String(i.minimum)} entries`
+        : i.origin === 'string'
+          ? `must be at least ${String(i.minimum)} characters`
+          : `must be ${i.inclusive === false ? '>' : '>='} ${String(i.minimum)}`
+    case 'too_big':
+      return i.origin === 'string'
+        ? `must be at most ${String(i.maximum)} characters`
+        : `must be ${i.inclusive === false ? '<' : '<='} ${String(i.maximum)}`
+    case 'invalid_value':
+      return `must be one of ${(i.values ?? []).map(v => JSON.stringify(v)).join(', ')}`
+    default:
+      return i.message.startsWith('must') ? i.message : `is invalid: ${i.message}`
   }
 }
 
-export function describeIssue (raw: unknown, i: ConfigIssue, secrets: ReadonlySet<string>): DescribedIssue {
+export function describeIssue(raw: unknown, i: ConfigIssue, secrets: ReadonlySet<string>): DescribedIssue {
   if (i.code === 'unrecognized_keys' && i.keys !== undefined && i.keys.length > 0) {
     // A misspelt key is named; its value is never shown (a misspelt token is still a token).
     const path = [...i.path, i.keys[0]!]
     let v: unknown = raw
     for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined
-    const more = i.keys.length > 1 ? ` (nor ${i.keys.slice(1, 4).map(String).join(', ')}${i.keys.length > 4 ? ', ...' : ''})` : ''
+    const more =
+      i.keys.length > 1 ? ` (nor ${i.keys.slice(1, 4).map(String).join(', ')}${i.keys.length > 4 ? ', ...' : ''})` : ''
     return { key: path.map(String).join('.'), rule: `is not a known key${more}`, value: `${kindOf(v)}, not shown` }
   }
   // A value of the wrong type is shown only where a plain value belongs: where a list or mapping
   // belongs, it is what a whole section became (`homeserver: <token>`), so only its kind is shown.
-  const structural = i.code === 'invalid_type' && (i.expected === 'object' || i.expected === 'array' || i.expected === 'record' || i.expected === 'map')
+  const structural =
+    i.code === 'invalid_type' &&
+    (i.expected === 'object' || i.expected === 'array' || i.expected === 'record' || i.expected === 'map')
   return { key: i.path.map(String).join('.'), rule: rule(i), value: valueAt(raw, i.path, secrets, structural) }
 }
 
@@ -90,8 +111,8 @@ export function describeIssue (raw: unknown, i: ConfigIssue, secrets: ReadonlySe
  * can carry a piece of the file (JSON.parse shows the text around the error, YAML an alias's or
  * tag's name), and that piece can be a token. Only the position and the parser's code are kept.
  */
-export function describeParseError (e: unknown, text: string, format: 'JSON' | 'YAML'): string {
-  const err = e as { message?: unknown, code?: unknown, linePos?: Array<{ line: number, col: number }> }
+export function describeParseError(e: unknown, text: string, format: 'JSON' | 'YAML'): string {
+  const err = e as { message?: unknown; code?: unknown; linePos?: Array<{ line: number; col: number }> }
   let where = ''
   if (format === 'YAML' && Array.isArray(err?.linePos) && err.linePos[0] !== undefined) {
     where = ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}`
@@ -112,9 +133,12 @@ export function describeParseError (e: unknown, text: string, format: 'JSON' | '
  * the shortest prefix that fails other than by ending early ends just past the error. Null when
  * the text only ends too early (or parses).
  */
-function jsonErrorOffset (text: string): number | null {
+function jsonErrorOffset(text: string): number | null {
   const failsInside = (n: number): boolean => {
-    try { JSON.parse(text.slice(0, n)); return false } catch (e) {
+    try {
+      JSON.parse(text.slice(0, n))
+      return false
+    } catch (e) {
       const m = (e as Error).message
       if (/end of JSON input/.test(m)) return false
       const p = /at position (\d+)/.exec(m)

@@ -4,5 +4,16 @@
  * (UnwrapDropReason); the relay decides the rest. The metric exports exactly this list, so a new
  * reason is added here, and to docs/METRICS.md, or not at all.
  */
-export const DROP_REASONS = ['malformed', 'mac', 'replay', 'replay_full', 'unknown_hop', 'link_down', 'queue_full', 'quota', 'ttl', 'store'] as const
-export type DropReason = typeof DROP_REASONS[number]
+export const DROP_REASONS = [
+  'malformed',
+  'mac',
+  'replay',
+  'replay_full',
+  'unknown_hop',
+  'link_down',
+  'queue_full',
+  'quota',
+  'ttl',
+  'store'
+] as const
+export type DropReason = (typeof DROP_REASONS)[number]

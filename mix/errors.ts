@@ -20,7 +20,7 @@ export type MixErrorCode =
 export class CodedError<C extends string> extends Error {
   readonly code: C
 
-  constructor (code: C, message: string, options?: { cause?: unknown }) {
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
     super(`${code}: ${message}`, options)
     this.code = code
   }
@@ -29,27 +29,27 @@ export class CodedError<C extends string> extends Error {
 export class MixError extends CodedError<MixErrorCode> {
   override readonly name = 'MixError'
 
-  static BAD_ARGUMENT (what: string): MixError {
+  static BAD_ARGUMENT(what: string): MixError {
     return new MixError('MIX_BAD_ARGUMENT', what)
   }
 
-  static PATH_TOO_LONG (hops: number, max: number): MixError {
+  static PATH_TOO_LONG(hops: number, max: number): MixError {
     return new MixError('MIX_PATH_TOO_LONG', `a path of ${hops} hops does not fit a header of ${max} hops`)
   }
 
-  static BAD_COMMANDS (why: string): MixError {
+  static BAD_COMMANDS(why: string): MixError {
     return new MixError('MIX_BAD_COMMANDS', why)
   }
 
-  static PAYLOAD_SIZE (got: number, want: number): MixError {
+  static PAYLOAD_SIZE(got: number, want: number): MixError {
     return new MixError('MIX_PAYLOAD_SIZE', `payload must be exactly ${want} bytes (got ${got})`)
   }
 
-  static NO_BINDING (name: string, cause?: unknown): MixError {
+  static NO_BINDING(name: string, cause?: unknown): MixError {
     return new MixError('MIX_NO_BINDING', `crypto binding '${name}' could not be loaded`, { cause })
   }
 
-  static LOW_ORDER_KEY (): MixError {
+  static LOW_ORDER_KEY(): MixError {
     return new MixError('MIX_LOW_ORDER_KEY', 'X25519 produced the all-zero output (low-order public key)')
   }
 }

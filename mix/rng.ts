@@ -7,12 +7,12 @@ import type { CryptoSuite } from './crypto/suite.ts'
 
 export interface Rng {
   /** n fresh random bytes. */
-  bytes (n: number): Buffer
+  bytes(n: number): Buffer
 }
 
-export function systemRng (crypto: CryptoSuite): Rng {
+export function systemRng(crypto: CryptoSuite): Rng {
   return {
-    bytes (n) {
+    bytes(n) {
       const b = Buffer.alloc(n)
       crypto.randomFill(b)
       return b
@@ -21,13 +21,13 @@ export function systemRng (crypto: CryptoSuite): Rng {
 }
 
 /** A reproducible stream: ChaCha20(key = BLAKE2b-256(seed)) with a 64-bit block counter as key tweak. */
-export function deterministicRng (crypto: CryptoSuite, seed: Uint8Array | string): Rng {
+export function deterministicRng(crypto: CryptoSuite, seed: Uint8Array | string): Rng {
   const key = Buffer.alloc(32)
   crypto.blake2b(key, typeof seed === 'string' ? Buffer.from(seed) : seed)
   let counter = 0n
   let pool = Buffer.alloc(0)
   return {
-    bytes (n) {
+    bytes(n) {
       while (pool.length < n) {
         const k = Buffer.alloc(32)
         const c = Buffer.alloc(8)

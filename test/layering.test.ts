@@ -16,11 +16,15 @@ import { fileURLToPath } from 'node:url'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
-function files (dir: string): string[] {
+function files(dir: string): string[] {
   const abs = join(ROOT, dir)
   let out: string[] = []
   let entries: string[]
-  try { entries = readdirSync(abs) } catch { return [] }
+  try {
+    entries = readdirSync(abs)
+  } catch {
+    return []
+  }
   for (const e of entries) {
     const p = join(abs, e)
     if (statSync(p).isDirectory()) out = out.concat(files(relative(ROOT, p)))
@@ -31,7 +35,7 @@ function files (dir: string): string[] {
 
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g
 
-export function importsOf (file: string): string[] {
+export function importsOf(file: string): string[] {
   const src = readFileSync(join(ROOT, file), 'utf8')
   const out: string[] = []
   for (const m of src.matchAll(IMPORT)) out.push((m[1] ?? m[2])!)
@@ -39,14 +43,26 @@ export function importsOf (file: string): string[] {
 }
 
 /** The repository-relative target of a relative specifier, or null for a package. */
-function target (file: string, spec: string): string | null {
+function target(file: string, spec: string): string | null {
   if (!spec.startsWith('.')) return null
-  return relative(ROOT, resolve(ROOT, dirname(file), spec)).split(sep).join('/')
+  return relative(ROOT, resolve(ROOT, dirname(file), spec))
+    .split(sep)
+    .join('/')
 }
 
 /** The units of the tree, most specific first; a file belongs to the first that contains it. */
-const UNITS = ['daemon/io', 'daemon/relay', 'daemon/authority', 'daemon/ingress', 'daemon', 'mix', 'client', 'tools', 'cli'] as const
-type Unit = typeof UNITS[number]
+const UNITS = [
+  'daemon/io',
+  'daemon/relay',
+  'daemon/authority',
+  'daemon/ingress',
+  'daemon',
+  'mix',
+  'client',
+  'tools',
+  'cli'
+] as const
+type Unit = (typeof UNITS)[number]
 const unitOf = (p: string): Unit | null => UNITS.find(u => p === u || p.startsWith(`${u}/`)) ?? null
 
 /** Which units each unit may import, and through which file of theirs. */
@@ -57,16 +73,23 @@ const MAY_IMPORT: Record<Unit, Partial<Record<Unit, string>>> = {
   'daemon/authority': { mix: 'mix/index.ts', 'daemon/io': 'daemon/io/index.ts' },
   'daemon/ingress': { mix: 'mix/index.ts', 'daemon/io': 'daemon/io/index.ts' },
   // daemon/index.ts only re-exports the programs above.
-  daemon: { mix: 'mix/index.ts', 'daemon/io': 'daemon/io/index.ts', 'daemon/relay': 'daemon/relay/index.ts', 'daemon/authority': 'daemon/authority/index.ts', 'daemon/ingress': 'daemon/ingress/index.ts' },
+  daemon: {
+    mix: 'mix/index.ts',
+    'daemon/io': 'daemon/io/index.ts',
+    'daemon/relay': 'daemon/relay/index.ts',
+    'daemon/authority': 'daemon/authority/index.ts',
+    'daemon/ingress': 'daemon/ingress/index.ts'
+  },
   client: { mix: 'mix/index.ts' },
   tools: { mix: 'mix/index.ts', daemon: 'daemon/index.ts', client: 'client/index.ts' },
   cli: { mix: 'mix/index.ts', daemon: 'daemon/index.ts', client: 'client/index.ts', tools: 'tools/index.ts' }
 }
 
 /** Paths of the project that a module names in a string to run it as a process or a worker. */
-const SPAWNED = /['"`](?:\.\.?\/)*((?:dist|cli|daemon|tools|client)\/[\w./-]+\.(?:mjs|ts))['"`]|'dist',\s*'([\w.-]+\.mjs)'/g
+const SPAWNED =
+  /['"`](?:\.\.?\/)*((?:dist|cli|daemon|tools|client)\/[\w./-]+\.(?:mjs|ts))['"`]|'dist',\s*'([\w.-]+\.mjs)'/g
 
-function spawnedBy (file: string): string[] {
+function spawnedBy(file: string): string[] {
   const src = readFileSync(join(ROOT, file), 'utf8').replace(IMPORT, '')
   const out: string[] = []
   for (const m of src.matchAll(SPAWNED)) out.push(m[1] ?? `dist/${m[2]!}`)
@@ -74,7 +97,7 @@ function spawnedBy (file: string): string[] {
 }
 
 /** The unit whose code a spawned path runs: the CLI bundle runs cli/, the worker bundle the relay. */
-function spawnedUnit (path: string): Unit | null {
+function spawnedUnit(path: string): Unit | null {
   if (path === 'dist/sealmix.mjs') return 'cli'
   if (path === 'dist/unwrap-worker.mjs') return 'daemon/relay'
   return unitOf(path)
@@ -82,7 +105,7 @@ function spawnedUnit (path: string): Unit | null {
 
 const SOURCES = ['mix', 'daemon', 'client', 'tools', 'cli'].flatMap(files)
 
-export function violations (sources: readonly string[], read: (f: string) => string[] = importsOf): string[] {
+export function violations(sources: readonly string[], read: (f: string) => string[] = importsOf): string[] {
   const bad: string[] = []
   for (const f of sources) {
     const from = unitOf(f)
@@ -101,7 +124,11 @@ export function violations (sources: readonly string[], read: (f: string) => str
 
 describe('layering', function () {
   it('finds the source files of every unit it checks', function () {
-    for (const u of UNITS) assert.ok(SOURCES.some(f => unitOf(f) === u), `no source file in ${u}/`)
+    for (const u of UNITS)
+      assert.ok(
+        SOURCES.some(f => unitOf(f) === u),
+        `no source file in ${u}/`
+      )
     assert.ok(files('mix').length >= 10)
   })
 
@@ -110,7 +137,10 @@ describe('layering', function () {
     for (const f of files('mix')) {
       for (const spec of importsOf(f)) {
         const t = target(f, spec)
-        if (t !== null) { if (unitOf(t) !== 'mix') bad.push(`${f} -> ${spec}`); continue }
+        if (t !== null) {
+          if (unitOf(t) !== 'mix') bad.push(`${f} -> ${spec}`)
+          continue
+        }
         const inCrypto = f.startsWith('mix/crypto/')
         if (inCrypto && ['sodium-native', 'libsodium-wrappers', 'node:crypto'].includes(spec)) continue
         bad.push(`${f} -> ${spec}`)
@@ -121,16 +151,19 @@ describe('layering', function () {
 
   it('mix/ reads no clock, ambient randomness, timers or process state', function () {
     const bad: string[] = []
-    const forbidden = /\b(Date\.now|new Date\(|Math\.random|setTimeout|setInterval|setImmediate|process\.|performance\.now)\b/
+    const forbidden =
+      /\b(Date\.now|new Date\(|Math\.random|setTimeout|setInterval|setImmediate|process\.|performance\.now)\b/
     for (const f of files('mix')) {
-      readFileSync(join(ROOT, f), 'utf8').split('\n').forEach((line, i) => {
-        if (!/^\s*(\/\/|\*)/.test(line) && forbidden.test(line)) bad.push(`${f}:${i + 1}: ${line.trim()}`)
-      })
+      readFileSync(join(ROOT, f), 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (!/^\s*(\/\/|\*)/.test(line) && forbidden.test(line)) bad.push(`${f}:${i + 1}: ${line.trim()}`)
+        })
     }
     assert.deepEqual(bad, [])
   })
 
-  it('imports flow one way, through each unit\'s index.ts, and no program imports another', function () {
+  it("imports flow one way, through each unit's index.ts, and no program imports another", function () {
     assert.deepEqual(violations(SOURCES), [])
   })
 
@@ -154,11 +187,16 @@ describe('layering', function () {
       'client/x.ts': ['../daemon/index.ts'],
       'tools/x.ts': ['../daemon/relay/relay.ts', '../cli/index.ts']
     }
-    assert.deepEqual(violations(Object.keys(fake), f => fake[f]!), [
-      'daemon/relay/x.ts -> ../ingress/index.ts', 'daemon/relay/x.ts -> ../io/log.ts',
-      'client/x.ts -> ../daemon/index.ts',
-      'tools/x.ts -> ../daemon/relay/relay.ts', 'tools/x.ts -> ../cli/index.ts'
-    ])
+    assert.deepEqual(
+      violations(Object.keys(fake), f => fake[f]!),
+      [
+        'daemon/relay/x.ts -> ../ingress/index.ts',
+        'daemon/relay/x.ts -> ../io/log.ts',
+        'client/x.ts -> ../daemon/index.ts',
+        'tools/x.ts -> ../daemon/relay/relay.ts',
+        'tools/x.ts -> ../cli/index.ts'
+      ]
+    )
     assert.deepEqual(spawnedBy('tools/devnet/children.ts'), ['dist/sealmix.mjs'])
     assert.equal(spawnedUnit('dist/sealmix.mjs'), 'cli')
   })

@@ -1,13 +1,49 @@
 /** Developer and auditor tools built on the programs: the import surface of tools/ for cli/ and tests. */
-export { buildNetworkDocument, writeNetworkFile, loadSignerKey } from './network-file.ts'
-export { runDevnet, DevnetError, type DevnetOptions } from './devnet/devnet.ts'
-export { freePort } from './network/ports.ts'
-export { launchNetwork, type LaunchedNetwork, type LaunchedRelay, type LaunchedAuthority, type LaunchOptions, type NetworkMode, type RunMode } from './network/launch.ts'
-export { RELAY_LAYOUT, ROUTE, ENTRY, EXIT, TESTNET_MIXING, TEST_MIXING, DEVNET_MIXING, NO_MIXING, DEMO_LOAD, type RelaySpec } from './network/layout.ts'
-export { statusOutput } from './devnet/status.ts'
-export { StandinHomeserver, type StandinUser, type StandinOptions } from './devnet/standin-homeserver.ts'
-export { initDeployRelays, finishDeployNetwork, DEPLOY_RELAYS, type DeployRelays } from './deploy-init.ts'
-export { runAudit, auditOne, auditSvg, type AuditResult, type AuditCase, type AuditConfiguration } from './audit/report.ts'
-export { loadProfile, loadContact, contactCard, newProfile, ProfileSchema, ContactSchema, type Profile, type LoadedProfile } from './chat/profile.ts'
-export { runSend, runListen, type ListenOptions, type AppIo } from './chat/apps.ts'
+
+export {
+  type AuditCase,
+  type AuditConfiguration,
+  type AuditResult,
+  auditOne,
+  auditSvg,
+  runAudit
+} from './audit/report.ts'
+export { type AppIo, type ListenOptions, runListen, runSend } from './chat/apps.ts'
+export {
+  ContactSchema,
+  contactCard,
+  type LoadedProfile,
+  loadContact,
+  loadProfile,
+  newProfile,
+  type Profile,
+  ProfileSchema
+} from './chat/profile.ts'
 export { syncToDevice, type ToDeviceEvent } from './chat/sync.ts'
+export { DEPLOY_RELAYS, type DeployRelays, finishDeployNetwork, initDeployRelays } from './deploy-init.ts'
+export { DevnetError, type DevnetOptions, runDevnet } from './devnet/devnet.ts'
+export { StandinHomeserver, type StandinOptions, type StandinUser } from './devnet/standin-homeserver.ts'
+export { statusOutput } from './devnet/status.ts'
+export {
+  type LaunchedAuthority,
+  type LaunchedNetwork,
+  type LaunchedRelay,
+  type LaunchOptions,
+  launchNetwork,
+  type NetworkMode,
+  type RunMode
+} from './network/launch.ts'
+export {
+  DEMO_LOAD,
+  DEVNET_MIXING,
+  ENTRY,
+  EXIT,
+  NO_MIXING,
+  RELAY_LAYOUT,
+  type RelaySpec,
+  ROUTE,
+  TEST_MIXING,
+  TESTNET_MIXING
+} from './network/layout.ts'
+export { freePort } from './network/ports.ts'
+export { buildNetworkDocument, loadSignerKey, writeNetworkFile } from './network-file.ts'

@@ -5,13 +5,26 @@
  * written, so a bad descriptor is refused here and not by every relay at its next start.
  */
 import { createSecretKey, readSecretFile, writeFileAtomic } from '../daemon/index.ts'
-import { DEFAULT_MIXING, geometryHash, NETWORK_GEOMETRY, signDocument, verifyDocument, type CryptoSuite, type IngressDescriptor, type MixingParams, type NetworkDocument, type RelayDescriptor } from '../mix/index.ts'
+import {
+  type CryptoSuite,
+  DEFAULT_MIXING,
+  geometryHash,
+  type IngressDescriptor,
+  type MixingParams,
+  NETWORK_GEOMETRY,
+  type NetworkDocument,
+  type RelayDescriptor,
+  signDocument,
+  verifyDocument
+} from '../mix/index.ts'
 
-
-export interface SignerKey { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
+export interface SignerKey {
+  readonly publicKey: Uint8Array
+  readonly secretKey: Uint8Array
+}
 
 /** Create (if absent) and load a 32-byte Ed25519 seed file for signing network documents (daemon/io/secret-file.ts: atomic, 0600, never replaced). */
-export function loadSignerKey (c: CryptoSuite, file: string, create = false): SignerKey {
+export function loadSignerKey(c: CryptoSuite, file: string, create = false): SignerKey {
   if (create) createSecretKey(file, 32, b => c.randomFill(b))
   const r = readSecretFile(file, 32)
   if (r.kind === 'missing') throw new Error(`no signer key at ${file}`)
@@ -22,14 +35,28 @@ export function loadSignerKey (c: CryptoSuite, file: string, create = false): Si
   return pair
 }
 
-export function buildNetworkDocument (c: CryptoSuite, o: { network: string, relays: RelayDescriptor[], ingresses?: IngressDescriptor[], mixing?: Partial<MixingParams>, nowMs: number, validForMs?: number }): NetworkDocument {
+export function buildNetworkDocument(
+  c: CryptoSuite,
+  o: {
+    network: string
+    relays: RelayDescriptor[]
+    ingresses?: IngressDescriptor[]
+    mixing?: Partial<MixingParams>
+    nowMs: number
+    validForMs?: number
+  }
+): NetworkDocument {
   return {
     version: 1,
     network: o.network,
     epoch: 0,
     validFromMs: o.nowMs - 60_000,
     validUntilMs: o.nowMs + (o.validForMs ?? 365 * 24 * 3600_000),
-    geometry: { hops: NETWORK_GEOMETRY.hops, userPayloadBytes: NETWORK_GEOMETRY.userPayloadBytes, hash: geometryHash(c, NETWORK_GEOMETRY).toString('hex') },
+    geometry: {
+      hops: NETWORK_GEOMETRY.hops,
+      userPayloadBytes: NETWORK_GEOMETRY.userPayloadBytes,
+      hash: geometryHash(c, NETWORK_GEOMETRY).toString('hex')
+    },
     mixing: { ...DEFAULT_MIXING, ...o.mixing },
     relays: o.relays,
     ingresses: o.ingresses ?? []
@@ -40,9 +67,19 @@ export function buildNetworkDocument (c: CryptoSuite, o: { network: string, rela
  * Sign and write, after checking the signed file as a relay would (shape, ids, gateways of each
  * ingress) and that every layer has a relay. Returns the refusal in words, or null once written.
  */
-export function writeNetworkFile (c: CryptoSuite, file: string, doc: NetworkDocument, signers: SignerKey[], names?: { readonly relays: readonly string[] }): string | null {
+export function writeNetworkFile(
+  c: CryptoSuite,
+  file: string,
+  doc: NetworkDocument,
+  signers: SignerKey[],
+  names?: { readonly relays: readonly string[] }
+): string | null {
   const verify = (text: string, d: NetworkDocument): string | null => {
-    const v = verifyDocument(c, Buffer.from(text), { signers: signers.map(s => s.publicKey), geometry: NETWORK_GEOMETRY, nowMs: d.validFromMs })
+    const v = verifyDocument(c, Buffer.from(text), {
+      signers: signers.map(s => s.publicKey),
+      geometry: NETWORK_GEOMETRY,
+      nowMs: d.validFromMs
+    })
     return v.ok ? null : `${v.code}${v.detail !== undefined ? ` (${v.detail})` : ''}`
   }
   const check = (d: NetworkDocument): string | null => verify(JSON.stringify(signDocument(c, d, signers)), d)
@@ -52,12 +89,16 @@ export function writeNetworkFile (c: CryptoSuite, file: string, doc: NetworkDocu
   if (whole !== null) {
     // Name the first descriptor that is refused on its own, where one is.
     let culprit = ''
-    doc.relays.forEach((r, i) => { if (culprit === '' && check({ ...doc, relays: [r], ingresses: [] }) !== null) culprit = ` in ${names?.relays[i] ?? `relay descriptor ${i + 1}`}` })
+    doc.relays.forEach((r, i) => {
+      if (culprit === '' && check({ ...doc, relays: [r], ingresses: [] }) !== null)
+        culprit = ` in ${names?.relays[i] ?? `relay descriptor ${i + 1}`}`
+    })
     return `the network file would be refused by every relay: ${whole}${culprit}`
   }
   const layers = NETWORK_GEOMETRY.hops - 1
   for (let layer = 0; layer < layers; layer++) {
-    if (!doc.relays.some(r => r.layer === layer)) return `no relay in layer ${layer}: every path needs ${layer === 0 ? 'a gateway' : `a mix of layer ${layer}`}`
+    if (!doc.relays.some(r => r.layer === layer))
+      return `no relay in layer ${layer}: every path needs ${layer === 0 ? 'a gateway' : `a mix of layer ${layer}`}`
   }
   writeFileAtomic(file, text, { mode: 0o644 })
   return null

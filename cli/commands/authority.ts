@@ -1,53 +1,112 @@
 /** `sealmix authority` (run a directory authority), `sealmix authority admit` and `sealmix authority remove`. */
-import { admit, authorityOptions, type AdmittedRelay, type AdmittedServer, Authority, authorityKey, createLogger, loadAdmission, loadAuthorityConfig, loadCrypto, type MixingParams, NETWORK_GEOMETRY, remove, saveAdmission, startOpsServer } from '../../daemon/index.ts'
-import { many, one, untilSignal, usage, type Flags } from '../args.ts'
+import {
+  type AdmittedRelay,
+  type AdmittedServer,
+  Authority,
+  admit,
+  authorityKey,
+  authorityOptions,
+  createLogger,
+  loadAdmission,
+  loadAuthorityConfig,
+  loadCrypto,
+  type MixingParams,
+  NETWORK_GEOMETRY,
+  remove,
+  saveAdmission,
+  startOpsServer
+} from '../../daemon/index.ts'
+import { type Flags, many, one, untilSignal, usage } from '../args.ts'
 import { floodGuard } from '../log-flood.ts'
 import { onHangup, reloadConfig } from '../reload.ts'
 
 /** `--relay ROLE:LAYER:IDENTITY_HEX`, e.g. `mix:2:ab12…` or `gateway:0:…`. */
-function relayArg (v: string): AdmittedRelay {
+function relayArg(v: string): AdmittedRelay {
   const m = /^(gateway|mix):([0-3]):([0-9a-f]{64})$/.exec(v)
-  if (m === null || (m[1] === 'gateway') !== (m[2] === '0')) throw usage(`--relay must be gateway:0:IDENTITY_HEX or mix:LAYER:IDENTITY_HEX with LAYER 1..3 (got ${v})`, 'authority')
+  if (m === null || (m[1] === 'gateway') !== (m[2] === '0'))
+    throw usage(
+      `--relay must be gateway:0:IDENTITY_HEX or mix:LAYER:IDENTITY_HEX with LAYER 1..3 (got ${v})`,
+      'authority'
+    )
   return { role: m[1] as 'gateway' | 'mix', layer: Number(m[2]), identityKey: m[3]! }
 }
 
 /** `--server NAME=ROOT_HEX[,ROOT_HEX]`: a homeserver and its server root keys (what its ServerCerts and ingress bindings are signed with). */
-function serverArg (v: string): AdmittedServer {
+function serverArg(v: string): AdmittedServer {
   const m = /^([^=\s]{1,255})=([0-9a-f]{64}(?:,[0-9a-f]{64}){0,7})$/.exec(v)
-  if (m === null) throw usage(`--server must be NAME=ROOT_HEX (the server root key; several separated by commas) (got ${v})`, 'authority')
+  if (m === null)
+    throw usage(
+      `--server must be NAME=ROOT_HEX (the server root key; several separated by commas) (got ${v})`,
+      'authority'
+    )
   return { name: m[1]!, rootKeys: m[2]!.split(',') }
 }
 
-export async function authorityCommand (flags: Flags): Promise<number> {
+export async function authorityCommand(flags: Flags): Promise<number> {
   const c = await loadCrypto()
   const path = one(flags, 'config')
   const cfg = loadAuthorityConfig(path)
   const action = flags.positionals[0]
-  if (flags.positionals.length > 1 || (action !== undefined && action !== 'admit' && action !== 'remove')) throw usage(`'authority' takes admit, remove or nothing (got '${flags.positionals.join(' ')}')`, 'authority')
+  if (flags.positionals.length > 1 || (action !== undefined && action !== 'admit' && action !== 'remove'))
+    throw usage(`'authority' takes admit, remove or nothing (got '${flags.positionals.join(' ')}')`, 'authority')
   if (action === 'admit' || action === 'remove') {
     const before = loadAdmission(cfg.admissionFile)
-    const keys = many(flags, 'identity-key').map(k => { if (!/^[0-9a-f]{64}$/.test(k)) throw usage(`--identity-key must be 64 hex digits (got ${k})`, 'authority'); return k })
+    const keys = many(flags, 'identity-key').map(k => {
+      if (!/^[0-9a-f]{64}$/.test(k)) throw usage(`--identity-key must be 64 hex digits (got ${k})`, 'authority')
+      return k
+    })
     if (action === 'remove') {
       // A key that matches nothing is a slip (a relay id pasted for its identity key, say) that would leave a relay listed.
-      for (const k of keys) if (!before.relays.some(r => r.identityKey === k)) throw usage(`no admitted relay has identity key ${k} (give the identityKey that init printed, not the relay id)`, 'authority')
-      for (const n of many(flags, 'server')) if (!before.servers.some(x => x.name === n)) throw usage(`no admitted server is named ${n}`, 'authority')
+      for (const k of keys)
+        if (!before.relays.some(r => r.identityKey === k))
+          throw usage(
+            `no admitted relay has identity key ${k} (give the identityKey that init printed, not the relay id)`,
+            'authority'
+          )
+      for (const n of many(flags, 'server'))
+        if (!before.servers.some(x => x.name === n)) throw usage(`no admitted server is named ${n}`, 'authority')
     }
-    const after = action === 'admit'
-      ? admit(before, many(flags, 'relay').map(relayArg), many(flags, 'server').map(serverArg))
-      : remove(before, keys, many(flags, 'server'))
+    const after =
+      action === 'admit'
+        ? admit(before, many(flags, 'relay').map(relayArg), many(flags, 'server').map(serverArg))
+        : remove(before, keys, many(flags, 'server'))
     saveAdmission(cfg.admissionFile, after)
     // A running authority re-reads the file within a second; the next document it builds uses it.
-    console.log(JSON.stringify({ event: `authority_${action}`, relays: after.relays.length, servers: after.servers.length, file: cfg.admissionFile }))
+    console.log(
+      JSON.stringify({
+        event: `authority_${action}`,
+        relays: after.relays.length,
+        servers: after.servers.length,
+        file: cfg.admissionFile
+      })
+    )
     return 0
   }
-  for (const f of ['relay', 'server', 'identity-key']) if (many(flags, f).length > 0) throw usage(`--${f} goes with 'authority admit' or 'authority remove'`, 'authority')
+  for (const f of ['relay', 'server', 'identity-key'])
+    if (many(flags, f).length > 0) throw usage(`--${f} goes with 'authority admit' or 'authority remove'`, 'authority')
   const log = createLogger(cfg.log.level, floodGuard())
   // The admission file is re-read on its own; SIGHUP checks it with the config.
-  onHangup(() => reloadConfig(log, cfg, () => { const next = loadAuthorityConfig(path); loadAdmission(next.admissionFile); return next }, 'authority'))
+  onHangup(() =>
+    reloadConfig(
+      log,
+      cfg,
+      () => {
+        const next = loadAuthorityConfig(path)
+        loadAdmission(next.admissionFile)
+        return next
+      },
+      'authority'
+    )
+  )
   const a = new Authority(authorityOptions(c, cfg, log))
   await a.start()
-  const ops = cfg.metrics === undefined ? null : await startOpsServer({ host: cfg.metrics.host, port: cfg.metrics.port, metrics: a.metrics, ready: () => null })
-  console.log(JSON.stringify({ event: 'authority_started', signer: a.signer, port: a.port, metricsPort: ops?.port ?? null }))
+  const ops =
+    cfg.metrics === undefined
+      ? null
+      : await startOpsServer({ host: cfg.metrics.host, port: cfg.metrics.port, metrics: a.metrics, ready: () => null })
+  console.log(
+    JSON.stringify({ event: 'authority_started', signer: a.signer, port: a.port, metricsPort: ops?.port ?? null })
+  )
   await untilSignal()
   await ops?.close()
   await a.stop()

@@ -1,10 +1,10 @@
 /** `sealmix ingress`: the sealed ingress beside a homeserver, until SIGTERM or SIGINT; SIGHUP reloads what can change. */
 import { createLogger, Ingress, loadIngressConfig } from '../../daemon/index.ts'
-import { one, untilSignal, type Flags } from '../args.ts'
+import { type Flags, one, untilSignal } from '../args.ts'
 import { floodGuard } from '../log-flood.ts'
 import { onHangup, reloadConfig } from '../reload.ts'
 
-export async function ingressCommand (flags: Flags): Promise<number> {
+export async function ingressCommand(flags: Flags): Promise<number> {
   process.umask(0o077)
   const path = one(flags, 'config')
   const config = loadIngressConfig(path)

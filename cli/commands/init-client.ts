@@ -2,11 +2,11 @@
 import { readFileSync } from 'node:fs'
 import type { CryptoSuite } from '../../daemon/index.ts'
 import { contactCard, loadProfile, newProfile } from '../../tools/index.ts'
-import { authorities, many, one, onlyThese, usage, type Flags } from '../args.ts'
+import { authorities, type Flags, many, one, onlyThese, usage } from '../args.ts'
 import { warnIfRoot, writeSecret } from '../files.ts'
 import { INIT_ROLES } from '../options.ts'
 
-export function initClient (c: CryptoSuite, flags: Flags): number {
+export function initClient(c: CryptoSuite, flags: Flags): number {
   onlyThese(flags, INIT_ROLES.client!, 'init --role client')
   const trust: Record<string, string[]> = {}
   for (const t of many(flags, 'trust')) {
@@ -17,10 +17,15 @@ export function initClient (c: CryptoSuite, flags: Flags): number {
   const out = one(flags, 'out')
   const contactOut = one(flags, 'contact-out')
   const profile = newProfile(c, {
-    ...(authorities(flags).length > 0 ? { directory: { authorities: authorities(flags), maxSkewMs: 30_000 } } : { network: { file: one(flags, 'network'), signers: many(flags, 'signer') } }),
+    ...(authorities(flags).length > 0
+      ? { directory: { authorities: authorities(flags), maxSkewMs: 30_000 } }
+      : { network: { file: one(flags, 'network'), signers: many(flags, 'signer') } }),
     gateway: one(flags, 'gateway'),
     homeserver: { url: one(flags, 'homeserver'), accessToken: readFileSync(one(flags, 'token-file'), 'utf8').trim() },
-    ingressApi: one(flags, 'ingress-api'), trust, userId: one(flags, 'user'), deviceId: one(flags, 'device')
+    ingressApi: one(flags, 'ingress-api'),
+    trust,
+    userId: one(flags, 'user'),
+    deviceId: one(flags, 'device')
   })
   warnIfRoot('init')
   writeSecret(out, JSON.stringify(profile, null, 1) + '\n')

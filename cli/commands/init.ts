@@ -1,12 +1,21 @@
 /** `sealmix init`: keys and a config for a gateway, mix or authority (the ingress and client roles are in init-ingress.ts and init-client.ts). */
-import { stringify as toYaml } from 'yaml'
+
 import { chmodSync } from 'node:fs'
-import { authorities, durationMs, hostPort, many, one, onlyThese, optional, usage, type Flags } from '../args.ts'
+import { stringify as toYaml } from 'yaml'
+import {
+  authorityKey,
+  ConfigSchema,
+  ensureKeys,
+  loadCrypto,
+  loadIdentity,
+  loadKeys,
+  publicKeys
+} from '../../daemon/index.ts'
+import { authorities, durationMs, type Flags, hostPort, many, one, onlyThese, optional, usage } from '../args.ts'
 import { secretDir, secureDataDir, warnIfRoot, writeSecret } from '../files.ts'
 import { INIT_ROLES } from '../options.ts'
 import { initClient } from './init-client.ts'
 import { initIngress } from './init-ingress.ts'
-import { authorityKey, ConfigSchema, ensureKeys, loadCrypto, loadIdentity, loadKeys, publicKeys } from '../../daemon/index.ts'
 
 /**
  * The relay config `init` writes: what the command line gave, and every other key the schema has
@@ -15,12 +24,12 @@ import { authorityKey, ConfigSchema, ensureKeys, loadCrypto, loadIdentity, loadK
  * maxConnections) and stays out. Input the schema refuses is written as given, for
  * `validate-config` and `run` to name.
  */
-function relayInitConfig (given: Record<string, unknown>): unknown {
+function relayInitConfig(given: Record<string, unknown>): unknown {
   const r = ConfigSchema.safeParse(given)
   return r.success ? JSON.parse(JSON.stringify(r.data)) : given
 }
 
-export async function initCommand (flags: Flags): Promise<number> {
+export async function initCommand(flags: Flags): Promise<number> {
   const c = await loadCrypto()
   const role = one(flags, 'role')
   if (role === 'ingress') return initIngress(c, flags)
@@ -34,21 +43,42 @@ export async function initCommand (flags: Flags): Promise<number> {
     const network = one(flags, 'network-name')
     const genesis = one(flags, 'genesis-ms')
     // A timestamp (ms since 1970, the same on every authority), not a duration: no unit.
-    if (!/^\d+$/.test(genesis)) throw usage(`--genesis-ms must be an integer number of milliseconds since 1970 (got ${genesis})`)
-    const epoch = { genesisMs: Number(genesis), epochMs: durationMs(flags, 'epoch', 3_600_000), graceMs: durationMs(flags, 'grace', 300_000) }
+    if (!/^\d+$/.test(genesis))
+      throw usage(`--genesis-ms must be an integer number of milliseconds since 1970 (got ${genesis})`)
+    const epoch = {
+      genesisMs: Number(genesis),
+      epochMs: durationMs(flags, 'epoch', 3_600_000),
+      graceMs: durationMs(flags, 'grace', 300_000)
+    }
     const mixingText = optional(flags, 'mixing')
-    const mixing = mixingText === undefined ? {} : JSON.parse(mixingText) as Record<string, unknown>
+    const mixing = mixingText === undefined ? {} : (JSON.parse(mixingText) as Record<string, unknown>)
     const peers = authorities(flags)
     const keyFile = `${dataDir}/authority.key`
     warnIfRoot('init')
     secretDir(dataDir)
     const k = authorityKey(c, keyFile)
     chmodSync(keyFile, 0o600)
-    writeSecret(out, toYaml({ version: 1, role: 'authority', signingKeyFile: keyFile, admissionFile: `${dataDir}/admitted.yaml`, stateFile: `${dataDir}/descriptors.json`, listen, network, epoch, mixing, limits: { perSourcePerSecond: 50, perSecond: 500 }, peers }))
+    writeSecret(
+      out,
+      toYaml({
+        version: 1,
+        role: 'authority',
+        signingKeyFile: keyFile,
+        admissionFile: `${dataDir}/admitted.yaml`,
+        stateFile: `${dataDir}/descriptors.json`,
+        listen,
+        network,
+        epoch,
+        mixing,
+        limits: { perSourcePerSecond: 50, perSecond: 500 },
+        peers
+      })
+    )
     console.log(JSON.stringify({ signer: Buffer.from(k.publicKey).toString('hex') }))
     return 0
   }
-  if (role !== 'gateway' && role !== 'mix') throw usage(`--role must be gateway, mix, ingress, client or authority (got ${role})`)
+  if (role !== 'gateway' && role !== 'mix')
+    throw usage(`--role must be gateway, mix, ingress, client or authority (got ${role})`)
   onlyThese(flags, INIT_ROLES[role]!, `init --role ${role}`)
   const listen = hostPort(flags, 'listen', '127.0.0.1:9000')
   const dataDir = one(flags, 'data-dir')
@@ -58,13 +88,22 @@ export async function initCommand (flags: Flags): Promise<number> {
   if (auths.length > 0) {
     // Follows directory authorities: per-epoch mix keys are made at start, no static mix.key.
     const layer = Number(optional(flags, 'layer') ?? (role === 'gateway' ? 0 : NaN))
-    if (!Number.isInteger(layer) || layer < 0 || layer > 3 || (role === 'gateway') !== (layer === 0)) throw usage('--layer must be 0 for a gateway and 1..3 for a mix')
-    const directory = { authorities: auths, address: optional(flags, 'address') ?? `ws://${listen.host}:${listen.port}`, layer, maxSkewMs: durationMs(flags, 'max-skew', 30_000) }
+    if (!Number.isInteger(layer) || layer < 0 || layer > 3 || (role === 'gateway') !== (layer === 0))
+      throw usage('--layer must be 0 for a gateway and 1..3 for a mix')
+    const directory = {
+      authorities: auths,
+      address: optional(flags, 'address') ?? `ws://${listen.host}:${listen.port}`,
+      layer,
+      maxSkewMs: durationMs(flags, 'max-skew', 30_000)
+    }
     warnIfRoot('init')
     secretDir(dataDir)
     ensureKeys(c, dataDir, false)
     secureDataDir(dataDir)
-    writeSecret(out, toYaml(relayInitConfig({ version: 1, role, dataDir, listen, directory, metrics, log: { level: 'info' } })))
+    writeSecret(
+      out,
+      toYaml(relayInitConfig({ version: 1, role, dataDir, listen, directory, metrics, log: { level: 'info' } }))
+    )
     const k = loadIdentity(c, dataDir)
     console.log(JSON.stringify({ id: k.id, identityKey: Buffer.from(k.identity.publicKey).toString('hex') }))
     return 0
@@ -74,7 +113,10 @@ export async function initCommand (flags: Flags): Promise<number> {
   secretDir(dataDir)
   ensureKeys(c, dataDir)
   secureDataDir(dataDir)
-  writeSecret(out, toYaml(relayInitConfig({ version: 1, role, dataDir, listen, network, metrics, log: { level: 'info' } })))
+  writeSecret(
+    out,
+    toYaml(relayInitConfig({ version: 1, role, dataDir, listen, network, metrics, log: { level: 'info' } }))
+  )
   console.log(JSON.stringify(publicKeys(loadKeys(c, dataDir))))
   return 0
 }

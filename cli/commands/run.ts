@@ -1,10 +1,11 @@
 /** `sealmix run`: the relay, until SIGTERM or SIGINT; SIGHUP reloads what can change. */
-import { one, type Flags } from '../args.ts'
+
+import { createLogger, loadConfig, Relay } from '../../daemon/index.ts'
+import { type Flags, one } from '../args.ts'
 import { floodGuard } from '../log-flood.ts'
 import { onHangup, reloadConfig } from '../reload.ts'
-import { createLogger, loadConfig, Relay } from '../../daemon/index.ts'
 
-export async function runCommand (flags: Flags): Promise<number> {
+export async function runCommand(flags: Flags): Promise<number> {
   process.umask(0o077)
   const path = one(flags, 'config')
   const config = loadConfig(path)
@@ -16,7 +17,10 @@ export async function runCommand (flags: Flags): Promise<number> {
     signals++
     if (signals > 1) process.exit(130)
     relay.log.info({ signal: sig }, 'stopping')
-    relay.stop().then(() => process.exit(0), () => process.exit(70))
+    relay.stop().then(
+      () => process.exit(0),
+      () => process.exit(70)
+    )
   }
   process.on('SIGTERM', () => onSignal('SIGTERM'))
   process.on('SIGINT', () => onSignal('SIGINT'))

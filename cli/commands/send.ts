@@ -1,7 +1,16 @@
 /** `sealmix send`: one sealed message through the mixnet from a client profile, waiting for its ack. */
 import { runSend } from '../../tools/index.ts'
-import { durationMs, flag, one, type Flags } from '../args.ts'
+import { durationMs, type Flags, flag, one } from '../args.ts'
 
-export async function sendCommand (flags: Flags): Promise<number> {
-  return await runSend({ profile: one(flags, 'profile'), to: one(flags, 'to'), message: one(flags, 'message'), timeoutMs: durationMs(flags, 'timeout'), print: line => { console.log(line) }, json: flag(flags, 'json') })
+export async function sendCommand(flags: Flags): Promise<number> {
+  return await runSend({
+    profile: one(flags, 'profile'),
+    to: one(flags, 'to'),
+    message: one(flags, 'message'),
+    timeoutMs: durationMs(flags, 'timeout'),
+    print: line => {
+      console.log(line)
+    },
+    json: flag(flags, 'json')
+  })
 }

@@ -2,7 +2,7 @@
 import type { Flags } from '../args.ts'
 import { versionLine } from '../version.ts'
 
-export async function versionCommand (_flags: Flags): Promise<number> {
+export async function versionCommand(_flags: Flags): Promise<number> {
   console.log(versionLine())
   return 0
 }

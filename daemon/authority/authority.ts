@@ -14,15 +14,49 @@
 import { existsSync, readFileSync } from 'node:fs'
 import type { IncomingMessage } from 'node:http'
 import {
-  buildEpochDocument, DIRECTORY_LABEL, MAX_DOCUMENT_BYTES, documentBytes, epochAt, epochStart, isIngressDescriptor, verifyIngressBinding, missingKeyEpoch, newestIngresses, publishDeadline, RateLimiter, signSchedule, verifyDescriptorSignature, verifyIngressDescriptor,
-  NETWORK_GEOMETRY, type CryptoSuite, type EpochSchedule, type GeometryParams, type IngressDescriptor, type MixingParams, type NetworkDocument, type SignedDescriptor, type SignedDocument, type SignedIngressDescriptor
+  buildEpochDocument,
+  type CryptoSuite,
+  DIRECTORY_LABEL,
+  documentBytes,
+  type EpochSchedule,
+  epochAt,
+  epochStart,
+  type GeometryParams,
+  type IngressDescriptor,
+  isIngressDescriptor,
+  MAX_DOCUMENT_BYTES,
+  type MixingParams,
+  missingKeyEpoch,
+  NETWORK_GEOMETRY,
+  type NetworkDocument,
+  newestIngresses,
+  publishDeadline,
+  RateLimiter,
+  type SignedDescriptor,
+  type SignedDocument,
+  type SignedIngressDescriptor,
+  signSchedule,
+  verifyDescriptorSignature,
+  verifyIngressBinding,
+  verifyIngressDescriptor
 } from '../../mix/index.ts'
-import { AdmissionFile, AdmissionIndex, type Admission } from './admission.ts'
-import { authorityKey, type AuthorityConfig } from './config.ts'
+import type { Logger } from '../io/index.ts'
+import {
+  errorCode,
+  type HttpListener,
+  type JsonAnswer,
+  listenHttp,
+  matchRoute,
+  type Route,
+  readBody,
+  requestPath,
+  serveJson,
+  writeFileAtomic
+} from '../io/index.ts'
+import { type Admission, AdmissionFile, AdmissionIndex } from './admission.ts'
+import { type AuthorityConfig, authorityKey } from './config.ts'
 import { Held } from './held.ts'
 import { AuthorityMetrics, REFUSALS, type Refusal } from './metrics.ts'
-import type { Logger } from '../io/index.ts'
-import { errorCode, listenHttp, matchRoute, readBody, requestPath, serveJson, writeFileAtomic, type HttpListener, type JsonAnswer, type Route } from '../io/index.ts'
 
 export { AuthorityMetrics, REFUSALS, type Refusal }
 
@@ -36,7 +70,7 @@ export interface PostLimits {
 
 export interface AuthorityOptions {
   readonly crypto: CryptoSuite
-  readonly signing: { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
+  readonly signing: { readonly publicKey: Uint8Array; readonly secretKey: Uint8Array }
   readonly network: string
   readonly schedule: EpochSchedule
   readonly graceMs: number
@@ -51,7 +85,7 @@ export interface AuthorityOptions {
   readonly limits?: PostLimits
   readonly log?: Logger
   /** The other authorities: base URL and signing key (hex). */
-  readonly peers: ReadonlyArray<{ readonly url: string, readonly publicKey: string }>
+  readonly peers: ReadonlyArray<{ readonly url: string; readonly publicKey: string }>
   readonly host: string
   readonly port: number
   readonly now?: () => number
@@ -77,7 +111,7 @@ export const INGRESSES_PER_SERVER = 8
 const SOURCES = 4096
 
 /** The options of the authority that a config file describes (what `sealmix authority` runs). */
-export function authorityOptions (c: CryptoSuite, cfg: AuthorityConfig, log?: Logger): AuthorityOptions {
+export function authorityOptions(c: CryptoSuite, cfg: AuthorityConfig, log?: Logger): AuthorityOptions {
   return {
     crypto: c,
     signing: authorityKey(c, cfg.signingKeyFile),
@@ -104,9 +138,9 @@ export class Authority {
   readonly #held: Held<SignedDescriptor>
   readonly #ingressHeld: Held<SignedIngressDescriptor>
   /** Signed documents by epoch; refreshed while some peer signature is missing. */
-  readonly #cache = new Map<number, { signed: SignedDocument, at: number }>()
+  readonly #cache = new Map<number, { signed: SignedDocument; at: number }>()
   /** Built documents by epoch, with the state version they were built from. */
-  readonly #builds = new Map<number, { version: number, doc: NetworkDocument }>()
+  readonly #builds = new Map<number, { version: number; doc: NetworkDocument }>()
   /** Bumped whenever what a document is built from changes (held descriptors, admission). */
   #version = 0
   #admission: AdmissionIndex
@@ -121,13 +155,13 @@ export class Authority {
   readonly metrics = new AuthorityMetrics()
   port = 0
 
-  constructor (o: AuthorityOptions) {
+  constructor(o: AuthorityOptions) {
     this.#o = o
     this.#now = o.now ?? Date.now
     this.#held = new Held(PER_IDENTITY, o.maxDescriptors ?? 30_000)
     this.#ingressHeld = new Held(PER_IDENTITY, o.maxDescriptors ?? 30_000)
     this.#admissionFile = 'file' in o.admission ? new AdmissionFile(o.admission.file) : null
-    this.#admission = new AdmissionIndex(this.#admissionFile?.changed() ?? o.admission as Admission)
+    this.#admission = new AdmissionIndex(this.#admissionFile?.changed() ?? (o.admission as Admission))
     const perSource = o.limits?.perSourcePerSecond ?? 50
     const all = o.limits?.perSecond ?? 500
     this.#perSource = new RateLimiter(perSource * 60, SOURCES, perSource * 2)
@@ -135,19 +169,29 @@ export class Authority {
     this.metrics.admitted.set(this.#admission.relays)
   }
 
-  get signer (): string { return Buffer.from(this.#o.signing.publicKey).toString('hex') }
-  get descriptors (): number { return this.#held.size + this.#ingressHeld.size }
+  get signer(): string {
+    return Buffer.from(this.#o.signing.publicKey).toString('hex')
+  }
+  get descriptors(): number {
+    return this.#held.size + this.#ingressHeld.size
+  }
   /** Relay ids held (for tests: an unadmitted identity never appears here). */
-  get heldRelayIds (): string[] { return this.#held.ids }
+  get heldRelayIds(): string[] {
+    return this.#held.ids
+  }
 
   /** Keep a relay descriptor that verifies for the current or the next epoch, or an ingress descriptor that verifies, from an admitted identity. */
-  accept (raw: unknown): 'new' | 'known' | Refusal {
+  accept(raw: unknown): 'new' | 'known' | Refusal {
     const r = this.#accept(raw, this.#now())
-    if (r === 'new') { this.#saveSoon(); this.metrics.accepted.inc(); this.metrics.held.set(this.descriptors) } else if (r !== 'known') this.#refused(r)
+    if (r === 'new') {
+      this.#saveSoon()
+      this.metrics.accepted.inc()
+      this.metrics.held.set(this.descriptors)
+    } else if (r !== 'known') this.#refused(r)
     return r
   }
 
-  #refused (r: Refusal): void {
+  #refused(r: Refusal): void {
     this.metrics.refused.inc({ reason: r })
     this.#unlogged.set(r, (this.#unlogged.get(r) ?? 0) + 1)
     const now = this.#now()
@@ -158,9 +202,9 @@ export class Authority {
     this.#unlogged.clear()
   }
 
-  #accept (raw: unknown, now: number): 'new' | 'known' | Refusal {
+  #accept(raw: unknown, now: number): 'new' | 'known' | Refusal {
     const e = epochAt(this.#o.schedule, now)
-    const d = (raw as { descriptor?: { identityKey?: unknown, serverName?: unknown } } | null)?.descriptor
+    const d = (raw as { descriptor?: { identityKey?: unknown; serverName?: unknown } } | null)?.descriptor
     if (isIngressDescriptor(raw)) {
       // Cheap checks first: an unadmitted server costs a lookup, not a signature check.
       if (typeof d?.serverName !== 'string') return 'malformed'
@@ -172,7 +216,11 @@ export class Authority {
       // Checked here once; again only when the admission (the server's root keys) changes.
       if (!verifyIngressBinding(this.#o.crypto, v.value.descriptor, roots, now).ok) return 'unbound'
       const id = v.value.descriptor.id
-      const ids = new Set([...this.#ingressHeld.values()].filter(h => h.d.descriptor.serverName === d.serverName).map(h => h.d.descriptor.id))
+      const ids = new Set(
+        [...this.#ingressHeld.values()]
+          .filter(h => h.d.descriptor.serverName === d.serverName)
+          .map(h => h.d.descriptor.id)
+      )
       if (!ids.has(id) && ids.size >= INGRESSES_PER_SERVER) return 'server_full'
       return this.#take(this.#ingressHeld.add(v.value, now))
     }
@@ -186,7 +234,7 @@ export class Authority {
     return this.#take(this.#held.add(v.value, now))
   }
 
-  #take (r: 'new' | 'known'): 'new' | 'known' {
+  #take(r: 'new' | 'known'): 'new' | 'known' {
     if (r === 'new') this.#version++
     return r
   }
@@ -196,7 +244,7 @@ export class Authority {
    * force and says why), and drop what can no longer be listed: descriptors whose keys have all
    * expired, and those of identities or servers no longer admitted. The state file shrinks with it.
    */
-  maintain (): void {
+  maintain(): void {
     const o = this.#o
     try {
       const a = this.#admissionFile?.changed()
@@ -204,42 +252,56 @@ export class Authority {
         this.#admission = new AdmissionIndex(a)
         this.#version++
         // Root keys may have changed: the bindings held are checked again, once, against the new ones (expiry aside: below).
-        const dropped = this.#ingressHeld.prune(h => { const roots = this.#admission.server(h.d.descriptor.serverName); return roots === undefined || !verifyIngressBinding(o.crypto, h.d.descriptor, roots, 0).ok })
+        const dropped = this.#ingressHeld.prune(h => {
+          const roots = this.#admission.server(h.d.descriptor.serverName)
+          return roots === undefined || !verifyIngressBinding(o.crypto, h.d.descriptor, roots, 0).ok
+        })
         if (dropped > 0) this.#saveSoon()
         this.metrics.admitted.set(this.#admission.relays)
-        o.log?.info({ event: 'admission_loaded', relays: a.relays.length, servers: a.servers.length }, 'admission file loaded')
+        o.log?.info(
+          { event: 'admission_loaded', relays: a.relays.length, servers: a.servers.length },
+          'admission file loaded'
+        )
       }
     } catch (err) {
-      o.log?.error({ event: 'admission_invalid', err: (err as Error).message }, 'the admission file is invalid; the previous admission stays in force')
+      o.log?.error(
+        { event: 'admission_invalid', err: (err as Error).message },
+        'the admission file is invalid; the previous admission stays in force'
+      )
     }
     const e = epochAt(o.schedule, this.#now())
     this.metrics.epoch.set(e)
-    const dropped = this.#held.prune(h => !this.#listable(h.d) || Math.max(...h.d.descriptor.mixKeys.map(m => m.epoch)) < e) +
+    const dropped =
+      this.#held.prune(h => !this.#listable(h.d) || Math.max(...h.d.descriptor.mixKeys.map(m => m.epoch)) < e) +
       this.#ingressHeld.prune(h => !this.#bound(h.d.descriptor, this.#now()))
-    if (dropped > 0) { this.#version++; this.#saveSoon() }
+    if (dropped > 0) {
+      this.#version++
+      this.#saveSoon()
+    }
     this.metrics.held.set(this.descriptors)
   }
 
   /** Whether a posted body names an admitted relay identity or server (a lookup; nothing is verified). */
-  #admitted (raw: unknown): boolean {
-    const d = (raw as { descriptor?: { identityKey?: unknown, serverName?: unknown } } | null)?.descriptor
-    if (isIngressDescriptor(raw)) return typeof d?.serverName === 'string' && this.#admission.server(d.serverName) !== undefined
+  #admitted(raw: unknown): boolean {
+    const d = (raw as { descriptor?: { identityKey?: unknown; serverName?: unknown } } | null)?.descriptor
+    if (isIngressDescriptor(raw))
+      return typeof d?.serverName === 'string' && this.#admission.server(d.serverName) !== undefined
     return typeof d?.identityKey === 'string' && this.#admission.relay(d.identityKey) !== undefined
   }
 
   /** A relay descriptor of an identity admitted with this role and layer. */
-  #listable (d: SignedDescriptor): boolean {
+  #listable(d: SignedDescriptor): boolean {
     const a = this.#admission.relay(d.descriptor.identityKey)
     return a !== undefined && a.role === d.descriptor.role && a.layer === d.descriptor.layer
   }
 
   /** A held ingress (its binding verified on arrival, or at the last admission change) of an admitted server, its binding unexpired at `atMs`. */
-  #bound (d: IngressDescriptor, atMs: number): boolean {
+  #bound(d: IngressDescriptor, atMs: number): boolean {
     return this.#admission.server(d.serverName) !== undefined && d.binding.notAfterMs >= atMs
   }
 
   /** The document of `epoch` from what arrived before its deadline (identical on every authority that received the same). */
-  build (epoch: number): NetworkDocument {
+  build(epoch: number): NetworkDocument {
     const hit = this.#builds.get(epoch)
     if (hit !== undefined && hit.version === this.#version) return hit.doc
     const o = this.#o
@@ -248,69 +310,106 @@ export class Authority {
     const relays = [...this.#held.values()].filter(h => h.at < deadline && this.#listable(h.d)).map(h => h.d)
     // Bound for the whole epoch by a root key its server is admitted with.
     const epochEnd = epochStart(o.schedule, epoch) + o.schedule.epochMs
-    const held = [...this.#ingressHeld.values()].filter(h => h.at < deadline && this.#bound(h.d.descriptor, epochEnd)).map(h => h.d)
-    const ingresses = [...o.ingresses.filter(i => !held.some(s => s.descriptor.id === i.id)), ...newestIngresses(held, INGRESSES_PER_SERVER)]
+    const held = [...this.#ingressHeld.values()]
+      .filter(h => h.at < deadline && this.#bound(h.d.descriptor, epochEnd))
+      .map(h => h.d)
+    const ingresses = [
+      ...o.ingresses.filter(i => !held.some(s => s.descriptor.id === i.id)),
+      ...newestIngresses(held, INGRESSES_PER_SERVER)
+    ]
     // Verified once on arrival: the build checks only each descriptor's keys for the epoch.
-    const doc = buildEpochDocument(o.crypto, { network: o.network, epoch, schedule: o.schedule, graceMs: o.graceMs, geometry: o.geometry, mixing: o.mixing, ingresses, descriptors: relays, verified: true })
+    const doc = buildEpochDocument(o.crypto, {
+      network: o.network,
+      epoch,
+      schedule: o.schedule,
+      graceMs: o.graceMs,
+      geometry: o.geometry,
+      mixing: o.mixing,
+      ingresses,
+      descriptors: relays,
+      verified: true
+    })
     end()
     const bytes = documentBytes(doc).length
     this.metrics.documentBytes.set(bytes)
-    if (bytes > MAX_DOCUMENT_BYTES) o.log?.error({ event: 'document_too_large', bytes, relays: doc.relays.length, ingresses: doc.ingresses.length }, 'the document is larger than nodes accept: admit fewer relays or servers')
+    if (bytes > MAX_DOCUMENT_BYTES)
+      o.log?.error(
+        { event: 'document_too_large', bytes, relays: doc.relays.length, ingresses: doc.ingresses.length },
+        'the document is larger than nodes accept: admit fewer relays or servers'
+      )
     this.#builds.set(epoch, { version: this.#version, doc })
     for (const k of this.#builds.keys()) if (k < epoch - 1) this.#builds.delete(k)
     return doc
   }
 
   /** Current or next epoch, and only once its deadline has passed. */
-  servable (epoch: number): boolean {
+  servable(epoch: number): boolean {
     const now = this.#now()
     const e = epochAt(this.#o.schedule, now)
     return (epoch === e || epoch === e + 1) && now >= publishDeadline(this.#o.schedule, epoch)
   }
 
-  async #signed (epoch: number): Promise<SignedDocument> {
+  async #signed(epoch: number): Promise<SignedDocument> {
     const hit = this.#cache.get(epoch)
-    if (hit !== undefined && (hit.signed.signatures.length === this.#o.peers.length + 1 || this.#now() - hit.at < 1000)) return hit.signed
+    if (hit !== undefined && (hit.signed.signatures.length === this.#o.peers.length + 1 || this.#now() - hit.at < 1000))
+      return hit.signed
     const doc = this.build(epoch)
-    const signed = { document: doc, signatures: [{ signer: this.signer, signature: this.#sign(doc) }, ...await this.#peerSignatures(epoch, doc)] }
+    const signed = {
+      document: doc,
+      signatures: [{ signer: this.signer, signature: this.#sign(doc) }, ...(await this.#peerSignatures(epoch, doc))]
+    }
     this.#cache.set(epoch, { signed, at: this.#now() })
     for (const k of this.#cache.keys()) if (k < epoch - 1) this.#cache.delete(k)
     return signed
   }
 
-  #sign (doc: NetworkDocument): string {
-    return Buffer.from(this.#o.crypto.signDetached(Buffer.concat([DIRECTORY_LABEL, documentBytes(doc)]), this.#o.signing.secretKey)).toString('hex')
+  #sign(doc: NetworkDocument): string {
+    return Buffer.from(
+      this.#o.crypto.signDetached(Buffer.concat([DIRECTORY_LABEL, documentBytes(doc)]), this.#o.signing.secretKey)
+    ).toString('hex')
   }
 
-  async #peerSignatures (epoch: number, doc: NetworkDocument): Promise<Array<{ signer: string, signature: string }>> {
+  async #peerSignatures(epoch: number, doc: NetworkDocument): Promise<Array<{ signer: string; signature: string }>> {
     const msg = Buffer.concat([DIRECTORY_LABEL, documentBytes(doc)])
-    const got = await Promise.all(this.#o.peers.map(async p => {
-      try {
-        const r = await fetch(`${p.url}/v1/signature/${epoch}`, { signal: AbortSignal.timeout(2000) })
-        const j = await r.json() as { signer?: unknown, signature?: unknown }
-        if (j.signer !== p.publicKey || typeof j.signature !== 'string' || !/^[0-9a-f]{128}$/.test(j.signature)) return null
-        // Only a signature on exactly our bytes counts; a peer that built something else is left out.
-        return this.#o.crypto.verifyDetached(Buffer.from(j.signature, 'hex'), msg, Buffer.from(p.publicKey, 'hex')) ? { signer: p.publicKey, signature: j.signature } : null
-      } catch { return null }
-    }))
-    return got.filter((x): x is { signer: string, signature: string } => x !== null)
+    const got = await Promise.all(
+      this.#o.peers.map(async p => {
+        try {
+          const r = await fetch(`${p.url}/v1/signature/${epoch}`, { signal: AbortSignal.timeout(2000) })
+          const j = (await r.json()) as { signer?: unknown; signature?: unknown }
+          if (j.signer !== p.publicKey || typeof j.signature !== 'string' || !/^[0-9a-f]{128}$/.test(j.signature))
+            return null
+          // Only a signature on exactly our bytes counts; a peer that built something else is left out.
+          return this.#o.crypto.verifyDetached(Buffer.from(j.signature, 'hex'), msg, Buffer.from(p.publicKey, 'hex'))
+            ? { signer: p.publicKey, signature: j.signature }
+            : null
+        } catch {
+          return null
+        }
+      })
+    )
+    return got.filter((x): x is { signer: string; signature: string } => x !== null)
   }
 
-  #share (raw: string): void {
+  #share(raw: string): void {
     for (const p of this.#o.peers) {
-      void fetch(`${p.url}/v1/descriptor`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-sealmix-shared': '1' }, body: raw, signal: AbortSignal.timeout(2000) }).catch(() => {})
+      void fetch(`${p.url}/v1/descriptor`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-sealmix-shared': '1' },
+        body: raw,
+        signal: AbortSignal.timeout(2000)
+      }).catch(() => {})
     }
   }
 
   #saveTimer: NodeJS.Timeout | undefined
 
-  #saveSoon (): void {
+  #saveSoon(): void {
     if (this.#o.stateFile === undefined || this.#saveTimer !== undefined) return
     this.#saveTimer = setTimeout(() => this.#save(), 100)
   }
 
   /** Write the state file atomically (synced, renamed over it); on a full disk, log it and try again in a second (the descriptors stay held in memory). */
-  #save (): void {
+  #save(): void {
     clearTimeout(this.#saveTimer)
     this.#saveTimer = undefined
     const f = this.#o.stateFile
@@ -319,86 +418,141 @@ export class Authority {
     try {
       writeFileAtomic(f, JSON.stringify(state))
     } catch (e) {
-      this.#o.log?.error({ event: 'state_save_failed', code: errorCode(e) }, 'cannot write the authority\'s state file; trying again')
+      this.#o.log?.error(
+        { event: 'state_save_failed', code: errorCode(e) },
+        "cannot write the authority's state file; trying again"
+      )
       this.#saveTimer = setTimeout(() => this.#save(), 1000)
       this.#saveTimer.unref()
     }
   }
 
   /** Take back what the state file holds, each descriptor checked again as when it arrived. */
-  #restore (): void {
+  #restore(): void {
     const f = this.#o.stateFile
     if (f === undefined || !existsSync(f)) return
-    let state: { relays?: unknown, ingresses?: unknown }
-    try { state = JSON.parse(readFileSync(f, 'utf8')) as typeof state } catch { return }
+    let state: { relays?: unknown; ingresses?: unknown }
+    try {
+      state = JSON.parse(readFileSync(f, 'utf8')) as typeof state
+    } catch {
+      return
+    }
     for (const list of [state.relays, state.ingresses]) {
       if (!Array.isArray(list)) continue
       // Checked again as on arrival, admission included: what is no longer admitted is not taken back.
-      for (const h of list as Array<{ d?: unknown, at?: unknown }>) if (typeof h?.at === 'number' && Number.isFinite(h.at)) this.#accept(h.d, h.at)
+      for (const h of list as Array<{ d?: unknown; at?: unknown }>)
+        if (typeof h?.at === 'number' && Number.isFinite(h.at)) this.#accept(h.d, h.at)
     }
   }
 
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     this.#restore()
     this.maintain()
     this.#tick = setInterval(() => this.maintain(), 1000)
     this.#tick.unref()
     // A connection that sends slowly is closed 10 s into its request (its body is cut off at the
     // same deadline, BODY_TIMEOUT_MS); the other bounds are every listener's (listenHttp).
-    this.#server = await listenHttp({ host: this.#o.host, port: this.#o.port, requestTimeoutMs: 10_000 }, serveJson(async req => await this.#route(req), { status: 500, body: { error: 'internal' } }))
+    this.#server = await listenHttp(
+      { host: this.#o.host, port: this.#o.port, requestTimeoutMs: 10_000 },
+      serveJson(async req => await this.#route(req), { status: 500, body: { error: 'internal' } })
+    )
     this.port = this.#server.port
   }
 
   /** The routes of the API (the file's head lists them); another method on a served path is not found either. */
-  readonly #routes: ReadonlyArray<Route<(req: IncomingMessage, params: readonly string[]) => Promise<JsonAnswer | null>>> = [
+  readonly #routes: ReadonlyArray<
+    Route<(req: IncomingMessage, params: readonly string[]) => Promise<JsonAnswer | null>>
+  > = [
     { method: 'POST', path: '/v1/descriptor', handler: async req => await this.#postDescriptor(req) },
     { method: 'GET', path: '/v1/schedule', handler: async () => this.#signedSchedule() },
-    { method: 'GET', path: /^\/v1\/(document|signature)\/(\d+|current)$/, handler: async (_req, [what, epoch]) => await this.#document(what!, epoch!) }
+    {
+      method: 'GET',
+      path: /^\/v1\/(document|signature)\/(\d+|current)$/,
+      handler: async (_req, [what, epoch]) => await this.#document(what!, epoch!)
+    }
   ]
 
-  async #route (req: IncomingMessage): Promise<JsonAnswer | null> {
+  async #route(req: IncomingMessage): Promise<JsonAnswer | null> {
     const r = matchRoute(this.#routes, req.method, requestPath(req))
     if (r.kind !== 'found') return { status: 404, body: { error: 'not found' } }
     return await r.handler(req, r.params)
   }
 
-  async #postDescriptor (req: IncomingMessage): Promise<JsonAnswer | null> {
+  async #postDescriptor(req: IncomingMessage): Promise<JsonAnswer | null> {
     const now = this.#now()
     const tooMany = (): JsonAnswer => {
       this.#refused('rate_limited')
-      return { status: 429, headers: { 'retry-after': '1' }, body: { error: 'too many descriptors; try again later', reason: 'rate_limited' } }
+      return {
+        status: 429,
+        headers: { 'retry-after': '1' },
+        body: { error: 'too many descriptors; try again later', reason: 'rate_limited' }
+      }
     }
     // Per source before reading the body: one source's flood costs a bucket lookup per request.
-    if (!this.#perSource.take(req.socket.remoteAddress ?? '', now)) { req.resume(); return tooMany() }
+    if (!this.#perSource.take(req.socket.remoteAddress ?? '', now)) {
+      req.resume()
+      return tooMany()
+    }
     const body = await readBody(req, BODY_LIMIT)
-    if (body.kind === 'too_large') { this.#refused('too_large'); return { status: 413, body: { error: 'too large', reason: 'too_large' } } }
+    if (body.kind === 'too_large') {
+      this.#refused('too_large')
+      return { status: 413, body: { error: 'too large', reason: 'too_large' } }
+    }
     // Cut off at its deadline, or the client went away: there is no one to answer.
     if (body.kind !== 'body') return null
     let raw: unknown
-    try { raw = JSON.parse(body.text) } catch { this.#refused('malformed'); return { status: 400, body: { error: 'not JSON', reason: 'malformed' } } }
+    try {
+      raw = JSON.parse(body.text)
+    } catch {
+      this.#refused('malformed')
+      return { status: 400, body: { error: 'not JSON', reason: 'malformed' } }
+    }
     // The total budget is charged only to what nobody admitted, so junk from many sources cannot crowd out the admitted relays.
     if (!this.#admitted(raw) && !this.#global.take('', now)) return tooMany()
     const r = this.accept(raw)
     // The reason is a closed-set word: it tells an operator's relay why, and nothing about others.
-    if (r !== 'new' && r !== 'known') return { status: r === 'not_admitted' || r === 'server_not_admitted' || r === 'wrong_role' || r === 'unbound' || r === 'server_full' ? 403 : 400, body: { error: 'descriptor refused', reason: r } }
+    if (r !== 'new' && r !== 'known')
+      return {
+        status:
+          r === 'not_admitted' ||
+          r === 'server_not_admitted' ||
+          r === 'wrong_role' ||
+          r === 'unbound' ||
+          r === 'server_full'
+            ? 403
+            : 400,
+        body: { error: 'descriptor refused', reason: r }
+      }
     // Share what is new with the other authorities (they do not share it again).
     if (r === 'new' && req.headers['x-sealmix-shared'] === undefined) this.#share(body.text)
     return { status: 200, body: { accepted: r === 'new' } }
   }
 
-  #signedSchedule (): JsonAnswer {
+  #signedSchedule(): JsonAnswer {
     const o = this.#o
-    return { status: 200, body: signSchedule(o.crypto, { network: o.network, genesisMs: o.schedule.genesisMs, epochMs: o.schedule.epochMs, graceMs: o.graceMs }, o.signing) }
+    return {
+      status: 200,
+      body: signSchedule(
+        o.crypto,
+        { network: o.network, genesisMs: o.schedule.genesisMs, epochMs: o.schedule.epochMs, graceMs: o.graceMs },
+        o.signing
+      )
+    }
   }
 
-  async #document (what: string, at: string): Promise<JsonAnswer> {
+  async #document(what: string, at: string): Promise<JsonAnswer> {
     const epoch = at === 'current' ? epochAt(this.#o.schedule, this.#now()) : Number(at)
-    if (!this.servable(epoch)) return { status: 404, body: { error: 'only the current and the next epoch are served, each from its publish deadline on' } }
-    if (what === 'signature') return { status: 200, body: { signer: this.signer, signature: this.#sign(this.build(epoch)) } }
+    if (!this.servable(epoch))
+      return {
+        status: 404,
+        body: { error: 'only the current and the next epoch are served, each from its publish deadline on' }
+      }
+    if (what === 'signature')
+      return { status: 200, body: { signer: this.signer, signature: this.#sign(this.build(epoch)) } }
     return { status: 200, body: await this.#signed(epoch) }
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     clearInterval(this.#tick)
     if (this.#saveTimer !== undefined) this.#save()
     await this.#server?.close()

@@ -3,22 +3,34 @@
  * it arrived, at most `perIdentity` per id (the oldest goes) and `cap` in all (the oldest goes).
  * An index by id keeps taking a descriptor independent of how many are held.
  */
-export interface HeldEntry<T> { readonly d: T, readonly at: number }
+export interface HeldEntry<T> {
+  readonly d: T
+  readonly at: number
+}
 
-export class Held<T extends { readonly descriptor: { readonly id: string }, readonly signature: string }> {
+export class Held<T extends { readonly descriptor: { readonly id: string }; readonly signature: string }> {
   /** By `id:signature`, in arrival order. */
   readonly #all = new Map<string, HeldEntry<T>>()
   /** Keys of each id, oldest first. */
   readonly #byId = new Map<string, string[]>()
 
-  constructor (private readonly perIdentity: number, private readonly cap: number) {}
+  constructor(
+    private readonly perIdentity: number,
+    private readonly cap: number
+  ) {}
 
-  get size (): number { return this.#all.size }
-  get ids (): string[] { return [...this.#byId.keys()] }
-  values (): IterableIterator<HeldEntry<T>> { return this.#all.values() }
+  get size(): number {
+    return this.#all.size
+  }
+  get ids(): string[] {
+    return [...this.#byId.keys()]
+  }
+  values(): IterableIterator<HeldEntry<T>> {
+    return this.#all.values()
+  }
 
   /** Keep `d` (already verified); 'known' when these exact bytes are held. */
-  add (d: T, at: number): 'new' | 'known' {
+  add(d: T, at: number): 'new' | 'known' {
     const id = d.descriptor.id
     const key = `${id}:${d.signature}`
     if (this.#all.has(key)) return 'known'
@@ -32,13 +44,17 @@ export class Held<T extends { readonly descriptor: { readonly id: string }, read
   }
 
   /** Drop every entry `drop` says; how many went. */
-  prune (drop: (e: HeldEntry<T>) => boolean): number {
+  prune(drop: (e: HeldEntry<T>) => boolean): number {
     let n = 0
-    for (const [k, e] of this.#all) if (drop(e)) { this.#delete(k); n++ }
+    for (const [k, e] of this.#all)
+      if (drop(e)) {
+        this.#delete(k)
+        n++
+      }
     return n
   }
 
-  #delete (key: string): void {
+  #delete(key: string): void {
     const e = this.#all.get(key)
     if (e === undefined) return
     this.#all.delete(key)

@@ -1,4 +1,22 @@
 /** `sealmix authority`: the directory authority's import surface, for cli/, tools/ and tests. */
-export { Authority, authorityOptions, AuthorityMetrics, REFUSALS, type AuthorityOptions, type Refusal } from './authority.ts'
-export { admit, remove, loadAdmission, saveAdmission, AdmissionIndex, NO_ADMISSION, type Admission, type AdmittedRelay, type AdmittedServer } from './admission.ts'
-export { loadAuthorityConfig, authorityKey, AuthorityConfigSchema, type AuthorityConfig } from './config.ts'
+
+export {
+  type Admission,
+  AdmissionIndex,
+  type AdmittedRelay,
+  type AdmittedServer,
+  admit,
+  loadAdmission,
+  NO_ADMISSION,
+  remove,
+  saveAdmission
+} from './admission.ts'
+export {
+  Authority,
+  AuthorityMetrics,
+  type AuthorityOptions,
+  authorityOptions,
+  REFUSALS,
+  type Refusal
+} from './authority.ts'
+export { type AuthorityConfig, AuthorityConfigSchema, authorityKey, loadAuthorityConfig } from './config.ts'

@@ -4,7 +4,14 @@
  * per epoch until each has taken it, and hands the service each new current document. The first
  * document is awaited at start; then a timer refreshes on an eighth of the epoch.
  */
-import { DirectoryClient, refreshIntervalMs, signIngressDescriptor, type AuthorityRef, type CryptoSuite, type NetworkDocument } from '../../mix/index.ts'
+import {
+  type AuthorityRef,
+  type CryptoSuite,
+  DirectoryClient,
+  type NetworkDocument,
+  refreshIntervalMs,
+  signIngressDescriptor
+} from '../../mix/index.ts'
 import { DescriptorPublisher, httpTransport } from '../io/index.ts'
 import type { IngressKeys } from './keys.ts'
 
@@ -36,17 +43,25 @@ export class IngressDirectory {
   /** One descriptor per run: re-publishing the same bytes costs an authority nothing. */
   readonly #issuedMs: number
 
-  constructor (o: IngressDirectoryOptions) {
+  constructor(o: IngressDirectoryOptions) {
     this.#o = o
     this.#issuedMs = o.now()
-    this.#dir = new DirectoryClient({ crypto: o.crypto, authorities: o.authorities, now: o.now, maxSkewMs: o.maxSkewMs, transport: httpTransport() })
+    this.#dir = new DirectoryClient({
+      crypto: o.crypto,
+      authorities: o.authorities,
+      now: o.now,
+      maxSkewMs: o.maxSkewMs,
+      transport: httpTransport()
+    })
     this.#publisher = new DescriptorPublisher(o.authorities)
   }
 
-  get directory (): DirectoryClient { return this.#dir }
+  get directory(): DirectoryClient {
+    return this.#dir
+  }
 
   /** Publish, then wait (retrying every 500 ms) for a first valid document. */
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     for (let tries = 0; !this.#stopped; tries++) {
       await this.tick()
       if (this.#doc !== null) break
@@ -56,34 +71,58 @@ export class IngressDirectory {
     this.#schedule()
   }
 
-  #schedule (): void {
+  #schedule(): void {
     if (this.#stopped) return
     const every = refreshIntervalMs(this.#dir.schedule)
-    this.#timer = setTimeout(() => { this.#running = this.tick().finally(() => { this.#running = null; this.#schedule() }) }, every)
+    this.#timer = setTimeout(() => {
+      this.#running = this.tick().finally(() => {
+        this.#running = null
+        this.#schedule()
+      })
+    }, every)
     this.#timer.unref()
   }
 
-  async tick (): Promise<void> {
+  async tick(): Promise<void> {
     const s = await this.#dir.fetchSchedule().catch(() => null)
     if (s === null) return
     await this.#publish(this.#dir.epochNow()!)
     const doc = await this.#dir.refresh().catch(() => null)
-    if (doc !== null && doc !== this.#doc) { this.#doc = doc; this.#o.onDocument(doc) }
+    if (doc !== null && doc !== this.#doc) {
+      this.#doc = doc
+      this.#o.onDocument(doc)
+    }
   }
 
-  async #publish (epoch: number): Promise<void> {
+  async #publish(epoch: number): Promise<void> {
     const o = this.#o
-    const refused = await this.#publisher.publish(epoch, () => JSON.stringify(signIngressDescriptor(o.crypto, {
-      id: o.keys.id, serverName: o.serverName, identityKey: Buffer.from(o.keys.identity.publicKey).toString('hex'),
-      boxKey: o.keys.box.publicKey.toString('hex'), gateways: o.gateways, binding: o.keys.binding
-    }, this.#issuedMs, o.keys.identity.secretKey)))
+    const refused = await this.#publisher.publish(epoch, () =>
+      JSON.stringify(
+        signIngressDescriptor(
+          o.crypto,
+          {
+            id: o.keys.id,
+            serverName: o.serverName,
+            identityKey: Buffer.from(o.keys.identity.publicKey).toString('hex'),
+            boxKey: o.keys.box.publicKey.toString('hex'),
+            gateways: o.gateways,
+            binding: o.keys.binding
+          },
+          this.#issuedMs,
+          o.keys.identity.secretKey
+        )
+      )
+    )
     for (const reason of new Set(refused)) {
-      if (!this.#logged.has(`${epoch}:${reason}`)) { this.#logged.add(`${epoch}:${reason}`); this.#o.onRefused?.(reason) }
+      if (!this.#logged.has(`${epoch}:${reason}`)) {
+        this.#logged.add(`${epoch}:${reason}`)
+        this.#o.onRefused?.(reason)
+      }
     }
     if (this.#logged.size > 64) this.#logged.clear()
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     this.#stopped = true
     clearTimeout(this.#timer)
     await this.#running

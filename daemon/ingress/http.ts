@@ -8,13 +8,13 @@
  * cut off at BODY_TIMEOUT_MS while it is read.
  */
 import type { IncomingMessage } from 'node:http'
-import { listenHttp, matchRoute, readBody, requestPath, serveJson, type HttpListener, type Route } from '../io/index.ts'
+import { type HttpListener, listenHttp, matchRoute, type Route, readBody, requestPath, serveJson } from '../io/index.ts'
 
-export type ApiAnswer = { readonly status: number, readonly body: Record<string, unknown> }
+export type ApiAnswer = { readonly status: number; readonly body: Record<string, unknown> }
 
 export interface ApiHandlers {
-  senderCert (token: string, body: Record<string, unknown>): Promise<ApiAnswer>
-  capability (token: string, body: Record<string, unknown>): Promise<ApiAnswer>
+  senderCert(token: string, body: Record<string, unknown>): Promise<ApiAnswer>
+  capability(token: string, body: Record<string, unknown>): Promise<ApiAnswer>
 }
 
 /** Bound: the largest request body the API reads. */
@@ -22,7 +22,7 @@ const MAX_BODY = 4096
 
 const unrecognized: ApiAnswer = { status: 404, body: { errcode: 'M_UNRECOGNIZED', error: 'Unrecognized request' } }
 
-export async function startApiServer (host: string, port: number, h: ApiHandlers): Promise<HttpListener> {
+export async function startApiServer(host: string, port: number, h: ApiHandlers): Promise<HttpListener> {
   type Handler = (token: string, body: Record<string, unknown>) => Promise<ApiAnswer>
   const routes: ReadonlyArray<Route<Handler>> = [
     { method: 'POST', path: '/_sealmix/v1/sender_cert', handler: h.senderCert.bind(h) },
@@ -38,10 +38,17 @@ export async function startApiServer (host: string, port: number, h: ApiHandlers
     // A body cut off at its deadline: the connection is gone already.
     if (text.kind === 'late') return null
     let body: unknown
-    try { body = text.kind === 'body' ? JSON.parse(text.text) : undefined } catch {}
-    if (body === undefined) return { status: 400, body: { errcode: 'M_NOT_JSON', error: 'Body must be JSON of at most 4 KiB' } }
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) return { status: 400, body: { errcode: 'M_BAD_JSON', error: 'Body must be a JSON object' } }
+    try {
+      body = text.kind === 'body' ? JSON.parse(text.text) : undefined
+    } catch {}
+    if (body === undefined)
+      return { status: 400, body: { errcode: 'M_NOT_JSON', error: 'Body must be JSON of at most 4 KiB' } }
+    if (body === null || typeof body !== 'object' || Array.isArray(body))
+      return { status: 400, body: { errcode: 'M_BAD_JSON', error: 'Body must be a JSON object' } }
     return await r.handler(token, body as Record<string, unknown>)
   }
-  return await listenHttp({ host, port }, serveJson(route, { status: 500, body: { errcode: 'M_UNKNOWN', error: 'Internal error' } }))
+  return await listenHttp(
+    { host, port },
+    serveJson(route, { status: 500, body: { errcode: 'M_UNKNOWN', error: 'Internal error' } })
+  )
 }

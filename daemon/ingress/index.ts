@@ -1,7 +1,21 @@
 /** `sealmix ingress`: the sealed ingress's import surface, for cli/, tools/ and tests. */
+
+export {
+  type IngressConfig,
+  IngressConfigSchema,
+  loadIngressConfig,
+  parseIngressConfig,
+  readIngressConfigFile
+} from './config.ts'
+export { INGRESS_EXIT_STATUS, IngressError, type IngressErrorCode } from './errors.ts'
 export { Ingress, type IngressOptions } from './ingress.ts'
-export { IngressError, INGRESS_EXIT_STATUS, type IngressErrorCode } from './errors.ts'
-export { loadIngressConfig, parseIngressConfig, readIngressConfigFile, IngressConfigSchema, type IngressConfig } from './config.ts'
-export { initIngressKeys, loadIngressKeys, ingressDescriptor, type IngressKeys } from './keys.ts'
-export { matrixSink, callbackSink, type Sink, type Delivery, type SealedContent } from './sink.ts'
-export { homeserverCall, whoami, sendToDevice, type HomeserverAuth, type HomeserverAnswer, type SinkResult } from './matrix.ts'
+export { type IngressKeys, ingressDescriptor, initIngressKeys, loadIngressKeys } from './keys.ts'
+export {
+  type HomeserverAnswer,
+  type HomeserverAuth,
+  homeserverCall,
+  type SinkResult,
+  sendToDevice,
+  whoami
+} from './matrix.ts'
+export { callbackSink, type Delivery, matrixSink, type SealedContent, type Sink } from './sink.ts'

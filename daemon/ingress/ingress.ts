@@ -8,17 +8,32 @@
  */
 import { join } from 'node:path'
 import {
-  ACK_STATUS, checkDelivery, encodeAck, encodeFrame, FRAME, NETWORK_GEOMETRY as G, loadCrypto, openIngressPayload, parseFragment, parseSubmit, RateLimiter, Reassembler, Sphinx, userIdDomain,
-  KIND_TO_DEVICE_V1, type AckStatus, type CryptoSuite, type NetworkDocument
+  ACK_STATUS,
+  type AckStatus,
+  type CryptoSuite,
+  checkDelivery,
+  encodeAck,
+  encodeFrame,
+  FRAME,
+  NETWORK_GEOMETRY as G,
+  KIND_TO_DEVICE_V1,
+  loadCrypto,
+  type NetworkDocument,
+  openIngressPayload,
+  parseFragment,
+  parseSubmit,
+  RateLimiter,
+  Reassembler,
+  Sphinx,
+  userIdDomain
 } from '../../mix/index.ts'
-import { createLogger, readNetworkFile, startOpsServer, type HttpListener, type Logger } from '../io/index.ts'
-import { IngressError } from './errors.ts'
-import { OutLink } from '../io/index.ts'
-import { IngressDirectory } from './directory.ts'
+import { createLogger, type HttpListener, type Logger, OutLink, readNetworkFile, startOpsServer } from '../io/index.ts'
 import type { IngressConfig } from './config.ts'
+import { IngressDirectory } from './directory.ts'
+import { IngressError } from './errors.ts'
 import { startApiServer } from './http.ts'
 import { IssuerApi } from './issuer.ts'
-import { loadIngressKeys, type IngressKeys } from './keys.ts'
+import { type IngressKeys, loadIngressKeys } from './keys.ts'
 import { IngressMetrics } from './metrics.ts'
 
 import { matrixSink, type Sink } from './sink.ts'
@@ -67,73 +82,162 @@ export class Ingress {
   apiPort = 0
   metricsPort = 0
 
-  constructor (o: IngressOptions) {
+  constructor(o: IngressOptions) {
     this.#o = o
     this.#now = o.now ?? Date.now
     this.#log = o.logger ?? createLogger(o.config.log.level).child({ role: 'ingress' })
   }
 
-  get id (): string { return this.#keys.id }
-  get linksUp (): number { return [...this.#links.values()].filter(l => l.ready).length }
+  get id(): string {
+    return this.#keys.id
+  }
+  get linksUp(): number {
+    return [...this.#links.values()].filter(l => l.ready).length
+  }
 
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     const cfg = this.#o.config
     this.#c = await loadCrypto()
     this.#sphinx = new Sphinx(this.#c)
     this.#keys = loadIngressKeys(this.#c, cfg.dataDir, cfg.serverName)
     if (cfg.network !== undefined) {
       this.#doc = loadNetworkFile(this.#c, cfg.network.file, cfg.network.signers, this.#now())
-      if (!this.#doc.ingresses.some(i => i.id === this.#keys.id)) throw new IngressError('INGRESS_NETWORK_INVALID', 'this ingress is not in the network document (add it with `sealmix network --ingress`)')
+      if (!this.#doc.ingresses.some(i => i.id === this.#keys.id))
+        throw new IngressError(
+          'INGRESS_NETWORK_INVALID',
+          'this ingress is not in the network document (add it with `sealmix network --ingress`)'
+        )
     }
     this.#store = new IngressStore(join(cfg.dataDir, 'db'), this.#c, this.#keys.storeKey, cfg.limits.maxReplayEntries)
     await this.#store.open(this.#now())
-    this.#reasm = new Reassembler({ maxMessages: cfg.limits.maxPartialMessages, maxBytes: cfg.limits.maxPartialBytes, timeoutMs: cfg.limits.reassemblyTimeoutMs })
+    this.#reasm = new Reassembler({
+      maxMessages: cfg.limits.maxPartialMessages,
+      maxBytes: cfg.limits.maxPartialBytes,
+      timeoutMs: cfg.limits.reassemblyTimeoutMs
+    })
     this.#limiter = new RateLimiter(cfg.limits.perDestinationPerMinute, cfg.limits.maxDestinations)
-    this.#sink = this.#o.sink ?? matrixSink({ url: cfg.homeserver.url, asToken: cfg.homeserver.asToken, botUserId: `@${cfg.homeserver.botLocalpart}:${cfg.serverName}`, timeoutMs: cfg.homeserver.timeoutMs })
-    const issuer = new IssuerApi({ crypto: this.#c, keys: this.#keys, store: this.#store, metrics: this.metrics, homeserver: cfg.homeserver, serverName: cfg.serverName, now: this.#now })
+    this.#sink =
+      this.#o.sink ??
+      matrixSink({
+        url: cfg.homeserver.url,
+        asToken: cfg.homeserver.asToken,
+        botUserId: `@${cfg.homeserver.botLocalpart}:${cfg.serverName}`,
+        timeoutMs: cfg.homeserver.timeoutMs
+      })
+    const issuer = new IssuerApi({
+      crypto: this.#c,
+      keys: this.#keys,
+      store: this.#store,
+      metrics: this.metrics,
+      homeserver: cfg.homeserver,
+      serverName: cfg.serverName,
+      now: this.#now
+    })
     try {
       const api = await startApiServer(cfg.api.host, cfg.api.port, issuer)
       this.#servers.push(api)
       this.apiPort = api.port
       if (cfg.metrics.enabled) {
-        const ops = await startOpsServer({ host: cfg.metrics.host, port: cfg.metrics.port, token: cfg.metrics.token, metrics: this.metrics, ready: () => !this.#listed ? 'not listed in the current network document' : this.linksUp > 0 ? null : 'no exit-gateway link up' })
+        const ops = await startOpsServer({
+          host: cfg.metrics.host,
+          port: cfg.metrics.port,
+          token: cfg.metrics.token,
+          metrics: this.metrics,
+          ready: () =>
+            !this.#listed
+              ? 'not listed in the current network document'
+              : this.linksUp > 0
+                ? null
+                : 'no exit-gateway link up'
+        })
         this.#servers.push(ops)
         this.metricsPort = ops.port
       }
     } catch (e) {
       await this.stop()
-      throw new IngressError('INGRESS_LISTEN_FAILED', `cannot listen: ${(e as NodeJS.ErrnoException).code ?? 'unknown error'}`, { cause: e })
+      throw new IngressError(
+        'INGRESS_LISTEN_FAILED',
+        `cannot listen: ${(e as NodeJS.ErrnoException).code ?? 'unknown error'}`,
+        { cause: e }
+      )
     }
     if (cfg.directory !== undefined) {
       const d = cfg.directory
-      this.#follower = new IngressDirectory({ crypto: this.#c, keys: this.#keys, serverName: cfg.serverName, authorities: d.authorities, gateways: d.gateways, maxSkewMs: d.maxSkewMs, now: this.#now, onDocument: doc => this.#useDocument(doc), onWaiting: () => this.#log.warn({ event: 'directory_wait' }, 'waiting for a network document signed by a majority of the directory authorities'), onRefused: reason => this.#log.warn({ event: 'descriptor_refused', reason }, 'an authority refused this ingress\'s descriptor') })
+      this.#follower = new IngressDirectory({
+        crypto: this.#c,
+        keys: this.#keys,
+        serverName: cfg.serverName,
+        authorities: d.authorities,
+        gateways: d.gateways,
+        maxSkewMs: d.maxSkewMs,
+        now: this.#now,
+        onDocument: doc => this.#useDocument(doc),
+        onWaiting: () =>
+          this.#log.warn(
+            { event: 'directory_wait' },
+            'waiting for a network document signed by a majority of the directory authorities'
+          ),
+        onRefused: reason =>
+          this.#log.warn({ event: 'descriptor_refused', reason }, "an authority refused this ingress's descriptor")
+      })
       await this.#follower.start()
     } else {
       this.#useDocument(this.#doc)
     }
-    this.#expiry = setInterval(() => { void this.#store.expire(this.#now()).catch(() => {}); this.#reasm.expire(this.#now()); this.#gauges() }, 10_000)
+    this.#expiry = setInterval(() => {
+      void this.#store.expire(this.#now()).catch(() => {})
+      this.#reasm.expire(this.#now())
+      this.#gauges()
+    }, 10_000)
     this.#log.info({ event: 'started', gateways: this.#links.size }, 'ingress started')
   }
 
   /** Links to exactly the gateways that `doc` lists this ingress with. */
-  #useDocument (doc: NetworkDocument): void {
+  #useDocument(doc: NetworkDocument): void {
     this.#doc = doc
     const me = doc.ingresses.find(i => i.id === this.#keys.id)
     // Not listed yet (a network that is starting, a descriptor that missed a deadline): the next document can fix it.
     this.#listed = me !== undefined && me.gateways.length > 0
-    if (!this.#listed) this.#log.warn({ event: 'not_listed', epoch: doc.epoch }, 'this ingress is not in the current network document with a gateway; waiting for the next one')
-    const want = new Map((me?.gateways ?? []).flatMap(id => doc.relays.filter(r => r.id === id && r.role === 'gateway').map(r => [id, r] as const)))
-    for (const [id, l] of this.#links) if (want.get(id)?.address !== this.#linkAddress.get(id)) { void l.close(); this.#links.delete(id); this.#linkAddress.delete(id) }
+    if (!this.#listed)
+      this.#log.warn(
+        { event: 'not_listed', epoch: doc.epoch },
+        'this ingress is not in the current network document with a gateway; waiting for the next one'
+      )
+    const want = new Map(
+      (me?.gateways ?? []).flatMap(id =>
+        doc.relays.filter(r => r.id === id && r.role === 'gateway').map(r => [id, r] as const)
+      )
+    )
+    for (const [id, l] of this.#links)
+      if (want.get(id)?.address !== this.#linkAddress.get(id)) {
+        void l.close()
+        this.#links.delete(id)
+        this.#linkAddress.delete(id)
+      }
     for (const gw of want.values()) {
       if (this.#links.has(gw.id)) continue
       const link = new OutLink({
-        crypto: this.#c, geometry: G, address: gw.address, role: 'ingress', ...GATEWAY_LINK,
+        crypto: this.#c,
+        geometry: G,
+        address: gw.address,
+        role: 'ingress',
+        ...GATEWAY_LINK,
         identity: { id: Buffer.from(this.#keys.id, 'hex'), secretKey: this.#keys.identity.secretKey },
-        peerId: gw.id, peerKey: Buffer.from(gw.identityKey, 'hex'),
-        minRetryMs: this.#o.minRetryMs ?? 1000, maxRetryMs: this.#o.maxRetryMs ?? 30_000,
-        onUp: () => { this.#linkGauge(); this.#log.info({ event: 'gateway_up' }, 'exit gateway link up') },
-        onDown: () => { this.#linkGauge(); this.#log.warn({ event: 'gateway_down' }, 'exit gateway link down') },
-        onFrame: (kind, body) => { if (kind === FRAME.DELIVER) void this.#onDeliver(link, body) }
+        peerId: gw.id,
+        peerKey: Buffer.from(gw.identityKey, 'hex'),
+        minRetryMs: this.#o.minRetryMs ?? 1000,
+        maxRetryMs: this.#o.maxRetryMs ?? 30_000,
+        onUp: () => {
+          this.#linkGauge()
+          this.#log.info({ event: 'gateway_up' }, 'exit gateway link up')
+        },
+        onDown: () => {
+          this.#linkGauge()
+          this.#log.warn({ event: 'gateway_down' }, 'exit gateway link down')
+        },
+        onFrame: (kind, body) => {
+          if (kind === FRAME.DELIVER) void this.#onDeliver(link, body)
+        }
       })
       this.#links.set(gw.id, link)
       this.#linkAddress.set(gw.id, gw.address)
@@ -142,7 +246,7 @@ export class Ingress {
     this.#linkGauge()
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     if (this.#expiry !== null) clearInterval(this.#expiry)
     await this.#follower?.stop()
     await Promise.all([...this.#links.values()].map(async l => await l.close()))
@@ -152,24 +256,33 @@ export class Ingress {
     await this.#store?.close().catch(() => {})
   }
 
-  async #onDeliver (link: OutLink, body: Buffer): Promise<void> {
+  async #onDeliver(link: OutLink, body: Buffer): Promise<void> {
     const deliveryId = Buffer.from(body.subarray(0, 8))
     try {
       await this.#handle(Buffer.from(body.subarray(8, 8 + G.userPayloadBytes)))
       link.send(encodeFrame(G, FRAME.ACK, deliveryId))
     } catch (e) {
       // Not acknowledged: the gateway keeps the packet and sends it again after a reconnect.
-      this.#log.error({ event: 'handle_failed', code: (e as { code?: string }).code }, 'a delivered packet could not be handled')
+      this.#log.error(
+        { event: 'handle_failed', code: (e as { code?: string }).code },
+        'a delivered packet could not be handled'
+      )
     }
     this.#gauges()
   }
 
-  async #handle (payload: Buffer): Promise<void> {
+  async #handle(payload: Buffer): Promise<void> {
     const opened = openIngressPayload(this.#c, G, payload, this.#keys.box)
-    if (!opened.ok) { this.metrics.fragments.inc({ result: opened.code === 'SEAL_SUBMIT_UNOPENABLE' ? 'unopenable' : 'malformed' }); return }
+    if (!opened.ok) {
+      this.metrics.fragments.inc({ result: opened.code === 'SEAL_SUBMIT_UNOPENABLE' ? 'unopenable' : 'malformed' })
+      return
+    }
     const { surb, fragment } = opened.value
     const head = parseFragment(fragment)
-    if (!head.ok) { this.metrics.fragments.inc({ result: 'malformed' }); return }
+    if (!head.ok) {
+      this.metrics.fragments.inc({ result: 'malformed' })
+      return
+    }
     const { messageId, index } = head.value
     const id = messageId.toString('hex')
     const r = this.#reasm.add(fragment, this.#now())
@@ -192,7 +305,7 @@ export class Ingress {
   }
 
   /** A whole message: authorize, rate-limit, deliver. Returns the status the sender is told. */
-  async #complete (messageId: Buffer, message: Buffer): Promise<AckStatus> {
+  async #complete(messageId: Buffer, message: Buffer): Promise<AckStatus> {
     const id = messageId.toString('hex')
     const now = this.#now()
     const refuse = (reason: string): AckStatus => {
@@ -210,8 +323,11 @@ export class Ingress {
     if (!req.ok || req.value.kind !== KIND_TO_DEVICE_V1) return refuse('malformed')
     const chk = checkDelivery(this.#c, req.value, {
       nowMs: now,
-      lookup: (d) => this.#store.lookup(d, now),
-      seen: (h) => { const as = this.#store.deliveredAs(h); return as !== undefined && as !== id }
+      lookup: d => this.#store.lookup(d, now),
+      seen: h => {
+        const as = this.#store.deliveredAs(h)
+        return as !== undefined && as !== id
+      }
     })
     if (!chk.ok) return refuse(chk.detail ?? 'malformed')
     if (this.#store.deliveredAs(chk.value.envelopeHash) === id) {
@@ -227,7 +343,12 @@ export class Ingress {
     if (!this.#limiter.take(dest, now)) return retry('rate_limited')
     if (this.#store.replayFull) return retry('retry')
     const t0 = process.hrtime.bigint()
-    const result = await this.#sink.deliver({ userId, deviceId: dest.slice(slash + 1), envelope: req.value.envelope, messageId: id })
+    const result = await this.#sink.deliver({
+      userId,
+      deviceId: dest.slice(slash + 1),
+      envelope: req.value.envelope,
+      messageId: id
+    })
     this.metrics.sinkSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9)
     if (result === 'retry') return retry('retry')
     if (result === 'refused') return refuse('sink')
@@ -237,7 +358,7 @@ export class Ingress {
     return ACK_STATUS.delivered
   }
 
-  #answer (surb: Buffer | null, messageId: Buffer, index: number, status: AckStatus): void {
+  #answer(surb: Buffer | null, messageId: Buffer, index: number, status: AckStatus): void {
     if (surb === null) return
     const { packet, firstHop } = this.#sphinx.packetFromSurb(surb, encodeAck(G, { messageId, index, status }))
     const link = this.#links.get(firstHop.toString('hex'))
@@ -245,28 +366,33 @@ export class Ingress {
     this.metrics.answers.inc({ result: sent ? 'sent' : 'no_link' })
   }
 
-  #setFinal (id: string, s: AckStatus): void {
+  #setFinal(id: string, s: AckStatus): void {
     this.#final.delete(id)
     this.#final.set(id, s)
     while (this.#final.size > MAX_FINAL) this.#final.delete(this.#final.keys().next().value as string)
   }
 
-  #linkGauge (): void {
+  #linkGauge(): void {
     const up = this.linksUp
     this.metrics.links.set({ state: 'up' }, up)
     this.metrics.links.set({ state: 'down' }, this.#links.size - up)
   }
 
-  #gauges (): void {
+  #gauges(): void {
     this.metrics.bindingExpiry.set(Math.round((this.#keys.binding.notAfterMs - this.#now()) / 1000))
     this.metrics.partial.set(this.#reasm.partialMessages)
     this.metrics.replayEntries.set(this.#store.replayEntries)
   }
 }
 
-function loadNetworkFile (c: CryptoSuite, file: string, signers: readonly string[], nowMs: number): NetworkDocument {
+function loadNetworkFile(c: CryptoSuite, file: string, signers: readonly string[], nowMs: number): NetworkDocument {
   const r = readNetworkFile(c, file, signers, G, nowMs)
-  if (r.kind === 'unreadable') throw new IngressError('INGRESS_NETWORK_INVALID', `cannot read the network file ${file}: ${r.errno}`)
-  if (r.kind === 'refused') throw new IngressError('INGRESS_NETWORK_INVALID', `the network document was refused: ${r.code}${r.detail !== undefined ? ` (${r.detail})` : ''}`)
+  if (r.kind === 'unreadable')
+    throw new IngressError('INGRESS_NETWORK_INVALID', `cannot read the network file ${file}: ${r.errno}`)
+  if (r.kind === 'refused')
+    throw new IngressError(
+      'INGRESS_NETWORK_INVALID',
+      `the network document was refused: ${r.code}${r.detail !== undefined ? ` (${r.detail})` : ''}`
+    )
   return r.doc
 }

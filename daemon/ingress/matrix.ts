@@ -7,18 +7,30 @@
 import { SEALED_EVENT_TYPE } from '../../mix/index.ts'
 import { IngressError } from './errors.ts'
 
-export interface HomeserverAuth { readonly url: string, readonly token: string, readonly timeoutMs?: number }
+export interface HomeserverAuth {
+  readonly url: string
+  readonly token: string
+  readonly timeoutMs?: number
+}
 
 export type HomeserverAnswer =
-  | { readonly kind: 'unreachable', readonly cause: unknown }
-  | { readonly kind: 'answered', readonly status: number, readonly json: Record<string, unknown> }
+  | { readonly kind: 'unreachable'; readonly cause: unknown }
+  | { readonly kind: 'answered'; readonly status: number; readonly json: Record<string, unknown> }
 
-export async function homeserverCall (a: HomeserverAuth, method: string, path: string, body?: unknown): Promise<HomeserverAnswer> {
+export async function homeserverCall(
+  a: HomeserverAuth,
+  method: string,
+  path: string,
+  body?: unknown
+): Promise<HomeserverAnswer> {
   let res: Response
   try {
     res = await fetch(a.url.replace(/\/+$/, '') + path, {
       method,
-      headers: { Authorization: `Bearer ${a.token}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      headers: {
+        Authorization: `Bearer ${a.token}`,
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {})
+      },
       body: body !== undefined ? JSON.stringify(body) : undefined,
       signal: AbortSignal.timeout(a.timeoutMs ?? 10_000)
     })
@@ -27,21 +39,34 @@ export async function homeserverCall (a: HomeserverAuth, method: string, path: s
   }
   const text = await res.text()
   let json: Record<string, unknown> = {}
-  try { json = text === '' ? {} : JSON.parse(text) as Record<string, unknown> } catch { json = {} }
+  try {
+    json = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>)
+  } catch {
+    json = {}
+  }
   return { kind: 'answered', status: res.status, json }
 }
 
-async function call (a: HomeserverAuth, method: string, path: string, body?: unknown): Promise<{ status: number, json: Record<string, unknown> }> {
+async function call(
+  a: HomeserverAuth,
+  method: string,
+  path: string,
+  body?: unknown
+): Promise<{ status: number; json: Record<string, unknown> }> {
   const r = await homeserverCall(a, method, path, body)
-  if (r.kind === 'unreachable') throw new IngressError('INGRESS_HOMESERVER', `the homeserver did not answer ${method} ${path.split('?')[0]!}`, { cause: r.cause })
+  if (r.kind === 'unreachable')
+    throw new IngressError('INGRESS_HOMESERVER', `the homeserver did not answer ${method} ${path.split('?')[0]!}`, {
+      cause: r.cause
+    })
   return r
 }
 
 /** `GET /_matrix/client/v3/account/whoami`: the user (and device) of an access token, or null for an unknown token. */
-export async function whoami (a: HomeserverAuth): Promise<{ userId: string, deviceId?: string } | null> {
+export async function whoami(a: HomeserverAuth): Promise<{ userId: string; deviceId?: string } | null> {
   const r = await call(a, 'GET', '/_matrix/client/v3/account/whoami')
   if (r.status === 401 || r.status === 403) return null
-  if (r.status !== 200 || typeof r.json.user_id !== 'string') throw new IngressError('INGRESS_HOMESERVER', `whoami answered ${r.status}`)
+  if (r.status !== 200 || typeof r.json.user_id !== 'string')
+    throw new IngressError('INGRESS_HOMESERVER', `whoami answered ${r.status}`)
   return { userId: r.json.user_id, ...(typeof r.json.device_id === 'string' ? { deviceId: r.json.device_id } : {}) }
 }
 
@@ -52,7 +77,15 @@ export type SinkResult = 'delivered' | 'retry' | 'refused'
  * service's as_token, as its bot user. The transaction id is the sealmix message id, so a
  * re-delivery after a crash is de-duplicated by the homeserver.
  */
-export async function sendToDevice (a: HomeserverAuth, asUser: string, txnId: string, userId: string, deviceId: string, content: Record<string, unknown>, eventType = SEALED_EVENT_TYPE): Promise<SinkResult> {
+export async function sendToDevice(
+  a: HomeserverAuth,
+  asUser: string,
+  txnId: string,
+  userId: string,
+  deviceId: string,
+  content: Record<string, unknown>,
+  eventType = SEALED_EVENT_TYPE
+): Promise<SinkResult> {
   const path = `/_matrix/client/v3/sendToDevice/${encodeURIComponent(eventType)}/${encodeURIComponent(txnId)}?user_id=${encodeURIComponent(asUser)}`
   let r
   try {

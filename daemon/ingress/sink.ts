@@ -4,7 +4,7 @@
  * programs that embed the ingress.
  */
 import { SEALED_EVENT_TYPE } from '../../mix/index.ts'
-import { sendToDevice, type SinkResult } from './matrix.ts'
+import { type SinkResult, sendToDevice } from './matrix.ts'
 
 export type { SinkResult }
 
@@ -17,21 +17,32 @@ export interface Delivery {
 }
 
 export interface Sink {
-  deliver (d: Delivery): Promise<SinkResult>
+  deliver(d: Delivery): Promise<SinkResult>
 }
 
 /** The to-device event content a recipient's client finds in /sync. */
-export interface SealedContent { readonly envelope: string, readonly message_id: string }
+export interface SealedContent {
+  readonly envelope: string
+  readonly message_id: string
+}
 
-export function matrixSink (o: { url: string, asToken: string, botUserId: string, timeoutMs?: number }): Sink {
+export function matrixSink(o: { url: string; asToken: string; botUserId: string; timeoutMs?: number }): Sink {
   return {
-    async deliver (d) {
+    async deliver(d) {
       const content: SealedContent = { envelope: d.envelope.toString('base64'), message_id: d.messageId }
-      return await sendToDevice({ url: o.url, token: o.asToken, timeoutMs: o.timeoutMs }, o.botUserId, d.messageId, d.userId, d.deviceId, { ...content }, SEALED_EVENT_TYPE)
+      return await sendToDevice(
+        { url: o.url, token: o.asToken, timeoutMs: o.timeoutMs },
+        o.botUserId,
+        d.messageId,
+        d.userId,
+        d.deviceId,
+        { ...content },
+        SEALED_EVENT_TYPE
+      )
     }
   }
 }
 
-export function callbackSink (f: (d: Delivery) => Promise<SinkResult> | SinkResult): Sink {
-  return { deliver: async (d) => await f(d) }
+export function callbackSink(f: (d: Delivery) => Promise<SinkResult> | SinkResult): Sink {
+  return { deliver: async d => await f(d) }
 }

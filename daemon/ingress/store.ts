@@ -8,59 +8,82 @@
  * No user id and no token is stored in clear.
  */
 import { Level } from 'level'
-import { epochHour, type CryptoSuite, type DestinationAuth } from '../../mix/index.ts'
+import { type CryptoSuite, type DestinationAuth, epochHour } from '../../mix/index.ts'
 import { IngressError } from './errors.ts'
 
 const ENC = { keyEncoding: 'view', valueEncoding: 'view' } as const
 const CAPABILITY_GRACE_MS = 24 * 3600_000
 
-interface StoredKey { keyId: number, publicKey: string, addedMs: number }
+interface StoredKey {
+  keyId: number
+  publicKey: string
+  addedMs: number
+}
 
 export class IngressStore {
   readonly #db: Level<Uint8Array, Uint8Array>
   /** envelope hash (hex) -> { message id (hex), hour } */
-  readonly #replay = new Map<string, { messageId: string, hour: number }>()
+  readonly #replay = new Map<string, { messageId: string; hour: number }>()
   readonly #caps = new Map<string, StoredKey[]>()
 
-  constructor (location: string, private readonly c: CryptoSuite, private readonly storeKey: Buffer, private readonly maxReplay: number) {
+  constructor(
+    location: string,
+    private readonly c: CryptoSuite,
+    private readonly storeKey: Buffer,
+    private readonly maxReplay: number
+  ) {
     this.#db = new Level<Uint8Array, Uint8Array>(location, ENC)
   }
 
-  get replayEntries (): number { return this.#replay.size }
-  get replayFull (): boolean { return this.#replay.size >= this.maxReplay }
+  get replayEntries(): number {
+    return this.#replay.size
+  }
+  get replayFull(): boolean {
+    return this.#replay.size >= this.maxReplay
+  }
 
-  async open (nowMs: number): Promise<void> {
+  async open(nowMs: number): Promise<void> {
     try {
       await this.#db.open()
     } catch (e) {
       const locked = (e as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED'
-      throw new IngressError(locked ? 'INGRESS_STORE_LOCKED' : 'INGRESS_CONFIG_INVALID', locked ? 'another process holds the data directory' : 'cannot open the database in the data directory', { cause: e })
+      throw new IngressError(
+        locked ? 'INGRESS_STORE_LOCKED' : 'INGRESS_CONFIG_INVALID',
+        locked ? 'another process holds the data directory' : 'cannot open the database in the data directory',
+        { cause: e }
+      )
     }
     const oldest = epochHour(nowMs) - 2
     const stale: Uint8Array[] = []
     for await (const [k, v] of this.#db.iterator()) {
       const key = Buffer.from(k)
-      if (key[0] === 0x72) { // 'r'
+      if (key[0] === 0x72) {
+        // 'r'
         const hour = key.readUInt32BE(1)
         if (hour < oldest) stale.push(k)
         else this.#replay.set(key.subarray(5).toString('hex'), { messageId: Buffer.from(v).toString('hex'), hour })
-      } else if (key[0] === 0x63) { // 'c'
+      } else if (key[0] === 0x63) {
+        // 'c'
         this.#caps.set(key.subarray(1).toString('hex'), JSON.parse(Buffer.from(v).toString('utf8')) as StoredKey[])
       }
     }
-    if (stale.length > 0) await this.#db.batch(stale.map(key => ({ type: 'del' as const, key })), { sync: true })
+    if (stale.length > 0)
+      await this.#db.batch(
+        stale.map(key => ({ type: 'del' as const, key })),
+        { sync: true }
+      )
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await this.#db.close()
   }
 
   /** The message id under which this envelope was delivered, if it was. */
-  deliveredAs (envelopeHash: Buffer): string | undefined {
+  deliveredAs(envelopeHash: Buffer): string | undefined {
     return this.#replay.get(envelopeHash.toString('hex'))?.messageId
   }
 
-  async recordDelivered (envelopeHash: Buffer, messageId: Buffer, nowMs: number): Promise<void> {
+  async recordDelivered(envelopeHash: Buffer, messageId: Buffer, nowMs: number): Promise<void> {
     const hour = epochHour(nowMs)
     const key = Buffer.alloc(37)
     key[0] = 0x72
@@ -71,7 +94,7 @@ export class IngressStore {
   }
 
   /** Forget hours that delivery authorization no longer accepts (memory and disk). */
-  async expire (nowMs: number): Promise<void> {
+  async expire(nowMs: number): Promise<void> {
     const oldest = epochHour(nowMs) - 2
     const dels: Uint8Array[] = []
     for (const [h, e] of this.#replay) {
@@ -83,27 +106,33 @@ export class IngressStore {
       Buffer.from(h, 'hex').copy(key, 5)
       dels.push(key)
     }
-    if (dels.length > 0) await this.#db.batch(dels.map(key => ({ type: 'del' as const, key })), { sync: true })
+    if (dels.length > 0)
+      await this.#db.batch(
+        dels.map(key => ({ type: 'del' as const, key })),
+        { sync: true }
+      )
   }
 
-  #destKey (dest: string): string {
+  #destKey(dest: string): string {
     const h = Buffer.alloc(32)
     this.c.blake2b(h, Buffer.from(dest, 'utf8'), this.storeKey)
     return h.toString('hex')
   }
 
   /** Register (or rotate to) a device's capability key; the previous one stays for 24 h. */
-  async setCapability (dest: string, keyId: number, publicKey: Buffer, nowMs: number): Promise<void> {
+  async setCapability(dest: string, keyId: number, publicKey: Buffer, nowMs: number): Promise<void> {
     const k = this.#destKey(dest)
     const list = (this.#caps.get(k) ?? []).filter(x => x.keyId !== keyId)
     list.push({ keyId, publicKey: publicKey.toString('hex'), addedMs: nowMs })
     const kept = list.slice(-2)
-    await this.#db.put(Buffer.concat([Buffer.of(0x63), Buffer.from(k, 'hex')]), Buffer.from(JSON.stringify(kept)), { sync: true })
+    await this.#db.put(Buffer.concat([Buffer.of(0x63), Buffer.from(k, 'hex')]), Buffer.from(JSON.stringify(kept)), {
+      sync: true
+    })
     this.#caps.set(k, kept)
   }
 
   /** For checkDelivery: the destination's current key, and the previous one within its grace. */
-  lookup (dest: string, nowMs: number): DestinationAuth | undefined {
+  lookup(dest: string, nowMs: number): DestinationAuth | undefined {
     const list = this.#caps.get(this.#destKey(dest))
     if (list === undefined || list.length === 0) return undefined
     const newest = list[list.length - 1]!

@@ -6,7 +6,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net'
 
-export function addressKey (remote: string | undefined): string {
+export function addressKey(remote: string | undefined): string {
   if (remote === undefined || remote === '') return ''
   const a = remote.split('%')[0]!.toLowerCase()
   if (isIPv4(a)) return a
@@ -17,7 +17,7 @@ export function addressKey (remote: string | undefined): string {
 }
 
 /** The eight 16-bit groups of an IPv6 address, as hex without leading zeros. */
-function expandV6 (a: string): string[] {
+function expandV6(a: string): string[] {
   let s = a
   // An embedded IPv4 tail (::a.b.c.d forms other than the mapped one) becomes two groups.
   const v4 = /(\d{1,3}(?:\.\d{1,3}){3})$/.exec(s)
@@ -25,7 +25,7 @@ function expandV6 (a: string): string[] {
     const b = v4[1]!.split('.').map(Number)
     s = s.slice(0, -v4[1]!.length) + ((b[0]! << 8) | b[1]!).toString(16) + ':' + ((b[2]! << 8) | b[3]!).toString(16)
   }
-  const [head, tail] = s.includes('::') ? s.split('::') as [string, string] : [s, undefined]
+  const [head, tail] = s.includes('::') ? (s.split('::') as [string, string]) : [s, undefined]
   const h = head === '' ? [] : head.split(':')
   const t = tail === undefined || tail === '' ? [] : tail.split(':')
   const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t]

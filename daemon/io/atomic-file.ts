@@ -9,16 +9,24 @@
 import { closeSync, fchmodSync, fsyncSync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 
-export function syncDir (dir: string): void {
+export function syncDir(dir: string): void {
   const fd = openSync(dir, 'r')
-  try { fsyncSync(fd) } finally { closeSync(fd) }
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
 }
 
 /**
  * Write `data` to `path` atomically, file mode `mode` (default 0600). `exclusive`: fail with
  * EEXIST if `path` exists (an existing key is never replaced) instead of replacing it.
  */
-export function writeFileAtomic (path: string, data: Uint8Array | string, o: { mode?: number, exclusive?: boolean } = {}): void {
+export function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  o: { mode?: number; exclusive?: boolean } = {}
+): void {
   const dir = dirname(path)
   const tmp = join(dir, `.${basename(path)}.tmp`)
   const bytes = typeof data === 'string' ? Buffer.from(data) : data
@@ -29,7 +37,7 @@ export function writeFileAtomic (path: string, data: Uint8Array | string, o: { m
     rmSync(tmp, { force: true })
     fd = openSync(tmp, 'wx', o.mode ?? 0o600)
     fchmodSync(fd, o.mode ?? 0o600)
-    for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off)
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off)
     fsyncSync(fd)
     closeSync(fd)
     fd = -1
@@ -48,8 +56,8 @@ export function writeFileAtomic (path: string, data: Uint8Array | string, o: { m
 }
 
 /** The errno code of a file-system error (ENOSPC, EIO, ...), or a name for anything else: what logs may say. */
-export function errorCode (e: unknown): string {
-  const x = e as { code?: unknown, message?: unknown, name?: unknown } | null
+export function errorCode(e: unknown): string {
+  const x = e as { code?: unknown; message?: unknown; name?: unknown } | null
   const msg = typeof x?.message === 'string' ? x.message : ''
   // LevelDB reports I/O errors as LEVEL_IO_ERROR with the OS text in the message.
   if (/No space left on device/i.test(msg)) return 'ENOSPC'

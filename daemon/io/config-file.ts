@@ -8,11 +8,11 @@ import { parse as parseYaml } from 'yaml'
 import { describeParseError } from '../../mix/index.ts'
 
 export type ConfigText =
-  | { readonly kind: 'parsed', readonly value: unknown }
-  | { readonly kind: 'unreadable', readonly why: string, readonly cause: unknown }
-  | { readonly kind: 'unparsable', readonly why: string }
+  | { readonly kind: 'parsed'; readonly value: unknown }
+  | { readonly kind: 'unreadable'; readonly why: string; readonly cause: unknown }
+  | { readonly kind: 'unparsable'; readonly why: string }
 
-export function readConfigFile (path: string): ConfigText {
+export function readConfigFile(path: string): ConfigText {
   let text: string
   try {
     text = readFileSync(path, 'utf8')

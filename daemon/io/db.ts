@@ -8,7 +8,9 @@ import { RelayError } from './errors.ts'
 
 export type Db = Level<Uint8Array, Uint8Array>
 export type Sub = ReturnType<Db['sublevel']> & { readonly prefix: string }
-export type BatchOp = { type: 'put', sublevel: Sub, key: Uint8Array, value: Uint8Array } | { type: 'del', sublevel: Sub, key: Uint8Array }
+export type BatchOp =
+  | { type: 'put'; sublevel: Sub; key: Uint8Array; value: Uint8Array }
+  | { type: 'del'; sublevel: Sub; key: Uint8Array }
 
 export const ENC = { keyEncoding: 'view', valueEncoding: 'view' } as const
 
@@ -17,7 +19,7 @@ export const ENC = { keyEncoding: 'view', valueEncoding: 'view' } as const
  * drops a damaged or truncated log tail on open without an error, so the relay checks what it
  * finds against keys/store.state (replay-store.ts).
  */
-export async function openDatabase (location: string, o: { createIfMissing?: boolean } = {}): Promise<Db> {
+export async function openDatabase(location: string, o: { createIfMissing?: boolean } = {}): Promise<Db> {
   const db = new Level<Uint8Array, Uint8Array>(location, { ...ENC, createIfMissing: o.createIfMissing ?? true })
   try {
     await db.open()
@@ -32,10 +34,13 @@ export async function openDatabase (location: string, o: { createIfMissing?: boo
 /** Every sublevel made of a database, so that `reopen` can open them again. */
 const SUBS = new WeakMap<Db, Set<Sub>>()
 
-export function sublevel (db: Db, name: string): Sub {
+export function sublevel(db: Db, name: string): Sub {
   const s = db.sublevel<Uint8Array, Uint8Array>(name, ENC) as unknown as Sub
   let set = SUBS.get(db)
-  if (set === undefined) { set = new Set(); SUBS.set(db, set) }
+  if (set === undefined) {
+    set = new Set()
+    SUBS.set(db, set)
+  }
   set.add(s)
   return s
 }
@@ -46,19 +51,27 @@ export function sublevel (db: Db, name: string): Sub {
  * only a new open recovers the log (dropping the torn, never-acknowledged record) and starts a
  * fresh one. Throws, leaving the database closed, when it cannot be opened (a disk still full).
  */
-export async function reopen (db: Db): Promise<void> {
+export async function reopen(db: Db): Promise<void> {
   if (db.status === 'open') await db.close()
   await db.open({ createIfMissing: false })
   for (const s of SUBS.get(db) ?? []) await (s as unknown as { open: () => Promise<void> }).open()
 }
 
 /** One synced, atomic write: the only way the packet path writes. */
-export async function commit (db: Db, ops: BatchOp[]): Promise<void> {
+export async function commit(db: Db, ops: BatchOp[]): Promise<void> {
   if (ops.length === 0) return
   await db.batch(ops as never, { sync: true })
 }
 
-export const u64 = (n: number): Buffer => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(n)); return b }
-export const u32 = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b }
+export const u64 = (n: number): Buffer => {
+  const b = Buffer.alloc(8)
+  b.writeBigUInt64BE(BigInt(n))
+  return b
+}
+export const u32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4)
+  b.writeUInt32BE(n)
+  return b
+}
 /** Hours since the epoch: timestamps at rest have hour resolution, so that a seized disk does not date single messages. */
 export const hourOf = (ms: number): number => Math.floor(ms / 3_600_000)

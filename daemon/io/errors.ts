@@ -31,41 +31,54 @@ export const EXIT_STATUS: Record<RelayErrorCode, number> = {
 export class RelayError extends CodedError<RelayErrorCode> {
   override readonly name = 'RelayError'
 
-  static CONFIG_UNREADABLE (path: string, why: string, cause?: unknown): RelayError {
+  static CONFIG_UNREADABLE(path: string, why: string, cause?: unknown): RelayError {
     return new RelayError('RELAY_CONFIG_UNREADABLE', `cannot read config file ${path}: ${why}`, { cause })
   }
 
   /** `key` is the dotted path, `rule` what it must be, `got` the offending value as text. */
-  static CONFIG_INVALID (key: string, rule: string, got: string): RelayError {
+  static CONFIG_INVALID(key: string, rule: string, got: string): RelayError {
     return new RelayError('RELAY_CONFIG_INVALID', `${key === '' ? 'the config' : key} ${rule} (got ${got})`)
   }
 
-  static KEYS_INVALID (what: string): RelayError {
+  static KEYS_INVALID(what: string): RelayError {
     return new RelayError('RELAY_KEYS_INVALID', what)
   }
 
-  static NETWORK_INVALID (code: string, detail?: string): RelayError {
-    return new RelayError('RELAY_NETWORK_INVALID', `the network document was refused: ${code}${detail !== undefined ? ` (${detail})` : ''}`)
+  static NETWORK_INVALID(code: string, detail?: string): RelayError {
+    return new RelayError(
+      'RELAY_NETWORK_INVALID',
+      `the network document was refused: ${code}${detail !== undefined ? ` (${detail})` : ''}`
+    )
   }
 
-  static NOT_IN_NETWORK (): RelayError {
-    return new RelayError('RELAY_NOT_IN_NETWORK', 'this relay\'s identity key is not listed in the network document, or its role or mix key differ')
+  static NOT_IN_NETWORK(): RelayError {
+    return new RelayError(
+      'RELAY_NOT_IN_NETWORK',
+      "this relay's identity key is not listed in the network document, or its role or mix key differ"
+    )
   }
 
-  static STORE_LOCKED (cause: unknown): RelayError {
-    return new RelayError('RELAY_STORE_LOCKED', 'the data directory is in use by another process (one relay per data directory)', { cause })
+  static STORE_LOCKED(cause: unknown): RelayError {
+    return new RelayError(
+      'RELAY_STORE_LOCKED',
+      'the data directory is in use by another process (one relay per data directory)',
+      { cause }
+    )
   }
 
-  static STORE_FAILED (what: string, cause?: unknown): RelayError {
+  static STORE_FAILED(what: string, cause?: unknown): RelayError {
     return new RelayError('RELAY_STORE_FAILED', what, { cause })
   }
 
   /** The database lost committed writes, or is missing though this relay has run: `sealmix repair` says what is lost. */
-  static STORE_CORRUPT (what: string): RelayError {
-    return new RelayError('RELAY_STORE_CORRUPT', `${what}. The relay will not run with replay protection it cannot trust: run 'sealmix repair --config FILE' on the stopped relay (docs/OPERATIONS.md, "Repair")`)
+  static STORE_CORRUPT(what: string): RelayError {
+    return new RelayError(
+      'RELAY_STORE_CORRUPT',
+      `${what}. The relay will not run with replay protection it cannot trust: run 'sealmix repair --config FILE' on the stopped relay (docs/OPERATIONS.md, "Repair")`
+    )
   }
 
-  static LISTEN_FAILED (what: string, cause?: unknown): RelayError {
+  static LISTEN_FAILED(what: string, cause?: unknown): RelayError {
     return new RelayError('RELAY_LISTEN_FAILED', what, { cause })
   }
 }

@@ -11,7 +11,7 @@
  */
 import type WebSocket from 'ws'
 
-export type RawMessage = { readonly data: Buffer, readonly isBinary: boolean }
+export type RawMessage = { readonly data: Buffer; readonly isBinary: boolean }
 
 /** Messages held while a handshake runs; see the bound above. */
 export const HANDSHAKE_QUEUE = 64
@@ -22,31 +22,52 @@ export class FrameReader {
   #handler: ((m: RawMessage) => void) | null = null
   #closed = false
 
-  constructor (ws: WebSocket, o: { maxQueued?: number, onOverflow?: () => void } = {}) {
+  constructor(ws: WebSocket, o: { maxQueued?: number; onOverflow?: () => void } = {}) {
     const max = o.maxQueued ?? HANDSHAKE_QUEUE
     const overflow = o.onOverflow ?? (() => ws.terminate())
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       const m = { data, isBinary }
       if (this.#handler !== null) this.#handler(m)
       else if (this.#closed) return
-      else if (this.#waiter !== null) { const w = this.#waiter; this.#waiter = null; w(m) } else if (this.#queue.length < max) this.#queue.push(m)
-      else { this.#closed = true; this.#queue = []; overflow() }
+      else if (this.#waiter !== null) {
+        const w = this.#waiter
+        this.#waiter = null
+        w(m)
+      } else if (this.#queue.length < max) this.#queue.push(m)
+      else {
+        this.#closed = true
+        this.#queue = []
+        overflow()
+      }
     })
-    ws.once('close', () => { this.#closed = true; if (this.#waiter !== null) { const w = this.#waiter; this.#waiter = null; w(null) } })
+    ws.once('close', () => {
+      this.#closed = true
+      if (this.#waiter !== null) {
+        const w = this.#waiter
+        this.#waiter = null
+        w(null)
+      }
+    })
   }
 
   /** The next message, or null on close or timeout. */
-  async next (timeoutMs: number): Promise<RawMessage | null> {
+  async next(timeoutMs: number): Promise<RawMessage | null> {
     const q = this.#queue.shift()
     if (q !== undefined) return q
     if (this.#closed) return null
     return await new Promise(resolve => {
-      const t = setTimeout(() => { this.#waiter = null; resolve(null) }, timeoutMs)
-      this.#waiter = (m) => { clearTimeout(t); resolve(m) }
+      const t = setTimeout(() => {
+        this.#waiter = null
+        resolve(null)
+      }, timeoutMs)
+      this.#waiter = m => {
+        clearTimeout(t)
+        resolve(m)
+      }
     })
   }
 
-  setHandler (h: (m: RawMessage) => void): void {
+  setHandler(h: (m: RawMessage) => void): void {
     this.#handler = h
     const q = this.#queue
     this.#queue = []

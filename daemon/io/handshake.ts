@@ -5,8 +5,18 @@
  * On a refusal the caller closes with 1008 (policy violation).
  */
 import type WebSocket from 'ws'
+import {
+  type CryptoSuite,
+  type Geometry,
+  LinkDialer,
+  type LinkHandshake,
+  type LinkIdentity,
+  LinkListener,
+  type LinkListenerOptions,
+  type LinkOutcome,
+  type LinkRole
+} from '../../mix/index.ts'
 import type { FrameReader } from './frame-reader.ts'
-import { LinkDialer, LinkListener, type CryptoSuite, type Geometry, type LinkHandshake, type LinkIdentity, type LinkListenerOptions, type LinkOutcome, type LinkRole } from '../../mix/index.ts'
 
 export type Identity = LinkIdentity
 
@@ -14,7 +24,12 @@ export type Identity = LinkIdentity
 export type HandshakeResult = LinkOutcome | { readonly kind: 'timeout' }
 
 /** Drive `hs` until it is up or refused, or until `timeoutMs` has passed with no outcome. */
-export async function runHandshake (hs: LinkHandshake, ws: WebSocket, r: FrameReader, timeoutMs: number): Promise<Exclude<HandshakeResult, { kind: 'pending' }>> {
+export async function runHandshake(
+  hs: LinkHandshake,
+  ws: WebSocket,
+  r: FrameReader,
+  timeoutMs: number
+): Promise<Exclude<HandshakeResult, { kind: 'pending' }>> {
   const end = Date.now() + timeoutMs
   let step = hs.start()
   for (;;) {
@@ -27,8 +42,22 @@ export async function runHandshake (hs: LinkHandshake, ws: WebSocket, r: FrameRe
 }
 
 /** Dialer side: true once both identities are proven (for role client: once its HELLO is out). */
-export async function dialHandshake (c: CryptoSuite, g: Geometry, ws: WebSocket, r: FrameReader, me: Identity, role: LinkRole, peerId: Buffer, peerKey: Uint8Array, timeoutMs: number): Promise<boolean> {
-  const hs = new LinkDialer(role === 'client' ? { role, geometry: g } : { role, crypto: c, geometry: g, identity: me, peer: { id: peerId, identityKey: peerKey } })
+export async function dialHandshake(
+  c: CryptoSuite,
+  g: Geometry,
+  ws: WebSocket,
+  r: FrameReader,
+  me: Identity,
+  role: LinkRole,
+  peerId: Buffer,
+  peerKey: Uint8Array,
+  timeoutMs: number
+): Promise<boolean> {
+  const hs = new LinkDialer(
+    role === 'client'
+      ? { role, geometry: g }
+      : { role, crypto: c, geometry: g, identity: me, peer: { id: peerId, identityKey: peerKey } }
+  )
   return (await runHandshake(hs, ws, r, timeoutMs)).kind === 'up'
 }
 
@@ -36,7 +65,12 @@ export async function dialHandshake (c: CryptoSuite, g: Geometry, ws: WebSocket,
  * Listener side, for the role a path serves: the dialer's id once it is authenticated, undefined
  * for a client (nothing to authenticate), null on a refusal or at the deadline.
  */
-export async function acceptHandshake (o: LinkListenerOptions, ws: WebSocket, r: FrameReader, timeoutMs: number): Promise<string | undefined | null> {
+export async function acceptHandshake(
+  o: LinkListenerOptions,
+  ws: WebSocket,
+  r: FrameReader,
+  timeoutMs: number
+): Promise<string | undefined | null> {
   const done = await runHandshake(new LinkListener(o), ws, r, timeoutMs)
   return done.kind === 'up' ? done.peerId : null
 }

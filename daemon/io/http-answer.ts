@@ -12,7 +12,7 @@ export interface JsonAnswer {
   readonly headers?: Readonly<Record<string, string>>
 }
 
-export function answerJson (res: ServerResponse, a: JsonAnswer): void {
+export function answerJson(res: ServerResponse, a: JsonAnswer): void {
   res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers }).end(JSON.stringify(a.body))
 }
 
@@ -20,9 +20,19 @@ export function answerJson (res: ServerResponse, a: JsonAnswer): void {
  * A request handler that answers what `route` gives, or `internal` when it throws. `route` gives
  * null when there is nothing to answer: its connection is gone.
  */
-export function serveJson (route: (req: IncomingMessage) => Promise<JsonAnswer | null>, internal: JsonAnswer): (req: IncomingMessage, res: ServerResponse) => void {
-  const answer = (res: ServerResponse, a: JsonAnswer): void => { if (!res.headersSent && !res.destroyed) answerJson(res, a) }
+export function serveJson(
+  route: (req: IncomingMessage) => Promise<JsonAnswer | null>,
+  internal: JsonAnswer
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const answer = (res: ServerResponse, a: JsonAnswer): void => {
+    if (!res.headersSent && !res.destroyed) answerJson(res, a)
+  }
   return (req, res) => {
-    route(req).then(a => { if (a !== null) answer(res, a) }, () => answer(res, internal))
+    route(req).then(
+      a => {
+        if (a !== null) answer(res, a)
+      },
+      () => answer(res, internal)
+    )
   }
 }

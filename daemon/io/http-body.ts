@@ -15,16 +15,20 @@ export const BODY_TIMEOUT_MS = 10_000
  * destroyed: nothing can be answered); `aborted` (the client went away mid-body).
  */
 export type BodyResult =
-  | { readonly kind: 'body', readonly text: string }
+  | { readonly kind: 'body'; readonly text: string }
   | { readonly kind: 'too_large' }
   | { readonly kind: 'late' }
   | { readonly kind: 'aborted' }
 
-export async function readBody (req: IncomingMessage, max: number, timeoutMs = BODY_TIMEOUT_MS): Promise<BodyResult> {
+export async function readBody(req: IncomingMessage, max: number, timeoutMs = BODY_TIMEOUT_MS): Promise<BodyResult> {
   let size = 0
   const chunks: Buffer[] = []
   let late = false
-  const deadline = setTimeout(() => { late = true; req.socket.destroy(); req.destroy(new Error('the request body did not arrive in time')) }, timeoutMs)
+  const deadline = setTimeout(() => {
+    late = true
+    req.socket.destroy()
+    req.destroy(new Error('the request body did not arrive in time'))
+  }, timeoutMs)
   try {
     for await (const c of req) {
       size += (c as Buffer).length

@@ -19,7 +19,7 @@ const MAX_CONNECTIONS = 4096
 export interface HttpListener {
   readonly port: number
   /** Stop listening and close every connection, idle or not. */
-  close (): Promise<void>
+  close(): Promise<void>
 }
 
 export interface ListenOptions {
@@ -30,19 +30,36 @@ export interface ListenOptions {
   readonly requestTimeoutMs?: number
 }
 
-export async function listenHttp (o: ListenOptions, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<HttpListener> {
+export async function listenHttp(
+  o: ListenOptions,
+  handler: (req: IncomingMessage, res: ServerResponse) => void
+): Promise<HttpListener> {
   const requestTimeout = o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
   // Node refuses a headers deadline later than the request's.
-  const server: Server = createServer({
-    requestTimeout, headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout), keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connectionsCheckingInterval: DEADLINE_CHECK_MS
-  }, handler)
+  const server: Server = createServer(
+    {
+      requestTimeout,
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout),
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      connectionsCheckingInterval: DEADLINE_CHECK_MS
+    },
+    handler
+  )
   server.maxConnections = MAX_CONNECTIONS
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(o.port, o.host, () => { server.off('error', reject); resolve() })
+    server.listen(o.port, o.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
   })
   return {
     port: (server.address() as AddressInfo).port,
-    close: async () => { await new Promise<void>(resolve => { server.close(() => resolve()); server.closeAllConnections() }) }
+    close: async () => {
+      await new Promise<void>(resolve => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+    }
   }
 }

@@ -13,18 +13,22 @@ export interface Route<H> {
 }
 
 export type RouteMatch<H> =
-  | { readonly kind: 'found', readonly handler: H, readonly params: readonly string[] }
+  | { readonly kind: 'found'; readonly handler: H; readonly params: readonly string[] }
   /** The path is served, under another method. */
   | { readonly kind: 'wrong_method' }
   | { readonly kind: 'not_found' }
 
 /** The request's path, without its query string. */
-export function requestPath (req: IncomingMessage): string {
+export function requestPath(req: IncomingMessage): string {
   return (req.url ?? '/').split('?')[0]!
 }
 
 /** The first route with this method and path (a pattern is anchored by its own ^ and $). */
-export function matchRoute<H> (routes: ReadonlyArray<Route<H>>, method: string | undefined, path: string): RouteMatch<H> {
+export function matchRoute<H>(
+  routes: ReadonlyArray<Route<H>>,
+  method: string | undefined,
+  path: string
+): RouteMatch<H> {
   let served = false
   for (const r of routes) {
     const m = typeof r.path === 'string' ? (r.path === path ? [path] : null) : r.path.exec(path)

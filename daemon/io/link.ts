@@ -7,9 +7,17 @@
  */
 import type { Duplex } from 'node:stream'
 import WebSocket from 'ws'
-import { type CryptoSuite, type FrameKind, type Geometry, frameBytes, LinkDialer, parseFrame, Backoff } from '../../mix/index.ts'
+import {
+  Backoff,
+  type CryptoSuite,
+  type FrameKind,
+  frameBytes,
+  type Geometry,
+  LinkDialer,
+  parseFrame
+} from '../../mix/index.ts'
 import { FrameReader } from './frame-reader.ts'
-import { runHandshake, type Identity } from './handshake.ts'
+import { type Identity, runHandshake } from './handshake.ts'
 
 export interface LinkOptions {
   readonly crypto: CryptoSuite
@@ -52,16 +60,24 @@ export class OutLink {
   #retryTimer: NodeJS.Timeout | undefined
   #pingTimer: NodeJS.Timeout | undefined
 
-  constructor (o: LinkOptions) {
+  constructor(o: LinkOptions) {
     this.#o = o
     this.#backoff = new Backoff({ minMs: o.minRetryMs ?? 5000, maxMs: o.maxRetryMs ?? 60_000 }, Math.random)
   }
 
-  get ready (): boolean { return this.#ready }
-  get peerId (): string { return this.#o.peerId }
-  get bufferedAmount (): number { return this.#ws?.bufferedAmount ?? 0 }
+  get ready(): boolean {
+    return this.#ready
+  }
+  get peerId(): string {
+    return this.#o.peerId
+  }
+  get bufferedAmount(): number {
+    return this.#ws?.bufferedAmount ?? 0
+  }
 
-  start (): void { this.#dial() }
+  start(): void {
+    this.#dial()
+  }
 
   /**
    * Hold this link's writes until uncork(), so that frames sent in between leave in one write
@@ -69,34 +85,41 @@ export class OutLink {
    * not the event loop's). Uses ws's socket (`_socket`, internal to ws but stable across 7 and 8);
    * calls must pair up.
    */
-  cork (): void {
+  cork(): void {
     const s = socketOf(this.#ws)
     this.#corked = s
     this.#corkedBytes = 0
     s?.cork()
   }
 
-  uncork (): void {
+  uncork(): void {
     this.#corked?.uncork()
     this.#corked = null
     this.#corkedBytes = 0
   }
 
-  send (frame: Buffer): boolean {
+  send(frame: Buffer): boolean {
     const ws = this.#ws
-    if (!this.#ready || ws === null || ws.bufferedAmount - this.#corkedBytes + frame.length > this.#o.maxBufferedBytes) return false
+    if (!this.#ready || ws === null || ws.bufferedAmount - this.#corkedBytes + frame.length > this.#o.maxBufferedBytes)
+      return false
     ws.send(frame, { binary: true })
     if (this.#corked !== null) this.#corkedBytes += frame.length
     return true
   }
 
-  #dial (): void {
+  #dial(): void {
     if (this.#stopped) return
     const o = this.#o
     // closeTimeout (ws >= 8.23, not yet in @types/ws): a close frame waits 1 s for its answer, not 30.
     let ws: WebSocket
     try {
-      ws = new WebSocket(`${o.address.replace(/\/+$/, '')}/${o.role}`, { perMessageDeflate: false, maxPayload: frameBytes(o.geometry), handshakeTimeout: o.handshakeTimeoutMs, rejectUnauthorized: o.checkCertificate === true, ...{ closeTimeout: 1000 } })
+      ws = new WebSocket(`${o.address.replace(/\/+$/, '')}/${o.role}`, {
+        perMessageDeflate: false,
+        maxPayload: frameBytes(o.geometry),
+        handshakeTimeout: o.handshakeTimeoutMs,
+        rejectUnauthorized: o.checkCertificate === true,
+        ...{ closeTimeout: 1000 }
+      })
     } catch {
       // An address ws cannot parse: this runs in a timer, where a throw would end the process.
       this.#scheduleRetry()
@@ -106,10 +129,16 @@ export class OutLink {
     // Bound: HANDSHAKE_QUEUE messages before the handshake is done; the peer is cut off beyond.
     const reader = new FrameReader(ws)
     let alive = true
-    ws.on('pong', () => { alive = true })
+    ws.on('pong', () => {
+      alive = true
+    })
     // Anything the peer sends shows it alive: a busy link whose pong waits behind a long burst is not dropped.
-    ws.on('message', () => { alive = true })
-    ws.on('error', () => { /* the close that follows schedules a retry */ })
+    ws.on('message', () => {
+      alive = true
+    })
+    ws.on('error', () => {
+      /* the close that follows schedules a retry */
+    })
     ws.once('close', () => {
       const wasReady = this.#ready
       this.#ready = false
@@ -119,9 +148,20 @@ export class OutLink {
       this.#scheduleRetry()
     })
     ws.once('open', () => {
-      const hs = new LinkDialer({ role: o.role, crypto: o.crypto, geometry: o.geometry, identity: o.identity, peer: { id: Buffer.from(o.peerId, 'hex'), identityKey: o.peerKey } })
+      const hs = new LinkDialer({
+        role: o.role,
+        crypto: o.crypto,
+        geometry: o.geometry,
+        identity: o.identity,
+        peer: { id: Buffer.from(o.peerId, 'hex'), identityKey: o.peerKey }
+      })
       void runHandshake(hs, ws, reader, o.handshakeTimeoutMs).then(done => {
-        if (done.kind !== 'up') { o.onHandshakeFailed?.(); if (ws.readyState === ws.OPEN) ws.close(1008, 'handshake failed'); ws.terminate(); return }
+        if (done.kind !== 'up') {
+          o.onHandshakeFailed?.()
+          if (ws.readyState === ws.OPEN) ws.close(1008, 'handshake failed')
+          ws.terminate()
+          return
+        }
         if (ws.readyState !== ws.OPEN) return
         this.#ready = true
         this.#backoff.reset()
@@ -131,7 +171,10 @@ export class OutLink {
         })
         if (o.pingIntervalMs !== undefined) {
           this.#pingTimer = setInterval(() => {
-            if (!alive) { ws.terminate(); return }
+            if (!alive) {
+              ws.terminate()
+              return
+            }
             alive = false
             ws.ping()
           }, o.pingIntervalMs)
@@ -142,27 +185,33 @@ export class OutLink {
     })
   }
 
-  #scheduleRetry (): void {
+  #scheduleRetry(): void {
     if (this.#stopped) return
     this.#retryTimer = setTimeout(() => this.#dial(), this.#backoff.next())
     this.#retryTimer.unref()
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     this.#stopped = true
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
     if (this.#pingTimer !== undefined) clearInterval(this.#pingTimer)
     const ws = this.#ws
     if (ws === null || ws.readyState === ws.CLOSED) return
     await new Promise<void>(resolve => {
-      const t = setTimeout(() => { ws.terminate(); resolve() }, 1000)
-      ws.once('close', () => { clearTimeout(t); resolve() })
+      const t = setTimeout(() => {
+        ws.terminate()
+        resolve()
+      }, 1000)
+      ws.once('close', () => {
+        clearTimeout(t)
+        resolve()
+      })
       ws.close(1001, `${this.#o.role} stopping`)
     })
   }
 }
 
-function socketOf (ws: WebSocket | null): Duplex | null {
+function socketOf(ws: WebSocket | null): Duplex | null {
   if (ws === null || ws.readyState !== ws.OPEN) return null
   return (ws as unknown as { _socket?: Duplex | null })._socket ?? null
 }

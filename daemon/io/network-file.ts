@@ -3,14 +3,20 @@
  * signers, the geometry and the clock. Each program turns a failure into its own error code.
  */
 import { readFileSync } from 'node:fs'
-import { verifyDocument, type CryptoSuite, type Geometry, type NetworkDocument } from '../../mix/index.ts'
+import { type CryptoSuite, type Geometry, type NetworkDocument, verifyDocument } from '../../mix/index.ts'
 
 export type NetworkFile =
-  | { readonly kind: 'verified', readonly doc: NetworkDocument }
-  | { readonly kind: 'unreadable', readonly errno: string }
-  | { readonly kind: 'refused', readonly code: string, readonly detail: string | undefined }
+  | { readonly kind: 'verified'; readonly doc: NetworkDocument }
+  | { readonly kind: 'unreadable'; readonly errno: string }
+  | { readonly kind: 'refused'; readonly code: string; readonly detail: string | undefined }
 
-export function readNetworkFile (c: CryptoSuite, file: string, signers: readonly string[], geometry: Geometry, nowMs: number): NetworkFile {
+export function readNetworkFile(
+  c: CryptoSuite,
+  file: string,
+  signers: readonly string[],
+  geometry: Geometry,
+  nowMs: number
+): NetworkFile {
   let bytes: Buffer
   try {
     bytes = readFileSync(file)

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-export function projectRoot (moduleUrl: string): string {
+export function projectRoot(moduleUrl: string): string {
   let dir = dirname(fileURLToPath(moduleUrl))
   while (!existsSync(join(dir, 'package.json'))) {
     const up = dirname(dir)

@@ -11,7 +11,10 @@ export class DescriptorPublisher {
   readonly #authorities: readonly AuthorityRef[]
   readonly #post: (url: string, body: string) => Promise<PostResult>
 
-  constructor (authorities: readonly AuthorityRef[], post: (url: string, body: string) => Promise<PostResult> = postDescriptor) {
+  constructor(
+    authorities: readonly AuthorityRef[],
+    post: (url: string, body: string) => Promise<PostResult> = postDescriptor
+  ) {
     this.#authorities = authorities
     this.#post = post
   }
@@ -20,7 +23,7 @@ export class DescriptorPublisher {
    * Send `sign()`'s descriptor to each authority that has not taken one this epoch; `sign` is only
    * called when one is left. Returns the reasons of those that refused it.
    */
-  async publish (epoch: number, sign: () => string): Promise<string[]> {
+  async publish(epoch: number, sign: () => string): Promise<string[]> {
     const done = this.#taken.get(epoch) ?? new Set<string>()
     this.#taken.clear()
     this.#taken.set(epoch, done)
@@ -28,11 +31,13 @@ export class DescriptorPublisher {
     if (todo.length === 0) return []
     const body = sign()
     const refused: string[] = []
-    await Promise.all(todo.map(async a => {
-      const r = await this.#post(a.url, body)
-      if (r.ok) done.add(a.url)
-      else refused.push(r.reason)
-    }))
+    await Promise.all(
+      todo.map(async a => {
+        const r = await this.#post(a.url, body)
+        if (r.ok) done.add(a.url)
+        else refused.push(r.reason)
+      })
+    )
     return refused
   }
 }

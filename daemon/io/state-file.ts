@@ -37,11 +37,11 @@ export interface StoreStateData {
 }
 
 /** The fingerprint of a mix public key as the state file keeps it (not secret). */
-export function keyFingerprint (publicKey: Uint8Array): string {
+export function keyFingerprint(publicKey: Uint8Array): string {
   return createHash('sha256').update(publicKey).digest().subarray(0, FP).toString('hex')
 }
 
-function encode (gen: number, d: StoreStateData): Buffer {
+function encode(gen: number, d: StoreStateData): Buffer {
   const b = Buffer.alloc(SLOT)
   MAGIC.copy(b, 0)
   b.writeBigUInt64BE(BigInt(gen), 4)
@@ -51,23 +51,45 @@ function encode (gen: number, d: StoreStateData): Buffer {
   b.writeUInt16BE(counts.length, 20)
   b.writeUInt16BE(refused.length, 22)
   let o = 24
-  for (const [e, n] of counts) { b.writeUInt32BE(e, o); b.writeBigUInt64BE(BigInt(n), o + 4); o += 12 }
-  for (const r of refused) { Buffer.from(r, 'hex').copy(b, o); o += FP }
-  createHash('sha256').update(b.subarray(0, SLOT - 32)).digest().copy(b, SLOT - 32)
+  for (const [e, n] of counts) {
+    b.writeUInt32BE(e, o)
+    b.writeBigUInt64BE(BigInt(n), o + 4)
+    o += 12
+  }
+  for (const r of refused) {
+    Buffer.from(r, 'hex').copy(b, o)
+    o += FP
+  }
+  createHash('sha256')
+    .update(b.subarray(0, SLOT - 32))
+    .digest()
+    .copy(b, SLOT - 32)
   return b
 }
 
-function decode (b: Buffer): { gen: number, data: StoreStateData } | null {
+function decode(b: Buffer): { gen: number; data: StoreStateData } | null {
   if (b.length < SLOT || !b.subarray(0, 4).equals(MAGIC)) return null
-  if (!createHash('sha256').update(b.subarray(0, SLOT - 32)).digest().equals(b.subarray(SLOT - 32, SLOT))) return null
+  if (
+    !createHash('sha256')
+      .update(b.subarray(0, SLOT - 32))
+      .digest()
+      .equals(b.subarray(SLOT - 32, SLOT))
+  )
+    return null
   const nCounts = b.readUInt16BE(20)
   const nRefused = b.readUInt16BE(22)
   if (nCounts > MAX_COUNTS || nRefused > MAX_REFUSED) return null
   const counts = new Map<number, number>()
   let o = 24
-  for (let i = 0; i < nCounts; i++) { counts.set(b.readUInt32BE(o), Number(b.readBigUInt64BE(o + 4))); o += 12 }
+  for (let i = 0; i < nCounts; i++) {
+    counts.set(b.readUInt32BE(o), Number(b.readBigUInt64BE(o + 4)))
+    o += 12
+  }
   const refused: string[] = []
-  for (let i = 0; i < nRefused; i++) { refused.push(b.subarray(o, o + FP).toString('hex')); o += FP }
+  for (let i = 0; i < nRefused; i++) {
+    refused.push(b.subarray(o, o + FP).toString('hex'))
+    o += FP
+  }
   return { gen: Number(b.readBigUInt64BE(4)), data: { commits: Number(b.readBigUInt64BE(12)), counts, refused } }
 }
 
@@ -75,13 +97,13 @@ export class StoreStateFile {
   readonly path: string
   #gen: number
 
-  private constructor (path: string, gen: number) {
+  private constructor(path: string, gen: number) {
     this.path = path
     this.#gen = gen
   }
 
   /** The newest sound slot; null when there is no file; 'damaged' when no slot is sound. */
-  static read (path: string): { file: StoreStateFile, data: StoreStateData } | null | 'damaged' {
+  static read(path: string): { file: StoreStateFile; data: StoreStateData } | null | 'damaged' {
     if (!existsSync(path)) return null
     const b = readFileSync(path)
     const slots = [decode(b.subarray(0, SLOT)), decode(b.subarray(SLOT, 2 * SLOT))].filter(s => s !== null)
@@ -91,16 +113,20 @@ export class StoreStateFile {
   }
 
   /** Write a whole new file (both slots), atomically and synced. */
-  static create (path: string, data: StoreStateData): StoreStateFile {
+  static create(path: string, data: StoreStateData): StoreStateFile {
     writeFileAtomic(path, Buffer.concat([encode(0, data), encode(1, data)]))
     return new StoreStateFile(path, 1)
   }
 
   /** Overwrite the older slot in place (not synced: see above). */
-  write (data: StoreStateData): void {
+  write(data: StoreStateData): void {
     const gen = this.#gen + 1
     const fd = openSync(this.path, 'r+')
-    try { writeSync(fd, encode(gen, data), 0, SLOT, (gen % 2) * SLOT) } finally { closeSync(fd) }
+    try {
+      writeSync(fd, encode(gen, data), 0, SLOT, (gen % 2) * SLOT)
+    } finally {
+      closeSync(fd)
+    }
     this.#gen = gen
   }
 }

@@ -8,22 +8,37 @@
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { openDatabase, RelayError } from '../io/index.ts'
 import type { RelayConfig } from './config.ts'
-import { RelayError } from '../io/index.ts'
-import { openDatabase } from '../io/index.ts'
 import { QueueStore } from './gateway/queue-store.ts'
 
-export interface QueueSummary { readonly packets: number, readonly bytes: number, readonly destinations: number, readonly oldestAgeSeconds: number }
+export interface QueueSummary {
+  readonly packets: number
+  readonly bytes: number
+  readonly destinations: number
+  readonly oldestAgeSeconds: number
+}
 
-export async function inspectStore (cfg: RelayConfig, nowMs: number): Promise<{ spool: QueueSummary, mailbox: QueueSummary }> {
+export async function inspectStore(
+  cfg: RelayConfig,
+  nowMs: number
+): Promise<{ spool: QueueSummary; mailbox: QueueSummary }> {
   const location = join(cfg.dataDir, 'db')
-  if (!existsSync(join(location, 'CURRENT'))) throw RelayError.STORE_FAILED('there is no database in the data directory (db/): the relay has not run yet, or it was removed')
+  if (!existsSync(join(location, 'CURRENT')))
+    throw RelayError.STORE_FAILED(
+      'there is no database in the data directory (db/): the relay has not run yet, or it was removed'
+    )
   const db = await openDatabase(location, { createIfMissing: false })
   try {
     const summary = async (name: string, quota: number, ttlMs: number): Promise<QueueSummary> => {
       const q = new QueueStore(db, name, { quota, ttlMs })
       await q.load(nowMs)
-      return { packets: q.count, bytes: q.bytes, destinations: q.destinations, oldestAgeSeconds: q.oldestAgeSeconds(nowMs) }
+      return {
+        packets: q.count,
+        bytes: q.bytes,
+        destinations: q.destinations,
+        oldestAgeSeconds: q.oldestAgeSeconds(nowMs)
+      }
     }
     return {
       spool: await summary('spool', cfg.spool.maxPacketsPerDestination, cfg.spool.ttlMs),

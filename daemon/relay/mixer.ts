@@ -10,9 +10,8 @@
  * (`store`), the relay reports not ready until a round commits again, and the deletes it carried
  * (acknowledgements, expiry) go into the next round's batch. No acknowledged record is lost.
  */
-import { linkPadding, PoolEntropy, shuffle, type MixStrategy, type MixingParams, type Rng } from '../../mix/index.ts'
-import type { BatchOp, Db } from '../io/index.ts'
-import type { Health } from '../io/index.ts'
+import { linkPadding, type MixingParams, type MixStrategy, PoolEntropy, type Rng, shuffle } from '../../mix/index.ts'
+import type { BatchOp, Db, Health } from '../io/index.ts'
 import type { QueueStore } from './gateway/queue-store.ts'
 import type { ReplayStore } from './keys/replay-store.ts'
 import type { RelayMetrics } from './metrics.ts'
@@ -20,9 +19,9 @@ import { drop } from './router.ts'
 
 export type Outbound =
   /** `frame`: the PACKET frame to send as it is (made once, when the packet was unwrapped). */
-  | { readonly kind: 'peer', readonly to: string, readonly frame: Buffer }
-  | { readonly kind: 'ingress', readonly to: string, readonly payload: Buffer }
-  | { readonly kind: 'mailbox', readonly to: Buffer, readonly record: Buffer }
+  | { readonly kind: 'peer'; readonly to: string; readonly frame: Buffer }
+  | { readonly kind: 'ingress'; readonly to: string; readonly payload: Buffer }
+  | { readonly kind: 'mailbox'; readonly to: Buffer; readonly record: Buffer }
 
 export interface Staged {
   readonly out: Outbound | null
@@ -34,14 +33,14 @@ export interface Staged {
 
 export interface PeerLinks {
   /** Ids of the outgoing relay links that are up now. */
-  ready (): string[]
+  ready(): string[]
   /** Send one PACKET frame as it is; false when the link is down or its buffer is full. */
-  send (to: string, frame: Buffer): boolean
+  send(to: string, frame: Buffer): boolean
   /** A cover PACKET frame for that link (one hop to the neighbour, discarded there). */
-  cover (to: string): Buffer
+  cover(to: string): Buffer
   /** Hold the links' writes from the round's first send to its last, so each link's burst leaves in one write. */
-  cork (): void
-  uncork (): void
+  cork(): void
+  uncork(): void
 }
 
 export interface MixerComponents {
@@ -74,26 +73,37 @@ export class Mixer {
   /** Deletes of a round that did not commit, for the next batch. */
   #retry: BatchOp[] = []
 
-  constructor (c: MixerComponents) { this.#c = c }
+  constructor(c: MixerComponents) {
+    this.#c = c
+  }
 
-  stage (s: Staged): void { this.#staged.push(s) }
-  get stagedCount (): number { return this.#staged.length }
+  stage(s: Staged): void {
+    this.#staged.push(s)
+  }
+  get stagedCount(): number {
+    return this.#staged.length
+  }
 
-  start (): void {
+  start(): void {
     const tick = (): void => {
       if (this.#stopped) return
       const started = this.#c.now()
-      this.#running = this.round().then(() => this.#c.health?.ok('rounds'), e => this.#c.onError(e)).finally(() => {
-        this.#running = null
-        if (this.#stopped) return
-        const wait = Math.max(0, this.#c.params.intervalMs - (this.#c.now() - started))
-        this.#timer = setTimeout(tick, wait)
-      })
+      this.#running = this.round()
+        .then(
+          () => this.#c.health?.ok('rounds'),
+          e => this.#c.onError(e)
+        )
+        .finally(() => {
+          this.#running = null
+          if (this.#stopped) return
+          const wait = Math.max(0, this.#c.params.intervalMs - (this.#c.now() - started))
+          this.#timer = setTimeout(tick, wait)
+        })
     }
     this.#timer = setTimeout(tick, this.#c.params.intervalMs)
   }
 
-  async round (): Promise<void> {
+  async round(): Promise<void> {
     const c = this.#c
     const t0 = process.hrtime.bigint()
     const now = c.now()
@@ -115,18 +125,29 @@ export class Mixer {
     for (const o of release) {
       if (o.kind === 'peer') {
         let l = perLink.get(o.to)
-        if (l === undefined) { l = []; perLink.set(o.to, l) }
+        if (l === undefined) {
+          l = []
+          perLink.set(o.to, l)
+        }
         l.push(o.frame)
       } else if (o.kind === 'ingress' && c.spool !== null) {
         const dest = Buffer.from(o.to, 'hex')
-        if (!c.spool.hasRoom(dest)) { drop(c.metrics, 'quota'); continue }
+        if (!c.spool.hasRoom(dest)) {
+          drop(c.metrics, 'quota')
+          continue
+        }
         const p = c.spool.put(dest, o.payload, now)
-        ops.push(p.op); applied.push(p.applied)
+        ops.push(p.op)
+        applied.push(p.applied)
         touched.add(o.to)
       } else if (o.kind === 'mailbox' && c.mailbox !== null) {
-        if (!c.mailbox.hasRoom(o.to)) { drop(c.metrics, 'quota'); continue }
+        if (!c.mailbox.hasRoom(o.to)) {
+          drop(c.metrics, 'quota')
+          continue
+        }
         const p = c.mailbox.put(o.to, o.record, now)
-        ops.push(p.op); applied.push(p.applied)
+        ops.push(p.op)
+        applied.push(p.applied)
       }
     }
     ops.push(...c.extraOps(), ...this.#retry)
@@ -160,8 +181,12 @@ export class Mixer {
     // audit's KS test of departure times found exactly that).
     // Every frame of the round is in hand before the first send, so real and padding frames leave
     // through the same few instructions.
-    const queues = new Map<string, Array<{ p: Buffer, cover: 0 | 1 }>>()
-    for (const [to, list] of perLink) queues.set(to, list.map(p => ({ p, cover: 0 as const })))
+    const queues = new Map<string, Array<{ p: Buffer; cover: 0 | 1 }>>()
+    for (const [to, list] of perLink)
+      queues.set(
+        to,
+        list.map(p => ({ p, cover: 0 as const }))
+      )
     for (const [to, n] of cover) {
       const q = queues.get(to) ?? []
       for (let i = 0; i < n; i++) q.push({ p: c.links.cover(to), cover: 1 })
@@ -181,7 +206,10 @@ export class Mixer {
         for (const to of links) {
           const f = queues.get(to)![i]
           if (f === undefined) continue
-          if (c.links.send(to, f.p)) { sent++; coverSent += f.cover } else if (f.cover === 0) drop(c.metrics, ready.includes(to) ? 'queue_full' : 'link_down')
+          if (c.links.send(to, f.p)) {
+            sent++
+            coverSent += f.cover
+          } else if (f.cover === 0) drop(c.metrics, ready.includes(to) ? 'queue_full' : 'link_down')
         }
       }
     } finally {
@@ -202,14 +230,14 @@ export class Mixer {
   }
 
   /** Stop the timer and let the running round finish (its commit and sends complete). */
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     this.#stopped = true
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     if (this.#running !== null) await this.#running
   }
 
   /** Commit the tags of whatever is still staged (shutdown: seen packets stay seen). */
-  async flushTags (): Promise<void> {
+  async flushTags(): Promise<void> {
     const c = this.#c
     const staged = this.#staged
     this.#staged = []

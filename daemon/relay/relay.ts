@@ -12,29 +12,36 @@
  * own replay filter, and links follow the current document.
  */
 import {
-  createPool, loadCrypto, NETWORK_GEOMETRY, packetFrame, ReplayFilter, Sphinx, systemRng,
-  type BindingName, type CryptoSuite, type IngressDescriptor, type NetworkDocument, type Rng
+  type BindingName,
+  type CryptoSuite,
+  createPool,
+  type IngressDescriptor,
+  loadCrypto,
+  NETWORK_GEOMETRY,
+  type NetworkDocument,
+  packetFrame,
+  ReplayFilter,
+  type Rng,
+  Sphinx,
+  systemRng
 } from '../../mix/index.ts'
+import type { Db } from '../io/index.ts'
+import { createLogger, Health, type Logger, type OpsServer, RelayError, startOpsServer } from '../io/index.ts'
 import type { RelayConfig } from './config.ts'
 import { Edge } from './gateway/edge.ts'
-import { RelayError } from '../io/index.ts'
-import { Health } from '../io/index.ts'
-import { startOpsServer, type OpsServer } from '../io/index.ts'
-import { type MixKeyPair, workerKeys } from './keys/keyring.ts'
+import { QueueStore, queueGauges } from './gateway/queue-store.ts'
+import { RelayEpochs } from './keys/epochs.ts'
 import { loadIdentity, loadKeys, type RelayIdentity } from './keys/identity.ts'
-import { createLogger, type Logger } from '../io/index.ts'
+import { type MixKeyPair, workerKeys } from './keys/keyring.ts'
+import { ReplayStore } from './keys/replay-store.ts'
+import { type Conn, type ConnKind, Listener } from './listener/server.ts'
 import { Loops } from './loops.ts'
 import { RelayMetrics } from './metrics.ts'
 import { Mixer, type Outbound } from './mixer.ts'
-import { RelayEpochs } from './keys/epochs.ts'
 import { loadNetwork, NetworkView, servesIngress } from './network.ts'
-import type { Db } from '../io/index.ts'
-import { QueueStore, queueGauges } from './gateway/queue-store.ts'
-import { ReplayStore } from './keys/replay-store.ts'
 import { NextLayer } from './next-layer.ts'
-import { Listener, type Conn, type ConnKind } from './listener/server.ts'
+import { drop, type PacketCtx, Router } from './router.ts'
 import { UnwrapPool } from './unwrap/pool.ts'
-import { drop, Router, type PacketCtx } from './router.ts'
 
 export interface RelayOptions {
   readonly config: RelayConfig
@@ -88,7 +95,7 @@ export class Relay {
   port = 0
   metricsPort = 0
 
-  constructor (o: RelayOptions) {
+  constructor(o: RelayOptions) {
     this.#o = o
     this.#cfg = o.config
     this.log = o.logger ?? createLogger(o.config.log.level)
@@ -96,19 +103,31 @@ export class Relay {
     this.#now = o.now ?? Date.now
   }
 
-  get id (): string { return this.#keys.id }
+  get id(): string {
+    return this.#keys.id
+  }
   /** Started, and listed with its current key in the network document in use. */
-  get ready (): boolean { return this.#ready && this.#listed && this.health.reason() === null }
+  get ready(): boolean {
+    return this.#ready && this.#listed && this.health.reason() === null
+  }
   /** The epoch of the document in use. */
-  get epoch (): number { return this.#view.doc.epoch }
+  get epoch(): number {
+    return this.#view.doc.epoch
+  }
   /** Replay tags stored for one epoch (inspection and tests). */
-  async replayTags (epoch: number): Promise<number> { return await this.#replay.count(epoch) }
+  async replayTags(epoch: number): Promise<number> {
+    return await this.#replay.count(epoch)
+  }
   /** Epochs whose private mix key is live (in the unwrap workers). */
-  get liveEpochs (): number[] { return [...this.#filters.keys()].sort((a, b) => a - b) }
+  get liveEpochs(): number[] {
+    return [...this.#filters.keys()].sort((a, b) => a - b)
+  }
   /** Outgoing relay links that are up (ids). */
-  get linksUp (): string[] { return this.#next?.up ?? [] }
+  get linksUp(): string[] {
+    return this.#next?.up ?? []
+  }
 
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     try {
       await this.#start()
     } catch (e) {
@@ -117,7 +136,7 @@ export class Relay {
     }
   }
 
-  async #start (): Promise<void> {
+  async #start(): Promise<void> {
     const cfg = this.#cfg
     const g = NETWORK_GEOMETRY
     this.#crypto = await loadCrypto(this.#o.binding ?? 'auto')
@@ -127,16 +146,30 @@ export class Relay {
     // After the store's lock (a second process on this data directory fails on that, 75), before
     // the directory wait, so that a liveness probe sees the process while it waits.
     if (cfg.metrics.enabled) {
-      this.#ops = await startOpsServer({ host: cfg.metrics.host, port: cfg.metrics.port, token: cfg.metrics.token, metrics: this.metrics, ready: () => this.#stopping !== null ? 'stopping' : !this.#ready ? 'starting' : !this.#listed ? 'not listed in the current network document with this relay\'s role, layer and key' : this.health.reason() })
+      this.#ops = await startOpsServer({
+        host: cfg.metrics.host,
+        port: cfg.metrics.port,
+        token: cfg.metrics.token,
+        metrics: this.metrics,
+        ready: () =>
+          this.#stopping !== null
+            ? 'stopping'
+            : !this.#ready
+              ? 'starting'
+              : !this.#listed
+                ? "not listed in the current network document with this relay's role, layer and key"
+                : this.health.reason()
+      })
       this.metricsPort = this.#ops.port
     }
-    let staticKey: { epoch: number, key: MixKeyPair } | null = null
+    let staticKey: { epoch: number; key: MixKeyPair } | null = null
     if (cfg.network !== undefined) {
       const keys = loadKeys(this.#crypto, cfg.dataDir)
       this.#keys = keys
       this.#view = loadNetwork(this.#crypto, cfg.network.file, cfg.network.signers, g, this.#now())
       const me = this.#view.relay(this.#keys.id)
-      if (me === undefined || me.role !== cfg.role || me.mixKey !== keys.mix.publicKey.toString('hex')) throw RelayError.NOT_IN_NETWORK()
+      if (me === undefined || me.role !== cfg.role || me.mixKey !== keys.mix.publicKey.toString('hex'))
+        throw RelayError.NOT_IN_NETWORK()
       this.#myLayer = me.layer
       this.#listed = true
       staticKey = { epoch: STATIC_EPOCH, key: keys.mix }
@@ -145,8 +178,17 @@ export class Relay {
       this.#myLayer = cfg.directory!.layer
       const d = cfg.directory!
       this.#epochs = new RelayEpochs({
-        crypto: this.#crypto, dataDir: cfg.dataDir, authorities: d.authorities, identity: this.#keys.identity, self: { id: this.#keys.id, role: cfg.role, layer: d.layer, address: d.address },
-        maxSkewMs: d.maxSkewMs, now: this.#now, log: this.log, health: this.health, replay: this.#replay, onRejected: reason => this.metrics.directoryRejected.inc({ reason })
+        crypto: this.#crypto,
+        dataDir: cfg.dataDir,
+        authorities: d.authorities,
+        identity: this.#keys.identity,
+        self: { id: this.#keys.id, role: cfg.role, layer: d.layer, address: d.address },
+        maxSkewMs: d.maxSkewMs,
+        now: this.#now,
+        log: this.log,
+        health: this.health,
+        replay: this.#replay,
+        onRejected: reason => this.metrics.directoryRejected.inc({ reason })
       })
       const first = await this.#epochs.firstDocument(() => this.#stopping !== null)
       if (first === null) throw RelayError.NETWORK_INVALID('DIR_NONE_VALID', 'stopped while waiting for the directory')
@@ -160,14 +202,37 @@ export class Relay {
     let mailbox: QueueStore | null = null
     if (cfg.role === 'gateway') {
       spool = new QueueStore(this.#db, 'spool', { quota: cfg.spool.maxPacketsPerDestination, ttlMs: cfg.spool.ttlMs })
-      mailbox = new QueueStore(this.#db, 'mailbox', { quota: cfg.mailbox.maxPacketsPerMailbox, ttlMs: cfg.mailbox.ttlMs })
+      mailbox = new QueueStore(this.#db, 'mailbox', {
+        quota: cfg.mailbox.maxPacketsPerMailbox,
+        ttlMs: cfg.mailbox.ttlMs
+      })
       await spool.load()
       await mailbox.load()
-      this.#edge = new Edge({ crypto: this.#crypto, geometry: g, spool, mailbox, mailboxKey: this.#keys.mailboxKey, pullBatch: cfg.mailbox.pullBatch, metrics: this.metrics })
+      this.#edge = new Edge({
+        crypto: this.#crypto,
+        geometry: g,
+        spool,
+        mailbox,
+        mailboxKey: this.#keys.mailboxKey,
+        pullBatch: cfg.mailbox.pullBatch,
+        metrics: this.metrics
+      })
     }
 
-    this.#pool = new UnwrapPool<PacketCtx>({ workers: cfg.limits.workers, geometry: g, maxQueued: cfg.limits.maxUnwrapQueue, maxQueuedPerClient: cfg.limits.maxUnwrapQueuePerClient, metrics: this.metrics, onResults: r => this.#router!.route(r) })
-    await this.#pool.init({ binding: this.#crypto.name, keys: [], epochs: [], maxDelayMs: this.#view.doc.mixing.maxDelayMs })
+    this.#pool = new UnwrapPool<PacketCtx>({
+      workers: cfg.limits.workers,
+      geometry: g,
+      maxQueued: cfg.limits.maxUnwrapQueue,
+      maxQueuedPerClient: cfg.limits.maxUnwrapQueuePerClient,
+      metrics: this.metrics,
+      onResults: r => this.#router!.route(r)
+    })
+    await this.#pool.init({
+      binding: this.#crypto.name,
+      keys: [],
+      epochs: [],
+      maxDelayMs: this.#view.doc.mixing.maxDelayMs
+    })
     if (staticKey !== null) loaded = await this.#setKeys([staticKey], [])
 
     const params = this.#view.doc.mixing
@@ -185,29 +250,38 @@ export class Relay {
       links: {
         ready: () => this.#next!.up,
         send: (to, p) => this.#next!.send(to, p),
-        cover: (to) => this.#next!.cover(to),
+        cover: to => this.#next!.cover(to),
         cork: () => this.#next!.cork(),
         uncork: () => this.#next!.uncork()
       },
-      spooled: ids => { for (const id of ids) void this.#edge?.push(id) },
+      spooled: ids => {
+        for (const id of ids) void this.#edge?.push(id)
+      },
       extraOps: () => {
         const ops = this.#edge?.takeOps() ?? []
         if (spool !== null && mailbox !== null) {
           for (const q of [spool, mailbox]) {
             const x = q.expire(this.#now())
-            if (x.expired > 0) { ops.push(...x.ops); drop(this.metrics, 'ttl', x.expired) }
+            if (x.expired > 0) {
+              ops.push(...x.ops)
+              drop(this.metrics, 'ttl', x.expired)
+            }
           }
         }
         return ops
       },
-      health: this.health, onError: e => this.health.fail('rounds', e)
+      health: this.health,
+      onError: e => this.health.fail('rounds', e)
     })
     this.#router = new Router({
       geometry: g,
       metrics: this.metrics,
       self: { id: this.#keys.id, layer: this.#myLayer },
       layerOf: id => this.#view.relay(id)?.layer,
-      servesIngress: id => { const i = this.#view.ingress(id); return i !== undefined && this.#serves(i) },
+      servesIngress: id => {
+        const i = this.#view.ingress(id)
+        return i !== undefined && this.#serves(i)
+      },
       filter: epoch => this.#filters.get(epoch),
       linkUp: id => this.#next?.has(id) === true,
       pool: this.#pool,
@@ -228,29 +302,51 @@ export class Relay {
       ...cfg.limits,
       kinds: new Set<ConnKind>(cfg.role === 'gateway' ? ['client', 'relay', 'ingress'] : ['relay']),
       keyOf: (kind, id) => {
-        if (kind === 'relay') { const r = this.#view.relay(id); return r === undefined ? undefined : Buffer.from(r.identityKey, 'hex') }
+        if (kind === 'relay') {
+          const r = this.#view.relay(id)
+          return r === undefined ? undefined : Buffer.from(r.identityKey, 'hex')
+        }
         const i = this.#view.ingress(id)
         return i !== undefined && this.#serves(i) ? Buffer.from(i.identityKey, 'hex') : undefined
       },
       onOpen: c => this.#opened(c),
       onClose: c => this.#closed(c),
       onMessage: (c, m) => this.#router!.receive(c, m),
-      onHandshakeFailed: kind => this.metrics.handshakeFailures.inc({ link: kind === 'relay' ? 'peer' : kind }), metrics: this.metrics, log: this.log
+      onHandshakeFailed: kind => this.metrics.handshakeFailures.inc({ link: kind === 'relay' ? 'peer' : kind }),
+      metrics: this.metrics,
+      log: this.log
     })
     this.port = await this.#listener.start()
 
     this.#next = new NextLayer({
-      crypto: this.#crypto, sphinx: this.#sphinx, rng: this.#rng, identity, limits: cfg.limits, minRetryMs: this.#o.minRetryMs, maxRetryMs: this.#o.maxRetryMs, metrics: this.metrics,
+      crypto: this.#crypto,
+      sphinx: this.#sphinx,
+      rng: this.#rng,
+      identity,
+      limits: cfg.limits,
+      minRetryMs: this.#o.minRetryMs,
+      maxRetryMs: this.#o.maxRetryMs,
+      metrics: this.metrics,
       buildCover: async (n, id, key) => await this.#pool!.cover(n, id, key)
     })
     this.#next.sync(this.#view.layer(NetworkView.nextLayer(this.#myLayer)))
     if (this.#epochs !== null) {
       await this.#epochs.start({
-        onKeys: async (live, retired) => { loaded += await this.#setKeys(live, retired) },
+        onKeys: async (live, retired) => {
+          loaded += await this.#setKeys(live, retired)
+        },
         onDocument: doc => this.#useDocument(doc)
       })
     }
-    this.#loops = new Loops({ sphinx: this.#sphinx, rng: this.#rng, myId: this.#keys.id, myLayer: this.#myLayer, myMixKey: () => this.#mixPublic.get(this.#epochs === null ? STATIC_EPOCH : this.#view.doc.epoch), doc: () => this.#view.doc, metrics: this.metrics })
+    this.#loops = new Loops({
+      sphinx: this.#sphinx,
+      rng: this.#rng,
+      myId: this.#keys.id,
+      myLayer: this.#myLayer,
+      myMixKey: () => this.#mixPublic.get(this.#epochs === null ? STATIC_EPOCH : this.#view.doc.epoch),
+      doc: () => this.#view.doc,
+      metrics: this.metrics
+    })
     if (params.loopRatePerSec > 0) this.#scheduleLoop(params.loopRatePerSec)
     const refresh = (): void => {
       this.#loops?.sweep(this.#now())
@@ -271,7 +367,17 @@ export class Relay {
 
     this.#mixer.start()
     this.#ready = true
-    this.log.info({ role: cfg.role, layer: this.#myLayer, epoch: this.#view.doc.epoch, listed: this.#listed, replayTagsLoaded: loaded, spooled: spool?.count ?? 0 }, 'relay started')
+    this.log.info(
+      {
+        role: cfg.role,
+        layer: this.#myLayer,
+        epoch: this.#view.doc.epoch,
+        listed: this.#listed,
+        replayTagsLoaded: loaded,
+        spooled: spool?.count ?? 0
+      },
+      'relay started'
+    )
   }
 
   /**
@@ -279,12 +385,17 @@ export class Relay {
    * and drop the filters of `retired` epochs (their stored tags are deleted with their keys, in
    * keys/keyring.ts). Returns the tags loaded.
    */
-  async #setKeys (live: ReadonlyArray<{ epoch: number, key: MixKeyPair }>, retired: readonly number[]): Promise<number> {
+  async #setKeys(live: ReadonlyArray<{ epoch: number; key: MixKeyPair }>, retired: readonly number[]): Promise<number> {
     let loaded = 0
     for (const { epoch, key } of live) {
       this.#mixPublic.set(epoch, key.publicKey)
       if (this.#filters.has(epoch)) continue
-      const f = this.#replay.filterFor(epoch, key.publicKey, this.#cfg.replay.capacity, this.#cfg.replay.falsePositiveRate)
+      const f = this.#replay.filterFor(
+        epoch,
+        key.publicKey,
+        this.#cfg.replay.capacity,
+        this.#cfg.replay.falsePositiveRate
+      )
       loaded += await this.#replay.load(epoch, f)
       this.#filters.set(epoch, f)
     }
@@ -300,40 +411,53 @@ export class Relay {
     return loaded
   }
 
-  #updateReplayFill (): void {
+  #updateReplayFill(): void {
     let fill = 0
     for (const f of this.#filters.values()) fill = Math.max(fill, f.count / f.capacity)
     this.metrics.replayFill.set(fill)
   }
 
-  #serves (i: IngressDescriptor): boolean { return servesIngress(this.#crypto, this.#keys.id, this.#cfg.ingressRoots, i, this.#now()) }
+  #serves(i: IngressDescriptor): boolean {
+    return servesIngress(this.#crypto, this.#keys.id, this.#cfg.ingressRoots, i, this.#now())
+  }
 
   /** A new current document: route by it, follow its next layer, rebuild cover for the neighbours' new keys. */
-  #useDocument (doc: NetworkDocument): void {
+  #useDocument(doc: NetworkDocument): void {
     this.#view = new NetworkView(doc)
     const me = this.#view.relay(this.#keys.id)
-    this.#listed = me !== undefined && me.role === this.#cfg.role && me.layer === this.#myLayer && me.mixKey === this.#mixPublic.get(doc.epoch)?.toString('hex')
+    this.#listed =
+      me !== undefined &&
+      me.role === this.#cfg.role &&
+      me.layer === this.#myLayer &&
+      me.mixKey === this.#mixPublic.get(doc.epoch)?.toString('hex')
     this.metrics.epoch.set(doc.epoch)
     this.metrics.networkAge.set(Math.max(0, (this.#now() - doc.validFromMs) / 1000))
     this.#next?.sync(this.#view.layer(NetworkView.nextLayer(this.#myLayer)))
     this.log.info({ epoch: doc.epoch, relays: doc.relays.length, listed: this.#listed }, 'network document in use')
   }
 
-  #scheduleLoop (rate: number): void {
-    this.#loopTimer = setTimeout(this.health.guard('loops', () => {
-      if (this.#stopping === null) this.#scheduleLoop(rate)
-      const l = this.#loops?.make(this.#now())
-      if (l !== null && l !== undefined && this.#next!.has(l.to)) this.#mixer?.stage({ out: { kind: 'peer', to: l.to, frame: packetFrame(NETWORK_GEOMETRY, l.packet) }, delayMs: 0 })
-    }), this.#loops!.nextGapMs(rate))
+  #scheduleLoop(rate: number): void {
+    this.#loopTimer = setTimeout(
+      this.health.guard('loops', () => {
+        if (this.#stopping === null) this.#scheduleLoop(rate)
+        const l = this.#loops?.make(this.#now())
+        if (l !== null && l !== undefined && this.#next!.has(l.to))
+          this.#mixer?.stage({
+            out: { kind: 'peer', to: l.to, frame: packetFrame(NETWORK_GEOMETRY, l.packet) },
+            delayMs: 0
+          })
+      }),
+      this.#loops!.nextGapMs(rate)
+    )
     this.#loopTimer.unref()
   }
 
-  #opened (c: Conn): void {
+  #opened(c: Conn): void {
     this.metrics.connections.inc({ link: c.kind === 'relay' ? 'peer' : c.kind })
     if (c.kind === 'ingress') this.#edge?.ingressUp(c.peerId!, c)
   }
 
-  #closed (c: Conn): void {
+  #closed(c: Conn): void {
     this.metrics.connections.dec({ link: c.kind === 'relay' ? 'peer' : c.kind })
     if (c.kind === 'ingress') this.#edge?.ingressDown(c.peerId!, c)
   }
@@ -343,7 +467,7 @@ export class Relay {
    * and sends), commit the replay tags of staged packets, close links, workers and the database.
    * Packets still pooled are dropped (documented in OPERATIONS.md). Idempotent.
    */
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     if (this.#stopping !== null) return await this.#stopping
     this.#stopping = (async () => {
       this.#ready = false

@@ -30,7 +30,7 @@
  * - store: a round whose commit failed (mixer.ts);
  * - ttl: spool and mailbox records expired, each round (relay.ts).
  */
-import { FRAME, packetFrame, parseFrame, type DropReason, type Geometry, type ReplayFilter } from '../../mix/index.ts'
+import { type DropReason, FRAME, type Geometry, packetFrame, parseFrame, type ReplayFilter } from '../../mix/index.ts'
 import type { RawMessage } from '../io/index.ts'
 import type { Edge } from './gateway/edge.ts'
 import type { Conn, ConnKind } from './listener/server.ts'
@@ -40,12 +40,14 @@ import { NetworkView } from './network.ts'
 import type { UnwrapPool, Unwrapped } from './unwrap/pool.ts'
 
 /** Count `n` packets dropped for `reason`: the only place the drop counter moves. */
-export function drop (metrics: Pick<RelayMetrics, 'dropped'>, reason: DropReason, n = 1): void {
+export function drop(metrics: Pick<RelayMetrics, 'dropped'>, reason: DropReason, n = 1): void {
   metrics.dropped.inc({ reason }, n)
 }
 
 /** What the relay keeps with a packet while a worker unwraps it: the kind of link it came on. */
-export interface PacketCtx { readonly link: ConnKind }
+export interface PacketCtx {
+  readonly link: ConnKind
+}
 
 /** The recipient id of link-padding cover (mix's all-zero id, in hex). */
 const COVER_RECIPIENT = '0'.repeat(64)
@@ -54,7 +56,7 @@ export interface RouterDeps {
   readonly geometry: Geometry
   readonly metrics: Pick<RelayMetrics, 'dropped' | 'receivedOn' | 'coverReceived'>
   /** This relay's id (hex) and layer (0: a gateway). */
-  readonly self: { readonly id: string, readonly layer: number }
+  readonly self: { readonly id: string; readonly layer: number }
   /** The layer of a relay in the network document in use (it changes with the epoch); undefined when it is not listed. */
   readonly layerOf: (id: string) => number | undefined
   /** Whether this gateway serves an ingress of the document in use (listed with it, and its binding verifies where pinned). */
@@ -79,76 +81,137 @@ export class Router {
   readonly #d: RouterDeps
   readonly #gateway: boolean
 
-  constructor (d: RouterDeps) {
+  constructor(d: RouterDeps) {
     this.#d = d
     this.#gateway = d.edge !== null
   }
 
-  #drop (reason: DropReason): void { drop(this.#d.metrics, reason) }
+  #drop(reason: DropReason): void {
+    drop(this.#d.metrics, reason)
+  }
 
   /** One frame from a connection. */
-  receive (c: Conn, m: RawMessage): void {
+  receive(c: Conn, m: RawMessage): void {
     const d = this.#d
     const f = m.isBinary ? parseFrame(d.geometry, m.data) : null
-    if (f === null) { this.#drop('malformed'); return }
-    if (f.kind === FRAME.PACKET) {
-      d.metrics.receivedOn[c.kind === 'relay' ? 'peer' : c.kind].inc()
-      if (d.stopping() || !d.pool.submit(f.body, { link: c.kind }, c, c.kind === 'client' ? 'client' : 'peer')) this.#drop('queue_full')
+    if (f === null) {
+      this.#drop('malformed')
       return
     }
-    if (c.kind === 'ingress' && f.kind === FRAME.ACK) { d.edge?.ingressAck(c.peerId!, f.body); return }
-    if (c.kind === 'client' && f.kind === FRAME.PULL) { void d.edge?.pull(c, f.body); return }
-    if (c.kind === 'client' && f.kind === FRAME.ACK) { d.edge?.clientAck(c, f.body); return }
+    if (f.kind === FRAME.PACKET) {
+      d.metrics.receivedOn[c.kind === 'relay' ? 'peer' : c.kind].inc()
+      if (d.stopping() || !d.pool.submit(f.body, { link: c.kind }, c, c.kind === 'client' ? 'client' : 'peer'))
+        this.#drop('queue_full')
+      return
+    }
+    if (c.kind === 'ingress' && f.kind === FRAME.ACK) {
+      d.edge?.ingressAck(c.peerId!, f.body)
+      return
+    }
+    if (c.kind === 'client' && f.kind === FRAME.PULL) {
+      void d.edge?.pull(c, f.body)
+      return
+    }
+    if (c.kind === 'client' && f.kind === FRAME.ACK) {
+      d.edge?.clientAck(c, f.body)
+      return
+    }
     this.#drop('malformed')
   }
 
   /** One batch of unwrap results, in the batch's order. */
-  route (results: ReadonlyArray<Unwrapped<PacketCtx>>): void {
+  route(results: ReadonlyArray<Unwrapped<PacketCtx>>): void {
     for (const u of results) this.#one(u)
     this.#d.routed?.()
   }
 
-  #one ({ ctx, result: r, bytes, tag }: Unwrapped<PacketCtx>): void {
+  #one({ ctx, result: r, bytes, tag }: Unwrapped<PacketCtx>): void {
     const d = this.#d
     const g = d.geometry
-    if (r.kind === 'drop') { this.#drop(r.reason); return }
+    if (r.kind === 'drop') {
+      this.#drop(r.reason)
+      return
+    }
     // A key retired while its packets were in a worker has no filter any more: they are refused.
     const filter = d.filter(r.epoch)
-    if (filter === undefined || filter.full) { this.#drop('replay_full'); return }
-    if (!filter.add(tag)) { this.#drop('replay'); return }
+    if (filter === undefined || filter.full) {
+      this.#drop('replay_full')
+      return
+    }
+    if (!filter.add(tag)) {
+      this.#drop('replay')
+      return
+    }
     const t = Buffer.from(tag)
     const epoch = r.epoch
     switch (r.kind) {
       case 'forward': {
-        if (d.layerOf(r.nextHop) !== NetworkView.nextLayer(d.self.layer) || !d.linkUp(r.nextHop) || (ctx.link !== 'relay' && d.self.layer !== 0)) { this.#refuse(t, epoch); return }
-        d.mixer.stage({ out: { kind: 'peer', to: r.nextHop, frame: packetFrame(g, bytes) }, tag: t, epoch, delayMs: r.delayMs })
+        if (
+          d.layerOf(r.nextHop) !== NetworkView.nextLayer(d.self.layer) ||
+          !d.linkUp(r.nextHop) ||
+          (ctx.link !== 'relay' && d.self.layer !== 0)
+        ) {
+          this.#refuse(t, epoch)
+          return
+        }
+        d.mixer.stage({
+          out: { kind: 'peer', to: r.nextHop, frame: packetFrame(g, bytes) },
+          tag: t,
+          epoch,
+          delayMs: r.delayMs
+        })
         return
       }
       case 'deliver': {
-        if (r.recipient === COVER_RECIPIENT) { d.metrics.coverReceived.inc(); d.mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); return }
-        if (r.recipient === d.self.id) { d.loopReturned(bytes.subarray(0, g.userPayloadBytes)); d.mixer.stage({ out: null, tag: t, epoch, delayMs: 0 }); return }
-        if (!this.#gateway || !d.servesIngress(r.recipient)) { this.#refuse(t, epoch); return }
-        d.mixer.stage({ out: { kind: 'ingress', to: r.recipient, payload: Buffer.from(bytes.subarray(0, g.userPayloadBytes)) }, tag: t, epoch, delayMs: r.delayMs })
+        if (r.recipient === COVER_RECIPIENT) {
+          d.metrics.coverReceived.inc()
+          d.mixer.stage({ out: null, tag: t, epoch, delayMs: 0 })
+          return
+        }
+        if (r.recipient === d.self.id) {
+          d.loopReturned(bytes.subarray(0, g.userPayloadBytes))
+          d.mixer.stage({ out: null, tag: t, epoch, delayMs: 0 })
+          return
+        }
+        if (!this.#gateway || !d.servesIngress(r.recipient)) {
+          this.#refuse(t, epoch)
+          return
+        }
+        d.mixer.stage({
+          out: { kind: 'ingress', to: r.recipient, payload: Buffer.from(bytes.subarray(0, g.userPayloadBytes)) },
+          tag: t,
+          epoch,
+          delayMs: r.delayMs
+        })
         return
       }
       case 'surb_reply': {
-        if (d.edge === null) { this.#refuse(t, epoch); return }
+        if (d.edge === null) {
+          this.#refuse(t, epoch)
+          return
+        }
         const record = Buffer.concat([Buffer.from(r.surbId, 'hex'), bytes.subarray(0, g.bodyBytes)])
-        d.mixer.stage({ out: { kind: 'mailbox', to: d.edge.mailboxKeyOf(Buffer.from(r.recipient, 'hex')), record }, tag: t, epoch, delayMs: 0 })
+        d.mixer.stage({
+          out: { kind: 'mailbox', to: d.edge.mailboxKeyOf(Buffer.from(r.recipient, 'hex')), record },
+          tag: t,
+          epoch,
+          delayMs: 0
+        })
         return
       }
-      default: unreachable(r)
+      default:
+        unreachable(r)
     }
   }
 
   /** Refused after its replay check: counted, and staged without an output so that its tag is committed. */
-  #refuse (tag: Buffer, epoch: number): void {
+  #refuse(tag: Buffer, epoch: number): void {
     this.#drop('unknown_hop')
     this.#d.mixer.stage({ out: null, tag, epoch, delayMs: 0 })
   }
 }
 
 /** Compiles only while the switch above handles every kind of WorkerResult. */
-function unreachable (r: never): never {
+function unreachable(r: never): never {
   throw new Error(`unwrap result of no known kind: ${JSON.stringify(r)}`)
 }

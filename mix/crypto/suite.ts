@@ -4,20 +4,20 @@
  * docs/PROTOCOL.md §1 lists where each comes from.
  */
 import { createCipheriv, hash, hkdfSync } from 'node:crypto'
-import type { BindingName, SodiumBinding } from './binding.ts'
 import { MixError } from '../errors.ts'
+import type { BindingName, SodiumBinding } from './binding.ts'
 
 export interface CryptoSuite extends SodiumBinding {
   /** HMAC-SHA256 over the concatenation of parts. */
-  hmacSha256 (key: Uint8Array, ...parts: Uint8Array[]): Buffer
+  hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Buffer
   /** HKDF-SHA256 Expand only: prk used directly as the PRK (RFC 5869 §2.3). */
-  hkdfExpand (prk: Uint8Array, info: Uint8Array, length: number): Buffer
+  hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Buffer
   /** Full HKDF-SHA256 (Extract then Expand). */
-  hkdf (ikm: Uint8Array, salt: Uint8Array, info: string, length: number): Buffer
+  hkdf(ikm: Uint8Array, salt: Uint8Array, info: string, length: number): Buffer
   /** out = input XOR AES-256-CTR keystream (16-byte IV = initial counter block). */
-  aes256CtrXor (out: Uint8Array, input: Uint8Array, key: Uint8Array, iv: Uint8Array): void
+  aes256CtrXor(out: Uint8Array, input: Uint8Array, key: Uint8Array, iv: Uint8Array): void
   /** SHA-512/256 (FIPS 180-4), 32 bytes. */
-  sha512_256 (msg: Uint8Array): Buffer
+  sha512_256(msg: Uint8Array): Buffer
 }
 
 /**
@@ -26,7 +26,7 @@ export interface CryptoSuite extends SodiumBinding {
  * seven HMACs per packet, so this keeps its worker threads' GC pauses short. Checked against
  * Katzenpost's HMAC vectors and the KDF vectors.
  */
-function hmac (key: Uint8Array, data: Uint8Array): Buffer {
+function hmac(key: Uint8Array, data: Uint8Array): Buffer {
   const k = key.length > 64 ? hash('sha256', key, 'buffer') : key
   const inner = Buffer.allocUnsafe(64 + data.length)
   const outer = Buffer.allocUnsafe(64 + 32)
@@ -40,13 +40,13 @@ function hmac (key: Uint8Array, data: Uint8Array): Buffer {
   return hash('sha256', outer, 'buffer')
 }
 
-function withNodePrimitives (b: SodiumBinding): CryptoSuite {
+function withNodePrimitives(b: SodiumBinding): CryptoSuite {
   return {
     ...b,
-    hmacSha256 (key, ...parts) {
+    hmacSha256(key, ...parts) {
       return hmac(key, parts.length === 1 ? parts[0]! : Buffer.concat(parts))
     },
-    hkdfExpand (prk, info, length) {
+    hkdfExpand(prk, info, length) {
       if (length > 255 * 32) throw new RangeError('HKDF-Expand length must be at most 8160 bytes')
       const out = Buffer.allocUnsafe(length)
       // T(i) = HMAC(prk, T(i-1) ‖ info ‖ i), built in one buffer.
@@ -60,14 +60,14 @@ function withNodePrimitives (b: SodiumBinding): CryptoSuite {
       }
       return out
     },
-    hkdf (ikm, salt, info, length) {
+    hkdf(ikm, salt, info, length) {
       return Buffer.from(hkdfSync('sha256', ikm, salt, info, length))
     },
-    aes256CtrXor (out, input, key, iv) {
+    aes256CtrXor(out, input, key, iv) {
       const c = createCipheriv('aes-256-ctr', key, iv)
       out.set(c.update(input))
     },
-    sha512_256 (msg) {
+    sha512_256(msg) {
       return hash('sha512-256', msg, 'buffer')
     }
   }
@@ -75,7 +75,7 @@ function withNodePrimitives (b: SodiumBinding): CryptoSuite {
 
 const cache = new Map<BindingName, Promise<CryptoSuite>>()
 
-async function load (name: BindingName): Promise<CryptoSuite> {
+async function load(name: BindingName): Promise<CryptoSuite> {
   try {
     if (name === 'sodium-native') {
       const { createNativeBinding } = await import('./native.ts')
@@ -96,7 +96,7 @@ async function load (name: BindingName): Promise<CryptoSuite> {
  * portable one when the addon cannot load (for example on a platform without a prebuild).
  * Tests and benchmarks pass a name to pin one binding.
  */
-export async function loadCrypto (binding: BindingName | 'auto' = 'auto'): Promise<CryptoSuite> {
+export async function loadCrypto(binding: BindingName | 'auto' = 'auto'): Promise<CryptoSuite> {
   if (binding === 'auto') {
     try {
       return await loadCrypto('sodium-native')

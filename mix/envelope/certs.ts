@@ -48,28 +48,37 @@ export interface SenderCert extends SenderCertBody {
   readonly encoded: Buffer
 }
 
-function key32 (what: string, k: Uint8Array): void {
+function key32(what: string, k: Uint8Array): void {
   if (!(k instanceof Uint8Array) || k.length !== 32) throw MixError.BAD_ARGUMENT(`${what} must be 32 bytes`)
 }
 
-function time (what: string, t: number): void {
-  if (!Number.isSafeInteger(t) || t < 0) throw MixError.BAD_ARGUMENT(`${what} must be a non-negative integer of milliseconds`)
+function time(what: string, t: number): void {
+  if (!Number.isSafeInteger(t) || t < 0)
+    throw MixError.BAD_ARGUMENT(`${what} must be a non-negative integer of milliseconds`)
 }
 
-export function encodeServerCertBody (b: ServerCertBody): Buffer {
+export function encodeServerCertBody(b: ServerCertBody): Buffer {
   key32('issuingKey', b.issuingKey)
-  time('notBeforeMs', b.notBeforeMs); time('notAfterMs', b.notAfterMs)
-  return new Writer().u8(CERT_VERSION).u32(b.keyId).u64(b.notBeforeMs).u64(b.notAfterMs).bytes(b.issuingKey).lp16(b.serverName).done()
+  time('notBeforeMs', b.notBeforeMs)
+  time('notAfterMs', b.notAfterMs)
+  return new Writer()
+    .u8(CERT_VERSION)
+    .u32(b.keyId)
+    .u64(b.notBeforeMs)
+    .u64(b.notAfterMs)
+    .bytes(b.issuingKey)
+    .lp16(b.serverName)
+    .done()
 }
 
 /** Issue a ServerCert with the homeserver's root (Ed25519 secret key, 64 bytes). */
-export function signServerCert (c: CryptoSuite, b: ServerCertBody, rootSecretKey: Uint8Array): ServerCert {
+export function signServerCert(c: CryptoSuite, b: ServerCertBody, rootSecretKey: Uint8Array): ServerCert {
   const body = encodeServerCertBody(b)
   const signature = Buffer.from(c.signDetached(Buffer.concat([SERVER_CERT_LABEL, body]), rootSecretKey))
   return { ...b, issuingKey: Buffer.from(b.issuingKey), body, signature, encoded: Buffer.concat([body, signature]) }
 }
 
-export function parseServerCert (bytes: Uint8Array): Result<ServerCert, SealCode> {
+export function parseServerCert(bytes: Uint8Array): Result<ServerCert, SealCode> {
   return parseWith('SEAL_SERVER_CERT_MALFORMED', () => {
     const r = new Reader(bytes)
     if (r.u8() !== CERT_VERSION) return fail('SEAL_SERVER_CERT_MALFORMED', 'version')
@@ -86,21 +95,38 @@ export function parseServerCert (bytes: Uint8Array): Result<ServerCert, SealCode
   })
 }
 
-export function encodeSenderCertBody (b: SenderCertBody): Buffer {
-  key32('senderX25519', b.senderX25519); key32('senderEd25519', b.senderEd25519)
-  time('issuedMs', b.issuedMs); time('expiresMs', b.expiresMs)
-  return new Writer().u8(CERT_VERSION).u32(b.signerKeyId).u64(b.issuedMs).u64(b.expiresMs)
-    .bytes(b.senderX25519).bytes(b.senderEd25519).lp16(b.userId).lp16(b.deviceId).done()
+export function encodeSenderCertBody(b: SenderCertBody): Buffer {
+  key32('senderX25519', b.senderX25519)
+  key32('senderEd25519', b.senderEd25519)
+  time('issuedMs', b.issuedMs)
+  time('expiresMs', b.expiresMs)
+  return new Writer()
+    .u8(CERT_VERSION)
+    .u32(b.signerKeyId)
+    .u64(b.issuedMs)
+    .u64(b.expiresMs)
+    .bytes(b.senderX25519)
+    .bytes(b.senderEd25519)
+    .lp16(b.userId)
+    .lp16(b.deviceId)
+    .done()
 }
 
 /** Issue a SenderCert with the ServerCert's issuing key (Ed25519 secret key, 64 bytes). */
-export function signSenderCert (c: CryptoSuite, b: SenderCertBody, issuingSecretKey: Uint8Array): SenderCert {
+export function signSenderCert(c: CryptoSuite, b: SenderCertBody, issuingSecretKey: Uint8Array): SenderCert {
   const body = encodeSenderCertBody(b)
   const signature = Buffer.from(c.signDetached(Buffer.concat([SENDER_CERT_LABEL, body]), issuingSecretKey))
-  return { ...b, senderX25519: Buffer.from(b.senderX25519), senderEd25519: Buffer.from(b.senderEd25519), body, signature, encoded: Buffer.concat([body, signature]) }
+  return {
+    ...b,
+    senderX25519: Buffer.from(b.senderX25519),
+    senderEd25519: Buffer.from(b.senderEd25519),
+    body,
+    signature,
+    encoded: Buffer.concat([body, signature])
+  }
 }
 
-export function parseSenderCert (bytes: Uint8Array): Result<SenderCert, SealCode> {
+export function parseSenderCert(bytes: Uint8Array): Result<SenderCert, SealCode> {
   return parseWith('SEAL_SENDER_CERT_MALFORMED', () => {
     const r = new Reader(bytes)
     if (r.u8() !== CERT_VERSION) return fail('SEAL_SENDER_CERT_MALFORMED', 'version')
@@ -115,12 +141,23 @@ export function parseSenderCert (bytes: Uint8Array): Result<SenderCert, SealCode
     const signature = r.bytes(64)
     r.end()
     const body = Buffer.from(bytes.subarray(0, bodyLen))
-    return ok({ signerKeyId, issuedMs, expiresMs, senderX25519, senderEd25519, userId, deviceId, body, signature, encoded: Buffer.from(bytes) })
+    return ok({
+      signerKeyId,
+      issuedMs,
+      expiresMs,
+      senderX25519,
+      senderEd25519,
+      userId,
+      deviceId,
+      body,
+      signature,
+      encoded: Buffer.from(bytes)
+    })
   })
 }
 
 /** The server part of a Matrix user ID ("@alice:example.org" -> "example.org"), or null. */
-export function userIdDomain (userId: string): string | null {
+export function userIdDomain(userId: string): string | null {
   if (!userId.startsWith('@')) return null
   const i = userId.indexOf(':')
   if (i < 2 || i === userId.length - 1) return null

@@ -4,8 +4,8 @@
  * wire = 0x11 ‖ e_pk(32) ‖ c_static(48) ‖ c_msg(|padded inner| + 16); 97 bytes of overhead.
  */
 import type { CryptoSuite } from '../crypto/suite.ts'
-import type { Rng } from '../rng.ts'
 import { MixError } from '../errors.ts'
+import type { Rng } from '../rng.ts'
 import { fail, ok, type Result } from './codec.ts'
 import type { SealCode } from './errors.ts'
 
@@ -14,14 +14,23 @@ export const V1_OVERHEAD = 1 + 32 + 48 + 16
 const L_EPH = Buffer.from('MXSS-v1 eph', 'latin1')
 const L_STATIC = Buffer.from('MXSS-v1 static', 'latin1')
 
-export interface X25519KeyPair { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
+export interface X25519KeyPair {
+  readonly publicKey: Uint8Array
+  readonly secretKey: Uint8Array
+}
 
-interface EphKeys { chain: Buffer, ke: Buffer, ne: Buffer }
+interface EphKeys {
+  chain: Buffer
+  ke: Buffer
+  ne: Buffer
+}
 
-function ephKeys (c: CryptoSuite, dh1: Uint8Array, ePk: Uint8Array, rPk: Uint8Array): EphKeys {
+function ephKeys(c: CryptoSuite, dh1: Uint8Array, ePk: Uint8Array, rPk: Uint8Array): EphKeys {
   const k1 = Buffer.alloc(32)
   c.blake2b(k1, Buffer.concat([L_EPH, dh1, ePk, rPk]))
-  const chain = Buffer.alloc(32); const ke = Buffer.alloc(32); const ne = Buffer.alloc(24)
+  const chain = Buffer.alloc(32)
+  const ke = Buffer.alloc(32)
+  const ne = Buffer.alloc(24)
   c.kdfDerive(chain, 1, 'MXSSeph1', k1)
   c.kdfDerive(ke, 2, 'MXSSeph1', k1)
   c.kdfDerive(ne, 3, 'MXSSeph1', k1)
@@ -29,10 +38,16 @@ function ephKeys (c: CryptoSuite, dh1: Uint8Array, ePk: Uint8Array, rPk: Uint8Ar
   return { chain, ke, ne }
 }
 
-function staticKeys (c: CryptoSuite, dh2: Uint8Array, cStatic: Uint8Array, chain: Uint8Array): { ks: Buffer, ns: Buffer } {
+function staticKeys(
+  c: CryptoSuite,
+  dh2: Uint8Array,
+  cStatic: Uint8Array,
+  chain: Uint8Array
+): { ks: Buffer; ns: Buffer } {
   const k2 = Buffer.alloc(32)
   c.blake2b(k2, Buffer.concat([L_STATIC, dh2, cStatic]), chain)
-  const ks = Buffer.alloc(32); const ns = Buffer.alloc(24)
+  const ks = Buffer.alloc(32)
+  const ns = Buffer.alloc(24)
   c.kdfDerive(ks, 1, 'MXSSsta1', k2)
   c.kdfDerive(ns, 2, 'MXSSsta1', k2)
   k2.fill(0)
@@ -40,7 +55,13 @@ function staticKeys (c: CryptoSuite, dh2: Uint8Array, cStatic: Uint8Array, chain
 }
 
 /** Seal a padded Inner from sender S to recipient device R. */
-export function sealV1 (c: CryptoSuite, paddedInner: Uint8Array, sender: X25519KeyPair, recipientPk: Uint8Array, rng: Rng): Buffer {
+export function sealV1(
+  c: CryptoSuite,
+  paddedInner: Uint8Array,
+  sender: X25519KeyPair,
+  recipientPk: Uint8Array,
+  rng: Rng
+): Buffer {
   const eSk = rng.bytes(32)
   const ePk = Buffer.alloc(32)
   c.x25519Base(ePk, eSk)
@@ -65,7 +86,7 @@ export interface OpenedV1 {
 }
 
 /** Open with the recipient device's key pair. Any AEAD failure is a hard failure. */
-export function openV1 (c: CryptoSuite, wire: Uint8Array, recipient: X25519KeyPair): Result<OpenedV1, SealCode> {
+export function openV1(c: CryptoSuite, wire: Uint8Array, recipient: X25519KeyPair): Result<OpenedV1, SealCode> {
   if (wire.length < V1_OVERHEAD || wire[0] !== ENVELOPE_V1) return fail('SEAL_ENVELOPE_MALFORMED')
   const hdr = wire.subarray(0, 33)
   const ePk = wire.subarray(1, 33)

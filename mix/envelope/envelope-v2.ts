@@ -3,11 +3,11 @@
  * randomness-reuse KEM on libsodium. Per device: 0x22 ‖ C_i(32) ‖ AT_i(16) ‖ E_pk(32) ‖ ct.
  */
 import type { CryptoSuite } from '../crypto/suite.ts'
-import type { Rng } from '../rng.ts'
 import { MixError } from '../errors.ts'
+import type { Rng } from '../rng.ts'
 import { fail, ok, type Result } from './codec.ts'
-import type { SealCode } from './errors.ts'
 import type { X25519KeyPair } from './envelope-v1.ts'
+import type { SealCode } from './errors.ts'
 
 export const ENVELOPE_V2 = 0x22
 export const V2_OVERHEAD = 1 + 32 + 16 + 32 + 16
@@ -29,20 +29,27 @@ export interface SealedV2 {
   readonly copies: V2Copy[]
 }
 
-function derive (c: CryptoSuite, m: Uint8Array): { r: Buffer, k: Buffer } {
-  const r = Buffer.alloc(32); const k = Buffer.alloc(32)
+function derive(c: CryptoSuite, m: Uint8Array): { r: Buffer; k: Buffer } {
+  const r = Buffer.alloc(32)
+  const k = Buffer.alloc(32)
   c.kdfDerive(r, 1, 'MXSSv2rk', m)
   c.kdfDerive(k, 2, 'MXSSv2rk', m)
   return { r, k }
 }
 
-function hash (c: CryptoSuite, n: number, ...parts: Uint8Array[]): Buffer {
+function hash(c: CryptoSuite, n: number, ...parts: Uint8Array[]): Buffer {
   const out = Buffer.alloc(n)
   c.blake2b(out, Buffer.concat(parts))
   return out
 }
 
-export function sealV2 (c: CryptoSuite, paddedInner: Uint8Array, sender: X25519KeyPair, recipients: readonly Uint8Array[], rng: Rng): SealedV2 {
+export function sealV2(
+  c: CryptoSuite,
+  paddedInner: Uint8Array,
+  sender: X25519KeyPair,
+  recipients: readonly Uint8Array[],
+  rng: Rng
+): SealedV2 {
   if (recipients.length === 0) throw MixError.BAD_ARGUMENT('a v2 envelope needs at least one recipient')
   const m = rng.bytes(32)
   const { r, k } = derive(c, m)
@@ -63,7 +70,7 @@ export function sealV2 (c: CryptoSuite, paddedInner: Uint8Array, sender: X25519K
 }
 
 /** The bytes delivered to one device. */
-export function v2CopyWire (s: { ePk: Uint8Array, ct: Uint8Array }, copy: { c: Uint8Array, at: Uint8Array }): Buffer {
+export function v2CopyWire(s: { ePk: Uint8Array; ct: Uint8Array }, copy: { c: Uint8Array; at: Uint8Array }): Buffer {
   return Buffer.concat([Buffer.of(ENVELOPE_V2), copy.c, copy.at, s.ePk, s.ct])
 }
 
@@ -74,7 +81,7 @@ export interface OpenedV2 {
   readonly at: Buffer
 }
 
-export function openV2 (c: CryptoSuite, wire: Uint8Array, recipient: X25519KeyPair): Result<OpenedV2, SealCode> {
+export function openV2(c: CryptoSuite, wire: Uint8Array, recipient: X25519KeyPair): Result<OpenedV2, SealCode> {
   if (wire.length < V2_OVERHEAD || wire[0] !== ENVELOPE_V2) return fail('SEAL_ENVELOPE_MALFORMED')
   const ci = wire.subarray(1, 33)
   const at = wire.subarray(33, 49)
@@ -88,8 +95,12 @@ export function openV2 (c: CryptoSuite, wire: Uint8Array, recipient: X25519KeyPa
   const { r, k } = derive(c, m)
   const check = Buffer.alloc(32)
   c.x25519Base(check, r)
-  m.fill(0); r.fill(0)
-  if (!c.equal(check, ePk)) { k.fill(0); return fail('SEAL_V2_KEY_MISMATCH') }
+  m.fill(0)
+  r.fill(0)
+  if (!c.equal(check, ePk)) {
+    k.fill(0)
+    return fail('SEAL_V2_KEY_MISMATCH')
+  }
   const inner = c.aeadDecrypt(ct, AD, NONCE0, k)
   k.fill(0)
   if (inner === null) return fail('SEAL_DECRYPT_FAILED', 'message')
@@ -100,7 +111,12 @@ export function openV2 (c: CryptoSuite, wire: Uint8Array, recipient: X25519KeyPa
  * Open step 4: recompute AT_i with the sender key the (not yet trusted) SenderCert names;
  * X25519(R_sk, S_pk) equals the sender's X25519(S_sk, R_pk). Constant-time compare.
  */
-export function verifyV2Sender (c: CryptoSuite, opened: OpenedV2, recipient: X25519KeyPair, senderPk: Uint8Array): boolean {
+export function verifyV2Sender(
+  c: CryptoSuite,
+  opened: OpenedV2,
+  recipient: X25519KeyPair,
+  senderPk: Uint8Array
+): boolean {
   const d = Buffer.alloc(32)
   if (!c.x25519(d, recipient.secretKey, senderPk)) return false
   const want = hash(c, 16, L_DH_SENDER, d, opened.ePk, opened.c, senderPk, recipient.publicKey)

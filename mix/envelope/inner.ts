@@ -28,9 +28,12 @@ export interface Inner {
 }
 
 /** Pad to the smallest bucket that is larger than the input. */
-export function padToBucket (b: Uint8Array): Buffer {
+export function padToBucket(b: Uint8Array): Buffer {
   const size = BUCKETS.find(n => n > b.length)
-  if (size === undefined) throw MixError.BAD_ARGUMENT(`inner content of ${b.length} bytes does not fit the largest bucket (${MAX_BUCKET - 1} bytes)`)
+  if (size === undefined)
+    throw MixError.BAD_ARGUMENT(
+      `inner content of ${b.length} bytes does not fit the largest bucket (${MAX_BUCKET - 1} bytes)`
+    )
   const out = Buffer.alloc(size)
   out.set(b)
   out[b.length] = 0x80
@@ -38,7 +41,7 @@ export function padToBucket (b: Uint8Array): Buffer {
 }
 
 /** Undo padToBucket; null unless the length is a bucket and the padding is well formed. */
-export function unpadBucket (b: Uint8Array): Buffer | null {
+export function unpadBucket(b: Uint8Array): Buffer | null {
   if (!(BUCKETS as readonly number[]).includes(b.length)) return null
   let i = b.length - 1
   while (i >= 0 && b[i] === 0) i--
@@ -46,14 +49,23 @@ export function unpadBucket (b: Uint8Array): Buffer | null {
   return Buffer.from(b.subarray(0, i))
 }
 
-export function encodeInner (i: Inner): Buffer {
-  if (!TYPE_SET.has(i.contentType)) throw MixError.BAD_ARGUMENT(`contentType ${i.contentType} is not one of ${[...TYPE_SET].join(', ')}`)
-  if (!HINT_SET.has(i.contentHint)) throw MixError.BAD_ARGUMENT(`contentHint ${i.contentHint} is not one of ${[...HINT_SET].join(', ')}`)
-  const raw = new Writer().u8(i.contentType).u8(i.contentHint).lp16(i.senderCert).lp16(i.serverCert).lp16(i.groupId).lp32(i.content).done()
+export function encodeInner(i: Inner): Buffer {
+  if (!TYPE_SET.has(i.contentType))
+    throw MixError.BAD_ARGUMENT(`contentType ${i.contentType} is not one of ${[...TYPE_SET].join(', ')}`)
+  if (!HINT_SET.has(i.contentHint))
+    throw MixError.BAD_ARGUMENT(`contentHint ${i.contentHint} is not one of ${[...HINT_SET].join(', ')}`)
+  const raw = new Writer()
+    .u8(i.contentType)
+    .u8(i.contentHint)
+    .lp16(i.senderCert)
+    .lp16(i.serverCert)
+    .lp16(i.groupId)
+    .lp32(i.content)
+    .done()
   return padToBucket(raw)
 }
 
-export function parseInner (padded: Uint8Array): Result<Inner, SealCode> {
+export function parseInner(padded: Uint8Array): Result<Inner, SealCode> {
   const raw = unpadBucket(padded)
   if (raw === null) return fail('SEAL_PADDING_INVALID')
   return parseWith('SEAL_INNER_MALFORMED', () => {

@@ -4,10 +4,19 @@
  */
 import type { CryptoSuite } from '../crypto/suite.ts'
 import type { Rng } from '../rng.ts'
+import {
+  parseSenderCert,
+  parseServerCert,
+  SENDER_CERT_LABEL,
+  SENDER_CERT_LIFETIME_MS,
+  SERVER_CERT_LABEL,
+  type SenderCert,
+  type ServerCert,
+  userIdDomain
+} from './certs.ts'
 import { fail, ok, type Result } from './codec.ts'
-import { parseSenderCert, parseServerCert, SENDER_CERT_LABEL, SENDER_CERT_LIFETIME_MS, SERVER_CERT_LABEL, userIdDomain, type SenderCert, type ServerCert } from './certs.ts'
 import { ENVELOPE_V1, openV1, sealV1, type X25519KeyPair } from './envelope-v1.ts'
-import { ENVELOPE_V2, openV2, sealV2, verifyV2Sender, type SealedV2 } from './envelope-v2.ts'
+import { ENVELOPE_V2, openV2, type SealedV2, sealV2, verifyV2Sender } from './envelope-v2.ts'
 import type { SealCode } from './errors.ts'
 import { encodeInner, parseInner } from './inner.ts'
 
@@ -24,7 +33,7 @@ export interface OutgoingMessage {
   readonly serverCert?: ServerCert
 }
 
-function inner (m: OutgoingMessage): Buffer {
+function inner(m: OutgoingMessage): Buffer {
   return encodeInner({
     contentType: m.contentType,
     contentHint: m.contentHint ?? 0,
@@ -36,31 +45,43 @@ function inner (m: OutgoingMessage): Buffer {
 }
 
 /** Seal a message to one recipient device (envelope v1). */
-export function sealMessage (c: CryptoSuite, m: OutgoingMessage, sender: X25519KeyPair, recipientPk: Uint8Array, rng: Rng): Buffer {
+export function sealMessage(
+  c: CryptoSuite,
+  m: OutgoingMessage,
+  sender: X25519KeyPair,
+  recipientPk: Uint8Array,
+  rng: Rng
+): Buffer {
   return sealV1(c, inner(m), sender, recipientPk, rng)
 }
 
 /** Seal a message to many recipient devices at once (envelope v2). */
-export function sealMessageV2 (c: CryptoSuite, m: OutgoingMessage, sender: X25519KeyPair, recipientPks: readonly Uint8Array[], rng: Rng): SealedV2 {
+export function sealMessageV2(
+  c: CryptoSuite,
+  m: OutgoingMessage,
+  sender: X25519KeyPair,
+  recipientPks: readonly Uint8Array[],
+  rng: Rng
+): SealedV2 {
   return sealV2(c, inner(m), sender, recipientPks, rng)
 }
 
 export interface TrustStore {
   /** Pinned Ed25519 trust roots for a server name; empty when none is pinned. */
-  roots (serverName: string): readonly Uint8Array[]
+  roots(serverName: string): readonly Uint8Array[]
   /** A cached ServerCert of that server, for certificates sent by reference. */
-  serverCert (serverName: string, keyId: number): ServerCert | undefined
+  serverCert(serverName: string, keyId: number): ServerCert | undefined
   /** Revoked ServerCert key IDs of that server. */
-  isRevoked (serverName: string, keyId: number): boolean
+  isRevoked(serverName: string, keyId: number): boolean
 }
 
 export interface VerifyOptions {
   readonly nowMs: number
   readonly skewMs?: number
   /** The recipient's own user and device: a message from them is refused (step 6). */
-  readonly self?: { readonly userId: string, readonly deviceId: string }
+  readonly self?: { readonly userId: string; readonly deviceId: string }
   /** Optional step 7: the device keys published for (user, device), e.g. from /keys/query. */
-  readonly deviceKeys?: (userId: string, deviceId: string) => { ed25519: Uint8Array, x25519: Uint8Array } | undefined
+  readonly deviceKeys?: (userId: string, deviceId: string) => { ed25519: Uint8Array; x25519: Uint8Array } | undefined
 }
 
 export interface VerifiedMessage {
@@ -79,14 +100,20 @@ export interface VerifiedMessage {
 }
 
 /** Verify ServerCert under every pinned root with a constant-time accumulator (no early exit). */
-function verifiedByAnyRoot (c: CryptoSuite, cert: ServerCert, roots: readonly Uint8Array[]): boolean {
+function verifiedByAnyRoot(c: CryptoSuite, cert: ServerCert, roots: readonly Uint8Array[]): boolean {
   const msg = Buffer.concat([SERVER_CERT_LABEL, cert.body])
   let acc = 0
   for (const root of roots) acc |= c.verifyDetached(cert.signature, msg, root) ? 1 : 0
   return acc === 1
 }
 
-function checkChain (c: CryptoSuite, sc: SenderCert, embedded: Uint8Array, trust: TrustStore, o: VerifyOptions): Result<ServerCert, SealCode> {
+function checkChain(
+  c: CryptoSuite,
+  sc: SenderCert,
+  embedded: Uint8Array,
+  trust: TrustStore,
+  o: VerifyOptions
+): Result<ServerCert, SealCode> {
   const skew = o.skewMs ?? DEFAULT_SKEW_MS
   const domain = userIdDomain(sc.userId)
   if (domain === null) return fail('SEAL_SENDER_CERT_MALFORMED', 'user_id')
@@ -109,10 +136,12 @@ function checkChain (c: CryptoSuite, sc: SenderCert, embedded: Uint8Array, trust
   // Step 4: evil.org must not vouch for @alice:good.org.
   if (domain !== server.serverName) return fail('SEAL_DOMAIN_MISMATCH')
   // Step 5: the SenderCert under the issuing key, and its times.
-  if (!c.verifyDetached(sc.signature, Buffer.concat([SENDER_CERT_LABEL, sc.body]), server.issuingKey)) return fail('SEAL_SENDER_CERT_BAD_SIGNATURE')
+  if (!c.verifyDetached(sc.signature, Buffer.concat([SENDER_CERT_LABEL, sc.body]), server.issuingKey))
+    return fail('SEAL_SENDER_CERT_BAD_SIGNATURE')
   if (sc.issuedMs > o.nowMs + skew) return fail('SEAL_SENDER_CERT_FROM_FUTURE')
   if (o.nowMs > sc.expiresMs) return fail('SEAL_SENDER_CERT_EXPIRED')
-  if (sc.expiresMs <= sc.issuedMs || sc.expiresMs - sc.issuedMs > SENDER_CERT_LIFETIME_MS) return fail('SEAL_SENDER_CERT_LIFETIME')
+  if (sc.expiresMs <= sc.issuedMs || sc.expiresMs - sc.issuedMs > SENDER_CERT_LIFETIME_MS)
+    return fail('SEAL_SENDER_CERT_LIFETIME')
   return ok(server)
 }
 
@@ -120,7 +149,13 @@ function checkChain (c: CryptoSuite, sc: SenderCert, embedded: Uint8Array, trust
  * Open an envelope addressed to this device and verify it (docs/PROTOCOL.md §14 steps 1-7).
  * Steps 8-9 (the inner Olm/Megolm/MLS layer and the UI) belong to the chat client.
  */
-export function openMessage (c: CryptoSuite, wire: Uint8Array, recipient: X25519KeyPair, trust: TrustStore, o: VerifyOptions): Result<VerifiedMessage, SealCode> {
+export function openMessage(
+  c: CryptoSuite,
+  wire: Uint8Array,
+  recipient: X25519KeyPair,
+  trust: TrustStore,
+  o: VerifyOptions
+): Result<VerifiedMessage, SealCode> {
   // Step 1: open v1 or v2; AEAD failures are hard failures. Unpad.
   let paddedInner: Buffer
   let bind: (senderPk: Uint8Array) => boolean
@@ -130,14 +165,14 @@ export function openMessage (c: CryptoSuite, wire: Uint8Array, recipient: X25519
     if (!r.ok) return r
     paddedInner = r.value.paddedInner
     const senderPk = r.value.senderPk
-    bind = (pk) => c.equal(pk, senderPk)
+    bind = pk => c.equal(pk, senderPk)
     version = 1
   } else if (wire[0] === ENVELOPE_V2) {
     const r = openV2(c, wire, recipient)
     if (!r.ok) return r
     paddedInner = r.value.paddedInner
     const opened = r.value
-    bind = (pk) => verifyV2Sender(c, opened, recipient, pk)
+    bind = pk => verifyV2Sender(c, opened, recipient, pk)
     version = 2
   } else {
     return fail('SEAL_ENVELOPE_MALFORMED', 'version')
@@ -153,15 +188,23 @@ export function openMessage (c: CryptoSuite, wire: Uint8Array, recipient: X25519
   const chain = checkChain(c, cert, inner.value.serverCert, trust, o)
   if (!chain.ok) return chain
   // Step 6: no self-sends.
-  if (o.self !== undefined && o.self.userId === cert.userId && o.self.deviceId === cert.deviceId) return fail('SEAL_SELF_SEND')
+  if (o.self !== undefined && o.self.userId === cert.userId && o.self.deviceId === cert.deviceId)
+    return fail('SEAL_SELF_SEND')
   // Step 7 (optional): the certificate's keys are the device's published keys.
   if (o.deviceKeys !== undefined) {
     const dk = o.deviceKeys(cert.userId, cert.deviceId)
-    if (dk === undefined || !c.equal(dk.ed25519, cert.senderEd25519) || !c.equal(dk.x25519, cert.senderX25519)) return fail('SEAL_DEVICE_KEYS_MISMATCH')
+    if (dk === undefined || !c.equal(dk.ed25519, cert.senderEd25519) || !c.equal(dk.x25519, cert.senderX25519))
+      return fail('SEAL_DEVICE_KEYS_MISMATCH')
   }
   return ok({
     envelopeVersion: version,
-    sender: { userId: cert.userId, deviceId: cert.deviceId, serverName: chain.value.serverName, x25519: Buffer.from(cert.senderX25519), ed25519: Buffer.from(cert.senderEd25519) },
+    sender: {
+      userId: cert.userId,
+      deviceId: cert.deviceId,
+      serverName: chain.value.serverName,
+      x25519: Buffer.from(cert.senderX25519),
+      ed25519: Buffer.from(cert.senderEd25519)
+    },
     contentType: inner.value.contentType,
     contentHint: inner.value.contentHint,
     groupId: Buffer.from(inner.value.groupId),

@@ -12,9 +12,9 @@
 import type { CryptoSuite } from '../crypto/suite.ts'
 import { MixError } from '../errors.ts'
 import { fail, ok, parseWith, Reader, type Result, Writer } from './codec.ts'
-import type { SealCode } from './errors.ts'
 import type { X25519KeyPair } from './envelope-v1.ts'
 import { ENVELOPE_V2, type SealedV2 } from './envelope-v2.ts'
+import type { SealCode } from './errors.ts'
 
 export const SUBMIT_VERSION = 1
 /** The Matrix event type under which an ingress delivers a sealed envelope to a device. */
@@ -30,8 +30,13 @@ export const HOUR_MS = 3_600_000
 const DELIVER_LABEL = Buffer.from('MXSS-v1 deliver\0', 'latin1')
 
 export type DeliveryAuth =
-  | { readonly scheme: 'capability' | 'group', readonly keyId: number, readonly epochHour: number, readonly signature: Buffer }
-  | { readonly scheme: 'bearer', readonly token: Buffer }
+  | {
+      readonly scheme: 'capability' | 'group'
+      readonly keyId: number
+      readonly epochHour: number
+      readonly signature: Buffer
+    }
+  | { readonly scheme: 'bearer'; readonly token: Buffer }
 
 export interface SubmitRequest {
   readonly kind: typeof KIND_TO_DEVICE_V1 | typeof KIND_TO_DEVICE_V2_BATCH
@@ -41,35 +46,53 @@ export interface SubmitRequest {
   readonly envelope: Buffer
 }
 
-export function epochHour (nowMs: number): number {
+export function epochHour(nowMs: number): number {
   return Math.floor(nowMs / HOUR_MS)
 }
 
-function deliverMessage (c: CryptoSuite, dest: string, hour: number, envelope: Uint8Array): Buffer {
+function deliverMessage(c: CryptoSuite, dest: string, hour: number, envelope: Uint8Array): Buffer {
   const h = Buffer.alloc(32)
   c.blake2b(h, envelope)
   return Buffer.concat([DELIVER_LABEL, new Writer().lp16(dest).u32(hour).done(), h])
 }
 
 /** Authorize one envelope for one destination in one hour with the recipient's capability key. */
-export function signDelivery (c: CryptoSuite, capSecretKey: Uint8Array, keyId: number, dest: string, nowMs: number, envelope: Uint8Array, scheme: 'capability' | 'group' = 'capability'): DeliveryAuth {
+export function signDelivery(
+  c: CryptoSuite,
+  capSecretKey: Uint8Array,
+  keyId: number,
+  dest: string,
+  nowMs: number,
+  envelope: Uint8Array,
+  scheme: 'capability' | 'group' = 'capability'
+): DeliveryAuth {
   const hour = epochHour(nowMs)
-  return { scheme, keyId, epochHour: hour, signature: Buffer.from(c.signDetached(deliverMessage(c, dest, hour, envelope), capSecretKey)) }
+  return {
+    scheme,
+    keyId,
+    epochHour: hour,
+    signature: Buffer.from(c.signDetached(deliverMessage(c, dest, hour, envelope), capSecretKey))
+  }
 }
 
-function encodeAuth (a: DeliveryAuth): Buffer {
+function encodeAuth(a: DeliveryAuth): Buffer {
   if (a.scheme === 'bearer') {
     if (a.token.length !== 32) throw MixError.BAD_ARGUMENT('a bearer token must be 32 bytes')
     return Buffer.concat([Buffer.of(SCHEME_BEARER), a.token])
   }
-  return new Writer().u8(a.scheme === 'capability' ? SCHEME_CAPABILITY : SCHEME_GROUP_CAPABILITY).u32(a.keyId).u32(a.epochHour).bytes(a.signature).done()
+  return new Writer()
+    .u8(a.scheme === 'capability' ? SCHEME_CAPABILITY : SCHEME_GROUP_CAPABILITY)
+    .u32(a.keyId)
+    .u32(a.epochHour)
+    .bytes(a.signature)
+    .done()
 }
 
-export function encodeSubmit (r: SubmitRequest): Buffer {
+export function encodeSubmit(r: SubmitRequest): Buffer {
   return new Writer().u8(SUBMIT_VERSION).u8(r.kind).lp16(r.dest).lp16(encodeAuth(r.auth)).bytes(r.envelope).done()
 }
 
-export function parseSubmit (bytes: Uint8Array): Result<SubmitRequest, SealCode> {
+export function parseSubmit(bytes: Uint8Array): Result<SubmitRequest, SealCode> {
   return parseWith('SEAL_SUBMIT_MALFORMED', () => {
     const r = new Reader(bytes)
     if (r.u8() !== SUBMIT_VERSION) return fail('SEAL_SUBMIT_UNSUPPORTED', 'version')
@@ -81,7 +104,12 @@ export function parseSubmit (bytes: Uint8Array): Result<SubmitRequest, SealCode>
     const scheme = a.u8()
     let auth: DeliveryAuth
     if (scheme === SCHEME_CAPABILITY || scheme === SCHEME_GROUP_CAPABILITY) {
-      auth = { scheme: scheme === SCHEME_CAPABILITY ? 'capability' : 'group', keyId: a.u32(), epochHour: a.u32(), signature: a.bytes(64) }
+      auth = {
+        scheme: scheme === SCHEME_CAPABILITY ? 'capability' : 'group',
+        keyId: a.u32(),
+        epochHour: a.u32(),
+        signature: a.bytes(64)
+      }
     } else if (scheme === SCHEME_BEARER) {
       auth = { scheme: 'bearer', token: a.bytes(32) }
     } else {
@@ -95,12 +123,16 @@ export function parseSubmit (bytes: Uint8Array): Result<SubmitRequest, SealCode>
 }
 
 /** Seal a SubmitRequest to the ingress's X25519 box key (48 bytes of overhead). */
-export function sealSubmit (c: CryptoSuite, r: SubmitRequest, ingressPk: Uint8Array): Buffer {
+export function sealSubmit(c: CryptoSuite, r: SubmitRequest, ingressPk: Uint8Array): Buffer {
   return Buffer.from(c.boxSeal(encodeSubmit(r), ingressPk))
 }
 
 /** Ingress step 1: open the box and parse strictly. */
-export function openSubmit (c: CryptoSuite, sealed: Uint8Array, ingress: X25519KeyPair): Result<SubmitRequest, SealCode> {
+export function openSubmit(
+  c: CryptoSuite,
+  sealed: Uint8Array,
+  ingress: X25519KeyPair
+): Result<SubmitRequest, SealCode> {
   const pt = c.boxSealOpen(sealed, ingress.publicKey, ingress.secretKey)
   if (pt === null) return fail('SEAL_SUBMIT_UNOPENABLE')
   return parseSubmit(pt)
@@ -109,7 +141,7 @@ export function openSubmit (c: CryptoSuite, sealed: Uint8Array, ingress: X25519K
 /** What the ingress holds for one local destination. */
 export interface DestinationAuth {
   /** Current and (within its 24 h grace) previous capability public keys. */
-  readonly capabilityKeys: ReadonlyArray<{ readonly keyId: number, readonly publicKey: Uint8Array }>
+  readonly capabilityKeys: ReadonlyArray<{ readonly keyId: number; readonly publicKey: Uint8Array }>
   /** BLAKE2b-256 hashes of accepted bearer tokens (the fallback of §9). */
   readonly bearerHashes?: readonly Uint8Array[]
 }
@@ -117,9 +149,9 @@ export interface DestinationAuth {
 export interface DeliveryCheck {
   readonly nowMs: number
   /** Returns undefined for a destination that is not local or does not exist. */
-  lookup (dest: string): DestinationAuth | undefined
+  lookup(dest: string): DestinationAuth | undefined
   /** Envelope-hash replay cache of the current window: true if seen before (and insert it). */
-  seen (envelopeHash: Buffer): boolean
+  seen(envelopeHash: Buffer): boolean
 }
 
 /** A fixed stand-in key for unknown destinations: the work is done, the result ignored, the request refused. */
@@ -132,11 +164,17 @@ export type DenyDetail = 'unknown_destination' | 'unknown_key' | 'bad_signature'
  * cannot tell an unknown destination from a bad signature (Signal answers 401, never 404);
  * `detail` is for the ingress's own counters and tests, never for the sender.
  */
-export function checkDelivery (c: CryptoSuite, r: SubmitRequest, chk: DeliveryCheck): Result<{ envelopeHash: Buffer }, 'SEAL_AUTH_DENIED'> {
+export function checkDelivery(
+  c: CryptoSuite,
+  r: SubmitRequest,
+  chk: DeliveryCheck
+): Result<{ envelopeHash: Buffer }, 'SEAL_AUTH_DENIED'> {
   const deny = (d: DenyDetail): Result<{ envelopeHash: Buffer }, 'SEAL_AUTH_DENIED'> => fail('SEAL_AUTH_DENIED', d)
   // An unknown destination goes through the same work as a known one before it is refused.
   const known = chk.lookup(r.dest)
-  const da: DestinationAuth = known ?? { capabilityKeys: r.auth.scheme === 'bearer' ? [] : [{ keyId: r.auth.keyId, publicKey: UNKNOWN_DEST_KEY }] }
+  const da: DestinationAuth = known ?? {
+    capabilityKeys: r.auth.scheme === 'bearer' ? [] : [{ keyId: r.auth.keyId, publicKey: UNKNOWN_DEST_KEY }]
+  }
   const envelopeHash = Buffer.alloc(32)
   c.blake2b(envelopeHash, r.envelope)
   const a = r.auth
@@ -151,7 +189,8 @@ export function checkDelivery (c: CryptoSuite, r: SubmitRequest, chk: DeliveryCh
     const key = da.capabilityKeys.find(k => k.keyId === a.keyId)
     if (key === undefined) refused = 'unknown_key'
     else if (Math.abs(a.epochHour - epochHour(chk.nowMs)) > 1) refused = 'stale_hour'
-    else if (!c.verifyDetached(a.signature, deliverMessage(c, r.dest, a.epochHour, r.envelope), key.publicKey)) refused = 'bad_signature'
+    else if (!c.verifyDetached(a.signature, deliverMessage(c, r.dest, a.epochHour, r.envelope), key.publicKey))
+      refused = 'bad_signature'
   }
   if (known === undefined) return deny('unknown_destination')
   if (refused !== null) return deny(refused)
@@ -164,25 +203,27 @@ export function checkDelivery (c: CryptoSuite, r: SubmitRequest, chk: DeliveryCh
  * batch = 0x22 ‖ E_pk(32) ‖ u16 n ‖ n × (lp16 device_id ‖ C_i(32) ‖ AT_i(16)) ‖ ct
  * The ingress expands it into n copies 0x22 ‖ C_i ‖ AT_i ‖ E_pk ‖ ct, one per device.
  */
-export function encodeV2Batch (s: SealedV2, deviceIds: readonly string[]): Buffer {
+export function encodeV2Batch(s: SealedV2, deviceIds: readonly string[]): Buffer {
   if (deviceIds.length !== s.copies.length) throw MixError.BAD_ARGUMENT('one device id per v2 copy')
   const w = new Writer().u8(ENVELOPE_V2).bytes(s.ePk).u16(s.copies.length)
   s.copies.forEach((cp, i) => w.lp16(deviceIds[i]!).bytes(cp.c).bytes(cp.at))
   return w.bytes(s.ct).done()
 }
 
-export function expandV2Batch (batch: Uint8Array): Result<Array<{ deviceId: string, envelope: Buffer }>, SealCode> {
+export function expandV2Batch(batch: Uint8Array): Result<Array<{ deviceId: string; envelope: Buffer }>, SealCode> {
   return parseWith('SEAL_ENVELOPE_MALFORMED', () => {
     const r = new Reader(batch)
     if (r.u8() !== ENVELOPE_V2) return fail('SEAL_ENVELOPE_MALFORMED', 'version')
     const ePk = r.bytes(32)
     const n = r.u16()
     if (n === 0) return fail('SEAL_ENVELOPE_MALFORMED', 'empty')
-    const parts: Array<{ deviceId: string, c: Buffer, at: Buffer }> = []
+    const parts: Array<{ deviceId: string; c: Buffer; at: Buffer }> = []
     for (let i = 0; i < n; i++) parts.push({ deviceId: r.text16(), c: r.bytes(32), at: r.bytes(16) })
     const ct = r.rest()
     if (ct.length < 16) return fail('SEAL_ENVELOPE_MALFORMED', 'ciphertext')
     if (new Set(parts.map(p => p.deviceId)).size !== n) return fail('SEAL_ENVELOPE_MALFORMED', 'duplicate device')
-    return ok(parts.map(p => ({ deviceId: p.deviceId, envelope: Buffer.concat([Buffer.of(ENVELOPE_V2), p.c, p.at, ePk, ct]) })))
+    return ok(
+      parts.map(p => ({ deviceId: p.deviceId, envelope: Buffer.concat([Buffer.of(ENVELOPE_V2), p.c, p.at, ePk, ct]) }))
+    )
   })
 }

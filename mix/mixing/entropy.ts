@@ -7,7 +7,10 @@
  * equally likely to be any given output, so P(input) = S / pool_t. Inputs are grouped by arrival
  * round; groups whose survival falls below 1e-9 are forgotten (bounded memory).
  */
-interface Group { count: number, survival: number }
+interface Group {
+  count: number
+  survival: number
+}
 
 export class PoolEntropy {
   #groups: Group[] = []
@@ -15,13 +18,15 @@ export class PoolEntropy {
   #last = 0
 
   /** Count a packet entering the pool during the current round. */
-  arrive (n = 1): void { this.#arrivals += n }
+  arrive(n = 1): void {
+    this.#arrivals += n
+  }
 
   /**
    * Close a round: `poolBefore` packets were held when it started releasing, `released` left.
    * Returns the estimated entropy in bits of one output of this round (0 if nothing left).
    */
-  round (poolBefore: number, released: number): number {
+  round(poolBefore: number, released: number): number {
     if (this.#arrivals > 0) this.#groups.push({ count: this.#arrivals, survival: 1 })
     this.#arrivals = 0
     let h = 0
@@ -42,5 +47,7 @@ export class PoolEntropy {
     return h
   }
 
-  get lastBits (): number { return this.#last }
+  get lastBits(): number {
+    return this.#last
+  }
 }

@@ -9,7 +9,7 @@ import type { MixingParams } from '../directory/document.ts'
 import type { Rng } from '../rng.ts'
 
 /** A uniform integer in [0, n) by rejection sampling on 32-bit draws. */
-export function randomInt (rng: Rng, n: number): number {
+export function randomInt(rng: Rng, n: number): number {
   if (n <= 1) return 0
   const limit = Math.floor(0x100000000 / n) * n
   for (;;) {
@@ -19,7 +19,7 @@ export function randomInt (rng: Rng, n: number): number {
 }
 
 /** Fisher-Yates shuffle in place. */
-export function shuffle<T> (a: T[], rng: Rng): T[] {
+export function shuffle<T>(a: T[], rng: Rng): T[] {
   for (let i = a.length - 1; i > 0; i--) {
     const j = randomInt(rng, i + 1)
     const t = a[i]!
@@ -29,7 +29,11 @@ export function shuffle<T> (a: T[], rng: Rng): T[] {
   return a
 }
 
-interface Held<T> { readonly item: T, readonly arrivedMs: number, readonly releaseAtMs: number }
+interface Held<T> {
+  readonly item: T
+  readonly arrivedMs: number
+  readonly releaseAtMs: number
+}
 
 export interface RoundResult<T> {
   /** What leaves this round, in a uniformly random order. */
@@ -42,20 +46,28 @@ export interface MixStrategy<T> {
   readonly size: number
   readonly capacity: number
   /** Add a packet; returns the packet dropped to stay within capacity, if any (it may be the new one). */
-  add (item: T, nowMs: number, delayMs: number, rng: Rng): T | undefined
-  round (nowMs: number, rng: Rng): RoundResult<T>
+  add(item: T, nowMs: number, delayMs: number, rng: Rng): T | undefined
+  round(nowMs: number, rng: Rng): RoundResult<T>
   /** Everything still held (shutdown: what is lost). */
-  drain (): T[]
+  drain(): T[]
 }
 
 abstract class Pool<T> implements MixStrategy<T> {
   protected held: Array<Held<T>> = []
-  constructor (readonly capacity: number, protected readonly p: MixingParams) {}
-  get size (): number { return this.held.length }
+  constructor(
+    readonly capacity: number,
+    protected readonly p: MixingParams
+  ) {}
+  get size(): number {
+    return this.held.length
+  }
 
-  add (item: T, nowMs: number, delayMs: number, rng: Rng): T | undefined {
+  add(item: T, nowMs: number, delayMs: number, rng: Rng): T | undefined {
     const h: Held<T> = { item, arrivedMs: nowMs, releaseAtMs: nowMs + Math.min(delayMs, this.p.maxDelayMs) }
-    if (this.held.length < this.capacity) { this.held.push(h); return undefined }
+    if (this.held.length < this.capacity) {
+      this.held.push(h)
+      return undefined
+    }
     const j = randomInt(rng, this.held.length + 1)
     if (j === this.held.length) return item
     const dropped = this.held[j]!.item
@@ -63,9 +75,9 @@ abstract class Pool<T> implements MixStrategy<T> {
     return dropped
   }
 
-  abstract round (nowMs: number, rng: Rng): RoundResult<T>
+  abstract round(nowMs: number, rng: Rng): RoundResult<T>
 
-  drain (): T[] {
+  drain(): T[] {
     const all = this.held.map(h => h.item)
     this.held = []
     return all
@@ -77,7 +89,7 @@ abstract class Pool<T> implements MixStrategy<T> {
  * chosen uniformly at random. Round timing never depends on content.
  */
 export class BatchPool<T> extends Pool<T> {
-  round (_nowMs: number, rng: Rng): RoundResult<T> {
+  round(_nowMs: number, rng: Rng): RoundResult<T> {
     const n = this.held.length
     const keep = Math.max(this.p.minPool, Math.floor(n * (1 - this.p.flushFraction)))
     const k = Math.max(0, n - keep)
@@ -99,14 +111,15 @@ export class BatchPool<T> extends Pool<T> {
  * has passed leave. Output still goes out in rounds.
  */
 export class PoissonPool<T> extends Pool<T> {
-  round (nowMs: number, rng: Rng): RoundResult<T> {
+  round(nowMs: number, rng: Rng): RoundResult<T> {
     const n = this.held.length
     const starved = n < this.p.minPool
     const out: T[] = []
     const keep: Array<Held<T>> = []
     for (const h of this.held) {
       const due = starved ? nowMs >= h.arrivedMs + this.p.maxDelayMs : nowMs >= h.releaseAtMs
-      if (due) out.push(h.item); else keep.push(h)
+      if (due) out.push(h.item)
+      else keep.push(h)
     }
     this.held = keep
     return { release: shuffle(out, rng), poolBefore: n }

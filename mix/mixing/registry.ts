@@ -11,11 +11,14 @@
  */
 import type { MixingParams } from '../directory/document.ts'
 import { MixError } from '../errors.ts'
-import { BatchPool, PoissonPool, type MixStrategy } from './pools.ts'
+import { BatchPool, type MixStrategy, PoissonPool } from './pools.ts'
 
 export interface StrategyEntry {
   /** The pool: it takes packets and releases them in rounds. */
-  readonly Pool: new <T>(capacity: number, p: MixingParams) => MixStrategy<T>
+  readonly Pool: new <T>(
+    capacity: number,
+    p: MixingParams
+  ) => MixStrategy<T>
   /**
    * Rules on the parameters that only this strategy has, after those every mixing section meets:
    * the rule broken, as a closed-set word, or null. None: the common rules are all it needs.
@@ -31,24 +34,28 @@ export const MIXING_STRATEGIES = Object.freeze({
 export type MixingStrategyName = keyof typeof MIXING_STRATEGIES
 
 /** The names, in the table's order (the authority's config schema lists them). */
-export const STRATEGY_NAMES = Object.freeze(Object.keys(MIXING_STRATEGIES)) as readonly string[] as readonly [MixingStrategyName, ...MixingStrategyName[]]
+export const STRATEGY_NAMES = Object.freeze(Object.keys(MIXING_STRATEGIES)) as readonly string[] as readonly [
+  MixingStrategyName,
+  ...MixingStrategyName[]
+]
 
-export function isStrategyName (x: unknown): x is MixingStrategyName {
+export function isStrategyName(x: unknown): x is MixingStrategyName {
   return typeof x === 'string' && Object.hasOwn(MIXING_STRATEGIES, x)
 }
 
-function entry (name: MixingStrategyName): StrategyEntry {
+function entry(name: MixingStrategyName): StrategyEntry {
   return MIXING_STRATEGIES[name]
 }
 
 /** The rule that `p` breaks for its own strategy ('strategy' for a name not in the table), or null. */
-export function strategyRuleBroken (p: MixingParams): string | null {
+export function strategyRuleBroken(p: MixingParams): string | null {
   if (!isStrategyName(p.strategy)) return 'strategy'
   return entry(p.strategy).check?.(p) ?? null
 }
 
 /** The pool of `p.strategy`, holding at most `capacity` packets. */
-export function createPool<T> (p: MixingParams, capacity: number): MixStrategy<T> {
-  if (!isStrategyName(p.strategy)) throw MixError.BAD_ARGUMENT(`no mixing strategy is named ${JSON.stringify(p.strategy)}`)
+export function createPool<T>(p: MixingParams, capacity: number): MixStrategy<T> {
+  if (!isStrategyName(p.strategy))
+    throw MixError.BAD_ARGUMENT(`no mixing strategy is named ${JSON.stringify(p.strategy)}`)
   return new (entry(p.strategy).Pool)<T>(capacity, p)
 }

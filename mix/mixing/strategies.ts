@@ -12,7 +12,11 @@ export * from './registry.ts'
  * many cover packets each link needs: up to the largest real count, and at least enough that the
  * round has minBatch packets in all.
  */
-export function linkPadding (counts: ReadonlyMap<string, number>, links: readonly string[], minBatch: number): Map<string, number> {
+export function linkPadding(
+  counts: ReadonlyMap<string, number>,
+  links: readonly string[],
+  minBatch: number
+): Map<string, number> {
   let target = 0
   for (const l of links) target = Math.max(target, counts.get(l) ?? 0)
   if (links.length > 0) target = Math.max(target, Math.ceil(minBatch / links.length))
@@ -22,4 +26,12 @@ export function linkPadding (counts: ReadonlyMap<string, number>, links: readonl
 }
 
 /** The mixing parameters a network document carries unless its maker says otherwise. */
-export const DEFAULT_MIXING: MixingParams = { strategy: 'batch', intervalMs: 100, minPool: 8, flushFraction: 0.7, minBatch: 4, maxDelayMs: 5000, loopRatePerSec: 0.5 }
+export const DEFAULT_MIXING: MixingParams = {
+  strategy: 'batch',
+  intervalMs: 100,
+  minPool: 8,
+  flushFraction: 0.7,
+  minBatch: 4,
+  maxDelayMs: 5000,
+  loopRatePerSec: 0.5
+}

@@ -8,9 +8,10 @@
  * message ids are remembered for `timeoutMs` so that a re-sent fragment is a duplicate, not a new
  * message. Time is passed in.
  */
-import { MixError } from '../errors.ts'
+
 import { fail, ok, type Result } from '../envelope/codec.ts'
 import type { SealCode } from '../envelope/errors.ts'
+import { MixError } from '../errors.ts'
 
 export const FRAGMENT_VERSION = 1
 export const FRAGMENT_HEADER_BYTES = 1 + 16 + 2 + 2 + 2
@@ -24,12 +25,16 @@ export interface Fragment {
 }
 
 /** Split a message into `fragmentBytes`-sized fragments under a 16-byte message id. */
-export function fragmentMessage (message: Uint8Array, messageId: Uint8Array, fragmentBytes: number): Buffer[] {
+export function fragmentMessage(message: Uint8Array, messageId: Uint8Array, fragmentBytes: number): Buffer[] {
   if (messageId.length !== 16) throw MixError.BAD_ARGUMENT('messageId must be 16 bytes')
   const room = fragmentBytes - FRAGMENT_HEADER_BYTES
-  if (!Number.isInteger(fragmentBytes) || room < 1) throw MixError.BAD_ARGUMENT(`fragmentBytes must exceed ${FRAGMENT_HEADER_BYTES}`)
+  if (!Number.isInteger(fragmentBytes) || room < 1)
+    throw MixError.BAD_ARGUMENT(`fragmentBytes must exceed ${FRAGMENT_HEADER_BYTES}`)
   const count = Math.max(1, Math.ceil(message.length / room))
-  if (count > MAX_FRAGMENTS) throw MixError.BAD_ARGUMENT(`a message of ${message.length} bytes needs ${count} fragments; the limit is ${MAX_FRAGMENTS}`)
+  if (count > MAX_FRAGMENTS)
+    throw MixError.BAD_ARGUMENT(
+      `a message of ${message.length} bytes needs ${count} fragments; the limit is ${MAX_FRAGMENTS}`
+    )
   const out: Buffer[] = []
   for (let i = 0; i < count; i++) {
     const chunk = message.subarray(i * room, Math.min(message.length, (i + 1) * room))
@@ -45,16 +50,23 @@ export function fragmentMessage (message: Uint8Array, messageId: Uint8Array, fra
   return out
 }
 
-export function parseFragment (b: Uint8Array): Result<Fragment, SealCode> {
-  if (b.length < FRAGMENT_HEADER_BYTES + 1 || b[0] !== FRAGMENT_VERSION) return fail('SEAL_FRAGMENT_MALFORMED', 'header')
+export function parseFragment(b: Uint8Array): Result<Fragment, SealCode> {
+  if (b.length < FRAGMENT_HEADER_BYTES + 1 || b[0] !== FRAGMENT_VERSION)
+    return fail('SEAL_FRAGMENT_MALFORMED', 'header')
   const v = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
   const index = v.readUInt16BE(17)
   const count = v.readUInt16BE(19)
   const len = v.readUInt16BE(21)
   if (count === 0 || count > MAX_FRAGMENTS || index >= count) return fail('SEAL_FRAGMENT_MALFORMED', 'index')
   if (FRAGMENT_HEADER_BYTES + len > b.length) return fail('SEAL_FRAGMENT_MALFORMED', 'length')
-  for (let i = FRAGMENT_HEADER_BYTES + len; i < b.length; i++) if (b[i] !== 0) return fail('SEAL_FRAGMENT_MALFORMED', 'padding')
-  return ok({ messageId: Buffer.from(v.subarray(1, 17)), index, count, chunk: Buffer.from(v.subarray(FRAGMENT_HEADER_BYTES, FRAGMENT_HEADER_BYTES + len)) })
+  for (let i = FRAGMENT_HEADER_BYTES + len; i < b.length; i++)
+    if (b[i] !== 0) return fail('SEAL_FRAGMENT_MALFORMED', 'padding')
+  return ok({
+    messageId: Buffer.from(v.subarray(1, 17)),
+    index,
+    count,
+    chunk: Buffer.from(v.subarray(FRAGMENT_HEADER_BYTES, FRAGMENT_HEADER_BYTES + len))
+  })
 }
 
 export interface ReassemblerLimits {
@@ -67,12 +79,18 @@ export interface ReassemblerLimits {
 }
 
 export type AddResult =
-  | { readonly status: 'incomplete', readonly messageId: Buffer }
-  | { readonly status: 'complete', readonly messageId: Buffer, readonly message: Buffer }
-  | { readonly status: 'duplicate', readonly messageId: Buffer }
-  | { readonly status: 'rejected', readonly code: SealCode, readonly detail?: string }
+  | { readonly status: 'incomplete'; readonly messageId: Buffer }
+  | { readonly status: 'complete'; readonly messageId: Buffer; readonly message: Buffer }
+  | { readonly status: 'duplicate'; readonly messageId: Buffer }
+  | { readonly status: 'rejected'; readonly code: SealCode; readonly detail?: string }
 
-interface Partial { count: number, chunks: Array<Buffer | undefined>, received: number, bytes: number, firstMs: number }
+interface Partial {
+  count: number
+  chunks: Array<Buffer | undefined>
+  received: number
+  bytes: number
+  firstMs: number
+}
 
 export class Reassembler {
   readonly #limits: ReassemblerLimits
@@ -80,17 +98,22 @@ export class Reassembler {
   readonly #done = new Map<string, number>()
   #bytes = 0
 
-  constructor (limits: ReassemblerLimits) {
+  constructor(limits: ReassemblerLimits) {
     for (const k of ['maxMessages', 'maxBytes', 'timeoutMs'] as const) {
-      if (!Number.isInteger(limits[k]) || limits[k] < 1) throw MixError.BAD_ARGUMENT(`limits.${k} must be a positive integer (got ${String(limits[k])})`)
+      if (!Number.isInteger(limits[k]) || limits[k] < 1)
+        throw MixError.BAD_ARGUMENT(`limits.${k} must be a positive integer (got ${String(limits[k])})`)
     }
     this.#limits = { ...limits }
   }
 
-  get partialMessages (): number { return this.#partial.size }
-  get bytesHeld (): number { return this.#bytes }
+  get partialMessages(): number {
+    return this.#partial.size
+  }
+  get bytesHeld(): number {
+    return this.#bytes
+  }
 
-  add (fragment: Uint8Array, nowMs: number): AddResult {
+  add(fragment: Uint8Array, nowMs: number): AddResult {
     this.expire(nowMs)
     const p = parseFragment(fragment)
     if (!p.ok) return { status: 'rejected', code: p.code, detail: p.detail }
@@ -103,7 +126,8 @@ export class Reassembler {
         this.#remember(key, nowMs)
         return { status: 'complete', messageId: f.messageId, message: f.chunk }
       }
-      if (this.#partial.size >= this.#limits.maxMessages) return { status: 'rejected', code: 'SEAL_REASSEMBLY_FULL', detail: 'messages' }
+      if (this.#partial.size >= this.#limits.maxMessages)
+        return { status: 'rejected', code: 'SEAL_REASSEMBLY_FULL', detail: 'messages' }
       m = { count: f.count, chunks: new Array(f.count), received: 0, bytes: 0, firstMs: nowMs }
       this.#partial.set(key, m)
     }
@@ -125,12 +149,12 @@ export class Reassembler {
   }
 
   /** Forget a completed message id, so that a re-sent copy is reassembled again (its delivery must be retried). */
-  forget (messageId: Uint8Array): void {
+  forget(messageId: Uint8Array): void {
     this.#done.delete(Buffer.from(messageId).toString('hex'))
   }
 
   /** Drop partial messages older than the timeout; returns how many were dropped. */
-  expire (nowMs: number): number {
+  expire(nowMs: number): number {
     let n = 0
     // Maps iterate in insertion order, which is arrival order: stop at the first live entry.
     for (const [k, m] of this.#partial) {
@@ -146,7 +170,7 @@ export class Reassembler {
     return n
   }
 
-  #remember (key: string, nowMs: number): void {
+  #remember(key: string, nowMs: number): void {
     this.#done.set(key, nowMs)
     // Bounded too: forget the oldest completed ids first.
     while (this.#done.size > this.#limits.maxMessages * 4) {

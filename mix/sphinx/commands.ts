@@ -17,19 +17,19 @@ export const SURB_REPLY_BYTES = 1 + SURB_ID_BYTES
 export const NODE_DELAY_BYTES = 1 + 4
 
 export type Command =
-  | { readonly type: 'next_node_hop', readonly id: Uint8Array, readonly mac: Uint8Array }
-  | { readonly type: 'recipient', readonly id: Uint8Array }
-  | { readonly type: 'surb_reply', readonly id: Uint8Array }
-  | { readonly type: 'node_delay', readonly delayMs: number }
+  | { readonly type: 'next_node_hop'; readonly id: Uint8Array; readonly mac: Uint8Array }
+  | { readonly type: 'recipient'; readonly id: Uint8Array }
+  | { readonly type: 'surb_reply'; readonly id: Uint8Array }
+  | { readonly type: 'node_delay'; readonly delayMs: number }
 
 export type CommandParseDetail = 'unknown_command' | 'truncated_command' | 'nonzero_padding' | 'repeated_command'
 
-function fixed (what: string, b: Uint8Array, n: number): void {
+function fixed(what: string, b: Uint8Array, n: number): void {
   if (!(b instanceof Uint8Array) || b.length !== n) throw MixError.BAD_COMMANDS(`${what} must be ${n} bytes`)
 }
 
 /** Encode one command. */
-export function encodeCommand (cmd: Command): Buffer {
+export function encodeCommand(cmd: Command): Buffer {
   switch (cmd.type) {
     case 'next_node_hop': {
       fixed('next_node_hop.id', cmd.id, NODE_ID_BYTES)
@@ -58,7 +58,7 @@ export function encodeCommand (cmd: Command): Buffer {
  * Creator-side block: the hop's commands, then next_node_hop for a non-terminal hop, zero-padded
  * to 82 bytes. Rejects a caller-supplied next_node_hop, repeats, and blocks that do not fit.
  */
-export function encodeBlock (cmds: readonly Command[], next: Command | null): Buffer {
+export function encodeBlock(cmds: readonly Command[], next: Command | null): Buffer {
   const seen = new Set<string>()
   const parts: Buffer[] = []
   for (const c of cmds) {
@@ -78,11 +78,11 @@ export function encodeBlock (cmds: readonly Command[], next: Command | null): Bu
 }
 
 export type ParsedBlock =
-  | { readonly ok: true, readonly commands: Command[] }
-  | { readonly ok: false, readonly detail: CommandParseDetail }
+  | { readonly ok: true; readonly commands: Command[] }
+  | { readonly ok: false; readonly detail: CommandParseDetail }
 
 /** Strict relay-side parse of one decrypted 82-byte block. Returned ids are copies. */
-export function parseBlock (block: Uint8Array): ParsedBlock {
+export function parseBlock(block: Uint8Array): ParsedBlock {
   const commands: Command[] = []
   const seen = new Set<number>()
   let off = 0
@@ -94,11 +94,20 @@ export function parseBlock (block: Uint8Array): ParsedBlock {
     }
     let len: number
     switch (tag) {
-      case CMD_NEXT_NODE_HOP: len = NEXT_NODE_HOP_BYTES; break
-      case CMD_RECIPIENT: len = RECIPIENT_BYTES; break
-      case CMD_SURB_REPLY: len = SURB_REPLY_BYTES; break
-      case CMD_NODE_DELAY: len = NODE_DELAY_BYTES; break
-      default: return { ok: false, detail: 'unknown_command' }
+      case CMD_NEXT_NODE_HOP:
+        len = NEXT_NODE_HOP_BYTES
+        break
+      case CMD_RECIPIENT:
+        len = RECIPIENT_BYTES
+        break
+      case CMD_SURB_REPLY:
+        len = SURB_REPLY_BYTES
+        break
+      case CMD_NODE_DELAY:
+        len = NODE_DELAY_BYTES
+        break
+      default:
+        return { ok: false, detail: 'unknown_command' }
     }
     if (off + len > block.length) return { ok: false, detail: 'truncated_command' }
     if (seen.has(tag)) return { ok: false, detail: 'repeated_command' }
@@ -106,7 +115,11 @@ export function parseBlock (block: Uint8Array): ParsedBlock {
     const b = block.subarray(off + 1, off + len)
     switch (tag) {
       case CMD_NEXT_NODE_HOP:
-        commands.push({ type: 'next_node_hop', id: Buffer.from(b.subarray(0, NODE_ID_BYTES)), mac: Buffer.from(b.subarray(NODE_ID_BYTES)) })
+        commands.push({
+          type: 'next_node_hop',
+          id: Buffer.from(b.subarray(0, NODE_ID_BYTES)),
+          mac: Buffer.from(b.subarray(NODE_ID_BYTES))
+        })
         break
       case CMD_RECIPIENT:
         commands.push({ type: 'recipient', id: Buffer.from(b) })
@@ -115,7 +128,11 @@ export function parseBlock (block: Uint8Array): ParsedBlock {
         commands.push({ type: 'surb_reply', id: Buffer.from(b) })
         break
       default:
-        commands.push({ type: 'node_delay', delayMs: ((b[0] as number) * 0x1000000) + (((b[1] as number) << 16) | ((b[2] as number) << 8) | (b[3] as number)) })
+        commands.push({
+          type: 'node_delay',
+          delayMs:
+            (b[0] as number) * 0x1000000 + (((b[1] as number) << 16) | ((b[2] as number) << 8) | (b[3] as number))
+        })
     }
     off += len
   }

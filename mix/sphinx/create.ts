@@ -3,10 +3,17 @@
  * Bad arguments throw MixError; these inputs come from our own caller, never from the network.
  */
 import type { CryptoSuite } from '../crypto/suite.ts'
-import type { Rng } from '../rng.ts'
 import { MixError } from '../errors.ts'
+import type { Rng } from '../rng.ts'
 import { type Command, encodeBlock } from './commands.ts'
-import { type Geometry, NODE_ID_BYTES, PER_HOP_ROUTING_INFO_BYTES, PAYLOAD_TAG_BYTES, SPRP_IV_BYTES, SPRP_KEY_BYTES } from './geometry.ts'
+import {
+  type Geometry,
+  NODE_ID_BYTES,
+  PAYLOAD_TAG_BYTES,
+  PER_HOP_ROUTING_INFO_BYTES,
+  SPRP_IV_BYTES,
+  SPRP_KEY_BYTES
+} from './geometry.ts'
 import { blindingFactor, deriveHopKeys } from './keys.ts'
 import type { Sprp } from './sprp.ts'
 
@@ -38,16 +45,18 @@ export interface CreatedHeader {
 
 const AD = Buffer.from([0x00, 0x00])
 
-function checkPath (ctx: SphinxContext, path: readonly PathHop[]): void {
+function checkPath(ctx: SphinxContext, path: readonly PathHop[]): void {
   if (!Array.isArray(path) || path.length === 0) throw MixError.BAD_ARGUMENT('path must have at least one hop')
   if (path.length > ctx.geometry.hops) throw MixError.PATH_TOO_LONG(path.length, ctx.geometry.hops)
   for (const [i, h] of path.entries()) {
-    if (!(h.id instanceof Uint8Array) || h.id.length !== NODE_ID_BYTES) throw MixError.BAD_ARGUMENT(`path[${i}].id must be 32 bytes`)
-    if (!(h.publicKey instanceof Uint8Array) || h.publicKey.length !== 32) throw MixError.BAD_ARGUMENT(`path[${i}].publicKey must be 32 bytes`)
+    if (!(h.id instanceof Uint8Array) || h.id.length !== NODE_ID_BYTES)
+      throw MixError.BAD_ARGUMENT(`path[${i}].id must be 32 bytes`)
+    if (!(h.publicKey instanceof Uint8Array) || h.publicKey.length !== 32)
+      throw MixError.BAD_ARGUMENT(`path[${i}].publicKey must be 32 bytes`)
   }
 }
 
-export function createHeader (ctx: SphinxContext, path: readonly PathHop[], rng: Rng): CreatedHeader {
+export function createHeader(ctx: SphinxContext, path: readonly PathHop[], rng: Rng): CreatedHeader {
   checkPath(ctx, path)
   const { crypto, geometry: g } = ctx
   const n = path.length
@@ -106,20 +115,26 @@ export function createHeader (ctx: SphinxContext, path: readonly PathHop[], rng:
     beta = Buffer.concat([block, beta])
     const st = streams[i]!
     for (let j = 0; j < beta.length; j++) beta[j] = (beta[j] as number) ^ (st[j] as number)
-    mac = i > 0
-      ? crypto.hmacSha256(keys[i]!.headerMac, AD, alphas[i]!, beta, pads[i - 1]!)
-      : crypto.hmacSha256(keys[i]!.headerMac, AD, alphas[i]!, beta)
+    mac =
+      i > 0
+        ? crypto.hmacSha256(keys[i]!.headerMac, AD, alphas[i]!, beta, pads[i - 1]!)
+        : crypto.hmacSha256(keys[i]!.headerMac, AD, alphas[i]!, beta)
   }
 
   const header = Buffer.concat([AD, alpha0, beta, mac])
   const sprpKeys = keys.map(k => ({ key: Buffer.from(k.payloadKey), iv: Buffer.from(k.headerIv) }))
-  for (const k of keys) { k.headerMac.fill(0); k.headerKey.fill(0); k.payloadKey.fill(0); k.blindingSeed.fill(0) }
+  for (const k of keys) {
+    k.headerMac.fill(0)
+    k.headerKey.fill(0)
+    k.payloadKey.fill(0)
+    k.blindingSeed.fill(0)
+  }
   for (const b of blinds) b.fill(0)
   return { header, sprpKeys }
 }
 
 /** A forward packet: header ‖ SPRP-encrypted (0^32 ‖ payload). payload must be exactly U bytes. */
-export function createPacket (ctx: SphinxContext, path: readonly PathHop[], payload: Uint8Array, rng: Rng): Buffer {
+export function createPacket(ctx: SphinxContext, path: readonly PathHop[], payload: Uint8Array, rng: Rng): Buffer {
   const g = ctx.geometry
   if (!(payload instanceof Uint8Array) || payload.length !== g.userPayloadBytes) {
     throw MixError.PAYLOAD_SIZE(payload?.length ?? -1, g.userPayloadBytes)
@@ -146,7 +161,7 @@ export interface CreatedSurb {
 }
 
 /** A single-use reply block for the given reply path (its last hop carries recipient + surb_reply). */
-export function createSurb (ctx: SphinxContext, path: readonly PathHop[], rng: Rng): CreatedSurb {
+export function createSurb(ctx: SphinxContext, path: readonly PathHop[], rng: Rng): CreatedSurb {
   const keyMaterial = rng.bytes(SPRP_KEY_BYTES + SPRP_IV_BYTES)
   const { header, sprpKeys } = createHeader(ctx, path, rng)
   const parts: Buffer[] = []
@@ -163,9 +178,14 @@ export function createSurb (ctx: SphinxContext, path: readonly PathHop[], rng: R
 }
 
 /** The replier's side: a packet from a SURB and a U-byte payload, plus the first hop to send it to. */
-export function packetFromSurb (ctx: SphinxContext, surb: Uint8Array, payload: Uint8Array): { packet: Buffer, firstHop: Buffer } {
+export function packetFromSurb(
+  ctx: SphinxContext,
+  surb: Uint8Array,
+  payload: Uint8Array
+): { packet: Buffer; firstHop: Buffer } {
   const g = ctx.geometry
-  if (!(surb instanceof Uint8Array) || surb.length !== g.surbBytes) throw MixError.BAD_ARGUMENT(`a SURB must be ${g.surbBytes} bytes`)
+  if (!(surb instanceof Uint8Array) || surb.length !== g.surbBytes)
+    throw MixError.BAD_ARGUMENT(`a SURB must be ${g.surbBytes} bytes`)
   if (!(payload instanceof Uint8Array) || payload.length !== g.userPayloadBytes) {
     throw MixError.PAYLOAD_SIZE(payload?.length ?? -1, g.userPayloadBytes)
   }
@@ -175,7 +195,11 @@ export function packetFromSurb (ctx: SphinxContext, surb: Uint8Array, payload: U
   const packet = Buffer.alloc(g.packetBytes)
   packet.set(surb.subarray(0, g.headerBytes))
   packet.set(payload, g.headerBytes + PAYLOAD_TAG_BYTES)
-  ctx.sprp.encrypt(surb.subarray(keyOff, ivOff), surb.subarray(ivOff, ivOff + SPRP_IV_BYTES), packet.subarray(g.headerBytes))
+  ctx.sprp.encrypt(
+    surb.subarray(keyOff, ivOff),
+    surb.subarray(ivOff, ivOff + SPRP_IV_BYTES),
+    packet.subarray(g.headerBytes)
+  )
   return { packet, firstHop: Buffer.from(surb.subarray(idOff, keyOff)) }
 }
 
@@ -184,7 +208,7 @@ export function packetFromSurb (ctx: SphinxContext, surb: Uint8Array, payload: U
  * zero tag in constant time. Returns the U-byte reply, or null when the token does not fit or the
  * tag is not zero (tampering, or the wrong token). Wipes the token.
  */
-export function decryptSurbPayload (ctx: SphinxContext, body: Uint8Array, token: Buffer): Buffer | null {
+export function decryptSurbPayload(ctx: SphinxContext, body: Uint8Array, token: Buffer): Buffer | null {
   const g = ctx.geometry
   const per = g.surbKeyBytes
   if (body.length !== g.bodyBytes || token.length % per !== 0 || token.length < 2 * per) return null

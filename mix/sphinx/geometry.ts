@@ -37,12 +37,14 @@ export interface Geometry extends GeometryParams {
   readonly surbKeyBytes: number
 }
 
-export function makeGeometry (p: GeometryParams): Geometry {
+export function makeGeometry(p: GeometryParams): Geometry {
   if (!Number.isInteger(p.hops) || p.hops < 1 || p.hops > MAX_HOPS) {
     throw MixError.BAD_ARGUMENT(`geometry.hops must be an integer in 1..${MAX_HOPS} (got ${String(p.hops)})`)
   }
   if (!Number.isInteger(p.userPayloadBytes) || p.userPayloadBytes < 1 || p.userPayloadBytes > 65536) {
-    throw MixError.BAD_ARGUMENT(`geometry.userPayloadBytes must be an integer in 1..65536 (got ${String(p.userPayloadBytes)})`)
+    throw MixError.BAD_ARGUMENT(
+      `geometry.userPayloadBytes must be an integer in 1..65536 (got ${String(p.userPayloadBytes)})`
+    )
   }
   const routingInfoBytes = PER_HOP_ROUTING_INFO_BYTES * p.hops
   const headerBytes = AD_BYTES + GROUP_ELEMENT_BYTES + routingInfoBytes + MAC_BYTES
@@ -67,15 +69,18 @@ export const NETWORK_GEOMETRY: Geometry = makeGeometry({ hops: 5, userPayloadByt
  * Canonical bytes of a geometry, hashed into the directory document:
  * "sealmix-geometry-v0\0" ‖ "KP-Sphinx-L v0/x25519/lioness-chacha20-blake2b\0" ‖ u8 r ‖ u32 U.
  */
-export function encodeGeometry (g: GeometryParams): Buffer {
+export function encodeGeometry(g: GeometryParams): Buffer {
   const tail = Buffer.alloc(5)
   tail.writeUInt8(g.hops, 0)
   tail.writeUInt32BE(g.userPayloadBytes, 1)
-  return Buffer.concat([Buffer.from('sealmix-geometry-v0\0KP-Sphinx-L v0/x25519/lioness-chacha20-blake2b\0', 'latin1'), tail])
+  return Buffer.concat([
+    Buffer.from('sealmix-geometry-v0\0KP-Sphinx-L v0/x25519/lioness-chacha20-blake2b\0', 'latin1'),
+    tail
+  ])
 }
 
 /** BLAKE2b-256 of encodeGeometry: the geometry's name in the directory document. */
-export function geometryHash (c: CryptoSuite, g: GeometryParams): Buffer {
+export function geometryHash(c: CryptoSuite, g: GeometryParams): Buffer {
   const h = Buffer.alloc(32)
   c.blake2b(h, encodeGeometry(g))
   return h

@@ -15,7 +15,7 @@ export interface HopKeys {
   readonly blindingSeed: Buffer /** 32 */
 }
 
-export function deriveHopKeys (crypto: CryptoSuite, sharedSecret: Uint8Array): HopKeys {
+export function deriveHopKeys(crypto: CryptoSuite, sharedSecret: Uint8Array): HopKeys {
   const okm = crypto.hkdfExpand(sharedSecret, KDF_INFO, KDF_OUTPUT_BYTES)
   return {
     headerMac: okm.subarray(0, 32),
@@ -29,7 +29,7 @@ export function deriveHopKeys (crypto: CryptoSuite, sharedSecret: Uint8Array): H
 const ZERO32 = Buffer.alloc(32)
 
 /** b = ChaCha20(key = seed, nonce 0^8)[0:32], used directly as an X25519 scalar (clamped by X25519). */
-export function blindingFactor (crypto: CryptoSuite, seed: Uint8Array): Buffer {
+export function blindingFactor(crypto: CryptoSuite, seed: Uint8Array): Buffer {
   const b = Buffer.allocUnsafe(32).fill(0)
   crypto.chacha20Xor(b, ZERO32, seed)
   return b

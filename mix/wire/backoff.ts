@@ -18,19 +18,21 @@ export class Backoff {
   #nextMs: number
 
   /** `random`: uniform in [0, 1), for the jitter (injected: mix/ has no ambient randomness). */
-  constructor (p: RetryPolicy, random: () => number) {
+  constructor(p: RetryPolicy, random: () => number) {
     this.#p = p
     this.#random = random
     this.#nextMs = p.minMs
   }
 
   /** The wait before the next try. */
-  next (): number {
+  next(): number {
     const wait = this.#nextMs * (1 + this.#random() * RETRY_JITTER)
     this.#nextMs = Math.min(this.#p.maxMs, Math.max(this.#p.minMs, this.#nextMs * 2))
     return wait
   }
 
   /** The link is up: the next loss waits `minMs` again. */
-  reset (): void { this.#nextMs = this.#p.minMs }
+  reset(): void {
+    this.#nextMs = this.#p.minMs
+  }
 }

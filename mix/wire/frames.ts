@@ -15,18 +15,21 @@ export const FRAME = {
   PULL: 0x06, // client -> gateway: mailbox id (32)
   MAILBOX: 0x07 // gateway -> client: u64 delivery id ‖ SURB id (16) ‖ body (P); cover: random id and body
 } as const
-export type FrameKind = typeof FRAME[keyof typeof FRAME]
+export type FrameKind = (typeof FRAME)[keyof typeof FRAME]
 const KINDS = new Set<number>(Object.values(FRAME))
 
-export function frameBytes (g: Geometry): number {
+export function frameBytes(g: Geometry): number {
   return 1 + g.packetBytes
 }
 
-export function encodeFrame (g: Geometry, kind: FrameKind, ...parts: Uint8Array[]): Buffer {
+export function encodeFrame(g: Geometry, kind: FrameKind, ...parts: Uint8Array[]): Buffer {
   const f = Buffer.alloc(frameBytes(g))
   f[0] = kind
   let off = 1
-  for (const p of parts) { f.set(p, off); off += p.length }
+  for (const p of parts) {
+    f.set(p, off)
+    off += p.length
+  }
   if (off > f.length) throw new RangeError(`frame body of ${off - 1} bytes exceeds ${f.length - 1}`)
   return f
 }
@@ -35,18 +38,19 @@ export function encodeFrame (g: Geometry, kind: FrameKind, ...parts: Uint8Array[
  * A PACKET frame around a full-size packet. Every byte is written, so the buffer comes from Node's
  * pool without zero-filling (one small allocation per forwarded packet, none unpooled).
  */
-export function packetFrame (g: Geometry, packet: Uint8Array): Buffer {
-  if (packet.length !== g.packetBytes) throw new RangeError(`packet of ${packet.length} bytes, expected ${g.packetBytes}`)
+export function packetFrame(g: Geometry, packet: Uint8Array): Buffer {
+  if (packet.length !== g.packetBytes)
+    throw new RangeError(`packet of ${packet.length} bytes, expected ${g.packetBytes}`)
   const f = Buffer.allocUnsafe(frameBytes(g))
   f[0] = FRAME.PACKET
   f.set(packet, 1)
   return f
 }
 
-export type ParsedFrame = { readonly kind: FrameKind, readonly body: Buffer } | null
+export type ParsedFrame = { readonly kind: FrameKind; readonly body: Buffer } | null
 
 /** A frame of the wrong length or an unknown kind is null (the caller drops it as malformed). */
-export function parseFrame (g: Geometry, data: Buffer): ParsedFrame {
+export function parseFrame(g: Geometry, data: Buffer): ParsedFrame {
   if (data.length !== frameBytes(g) || !KINDS.has(data[0]!)) return null
   return { kind: data[0] as FrameKind, body: data.subarray(1) }
 }

@@ -14,8 +14,8 @@
 import type { CryptoSuite } from '../crypto/suite.ts'
 import { MixError } from '../errors.ts'
 import type { Geometry } from '../sphinx/geometry.ts'
-import { encodeFrame, FRAME, parseFrame, type ParsedFrame } from './frames.ts'
-import { encodeHello, parseHello, signLink, verifyLink, type Hello } from './link-auth.ts'
+import { encodeFrame, FRAME, type ParsedFrame, parseFrame } from './frames.ts'
+import { encodeHello, type Hello, parseHello, signLink, verifyLink } from './link-auth.ts'
 
 /** Why a handshake ends without a link; the driver closes with 1008 whatever the reason. */
 export type LinkRefusal =
@@ -37,24 +37,30 @@ export type LinkRefusal =
 export type LinkOutcome =
   | { readonly kind: 'pending' }
   /** `peerId`: the authenticated id (hex) of the other side; undefined on a client link. */
-  | { readonly kind: 'up', readonly peerId: string | undefined }
-  | { readonly kind: 'refused', readonly reason: LinkRefusal }
+  | { readonly kind: 'up'; readonly peerId: string | undefined }
+  | { readonly kind: 'refused'; readonly reason: LinkRefusal }
 
 /** What one step asks of the driver: send `frames` in this order, then act on `outcome`. */
-export interface LinkStep { readonly frames: readonly Buffer[], readonly outcome: LinkOutcome }
+export interface LinkStep {
+  readonly frames: readonly Buffer[]
+  readonly outcome: LinkOutcome
+}
 
 export interface LinkHandshake {
   /** The frames to send once the socket is open (the dialer's HELLO; nothing for a listener). */
-  start (): LinkStep
+  start(): LinkStep
   /**
    * One message from the peer; `binary` false for a text message. Once the outcome is up or
    * refused, the handshake takes nothing more (the same outcome comes back, with no frames).
    */
-  receive (data: Uint8Array, binary?: boolean): LinkStep
+  receive(data: Uint8Array, binary?: boolean): LinkStep
   readonly outcome: LinkOutcome
 }
 
-export interface LinkIdentity { readonly id: Buffer, readonly secretKey: Uint8Array }
+export interface LinkIdentity {
+  readonly id: Buffer
+  readonly secretKey: Uint8Array
+}
 
 interface Authenticated {
   readonly geometry: Geometry
@@ -65,13 +71,16 @@ interface Authenticated {
 }
 
 export type LinkDialerOptions =
-  | { readonly role: 'client', readonly geometry: Geometry }
-  | Authenticated & { readonly role: 'relay' | 'ingress', readonly peer: { readonly id: Buffer, readonly identityKey: Uint8Array } }
+  | { readonly role: 'client'; readonly geometry: Geometry }
+  | (Authenticated & {
+      readonly role: 'relay' | 'ingress'
+      readonly peer: { readonly id: Buffer; readonly identityKey: Uint8Array }
+    })
 
 export type LinkListenerOptions =
-  | { readonly role: 'client', readonly geometry: Geometry }
+  | { readonly role: 'client'; readonly geometry: Geometry }
   /** `keyOf`: the identity key of a dialer id (hex) this path takes, from the network document. */
-  | Authenticated & { readonly role: 'relay' | 'ingress', readonly keyOf: (id: string) => Uint8Array | undefined }
+  | (Authenticated & { readonly role: 'relay' | 'ingress'; readonly keyOf: (id: string) => Uint8Array | undefined })
 
 const PENDING: LinkOutcome = { kind: 'pending' }
 const refused = (reason: LinkRefusal): LinkOutcome => ({ kind: 'refused', reason })
@@ -79,10 +88,12 @@ const refused = (reason: LinkRefusal): LinkOutcome => ({ kind: 'refused', reason
 /** The outcome so far, and the one way to move it. */
 abstract class Handshake implements LinkHandshake {
   #outcome: LinkOutcome = PENDING
-  get outcome (): LinkOutcome { return this.#outcome }
-  abstract start (): LinkStep
-  abstract receive (data: Uint8Array, binary?: boolean): LinkStep
-  protected step (outcome: LinkOutcome, ...frames: Buffer[]): LinkStep {
+  get outcome(): LinkOutcome {
+    return this.#outcome
+  }
+  abstract start(): LinkStep
+  abstract receive(data: Uint8Array, binary?: boolean): LinkStep
+  protected step(outcome: LinkOutcome, ...frames: Buffer[]): LinkStep {
     this.#outcome = outcome
     return { frames, outcome }
   }
@@ -94,9 +105,12 @@ export class LinkDialer extends Handshake {
   #mine: Hello | null = null
   #theirs: Hello | null = null
 
-  constructor (o: LinkDialerOptions) { super(); this.#o = o }
+  constructor(o: LinkDialerOptions) {
+    super()
+    this.#o = o
+  }
 
-  start (): LinkStep {
+  start(): LinkStep {
     const o = this.#o
     if (o.role === 'client') {
       const hello = encodeHello({ role: 'client', id: Buffer.alloc(32), nonce: Buffer.alloc(32) })
@@ -106,7 +120,7 @@ export class LinkDialer extends Handshake {
     return this.step(PENDING, encodeFrame(o.geometry, FRAME.HELLO, encodeHello(this.#mine)))
   }
 
-  receive (data: Uint8Array, binary = true): LinkStep {
+  receive(data: Uint8Array, binary = true): LinkStep {
     const o = this.#o
     const mine = this.#mine
     if (this.outcome.kind !== 'pending') return this.step(this.outcome)
@@ -120,7 +134,8 @@ export class LinkDialer extends Handshake {
     }
     const sig = authIn(o.geometry, data, binary)
     if (typeof sig === 'string') return this.step(refused(sig))
-    if (!verifyLink(o.crypto, 2, this.#theirs, mine, sig, o.peer.identityKey)) return this.step(refused('bad_signature'))
+    if (!verifyLink(o.crypto, 2, this.#theirs, mine, sig, o.peer.identityKey))
+      return this.step(refused('bad_signature'))
     const auth = encodeFrame(o.geometry, FRAME.AUTH, signLink(o.crypto, 1, mine, this.#theirs, o.identity.secretKey))
     return this.step({ kind: 'up', peerId: this.#theirs.id.toString('hex') }, auth)
   }
@@ -130,13 +145,18 @@ export class LinkDialer extends Handshake {
 export class LinkListener extends Handshake {
   readonly #o: LinkListenerOptions
   /** Once the dialer's HELLO is taken: it, the dialer's key, and the HELLO sent back. */
-  #hellos: { readonly theirs: Hello, readonly key: Uint8Array, readonly mine: Hello } | null = null
+  #hellos: { readonly theirs: Hello; readonly key: Uint8Array; readonly mine: Hello } | null = null
 
-  constructor (o: LinkListenerOptions) { super(); this.#o = o }
+  constructor(o: LinkListenerOptions) {
+    super()
+    this.#o = o
+  }
 
-  start (): LinkStep { return this.step(this.outcome) }
+  start(): LinkStep {
+    return this.step(this.outcome)
+  }
 
-  receive (data: Uint8Array, binary = true): LinkStep {
+  receive(data: Uint8Array, binary = true): LinkStep {
     const o = this.#o
     if (this.outcome.kind !== 'pending') return this.step(this.outcome)
     if (this.#hellos === null) {
@@ -148,7 +168,11 @@ export class LinkListener extends Handshake {
       if (key === undefined) return this.step(refused('unknown_peer'))
       const mine: Hello = { role: 'relay', id: o.identity.id, nonce: nonceOf(o) }
       this.#hellos = { theirs: h, key, mine }
-      return this.step(PENDING, encodeFrame(o.geometry, FRAME.HELLO, encodeHello(mine)), encodeFrame(o.geometry, FRAME.AUTH, signLink(o.crypto, 2, mine, h, o.identity.secretKey)))
+      return this.step(
+        PENDING,
+        encodeFrame(o.geometry, FRAME.HELLO, encodeHello(mine)),
+        encodeFrame(o.geometry, FRAME.AUTH, signLink(o.crypto, 2, mine, h, o.identity.secretKey))
+      )
     }
     if (o.role === 'client') return this.step(this.outcome) // its handshake ended at the HELLO
     const sig = authIn(o.geometry, data, binary)
@@ -159,12 +183,12 @@ export class LinkListener extends Handshake {
   }
 }
 
-function frameIn (g: Geometry, data: Uint8Array, binary: boolean): ParsedFrame {
+function frameIn(g: Geometry, data: Uint8Array, binary: boolean): ParsedFrame {
   return binary ? parseFrame(g, Buffer.from(data.buffer, data.byteOffset, data.byteLength)) : null
 }
 
 /** The peer's HELLO in one message, or why it is not there. */
-function helloIn (g: Geometry, data: Uint8Array, binary: boolean): Hello | LinkRefusal {
+function helloIn(g: Geometry, data: Uint8Array, binary: boolean): Hello | LinkRefusal {
   const f = frameIn(g, data, binary)
   if (f === null) return 'malformed'
   if (f.kind !== FRAME.HELLO) return 'frame_before_hello'
@@ -172,13 +196,13 @@ function helloIn (g: Geometry, data: Uint8Array, binary: boolean): Hello | LinkR
 }
 
 /** The peer's AUTH signature in one message, or why it is not there. */
-function authIn (g: Geometry, data: Uint8Array, binary: boolean): Buffer | LinkRefusal {
+function authIn(g: Geometry, data: Uint8Array, binary: boolean): Buffer | LinkRefusal {
   const f = frameIn(g, data, binary)
   if (f === null) return 'malformed'
   return f.kind === FRAME.AUTH ? f.body : 'frame_before_auth'
 }
 
-function nonceOf (o: Authenticated): Buffer {
+function nonceOf(o: Authenticated): Buffer {
   if (o.nonce !== undefined) return Buffer.from(o.nonce)
   const n = Buffer.alloc(32)
   o.crypto.randomFill(n)

@@ -15,28 +15,39 @@ export type LinkRole = 'relay' | 'ingress' | 'client'
 const ROLE_CODE: Record<LinkRole, number> = { relay: 1, ingress: 2, client: 3 }
 const CODE_ROLE: Record<number, LinkRole> = { 1: 'relay', 2: 'ingress', 3: 'client' }
 
-export interface Hello { readonly role: LinkRole, readonly id: Buffer, readonly nonce: Buffer }
+export interface Hello {
+  readonly role: LinkRole
+  readonly id: Buffer
+  readonly nonce: Buffer
+}
 
-export function encodeHello (h: Hello): Buffer {
+export function encodeHello(h: Hello): Buffer {
   return Buffer.concat([Buffer.of(LINK_VERSION, ROLE_CODE[h.role]), h.id, h.nonce])
 }
 
-export function parseHello (b: Uint8Array): Hello | null {
+export function parseHello(b: Uint8Array): Hello | null {
   if (b.length < HELLO_BYTES || b[0] !== LINK_VERSION) return null
   const role = CODE_ROLE[b[1]!]
   if (role === undefined) return null
   return { role, id: Buffer.from(b.subarray(2, 34)), nonce: Buffer.from(b.subarray(34, 66)) }
 }
 
-function message (side: 1 | 2, own: Hello, peer: Hello): Buffer {
+function message(side: 1 | 2, own: Hello, peer: Hello): Buffer {
   return Buffer.concat([LINK_LABEL, Buffer.of(side), own.nonce, peer.nonce, own.id, peer.id])
 }
 
-export function signLink (c: CryptoSuite, side: 1 | 2, own: Hello, peer: Hello, identitySecretKey: Uint8Array): Buffer {
+export function signLink(c: CryptoSuite, side: 1 | 2, own: Hello, peer: Hello, identitySecretKey: Uint8Array): Buffer {
   return Buffer.from(c.signDetached(message(side, own, peer), identitySecretKey))
 }
 
 /** Verify the peer's AUTH: `peerSide` is the side the peer plays, `peerKey` its identity key from the network document. */
-export function verifyLink (c: CryptoSuite, peerSide: 1 | 2, peer: Hello, own: Hello, signature: Uint8Array, peerKey: Uint8Array): boolean {
+export function verifyLink(
+  c: CryptoSuite,
+  peerSide: 1 | 2,
+  peer: Hello,
+  own: Hello,
+  signature: Uint8Array,
+  peerKey: Uint8Array
+): boolean {
   return c.verifyDetached(signature.subarray(0, AUTH_BYTES), message(peerSide, peer, own), peerKey)
 }

@@ -21,7 +21,7 @@ import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import type { Contact, SealmixClient } from '../../client/index.ts'
 import type { Relay } from '../../daemon/index.ts'
-import { loadCrypto, packetFrame, type CryptoSuite } from '../../mix/index.ts'
+import { type CryptoSuite, loadCrypto, packetFrame } from '../../mix/index.ts'
 import { createChat, enrol } from '../helpers/chat.ts'
 import { startFlood } from '../helpers/hostile.ts'
 import { createTestnet, G, metric, randomBytes, waitFor } from '../helpers/testnet.ts'
@@ -32,10 +32,23 @@ const SETTLE_MS = 30_000
 const RUNS = Number(process.env.SEALMIX_BENCH_RUNS ?? 3)
 const TARGET = { delivery: 0.95, p99Ratio: 2 }
 
-interface Phase { sent: number, delivered: number, ratio: number, p50: number, p99: number, garbage: number, queueFull: number, floodClosed: number }
-interface Run { quiet: Phase, flood: Phase, p99Ratio: number }
+interface Phase {
+  sent: number
+  delivered: number
+  ratio: number
+  p50: number
+  p99: number
+  garbage: number
+  queueFull: number
+  floodClosed: number
+}
+interface Run {
+  quiet: Phase
+  flood: Phase
+  p99Ratio: number
+}
 
-function percentile (xs: number[], p: number): number {
+function percentile(xs: number[], p: number): number {
   if (xs.length === 0) return NaN
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]!
@@ -43,17 +56,35 @@ function percentile (xs: number[], p: number): number {
 
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 
-async function phase (c: CryptoSuite, alice: SealmixClient, bob: Contact, gwA: { port: number, relay: Relay }, flooded: boolean): Promise<Phase> {
+async function phase(
+  c: CryptoSuite,
+  alice: SealmixClient,
+  bob: Contact,
+  gwA: { port: number; relay: Relay },
+  flooded: boolean
+): Promise<Phase> {
   const mac = async (): Promise<number> => await metric(gwA.relay, 'sealmix_packets_dropped_total', { reason: 'mac' })
-  const full = async (): Promise<number> => await metric(gwA.relay, 'sealmix_packets_dropped_total', { reason: 'queue_full' })
-  const flood = flooded ? await startFlood({ mode: 'garbage', port: gwA.port, localAddress: '127.0.0.3', count: 2, frame: packetFrame(G, garbage(c)) }) : null
+  const full = async (): Promise<number> =>
+    await metric(gwA.relay, 'sealmix_packets_dropped_total', { reason: 'queue_full' })
+  const flood = flooded
+    ? await startFlood({
+        mode: 'garbage',
+        port: gwA.port,
+        localAddress: '127.0.0.3',
+        count: 2,
+        frame: packetFrame(G, garbage(c))
+      })
+    : null
   try {
     const m0 = await mac()
-    if (flood !== null) await waitFor(async () => await mac() >= m0 + 2000, 60_000, 'gwA unwrapping the flood')
-    const g0 = await mac(); const q0 = await full()
+    if (flood !== null) await waitFor(async () => (await mac()) >= m0 + 2000, 60_000, 'gwA unwrapping the flood')
+    const g0 = await mac()
+    const q0 = await full()
     const mine = new Set<string>()
     const latencies: number[] = []
-    const ok = (e: { messageId: string, latencyMs: number }): void => { if (mine.delete(e.messageId)) latencies.push(e.latencyMs) }
+    const ok = (e: { messageId: string; latencyMs: number }): void => {
+      if (mine.delete(e.messageId)) latencies.push(e.latencyMs)
+    }
     alice.on('delivered', ok)
     for (let i = 0; i < MESSAGES; i++) {
       mine.add(alice.send(bob, `message ${i} of a ${flooded ? 'flooded' : 'quiet'} phase`))
@@ -62,20 +93,30 @@ async function phase (c: CryptoSuite, alice: SealmixClient, bob: Contact, gwA: {
     const end = Date.now() + SETTLE_MS
     while (mine.size > 0 && Date.now() < end) await sleep(100)
     alice.off('delivered', ok)
-    return { sent: MESSAGES, delivered: latencies.length, ratio: latencies.length / MESSAGES, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), garbage: await mac() - g0, queueFull: await full() - q0, floodClosed: flood?.stats.closes ?? 0 }
+    return {
+      sent: MESSAGES,
+      delivered: latencies.length,
+      ratio: latencies.length / MESSAGES,
+      p50: percentile(latencies, 0.5),
+      p99: percentile(latencies, 0.99),
+      garbage: (await mac()) - g0,
+      queueFull: (await full()) - q0,
+      floodClosed: flood?.stats.closes ?? 0
+    }
   } finally {
     await flood?.stop()
   }
 }
 
 /** Right length, version 0x0000, random otherwise: the relay finds out only after an X25519 and a MAC. */
-function garbage (c: CryptoSuite): Buffer {
+function garbage(c: CryptoSuite): Buffer {
   const p = randomBytes(c, G.packetBytes)
-  p[0] = 0; p[1] = 0
+  p[0] = 0
+  p[1] = 0
   return p
 }
 
-async function oneRun (r: number): Promise<Run> {
+async function oneRun(r: number): Promise<Run> {
   const c = await loadCrypto('sodium-native')
   const net = await createTestnet(c, { mixing: { clientRatePerSec: 25, clientLoopRatePerSec: 2 } })
   let alice: SealmixClient | null = null
@@ -110,13 +151,13 @@ async function oneRun (r: number): Promise<Run> {
   }
 }
 
-function median (xs: number[]): number {
+function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1
   return s.length === 0 ? NaN : s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }
 
-function stat (xs: number[]): { median: number, min: number, max: number } {
+function stat(xs: number[]): { median: number; min: number; max: number } {
   const f = xs.filter(Number.isFinite)
   return { median: median(f), min: Math.min(...f), max: Math.max(...f) }
 }
@@ -124,15 +165,23 @@ function stat (xs: number[]): { median: number, min: number, max: number } {
 const args = process.argv.slice(2)
 const jsonAt = args.indexOf('--json')
 const json = jsonAt >= 0 ? args[jsonAt + 1] : undefined
-if (!Number.isInteger(RUNS) || RUNS < 1) { console.error('bench:abuse: SEALMIX_BENCH_RUNS must be a whole number >= 1'); process.exit(2) }
-console.log(`bench:abuse: Node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}; ${RUNS} run(s), ${MESSAGES} messages per phase, one every ${GAP_MS} ms`)
+if (!Number.isInteger(RUNS) || RUNS < 1) {
+  console.error('bench:abuse: SEALMIX_BENCH_RUNS must be a whole number >= 1')
+  process.exit(2)
+}
+console.log(
+  `bench:abuse: Node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}; ${RUNS} run(s), ${MESSAGES} messages per phase, one every ${GAP_MS} ms`
+)
 const runs: Run[] = []
 for (let r = 0; r < RUNS; r++) {
   const t0 = Date.now()
   const run = await oneRun(r)
   runs.push(run)
-  const f = (p: Phase): string => `delivered ${p.delivered}/${p.sent} (${p.ratio.toFixed(3)}), ack p50 ${p.p50.toFixed(0)} ms p99 ${p.p99.toFixed(0)} ms`
-  console.log(`  run ${r + 1} (${r % 2 === 0 ? 'quiet first' : 'flood first'}, ${Math.round((Date.now() - t0) / 1000)} s): quiet ${f(run.quiet)} | flood ${f(run.flood)}; garbage unwrapped at gwA ${run.flood.garbage}, queue_full ${run.flood.queueFull}, flood connections closed ${run.flood.floodClosed} | p99 ratio ${run.p99Ratio.toFixed(2)}`)
+  const f = (p: Phase): string =>
+    `delivered ${p.delivered}/${p.sent} (${p.ratio.toFixed(3)}), ack p50 ${p.p50.toFixed(0)} ms p99 ${p.p99.toFixed(0)} ms`
+  console.log(
+    `  run ${r + 1} (${r % 2 === 0 ? 'quiet first' : 'flood first'}, ${Math.round((Date.now() - t0) / 1000)} s): quiet ${f(run.quiet)} | flood ${f(run.flood)}; garbage unwrapped at gwA ${run.flood.garbage}, queue_full ${run.flood.queueFull}, flood connections closed ${run.flood.floodClosed} | p99 ratio ${run.p99Ratio.toFixed(2)}`
+  )
 }
 const rows: Array<[string, number[], number]> = [
   ['delivery ratio under flood', runs.map(x => x.flood.ratio), 3],
@@ -146,13 +195,27 @@ const rows: Array<[string, number[], number]> = [
 ]
 const w = Math.max(...rows.map(r => r[0].length))
 console.log(`\n${'measure'.padEnd(w)}  median  min-max  (runs)`)
-for (const [name, xs, d] of rows) { const s = stat(xs); console.log(`${name.padEnd(w)}  ${s.median.toFixed(d)}  ${s.min.toFixed(d)}-${s.max.toFixed(d)}  (${xs.map(x => x.toFixed(d)).join(', ')})`) }
+for (const [name, xs, d] of rows) {
+  const s = stat(xs)
+  console.log(
+    `${name.padEnd(w)}  ${s.median.toFixed(d)}  ${s.min.toFixed(d)}-${s.max.toFixed(d)}  (${xs.map(x => x.toFixed(d)).join(', ')})`
+  )
+}
 const delivery = stat(runs.map(x => x.flood.ratio)).median
 const ratio = stat(runs.map(x => x.p99Ratio)).median
 const pass = delivery >= TARGET.delivery && ratio < TARGET.p99Ratio
-console.log(`\ntarget: delivery ratio under flood >= ${TARGET.delivery} and ack p99 under flood < ${TARGET.p99Ratio}x quiet (medians): ${pass ? 'MET' : 'MISSED'} (${delivery.toFixed(3)}, ${ratio.toFixed(2)}x)`)
+console.log(
+  `\ntarget: delivery ratio under flood >= ${TARGET.delivery} and ack p99 under flood < ${TARGET.p99Ratio}x quiet (medians): ${pass ? 'MET' : 'MISSED'} (${delivery.toFixed(3)}, ${ratio.toFixed(2)}x)`
+)
 if (json !== undefined) {
-  writeFileSync(json, JSON.stringify({ target: TARGET, messages: MESSAGES, gapMs: GAP_MS, runs, median: { delivery, p99Ratio: ratio }, met: pass }, null, 2) + '\n')
+  writeFileSync(
+    json,
+    JSON.stringify(
+      { target: TARGET, messages: MESSAGES, gapMs: GAP_MS, runs, median: { delivery, p99Ratio: ratio }, met: pass },
+      null,
+      2
+    ) + '\n'
+  )
   console.log(`wrote ${json}`)
 }
 process.exit(pass ? 0 : 1)

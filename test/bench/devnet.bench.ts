@@ -8,8 +8,9 @@
  * into its status line; they are read from that line, and a line without them is an error, not
  * a NaN.
  */
-import { runDevnet } from '../../tools/index.ts'
+
 import { scrape } from '../../tools/devnet/status.ts'
+import { runDevnet } from '../../tools/index.ts'
 import type { BenchResult } from './harness.ts'
 
 const SECONDS = Number(process.env.SEALMIX_BENCH_DEVNET_SECONDS ?? 60)
@@ -17,36 +18,53 @@ const START_SECONDS = Number(process.env.SEALMIX_BENCH_DEVNET_START_SECONDS ?? 1
 const RELAYS = ['gateway-a', 'gateway-b', 'mix-1', 'mix-2', 'mix-3']
 
 type Metrics = Map<string, number>
-const sum = (ms: Metrics[], f: (k: string) => boolean): number => ms.reduce((s, m) => s + [...m].filter(([k]) => f(k)).reduce((a, [, v]) => a + v, 0), 0)
+const sum = (ms: Metrics[], f: (k: string) => boolean): number =>
+  ms.reduce((s, m) => s + [...m].filter(([k]) => f(k)).reduce((a, [, v]) => a + v, 0), 0)
 
-export async function benchDevnet (): Promise<BenchResult[]> {
+export async function benchDevnet(): Promise<BenchResult[]> {
   const ports = new Map<string, number>()
   let status = ''
   let statusAt = 0
   let runningAt: number | undefined
   let stop!: () => void
-  const stopped = new Promise<void>(resolve => { stop = resolve })
+  const stopped = new Promise<void>(resolve => {
+    stop = resolve
+  })
   const run = runDevnet({
     print: line => {
       const m = /^\s+(\S+)\s+metrics http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(line)
       if (m !== null) ports.set(m[1]!, Number(m[2]))
-      else if (line.startsWith('devnet: every relay and the ingress are listed and linked')) runningAt = performance.now()
+      else if (line.startsWith('devnet: every relay and the ingress are listed and linked'))
+        runningAt = performance.now()
       else if (line.includes('stopped unexpectedly') || line.includes('could not start')) console.log(`  ${line}`)
     },
-    status: line => { status = line; statusAt = performance.now() },
+    status: line => {
+      status = line
+      statusAt = performance.now()
+    },
     stop: stopped
   })
   let failed: unknown
-  void run.catch(e => { failed = e })
+  void run.catch(e => {
+    failed = e
+  })
   const t0 = performance.now()
-  while (runningAt === undefined && failed === undefined && performance.now() - t0 < START_SECONDS * 1000) await sleep(100)
+  while (runningAt === undefined && failed === undefined && performance.now() - t0 < START_SECONDS * 1000)
+    await sleep(100)
   if (runningAt === undefined) {
-    stop(); await run.catch(() => {})
-    throw new Error(`bench: the devnet did not start within ${START_SECONDS} s${failed === undefined ? '' : `: ${String(failed)}`}; last status: ${status}`)
+    stop()
+    await run.catch(() => {})
+    throw new Error(
+      `bench: the devnet did not start within ${START_SECONDS} s${failed === undefined ? '' : `: ${String(failed)}`}; last status: ${status}`
+    )
   }
   const missing = [...RELAYS, 'ingress'].filter(n => !ports.has(n))
-  if (missing.length > 0) { stop(); await run; throw new Error(`bench: no metrics address printed for ${missing.join(', ')}`) }
-  const scrapeAll = async (): Promise<{ relays: Metrics[], ingress: Metrics }> => {
+  if (missing.length > 0) {
+    stop()
+    await run
+    throw new Error(`bench: no metrics address printed for ${missing.join(', ')}`)
+  }
+  const scrapeAll = async (): Promise<{ relays: Metrics[]; ingress: Metrics }> => {
     const relays = await Promise.all(RELAYS.map(async n => await scrape(ports.get(n)!)))
     return { relays, ingress: await scrape(ports.get('ingress')!) }
   }
@@ -70,20 +88,45 @@ export async function benchDevnet (): Promise<BenchResult[]> {
   const forwarded = delta(k => k === 'sealmix_packets_sent_total{link="peer"}')
   const padding = delta(k => k === 'sealmix_cover_sent_total{kind="link"}')
   const drops = delta(k => k.startsWith('sealmix_packets_dropped_total'))
-  const delivered = sum([last.ingress], k => k === 'sealmix_ingress_messages_total{result="delivered"}') - sum([first.ingress], k => k === 'sealmix_ingress_messages_total{result="delivered"}')
+  const delivered =
+    sum([last.ingress], k => k === 'sealmix_ingress_messages_total{result="delivered"}') -
+    sum([first.ingress], k => k === 'sealmix_ingress_messages_total{result="delivered"}')
   // The clients' tally (DemoTally.summary in tools/devnet/status.ts): "acked N ... | ack latency p50 X ms p99 Y ms".
   const acked = /\backed (\d+)/.exec(line)
   const lat = /ack latency p50 (\d+) ms p99 (\d+) ms/.exec(line)
-  if (acked === null || lat === null) throw new Error(`bench: the devnet's status line has no ack count or latency: ${line}`)
+  if (acked === null || lat === null)
+    throw new Error(`bench: the devnet's status line has no ack count or latency: ${line}`)
   console.log(`  devnet: started in ${startup.toFixed(0)} s, measured ${secs.toFixed(0)} s: ${line}`)
   const r2 = (x: number): number => Math.round(x * 100) / 100
   return [
-    { name: 'devnet/messages-acked', unit: 'messages/s', value: r2(Number(acked[1]) / secs), note: `${acked[1]} demo messages acknowledged in ${secs.toFixed(0)} s after the clients started (2 clients, one message every 2-3 s each plus replies); the ingress delivered ${delivered} to the homeserver` },
-    { name: 'devnet/ack-latency-p50', unit: 'ms', value: Number(lat[1]), note: 'send to delivery ack, through 5 relays and back via a SURB and the mailbox pull (the clients\' events)' },
+    {
+      name: 'devnet/messages-acked',
+      unit: 'messages/s',
+      value: r2(Number(acked[1]) / secs),
+      note: `${acked[1]} demo messages acknowledged in ${secs.toFixed(0)} s after the clients started (2 clients, one message every 2-3 s each plus replies); the ingress delivered ${delivered} to the homeserver`
+    },
+    {
+      name: 'devnet/ack-latency-p50',
+      unit: 'ms',
+      value: Number(lat[1]),
+      note: "send to delivery ack, through 5 relays and back via a SURB and the mailbox pull (the clients' events)"
+    },
     { name: 'devnet/ack-latency-p99', unit: 'ms', value: Number(lat[2]), note: `over the ${acked[1]} acks of the run` },
-    { name: 'devnet/loops-returned', unit: 'loops/s', value: r2(loopsBack / secs), note: `relay loops returned per second (relay metrics): ${loopsBack} returned, ${loopsSent} sent in the window (some in flight at its edges)` },
-    { name: 'devnet/packets-forwarded', unit: 'packets/s', value: r2(forwarded / secs), note: `summed over the 5 relays' links to relays (relay metrics), ${padding} of ${forwarded} link padding; ${drops} dropped` }
+    {
+      name: 'devnet/loops-returned',
+      unit: 'loops/s',
+      value: r2(loopsBack / secs),
+      note: `relay loops returned per second (relay metrics): ${loopsBack} returned, ${loopsSent} sent in the window (some in flight at its edges)`
+    },
+    {
+      name: 'devnet/packets-forwarded',
+      unit: 'packets/s',
+      value: r2(forwarded / secs),
+      note: `summed over the 5 relays' links to relays (relay metrics), ${padding} of ${forwarded} link padding; ${drops} dropped`
+    }
   ]
 }
 
-async function sleep (ms: number): Promise<void> { await new Promise(resolve => setTimeout(resolve, ms)) }
+async function sleep(ms: number): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, ms))
+}

@@ -16,15 +16,27 @@
 import { readFileSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import { Level } from 'level'
-import { encodeFrame, FRAME, loadCrypto, NETWORK_GEOMETRY as G, parseFrame, Sphinx } from '../../mix/index.ts'
 import { OutLink } from '../../daemon/io/link.ts'
 import { Listener } from '../../daemon/relay/listener/server.ts'
+import { encodeFrame, FRAME, NETWORK_GEOMETRY as G, loadCrypto, parseFrame, Sphinx } from '../../mix/index.ts'
 
 export interface FloorSpec {
-  port: number, dataDir: string, workers: number, tickMs: number, sync: boolean, unwrap: boolean
+  port: number
+  dataDir: string
+  workers: number
+  tickMs: number
+  sync: boolean
+  unwrap: boolean
   /** The unwrap worker's script (the bundled floor-worker.ts). */
   worker: string
-  relayIdentitySk: string, relayId: string, gwId: string, gwIdentityPk: string, relayMixSk: string, sinkId: string, sinkIdentityPk: string, sinkAddress: string
+  relayIdentitySk: string
+  relayId: string
+  gwId: string
+  gwIdentityPk: string
+  relayMixSk: string
+  sinkId: string
+  sinkIdentityPk: string
+  sinkAddress: string
 }
 
 const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as FloorSpec
@@ -32,46 +44,82 @@ const c = await loadCrypto('sodium-native')
 const sphinx = new Sphinx(c, G)
 const mixSk = Buffer.from(spec.relayMixSk, 'hex')
 const identity = { id: Buffer.from(spec.relayId, 'hex'), secretKey: Buffer.from(spec.relayIdentitySk, 'hex') }
-const db = spec.sync ? new Level<Uint8Array, Uint8Array>(spec.dataDir, { keyEncoding: 'view', valueEncoding: 'view' }) : null
+const db = spec.sync
+  ? new Level<Uint8Array, Uint8Array>(spec.dataDir, { keyEncoding: 'view', valueEncoding: 'view' })
+  : null
 await db?.open()
 
-const out = new OutLink({ crypto: c, geometry: G, identity, role: 'relay', peerId: spec.sinkId, peerKey: Buffer.from(spec.sinkIdentityPk, 'hex'), address: spec.sinkAddress, maxBufferedBytes: 1 << 24, handshakeTimeoutMs: 5000, pingIntervalMs: 60_000, minRetryMs: 200 })
+const out = new OutLink({
+  crypto: c,
+  geometry: G,
+  identity,
+  role: 'relay',
+  peerId: spec.sinkId,
+  peerKey: Buffer.from(spec.sinkIdentityPk, 'hex'),
+  address: spec.sinkAddress,
+  maxBufferedBytes: 1 << 24,
+  handshakeTimeoutMs: 5000,
+  pingIntervalMs: 60_000,
+  minRetryMs: 200
+})
 out.start()
 
 let staged: Buffer[] = []
 let tags: Buffer[] = []
-function forward (packet: Buffer, tag: Buffer): void {
-  if (spec.tickMs === 0) { out.send(encodeFrame(G, FRAME.PACKET, packet)); return }
-  staged.push(packet); tags.push(tag)
+function forward(packet: Buffer, tag: Buffer): void {
+  if (spec.tickMs === 0) {
+    out.send(encodeFrame(G, FRAME.PACKET, packet))
+    return
+  }
+  staged.push(packet)
+  tags.push(tag)
 }
 let ticks = 0
 let tickSumMs = 0
 if (spec.tickMs > 0) {
   const tick = async (): Promise<void> => {
     const started = performance.now()
-    const p = staged; const t = tags
-    staged = []; tags = []
+    const p = staged
+    const t = tags
+    staged = []
+    tags = []
     if (db !== null && t.length > 0) await db.put(t[0]!, Buffer.concat(t), { sync: true })
     for (const x of p) out.send(encodeFrame(G, FRAME.PACKET, x))
-    ticks++; tickSumMs += performance.now() - started
-    setTimeout(() => { void tick() }, Math.max(0, spec.tickMs - (performance.now() - started)))
+    ticks++
+    tickSumMs += performance.now() - started
+    setTimeout(
+      () => {
+        void tick()
+      },
+      Math.max(0, spec.tickMs - (performance.now() - started))
+    )
   }
-  setTimeout(() => { void tick() }, spec.tickMs)
-  setInterval(() => { process.stdout.write(`ticks ${ticks} ${tickSumMs.toFixed(3)}\n`) }, 100)
+  setTimeout(() => {
+    void tick()
+  }, spec.tickMs)
+  setInterval(() => {
+    process.stdout.write(`ticks ${ticks} ${tickSumMs.toFixed(3)}\n`)
+  }, 100)
 }
 
 const P = G.packetBytes
-const workers = Array.from({ length: spec.workers }, () => new Worker(spec.worker, { workerData: { mixSk: spec.relayMixSk } }))
+const workers = Array.from(
+  { length: spec.workers },
+  () => new Worker(spec.worker, { workerData: { mixSk: spec.relayMixSk } })
+)
 for (const w of workers) {
-  w.on('message', (m: { out: ArrayBuffer, tags: ArrayBuffer, ok: number[] }) => {
-    const o = Buffer.from(m.out); const t = Buffer.from(m.tags)
-    m.ok.forEach((ok, i) => { if (ok === 1) forward(o.subarray(i * P, (i + 1) * P), t.subarray(i * 32, (i + 1) * 32)) })
+  w.on('message', (m: { out: ArrayBuffer; tags: ArrayBuffer; ok: number[] }) => {
+    const o = Buffer.from(m.out)
+    const t = Buffer.from(m.tags)
+    m.ok.forEach((ok, i) => {
+      if (ok === 1) forward(o.subarray(i * P, (i + 1) * P), t.subarray(i * 32, (i + 1) * 32))
+    })
   })
 }
 let queue: Buffer[] = []
 let next = 0
 let scheduled = false
-function flush (): void {
+function flush(): void {
   scheduled = false
   while (queue.length > 0) {
     const batch = queue.splice(0, 64)
@@ -82,24 +130,47 @@ function flush (): void {
 }
 
 const listener = new Listener({
-  crypto: c, geometry: G, identity, host: '127.0.0.1', port: spec.port,
-  maxConnections: 16, maxConnectionsPerIp: 16, reservedPeerSlots: 4, maxBufferedBytes: 1 << 24, handshakeTimeoutMs: 5000, pingIntervalMs: 60_000,
-  kinds: new Set(['relay']), keyOf: (_k, id) => id === spec.gwId ? Buffer.from(spec.gwIdentityPk, 'hex') : undefined,
-  onOpen: () => {}, onClose: () => {}, onHandshakeFailed: () => {},
+  crypto: c,
+  geometry: G,
+  identity,
+  host: '127.0.0.1',
+  port: spec.port,
+  maxConnections: 16,
+  maxConnectionsPerIp: 16,
+  reservedPeerSlots: 4,
+  maxBufferedBytes: 1 << 24,
+  handshakeTimeoutMs: 5000,
+  pingIntervalMs: 60_000,
+  kinds: new Set(['relay']),
+  keyOf: (_k, id) => (id === spec.gwId ? Buffer.from(spec.gwIdentityPk, 'hex') : undefined),
+  onOpen: () => {},
+  onClose: () => {},
+  onHandshakeFailed: () => {},
   onMessage: (_c, m) => {
     const f = parseFrame(G, m.data)
     if (f?.kind !== FRAME.PACKET) return
-    if (!spec.unwrap) { out.send(encodeFrame(G, FRAME.PACKET, f.body)); return }
+    if (!spec.unwrap) {
+      out.send(encodeFrame(G, FRAME.PACKET, f.body))
+      return
+    }
     if (workers.length === 0) {
       const r = sphinx.unwrap(f.body, { keys: [mixSk] })
       if (r.type === 'forward') forward(r.packet, r.replayTag)
       return
     }
     queue.push(f.body)
-    if (!scheduled) { scheduled = true; setImmediate(flush) }
+    if (!scheduled) {
+      scheduled = true
+      setImmediate(flush)
+    }
   }
 })
 await listener.start()
 // Ready once the link to the sink is up.
-const wait = setInterval(() => { if (out.ready) { clearInterval(wait); process.stdout.write('ready\n') } }, 20)
+const wait = setInterval(() => {
+  if (out.ready) {
+    clearInterval(wait)
+    process.stdout.write('ready\n')
+  }
+}, 20)
 process.on('SIGTERM', () => process.exit(0))

@@ -3,7 +3,7 @@
  * the bench relay's keys and the same sink, so that the relay bench can compare the relay's added
  * latency with what the bare structure costs on the same machine in the same run.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -21,16 +21,27 @@ let bundled: Promise<void> | undefined
  * compared with run the same kind of build, not one of them TypeScript through tsx. Built once
  * per process, from the current sources.
  */
-export async function buildFloors (): Promise<void> {
+export async function buildFloors(): Promise<void> {
   bundled ??= (async () => {
     for (const name of ['floor-relay', 'floor-worker']) {
-      await build({ entryPoints: [join(ROOT, 'test', 'bench', `${name}.ts`)], bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning', outfile: join(BUNDLES, `${name}.mjs`) })
+      await build({
+        entryPoints: [join(ROOT, 'test', 'bench', `${name}.ts`)],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        packages: 'external',
+        logLevel: 'warning',
+        outfile: join(BUNDLES, `${name}.mjs`)
+      })
     }
   })()
   await bundled
 }
 
-export interface Floor { readonly proc: ChildProcess, ticks: () => { count: number, sumMs: number } }
+export interface Floor {
+  readonly proc: ChildProcess
+  ticks: () => { count: number; sumMs: number }
+}
 
 export interface FloorVariant {
   readonly name: string
@@ -50,12 +61,26 @@ export const FLOORS: readonly FloorVariant[] = [
   { name: 'floor: echo, forwarded at once', workers: 0, tickMs: 0, sync: false, unwrap: false }
 ]
 
-export async function startFloor (v: FloorVariant, keys: Omit<FloorSpec, 'dataDir' | 'workers' | 'tickMs' | 'sync' | 'unwrap' | 'worker'>): Promise<Floor> {
+export async function startFloor(
+  v: FloorVariant,
+  keys: Omit<FloorSpec, 'dataDir' | 'workers' | 'tickMs' | 'sync' | 'unwrap' | 'worker'>
+): Promise<Floor> {
   await buildFloors()
   const dir = mkdtempSync(join(tmpdir(), 'sealmix-bench-floor-'))
-  const spec: FloorSpec = { ...keys, dataDir: join(dir, 'db'), workers: v.workers, tickMs: v.tickMs, sync: v.sync, unwrap: v.unwrap, worker: join(BUNDLES, 'floor-worker.mjs') }
+  const spec: FloorSpec = {
+    ...keys,
+    dataDir: join(dir, 'db'),
+    workers: v.workers,
+    tickMs: v.tickMs,
+    sync: v.sync,
+    unwrap: v.unwrap,
+    worker: join(BUNDLES, 'floor-worker.mjs')
+  }
   writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec))
-  const p = spawn(process.execPath, [join(BUNDLES, 'floor-relay.mjs'), join(dir, 'spec.json')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+  const p = spawn(process.execPath, [join(BUNDLES, 'floor-relay.mjs'), join(dir, 'spec.json')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
   p.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   const ticks = { count: 0, sumMs: 0 }
   let rest = ''
@@ -65,12 +90,21 @@ export async function startFloor (v: FloorVariant, keys: Omit<FloorSpec, 'dataDi
       const lines = (rest + d.toString()).split('\n')
       rest = lines.pop()!
       for (const l of lines) {
-        if (l === 'ready') { clearTimeout(t); resolve() }
+        if (l === 'ready') {
+          clearTimeout(t)
+          resolve()
+        }
         const m = /^ticks (\d+) ([\d.]+)$/.exec(l)
-        if (m !== null) { ticks.count = Number(m[1]); ticks.sumMs = Number(m[2]) }
+        if (m !== null) {
+          ticks.count = Number(m[1])
+          ticks.sumMs = Number(m[2])
+        }
       }
     })
-    p.once('exit', code => { clearTimeout(t); reject(new Error(`bench: ${v.name} exited (${String(code)})`)) })
+    p.once('exit', code => {
+      clearTimeout(t)
+      reject(new Error(`bench: ${v.name} exited (${String(code)})`))
+    })
   })
   return { proc: p, ticks: () => ({ ...ticks }) }
 }

@@ -7,14 +7,17 @@
  */
 import { writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
-import { aggregate, formatTable, type BenchResult } from './harness.ts'
-import { benchSphinx } from './sphinx.bench.ts'
-import { benchRelay, closeRelayBench } from './relay.bench.ts'
-import { benchStore } from './store.bench.ts'
 import { benchDevnet } from './devnet.bench.ts'
 import { benchDirectory } from './directory.bench.ts'
+import { aggregate, type BenchResult, formatTable } from './harness.ts'
+import { benchRelay, closeRelayBench } from './relay.bench.ts'
+import { benchSphinx } from './sphinx.bench.ts'
+import { benchStore } from './store.bench.ts'
 
-interface Suite { run: (run: number, of: number) => Promise<BenchResult[]>, close?: () => Promise<void> }
+interface Suite {
+  run: (run: number, of: number) => Promise<BenchResult[]>
+  close?: () => Promise<void>
+}
 const SUITES: Record<string, Suite> = {
   sphinx: { run: benchSphinx },
   relay: { run: benchRelay, close: closeRelayBench },
@@ -23,7 +26,10 @@ const SUITES: Record<string, Suite> = {
   directory: { run: benchDirectory }
 }
 const RUNS = Number(process.env.SEALMIX_BENCH_RUNS ?? 3)
-if (!Number.isInteger(RUNS) || RUNS < 1) { console.error('bench: SEALMIX_BENCH_RUNS must be a whole number >= 1'); process.exit(2) }
+if (!Number.isInteger(RUNS) || RUNS < 1) {
+  console.error('bench: SEALMIX_BENCH_RUNS must be a whole number >= 1')
+  process.exit(2)
+}
 
 const args = process.argv.slice(2)
 let json: string | undefined
@@ -32,13 +38,21 @@ for (let i = 0; i < args.length; i++) {
   const a = args[i]!
   if (a === '--json') {
     json = args[++i]
-    if (json === undefined) { console.error('bench: --json needs a file name'); process.exit(2) }
+    if (json === undefined) {
+      console.error('bench: --json needs a file name')
+      process.exit(2)
+    }
   } else if (a in SUITES) names.push(a)
-  else { console.error(`bench: unknown benchmark '${a}' (known: ${Object.keys(SUITES).join(', ')})`); process.exit(2) }
+  else {
+    console.error(`bench: unknown benchmark '${a}' (known: ${Object.keys(SUITES).join(', ')})`)
+    process.exit(2)
+  }
 }
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU'
-console.log(`sealmix benchmarks: Node ${process.version}, ${cpus().length} x ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB; ${RUNS} run(s) of each`)
+console.log(
+  `sealmix benchmarks: Node ${process.version}, ${cpus().length} x ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB; ${RUNS} run(s) of each`
+)
 const results: BenchResult[] = []
 for (const n of names.length > 0 ? names : Object.keys(SUITES)) {
   const suite = SUITES[n]!
@@ -49,7 +63,9 @@ for (const n of names.length > 0 ? names : Object.keys(SUITES)) {
       console.log(`${n}: run ${r + 1} of ${RUNS}`)
       const got = await suite.run(r, RUNS)
       runs.push(got)
-      console.log(`${n}: run ${r + 1} took ${Math.round((Date.now() - t0) / 1000)} s: ${got.map(x => `${x.name} ${x.value}`).join(', ')}`)
+      console.log(
+        `${n}: run ${r + 1} took ${Math.round((Date.now() - t0) / 1000)} s: ${got.map(x => `${x.name} ${x.value}`).join(', ')}`
+      )
     }
   } finally {
     await suite.close?.()

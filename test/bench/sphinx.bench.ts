@@ -7,12 +7,22 @@
  * - create floor: the 20 X25519 of the construction plus, per hop, HKDF-Expand, the blinding
  *   block, the 492-byte AES-CTR keystream, one header HMAC and one LIONESS encryption.
  */
-import { BINDINGS, deterministicRng, lionessDecryptRaw, lionessEncryptRaw, loadCrypto, NETWORK_GEOMETRY, Sphinx, type CryptoSuite, type PathHop } from '../../mix/index.ts'
-import { runPair, type BenchResult } from './harness.ts'
+import {
+  BINDINGS,
+  type CryptoSuite,
+  deterministicRng,
+  lionessDecryptRaw,
+  lionessEncryptRaw,
+  loadCrypto,
+  NETWORK_GEOMETRY,
+  type PathHop,
+  Sphinx
+} from '../../mix/index.ts'
+import { type BenchResult, runPair } from './harness.ts'
 
 const INFO = Buffer.from('katzenpost-kdf-v0-hkdf-sha256', 'latin1')
 
-function network (c: CryptoSuite): { path: PathHop[], sks: Buffer[] } {
+function network(c: CryptoSuite): { path: PathHop[]; sks: Buffer[] } {
   const rng = deterministicRng(c, 'bench-path')
   const path: PathHop[] = []
   const sks: Buffer[] = []
@@ -24,13 +34,19 @@ function network (c: CryptoSuite): { path: PathHop[], sks: Buffer[] } {
     path.push({
       id: rng.bytes(32),
       publicKey: pk,
-      commands: i < 4 ? [{ type: 'node_delay', delayMs: 50 }] : [{ type: 'node_delay', delayMs: 50 }, { type: 'recipient', id: rng.bytes(32) }]
+      commands:
+        i < 4
+          ? [{ type: 'node_delay', delayMs: 50 }]
+          : [
+              { type: 'node_delay', delayMs: 50 },
+              { type: 'recipient', id: rng.bytes(32) }
+            ]
     })
   }
   return { path, sks }
 }
 
-export async function benchSphinx (): Promise<BenchResult[]> {
+export async function benchSphinx(): Promise<BenchResult[]> {
   const out: BenchResult[] = []
   for (const binding of BINDINGS) {
     const c = await loadCrypto(binding)
@@ -43,9 +59,14 @@ export async function benchSphinx (): Promise<BenchResult[]> {
     const sk0 = sks[0]!
 
     // Preallocated buffers for the floors.
-    const ss = Buffer.alloc(32); const alpha2 = Buffer.alloc(32); const blind = Buffer.alloc(32); const zero32 = Buffer.alloc(32)
-    const ri = Buffer.alloc(g.routingInfoBytes + 82); const body = Buffer.from(packet.subarray(g.headerBytes))
-    const alpha = packet.subarray(2, 34); const authed = packet.subarray(0, g.macOffset)
+    const ss = Buffer.alloc(32)
+    const alpha2 = Buffer.alloc(32)
+    const blind = Buffer.alloc(32)
+    const zero32 = Buffer.alloc(32)
+    const ri = Buffer.alloc(g.routingInfoBytes + 82)
+    const body = Buffer.from(packet.subarray(g.headerBytes))
+    const alpha = packet.subarray(2, 34)
+    const authed = packet.subarray(0, g.macOffset)
     const unwrapFloor = (): void => {
       c.x25519(ss, sk0, alpha)
       const okm = c.hkdfExpand(ss, INFO, 160)
@@ -57,15 +78,22 @@ export async function benchSphinx (): Promise<BenchResult[]> {
       lionessDecryptRaw(c, lk, body)
       c.x25519(alpha2, blind, alpha)
     }
-    out.push(runPair({
-      name: `unwrap/${binding}`,
-      op: () => { sphinx.unwrap(packet, { keys: [sk0] }) },
-      floor: unwrapFloor,
-      note: 'one forwarding hop, r=5, U=2048; floor = the same primitive calls on preallocated buffers'
-    }))
+    out.push(
+      runPair({
+        name: `unwrap/${binding}`,
+        op: () => {
+          sphinx.unwrap(packet, { keys: [sk0] })
+        },
+        floor: unwrapFloor,
+        note: 'one forwarding hop, r=5, U=2048; floor = the same primitive calls on preallocated buffers'
+      })
+    )
 
     const pks = path.map(h => h.publicKey)
-    const x = rng.bytes(32); const s = Buffer.alloc(32); const ks = Buffer.alloc(82 * 6); const mac = Buffer.alloc(32)
+    const x = rng.bytes(32)
+    const s = Buffer.alloc(32)
+    const ks = Buffer.alloc(82 * 6)
+    const mac = Buffer.alloc(32)
     const createFloor = (): void => {
       c.x25519Base(s, x) // α_0
       for (let i = 0; i < 5; i++) {
@@ -81,12 +109,19 @@ export async function benchSphinx (): Promise<BenchResult[]> {
         lionessEncryptRaw(c, lk, body)
       }
     }
-    out.push(runPair({
-      name: `create/${binding}`,
-      op: () => { sphinx.createPacket(path, payload, rng) },
-      floor: createFloor,
-      note: '5-hop forward packet, U=2048; floor = 20 X25519 + per-hop KDF, blinding block, AES-CTR keystream, HMAC, LIONESS'
-    }, { rounds: 7, batchMs: 200 }))
+    out.push(
+      runPair(
+        {
+          name: `create/${binding}`,
+          op: () => {
+            sphinx.createPacket(path, payload, rng)
+          },
+          floor: createFloor,
+          note: '5-hop forward packet, U=2048; floor = 20 X25519 + per-hop KDF, blinding block, AES-CTR keystream, HMAC, LIONESS'
+        },
+        { rounds: 7, batchMs: 200 }
+      )
+    )
   }
   return out
 }

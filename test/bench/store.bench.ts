@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { commit, openDatabase, sublevel, type BatchOp } from '../../daemon/io/db.ts'
+import { type BatchOp, commit, openDatabase, sublevel } from '../../daemon/io/db.ts'
 import { QueueStore } from '../../daemon/relay/gateway/queue-store.ts'
 import type { BenchResult } from './harness.ts'
 
@@ -14,7 +14,7 @@ const GROUP = 64
 const SLICE_MS = 400
 const ROUNDS = 5
 
-async function rate (f: () => Promise<number>): Promise<number> {
+async function rate(f: () => Promise<number>): Promise<number> {
   const end = performance.now() + SLICE_MS
   const t0 = performance.now()
   let n = 0
@@ -22,9 +22,12 @@ async function rate (f: () => Promise<number>): Promise<number> {
   return n / ((performance.now() - t0) / 1000)
 }
 
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]! }
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[s.length >> 1]!
+}
 
-async function ingest (kind: 'spool' | 'mailbox', recordBytes: number, destinations: number): Promise<BenchResult> {
+async function ingest(kind: 'spool' | 'mailbox', recordBytes: number, destinations: number): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sealmix-bench-store-'))
   const db = await openDatabase(join(dir, 'db'))
   try {
@@ -36,27 +39,48 @@ async function ingest (kind: 'spool' | 'mailbox', recordBytes: number, destinati
     const store = async (): Promise<number> => {
       const puts = Array.from({ length: GROUP }, (_, i) => q.put(dests[(seq + i) % destinations]!, record, Date.now()))
       seq += GROUP
-      await commit(db, puts.map(p => p.op))
+      await commit(
+        db,
+        puts.map(p => p.op)
+      )
       for (const p of puts) p.applied()
       return GROUP
     }
     const floor = async (): Promise<number> => {
-      const ops: BatchOp[] = Array.from({ length: GROUP }, () => { const k = Buffer.alloc(40); k.writeUInt32BE(seq++, 36); return { type: 'put', sublevel: raw, key: k, value: record } })
+      const ops: BatchOp[] = Array.from({ length: GROUP }, () => {
+        const k = Buffer.alloc(40)
+        k.writeUInt32BE(seq++, 36)
+        return { type: 'put', sublevel: raw, key: k, value: record }
+      })
       await commit(db, ops)
       return GROUP
     }
-    const mine: number[] = []; const base: number[] = []
-    for (let r = 0; r < ROUNDS; r++) { mine.push(await rate(store)); base.push(await rate(floor)) }
-    const v = median(mine); const f = median(base)
-    console.log(`  ${kind}: ${Math.round(v)} records/s through QueueStore, floor ${Math.round(f)} records/s (raw synced batches of ${GROUP})`)
-    return { name: `store/${kind}-ingest-synced`, unit: 'packets/s', value: Math.round(v), floor: Math.round(f), ratio: Number((v / f).toFixed(3)), note: `${recordBytes}-byte records, ${destinations} destinations, synced group commit of ${GROUP}; ratio = QueueStore / raw LevelDB` }
+    const mine: number[] = []
+    const base: number[] = []
+    for (let r = 0; r < ROUNDS; r++) {
+      mine.push(await rate(store))
+      base.push(await rate(floor))
+    }
+    const v = median(mine)
+    const f = median(base)
+    console.log(
+      `  ${kind}: ${Math.round(v)} records/s through QueueStore, floor ${Math.round(f)} records/s (raw synced batches of ${GROUP})`
+    )
+    return {
+      name: `store/${kind}-ingest-synced`,
+      unit: 'packets/s',
+      value: Math.round(v),
+      floor: Math.round(f),
+      ratio: Number((v / f).toFixed(3)),
+      note: `${recordBytes}-byte records, ${destinations} destinations, synced group commit of ${GROUP}; ratio = QueueStore / raw LevelDB`
+    }
   } finally {
     await db.close()
     rmSync(dir, { recursive: true, force: true })
   }
 }
 
-export async function benchStore (): Promise<BenchResult[]> {
+export async function benchStore(): Promise<BenchResult[]> {
   // Spool records: a payload for an ingress (U = 2048); mailbox records: SURB id (16) and a body (P - header = 2080).
   return [await ingest('spool', 2048, 4), await ingest('mailbox', 16 + 2080, 1000)]
 }

@@ -7,24 +7,26 @@
  */
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { loadCrypto } from '../../mix/index.ts'
-import { observe } from '../../tools/audit/relay-run.ts'
+import { DEFAULT_MIXING, loadCrypto } from '../../mix/index.ts'
 import { gaps, ks } from '../../tools/audit/analysis.ts'
-import { DEFAULT_MIXING } from '../../mix/index.ts'
+import { observe } from '../../tools/audit/relay-run.ts'
+
 const c = await loadCrypto()
 /** Frame departure times (s) from a pcap: TCP segments to the given ports, one time per 2565-byte masked frame. */
-function framesFrom (file: string, ports: number[]): number[] {
+function framesFrom(file: string, ports: number[]): number[] {
   const b = readFileSync(file)
   let off = 24
   const out: number[] = []
   while (off + 16 <= b.length) {
-    const sec = b.readUInt32LE(off); const usec = b.readUInt32LE(off + 4); const incl = b.readUInt32LE(off + 8)
+    const sec = b.readUInt32LE(off)
+    const usec = b.readUInt32LE(off + 4)
+    const incl = b.readUInt32LE(off + 8)
     const pkt = b.subarray(off + 16, off + 16 + incl)
     off += 16 + incl
     // Linux cooked v1 (SLL) or ethernet on lo: find the IPv4 header.
-    const ipAt = pkt[0] === 0x45 ? 0 : (pkt.readUInt16BE(12) === 0x0800 ? 14 : 16)
+    const ipAt = pkt[0] === 0x45 ? 0 : pkt.readUInt16BE(12) === 0x0800 ? 14 : 16
     const ip = pkt.subarray(ipAt)
-    if ((ip[0]! >> 4) !== 4 || ip[9] !== 6) continue
+    if (ip[0]! >> 4 !== 4 || ip[9] !== 6) continue
     const ihl = (ip[0]! & 15) * 4
     const tcp = ip.subarray(ihl)
     const dport = tcp.readUInt16BE(2)
@@ -44,12 +46,16 @@ for (const share of [1, 0]) {
   await new Promise(r => setTimeout(r, 1000))
   const ob = await observe(c, { mixing: { ...DEFAULT_MIXING, minBatch: 8 }, rate: 20, seconds: 15, realShare: share })
   await new Promise(r => setTimeout(r, 500))
-  td.kill('SIGINT'); await new Promise(r => td.once('exit', r))
+  td.kill('SIGINT')
+  await new Promise(r => td.once('exit', r))
   const wire = framesFrom(file, ob.sinkPorts)
   const sink = ob.outs.map(x => x.t / 1000)
   res.push(gaps(wire))
-  const q = (xs: number[], p: number): string => ([...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))]! * 1000).toFixed(3)
-  console.log(`share ${share}: wire frames ${wire.length}, sink frames ${sink.length}; wire gap p50/p90 ${q(gaps(wire), 0.5)}/${q(gaps(wire), 0.9)} ms; sink gap p50/p90 ${q(gaps(sink), 0.5)}/${q(gaps(sink), 0.9)} ms`)
+  const q = (xs: number[], p: number): string =>
+    ([...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))]! * 1000).toFixed(3)
+  console.log(
+    `share ${share}: wire frames ${wire.length}, sink frames ${sink.length}; wire gap p50/p90 ${q(gaps(wire), 0.5)}/${q(gaps(wire), 0.9)} ms; sink gap p50/p90 ${q(gaps(sink), 0.5)}/${q(gaps(sink), 0.9)} ms`
+  )
   sinkGaps.push(gaps(sink))
 }
 const k = ks(res[0]!, res[1]!)

@@ -5,7 +5,7 @@
  * reported by name; a reused --data-dir chats again; a closed pipe stops the devnet in order.
  */
 import assert from 'node:assert/strict'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,23 +15,51 @@ describe('sealmix devnet', function () {
   this.timeout(150_000)
 
   it('starts, keeps delivering demo messages with acks through five relays while keys rotate every 4 s, and stops on SIGINT', async function () {
-    const p = spawn(process.execPath, ['dist/sealmix.mjs', 'devnet', '--epoch', '4s'], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] })
+    const p = spawn(process.execPath, ['dist/sealmix.mjs', 'devnet', '--epoch', '4s'], {
+      cwd: PROJECT,
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
     let out = ''
-    p.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    p.stderr.on('data', (d: Buffer) => { out += d.toString() })
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    p.stderr.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
     try {
-      await waitFor(() => /epoch \d+ \| 5\/5 relays up, 6\/6 links \| loops [1-9]\d*\/\d+ returned.*ingress 2\/2 links, [1-9]\d* delivered \| homeserver got [1-9]\d* \| sent \d+, acked [1-9]\d*.*, received [1-9]/.test(out), 60_000, `devnet status with loops returned and demo messages acked (output so far: ${out.slice(-400)})`)
-      await waitFor(() => /chat: bob got "(re: )?hello #\d+ from (alice|bob)" from @alice:devnet.local \(certificate verified\)/.test(out), 30_000, 'bob verified a message from alice')
+      await waitFor(
+        () =>
+          /epoch \d+ \| 5\/5 relays up, 6\/6 links \| loops [1-9]\d*\/\d+ returned.*ingress 2\/2 links, [1-9]\d* delivered \| homeserver got [1-9]\d* \| sent \d+, acked [1-9]\d*.*, received [1-9]/.test(
+            out
+          ),
+        60_000,
+        `devnet status with loops returned and demo messages acked (output so far: ${out.slice(-400)})`
+      )
+      await waitFor(
+        () =>
+          /chat: bob got "(re: )?hello #\d+ from (alice|bob)" from @alice:devnet.local \(certificate verified\)/.test(
+            out
+          ),
+        30_000,
+        'bob verified a message from alice'
+      )
       // Three more rotations later, more messages have been acknowledged.
-      const status = (): { epoch: number, acked: number } => {
+      const status = (): { epoch: number; acked: number } => {
         const m = [...out.matchAll(/devnet: epoch (\d+) \|.*acked (\d+)/g)].pop()
         return { epoch: Number(m?.[1] ?? -1), acked: Number(m?.[2] ?? 0) }
       }
       const then = status()
-      await waitFor(() => status().epoch >= then.epoch + 3 && status().acked >= then.acked + 3, 60_000, `three rotations with acks (from ${JSON.stringify(then)}; output so far: ${out.slice(-300)})`)
+      await waitFor(
+        () => status().epoch >= then.epoch + 3 && status().acked >= then.acked + 3,
+        60_000,
+        `three rotations with acks (from ${JSON.stringify(then)}; output so far: ${out.slice(-300)})`
+      )
       const dir = /data in (\S+) \(temporary\)/.exec(out)?.[1]
       assert.ok(dir !== undefined, 'prints its data directory')
-      const code = await new Promise<number | null>(resolve => { p.once('exit', c => resolve(c)); p.kill('SIGINT') })
+      const code = await new Promise<number | null>(resolve => {
+        p.once('exit', c => resolve(c))
+        p.kill('SIGINT')
+      })
       assert.equal(code, 0)
       assert.match(out, /devnet: stopped/)
       assert.equal(existsSync(dir), false, 'the temporary data directory is removed')
@@ -45,16 +73,37 @@ describe('sealmix devnet supervises its children', function () {
   this.timeout(240_000)
 
   /** A devnet process whose output is collected; `until` waits for a pattern in it. */
-  const run = (args: string[]): { p: ChildProcess, out: () => string, until: (re: RegExp, what: string) => Promise<void> } => {
-    const p = spawn(process.execPath, ['dist/sealmix.mjs', 'devnet', ...args], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] })
+  const run = (
+    args: string[]
+  ): { p: ChildProcess; out: () => string; until: (re: RegExp, what: string) => Promise<void> } => {
+    const p = spawn(process.execPath, ['dist/sealmix.mjs', 'devnet', ...args], {
+      cwd: PROJECT,
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
     let out = ''
-    p.stdout!.on('data', (d: Buffer) => { out += d.toString() })
-    p.stderr!.on('data', (d: Buffer) => { out += d.toString() })
-    return { p, out: () => out, until: async (re, what) => { await waitFor(() => re.test(out) || p.exitCode !== null, 120_000, what); assert.match(out, re, `${what} (output: ${out.slice(-600)})`) } }
+    p.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    p.stderr!.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    return {
+      p,
+      out: () => out,
+      until: async (re, what) => {
+        await waitFor(() => re.test(out) || p.exitCode !== null, 120_000, what)
+        assert.match(out, re, `${what} (output: ${out.slice(-600)})`)
+      }
+    }
   }
-  const childrenOf = (dir: string): string[] => (spawnSync('pgrep', ['-af', 'sealmix.mjs'], { encoding: 'utf8' }).stdout ?? '').split('\n').filter(l => l.includes(dir))
+  const childrenOf = (dir: string): string[] =>
+    (spawnSync('pgrep', ['-af', 'sealmix.mjs'], { encoding: 'utf8' }).stdout ?? '')
+      .split('\n')
+      .filter(l => l.includes(dir))
   const dir = mkdtempSync(join(tmpdir(), 'sealmix-devnet-test-'))
-  after(function () { rmSync(dir, { recursive: true, force: true }) })
+  after(function () {
+    rmSync(dir, { recursive: true, force: true })
+  })
 
   it('reports a child that dies by name on the status line, and a reused --data-dir chats again; a closed pipe stops it cleanly', async function () {
     const first = run(['--data-dir', dir, '--epoch', '4s'])
@@ -65,10 +114,15 @@ describe('sealmix devnet supervises its children', function () {
       process.kill(Number(victim.trim().split(' ')[0]), 'SIGKILL')
       await first.until(/devnet: mix-2 stopped unexpectedly \(killed by SIGKILL\)/, 'the dead child reported by name')
       await first.until(/\| DOWN: mix-2/, 'the status line names what is down')
-      const code = await new Promise<number | null>(resolve => { first.p.once('exit', c => resolve(c)); first.p.kill('SIGTERM') })
+      const code = await new Promise<number | null>(resolve => {
+        first.p.once('exit', c => resolve(c))
+        first.p.kill('SIGTERM')
+      })
       assert.equal(code, 0)
       assert.deepEqual(childrenOf(dir), [], 'no child left after SIGTERM')
-    } finally { if (first.p.exitCode === null) first.p.kill('SIGKILL') }
+    } finally {
+      if (first.p.exitCode === null) first.p.kill('SIGKILL')
+    }
 
     // The same data directory again: identities and stores are kept, and it chats again.
     const second = run(['--data-dir', dir, '--epoch', '4s'])
@@ -80,6 +134,8 @@ describe('sealmix devnet supervises its children', function () {
       assert.equal(await exited, 0)
       assert.deepEqual(childrenOf(dir), [], 'no child left after the pipe closed')
       assert.ok(existsSync(join(dir, 'gateway-a', 'keys')), '--data-dir is kept')
-    } finally { if (second.p.exitCode === null) second.p.kill('SIGKILL') }
+    } finally {
+      if (second.p.exitCode === null) second.p.kill('SIGKILL')
+    }
   })
 })

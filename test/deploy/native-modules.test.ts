@@ -24,7 +24,7 @@ interface BufferUtil {
 }
 
 /** The native binaries (.node files) loaded into this process, from the diagnostic report. */
-function loadedAddons (): string[] {
+function loadedAddons(): string[] {
   const report = process.report as typeof process.report & { excludeNetwork?: boolean }
   const excludeNetwork = report.excludeNetwork
   report.excludeNetwork = true // no socket details: the report is only read for its shared objects
@@ -39,18 +39,21 @@ describe('native modules on this Node', function () {
   const loaded = new Map<string, string>()
 
   /** The one native binary of `pkg` this process loaded; on linux-x64, a prebuilt one. */
-  function addonOf (pkg: string): string {
+  function addonOf(pkg: string): string {
     const hits = loadedAddons().filter(p => p.includes(`${sep}node_modules${sep}${pkg}${sep}`))
     assert.equal(hits.length, 1, `one native binary of ${pkg} loaded, found: ${hits.join(', ') || 'none'}`)
     const path = relative(PROJECT, hits[0]!)
-    if (process.platform === 'linux' && process.arch === 'x64') assert.ok(path.includes(`${sep}prebuilds${sep}linux-x64${sep}`), `${pkg} from its prebuilt binary, not ${path}`)
+    if (process.platform === 'linux' && process.arch === 'x64')
+      assert.ok(path.includes(`${sep}prebuilds${sep}linux-x64${sep}`), `${pkg} from its prebuilt binary, not ${path}`)
     loaded.set(pkg, path)
     return path
   }
 
   after(function () {
     const where = [...loaded].map(([pkg, path]) => `${pkg} (${path})`).join(', ')
-    console.log(`      node ${process.version} (modules ${process.versions.modules}, N-API ${process.versions.napi}) on ${process.platform}-${process.arch}: ${where || 'nothing loaded'}`)
+    console.log(
+      `      node ${process.version} (modules ${process.versions.modules}, N-API ${process.versions.napi}) on ${process.platform}-${process.arch}: ${where || 'nothing loaded'}`
+    )
   })
 
   it('sodium-native: its native binary hashes a known BLAKE2b-256 vector', function () {
@@ -67,7 +70,13 @@ describe('native modules on this Node', function () {
       let db = new Level<Uint8Array, Uint8Array>(join(dir, 'db'), enc)
       await db.open()
       await db.put(Buffer.from('k1'), Buffer.from('v1'))
-      await db.batch([{ type: 'put', key: Buffer.from('k2'), value: Buffer.from('v2') }, { type: 'del', key: Buffer.from('k1') }], { sync: true })
+      await db.batch(
+        [
+          { type: 'put', key: Buffer.from('k2'), value: Buffer.from('v2') },
+          { type: 'del', key: Buffer.from('k1') }
+        ],
+        { sync: true }
+      )
       await db.close()
       db = new Level<Uint8Array, Uint8Array>(join(dir, 'db'), enc)
       await db.open()

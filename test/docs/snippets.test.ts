@@ -19,10 +19,19 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync
+} from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join, relative, resolve } from 'node:path'
-import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { runDevnet } from '../../tools/index.ts'
 
@@ -33,7 +42,15 @@ const DOCS = ['docs/CLIENTS.md', 'README.md']
 const BLOCK_LIMIT_MS = 60_000
 
 type Kind = 'sh' | 'ts' | 'js' | 'text'
-const KINDS: Record<string, Kind> = { sh: 'sh', bash: 'sh', ts: 'ts', typescript: 'ts', js: 'js', javascript: 'js', text: 'text' }
+const KINDS: Record<string, Kind> = {
+  sh: 'sh',
+  bash: 'sh',
+  ts: 'ts',
+  typescript: 'ts',
+  js: 'js',
+  javascript: 'js',
+  text: 'text'
+}
 
 interface Block {
   readonly doc: string
@@ -48,7 +65,7 @@ interface Block {
 const where = (b: Block): string => `${b.doc}:${b.line} (\`\`\`${b.lang})`
 
 /** The fenced blocks of a markdown file, with the snippet marker on the line above each fence. */
-function blocksOf (doc: string): Block[] {
+function blocksOf(doc: string): Block[] {
   const lines = readFileSync(join(ROOT, doc), 'utf8').split('\n')
   const out: Block[] = []
   for (let i = 0; i < lines.length; i++) {
@@ -57,21 +74,33 @@ function blocksOf (doc: string): Block[] {
     const [indent, fence, lang] = [open[1]!, open[2]!, open[3]!]
     const body: string[] = []
     let j = i + 1
-    while (j < lines.length && !(lines[j]!.trimStart().startsWith(fence) && lines[j]!.trim() === fence)) body.push(lines[j++]!.slice(indent.length))
+    while (j < lines.length && !(lines[j]!.trimStart().startsWith(fence) && lines[j]!.trim() === fence))
+      body.push(lines[j++]!.slice(indent.length))
     assert.ok(j < lines.length, `${doc}:${i + 1}: a fence that is never closed`)
-    out.push({ doc, line: i + 1, lang, kind: KINDS[lang], code: body.join('\n') + '\n', marker: markerOf(lines[i - 1] ?? '') })
+    out.push({
+      doc,
+      line: i + 1,
+      lang,
+      kind: KINDS[lang],
+      code: body.join('\n') + '\n',
+      marker: markerOf(lines[i - 1] ?? '')
+    })
     i = j
   }
   return out
 }
 
-function markerOf (line: string): Block['marker'] {
+function markerOf(line: string): Block['marker'] {
   const m = /^<!--\s*snippet:\s*(.*?)\s*-->$/.exec(line.trim())
   if (m === null) return null
   const text = m[1]!
   const expect = /^expect \/(.*)\/([a-z]*)$/.exec(text)
   if (expect !== null) {
-    try { return { expect: new RegExp(expect[1]!, expect[2]) } } catch (e) { return { bad: `${text} (${(e as Error).message})` } }
+    try {
+      return { expect: new RegExp(expect[1]!, expect[2]) }
+    } catch (e) {
+      return { bad: `${text} (${(e as Error).message})` }
+    }
   }
   const notRun = /^not run by (\S+): (.+)$/.exec(text)
   if (notRun !== null && notRun[1] === THIS) return { notRun: notRun[2]! }
@@ -79,20 +108,46 @@ function markerOf (line: string): Block['marker'] {
 }
 
 const ALL = DOCS.flatMap(blocksOf)
-const runs = (b: Block): boolean => b.kind !== undefined && b.kind !== 'text' && (b.marker === null || !('notRun' in b.marker))
+const runs = (b: Block): boolean =>
+  b.kind !== undefined && b.kind !== 'text' && (b.marker === null || !('notRun' in b.marker))
 
-interface Output { code: number | null, signal: string | null, text: string, timedOut: boolean }
+interface Output {
+  code: number | null
+  signal: string | null
+  text: string
+  timedOut: boolean
+}
 
 /** Run a command to its end (or the limit: then its whole process group is killed), stdout and stderr together. */
-async function run (cmd: string, args: string[], o: { cwd: string, env?: NodeJS.ProcessEnv, limitMs: number }): Promise<Output> {
-  const p = spawn(cmd, args, { cwd: o.cwd, env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+async function run(
+  cmd: string,
+  args: string[],
+  o: { cwd: string; env?: NodeJS.ProcessEnv; limitMs: number }
+): Promise<Output> {
+  const p = spawn(cmd, args, {
+    cwd: o.cwd,
+    env: o.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true
+  })
   let text = ''
-  p.stdout.on('data', (d: Buffer) => { text += d.toString() })
-  p.stderr.on('data', (d: Buffer) => { text += d.toString() })
+  p.stdout.on('data', (d: Buffer) => {
+    text += d.toString()
+  })
+  p.stderr.on('data', (d: Buffer) => {
+    text += d.toString()
+  })
   let timedOut = false
   // A sh block starts sealmix children: killing bash alone would leave them running.
-  const t = setTimeout(() => { timedOut = true; try { process.kill(-p.pid!, 'SIGKILL') } catch {} }, o.limitMs)
-  const [code, signal] = await new Promise<[number | null, string | null]>(resolve => p.once('close', (c, s) => resolve([c, s])))
+  const t = setTimeout(() => {
+    timedOut = true
+    try {
+      process.kill(-p.pid!, 'SIGKILL')
+    } catch {}
+  }, o.limitMs)
+  const [code, signal] = await new Promise<[number | null, string | null]>(resolve =>
+    p.once('close', (c, s) => resolve([c, s]))
+  )
   clearTimeout(t)
   return { code, signal, text, timedOut }
 }
@@ -101,39 +156,67 @@ const tail = (text: string, n = 40): string => text.trimEnd().split('\n').slice(
 
 /** The doc's `../` (the checkout, seen from .devnet/) as this checkout's path. */
 const withCheckoutImports = (code: string): string =>
-  code.replace(/(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])\.\.\//g, (_, head: string, q: string) => `${head}${q}${ROOT}/`)
+  code.replace(
+    /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])\.\.\//g,
+    (_, head: string, q: string) => `${head}${q}${ROOT}/`
+  )
 
 /**
  * Each command of a block that is not run, and the check that stands in for it (its it()).
  * A not-run block whose command has no entry here fails, and so does an entry no block needs.
  */
-const NOT_RUN: Array<{ command: RegExp, check: string }> = [
-  { command: /^npm ci && npm start\b/, check: 'npm start runs node dist/sealmix.mjs devnet after its build: that runs until chat arrives and stops on SIGINT with exit 0, its temporary directory removed' },
+const NOT_RUN: Array<{ command: RegExp; check: string }> = [
+  {
+    command: /^npm ci && npm start\b/,
+    check:
+      'npm start runs node dist/sealmix.mjs devnet after its build: that runs until chat arrives and stops on SIGINT with exit 0, its temporary directory removed'
+  },
   { command: /^npm ci && npm test\b/, check: 'npm test type-checks and runs mocha over a spec that includes this test' }
 ]
 
 /** The commands of a block: its lines without comments and blank lines. */
-const commands = (b: Block): string[] => b.code.split('\n').map(l => l.replace(/\s+#.*$/, '').trim()).filter(l => l !== '' && !l.startsWith('#'))
+const commands = (b: Block): string[] =>
+  b.code
+    .split('\n')
+    .map(l => l.replace(/\s+#.*$/, '').trim())
+    .filter(l => l !== '' && !l.startsWith('#'))
 
 describe('the docs run as written (docs/CLIENTS.md, README.md)', function () {
   it('every block says what it is: a language, what a run block prints, why a block is not run and what checks it instead', function () {
-    assert.ok(ALL.filter(runs).length >= 4, `found ${ALL.filter(runs).length} blocks to run in ${DOCS.join(', ')}: is the parsing broken?`)
+    assert.ok(
+      ALL.filter(runs).length >= 4,
+      `found ${ALL.filter(runs).length} blocks to run in ${DOCS.join(', ')}: is the parsing broken?`
+    )
     const problems: string[] = []
     for (const b of ALL) {
-      if (b.kind === undefined) problems.push(`${where(b)}: say what the block is: \`\`\`sh, \`\`\`ts or \`\`\`js (run by this test) or \`\`\`text (output, diagrams)`)
-      else if (b.marker !== null && 'bad' in b.marker) problems.push(`${where(b)}: a snippet marker this test does not know: ${b.marker.bad} (expect /RE/, or not run by ${THIS}: why)`)
-      else if (b.kind === 'text' && b.marker !== null) problems.push(`${where(b)}: a text block is never run; drop its snippet marker`)
-      else if (runs(b) && b.marker === null) problems.push(`${where(b)}: put <!-- snippet: expect /what it prints/ --> on the line above the fence`)
+      if (b.kind === undefined)
+        problems.push(
+          `${where(b)}: say what the block is: \`\`\`sh, \`\`\`ts or \`\`\`js (run by this test) or \`\`\`text (output, diagrams)`
+        )
+      else if (b.marker !== null && 'bad' in b.marker)
+        problems.push(
+          `${where(b)}: a snippet marker this test does not know: ${b.marker.bad} (expect /RE/, or not run by ${THIS}: why)`
+        )
+      else if (b.kind === 'text' && b.marker !== null)
+        problems.push(`${where(b)}: a text block is never run; drop its snippet marker`)
+      else if (runs(b) && b.marker === null)
+        problems.push(`${where(b)}: put <!-- snippet: expect /what it prints/ --> on the line above the fence`)
       else if (b.marker !== null && 'notRun' in b.marker) {
-        for (const c of commands(b)) if (!NOT_RUN.some(n => n.command.test(c))) problems.push(`${where(b)}: nothing here checks the command that is not run: ${c}`)
+        for (const c of commands(b))
+          if (!NOT_RUN.some(n => n.command.test(c)))
+            problems.push(`${where(b)}: nothing here checks the command that is not run: ${c}`)
       }
     }
     const notRun = ALL.filter(b => b.marker !== null && 'notRun' in b.marker).flatMap(commands)
-    for (const n of NOT_RUN) if (!notRun.some(c => n.command.test(c))) problems.push(`${THIS}: the check "${n.check}" stands in for a command no doc has any more (${n.command.source})`)
+    for (const n of NOT_RUN)
+      if (!notRun.some(c => n.command.test(c)))
+        problems.push(
+          `${THIS}: the check "${n.check}" stands in for a command no doc has any more (${n.command.source})`
+        )
     assert.deepEqual(problems, [])
   })
 
-  it('every ```ts block type-checks under the repository\'s compiler options', function () {
+  it("every ```ts block type-checks under the repository's compiler options", function () {
     this.timeout(90_000)
     const ts = ALL.filter(b => b.kind === 'ts' && runs(b))
     const dir = mkdtempSync(join(tmpdir(), 'sealmix-docs-tsc-'))
@@ -143,19 +226,31 @@ describe('the docs run as written (docs/CLIENTS.md, README.md)', function () {
         writeFileSync(file, withCheckoutImports(b.code))
         return { file, b }
       })
-      const types = readdirSync(join(ROOT, 'types')).filter(f => f.endsWith('.d.ts')).map(f => join(ROOT, 'types', f))
-      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
-        extends: join(ROOT, 'tsconfig.json'),
-        compilerOptions: { typeRoots: [join(ROOT, 'node_modules', '@types')], types: ['node'] },
-        files: [...files.map(f => f.file), ...types],
-        include: []
-      }))
-      const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.json')], { encoding: 'utf8', timeout: 80_000 })
+      const types = readdirSync(join(ROOT, 'types'))
+        .filter(f => f.endsWith('.d.ts'))
+        .map(f => join(ROOT, 'types', f))
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          extends: join(ROOT, 'tsconfig.json'),
+          compilerOptions: { typeRoots: [join(ROOT, 'node_modules', '@types')], types: ['node'] },
+          files: [...files.map(f => f.file), ...types],
+          include: []
+        })
+      )
+      const r = spawnSync(
+        process.execPath,
+        [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.json')],
+        { encoding: 'utf8', timeout: 80_000 }
+      )
       // tsc names the temporary file and a line in it: name the doc and its line instead.
-      const report = `${r.stdout}${r.stderr}`.replace(/(\S*block-(\d+)\.mts)\((\d+),(\d+)\)/g, (_, __, i: string, line: string, col: string) => {
-        const b = files[Number(i)]!.b
-        return `${b.doc}:${b.line + Number(line)}:${col}`
-      })
+      const report = `${r.stdout}${r.stderr}`.replace(
+        /(\S*block-(\d+)\.mts)\((\d+),(\d+)\)/g,
+        (_, __, i: string, line: string, col: string) => {
+          const b = files[Number(i)]!.b
+          return `${b.doc}:${b.line + Number(line)}:${col}`
+        }
+      )
       assert.equal(r.status, 0, `the doc's TypeScript does not type-check:\n${tail(report)}`)
     } finally {
       rmSync(dir, { recursive: true, force: true })
@@ -181,11 +276,18 @@ describe('the docs run as written (docs/CLIENTS.md, README.md)', function () {
       data = join(work, 'devnet')
       bin = join(work, 'bin')
       mkdirSync(bin)
-      writeFileSync(join(bin, 'sealmix'), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist', 'sealmix.mjs')}" "$@"\n`)
+      writeFileSync(
+        join(bin, 'sealmix'),
+        `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist', 'sealmix.mjs')}" "$@"\n`
+      )
       chmodSync(join(bin, 'sealmix'), 0o755)
-      const stopped = new Promise<void>(resolve => { stop = resolve })
+      const stopped = new Promise<void>(resolve => {
+        stop = resolve
+      })
       let ready: () => void = () => {}
-      const isReady = new Promise<void>(resolve => { ready = resolve })
+      const isReady = new Promise<void>(resolve => {
+        ready = resolve
+      })
       devnet = runDevnet({
         dataDir: data,
         // Epochs of 10 s: a node that misses the first document is listed 10 s later, not a minute.
@@ -194,12 +296,18 @@ describe('the docs run as written (docs/CLIENTS.md, README.md)', function () {
           devnetLines.push(line)
           if (line.includes('every relay and the ingress are listed and linked')) ready()
         },
-        status: line => { devnetStatus = line },
+        status: line => {
+          devnetStatus = line
+        },
         stop: stopped
       })
-      const ended = devnet.then(() => { throw new Error('the devnet stopped before it was ready') })
+      const ended = devnet.then(() => {
+        throw new Error('the devnet stopped before it was ready')
+      })
       let limit: NodeJS.Timeout | undefined
-      const late = new Promise<never>((_, reject) => { limit = setTimeout(() => reject(new Error('the devnet was not ready within 100 s')), 100_000) })
+      const late = new Promise<never>((_, reject) => {
+        limit = setTimeout(() => reject(new Error('the devnet was not ready within 100 s')), 100_000)
+      })
       try {
         await Promise.race([isReady, ended, late])
       } catch (e) {
@@ -221,12 +329,16 @@ describe('the docs run as written (docs/CLIENTS.md, README.md)', function () {
       it(`${where(b)} exits 0 and prints ${String(expect)}`, async function () {
         this.timeout(BLOCK_LIMIT_MS + 10_000)
         assert.ok(expect !== null, `${where(b)} does not say what it prints (see the first test)`)
-        const file = join(work, `${b.doc.replace(/\W/g, '_')}-${b.line}.${{ sh: 'sh', ts: 'mts', js: 'mjs' }[b.kind as 'sh' | 'ts' | 'js']}`)
+        const file = join(
+          work,
+          `${b.doc.replace(/\W/g, '_')}-${b.line}.${{ sh: 'sh', ts: 'mts', js: 'mjs' }[b.kind as 'sh' | 'ts' | 'js']}`
+        )
         writeFileSync(file, b.kind === 'sh' ? b.code : withCheckoutImports(b.code))
         const env = { ...process.env, PATH: [bin, dirname(process.execPath), process.env.PATH ?? ''].join(delimiter) }
-        const r = b.kind === 'sh'
-          ? await run('bash', ['-e', '-o', 'pipefail', file], { cwd: data, env, limitMs: BLOCK_LIMIT_MS })
-          : await run(process.execPath, ['--import', tsx, file], { cwd: data, env, limitMs: BLOCK_LIMIT_MS })
+        const r =
+          b.kind === 'sh'
+            ? await run('bash', ['-e', '-o', 'pipefail', file], { cwd: data, env, limitMs: BLOCK_LIMIT_MS })
+            : await run(process.execPath, ['--import', tsx, file], { cwd: data, env, limitMs: BLOCK_LIMIT_MS })
         const how = r.timedOut ? `did not finish within ${BLOCK_LIMIT_MS / 1000} s` : `exited ${r.code ?? r.signal}`
         const output = `--- its output (last lines):\n${tail(r.text)}\n--- the devnet's last lines:\n${devnetTail()}`
         assert.ok(!r.timedOut && r.code === 0, `${where(b)} ${how}\n${output}`)
@@ -236,7 +348,9 @@ describe('the docs run as written (docs/CLIENTS.md, README.md)', function () {
   })
 
   describe('README.md: the commands it does not run', function () {
-    const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
+    const scripts = (
+      JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts
 
     it(`npm start: ${NOT_RUN[0]!.check}`, async function () {
       this.timeout(150_000)
@@ -246,23 +360,39 @@ describe('the docs run as written (docs/CLIENTS.md, README.md)', function () {
       const command = steps[1]?.split(/\s+/) ?? []
       assert.deepEqual(command.slice(0, 3), ['node', 'dist/sealmix.mjs', 'devnet'], `scripts.start: ${scripts.start}`)
       // --epoch 10s, as the README's `npm start -- --epoch 5s`: a node that misses the first document costs 10 s, not a minute.
-      const p = spawn(process.execPath, [...command.slice(1), '--epoch', '10s'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+      const p = spawn(process.execPath, [...command.slice(1), '--epoch', '10s'], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe']
+      })
       let out = ''
       const seen = new Set<() => void>()
-      const onData = (d: Buffer): void => { out += d.toString(); for (const f of seen) f() }
+      const onData = (d: Buffer): void => {
+        out += d.toString()
+        for (const f of seen) f()
+      }
       p.stdout.on('data', onData)
       p.stderr.on('data', onData)
       const exited = new Promise<number | null>(resolve => p.once('exit', c => resolve(c)))
       /** Resolves once `re` matches the output; fails at the limit or when the devnet exits first. */
       const until = async (re: RegExp, limitMs: number, what: string): Promise<void> => {
         let done: () => void = () => {}
-        const matched = new Promise<void>(resolve => { done = () => { if (re.test(out)) resolve() }; seen.add(done); done() })
+        const matched = new Promise<void>(resolve => {
+          done = () => {
+            if (re.test(out)) resolve()
+          }
+          seen.add(done)
+          done()
+        })
         let t: NodeJS.Timeout | undefined
         try {
           await Promise.race([
             matched,
-            exited.then(c => { throw new Error(`the devnet exited (${String(c)}) before ${what}`) }),
-            new Promise<never>((_, reject) => { t = setTimeout(() => reject(new Error(`no ${what} within ${limitMs / 1000} s`)), limitMs) })
+            exited.then(c => {
+              throw new Error(`the devnet exited (${String(c)}) before ${what}`)
+            }),
+            new Promise<never>((_, reject) => {
+              t = setTimeout(() => reject(new Error(`no ${what} within ${limitMs / 1000} s`)), limitMs)
+            })
           ])
         } catch (e) {
           throw new Error(`${(e as Error).message}; its output:\n${tail(out)}`)
@@ -287,15 +417,39 @@ describe('the docs run as written (docs/CLIENTS.md, README.md)', function () {
 
     it(`npm test: ${NOT_RUN[1]!.check}`, function () {
       const steps = (scripts.test ?? '').split('&&').map(s => s.trim())
-      assert.ok(steps.some(s => /^tsc --noEmit\b/.test(s)), `npm test type-checks (scripts.test: ${scripts.test})`)
-      const mocha = steps.at(-1)?.split(/\s+/).map(a => a.replace(/^(['"])(.*)\1$/, '$2')) ?? []
+      assert.ok(
+        steps.some(s => /^tsc --noEmit\b/.test(s)),
+        `npm test type-checks (scripts.test: ${scripts.test})`
+      )
+      const mocha =
+        steps
+          .at(-1)
+          ?.split(/\s+/)
+          .map(a => a.replace(/^(['"])(.*)\1$/, '$2')) ?? []
       assert.equal(mocha[0], 'mocha', `npm test ends with mocha (scripts.test: ${scripts.test})`)
       // Its spec: the globs it is given, else the one in .mocharc.json.
       const given = mocha.slice(1).filter(a => !a.startsWith('-'))
-      const spec = given.length > 0 ? given : (JSON.parse(readFileSync(join(ROOT, '.mocharc.json'), 'utf8')) as { spec?: string[] }).spec ?? []
+      const spec =
+        given.length > 0
+          ? given
+          : ((JSON.parse(readFileSync(join(ROOT, '.mocharc.json'), 'utf8')) as { spec?: string[] }).spec ?? [])
       // A glob as mocha reads it: ** any folders (or none), * any part of a name.
-      const globRe = (g: string): RegExp => new RegExp('^' + g.split('/').map(part => part === '**' ? '(?:.+/)?' : part.replace(/[.+^${}()|[\]\\?]/g, '\\$&').replace(/\*/g, '[^/]*') + '/').join('').slice(0, -1) + '$')
-      assert.ok(spec.some(g => globRe(g).test(THIS)), `${THIS} is in mocha's spec ${JSON.stringify(spec)} (scripts.test: ${scripts.test})`)
+      const globRe = (g: string): RegExp =>
+        new RegExp(
+          '^' +
+            g
+              .split('/')
+              .map(part =>
+                part === '**' ? '(?:.+/)?' : part.replace(/[.+^${}()|[\]\\?]/g, '\\$&').replace(/\*/g, '[^/]*') + '/'
+              )
+              .join('')
+              .slice(0, -1) +
+            '$'
+        )
+      assert.ok(
+        spec.some(g => globRe(g).test(THIS)),
+        `${THIS} is in mocha's spec ${JSON.stringify(spec)} (scripts.test: ${scripts.test})`
+      )
     })
   })
 })

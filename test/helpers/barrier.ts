@@ -29,7 +29,7 @@ export interface SentinelPath {
 }
 
 /** Sends the sentinels one after another; resolves with their payloads once the last came out. */
-export async function sentinelBarrier (p: SentinelPath): Promise<Buffer[]> {
+export async function sentinelBarrier(p: SentinelPath): Promise<Buffer[]> {
   const sent: Buffer[] = []
   for (let i = 0; i < p.count; i++) {
     const s = p.make(i)

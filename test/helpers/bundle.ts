@@ -12,6 +12,6 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 /** `process.execPath` arguments that run a sealmix command: `spawn(process.execPath, [...SEALMIX, 'run', ...])`. */
 export const SEALMIX: readonly string[] = [join(ROOT, 'dist', 'sealmix.mjs')]
 
-export function mochaGlobalSetup (): void {
+export function mochaGlobalSetup(): void {
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' })
 }

@@ -15,11 +15,11 @@ const o = JSON.parse(process.argv[2])
 const stats = { open: 0, connects: 0, closes: 0, sent: 0 }
 let stopping = false
 
-function upgrade (path) {
+function upgrade(path) {
   return `GET ${path} HTTP/1.1\r\nHost: ${o.host}:${o.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`
 }
 
-function slot (i) {
+function slot(i) {
   if (stopping) return
   const s = connect({ host: o.host, port: o.port, localAddress: o.localAddress })
   let opened = false
@@ -41,10 +41,13 @@ function slot (i) {
   })
 }
 
-function garbage () {
+function garbage() {
   const frame = Buffer.from(o.frame, 'base64')
   const hello = Buffer.from(o.hello, 'base64')
-  const ws = new WebSocket(`ws://${o.host}:${o.port}/client`, { perMessageDeflate: false, localAddress: o.localAddress })
+  const ws = new WebSocket(`ws://${o.host}:${o.port}/client`, {
+    perMessageDeflate: false,
+    localAddress: o.localAddress
+  })
   ws.on('error', () => {})
   ws.on('message', () => {})
   ws.once('open', () => {
@@ -53,13 +56,19 @@ function garbage () {
     ws.send(hello)
     const pump = () => {
       if (stopping || ws.readyState !== ws.OPEN) return
-      for (let k = 0; k < 64 && ws.bufferedAmount < (1 << 20); k++) { ws.send(frame); stats.sent++ }
-      if (ws.bufferedAmount < (1 << 20)) setImmediate(pump)
+      for (let k = 0; k < 64 && ws.bufferedAmount < 1 << 20; k++) {
+        ws.send(frame)
+        stats.sent++
+      }
+      if (ws.bufferedAmount < 1 << 20) setImmediate(pump)
       else setTimeout(pump, 1)
     }
     pump()
   })
-  ws.once('close', () => { stats.closes++; if (!stopping) setTimeout(garbage, o.reopenMs ?? 500).unref() })
+  ws.once('close', () => {
+    stats.closes++
+    if (!stopping) setTimeout(garbage, o.reopenMs ?? 500).unref()
+  })
 }
 
 for (let i = 0; i < o.count; i++) {
@@ -68,4 +77,8 @@ for (let i = 0; i < o.count; i++) {
 }
 const report = setInterval(() => process.stdout.write(JSON.stringify(stats) + '\n'), 100)
 process.stdin.resume()
-process.stdin.on('end', () => { stopping = true; clearInterval(report); process.exit(0) })
+process.stdin.on('end', () => {
+  stopping = true
+  clearInterval(report)
+  process.exit(0)
+})

@@ -9,7 +9,7 @@ export const LOG_LINES: string[] = []
 export const CANARIES = new Set<string>()
 
 export const captureStream = new Writable({
-  write (chunk: Buffer, _enc, cb) {
+  write(chunk: Buffer, _enc, cb) {
     for (const l of chunk.toString().split('\n')) if (l !== '') LOG_LINES.push(l)
     cb()
   }

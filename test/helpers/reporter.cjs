@@ -6,7 +6,7 @@ const { Spec } = Mocha.reporters
 const { EVENT_RUN_END } = Mocha.Runner.constants
 
 class SpecWithSummary extends Spec {
-  constructor (runner, options) {
+  constructor(runner, options) {
     super(runner, options)
     runner.once(EVENT_RUN_END, () => {
       const s = runner.stats ?? {}

@@ -8,24 +8,24 @@ import { fileURLToPath } from 'node:url'
 
 export const VECTORS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'vectors')
 
-export function vectorPath (rel: string): string {
+export function vectorPath(rel: string): string {
   return join(VECTORS_DIR, rel)
 }
 
-export function hasVectors (rel: string): boolean {
+export function hasVectors(rel: string): boolean {
   return existsSync(vectorPath(rel))
 }
 
-export function loadVectors<T> (rel: string): T {
+export function loadVectors<T>(rel: string): T {
   return JSON.parse(readFileSync(vectorPath(rel), 'utf8')) as T
 }
 
-export function skipMessage (rel: string): string {
+export function skipMessage(rel: string): string {
   return `skipped: third-party vectors not found at ${vectorPath(rel)} (the ../shared/vectors/ folder beside the project root)`
 }
 
 /** Call at the top of a describe(): skips the whole block, with the reason, when the file is absent. */
-export function requireVectors (ctx: Mocha.Context, rel: string): void {
+export function requireVectors(ctx: Mocha.Context, rel: string): void {
   if (!hasVectors(rel)) {
     console.log(`      ${skipMessage(rel)}`)
     ctx.skip()
@@ -34,7 +34,7 @@ export function requireVectors (ctx: Mocha.Context, rel: string): void {
 
 /** Counts of known-answer cases that ran, printed once at the end of the run. */
 export const vectorTally = new Map<string, number>()
-export function tally (what: string, n = 1): void {
+export function tally(what: string, n = 1): void {
   vectorTally.set(what, (vectorTally.get(what) ?? 0) + n)
 }
 

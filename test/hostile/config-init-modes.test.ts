@@ -15,17 +15,28 @@ import { PROJECT } from '../helpers/testnet.ts'
 const HEX = 'ab'.repeat(32)
 const ROOT_WARNING = /^sealmix: warning: init runs as root/m
 
-function sealmix (args: string[], uid?: number): { status: number | null, stdout: string, stderr: string } {
-  const r = spawnSync(process.execPath, [...SEALMIX, ...args], { cwd: PROJECT, encoding: 'utf8', timeout: 60_000, ...(uid !== undefined ? { uid, gid: uid } : {}) })
+function sealmix(args: string[], uid?: number): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [...SEALMIX, ...args], {
+    cwd: PROJECT,
+    encoding: 'utf8',
+    timeout: 60_000,
+    ...(uid !== undefined ? { uid, gid: uid } : {})
+  })
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
 const mode = (p: string): string => (statSync(p).mode & 0o777).toString(8)
 
 /** A file that was there before init, readable by everyone, and a data directory made at 0755. */
-function preexisting (dir: string, files: string[], dataDirs: string[]): void {
-  for (const f of files) { writeFileSync(f, 'old contents\n'); chmodSync(f, 0o644) }
-  for (const d of dataDirs) { mkdirSync(d, { recursive: true }); chmodSync(d, 0o755) }
+function preexisting(dir: string, files: string[], dataDirs: string[]): void {
+  for (const f of files) {
+    writeFileSync(f, 'old contents\n')
+    chmodSync(f, 0o644)
+  }
+  for (const d of dataDirs) {
+    mkdirSync(d, { recursive: true })
+    chmodSync(d, 0o755)
+  }
   chmodSync(dir, 0o777)
 }
 
@@ -38,15 +49,21 @@ describe('hostile: init writes its secrets 0600 and 0700, and warns as root', fu
     dir = mkdtempSync(join(tmpdir(), 'sealmix-hostile-init-'))
     chmodSync(dir, 0o755)
   })
-  after(function () { rmSync(dir, { recursive: true, force: true }) })
+  after(function () {
+    rmSync(dir, { recursive: true, force: true })
+  })
 
-  function expectSecret (files: string[], dirs: string[], r: { status: number | null, stderr: string }): void {
+  function expectSecret(files: string[], dirs: string[], r: { status: number | null; stderr: string }): void {
     assert.equal(r.status, 0, r.stderr)
     for (const f of files) assert.equal(mode(f), '600', f)
     for (const d of dirs) {
       assert.equal(mode(d), '700', d)
       const keys = join(d, 'keys')
-      try { statSync(keys) } catch { continue }
+      try {
+        statSync(keys)
+      } catch {
+        continue
+      }
       assert.equal(mode(keys), '700', keys)
       for (const k of readdirSync(keys)) assert.equal(mode(join(keys, k)), '600', join(keys, k))
     }
@@ -62,11 +79,41 @@ describe('hostile: init writes its secrets 0600 and 0700, and warns as root', fu
     chmodSync(join(data, 'keys'), 0o755)
     writeFileSync(join(data, 'keys', 'identity.key'), Buffer.alloc(32, 7))
     chmodSync(join(data, 'keys', 'identity.key'), 0o644)
-    expectSecret([out], [data], sealmix(['init', '--role', 'mix', '--data-dir', data, '--network', join(dir, 'network.json'), '--signer', HEX, '--out', out]))
+    expectSecret(
+      [out],
+      [data],
+      sealmix([
+        'init',
+        '--role',
+        'mix',
+        '--data-dir',
+        data,
+        '--network',
+        join(dir, 'network.json'),
+        '--signer',
+        HEX,
+        '--out',
+        out
+      ])
+    )
     const out2 = join(dir, 'relay2.yaml')
     const data2 = join(dir, 'relay2-data')
     preexisting(dir, [out2], [data2])
-    expectSecret([out2], [data2], sealmix(['init', '--role', 'gateway', '--data-dir', data2, '--authority', `http://127.0.0.1:1=${HEX}`, '--out', out2]))
+    expectSecret(
+      [out2],
+      [data2],
+      sealmix([
+        'init',
+        '--role',
+        'gateway',
+        '--data-dir',
+        data2,
+        '--authority',
+        `http://127.0.0.1:1=${HEX}`,
+        '--out',
+        out2
+      ])
+    )
   })
 
   it('run as another user than root: no warning, the same modes', function () {
@@ -76,7 +123,10 @@ describe('hostile: init writes its secrets 0600 and 0700, and warns as root', fu
     }
     const out3 = join(dir, 'nobody.yaml')
     const data3 = join(dir, 'nobody-data')
-    const r = sealmix(['init', '--role', 'gateway', '--data-dir', data3, '--authority', `http://127.0.0.1:1=${HEX}`, '--out', out3], 65534)
+    const r = sealmix(
+      ['init', '--role', 'gateway', '--data-dir', data3, '--authority', `http://127.0.0.1:1=${HEX}`, '--out', out3],
+      65534
+    )
     if (r.status === null) {
       // Node or the checkout under a directory only root may enter (CI's Node 24 lives in root's cache).
       console.log(`      skipped: uid 65534 cannot run ${process.execPath} in this checkout`)
@@ -93,8 +143,31 @@ describe('hostile: init writes its secrets 0600 and 0700, and warns as root', fu
     const reg = join(dir, 'registration.yaml')
     const data = join(dir, 'ingress-data')
     preexisting(dir, [out, reg], [data])
-    expectSecret([out, reg], [data], sealmix(['init', '--role', 'ingress', '--data-dir', data, '--server-name', 'example.org', '--homeserver', 'http://127.0.0.1:8008',
-      '--network', join(dir, 'network.json'), '--signer', HEX, '--out', out, '--registration', reg, '--gateway', HEX]))
+    expectSecret(
+      [out, reg],
+      [data],
+      sealmix([
+        'init',
+        '--role',
+        'ingress',
+        '--data-dir',
+        data,
+        '--server-name',
+        'example.org',
+        '--homeserver',
+        'http://127.0.0.1:8008',
+        '--network',
+        join(dir, 'network.json'),
+        '--signer',
+        HEX,
+        '--out',
+        out,
+        '--registration',
+        reg,
+        '--gateway',
+        HEX
+      ])
+    )
   })
 
   it('an authority: config, signing key and data directory', function () {
@@ -103,7 +176,23 @@ describe('hostile: init writes its secrets 0600 and 0700, and warns as root', fu
     preexisting(dir, [out], [data])
     writeFileSync(join(data, 'authority.key'), Buffer.alloc(32, 9))
     chmodSync(join(data, 'authority.key'), 0o644)
-    expectSecret([out, join(data, 'authority.key')], [data], sealmix(['init', '--role', 'authority', '--data-dir', data, '--network-name', 'n', '--genesis-ms', '0', '--out', out]))
+    expectSecret(
+      [out, join(data, 'authority.key')],
+      [data],
+      sealmix([
+        'init',
+        '--role',
+        'authority',
+        '--data-dir',
+        data,
+        '--network-name',
+        'n',
+        '--genesis-ms',
+        '0',
+        '--out',
+        out
+      ])
+    )
   })
 
   it('a client: profile and contact card (both hold secrets)', function () {
@@ -113,7 +202,32 @@ describe('hostile: init writes its secrets 0600 and 0700, and warns as root', fu
     writeFileSync(token, 'tok-alice-0123456789\n')
     chmodSync(token, 0o644)
     preexisting(dir, [out, card], [])
-    expectSecret([out, card], [], sealmix(['init', '--role', 'client', '--user', '@alice:example.org', '--device', 'A', '--token-file', token, '--homeserver', 'http://127.0.0.1:8008',
-      '--ingress-api', 'http://127.0.0.1:8090', '--gateway', HEX, '--authority', `http://127.0.0.1:1=${HEX}`, '--out', out, '--contact-out', card]))
+    expectSecret(
+      [out, card],
+      [],
+      sealmix([
+        'init',
+        '--role',
+        'client',
+        '--user',
+        '@alice:example.org',
+        '--device',
+        'A',
+        '--token-file',
+        token,
+        '--homeserver',
+        'http://127.0.0.1:8008',
+        '--ingress-api',
+        'http://127.0.0.1:8090',
+        '--gateway',
+        HEX,
+        '--authority',
+        `http://127.0.0.1:1=${HEX}`,
+        '--out',
+        out,
+        '--contact-out',
+        card
+      ])
+    )
   })
 })

@@ -7,12 +7,12 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { commit, type Db, openDatabase } from '../../daemon/io/db.ts'
 import { Edge, PULLED_PER_CONNECTION } from '../../daemon/relay/gateway/edge.ts'
-import { RelayMetrics } from '../../daemon/relay/metrics.ts'
-import { commit, openDatabase, type Db } from '../../daemon/io/db.ts'
 import { QueueStore } from '../../daemon/relay/gateway/queue-store.ts'
 import type { Conn } from '../../daemon/relay/listener/server.ts'
-import { FRAME, loadCrypto, NETWORK_GEOMETRY as G, parseFrame, type CryptoSuite } from '../../mix/index.ts'
+import { RelayMetrics } from '../../daemon/relay/metrics.ts'
+import { type CryptoSuite, FRAME, NETWORK_GEOMETRY as G, loadCrypto, parseFrame } from '../../mix/index.ts'
 
 const PULL_BATCH = 16
 
@@ -25,7 +25,9 @@ describe('hostile: PULL and ACK on the gateway edge', function () {
   let metrics: RelayMetrics
   /** Work done by the store on the edge's behalf. */
   const work = { acks: 0, reads: 0, readsNow: 0, readsMax: 0 }
-  before(async function () { c = await loadCrypto() })
+  before(async function () {
+    c = await loadCrypto()
+  })
   beforeEach(async function () {
     dir = mkdtempSync(join(tmpdir(), 'sealmix-pullack-'))
     db = await openDatabase(join(dir, 'db'))
@@ -33,28 +35,72 @@ describe('hostile: PULL and ACK on the gateway edge', function () {
     Object.assign(work, { acks: 0, reads: 0, readsNow: 0, readsMax: 0 })
     const ack = mailbox.ack.bind(mailbox)
     const read = mailbox.read.bind(mailbox)
-    mailbox.ack = (dest, seq) => { work.acks++; return ack(dest, seq) }
+    mailbox.ack = (dest, seq) => {
+      work.acks++
+      return ack(dest, seq)
+    }
     mailbox.read = async (dest, after, limit) => {
-      work.reads++; work.readsNow++; work.readsMax = Math.max(work.readsMax, work.readsNow)
-      try { return await read(dest, after, limit) } finally { work.readsNow-- }
+      work.reads++
+      work.readsNow++
+      work.readsMax = Math.max(work.readsMax, work.readsNow)
+      try {
+        return await read(dest, after, limit)
+      } finally {
+        work.readsNow--
+      }
     }
     metrics = new RelayMetrics('gateway')
-    edge = new Edge({ crypto: c, geometry: G, spool: new QueueStore(db, 'spool', { quota: 100, ttlMs: 3_600_000 }), mailbox, mailboxKey: Buffer.alloc(32, 7), pullBatch: PULL_BATCH, metrics })
+    edge = new Edge({
+      crypto: c,
+      geometry: G,
+      spool: new QueueStore(db, 'spool', { quota: 100, ttlMs: 3_600_000 }),
+      mailbox,
+      mailboxKey: Buffer.alloc(32, 7),
+      pullBatch: PULL_BATCH,
+      metrics
+    })
   })
-  afterEach(async function () { await db.close(); rmSync(dir, { recursive: true, force: true }) })
+  afterEach(async function () {
+    await db.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
 
-  function conn (o: { accept?: () => boolean } = {}): Conn & { frames: Buffer[], offered: number } {
+  function conn(o: { accept?: () => boolean } = {}): Conn & { frames: Buffer[]; offered: number } {
     const frames: Buffer[] = []
-    const k = { kind: 'client', peerId: undefined, frames, offered: 0, send: (f: Buffer) => { k.offered++; if (o.accept?.() === false) return false; frames.push(f); return true }, close: () => {}, bufferedAmount: 0, pause: () => {}, resume: () => {} }
-    return k as unknown as Conn & { frames: Buffer[], offered: number }
+    const k = {
+      kind: 'client',
+      peerId: undefined,
+      frames,
+      offered: 0,
+      send: (f: Buffer) => {
+        k.offered++
+        if (o.accept?.() === false) return false
+        frames.push(f)
+        return true
+      },
+      close: () => {},
+      bufferedAmount: 0,
+      pause: () => {},
+      resume: () => {}
+    }
+    return k as unknown as Conn & { frames: Buffer[]; offered: number }
   }
-  async function fill (id: Buffer, n: number): Promise<void> {
+  async function fill(id: Buffer, n: number): Promise<void> {
     const ops = []
     const done = []
-    for (let i = 0; i < n; i++) { const p = mailbox.put(edge.mailboxKeyOf(id), Buffer.alloc(16 + G.bodyBytes, i), Date.now()); ops.push(p.op); done.push(p.applied) }
-    await commit(db, ops); for (const f of done) f()
+    for (let i = 0; i < n; i++) {
+      const p = mailbox.put(edge.mailboxKeyOf(id), Buffer.alloc(16 + G.bodyBytes, i), Date.now())
+      ops.push(p.op)
+      done.push(p.applied)
+    }
+    await commit(db, ops)
+    for (const f of done) f()
   }
-  const ackOf = (seq: number): Buffer => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(seq)); return b }
+  const ackOf = (seq: number): Buffer => {
+    const b = Buffer.alloc(8)
+    b.writeBigUInt64BE(BigInt(seq))
+    return b
+  }
   const idOf = (f: Buffer): number => Number(parseFrame(G, f)!.body.readBigUInt64BE(0))
 
   it('an ACK costs one lookup: an id never handed over touches no mailbox, a handed one exactly one', async function () {
@@ -65,7 +111,11 @@ describe('hostile: PULL and ACK on the gateway edge', function () {
     // The attack: 300,000 ACKs of ids never handed to this connection.
     for (let i = 0; i < 300_000; i++) edge.clientAck(cl, ackOf(1_000_000 + i))
     assert.equal(work.acks, 0, 'no mailbox was walked for an unknown id')
-    assert.equal(edge.handedTo(cl), PULLED_PER_CONNECTION * PULL_BATCH, 'what a connection may acknowledge is bounded by its last pulls')
+    assert.equal(
+      edge.handedTo(cl),
+      PULLED_PER_CONNECTION * PULL_BATCH,
+      'what a connection may acknowledge is bounded by its last pulls'
+    )
     const real = cl.frames.filter(f => parseFrame(G, f)?.kind === FRAME.MAILBOX).map(idOf)
     for (const seq of real) edge.clientAck(cl, ackOf(seq))
     assert.equal(work.acks, real.length, 'one store lookup per handed id')

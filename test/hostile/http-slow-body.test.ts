@@ -6,29 +6,37 @@
  * byte a second and the test waits for the server to close it, bounded.
  */
 import assert from 'node:assert/strict'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { connect } from 'node:net'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort } from '../../tools/index.ts'
 import { loadCrypto } from '../../mix/index.ts'
+import { freePort } from '../../tools/index.ts'
 import { SEALMIX } from '../helpers/bundle.ts'
-import { createTestnet, httpGet, PROJECT, waitFor, type Testnet } from '../helpers/testnet.ts'
+import { createTestnet, httpGet, PROJECT, type Testnet, waitFor } from '../helpers/testnet.ts'
 
 /** Headers, then a 1000-byte body a byte a second. Resolves with how long the server kept the connection (null: still open at `boundMs`). */
-async function slowBody (port: number, head: string, boundMs: number): Promise<number | null> {
+async function slowBody(port: number, head: string, boundMs: number): Promise<number | null> {
   const t0 = Date.now()
   const s = connect(port, '127.0.0.1')
   s.on('error', () => {})
   s.on('data', () => {})
-  await new Promise<void>((resolve, reject) => { s.once('connect', resolve); s.once('error', reject) })
+  await new Promise<void>((resolve, reject) => {
+    s.once('connect', resolve)
+    s.once('error', reject)
+  })
   s.write(`${head}Content-Length: 1000\r\nContent-Type: application/json\r\n\r\n{`)
-  const drip = setInterval(() => { if (!s.destroyed) s.write(' ') }, 1000)
+  const drip = setInterval(() => {
+    if (!s.destroyed) s.write(' ')
+  }, 1000)
   try {
     return await new Promise<number | null>(resolve => {
       const bound = setTimeout(() => resolve(null), boundMs)
-      s.once('close', () => { clearTimeout(bound); resolve(Date.now() - t0) })
+      s.once('close', () => {
+        clearTimeout(bound)
+        resolve(Date.now() - t0)
+      })
     })
   } finally {
     clearInterval(drip)
@@ -47,7 +55,11 @@ describe('hostile: slow request bodies', function () {
     dir = mkdtempSync(join(tmpdir(), 'sealmix-hostile-http-'))
   })
   after(async function () {
-    if (proc !== null && proc.exitCode === null) await new Promise(resolve => { proc!.once('exit', resolve); proc!.kill('SIGKILL') })
+    if (proc !== null && proc.exitCode === null)
+      await new Promise(resolve => {
+        proc!.once('exit', resolve)
+        proc!.kill('SIGKILL')
+      })
     await net?.stop()
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   })
@@ -55,41 +67,109 @@ describe('hostile: slow request bodies', function () {
   it('every listener of the ingress closes a connection whose body does not arrive in time', async function () {
     const [apiPort, metricsPort] = [await freePort(), await freePort()]
     const file = join(dir, 'ingress.json')
-    writeFileSync(file, JSON.stringify({
-      dataDir: net.ingress.dir, serverName: 'example.org', network: { file: net.networkFile, signers: [Buffer.from(net.signer.publicKey).toString('hex')] },
-      homeserver: { url: 'http://127.0.0.1:1', asToken: 'as-token-0123456789abcdef', hsToken: 'hs-token-0123456789abcdef' },
-      api: { port: apiPort }, metrics: { port: metricsPort }, log: { level: 'info' }
-    }))
+    writeFileSync(
+      file,
+      JSON.stringify({
+        dataDir: net.ingress.dir,
+        serverName: 'example.org',
+        network: { file: net.networkFile, signers: [Buffer.from(net.signer.publicKey).toString('hex')] },
+        homeserver: {
+          url: 'http://127.0.0.1:1',
+          asToken: 'as-token-0123456789abcdef',
+          hsToken: 'hs-token-0123456789abcdef'
+        },
+        api: { port: apiPort },
+        metrics: { port: metricsPort },
+        log: { level: 'info' }
+      })
+    )
     const out: string[] = []
-    proc = spawn(process.execPath, [...SEALMIX, 'ingress', '--config', file], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] })
+    proc = spawn(process.execPath, [...SEALMIX, 'ingress', '--config', file], {
+      cwd: PROJECT,
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
     proc.stdout!.on('data', (d: Buffer) => out.push(d.toString()))
-    await waitFor(() => out.join('').includes('"event":"started"') || proc!.exitCode !== null, 30_000, 'the ingress starts')
+    await waitFor(
+      () => out.join('').includes('"event":"started"') || proc!.exitCode !== null,
+      30_000,
+      'the ingress starts'
+    )
     assert.equal(proc.exitCode, null, out.join(''))
 
     const BOUND = 60_000
     const [api, capability, ops] = await Promise.all([
-      slowBody(apiPort, 'POST /_sealmix/v1/sender_cert HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-0123456789\r\n', BOUND),
-      slowBody(apiPort, 'PUT /_sealmix/v1/capability HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-0123456789\r\n', BOUND),
+      slowBody(
+        apiPort,
+        'POST /_sealmix/v1/sender_cert HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-0123456789\r\n',
+        BOUND
+      ),
+      slowBody(
+        apiPort,
+        'PUT /_sealmix/v1/capability HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-0123456789\r\n',
+        BOUND
+      ),
       slowBody(metricsPort, 'POST /metrics HTTP/1.1\r\nHost: x\r\n', BOUND)
     ])
-    assert.ok(api !== null && api < 29_000, `the API cut the sender_cert body off at its 10 s deadline (open ${String(api)} ms)`)
-    assert.ok(capability !== null && capability < 29_000, `the API cut the capability body off at its 10 s deadline (open ${String(capability)} ms)`)
-    assert.ok(ops !== null && ops < 29_000, `the operations listener cut the request off at its 15 s deadline (open ${String(ops)} ms)`)
+    assert.ok(
+      api !== null && api < 29_000,
+      `the API cut the sender_cert body off at its 10 s deadline (open ${String(api)} ms)`
+    )
+    assert.ok(
+      capability !== null && capability < 29_000,
+      `the API cut the capability body off at its 10 s deadline (open ${String(capability)} ms)`
+    )
+    assert.ok(
+      ops !== null && ops < 29_000,
+      `the operations listener cut the request off at its 15 s deadline (open ${String(ops)} ms)`
+    )
     assert.equal(proc.exitCode, null, 'the ingress still runs')
   })
 
-  it('the relay\'s and the authority\'s listeners close a connection whose body does not arrive in time', async function () {
+  it("the relay's and the authority's listeners close a connection whose body does not arrive in time", async function () {
     const node = net.byName('mix1')
-    const relay = spawn(process.execPath, [...SEALMIX, 'run', '--config', node.configFile], { cwd: PROJECT, stdio: 'ignore' })
+    const relay = spawn(process.execPath, [...SEALMIX, 'run', '--config', node.configFile], {
+      cwd: PROJECT,
+      stdio: 'ignore'
+    })
     const authorityFile = join(dir, 'authority.yaml')
     const [apiPort, metricsPort] = [await freePort(), await freePort()]
-    const init = spawnSync(process.execPath, [...SEALMIX, 'init', '--role', 'authority', '--data-dir', join(dir, 'authority'), '--listen', `127.0.0.1:${apiPort}`, '--network-name', 'slow', '--genesis-ms', String(Date.now()), '--out', authorityFile], { cwd: PROJECT, encoding: 'utf8' })
+    const init = spawnSync(
+      process.execPath,
+      [
+        ...SEALMIX,
+        'init',
+        '--role',
+        'authority',
+        '--data-dir',
+        join(dir, 'authority'),
+        '--listen',
+        `127.0.0.1:${apiPort}`,
+        '--network-name',
+        'slow',
+        '--genesis-ms',
+        String(Date.now()),
+        '--out',
+        authorityFile
+      ],
+      { cwd: PROJECT, encoding: 'utf8' }
+    )
     assert.equal(init.status, 0, init.stderr)
     writeFileSync(authorityFile, `${readFileSync(authorityFile, 'utf8')}metrics:\n  port: ${metricsPort}\n`)
-    const authority = spawn(process.execPath, [...SEALMIX, 'authority', '--config', authorityFile], { cwd: PROJECT, stdio: 'ignore' })
+    const authority = spawn(process.execPath, [...SEALMIX, 'authority', '--config', authorityFile], {
+      cwd: PROJECT,
+      stdio: 'ignore'
+    })
     try {
-      const up = async (port: number, path: string): Promise<boolean> => (await httpGet(port, path).catch(() => ({ status: 0 }))).status !== 0
-      await waitFor(async () => await up(node.metricsPort, '/healthz') && await up(apiPort, '/v1/schedule') && await up(metricsPort, '/healthz'), 30_000, 'the relay and the authority listen')
+      const up = async (port: number, path: string): Promise<boolean> =>
+        (await httpGet(port, path).catch(() => ({ status: 0 }))).status !== 0
+      await waitFor(
+        async () =>
+          (await up(node.metricsPort, '/healthz')) &&
+          (await up(apiPort, '/v1/schedule')) &&
+          (await up(metricsPort, '/healthz')),
+        30_000,
+        'the relay and the authority listen'
+      )
       const BOUND = 60_000
       const [relayOps, api, authorityOps] = await Promise.all([
         slowBody(node.metricsPort, 'POST /metrics HTTP/1.1\r\nHost: x\r\n', BOUND),
@@ -97,9 +177,18 @@ describe('hostile: slow request bodies', function () {
         slowBody(metricsPort, 'POST /metrics HTTP/1.1\r\nHost: x\r\n', BOUND)
       ])
       // Deadlines of 10-15 s; the bound only separates "cut off" from Node's defaults (30-300 s).
-      assert.ok(relayOps !== null && relayOps < 29_000, `the relay's operations listener cut the request off at its 15 s deadline (open ${String(relayOps)} ms)`)
-      assert.ok(api !== null && api < 29_000, `the authority's API cut the request off at its 10 s deadline (open ${String(api)} ms)`)
-      assert.ok(authorityOps !== null && authorityOps < 29_000, `the authority's operations listener cut the request off at its 15 s deadline (open ${String(authorityOps)} ms)`)
+      assert.ok(
+        relayOps !== null && relayOps < 29_000,
+        `the relay's operations listener cut the request off at its 15 s deadline (open ${String(relayOps)} ms)`
+      )
+      assert.ok(
+        api !== null && api < 29_000,
+        `the authority's API cut the request off at its 10 s deadline (open ${String(api)} ms)`
+      )
+      assert.ok(
+        authorityOps !== null && authorityOps < 29_000,
+        `the authority's operations listener cut the request off at its 15 s deadline (open ${String(authorityOps)} ms)`
+      )
     } finally {
       relay.kill('SIGKILL')
       authority.kill('SIGKILL')

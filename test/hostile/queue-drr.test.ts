@@ -5,29 +5,50 @@
  */
 import assert from 'node:assert/strict'
 import { RelayMetrics } from '../../daemon/relay/metrics.ts'
-import { UnwrapPool, type Lane, type Source, type Unwrapped } from '../../daemon/relay/unwrap/pool.ts'
-import { loadCrypto, NETWORK_GEOMETRY as G, type CryptoSuite } from '../../mix/index.ts'
+import { type Lane, type Source, UnwrapPool, type Unwrapped } from '../../daemon/relay/unwrap/pool.ts'
+import { type CryptoSuite, NETWORK_GEOMETRY as G, loadCrypto } from '../../mix/index.ts'
 import { randomBytes, waitFor } from '../helpers/testnet.ts'
 
-interface Ctx { from: string }
+interface Ctx {
+  from: string
+}
 
 describe('hostile: the unwrap queue serves its sources in turn', function () {
   let c: CryptoSuite
   let pool: UnwrapPool<Ctx> | undefined
   let order: string[]
   let metrics: RelayMetrics
-  before(async function () { c = await loadCrypto('sodium-native') })
-  afterEach(async function () { await pool?.close(); pool = undefined })
+  before(async function () {
+    c = await loadCrypto('sodium-native')
+  })
+  afterEach(async function () {
+    await pool?.close()
+    pool = undefined
+  })
 
-  async function start (o: { maxQueued?: number, maxQueuedPerClient?: number } = {}): Promise<UnwrapPool<Ctx>> {
+  async function start(o: { maxQueued?: number; maxQueuedPerClient?: number } = {}): Promise<UnwrapPool<Ctx>> {
     order = []
     metrics = new RelayMetrics('gateway')
-    pool = new UnwrapPool<Ctx>({ workers: 1, geometry: G, maxQueued: o.maxQueued ?? 8192, maxQueuedPerClient: o.maxQueuedPerClient, metrics, onResults: (r: Array<Unwrapped<Ctx>>) => { for (const x of r) order.push(x.ctx.from) } })
+    pool = new UnwrapPool<Ctx>({
+      workers: 1,
+      geometry: G,
+      maxQueued: o.maxQueued ?? 8192,
+      maxQueuedPerClient: o.maxQueuedPerClient,
+      metrics,
+      onResults: (r: Array<Unwrapped<Ctx>>) => {
+        for (const x of r) order.push(x.ctx.from)
+      }
+    })
     await pool.init({ binding: 'sodium-native', keys: [], epochs: [], maxDelayMs: 1000 })
     return pool
   }
-  const packet = (): Buffer => { const p = randomBytes(c, G.packetBytes); p[0] = 0; p[1] = 0; return p }
-  function offer (p: UnwrapPool<Ctx>, from: string, source: Source, lane: Lane, n: number): number {
+  const packet = (): Buffer => {
+    const p = randomBytes(c, G.packetBytes)
+    p[0] = 0
+    p[1] = 0
+    return p
+  }
+  function offer(p: UnwrapPool<Ctx>, from: string, source: Source, lane: Lane, n: number): number {
     let taken = 0
     for (let i = 0; i < n; i++) if (p.submit(packet(), { from }, source, lane)) taken++
     return taken

@@ -7,44 +7,66 @@
  * named). listen and devnet, which have nothing to reload, say so and keep running.
  */
 import assert from 'node:assert/strict'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { type CryptoSuite, loadCrypto } from '../../mix/index.ts'
 import { freePort } from '../../tools/index.ts'
-import { loadCrypto, type CryptoSuite } from '../../mix/index.ts'
 import { SEALMIX } from '../helpers/bundle.ts'
-import { createTestnet, httpGet, PROJECT, waitFor, type Testnet } from '../helpers/testnet.ts'
+import { createTestnet, httpGet, PROJECT, type Testnet, waitFor } from '../helpers/testnet.ts'
 
-interface Proc { p: ChildProcess, lines: string[], exit: Promise<{ code: number | null, signal: NodeJS.Signals | null }>, exited: boolean }
+interface Proc {
+  p: ChildProcess
+  lines: string[]
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  exited: boolean
+}
 
-function run (args: string[]): Proc {
+function run(args: string[]): Proc {
   const p = spawn(process.execPath, [...SEALMIX, ...args], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] })
   const proc: Proc = { p, lines: [], exited: false, exit: null as never }
   let partial = { out: '', err: '' }
-  const collect = (which: 'out' | 'err') => (d: Buffer): void => {
-    const text = partial[which] + d.toString()
-    const parts = text.split('\n')
-    partial = { ...partial, [which]: parts.pop()! }
-    proc.lines.push(...parts)
-  }
+  const collect =
+    (which: 'out' | 'err') =>
+    (d: Buffer): void => {
+      const text = partial[which] + d.toString()
+      const parts = text.split('\n')
+      partial = { ...partial, [which]: parts.pop()! }
+      proc.lines.push(...parts)
+    }
   p.stdout!.on('data', collect('out'))
   p.stderr!.on('data', collect('err'))
-  proc.exit = new Promise(resolve => p.once('exit', (code, signal) => { proc.exited = true; resolve({ code, signal }) }))
+  proc.exit = new Promise(resolve =>
+    p.once('exit', (code, signal) => {
+      proc.exited = true
+      resolve({ code, signal })
+    })
+  )
   return proc
 }
 
 /** Wait for a line; the program ending first fails at once, with its output. */
-async function line (proc: Proc, re: RegExp, what: string, ms = 30_000): Promise<string> {
-  await waitFor(() => {
-    if (proc.lines.some(l => re.test(l))) return true
-    if (proc.exited) throw new Error(`the program ended (exit ${String(proc.p.exitCode)}, signal ${String(proc.p.signalCode)}) before ${what}:\n${proc.lines.slice(-8).join('\n')}`)
-    return false
-  }, ms, what)
+async function line(proc: Proc, re: RegExp, what: string, ms = 30_000): Promise<string> {
+  await waitFor(
+    () => {
+      if (proc.lines.some(l => re.test(l))) return true
+      if (proc.exited)
+        throw new Error(
+          `the program ended (exit ${String(proc.p.exitCode)}, signal ${String(proc.p.signalCode)}) before ${what}:\n${proc.lines.slice(-8).join('\n')}`
+        )
+      return false
+    },
+    ms,
+    what
+  )
   return proc.lines.find(l => re.test(l))!
 }
 
-async function stop (proc: Proc, signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null, signal: NodeJS.Signals | null }> {
+async function stop(
+  proc: Proc,
+  signal: NodeJS.Signals = 'SIGTERM'
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (!proc.exited) proc.p.kill(signal)
   return await proc.exit
 }
@@ -57,14 +79,20 @@ describe('hostile: SIGHUP', function () {
   let net: Testnet
   let dir: string
   const procs: Proc[] = []
-  const start = (args: string[]): Proc => { const p = run(args); procs.push(p); return p }
+  const start = (args: string[]): Proc => {
+    const p = run(args)
+    procs.push(p)
+    return p
+  }
 
   before(async function () {
     c = await loadCrypto('sodium-native')
     net = await createTestnet(c)
     dir = mkdtempSync(join(tmpdir(), 'sealmix-hostile-hup-'))
   })
-  afterEach(async function () { for (const p of procs.splice(0)) await stop(p, 'SIGKILL') })
+  afterEach(async function () {
+    for (const p of procs.splice(0)) await stop(p, 'SIGKILL')
+  })
   after(async function () {
     await net?.stop()
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
@@ -78,13 +106,19 @@ describe('hostile: SIGHUP', function () {
     const relay = start(['run', '--config', file])
     await line(relay, /"msg":"relay started"/, 'the relay starts')
 
-    writeFileSync(file, JSON.stringify({ ...raw, limits: { ...(raw.limits as object), workers: 0 }, log: { level: 'info' } }))
+    writeFileSync(
+      file,
+      JSON.stringify({ ...raw, limits: { ...(raw.limits as object), workers: 0 }, log: { level: 'info' } })
+    )
     relay.p.kill('SIGHUP')
     const refused = json(await line(relay, /"event":"reload_refused"/, 'the refused reload is logged'))
     assert.match(String(refused.err), /RELAY_CONFIG_INVALID: limits\.workers must be >= 1 \(got 0\)/)
     assert.equal((await httpGet(node.metricsPort, '/healthz')).status, 200, 'still serving')
 
-    writeFileSync(file, JSON.stringify({ ...raw, limits: { ...(raw.limits as object), workers: 2 }, log: { level: 'warn' } }))
+    writeFileSync(
+      file,
+      JSON.stringify({ ...raw, limits: { ...(raw.limits as object), workers: 2 }, log: { level: 'warn' } })
+    )
     relay.p.kill('SIGHUP')
     const reloaded = json(await line(relay, /"event":"config_reloaded"/, 'the reload is logged'))
     assert.equal(reloaded.logLevel, 'warn')
@@ -93,21 +127,36 @@ describe('hostile: SIGHUP', function () {
     // At warn, the relay's info lines on stopping are not written: the new level is in force.
     const after = relay.lines.length
     assert.deepEqual(await stop(relay), { code: 0, signal: null })
-    assert.deepEqual(relay.lines.slice(after).filter(l => /"msg":"(stopping|relay stopped)"/.test(l)), [], 'no info line at warn')
+    assert.deepEqual(
+      relay.lines.slice(after).filter(l => /"msg":"(stopping|relay stopped)"/.test(l)),
+      [],
+      'no info line at warn'
+    )
   })
 
   it('an ingress reloads its log level and keeps running on a refused file', async function () {
     const metricsPort = await freePort()
     const base = {
-      dataDir: net.ingress.dir, serverName: 'example.org', network: { file: net.networkFile, signers: [Buffer.from(net.signer.publicKey).toString('hex')] },
-      homeserver: { url: 'http://127.0.0.1:1', asToken: 'as-token-0123456789abcdef', hsToken: 'hs-token-0123456789abcdef' }, api: { port: 0 }, metrics: { port: metricsPort }
+      dataDir: net.ingress.dir,
+      serverName: 'example.org',
+      network: { file: net.networkFile, signers: [Buffer.from(net.signer.publicKey).toString('hex')] },
+      homeserver: {
+        url: 'http://127.0.0.1:1',
+        asToken: 'as-token-0123456789abcdef',
+        hsToken: 'hs-token-0123456789abcdef'
+      },
+      api: { port: 0 },
+      metrics: { port: metricsPort }
     }
     const file = join(dir, 'ingress.json')
     writeFileSync(file, JSON.stringify({ ...base, log: { level: 'info' } }))
     const ingress = start(['ingress', '--config', file])
     await line(ingress, /"event":"started"/, 'the ingress starts')
 
-    writeFileSync(file, JSON.stringify({ ...base, homeserver: { ...base.homeserver, hs_token: 'x' }, log: { level: 'info' } }))
+    writeFileSync(
+      file,
+      JSON.stringify({ ...base, homeserver: { ...base.homeserver, hs_token: 'x' }, log: { level: 'info' } })
+    )
     ingress.p.kill('SIGHUP')
     const refused = json(await line(ingress, /"event":"reload_refused"/, 'the refused reload is logged'))
     assert.match(String(refused.err), /homeserver\.hs_token is not a known key/)
@@ -118,9 +167,17 @@ describe('hostile: SIGHUP', function () {
     const after = ingress.lines.length
     // Its exit gateway comes up: the ingress links (ready), and at warn does not log the info line of it.
     await net.start(net.byName('gwB'))
-    await waitFor(async () => (await httpGet(metricsPort, '/readyz').catch(() => ({ status: 0 }))).status === 200, 30_000, 'the ingress links to its gateway')
+    await waitFor(
+      async () => (await httpGet(metricsPort, '/readyz').catch(() => ({ status: 0 }))).status === 200,
+      30_000,
+      'the ingress links to its gateway'
+    )
     assert.deepEqual(await stop(ingress), { code: 0, signal: null })
-    assert.deepEqual(ingress.lines.slice(after).filter(l => /"event":"gateway_up"/.test(l)), [], 'no info line at warn')
+    assert.deepEqual(
+      ingress.lines.slice(after).filter(l => /"event":"gateway_up"/.test(l)),
+      [],
+      'no info line at warn'
+    )
     await net.byName('gwB').relay!.stop()
     net.byName('gwB').relay = null
   })
@@ -128,7 +185,30 @@ describe('hostile: SIGHUP', function () {
   it('an authority reloads its log level and keeps running on a refused file', async function () {
     const file = join(dir, 'authority.yaml')
     const port = await freePort()
-    const init = spawnSync(process.execPath, [...SEALMIX, 'init', '--role', 'authority', '--data-dir', join(dir, 'authority'), '--listen', `127.0.0.1:${port}`, '--network-name', 'hup', '--genesis-ms', String(Date.now()), '--epoch', '10s', '--grace', '2s', '--out', file], { cwd: PROJECT, encoding: 'utf8' })
+    const init = spawnSync(
+      process.execPath,
+      [
+        ...SEALMIX,
+        'init',
+        '--role',
+        'authority',
+        '--data-dir',
+        join(dir, 'authority'),
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--network-name',
+        'hup',
+        '--genesis-ms',
+        String(Date.now()),
+        '--epoch',
+        '10s',
+        '--grace',
+        '2s',
+        '--out',
+        file
+      ],
+      { cwd: PROJECT, encoding: 'utf8' }
+    )
     assert.equal(init.status, 0, init.stderr)
     const good = readFileSync(file, 'utf8')
     const authority = start(['authority', '--config', file])
@@ -136,7 +216,10 @@ describe('hostile: SIGHUP', function () {
 
     writeFileSync(file, good.replace(/epochMs: \d+/, 'epochMs: 10'))
     authority.p.kill('SIGHUP')
-    assert.match(String(json(await line(authority, /"event":"reload_refused"/, 'the refused reload is logged')).err), /epoch\.epochMs must be >= 1000 \(got 10\)/)
+    assert.match(
+      String(json(await line(authority, /"event":"reload_refused"/, 'the refused reload is logged')).err),
+      /epoch\.epochMs must be >= 1000 \(got 10\)/
+    )
 
     writeFileSync(file, `${good}log:\n  level: warn\n`)
     authority.p.kill('SIGHUP')
@@ -150,8 +233,34 @@ describe('hostile: SIGHUP', function () {
   it('listen and devnet have nothing to reload: they say so and keep running', async function () {
     writeFileSync(join(dir, 'a.token'), 'tok-alice-0123456789\n')
     const hex = 'ab'.repeat(32)
-    const init = spawnSync(process.execPath, [...SEALMIX, 'init', '--role', 'client', '--user', '@a:example.org', '--device', 'A', '--token-file', join(dir, 'a.token'), '--homeserver', 'http://127.0.0.1:1',
-      '--ingress-api', 'http://127.0.0.1:1', '--gateway', hex, '--authority', `http://127.0.0.1:1=${hex}`, '--out', join(dir, 'a.profile.json'), '--contact-out', join(dir, 'a.contact.json')], { cwd: PROJECT, encoding: 'utf8' })
+    const init = spawnSync(
+      process.execPath,
+      [
+        ...SEALMIX,
+        'init',
+        '--role',
+        'client',
+        '--user',
+        '@a:example.org',
+        '--device',
+        'A',
+        '--token-file',
+        join(dir, 'a.token'),
+        '--homeserver',
+        'http://127.0.0.1:1',
+        '--ingress-api',
+        'http://127.0.0.1:1',
+        '--gateway',
+        hex,
+        '--authority',
+        `http://127.0.0.1:1=${hex}`,
+        '--out',
+        join(dir, 'a.profile.json'),
+        '--contact-out',
+        join(dir, 'a.contact.json')
+      ],
+      { cwd: PROJECT, encoding: 'utf8' }
+    )
     assert.equal(init.status, 0, init.stderr)
     const listen = start(['listen', '--profile', join(dir, 'a.profile.json')])
     await line(listen, /waiting for a network document/, 'listen waits for the authorities')

@@ -5,10 +5,19 @@
  */
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
-import { FRAME, loadCrypto, Sphinx, systemRng, type CryptoSuite, type Rng } from '../../mix/index.ts'
 import { OutLink } from '../../daemon/io/link.ts'
 import { Listener } from '../../daemon/relay/listener/server.ts'
-import { clientConn, createTestnet, G, ingressConn, metric, randomBytes, waitFor, type Testnet } from '../helpers/testnet.ts'
+import { type CryptoSuite, FRAME, loadCrypto, type Rng, Sphinx, systemRng } from '../../mix/index.ts'
+import {
+  clientConn,
+  createTestnet,
+  G,
+  ingressConn,
+  metric,
+  randomBytes,
+  type Testnet,
+  waitFor
+} from '../helpers/testnet.ts'
 
 const CAP = 64 * 1024
 
@@ -22,11 +31,15 @@ describe('backpressure and dead peers', function () {
     c = await loadCrypto('sodium-native')
     rng = systemRng(c)
     sphinx = new Sphinx(c)
-    net = await createTestnet(c, { config: { limits: { workers: 1, handshakeTimeoutMs: 2000, pingIntervalMs: 1000, maxBufferedBytes: CAP } } })
+    net = await createTestnet(c, {
+      config: { limits: { workers: 1, handshakeTimeoutMs: 2000, pingIntervalMs: 1000, maxBufferedBytes: CAP } }
+    })
     for (const n of net.nodes) await net.start(n)
     await waitFor(() => net.linksUp(), 15_000, 'links up')
   })
-  after(async function () { await net?.stop() })
+  after(async function () {
+    await net?.stop()
+  })
 
   const packet = (): Buffer => net.packetToIngress(sphinx, randomBytes(c, G.userPayloadBytes), rng)
 
@@ -43,8 +56,14 @@ describe('backpressure and dead peers', function () {
     // The cap is what turns the 16 MB asked for into counted drops. (The send-buffer gauge is not
     // checked here: sampled, it reads 0 once the kernel's socket buffers have taken what ws held,
     // so "at most the cap" could not fail.)
-    await waitFor(async () => await metric(gwA, 'sealmix_packets_dropped_total', { reason: 'queue_full' }) > 0, 10_000, 'queue_full drops')
-    slow.close(); fast.close(); ing.close()
+    await waitFor(
+      async () => (await metric(gwA, 'sealmix_packets_dropped_total', { reason: 'queue_full' })) > 0,
+      10_000,
+      'queue_full drops'
+    )
+    slow.close()
+    fast.close()
+    ing.close()
   })
 
   it('a dead peer: packets for it are dropped and counted, nothing accumulates, and the link comes back', async function () {
@@ -56,7 +75,11 @@ describe('backpressure and dead peers', function () {
     const before = await metric(mix1, 'sealmix_packets_dropped_total', { reason: 'link_down' })
     const client = await clientConn(net.byName('gwA').port)
     for (let i = 0; i < 30; i++) client.send(FRAME.PACKET, packet())
-    await waitFor(async () => await metric(mix1, 'sealmix_packets_dropped_total', { reason: 'link_down' }) >= before + 30, 10_000, 'link_down drops')
+    await waitFor(
+      async () => (await metric(mix1, 'sealmix_packets_dropped_total', { reason: 'link_down' })) >= before + 30,
+      10_000,
+      'link_down drops'
+    )
     assert.equal(await metric(mix1, 'sealmix_mix_pool_packets'), 0, 'nothing is held for the dead peer')
     assert.equal(await metric(mix1, 'sealmix_send_buffer_bytes', { link: 'peer' }), 0)
     await net.start(mix2)
@@ -66,10 +89,24 @@ describe('backpressure and dead peers', function () {
 
   it('re-dials a dead peer no sooner than 5 s after the last try', async function () {
     const attempts: number[] = []
-    const srv = createServer(s => { attempts.push(Date.now()); s.destroy() })
+    const srv = createServer(s => {
+      attempts.push(Date.now())
+      s.destroy()
+    })
     await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', () => resolve()))
     const port = (srv.address() as { port: number }).port
-    const link = new OutLink({ crypto: c, geometry: G, identity: { id: randomBytes(c, 32), secretKey: c.signSeedKeypair(randomBytes(c, 32)).secretKey }, role: 'relay', peerId: '00'.repeat(32), peerKey: Buffer.alloc(32), address: `ws://127.0.0.1:${port}`, maxBufferedBytes: CAP, handshakeTimeoutMs: 1000, pingIntervalMs: 1000 })
+    const link = new OutLink({
+      crypto: c,
+      geometry: G,
+      identity: { id: randomBytes(c, 32), secretKey: c.signSeedKeypair(randomBytes(c, 32)).secretKey },
+      role: 'relay',
+      peerId: '00'.repeat(32),
+      peerKey: Buffer.alloc(32),
+      address: `ws://127.0.0.1:${port}`,
+      maxBufferedBytes: CAP,
+      handshakeTimeoutMs: 1000,
+      pingIntervalMs: 1000
+    })
     link.start()
     await new Promise(resolve => setTimeout(resolve, 7500))
     await link.close()
@@ -82,9 +119,24 @@ describe('backpressure and dead peers', function () {
     // A listener whose ping interval is far longer than its frame deadline, so only the deadline can close.
     const opened: string[] = []
     const l = new Listener({
-      crypto: c, geometry: G, identity: { id: randomBytes(c, 32), secretKey: c.signSeedKeypair(randomBytes(c, 32)).secretKey }, host: '127.0.0.1', port: 0,
-      maxConnections: 10, maxConnectionsPerIp: 10, reservedPeerSlots: 1, maxBufferedBytes: CAP, handshakeTimeoutMs: 60_000, pingIntervalMs: 60_000, frameDeadlineMs: 1500,
-      kinds: new Set(['client']), keyOf: () => undefined, onOpen: () => opened.push('open'), onClose: () => {}, onMessage: () => {}, onHandshakeFailed: () => {}
+      crypto: c,
+      geometry: G,
+      identity: { id: randomBytes(c, 32), secretKey: c.signSeedKeypair(randomBytes(c, 32)).secretKey },
+      host: '127.0.0.1',
+      port: 0,
+      maxConnections: 10,
+      maxConnectionsPerIp: 10,
+      reservedPeerSlots: 1,
+      maxBufferedBytes: CAP,
+      handshakeTimeoutMs: 60_000,
+      pingIntervalMs: 60_000,
+      frameDeadlineMs: 1500,
+      kinds: new Set(['client']),
+      keyOf: () => undefined,
+      onOpen: () => opened.push('open'),
+      onClose: () => {},
+      onMessage: () => {},
+      onHandshakeFailed: () => {}
     })
     const port = await l.start()
     const cl = await clientConn(port)
@@ -101,13 +153,31 @@ describe('backpressure and dead peers', function () {
 
   it('does not close a connection that sends whole frames slowly', async function () {
     const l = new Listener({
-      crypto: c, geometry: G, identity: { id: randomBytes(c, 32), secretKey: c.signSeedKeypair(randomBytes(c, 32)).secretKey }, host: '127.0.0.1', port: 0,
-      maxConnections: 10, maxConnectionsPerIp: 10, reservedPeerSlots: 1, maxBufferedBytes: CAP, handshakeTimeoutMs: 60_000, pingIntervalMs: 60_000, frameDeadlineMs: 500,
-      kinds: new Set(['client']), keyOf: () => undefined, onOpen: () => {}, onClose: () => {}, onMessage: () => {}, onHandshakeFailed: () => {}
+      crypto: c,
+      geometry: G,
+      identity: { id: randomBytes(c, 32), secretKey: c.signSeedKeypair(randomBytes(c, 32)).secretKey },
+      host: '127.0.0.1',
+      port: 0,
+      maxConnections: 10,
+      maxConnectionsPerIp: 10,
+      reservedPeerSlots: 1,
+      maxBufferedBytes: CAP,
+      handshakeTimeoutMs: 60_000,
+      pingIntervalMs: 60_000,
+      frameDeadlineMs: 500,
+      kinds: new Set(['client']),
+      keyOf: () => undefined,
+      onOpen: () => {},
+      onClose: () => {},
+      onMessage: () => {},
+      onHandshakeFailed: () => {}
     })
     const port = await l.start()
     const cl = await clientConn(port)
-    for (let i = 0; i < 4; i++) { await new Promise(resolve => setTimeout(resolve, 600)); cl.send(FRAME.PACKET, Buffer.alloc(G.packetBytes)) }
+    for (let i = 0; i < 4; i++) {
+      await new Promise(resolve => setTimeout(resolve, 600))
+      cl.send(FRAME.PACKET, Buffer.alloc(G.packetBytes))
+    }
     assert.equal(cl.ws.readyState, cl.ws.OPEN)
     cl.close()
     await l.close()

@@ -23,12 +23,12 @@
  */
 import assert from 'node:assert/strict'
 import { type ClientOptions, type SealmixClient } from '../../client/index.ts'
-import { freePort } from '../../tools/index.ts'
-import { FRAME, loadCrypto, type CryptoSuite } from '../../mix/index.ts'
-import { Tap } from '../../tools/audit/tap.ts'
+import { type CryptoSuite, FRAME, loadCrypto } from '../../mix/index.ts'
 import { gaps, ks } from '../../tools/audit/analysis.ts'
-import { startChatNet, type Chat, type Person } from '../helpers/chat.ts'
-import { randomBytes, waitFor, type Testnet } from '../helpers/testnet.ts'
+import { Tap } from '../../tools/audit/tap.ts'
+import { freePort } from '../../tools/index.ts'
+import { type Chat, type Person, startChatNet } from '../helpers/chat.ts'
+import { randomBytes, type Testnet, waitFor } from '../helpers/testnet.ts'
 
 /** Send slots per second (Poisson) and loop cover per second: the network document's client rates. */
 const RATE = 20
@@ -49,9 +49,13 @@ const RATE_BELOW = 0.25
 /** Two Poisson counts of one rate differ by under this many standard deviations (two-sided p 0.001). */
 const COUNT_Z = 3.29
 
-interface Frame { readonly t: number, readonly size: number, readonly kind: number }
+interface Frame {
+  readonly t: number
+  readonly size: number
+  readonly kind: number
+}
 
-describe('client cover traffic: an observer of the client\'s link cannot tell real traffic from cover', function () {
+describe("client cover traffic: an observer of the client's link cannot tell real traffic from cover", function () {
   this.timeout(120_000)
   let c: CryptoSuite
   let net: Testnet
@@ -71,14 +75,20 @@ describe('client cover traffic: an observer of the client\'s link cannot tell re
   })
 
   /** A client whose link to gwA runs through a recording tap (the document it is given names the tap's port). */
-  async function observed (p: Person, o: Partial<ClientOptions> = {}): Promise<{ client: SealmixClient, frames: Frame[] }> {
+  async function observed(
+    p: Person,
+    o: Partial<ClientOptions> = {}
+  ): Promise<{ client: SealmixClient; frames: Frame[] }> {
     const gw = net.byName('gwA')
     const port = await freePort()
     const frames: Frame[] = []
     const tap = new Tap(port, gw.port, (t, m) => frames.push({ t, size: m.length, kind: m[0]! }))
     await tap.start()
     taps.push(tap)
-    const network = { ...net.doc, relays: net.doc.relays.map(r => r.id === gw.keys.id ? { ...r, address: `ws://127.0.0.1:${port}` } : r) }
+    const network = {
+      ...net.doc,
+      relays: net.doc.relays.map(r => (r.id === gw.keys.id ? { ...r, address: `ws://127.0.0.1:${port}` } : r))
+    }
     const client = chat.client(p, { network, mailboxId: randomBytes(c, 32), ...o })
     clients.push(client)
     client.start()
@@ -109,33 +119,71 @@ describe('client cover traffic: an observer of the client\'s link cannot tell re
     const seconds = (t1 - t0) / 1000
 
     const inWindow = (x: { frames: Frame[] }): Frame[] => x.frames.filter(f => f.t >= t0 && f.t < t1)
-    const view = (x: { frames: Frame[] }): { all: number[], packets: number[], sizes: number[], packetCount: number, packetRate: number, frameRate: number } => {
+    const view = (x: {
+      frames: Frame[]
+    }): {
+      all: number[]
+      packets: number[]
+      sizes: number[]
+      packetCount: number
+      packetRate: number
+      frameRate: number
+    } => {
       const fs = inWindow(x)
       const ps = fs.filter(f => f.kind === FRAME.PACKET)
-      return { all: gaps(fs.map(f => f.t)), packets: gaps(ps.map(f => f.t)), sizes: [...new Set(fs.map(f => f.size))].sort(), packetCount: ps.length, packetRate: ps.length / seconds, frameRate: fs.length / seconds }
+      return {
+        all: gaps(fs.map(f => f.t)),
+        packets: gaps(ps.map(f => f.t)),
+        sizes: [...new Set(fs.map(f => f.size))].sort(),
+        packetCount: ps.length,
+        packetRate: ps.length / seconds,
+        frameRate: fs.length / seconds
+      }
     }
-    const [b, i, d, s] = all.map(view) as [ReturnType<typeof view>, ReturnType<typeof view>, ReturnType<typeof view>, ReturnType<typeof view>]
+    const [b, i, d, s] = all.map(view) as [
+      ReturnType<typeof view>,
+      ReturnType<typeof view>,
+      ReturnType<typeof view>,
+      ReturnType<typeof view>
+    ]
     const same = { all: ks(b.all, i.all), packets: ks(b.packets, i.packets) }
     const darkVsIdle = { all: ks(d.all, i.all), packets: ks(d.packets, i.packets) }
     const slowVsIdle = { all: ks(s.all, i.all), packets: ks(s.packets, i.packets) }
-    const f = (x: { d: number, p: number }): string => `D ${x.d.toFixed(3)} p ${x.p.toExponential(2)}`
-    console.log(`      ${seconds.toFixed(1)} s window; real packets sent busy ${realInWindow[0]} dark ${realInWindow[1]} (of ${RATE * seconds | 0} slots); delivered busy ${busy.client.stats.delivered} dark ${dark.client.stats.delivered}`)
-    console.log(`      packet rate /s: busy ${b.packetRate.toFixed(2)} idle ${i.packetRate.toFixed(2)} dark ${d.packetRate.toFixed(2)} slow ${s.packetRate.toFixed(2)} (configured ${RATE + LOOP}; busy vs idle count z ${(Math.abs(b.packetCount - i.packetCount) / Math.sqrt(b.packetCount + i.packetCount)).toFixed(2)}); frame rate busy ${b.frameRate.toFixed(2)} idle ${i.frameRate.toFixed(2)}`)
-    console.log(`      frames: busy ${b.all.length + 1} idle ${i.all.length + 1}; sizes busy ${b.sizes.join(',')} idle ${i.sizes.join(',')} dark ${d.sizes.join(',')} slow ${s.sizes.join(',')}`)
+    const f = (x: { d: number; p: number }): string => `D ${x.d.toFixed(3)} p ${x.p.toExponential(2)}`
+    console.log(
+      `      ${seconds.toFixed(1)} s window; real packets sent busy ${realInWindow[0]} dark ${realInWindow[1]} (of ${(RATE * seconds) | 0} slots); delivered busy ${busy.client.stats.delivered} dark ${dark.client.stats.delivered}`
+    )
+    console.log(
+      `      packet rate /s: busy ${b.packetRate.toFixed(2)} idle ${i.packetRate.toFixed(2)} dark ${d.packetRate.toFixed(2)} slow ${s.packetRate.toFixed(2)} (configured ${RATE + LOOP}; busy vs idle count z ${(Math.abs(b.packetCount - i.packetCount) / Math.sqrt(b.packetCount + i.packetCount)).toFixed(2)}); frame rate busy ${b.frameRate.toFixed(2)} idle ${i.frameRate.toFixed(2)}`
+    )
+    console.log(
+      `      frames: busy ${b.all.length + 1} idle ${i.all.length + 1}; sizes busy ${b.sizes.join(',')} idle ${i.sizes.join(',')} dark ${d.sizes.join(',')} slow ${s.sizes.join(',')}`
+    )
     console.log(`      KS busy vs idle: all frames ${f(same.all)}, packets ${f(same.packets)}`)
-    console.log(`      KS dark vs idle: all frames ${f(darkVsIdle.all)}, packets ${f(darkVsIdle.packets)}; slow vs idle: all frames ${f(slowVsIdle.all)}, packets ${f(slowVsIdle.packets)}`)
+    console.log(
+      `      KS dark vs idle: all frames ${f(darkVsIdle.all)}, packets ${f(darkVsIdle.packets)}; slow vs idle: all frames ${f(slowVsIdle.all)}, packets ${f(slowVsIdle.packets)}`
+    )
 
     // Real traffic did flow, in the busy client's slots.
-    assert.ok(realInWindow[0]! >= 0.8 * (WINDOW_MS / SEND_EVERY_MS), `busy sent ${realInWindow[0]} real packets in the window`)
-    assert.ok(busy.client.stats.delivered > 0, 'busy\'s messages reached the homeserver')
+    assert.ok(
+      realInWindow[0]! >= 0.8 * (WINDOW_MS / SEND_EVERY_MS),
+      `busy sent ${realInWindow[0]} real packets in the window`
+    )
+    assert.ok(busy.client.stats.delivered > 0, "busy's messages reached the homeserver")
     // One frame size on every link.
     assert.equal(b.sizes.length, 1)
     assert.deepEqual(b.sizes, i.sizes)
     assert.deepEqual(d.sizes, i.sizes)
     // The configured Poisson rate, and the same rate for both.
-    for (const [name, v] of [['busy', b], ['idle', i]] as const) {
+    for (const [name, v] of [
+      ['busy', b],
+      ['idle', i]
+    ] as const) {
       const ratio = v.packetRate / (RATE + LOOP)
-      assert.ok(ratio >= 1 - RATE_BELOW && ratio <= 1 + RATE_ABOVE, `${name}: ${v.packetRate.toFixed(2)} packets/s, configured ${RATE + LOOP}`)
+      assert.ok(
+        ratio >= 1 - RATE_BELOW && ratio <= 1 + RATE_ABOVE,
+        `${name}: ${v.packetRate.toFixed(2)} packets/s, configured ${RATE + LOOP}`
+      )
     }
     const z = Math.abs(b.packetCount - i.packetCount) / Math.sqrt(b.packetCount + i.packetCount)
     assert.ok(z < COUNT_Z, `busy sent ${b.packetCount} packets, idle ${i.packetCount}: z ${z.toFixed(2)}`)
@@ -143,7 +191,13 @@ describe('client cover traffic: an observer of the client\'s link cannot tell re
     assert.ok(same.all.p > ALPHA, `busy vs idle, all frames: ${f(same.all)}`)
     assert.ok(same.packets.p > ALPHA, `busy vs idle, packets: ${f(same.packets)}`)
     // The controls: the same observer and test tell them apart.
-    assert.ok(darkVsIdle.all.p < ALPHA && darkVsIdle.packets.p < ALPHA, `cover off: ${f(darkVsIdle.all)}, ${f(darkVsIdle.packets)}`)
-    assert.ok(slowVsIdle.all.p < ALPHA && slowVsIdle.packets.p < ALPHA, `a quarter of the slot rate: ${f(slowVsIdle.all)}, ${f(slowVsIdle.packets)}`)
+    assert.ok(
+      darkVsIdle.all.p < ALPHA && darkVsIdle.packets.p < ALPHA,
+      `cover off: ${f(darkVsIdle.all)}, ${f(darkVsIdle.packets)}`
+    )
+    assert.ok(
+      slowVsIdle.all.p < ALPHA && slowVsIdle.packets.p < ALPHA,
+      `a quarter of the slot rate: ${f(slowVsIdle.all)}, ${f(slowVsIdle.packets)}`
+    )
   })
 })

@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict'
 import { parseConfig } from '../../daemon/index.ts'
-import { loadCrypto, type CryptoSuite } from '../../mix/index.ts'
-import { createChat, type Chat } from '../helpers/chat.ts'
-import { createTestnet, metric, waitFor, type Testnet } from '../helpers/testnet.ts'
+import { type CryptoSuite, loadCrypto } from '../../mix/index.ts'
+import { type Chat, createChat } from '../helpers/chat.ts'
+import { createTestnet, metric, type Testnet, waitFor } from '../helpers/testnet.ts'
 
 describe('a gateway that pins the homeservers it serves', function () {
   this.timeout(90_000)
@@ -27,13 +27,19 @@ describe('a gateway that pins the homeservers it serves', function () {
 
   it('refuses the link of an ingress whose binding is not signed by the pinned root, and takes it with the right root', async function () {
     const gwB = net.byName('gwB')
-    const pin = (root: Buffer): void => { gwB.config = parseConfig({ ...gwB.raw, ingressRoots: { 'example.org': [root.toString('hex')] } }, gwB.dir) }
+    const pin = (root: Buffer): void => {
+      gwB.config = parseConfig({ ...gwB.raw, ingressRoots: { 'example.org': [root.toString('hex')] } }, gwB.dir)
+    }
     // Another server's root pinned for example.org: the real ingress is not vouched for here.
     pin(c.signSeedKeypair(Buffer.alloc(32, 200)).publicKey as Buffer)
     for (const n of net.nodes) await net.start(n)
     chat = await createChat(c, net)
     const ingress = await chat.startIngress()
-    await waitFor(async () => await metric(gwB.relay!, 'sealmix_handshake_failures_total', { link: 'ingress' }) >= 2, 30_000, 'ingress handshakes refused')
+    await waitFor(
+      async () => (await metric(gwB.relay!, 'sealmix_handshake_failures_total', { link: 'ingress' })) >= 2,
+      30_000,
+      'ingress handshakes refused'
+    )
     assert.equal(ingress.linksUp, 0)
     // The right root: the same ingress links.
     await gwB.relay!.stop()

@@ -4,13 +4,13 @@
  * the homeserver exactly once (the transaction id de-duplicates a repeated delivery).
  */
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { loadCrypto, type CryptoSuite } from '../../mix/index.ts'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { type CryptoSuite, loadCrypto } from '../../mix/index.ts'
 import { freePort } from '../../tools/index.ts'
-import { createChat, enrol, type Chat } from '../helpers/chat.ts'
-import { createTestnet, httpGet, metric, PROJECT, waitFor, type Testnet } from '../helpers/testnet.ts'
-import { assertSameMultiset } from '../helpers/multiset.ts'
 import { SEALMIX } from '../helpers/bundle.ts'
+import { type Chat, createChat, enrol } from '../helpers/chat.ts'
+import { assertSameMultiset } from '../helpers/multiset.ts'
+import { createTestnet, httpGet, metric, PROJECT, type Testnet, waitFor } from '../helpers/testnet.ts'
 
 describe('ingress faults (a real process, SIGKILL)', function () {
   this.timeout(120_000)
@@ -20,16 +20,26 @@ describe('ingress faults (a real process, SIGKILL)', function () {
   let proc: ChildProcess | null = null
   let metricsPort = 0
 
-  async function spawnIngress (): Promise<void> {
-    const p = spawn(process.execPath, [...SEALMIX, 'ingress', '--config', chat.ingressConfigFile(metricsPort)], { cwd: PROJECT, stdio: 'ignore' })
+  async function spawnIngress(): Promise<void> {
+    const p = spawn(process.execPath, [...SEALMIX, 'ingress', '--config', chat.ingressConfigFile(metricsPort)], {
+      cwd: PROJECT,
+      stdio: 'ignore'
+    })
     proc = p
-    await waitFor(async () => (await httpGet(metricsPort, '/readyz').catch(() => ({ status: 0 }))).status === 200, 20_000, 'ingress ready')
+    await waitFor(
+      async () => (await httpGet(metricsPort, '/readyz').catch(() => ({ status: 0 }))).status === 200,
+      20_000,
+      'ingress ready'
+    )
   }
 
-  async function kill9 (): Promise<void> {
+  async function kill9(): Promise<void> {
     const p = proc
     if (p === null || p.exitCode !== null) return
-    await new Promise(resolve => { p.once('exit', resolve); p.kill('SIGKILL') })
+    await new Promise(resolve => {
+      p.once('exit', resolve)
+      p.kill('SIGKILL')
+    })
     proc = null
   }
 
@@ -60,14 +70,18 @@ describe('ingress faults (a real process, SIGKILL)', function () {
     const delivered: string[] = []
     const failed: string[] = []
     alice.on('delivered', (e: { messageId: string }) => delivered.push(e.messageId))
-    alice.on('failed', (e: { messageId: string, code: string }) => failed.push(e.code))
+    alice.on('failed', (e: { messageId: string; code: string }) => failed.push(e.code))
     const texts = Array.from({ length: 40 }, (_, i) => `message ${i} ${'x'.repeat(i % 2 === 0 ? 10 : 3000)}`)
     const ids = texts.map(t => alice.send(chat.contact(chat.bob), t))
     for (const after of [8, 20]) {
       await waitFor(() => delivered.length >= after, 30_000, `${after} delivered`)
       await kill9()
       // The exit gateway has noticed: what comes now waits in its spool.
-      await waitFor(async () => await metric(gwB, 'sealmix_connections', { link: 'ingress' }) === 0, 10_000, 'gwB sees the ingress gone')
+      await waitFor(
+        async () => (await metric(gwB, 'sealmix_connections', { link: 'ingress' })) === 0,
+        10_000,
+        'gwB sees the ingress gone'
+      )
       await spawnIngress()
     }
     await waitFor(() => delivered.length >= ids.length || failed.length > 0, 60_000, 'every message acknowledged')
@@ -76,13 +90,19 @@ describe('ingress faults (a real process, SIGKILL)', function () {
     // Barrier instead of a sleep: the ingress has handled and acknowledged every real packet alice
     // sent (re-sends included; the ingress acks a DELIVER only after handing it on or refusing it),
     // so no copy of any message is still on its way to the homeserver.
-    await waitFor(async () => await ingressAcks() - acksBefore >= alice.stats.realSent, 30_000, 'every packet alice sent handled by the ingress')
-    assert.equal(await ingressAcks() - acksBefore, alice.stats.realSent, 'one ingress ack per packet alice sent')
+    await waitFor(
+      async () => (await ingressAcks()) - acksBefore >= alice.stats.realSent,
+      30_000,
+      'every packet alice sent handled by the ingress'
+    )
+    assert.equal((await ingressAcks()) - acksBefore, alice.stats.realSent, 'one ingress ack per packet alice sent')
     assertSameMultiset(delivered, ids, 'delivered events')
     // The kills cost re-sends: more packets left than the 40 messages' 100 fragments.
     assert.ok(alice.stats.realSent > 100, `re-sends happened (${alice.stats.realSent} packets)`)
     const bob = chat.client(chat.bob)
-    const got = (await chat.envelopesFor(chat.bob)).map(e => bob.open(e)).map(r => r.ok ? r.value.content.toString() : 'unopenable')
+    const got = (await chat.envelopesFor(chat.bob))
+      .map(e => bob.open(e))
+      .map(r => (r.ok ? r.value.content.toString() : 'unopenable'))
     for (const t of texts) assert.equal(got.filter(g => g === t).length, 1, `exactly once: ${t.slice(0, 12)}`)
     assert.equal(got.length, texts.length)
   })

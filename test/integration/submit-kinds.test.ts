@@ -6,8 +6,18 @@
  */
 import assert from 'node:assert/strict'
 import { type SealmixClient } from '../../client/index.ts'
-import { encodeSubmit, encodeV2Batch, loadCrypto, parseSubmit, sealMessage, sealMessageV2, signDelivery, systemRng, type CryptoSuite } from '../../mix/index.ts'
-import { startChatNet, type Chat } from '../helpers/chat.ts'
+import {
+  type CryptoSuite,
+  encodeSubmit,
+  encodeV2Batch,
+  loadCrypto,
+  parseSubmit,
+  sealMessage,
+  sealMessageV2,
+  signDelivery,
+  systemRng
+} from '../../mix/index.ts'
+import { type Chat, startChatNet } from '../helpers/chat.ts'
 import { randomBytes, type Testnet } from '../helpers/testnet.ts'
 
 describe('submission kinds and schemes an ingress takes (docs/PROTOCOL.md §15)', function () {
@@ -34,20 +44,46 @@ describe('submission kinds and schemes an ingress takes (docs/PROTOCOL.md §15)'
   }
 
   /** The code a submission fails with; an error if it is delivered or nothing comes. */
-  async function failure (request: Buffer): Promise<string> {
+  async function failure(request: Buffer): Promise<string> {
     const id = alice.submit(net.ingress.id, request)
     return await new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('no answer')), 30_000)
-      alice.on('failed', (e: { messageId: string, code: string }) => { if (e.messageId === id) { clearTimeout(t); resolve(e.code) } })
-      alice.on('delivered', (e: { messageId: string }) => { if (e.messageId === id) { clearTimeout(t); reject(new Error('delivered')) } })
+      alice.on('failed', (e: { messageId: string; code: string }) => {
+        if (e.messageId === id) {
+          clearTimeout(t)
+          resolve(e.code)
+        }
+      })
+      alice.on('delivered', (e: { messageId: string }) => {
+        if (e.messageId === id) {
+          clearTimeout(t)
+          reject(new Error('delivered'))
+        }
+      })
     })
   }
 
   it('refuses a kind 2 request (v2 batch) with a valid authorization: ack "refused", counted malformed', async function () {
     const dest = chat.bob.device.userId
-    const sealed = sealMessageV2(c, { contentType: 8, content: Buffer.from('to every device'), senderCert: chat.alice.senderCert!, serverCert: chat.alice.serverCert }, chat.alice.device.x25519, [chat.bob.device.x25519.publicKey], systemRng(c))
+    const sealed = sealMessageV2(
+      c,
+      {
+        contentType: 8,
+        content: Buffer.from('to every device'),
+        senderCert: chat.alice.senderCert!,
+        serverCert: chat.alice.serverCert
+      },
+      chat.alice.device.x25519,
+      [chat.bob.device.x25519.publicKey],
+      systemRng(c)
+    )
     const batch = encodeV2Batch(sealed, [chat.bob.device.deviceId])
-    const request = encodeSubmit({ kind: 2, dest, envelope: batch, auth: signDelivery(c, chat.bob.capability.secretKey, chat.bob.capability.keyId, dest, Date.now(), batch) })
+    const request = encodeSubmit({
+      kind: 2,
+      dest,
+      envelope: batch,
+      auth: signDelivery(c, chat.bob.capability.secretKey, chat.bob.capability.keyId, dest, Date.now(), batch)
+    })
     assert.equal(parseSubmit(request).ok, true, 'kind 2 parses')
     const malformed = await refused('malformed')
     const hs = chat.hs.received.length
@@ -58,8 +94,24 @@ describe('submission kinds and schemes an ingress takes (docs/PROTOCOL.md §15)'
 
   it('refuses a bearer-token request to a known destination (bad_token)', async function () {
     const dest = `${chat.bob.device.userId}/${chat.bob.device.deviceId}`
-    const env = sealMessage(c, { contentType: 8, content: Buffer.from('bearer'), senderCert: chat.alice.senderCert!, serverCert: chat.alice.serverCert }, chat.alice.device.x25519, chat.bob.device.x25519.publicKey, systemRng(c))
-    const request = encodeSubmit({ kind: 1, dest, envelope: env, auth: { scheme: 'bearer', token: randomBytes(c, 32) } })
+    const env = sealMessage(
+      c,
+      {
+        contentType: 8,
+        content: Buffer.from('bearer'),
+        senderCert: chat.alice.senderCert!,
+        serverCert: chat.alice.serverCert
+      },
+      chat.alice.device.x25519,
+      chat.bob.device.x25519.publicKey,
+      systemRng(c)
+    )
+    const request = encodeSubmit({
+      kind: 1,
+      dest,
+      envelope: env,
+      auth: { scheme: 'bearer', token: randomBytes(c, 32) }
+    })
     const badToken = await refused('bad_token')
     const hs = chat.hs.received.length
     assert.equal(await failure(request), 'CLIENT_REFUSED')

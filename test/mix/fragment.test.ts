@@ -1,10 +1,20 @@
 import assert from 'node:assert/strict'
-import { deterministicRng, fragmentMessage, FRAGMENT_HEADER_BYTES, loadCrypto, parseFragment, Reassembler, type Rng } from '../../mix/index.ts'
+import {
+  deterministicRng,
+  FRAGMENT_HEADER_BYTES,
+  fragmentMessage,
+  loadCrypto,
+  parseFragment,
+  Reassembler,
+  type Rng
+} from '../../mix/index.ts'
 
 describe('fragmentation and reassembly', function () {
   let rng: Rng
   const room = 2048 - 48 // a Sphinx payload sealed to the ingress
-  before(async function () { rng = deterministicRng(await loadCrypto('sodium-native'), 'frag') })
+  before(async function () {
+    rng = deterministicRng(await loadCrypto('sodium-native'), 'frag')
+  })
 
   it('splits 10 KiB into fixed-size fragments and reassembles it whole, in any order', function () {
     const msg = rng.bytes(10 * 1024)
@@ -51,23 +61,68 @@ describe('fragmentation and reassembly', function () {
 
   it('refuses malformed and inconsistent fragments with stable codes', function () {
     const frags = fragmentMessage(rng.bytes(3000), rng.bytes(16), room)
-    const code = (b: Buffer): string => { const p = parseFragment(b); return p.ok ? 'ok' : `${p.code}/${p.detail ?? ''}` }
-    const mut = (f: (b: Buffer) => void): Buffer => { const b = Buffer.from(frags[0]!); f(b); return b }
-    assert.equal(code(mut(b => { b[0] = 2 })), 'SEAL_FRAGMENT_MALFORMED/header')
-    assert.equal(code(mut(b => { b.writeUInt16BE(2, 17) })), 'SEAL_FRAGMENT_MALFORMED/index')
-    assert.equal(code(mut(b => { b.writeUInt16BE(0, 19) })), 'SEAL_FRAGMENT_MALFORMED/index')
-    assert.equal(code(mut(b => { b.writeUInt16BE(room, 21) })), 'SEAL_FRAGMENT_MALFORMED/length')
+    const code = (b: Buffer): string => {
+      const p = parseFragment(b)
+      return p.ok ? 'ok' : `${p.code}/${p.detail ?? ''}`
+    }
+    const mut = (f: (b: Buffer) => void): Buffer => {
+      const b = Buffer.from(frags[0]!)
+      f(b)
+      return b
+    }
+    assert.equal(
+      code(
+        mut(b => {
+          b[0] = 2
+        })
+      ),
+      'SEAL_FRAGMENT_MALFORMED/header'
+    )
+    assert.equal(
+      code(
+        mut(b => {
+          b.writeUInt16BE(2, 17)
+        })
+      ),
+      'SEAL_FRAGMENT_MALFORMED/index'
+    )
+    assert.equal(
+      code(
+        mut(b => {
+          b.writeUInt16BE(0, 19)
+        })
+      ),
+      'SEAL_FRAGMENT_MALFORMED/index'
+    )
+    assert.equal(
+      code(
+        mut(b => {
+          b.writeUInt16BE(room, 21)
+        })
+      ),
+      'SEAL_FRAGMENT_MALFORMED/length'
+    )
     assert.equal(code(Buffer.concat([frags[1]!, Buffer.of(1)])), 'SEAL_FRAGMENT_MALFORMED/padding')
     assert.equal(code(frags[0]!.subarray(0, 10)), 'SEAL_FRAGMENT_MALFORMED/header')
     const r = new Reassembler({ maxMessages: 2, maxBytes: 10_000, timeoutMs: 1000 })
     r.add(frags[0]!, 0)
-    const res = r.add(mut(b => { b.writeUInt16BE(3, 19) }), 0)
+    const res = r.add(
+      mut(b => {
+        b.writeUInt16BE(3, 19)
+      }),
+      0
+    )
     assert.deepEqual(res.status === 'rejected' && res.code, 'SEAL_FRAGMENT_INCONSISTENT')
   })
 
   it('refuses bad arguments with stable codes', function () {
     assert.throws(() => fragmentMessage(Buffer.alloc(1), Buffer.alloc(15), room), { code: 'MIX_BAD_ARGUMENT' })
-    assert.throws(() => fragmentMessage(Buffer.alloc(1), Buffer.alloc(16), FRAGMENT_HEADER_BYTES), { code: 'MIX_BAD_ARGUMENT' })
-    assert.throws(() => new Reassembler({ maxMessages: 0, maxBytes: 1, timeoutMs: 1 }), { code: 'MIX_BAD_ARGUMENT', message: 'MIX_BAD_ARGUMENT: limits.maxMessages must be a positive integer (got 0)' })
+    assert.throws(() => fragmentMessage(Buffer.alloc(1), Buffer.alloc(16), FRAGMENT_HEADER_BYTES), {
+      code: 'MIX_BAD_ARGUMENT'
+    })
+    assert.throws(() => new Reassembler({ maxMessages: 0, maxBytes: 1, timeoutMs: 1 }), {
+      code: 'MIX_BAD_ARGUMENT',
+      message: 'MIX_BAD_ARGUMENT: limits.maxMessages must be a positive integer (got 0)'
+    })
   })
 })

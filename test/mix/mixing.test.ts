@@ -1,16 +1,42 @@
 import assert from 'node:assert/strict'
-import {
-  BatchPool, createPool, deterministicRng, linkPadding, loadCrypto, MIXING_STRATEGIES, MixError, NETWORK_GEOMETRY, PoissonPool, PoolEntropy, randomInt, shuffle, STRATEGY_NAMES, verifyDocument,
-  type CryptoSuite, type MixingParams, type Rng
-} from '../../mix/index.ts'
 import { AuthorityConfigSchema } from '../../daemon/index.ts'
+import {
+  BatchPool,
+  type CryptoSuite,
+  createPool,
+  deterministicRng,
+  linkPadding,
+  loadCrypto,
+  MIXING_STRATEGIES,
+  MixError,
+  type MixingParams,
+  NETWORK_GEOMETRY,
+  PoissonPool,
+  PoolEntropy,
+  type Rng,
+  randomInt,
+  STRATEGY_NAMES,
+  shuffle,
+  verifyDocument
+} from '../../mix/index.ts'
 import { signedBytes, testDocument, testRelay } from '../helpers/network.ts'
 
-const params = (over: Partial<MixingParams> = {}): MixingParams => ({ strategy: 'batch', intervalMs: 100, minPool: 4, flushFraction: 0.7, minBatch: 0, maxDelayMs: 5000, loopRatePerSec: 0, ...over })
+const params = (over: Partial<MixingParams> = {}): MixingParams => ({
+  strategy: 'batch',
+  intervalMs: 100,
+  minPool: 4,
+  flushFraction: 0.7,
+  minBatch: 0,
+  maxDelayMs: 5000,
+  loopRatePerSec: 0,
+  ...over
+})
 
 describe('mixing', function () {
   let rng: Rng
-  before(async function () { rng = deterministicRng(await loadCrypto('sodium-native'), 'mixing') })
+  before(async function () {
+    rng = deterministicRng(await loadCrypto('sodium-native'), 'mixing')
+  })
 
   describe('randomInt and shuffle', function () {
     it('draws uniformly (chi-square over 10 buckets, 100k draws)', function () {
@@ -59,18 +85,29 @@ describe('mixing', function () {
     it('stays within capacity, dropping a uniformly random packet (possibly the new one)', function () {
       const p = new BatchPool<number>(10, params())
       const dropped: number[] = []
-      for (let i = 0; i < 1000; i++) { const d = p.add(i, 0, 0, rng); if (d !== undefined) dropped.push(d) }
+      for (let i = 0; i < 1000; i++) {
+        const d = p.add(i, 0, 0, rng)
+        if (d !== undefined) dropped.push(d)
+      }
       assert.equal(p.size, 10)
       assert.equal(dropped.length, 990)
-      assert.ok(dropped.some(d => d < 10), 'early packets can be evicted')
-      assert.ok(dropped.some(d => d >= 990), 'late packets can be refused')
+      assert.ok(
+        dropped.some(d => d < 10),
+        'early packets can be evicted'
+      )
+      assert.ok(
+        dropped.some(d => d >= 990),
+        'late packets can be refused'
+      )
     })
   })
 
   describe('PoissonPool', function () {
     it('releases each packet after its delay, clamped to maxDelayMs', function () {
       const p = new PoissonPool<string>(100, params({ strategy: 'poisson', minPool: 0, maxDelayMs: 1000 }))
-      p.add('a', 0, 50, rng); p.add('b', 0, 500, rng); p.add('c', 0, 1e9, rng)
+      p.add('a', 0, 50, rng)
+      p.add('b', 0, 500, rng)
+      p.add('c', 0, 1e9, rng)
       assert.deepEqual(p.round(49, rng).release, [])
       assert.deepEqual(p.round(50, rng).release, ['a'])
       assert.deepEqual(p.round(500, rng).release, ['b'])
@@ -79,7 +116,8 @@ describe('mixing', function () {
     })
     it('holds packets while fewer than minPool are pooled unless their deadline passes', function () {
       const p = new PoissonPool<string>(100, params({ strategy: 'poisson', minPool: 3, maxDelayMs: 1000 }))
-      p.add('a', 0, 10, rng); p.add('b', 0, 10, rng)
+      p.add('a', 0, 10, rng)
+      p.add('b', 0, 10, rng)
       assert.deepEqual(p.round(500, rng).release, [])
       p.add('c', 500, 10, rng)
       assert.deepEqual(new Set(p.round(510, rng).release), new Set(['a', 'b', 'c']))
@@ -91,23 +129,38 @@ describe('mixing', function () {
 
   describe('the strategy table', function () {
     let c: CryptoSuite
-    before(async function () { c = await loadCrypto('sodium-native') })
+    before(async function () {
+      c = await loadCrypto('sodium-native')
+    })
     const now = Date.UTC(2026, 10, 27)
     /** Whether the authority's config schema takes this strategy name. */
     const schemaTakes = (strategy: unknown): boolean =>
-      AuthorityConfigSchema.safeParse({ signingKeyFile: 'k', network: 'n', epoch: { genesisMs: 0 }, admissionFile: 'a', mixing: { strategy } }).success
+      AuthorityConfigSchema.safeParse({
+        signingKeyFile: 'k',
+        network: 'n',
+        epoch: { genesisMs: 0 },
+        admissionFile: 'a',
+        mixing: { strategy }
+      }).success
     /** Whether a node takes a signed document whose mixing section names this strategy. */
     const documentTakes = (strategy: unknown): boolean => {
       const signer = c.signSeedKeypair(Buffer.alloc(32, 7))
       const d = testDocument(c, [testRelay(c, rng, 'gateway', 0, 'ws://127.0.0.1:1')], {}, now)
-      const bytes = signedBytes(c, { ...d, mixing: { ...d.mixing, strategy: strategy as MixingParams['strategy'] } }, [signer])
+      const bytes = signedBytes(c, { ...d, mixing: { ...d.mixing, strategy: strategy as MixingParams['strategy'] } }, [
+        signer
+      ])
       const r = verifyDocument(c, bytes, { signers: [signer.publicKey], geometry: NETWORK_GEOMETRY, nowMs: now })
-      if (!r.ok) assert.equal(`${r.code}/${r.detail ?? ''}`, 'DIR_MALFORMED/mixing', 'a strategy is refused as a bad mixing section, nothing else')
+      if (!r.ok)
+        assert.equal(
+          `${r.code}/${r.detail ?? ''}`,
+          'DIR_MALFORMED/mixing',
+          'a strategy is refused as a bad mixing section, nothing else'
+        )
       return r.ok
     }
     const NOT_NAMES = ['stop-and-go', 'Batch', '', 'toString', '__proto__', 'constructor', 7, null]
 
-    it('names exactly what the authority\'s config schema and the document check take', function () {
+    it("names exactly what the authority's config schema and the document check take", function () {
       assert.deepEqual([...STRATEGY_NAMES], Object.keys(MIXING_STRATEGIES))
       assert.deepEqual([...STRATEGY_NAMES].sort(), ['batch', 'poisson'], 'the strategies docs/PROTOCOL.md §18 names')
       for (const name of STRATEGY_NAMES) {
@@ -121,9 +174,13 @@ describe('mixing', function () {
       // The relay's config names no strategy: a relay mixes as its network document says.
     })
 
-    it('builds each strategy\'s own pool, and refuses a name it does not hold', function () {
-      for (const name of STRATEGY_NAMES) assert.ok(createPool<number>(params({ strategy: name }), 10) instanceof MIXING_STRATEGIES[name].Pool, name)
-      assert.throws(() => createPool<number>(params({ strategy: 'stop-and-go' as MixingParams['strategy'] }), 10), (e: unknown) => e instanceof MixError && e.code === 'MIX_BAD_ARGUMENT')
+    it("builds each strategy's own pool, and refuses a name it does not hold", function () {
+      for (const name of STRATEGY_NAMES)
+        assert.ok(createPool<number>(params({ strategy: name }), 10) instanceof MIXING_STRATEGIES[name].Pool, name)
+      assert.throws(
+        () => createPool<number>(params({ strategy: 'stop-and-go' as MixingParams['strategy'] }), 10),
+        (e: unknown) => e instanceof MixError && e.code === 'MIX_BAD_ARGUMENT'
+      )
     })
 
     it('is closed: nothing can be added to it or changed while running', function () {
@@ -132,19 +189,48 @@ describe('mixing', function () {
       // (its pool class and one line in mix/mixing/registry.ts), so every build of it agrees.
       assert.ok(Object.isFrozen(MIXING_STRATEGIES))
       for (const name of STRATEGY_NAMES) assert.ok(Object.isFrozen(MIXING_STRATEGIES[name]), name)
-      assert.throws(() => { (MIXING_STRATEGIES as Record<string, unknown>)['stop-and-go'] = { Pool: BatchPool } }, TypeError)
-      assert.throws(() => { (MIXING_STRATEGIES as Record<string, { Pool: unknown }>).batch!.Pool = PoissonPool }, TypeError)
-      assert.throws(() => { (STRATEGY_NAMES as unknown as string[]).push('stop-and-go') }, TypeError)
-      assert.ok(!schemaTakes('stop-and-go') && !documentTakes('stop-and-go'), 'and the name is still refused everywhere')
+      assert.throws(() => {
+        ;(MIXING_STRATEGIES as Record<string, unknown>)['stop-and-go'] = { Pool: BatchPool }
+      }, TypeError)
+      assert.throws(() => {
+        ;(MIXING_STRATEGIES as Record<string, { Pool: unknown }>).batch!.Pool = PoissonPool
+      }, TypeError)
+      assert.throws(() => {
+        ;(STRATEGY_NAMES as unknown as string[]).push('stop-and-go')
+      }, TypeError)
+      assert.ok(
+        !schemaTakes('stop-and-go') && !documentTakes('stop-and-go'),
+        'and the name is still refused everywhere'
+      )
       assert.equal(MIXING_STRATEGIES.batch.Pool, BatchPool)
     })
   })
 
   describe('linkPadding', function () {
     it('tops every link up to the busiest one and the round up to minBatch', function () {
-      const cover = linkPadding(new Map([['a', 3], ['b', 1]]), ['a', 'b', 'c'], 0)
-      assert.deepEqual([...cover], [['a', 0], ['b', 2], ['c', 3]])
-      assert.deepEqual([...linkPadding(new Map(), ['a', 'b'], 5)], [['a', 3], ['b', 3]])
+      const cover = linkPadding(
+        new Map([
+          ['a', 3],
+          ['b', 1]
+        ]),
+        ['a', 'b', 'c'],
+        0
+      )
+      assert.deepEqual(
+        [...cover],
+        [
+          ['a', 0],
+          ['b', 2],
+          ['c', 3]
+        ]
+      )
+      assert.deepEqual(
+        [...linkPadding(new Map(), ['a', 'b'], 5)],
+        [
+          ['a', 3],
+          ['b', 3]
+        ]
+      )
       assert.deepEqual([...linkPadding(new Map([['x', 2]]), [], 5)], [])
     })
   })
@@ -158,7 +244,10 @@ describe('mixing', function () {
     it('grows beyond log2(batch) when a pool carries packets over between rounds', function () {
       const e = new PoolEntropy()
       let h = 0
-      for (let r = 0; r < 50; r++) { e.arrive(10); h = e.round(r === 0 ? 10 : 20, 10) }
+      for (let r = 0; r < 50; r++) {
+        e.arrive(10)
+        h = e.round(r === 0 ? 10 : 20, 10)
+      }
       assert.ok(h > Math.log2(10) + 0.5, `entropy ${h}`)
       assert.ok(h < Math.log2(10 * 50), `entropy ${h}`)
     })

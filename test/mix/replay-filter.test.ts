@@ -3,7 +3,9 @@ import { deterministicRng, loadCrypto, ReplayFilter, type Rng } from '../../mix/
 
 describe('ReplayFilter', function () {
   let rng: Rng
-  before(async function () { rng = deterministicRng(await loadCrypto('sodium-native'), 'replay') })
+  before(async function () {
+    rng = deterministicRng(await loadCrypto('sodium-native'), 'replay')
+  })
 
   it('has no false negatives and a false-positive rate near its target (E3, 10^5 tags)', function () {
     const f = new ReplayFilter(100_000, 1e-3)
@@ -14,7 +16,7 @@ describe('ReplayFilter', function () {
     const trials = 200_000
     for (let i = 0; i < trials; i++) if (f.has(rng.bytes(32))) fp++
     const rate = fp / trials
-    const sigma = Math.sqrt(1e-3 * (1 - 1e-3) / trials)
+    const sigma = Math.sqrt((1e-3 * (1 - 1e-3)) / trials)
     assert.ok(rate < 1e-3 + 3 * sigma + 2e-4, `false-positive rate ${rate}`)
   })
 

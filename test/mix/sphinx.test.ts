@@ -1,8 +1,20 @@
 import assert from 'node:assert/strict'
-import { deterministicRng, encodeGeometry, geometryHash, loadCrypto, makeGeometry, MixError, NETWORK_GEOMETRY, Sphinx, type CryptoSuite, type Rng, type UnwrapResult } from '../../mix/index.ts'
-import { forwardPath, makeRelays, oneHopWithBlock, replyPath, route, setReplay, type Relay } from '../helpers/sphinx.ts'
+import {
+  type CryptoSuite,
+  deterministicRng,
+  encodeGeometry,
+  geometryHash,
+  loadCrypto,
+  MixError,
+  makeGeometry,
+  NETWORK_GEOMETRY,
+  type Rng,
+  Sphinx,
+  type UnwrapResult
+} from '../../mix/index.ts'
+import { forwardPath, makeRelays, oneHopWithBlock, type Relay, replyPath, route, setReplay } from '../helpers/sphinx.ts'
 
-function expectDrop (r: UnwrapResult, reason: string, detail: string): void {
+function expectDrop(r: UnwrapResult, reason: string, detail: string): void {
   assert.equal(r.type, 'drop', `expected a drop, got ${r.type}`)
   if (r.type === 'drop') assert.deepEqual([r.reason, r.detail], [reason, detail])
 }
@@ -22,7 +34,10 @@ describe('Sphinx', function () {
 
   describe('geometry', function () {
     it('has the sizes of docs/PROTOCOL.md §2 for r = 5, U = 2048', function () {
-      assert.deepEqual([g.headerBytes, g.bodyBytes, g.packetBytes, g.surbBytes, g.macOffset], [476, 2080, 2556, 572, 444])
+      assert.deepEqual(
+        [g.headerBytes, g.bodyBytes, g.packetBytes, g.surbBytes, g.macOffset],
+        [476, 2080, 2556, 572, 444]
+      )
       const r3 = makeGeometry({ hops: 3, userPayloadBytes: 2048 })
       assert.deepEqual([r3.headerBytes, r3.packetBytes, r3.surbBytes], [312, 2392, 408])
     })
@@ -35,7 +50,10 @@ describe('Sphinx', function () {
       assert.equal(encodeGeometry(g).subarray(-5).toString('hex'), '0500000800')
     })
     it('refuses a geometry outside its range, naming the field', function () {
-      assert.throws(() => makeGeometry({ hops: 0, userPayloadBytes: 10 }), { code: 'MIX_BAD_ARGUMENT', message: 'MIX_BAD_ARGUMENT: geometry.hops must be an integer in 1..16 (got 0)' })
+      assert.throws(() => makeGeometry({ hops: 0, userPayloadBytes: 10 }), {
+        code: 'MIX_BAD_ARGUMENT',
+        message: 'MIX_BAD_ARGUMENT: geometry.hops must be an integer in 1..16 (got 0)'
+      })
       assert.throws(() => makeGeometry({ hops: 5, userPayloadBytes: 1.5 }), { code: 'MIX_BAD_ARGUMENT' })
     })
   })
@@ -46,7 +64,15 @@ describe('Sphinx', function () {
         const recipient = rng.bytes(32)
         const payload = rng.bytes(g.userPayloadBytes)
         const path = relays.slice(0, n)
-        const pkt = s.createPacket(forwardPath(path, recipient, path.map((_, i) => 100 * (i + 1))), payload, rng)
+        const pkt = s.createPacket(
+          forwardPath(
+            path,
+            recipient,
+            path.map((_, i) => 100 * (i + 1))
+          ),
+          payload,
+          rng
+        )
         assert.equal(pkt.length, g.packetBytes)
         const res = route(s, path, pkt)
         assert.equal(res.length, n)
@@ -96,12 +122,17 @@ describe('Sphinx', function () {
 
     it('drops an unknown version, and a flipped bit in α, β or γ, before any other work', function () {
       const pkt = s.createPacket(forwardPath(relays, rng.bytes(32)), rng.bytes(g.userPayloadBytes), rng)
-      const flip = (off: number): Buffer => { const b = Buffer.from(pkt); b[off] = b[off]! ^ 1; return b }
+      const flip = (off: number): Buffer => {
+        const b = Buffer.from(pkt)
+        b[off] = b[off]! ^ 1
+        return b
+      }
       expectDrop(s.unwrap(flip(1), { keys: [relays[0]!.sk] }), 'malformed', 'bad_version')
       for (const off of [2, 33, 34, 200, 443, 444, 475]) {
         const r = s.unwrap(flip(off), { keys: [relays[0]!.sk] })
         assert.equal(r.type, 'drop', `bit flip at ${off}`)
-        if (r.type === 'drop') assert.ok(r.reason === 'mac' || r.detail === 'low_order_point', `flip at ${off}: ${r.detail}`)
+        if (r.type === 'drop')
+          assert.ok(r.reason === 'mac' || r.detail === 'low_order_point', `flip at ${off}: ${r.detail}`)
       }
     })
 
@@ -115,7 +146,11 @@ describe('Sphinx', function () {
 
     it('drops low-order α (all zero, and a point of order 8) as malformed, without throwing', function () {
       const pkt = s.createPacket(forwardPath(relays, rng.bytes(32)), rng.bytes(g.userPayloadBytes), rng)
-      for (const point of ['00'.repeat(32), '01' + '00'.repeat(31), 'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800']) {
+      for (const point of [
+        '00'.repeat(32),
+        '01' + '00'.repeat(31),
+        'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800'
+      ]) {
         const b = Buffer.from(pkt)
         Buffer.from(point, 'hex').copy(b, 2)
         expectDrop(s.unwrap(b, { keys: [relays[0]!.sk] }), 'malformed', 'low_order_point')
@@ -123,7 +158,14 @@ describe('Sphinx', function () {
     })
 
     it('applies the role rule: forward needs node_delay, delivery needs node_delay + recipient', function () {
-      const noDelay = s.createPacket([{ id: relays[0]!.id, publicKey: relays[0]!.pk, commands: [] }, { id: relays[1]!.id, publicKey: relays[1]!.pk, commands: [{ type: 'recipient', id: rng.bytes(32) }] }], rng.bytes(g.userPayloadBytes), rng)
+      const noDelay = s.createPacket(
+        [
+          { id: relays[0]!.id, publicKey: relays[0]!.pk, commands: [] },
+          { id: relays[1]!.id, publicKey: relays[1]!.pk, commands: [{ type: 'recipient', id: rng.bytes(32) }] }
+        ],
+        rng.bytes(g.userPayloadBytes),
+        rng
+      )
       expectDrop(s.unwrap(noDelay, { keys: [relays[0]!.sk] }), 'malformed', 'illegal_combination')
       const r = s.unwrap(noDelay, { keys: [relays[0]!.sk], strictCombinations: false })
       assert.equal(r.type, 'forward')
@@ -133,7 +175,11 @@ describe('Sphinx', function () {
     })
 
     it('drops a delay above maxDelayMs', function () {
-      const pkt = s.createPacket(forwardPath(relays.slice(0, 2), rng.bytes(32), [5000, 1]), rng.bytes(g.userPayloadBytes), rng)
+      const pkt = s.createPacket(
+        forwardPath(relays.slice(0, 2), rng.bytes(32), [5000, 1]),
+        rng.bytes(g.userPayloadBytes),
+        rng
+      )
       expectDrop(s.unwrap(pkt, { keys: [relays[0]!.sk], maxDelayMs: 4999 }), 'malformed', 'delay_too_long')
       assert.equal(s.unwrap(pkt, { keys: [relays[0]!.sk], maxDelayMs: 5000 }).type, 'forward')
     })
@@ -142,12 +188,36 @@ describe('Sphinx', function () {
       const recip = Buffer.concat([Buffer.of(0x02), Buffer.alloc(32, 9)])
       const delay = Buffer.from('8000000005', 'hex')
       const surb = Buffer.concat([Buffer.of(0x03), Buffer.alloc(16, 3)])
-      const block = (...parts: Buffer[]): Buffer => { const b = Buffer.alloc(82); Buffer.concat(parts).copy(b); return b }
+      const block = (...parts: Buffer[]): Buffer => {
+        const b = Buffer.alloc(82)
+        Buffer.concat(parts).copy(b)
+        return b
+      }
       const cases: Array<[string, Buffer, string]> = [
         ['unknown tag', block(Buffer.of(0x42)), 'unknown_command'],
-        ['non-zero byte after the terminator', (() => { const b = block(delay, recip); b[81] = 1; return b })(), 'nonzero_padding'],
-        ['a non-zero byte far after the terminator', (() => { const b = Buffer.alloc(82); b[80] = 0x80; return b.fill(0x80, 0, 1) })(), 'nonzero_padding'],
-        ['a next_node_hop running past the end of the block', block(delay, recip, surb, Buffer.of(0x01)), 'truncated_command'],
+        [
+          'non-zero byte after the terminator',
+          (() => {
+            const b = block(delay, recip)
+            b[81] = 1
+            return b
+          })(),
+          'nonzero_padding'
+        ],
+        [
+          'a non-zero byte far after the terminator',
+          (() => {
+            const b = Buffer.alloc(82)
+            b[80] = 0x80
+            return b.fill(0x80, 0, 1)
+          })(),
+          'nonzero_padding'
+        ],
+        [
+          'a next_node_hop running past the end of the block',
+          block(delay, recip, surb, Buffer.of(0x01)),
+          'truncated_command'
+        ],
         ['repeated node_delay', block(delay, delay, recip), 'repeated_command'],
         ['repeated surb_reply', block(recip, surb, surb), 'repeated_command'],
         ['an unknown tag after valid commands', block(delay, recip, Buffer.of(0x7f)), 'unknown_command'],
@@ -170,11 +240,49 @@ describe('Sphinx', function () {
 
     it('refuses bad creator arguments with stable codes', function () {
       const six = makeRelays(c, rng, 6)
-      assert.throws(() => s.createPacket(forwardPath(six, rng.bytes(32)), rng.bytes(g.userPayloadBytes), rng), (e: unknown) => e instanceof MixError && e.code === 'MIX_PATH_TOO_LONG' && e.message === 'MIX_PATH_TOO_LONG: a path of 6 hops does not fit a header of 5 hops')
-      assert.throws(() => s.createPacket(forwardPath(relays, rng.bytes(32)), rng.bytes(10), rng), { code: 'MIX_PAYLOAD_SIZE', message: 'MIX_PAYLOAD_SIZE: payload must be exactly 2048 bytes (got 10)' })
-      assert.throws(() => s.createPacket([{ id: relays[0]!.id, publicKey: relays[0]!.pk, commands: [{ type: 'next_node_hop', id: rng.bytes(32), mac: rng.bytes(32) }] }], rng.bytes(g.userPayloadBytes), rng), { code: 'MIX_BAD_COMMANDS' })
-      const full = [{ type: 'node_delay' as const, delayMs: 1 }, { type: 'recipient' as const, id: rng.bytes(32) }, { type: 'surb_reply' as const, id: rng.bytes(16) }]
-      assert.throws(() => s.createPacket([{ id: relays[0]!.id, publicKey: relays[0]!.pk, commands: full }, { id: relays[1]!.id, publicKey: relays[1]!.pk, commands: [] }], rng.bytes(g.userPayloadBytes), rng), { code: 'MIX_BAD_COMMANDS', message: 'MIX_BAD_COMMANDS: commands take 120 bytes; a hop has 82' })
+      assert.throws(
+        () => s.createPacket(forwardPath(six, rng.bytes(32)), rng.bytes(g.userPayloadBytes), rng),
+        (e: unknown) =>
+          e instanceof MixError &&
+          e.code === 'MIX_PATH_TOO_LONG' &&
+          e.message === 'MIX_PATH_TOO_LONG: a path of 6 hops does not fit a header of 5 hops'
+      )
+      assert.throws(() => s.createPacket(forwardPath(relays, rng.bytes(32)), rng.bytes(10), rng), {
+        code: 'MIX_PAYLOAD_SIZE',
+        message: 'MIX_PAYLOAD_SIZE: payload must be exactly 2048 bytes (got 10)'
+      })
+      assert.throws(
+        () =>
+          s.createPacket(
+            [
+              {
+                id: relays[0]!.id,
+                publicKey: relays[0]!.pk,
+                commands: [{ type: 'next_node_hop', id: rng.bytes(32), mac: rng.bytes(32) }]
+              }
+            ],
+            rng.bytes(g.userPayloadBytes),
+            rng
+          ),
+        { code: 'MIX_BAD_COMMANDS' }
+      )
+      const full = [
+        { type: 'node_delay' as const, delayMs: 1 },
+        { type: 'recipient' as const, id: rng.bytes(32) },
+        { type: 'surb_reply' as const, id: rng.bytes(16) }
+      ]
+      assert.throws(
+        () =>
+          s.createPacket(
+            [
+              { id: relays[0]!.id, publicKey: relays[0]!.pk, commands: full },
+              { id: relays[1]!.id, publicKey: relays[1]!.pk, commands: [] }
+            ],
+            rng.bytes(g.userPayloadBytes),
+            rng
+          ),
+        { code: 'MIX_BAD_COMMANDS', message: 'MIX_BAD_COMMANDS: commands take 120 bytes; a hop has 82' }
+      )
     })
   })
 
@@ -197,18 +305,24 @@ describe('Sphinx', function () {
       assert.deepEqual(last.surbId, surbId)
       const tokenCopy = Buffer.from(token)
       assert.deepEqual(s.decryptSurbPayload(last.body, token), reply)
-      assert.ok(token.every(b => b === 0), 'the token is wiped after use')
-      const tampered = Buffer.from(last.body); tampered[500] = tampered[500]! ^ 1
+      assert.ok(
+        token.every(b => b === 0),
+        'the token is wiped after use'
+      )
+      const tampered = Buffer.from(last.body)
+      tampered[500] = tampered[500]! ^ 1
       assert.equal(s.decryptSurbPayload(tampered, Buffer.from(tokenCopy)), null)
       const other = s.createSurb(replyPath(relays, mailbox, surbId), rng)
-      assert.equal(s.decryptSurbPayload(last.body, other.token), null, 'another SURB\'s token does not open the reply')
+      assert.equal(s.decryptSurbPayload(last.body, other.token), null, "another SURB's token does not open the reply")
     })
 
     it('rejects a token of the wrong shape and a SURB of the wrong size', function () {
       assert.equal(s.decryptSurbPayload(Buffer.alloc(g.bodyBytes), Buffer.alloc(64)), null)
       assert.equal(s.decryptSurbPayload(Buffer.alloc(g.bodyBytes), Buffer.alloc(100)), null)
       assert.equal(s.decryptSurbPayload(Buffer.alloc(10), Buffer.alloc(128)), null)
-      assert.throws(() => s.packetFromSurb(Buffer.alloc(10), Buffer.alloc(g.userPayloadBytes)), { code: 'MIX_BAD_ARGUMENT' })
+      assert.throws(() => s.packetFromSurb(Buffer.alloc(10), Buffer.alloc(g.userPayloadBytes)), {
+        code: 'MIX_BAD_ARGUMENT'
+      })
     })
   })
 })

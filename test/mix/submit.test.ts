@@ -1,9 +1,29 @@
 /** SubmitRequest, the ingress wrap and delivery authorization (docs/PROTOCOL.md §15, §21). */
 import assert from 'node:assert/strict'
 import {
-  checkDelivery, CONTENT_TYPES, deterministicRng, encodeSubmit, encodeV2Batch, epochHour, expandV2Batch, HOUR_MS, loadCrypto, openMessage, openSubmit,
-  parseSubmit, sealMessage, sealMessageV2, sealSubmit, signDelivery,
-  type CryptoSuite, type DestinationAuth, type Result, type Rng, type SealCode, type SubmitRequest, type X25519KeyPair
+  CONTENT_TYPES,
+  type CryptoSuite,
+  checkDelivery,
+  type DestinationAuth,
+  deterministicRng,
+  encodeSubmit,
+  encodeV2Batch,
+  epochHour,
+  expandV2Batch,
+  HOUR_MS,
+  loadCrypto,
+  openMessage,
+  openSubmit,
+  parseSubmit,
+  type Result,
+  type Rng,
+  type SealCode,
+  type SubmitRequest,
+  sealMessage,
+  sealMessageV2,
+  sealSubmit,
+  signDelivery,
+  type X25519KeyPair
 } from '../../mix/index.ts'
 import { makeDevice, makeServer, senderCert, T0, trustOf, xKeyPair } from '../helpers/seal.ts'
 
@@ -11,7 +31,7 @@ describe('submission and delivery authorization', function () {
   let c: CryptoSuite
   let rng: Rng
   let ingress: X25519KeyPair
-  let cap: { publicKey: Uint8Array, secretKey: Uint8Array }
+  let cap: { publicKey: Uint8Array; secretKey: Uint8Array }
   let envelope: Buffer
   const dest = '@bob:example.org/BOBDEV'
   before(async function () {
@@ -22,21 +42,44 @@ describe('submission and delivery authorization', function () {
     const hs = makeServer(c, rng, 'example.org')
     const alice = makeDevice(c, rng, '@alice:example.org', 'A')
     const bob = makeDevice(c, rng, '@bob:example.org', 'BOBDEV')
-    envelope = sealMessage(c, { contentType: CONTENT_TYPES.olmMessage, content: Buffer.from('x'), senderCert: senderCert(c, hs, alice), serverCert: hs.cert }, alice.x, bob.x.publicKey, rng)
+    envelope = sealMessage(
+      c,
+      {
+        contentType: CONTENT_TYPES.olmMessage,
+        content: Buffer.from('x'),
+        senderCert: senderCert(c, hs, alice),
+        serverCert: hs.cert
+      },
+      alice.x,
+      bob.x.publicKey,
+      rng
+    )
   })
 
   const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => ({
-    kind: 1, dest, envelope, auth: signDelivery(c, cap.secretKey, 3, over.dest ?? dest, T0, over.envelope ?? envelope), ...over
+    kind: 1,
+    dest,
+    envelope,
+    auth: signDelivery(c, cap.secretKey, 3, over.dest ?? dest, T0, over.envelope ?? envelope),
+    ...over
   })
-  const checker = (dests: Record<string, DestinationAuth> = { [dest]: { capabilityKeys: [{ keyId: 3, publicKey: cap.publicKey }] } }, nowMs = T0): { nowMs: number, lookup: (d: string) => DestinationAuth | undefined, seen: (h: Buffer) => boolean } => {
+  const checker = (
+    dests: Record<string, DestinationAuth> = { [dest]: { capabilityKeys: [{ keyId: 3, publicKey: cap.publicKey }] } },
+    nowMs = T0
+  ): { nowMs: number; lookup: (d: string) => DestinationAuth | undefined; seen: (h: Buffer) => boolean } => {
     const seen = new Set<string>()
     return {
       nowMs,
-      lookup: (d) => dests[d],
-      seen: (h) => { const k = h.toString('hex'); if (seen.has(k)) return true; seen.add(k); return false }
+      lookup: d => dests[d],
+      seen: h => {
+        const k = h.toString('hex')
+        if (seen.has(k)) return true
+        seen.add(k)
+        return false
+      }
     }
   }
-  function denied (r: Result<unknown, 'SEAL_AUTH_DENIED'>, detail: string): void {
+  function denied(r: Result<unknown, 'SEAL_AUTH_DENIED'>, detail: string): void {
     assert.equal(r.ok, false)
     if (!r.ok) assert.deepEqual([r.code, r.detail], ['SEAL_AUTH_DENIED', detail])
   }
@@ -60,11 +103,15 @@ describe('submission and delivery authorization', function () {
 
   it('parses strictly: unknown version, kind or scheme, truncation, empty envelope', function () {
     const enc = encodeSubmit(request())
-    const code = (b: Buffer): string => { const r = parseSubmit(b); return r.ok ? 'ok' : `${r.code}/${r.detail ?? ''}` }
+    const code = (b: Buffer): string => {
+      const r = parseSubmit(b)
+      return r.ok ? 'ok' : `${r.code}/${r.detail ?? ''}`
+    }
     assert.equal(code(Buffer.concat([Buffer.of(2), enc.subarray(1)])), 'SEAL_SUBMIT_UNSUPPORTED/version')
     assert.equal(code(Buffer.concat([Buffer.of(1, 3), enc.subarray(2)])), 'SEAL_SUBMIT_UNSUPPORTED/kind')
     const schemeOff = 2 + 2 + Buffer.byteLength(dest) + 2
-    const bad = Buffer.from(enc); bad[schemeOff] = 9
+    const bad = Buffer.from(enc)
+    bad[schemeOff] = 9
     assert.equal(code(bad), 'SEAL_SUBMIT_UNSUPPORTED/scheme')
     assert.equal(code(enc.subarray(0, schemeOff + 10)), 'SEAL_SUBMIT_MALFORMED/truncated')
     assert.equal(code(encodeSubmit({ ...request(), envelope: Buffer.alloc(0) })), 'SEAL_SUBMIT_MALFORMED/envelope')
@@ -78,7 +125,10 @@ describe('submission and delivery authorization', function () {
 
   it('refuses a signature by the wrong key', function () {
     const wrong = c.signSeedKeypair(rng.bytes(32))
-    denied(checkDelivery(c, { ...request(), auth: signDelivery(c, wrong.secretKey, 3, dest, T0, envelope) }, checker()), 'bad_signature')
+    denied(
+      checkDelivery(c, { ...request(), auth: signDelivery(c, wrong.secretKey, 3, dest, T0, envelope) }, checker()),
+      'bad_signature'
+    )
   })
 
   it('refuses a signature made for another destination or another envelope', function () {
@@ -97,26 +147,50 @@ describe('submission and delivery authorization', function () {
 
   it('refuses an unknown key id, and accepts the previous key during its grace', function () {
     const prev = c.signSeedKeypair(rng.bytes(32))
-    const d = { [dest]: { capabilityKeys: [{ keyId: 4, publicKey: cap.publicKey }, { keyId: 3, publicKey: prev.publicKey }] } }
-    denied(checkDelivery(c, { ...request(), auth: signDelivery(c, cap.secretKey, 5, dest, T0, envelope) }, checker(d)), 'unknown_key')
-    assert.ok(checkDelivery(c, { ...request(), auth: signDelivery(c, prev.secretKey, 3, dest, T0, envelope) }, checker(d)).ok)
+    const d = {
+      [dest]: {
+        capabilityKeys: [
+          { keyId: 4, publicKey: cap.publicKey },
+          { keyId: 3, publicKey: prev.publicKey }
+        ]
+      }
+    }
+    denied(
+      checkDelivery(c, { ...request(), auth: signDelivery(c, cap.secretKey, 5, dest, T0, envelope) }, checker(d)),
+      'unknown_key'
+    )
+    assert.ok(
+      checkDelivery(c, { ...request(), auth: signDelivery(c, prev.secretKey, 3, dest, T0, envelope) }, checker(d)).ok
+    )
   })
 
   it('answers an unknown destination exactly like an authorization failure', function () {
     const r = checkDelivery(c, request({ dest: '@nobody:example.org/X' }), checker())
     denied(r, 'unknown_destination')
-    const other = checkDelivery(c, { ...request(), auth: signDelivery(c, c.signSeedKeypair(rng.bytes(32)).secretKey, 3, dest, T0, envelope) }, checker())
+    const other = checkDelivery(
+      c,
+      { ...request(), auth: signDelivery(c, c.signSeedKeypair(rng.bytes(32)).secretKey, 3, dest, T0, envelope) },
+      checker()
+    )
     assert.equal(r.ok || other.ok, false)
     if (!r.ok && !other.ok) assert.equal(r.code, other.code, 'one public code for both')
   })
 
   it('checks a bearer token against stored hashes only', function () {
     const token = rng.bytes(32)
-    const h = Buffer.alloc(32); c.blake2b(h, token)
+    const h = Buffer.alloc(32)
+    c.blake2b(h, token)
     const d = { [dest]: { capabilityKeys: [], bearerHashes: [h] } }
     assert.ok(checkDelivery(c, { ...request(), auth: { scheme: 'bearer', token } }, checker(d)).ok)
-    denied(checkDelivery(c, { ...request(), auth: { scheme: 'bearer', token: rng.bytes(32) } }, checker(d)), 'bad_token')
-    const sealed = openSubmit(c, sealSubmit(c, { ...request(), auth: { scheme: 'bearer', token } }, ingress.publicKey), ingress)
+    denied(
+      checkDelivery(c, { ...request(), auth: { scheme: 'bearer', token: rng.bytes(32) } }, checker(d)),
+      'bad_token'
+    )
+    const sealed = openSubmit(
+      c,
+      sealSubmit(c, { ...request(), auth: { scheme: 'bearer', token } }, ingress.publicKey),
+      ingress
+    )
     assert.ok(sealed.ok)
     assert.deepEqual(sealed.value.auth, { scheme: 'bearer', token })
   })
@@ -125,20 +199,40 @@ describe('submission and delivery authorization', function () {
     const hs = makeServer(c, rng, 'example.org')
     const alice = makeDevice(c, rng, '@alice:example.org', 'A')
     const devs = [makeDevice(c, rng, '@bob:example.org', 'B1'), makeDevice(c, rng, '@bob:example.org', 'B2')]
-    const sealed = sealMessageV2(c, { contentType: 3, content: Buffer.from('group'), senderCert: senderCert(c, hs, alice), serverCert: hs.cert }, alice.x, devs.map(d => d.x.publicKey), rng)
-    const batch = encodeV2Batch(sealed, devs.map(d => d.deviceId))
-    const req: SubmitRequest = { kind: 2, dest: '@bob:example.org', envelope: batch, auth: signDelivery(c, cap.secretKey, 3, '@bob:example.org', T0, batch) }
+    const sealed = sealMessageV2(
+      c,
+      { contentType: 3, content: Buffer.from('group'), senderCert: senderCert(c, hs, alice), serverCert: hs.cert },
+      alice.x,
+      devs.map(d => d.x.publicKey),
+      rng
+    )
+    const batch = encodeV2Batch(
+      sealed,
+      devs.map(d => d.deviceId)
+    )
+    const req: SubmitRequest = {
+      kind: 2,
+      dest: '@bob:example.org',
+      envelope: batch,
+      auth: signDelivery(c, cap.secretKey, 3, '@bob:example.org', T0, batch)
+    }
     const opened = openSubmit(c, sealSubmit(c, req, ingress.publicKey), ingress)
     assert.ok(opened.ok)
     const copies = expandV2Batch(opened.value.envelope)
     assert.ok(copies.ok)
-    assert.deepEqual(copies.value.map(x => x.deviceId), ['B1', 'B2'])
+    assert.deepEqual(
+      copies.value.map(x => x.deviceId),
+      ['B1', 'B2']
+    )
     for (const [i, d] of devs.entries()) {
       const r = openMessage(c, copies.value[i]!.envelope, d.x, trustOf([hs]), { nowMs: T0 })
       assert.ok(r.ok)
       assert.equal(r.value.content.toString(), 'group')
     }
-    const expect = (b: Buffer, code: SealCode): void => { const r = expandV2Batch(b); assert.equal(r.ok ? 'ok' : r.code, code) }
+    const expect = (b: Buffer, code: SealCode): void => {
+      const r = expandV2Batch(b)
+      assert.equal(r.ok ? 'ok' : r.code, code)
+    }
     expect(batch.subarray(0, 40), 'SEAL_ENVELOPE_MALFORMED')
     expect(Buffer.concat([Buffer.of(0x11), batch.subarray(1)]), 'SEAL_ENVELOPE_MALFORMED')
     expect(encodeV2Batch(sealed, ['B1', 'B1']), 'SEAL_ENVELOPE_MALFORMED')

@@ -5,15 +5,32 @@
  */
 import assert from 'node:assert/strict'
 import {
-  encodeFrame, encodeHello, FRAME, frameBytes, LinkDialer, LinkListener, loadCrypto, NETWORK_GEOMETRY as G, relayId, signLink,
-  type CryptoSuite, type LinkHandshake, type LinkOutcome, type LinkRefusal, type LinkStep
+  type CryptoSuite,
+  encodeFrame,
+  encodeHello,
+  FRAME,
+  frameBytes,
+  NETWORK_GEOMETRY as G,
+  LinkDialer,
+  type LinkHandshake,
+  LinkListener,
+  type LinkOutcome,
+  type LinkRefusal,
+  type LinkStep,
+  loadCrypto,
+  relayId,
+  signLink
 } from '../../mix/index.ts'
 
-interface Party { readonly id: Buffer, readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
+interface Party {
+  readonly id: Buffer
+  readonly publicKey: Uint8Array
+  readonly secretKey: Uint8Array
+}
 
 /** Hand each side's frames to the other until neither has more; returns every frame sent, in order. */
-function run (dialer: LinkHandshake, listener: LinkHandshake): Array<{ from: 'dialer' | 'listener', frame: Buffer }> {
-  const wire: Array<{ from: 'dialer' | 'listener', frame: Buffer }> = []
+function run(dialer: LinkHandshake, listener: LinkHandshake): Array<{ from: 'dialer' | 'listener'; frame: Buffer }> {
+  const wire: Array<{ from: 'dialer' | 'listener'; frame: Buffer }> = []
   let toListener = [...note(wire, 'dialer', listener.start()), ...note(wire, 'dialer', dialer.start())]
   while (toListener.length > 0) {
     const toDialer = toListener.flatMap(f => note(wire, 'listener', listener.receive(f)))
@@ -22,7 +39,11 @@ function run (dialer: LinkHandshake, listener: LinkHandshake): Array<{ from: 'di
   return wire
 }
 
-function note (wire: Array<{ from: 'dialer' | 'listener', frame: Buffer }>, from: 'dialer' | 'listener', step: LinkStep): readonly Buffer[] {
+function note(
+  wire: Array<{ from: 'dialer' | 'listener'; frame: Buffer }>,
+  from: 'dialer' | 'listener',
+  step: LinkStep
+): readonly Buffer[] {
   for (const frame of step.frames) wire.push({ from, frame })
   return step.frames
 }
@@ -47,8 +68,19 @@ describe('link handshake state machine', function () {
   })
 
   const dialer = (role: 'relay' | 'ingress', peer: Party = listenerKeys): LinkDialer =>
-    new LinkDialer({ role, crypto: c, geometry: G, identity: dialerKeys, peer: { id: peer.id, identityKey: peer.publicKey }, nonce: dialerNonce })
-  const listener = (role: 'relay' | 'ingress', keyOf = (id: string): Uint8Array | undefined => id === dialerKeys.id.toString('hex') ? dialerKeys.publicKey : undefined): LinkListener =>
+    new LinkDialer({
+      role,
+      crypto: c,
+      geometry: G,
+      identity: dialerKeys,
+      peer: { id: peer.id, identityKey: peer.publicKey },
+      nonce: dialerNonce
+    })
+  const listener = (
+    role: 'relay' | 'ingress',
+    keyOf = (id: string): Uint8Array | undefined =>
+      id === dialerKeys.id.toString('hex') ? dialerKeys.publicKey : undefined
+  ): LinkListener =>
     new LinkListener({ role, crypto: c, geometry: G, identity: listenerKeys, keyOf, nonce: listenerNonce })
 
   for (const role of ['relay', 'ingress'] as const) {
@@ -73,14 +105,35 @@ describe('link handshake state machine', function () {
     const d = new LinkDialer({ role: 'client', geometry: G })
     const l = new LinkListener({ role: 'client', geometry: G })
     const wire = run(d, l)
-    assert.deepEqual(wire, [{ from: 'dialer', frame: encodeFrame(G, FRAME.HELLO, encodeHello({ role: 'client', id: Buffer.alloc(32), nonce: Buffer.alloc(32) })) }])
+    assert.deepEqual(wire, [
+      {
+        from: 'dialer',
+        frame: encodeFrame(
+          G,
+          FRAME.HELLO,
+          encodeHello({ role: 'client', id: Buffer.alloc(32), nonce: Buffer.alloc(32) })
+        )
+      }
+    ])
     assert.deepEqual(d.outcome, { kind: 'up', peerId: undefined })
     assert.deepEqual(l.outcome, { kind: 'up', peerId: undefined })
   })
 
   it('draws a fresh nonce from the crypto suite when none is given', function () {
-    const a = new LinkDialer({ role: 'relay', crypto: c, geometry: G, identity: dialerKeys, peer: { id: listenerKeys.id, identityKey: listenerKeys.publicKey } }).start().frames[0]!
-    const b = new LinkDialer({ role: 'relay', crypto: c, geometry: G, identity: dialerKeys, peer: { id: listenerKeys.id, identityKey: listenerKeys.publicKey } }).start().frames[0]!
+    const a = new LinkDialer({
+      role: 'relay',
+      crypto: c,
+      geometry: G,
+      identity: dialerKeys,
+      peer: { id: listenerKeys.id, identityKey: listenerKeys.publicKey }
+    }).start().frames[0]!
+    const b = new LinkDialer({
+      role: 'relay',
+      crypto: c,
+      geometry: G,
+      identity: dialerKeys,
+      peer: { id: listenerKeys.id, identityKey: listenerKeys.publicKey }
+    }).start().frames[0]!
     assert.equal(a.length, frameBytes(G))
     assert.notDeepEqual(a.subarray(35, 67), b.subarray(35, 67))
   })
@@ -108,7 +161,10 @@ describe('link handshake state machine', function () {
     })
 
     it('listener: wrong role (an ingress on /relay, a relay on /ingress, a client on /relay)', function () {
-      for (const [from, path] of [['ingress', 'relay'], ['relay', 'ingress']] as const) {
+      for (const [from, path] of [
+        ['ingress', 'relay'],
+        ['relay', 'ingress']
+      ] as const) {
         const l = listener(path)
         run(dialer(from), l)
         assert.deepEqual(l.outcome, refused('wrong_role'), `${from} on /${path}`)
@@ -165,7 +221,10 @@ describe('link handshake state machine', function () {
       assert.deepEqual(l.receive(hello), { frames: [], outcome: refused('malformed') })
       const cd = new LinkDialer({ role: 'client', geometry: G })
       cd.start()
-      assert.deepEqual(cd.receive(encodeFrame(G, FRAME.MAILBOX, Buffer.alloc(8))), { frames: [], outcome: { kind: 'up', peerId: undefined } })
+      assert.deepEqual(cd.receive(encodeFrame(G, FRAME.MAILBOX, Buffer.alloc(8))), {
+        frames: [],
+        outcome: { kind: 'up', peerId: undefined }
+      })
     })
 
     it('a dialer fed before start() is a programming error', function () {

@@ -19,31 +19,59 @@ const BOB = { userId: '@bob:example.org', deviceId: 'BOBLAPTOP', accessToken: 't
 const BOT = '@sealmix:example.org'
 const TYPE = 'org.sealmix.sealed.v1'
 
-interface Answer { status: number, json: Record<string, unknown> }
+interface Answer {
+  status: number
+  json: Record<string, unknown>
+}
 
 describe('stand-in homeserver: as strict as a real one where a delivery goes', function () {
   const servers: StandinHomeserver[] = []
   let clock = 0
 
-  async function start (o: Partial<StandinOptions> = {}): Promise<{ hs: StandinHomeserver, url: string }> {
+  async function start(o: Partial<StandinOptions> = {}): Promise<{ hs: StandinHomeserver; url: string }> {
     const hs = new StandinHomeserver({ serverName: SERVER, asToken: AS, users: [ALICE, BOB], now: () => clock, ...o })
     servers.push(hs)
     return { hs, url: `http://127.0.0.1:${await hs.listen(0)}` }
   }
-  afterEach(async function () { for (const s of servers.splice(0)) await s.close() })
-  beforeEach(function () { clock = 1_000_000 })
+  afterEach(async function () {
+    for (const s of servers.splice(0)) await s.close()
+  })
+  beforeEach(function () {
+    clock = 1_000_000
+  })
 
-  async function call (url: string, method: string, path: string, o: { token?: string | null, userId?: string, body?: string } = {}): Promise<Answer> {
+  async function call(
+    url: string,
+    method: string,
+    path: string,
+    o: { token?: string | null; userId?: string; body?: string } = {}
+  ): Promise<Answer> {
     const q = o.userId !== undefined ? `?user_id=${encodeURIComponent(o.userId)}` : ''
     const token = o.token === undefined ? AS : o.token
-    const res = await fetch(url + path + q, { method, headers: token === null ? {} : { Authorization: `Bearer ${token}` }, body: o.body })
+    const res = await fetch(url + path + q, {
+      method,
+      headers: token === null ? {} : { Authorization: `Bearer ${token}` },
+      body: o.body
+    })
     const text = await res.text()
-    return { status: res.status, json: text === '' ? {} : JSON.parse(text) as Record<string, unknown> }
+    return { status: res.status, json: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) }
   }
-  const toBob = (content: Record<string, unknown> = { n: 1 }): string => JSON.stringify({ messages: { [BOB.userId]: { [BOB.deviceId]: content } } })
-  const put = async (url: string, txn: string, o: { token?: string | null, userId?: string, body?: string, type?: string } = {}): Promise<Answer> =>
-    await call(url, 'PUT', `/_matrix/client/v3/sendToDevice/${encodeURIComponent(o.type ?? TYPE)}/${encodeURIComponent(txn)}`, { body: toBob(), ...o })
-  const bobsEvents = async (url: string): Promise<Array<{ type: string, sender: string, content: Record<string, unknown> }>> =>
+  const toBob = (content: Record<string, unknown> = { n: 1 }): string =>
+    JSON.stringify({ messages: { [BOB.userId]: { [BOB.deviceId]: content } } })
+  const put = async (
+    url: string,
+    txn: string,
+    o: { token?: string | null; userId?: string; body?: string; type?: string } = {}
+  ): Promise<Answer> =>
+    await call(
+      url,
+      'PUT',
+      `/_matrix/client/v3/sendToDevice/${encodeURIComponent(o.type ?? TYPE)}/${encodeURIComponent(txn)}`,
+      { body: toBob(), ...o }
+    )
+  const bobsEvents = async (
+    url: string
+  ): Promise<Array<{ type: string; sender: string; content: Record<string, unknown> }>> =>
     (await syncToDevice({ url, token: BOB.accessToken }, undefined)).events
 
   describe('identity assertion: the application service acts only as users of its namespace', function () {
@@ -51,29 +79,61 @@ describe('stand-in homeserver: as strict as a real one where a delivery goes', f
       const { hs, url } = await start()
       assert.equal((await put(url, 't1')).status, 200)
       assert.equal((await put(url, 't2', { userId: BOT })).status, 200)
-      assert.deepEqual((await bobsEvents(url)).map(e => e.sender), [BOT, BOT])
+      assert.deepEqual(
+        (await bobsEvents(url)).map(e => e.sender),
+        [BOT, BOT]
+      )
       assert.equal(hs.received.length, 2)
-      assert.deepEqual((await call(url, 'GET', '/_matrix/client/v3/account/whoami', { userId: BOT })).json, { user_id: BOT })
+      assert.deepEqual((await call(url, 'GET', '/_matrix/client/v3/account/whoami', { userId: BOT })).json, {
+        user_id: BOT
+      })
     })
 
     it('refuses with 403 M_FORBIDDEN a user outside the namespace, a look-alike, and one of another server; delivers nothing', async function () {
       const { hs, url } = await start()
-      for (const userId of [ALICE.userId, '@sealmix:example.org.evil.net', '@xsealmix:example.org', '@sealmix:other.example']) {
+      for (const userId of [
+        ALICE.userId,
+        '@sealmix:example.org.evil.net',
+        '@xsealmix:example.org',
+        '@sealmix:other.example'
+      ]) {
         const r = await put(url, `t-${userId}`, { userId })
         assert.equal(r.status, 403, userId)
         assert.equal(r.json.errcode, 'M_FORBIDDEN', userId)
-        assert.equal((await call(url, 'GET', '/_matrix/client/v3/account/whoami', { userId })).status, 403, `whoami as ${userId}`)
+        assert.equal(
+          (await call(url, 'GET', '/_matrix/client/v3/account/whoami', { userId })).status,
+          403,
+          `whoami as ${userId}`
+        )
       }
       assert.equal(hs.received.length, 0)
       assert.deepEqual(await bobsEvents(url), [])
     })
 
-    it('the ingress\'s sink: delivered as @sealmix, refused as a bot the registration does not cover', async function () {
+    it("the ingress's sink: delivered as @sealmix, refused as a bot the registration does not cover", async function () {
       const { hs, url } = await start()
-      const d = { userId: BOB.userId, deviceId: BOB.deviceId, envelope: Buffer.from('sealed'), messageId: 'ab'.repeat(16) }
+      const d = {
+        userId: BOB.userId,
+        deviceId: BOB.deviceId,
+        envelope: Buffer.from('sealed'),
+        messageId: 'ab'.repeat(16)
+      }
       assert.equal(await matrixSink({ url, asToken: AS, botUserId: BOT }).deliver(d), 'delivered')
-      assert.equal(await matrixSink({ url, asToken: AS, botUserId: '@sealmix2:example.org' }).deliver({ ...d, messageId: 'cd'.repeat(16) }), 'refused')
-      assert.equal(await matrixSink({ url, asToken: 'as-token-rotated-0123456', botUserId: BOT }).deliver({ ...d, messageId: 'ef'.repeat(16) }), 'retry', 'a wrong as_token is the operator\'s fault: 401, the message waits')
+      assert.equal(
+        await matrixSink({ url, asToken: AS, botUserId: '@sealmix2:example.org' }).deliver({
+          ...d,
+          messageId: 'cd'.repeat(16)
+        }),
+        'refused'
+      )
+      assert.equal(
+        await matrixSink({ url, asToken: 'as-token-rotated-0123456', botUserId: BOT }).deliver({
+          ...d,
+          messageId: 'ef'.repeat(16)
+        }),
+        'retry',
+        "a wrong as_token is the operator's fault: 401, the message waits"
+      )
       assert.equal(hs.received.length, 1)
     })
 
@@ -82,28 +142,88 @@ describe('stand-in homeserver: as strict as a real one where a delivery goes', f
       try {
         const file = join(dir, 'registration.yaml')
         const bridged = { userId: '@bridge_1:example.org', deviceId: 'BRIDGE1', accessToken: 'tok-bridge-0123456789' }
-        writeFileSync(file, toYaml({ id: 'sealmix-ingress', url: null, as_token: AS, hs_token: 'hs-token-0123456789abcdef', sender_localpart: 'sealmix', rate_limited: false, namespaces: { users: [{ exclusive: false, regex: '@bridge_.*:example\\.org' }], rooms: [], aliases: [] } }))
+        writeFileSync(
+          file,
+          toYaml({
+            id: 'sealmix-ingress',
+            url: null,
+            as_token: AS,
+            hs_token: 'hs-token-0123456789abcdef',
+            sender_localpart: 'sealmix',
+            rate_limited: false,
+            namespaces: { users: [{ exclusive: false, regex: '@bridge_.*:example\\.org' }], rooms: [], aliases: [] }
+          })
+        )
         const { url } = await start({ registration: file, users: [ALICE, BOB, bridged] })
-        assert.equal((await put(url, 'b1', { userId: bridged.userId })).status, 200, 'a registered user of the namespace')
+        assert.equal(
+          (await put(url, 'b1', { userId: bridged.userId })).status,
+          200,
+          'a registered user of the namespace'
+        )
         const unregistered = await put(url, 'b2', { userId: '@bridge_2:example.org' })
-        assert.deepEqual([unregistered.status, unregistered.json.errcode], [403, 'M_FORBIDDEN'], 'in the namespace but never registered')
+        assert.deepEqual(
+          [unregistered.status, unregistered.json.errcode],
+          [403, 'M_FORBIDDEN'],
+          'in the namespace but never registered'
+        )
         assert.equal((await put(url, 'b3', { userId: ALICE.userId })).status, 403)
-        assert.deepEqual((await bobsEvents(url)).map(e => e.sender), [bridged.userId])
-        assert.throws(() => new StandinHomeserver({ serverName: SERVER, asToken: AS, users: [bridged], registration: { sender_localpart: 'sealmix', namespaces: { users: [{ exclusive: true, regex: '@bridge_.*:example\\.org' }] } } }), /exclusive namespace .*M_EXCLUSIVE/)
-        assert.throws(() => new StandinHomeserver({ serverName: SERVER, asToken: AS, users: [{ ...ALICE, userId: BOT }] }), /M_EXCLUSIVE/, 'nobody else holds the bot')
-        assert.throws(() => new StandinHomeserver({ serverName: SERVER, asToken: 'another-token-0123456789', users: [], registration: file }), /as_token/)
-      } finally { rmSync(dir, { recursive: true, force: true }) }
+        assert.deepEqual(
+          (await bobsEvents(url)).map(e => e.sender),
+          [bridged.userId]
+        )
+        assert.throws(
+          () =>
+            new StandinHomeserver({
+              serverName: SERVER,
+              asToken: AS,
+              users: [bridged],
+              registration: {
+                sender_localpart: 'sealmix',
+                namespaces: { users: [{ exclusive: true, regex: '@bridge_.*:example\\.org' }] }
+              }
+            }),
+          /exclusive namespace .*M_EXCLUSIVE/
+        )
+        assert.throws(
+          () => new StandinHomeserver({ serverName: SERVER, asToken: AS, users: [{ ...ALICE, userId: BOT }] }),
+          /M_EXCLUSIVE/,
+          'nobody else holds the bot'
+        )
+        assert.throws(
+          () =>
+            new StandinHomeserver({
+              serverName: SERVER,
+              asToken: 'another-token-0123456789',
+              users: [],
+              registration: file
+            }),
+          /as_token/
+        )
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
     })
 
-    it('a whole local user id must match (stricter than Synapse\'s prefix match: what passes here passes there)', async function () {
+    it("a whole local user id must match (stricter than Synapse's prefix match: what passes here passes there)", async function () {
       const local = { userId: '@bridge_a:example.org', deviceId: 'BA', accessToken: 'tok-bridge-a-0123456789' }
       const foreign = { userId: '@bridge_b:other.example', deviceId: 'BB', accessToken: 'tok-bridge-b-0123456789' }
-      const ns = (regex: string): StandinOptions['registration'] => ({ sender_localpart: 'sealmix', namespaces: { users: [{ exclusive: false, regex }] } })
+      const ns = (regex: string): StandinOptions['registration'] => ({
+        sender_localpart: 'sealmix',
+        namespaces: { users: [{ exclusive: false, regex }] }
+      })
       const prefixOnly = await start({ users: [ALICE, BOB, local], registration: ns('@bridge_[a-z]') })
-      assert.equal((await put(prefixOnly.url, 'p', { userId: local.userId })).status, 403, 'the regex covers only a prefix of the id')
+      assert.equal(
+        (await put(prefixOnly.url, 'p', { userId: local.userId })).status,
+        403,
+        'the regex covers only a prefix of the id'
+      )
       const anyServer = await start({ users: [ALICE, BOB, local, foreign], registration: ns('@bridge_[a-z]:.*') })
       assert.equal((await put(anyServer.url, 'q', { userId: local.userId })).status, 200)
-      assert.equal((await put(anyServer.url, 'r', { userId: foreign.userId })).status, 403, 'a user of another server is never the service\'s to act as')
+      assert.equal(
+        (await put(anyServer.url, 'r', { userId: foreign.userId })).status,
+        403,
+        "a user of another server is never the service's to act as"
+      )
       assert.equal(prefixOnly.hs.received.length + anyServer.hs.received.length, 1)
     })
   })
@@ -119,7 +239,7 @@ describe('stand-in homeserver: as strict as a real one where a delivery goes', f
     })
   })
 
-  describe('bodies: 400 with the spec\'s error, nothing delivered, and a refusal is not remembered', function () {
+  describe("bodies: 400 with the spec's error, nothing delivered, and a refusal is not remembered", function () {
     const cases: Array<[string, string | undefined, string]> = [
       ['no body', undefined, 'M_NOT_JSON'],
       ['not JSON', '{messages:', 'M_NOT_JSON'],
@@ -127,8 +247,16 @@ describe('stand-in homeserver: as strict as a real one where a delivery goes', f
       ['messages missing', '{}', 'M_BAD_JSON'],
       ['messages not an object', '{"messages": [1]}', 'M_BAD_JSON'],
       ['a user mapped to a string', JSON.stringify({ messages: { [BOB.userId]: 'x' } }), 'M_BAD_JSON'],
-      ['a device\'s message not an object', JSON.stringify({ messages: { [BOB.userId]: { [BOB.deviceId]: 'x' } } }), 'M_BAD_JSON'],
-      ['a key that is no user id', JSON.stringify({ messages: { bob: { [BOB.deviceId]: { n: 1 } } } }), 'M_INVALID_PARAM']
+      [
+        "a device's message not an object",
+        JSON.stringify({ messages: { [BOB.userId]: { [BOB.deviceId]: 'x' } } }),
+        'M_BAD_JSON'
+      ],
+      [
+        'a key that is no user id',
+        JSON.stringify({ messages: { bob: { [BOB.deviceId]: { n: 1 } } } }),
+        'M_INVALID_PARAM'
+      ]
     ]
     for (const [what, body, errcode] of cases) {
       it(`${what}: 400 ${errcode}`, async function () {
@@ -153,12 +281,27 @@ describe('stand-in homeserver: as strict as a real one where a delivery goes', f
   })
 
   describe('recipients', function () {
-    it('\'*\' reaches every device of the user; a local device that does not exist gets nothing, and the request succeeds', async function () {
+    it("'*' reaches every device of the user; a local device that does not exist gets nothing, and the request succeeds", async function () {
       const bobPhone = { ...BOB, deviceId: 'BOBPHONE', accessToken: 'tok-bob-phone-0123456789' }
       const { hs, url } = await start({ users: [ALICE, BOB, bobPhone] })
-      assert.equal((await put(url, 'all', { body: JSON.stringify({ messages: { [BOB.userId]: { '*': { n: 1 } } } }) })).status, 200)
-      assert.deepEqual(hs.received.map(r => r.deviceId), [BOB.deviceId, bobPhone.deviceId])
-      assert.equal((await put(url, 'none', { body: JSON.stringify({ messages: { [BOB.userId]: { NOSUCHDEVICE: { n: 2 } }, '@nobody:example.org': { X: { n: 3 } } } }) })).status, 200)
+      assert.equal(
+        (await put(url, 'all', { body: JSON.stringify({ messages: { [BOB.userId]: { '*': { n: 1 } } } }) })).status,
+        200
+      )
+      assert.deepEqual(
+        hs.received.map(r => r.deviceId),
+        [BOB.deviceId, bobPhone.deviceId]
+      )
+      assert.equal(
+        (
+          await put(url, 'none', {
+            body: JSON.stringify({
+              messages: { [BOB.userId]: { NOSUCHDEVICE: { n: 2 } }, '@nobody:example.org': { X: { n: 3 } } }
+            })
+          })
+        ).status,
+        200
+      )
       assert.equal(hs.received.length, 2, 'dropped, as Synapse drops them')
     })
   })
@@ -171,7 +314,10 @@ describe('stand-in homeserver: as strict as a real one where a delivery goes', f
       const changed = await put(url, 'm1', { body: toBob({ n: 2 }) })
       const broken = await put(url, 'm1', { body: 'not json' })
       assert.deepEqual([again, changed, broken], [first, first, first])
-      assert.deepEqual((await bobsEvents(url)).map(e => e.content), [{ n: 1 }])
+      assert.deepEqual(
+        (await bobsEvents(url)).map(e => e.content),
+        [{ n: 1 }]
+      )
       assert.equal((await put(url, 'm2')).status, 200)
       assert.equal(hs.received.length, 2, 'another transaction id is another delivery')
     })
@@ -183,17 +329,31 @@ describe('stand-in homeserver: as strict as a real one where a delivery goes', f
       await put(url, 'k', { type: 'org.example.other' })
       assert.equal(hs.received.length, 2, 'another event type is another path: another endpoint')
       await put(url, 'k', { token: ALICE.accessToken })
-      assert.equal(hs.received.length, 3, 'alice\'s device is another scope')
+      assert.equal(hs.received.length, 3, "alice's device is another scope")
       await put(url, 'k', { token: BOB.accessToken })
-      assert.equal(hs.received.length, 4, 'so is bob\'s')
+      assert.equal(hs.received.length, 4, "so is bob's")
       await put(url, 'k', { token: ALICE.accessToken, userId: BOT })
-      assert.equal(hs.received.length, 4, 'alice again (user_id means nothing with a user\'s token): a retransmission')
-      assert.deepEqual((await bobsEvents(url)).map(e => [e.type, e.sender]), [[TYPE, BOT], ['org.example.other', BOT], [TYPE, ALICE.userId], [TYPE, BOB.userId]])
+      assert.equal(hs.received.length, 4, "alice again (user_id means nothing with a user's token): a retransmission")
+      assert.deepEqual(
+        (await bobsEvents(url)).map(e => [e.type, e.sender]),
+        [
+          [TYPE, BOT],
+          ['org.example.other', BOT],
+          [TYPE, ALICE.userId],
+          [TYPE, BOB.userId]
+        ]
+      )
     })
 
-    it('an application service\'s scope is the service, not the user it asserts (Synapse keys on path and appservice id)', async function () {
+    it("an application service's scope is the service, not the user it asserts (Synapse keys on path and appservice id)", async function () {
       const bridged = { userId: '@bridge_1:example.org', deviceId: 'BRIDGE1', accessToken: 'tok-bridge-0123456789' }
-      const { hs, url } = await start({ users: [ALICE, BOB, bridged], registration: { sender_localpart: 'sealmix', namespaces: { users: [{ exclusive: false, regex: '@bridge_.*:example\\.org' }] } } })
+      const { hs, url } = await start({
+        users: [ALICE, BOB, bridged],
+        registration: {
+          sender_localpart: 'sealmix',
+          namespaces: { users: [{ exclusive: false, regex: '@bridge_.*:example\\.org' }] }
+        }
+      })
       assert.equal((await put(url, 'shared', { userId: BOT })).status, 200)
       assert.equal((await put(url, 'shared', { userId: bridged.userId })).status, 200)
       assert.equal(hs.received.length, 1)
@@ -211,10 +371,14 @@ describe('stand-in homeserver: as strict as a real one where a delivery goes', f
       clock += 1
       assert.deepEqual(hs.transactions, { size: 0, expired: 1, evicted: 0 })
       assert.equal((await put(url, 'late')).status, 200)
-      assert.equal(hs.received.length, 2, 'after the window the homeserver delivers again: exactly once rests on the ingress beyond it')
+      assert.equal(
+        hs.received.length,
+        2,
+        'after the window the homeserver delivers again: exactly once rests on the ingress beyond it'
+      )
     })
 
-    it('the default window is Synapse\'s shortest: 30 minutes', async function () {
+    it("the default window is Synapse's shortest: 30 minutes", async function () {
       const { hs, url } = await start()
       await put(url, 'w')
       clock += 30 * 60_000 - 1
@@ -227,7 +391,10 @@ describe('stand-in homeserver: as strict as a real one where a delivery goes', f
 
     it('beyond maxTransactions the oldest is forgotten first', async function () {
       const { hs, url } = await start({ maxTransactions: 3 })
-      for (const t of ['a', 'b', 'c', 'd']) { await put(url, t); clock += 1 }
+      for (const t of ['a', 'b', 'c', 'd']) {
+        await put(url, t)
+        clock += 1
+      }
       assert.deepEqual(hs.transactions, { size: 3, expired: 0, evicted: 1 })
       await put(url, 'd')
       assert.equal(hs.received.length, 4, 'd is remembered')
@@ -249,7 +416,11 @@ describe('stand-in homeserver: as strict as a real one where a delivery goes', f
       await put(url, long('a'))
       assert.equal(hs.received.length, 4, 'the first long id was forgotten')
       await put(url, 'short')
-      assert.deepEqual(hs.transactions, { size: 3, expired: 0, evicted: 2 }, 'a short one fits beside the last long one')
+      assert.deepEqual(
+        hs.transactions,
+        { size: 3, expired: 0, evicted: 2 },
+        'a short one fits beside the last long one'
+      )
     })
   })
 })

@@ -1,15 +1,28 @@
 import assert from 'node:assert/strict'
-import { BINDINGS, encodeCommand, lionessDecryptRaw, lionessEncryptRaw, loadCrypto, parseBlock, type Command } from '../../mix/index.ts'
+import {
+  BINDINGS,
+  type Command,
+  encodeCommand,
+  lionessDecryptRaw,
+  lionessEncryptRaw,
+  loadCrypto,
+  parseBlock
+} from '../../mix/index.ts'
 import { hex, loadVectors, requireVectors, tally } from '../helpers/vectors.ts'
 
 const CMDS = 'katzenpost/commands/sphinx_commands_vectors.json'
 const LIONESS = 'lioness-rs/lioness_chacha20_blake2b.json'
 
 interface CmdVectors {
-  NextHopID: string, NextHopMAC: string, NextHopCmdWant: string
-  RecipientID: string, RecipientCmdWant: string
-  SURBReplyID: string, SURBReplyCmdWant: string
-  NodeDelay: number, NodeDelayCmdWant: string
+  NextHopID: string
+  NextHopMAC: string
+  NextHopCmdWant: string
+  RecipientID: string
+  RecipientCmdWant: string
+  SURBReplyID: string
+  SURBReplyCmdWant: string
+  NodeDelay: number
+  NodeDelayCmdWant: string
 }
 
 describe('Katzenpost routing-command vectors', function () {
@@ -30,7 +43,10 @@ describe('Katzenpost routing-command vectors', function () {
         hex(want).copy(block)
         const parsed = parseBlock(block)
         assert.ok(parsed.ok)
-        assert.deepEqual(parsed.commands.map(c => encodeCommand(c).toString('hex')), [want])
+        assert.deepEqual(
+          parsed.commands.map(c => encodeCommand(c).toString('hex')),
+          [want]
+        )
         tally('katzenpost routing commands (encode and parse)')
       }
     }
@@ -42,7 +58,9 @@ for (const binding of BINDINGS) {
     it('encrypts to the upstream ciphertext and decrypts back', async function () {
       requireVectors(this, LIONESS)
       const c = await loadCrypto(binding)
-      const f = loadVectors<{ vectors: Array<{ name: string, key_hex: string, plaintext_hex: string, ciphertext_hex: string }> }>(LIONESS)
+      const f = loadVectors<{
+        vectors: Array<{ name: string; key_hex: string; plaintext_hex: string; ciphertext_hex: string }>
+      }>(LIONESS)
       assert.ok(f.vectors.length > 0)
       for (const v of f.vectors) {
         const block = hex(v.plaintext_hex)

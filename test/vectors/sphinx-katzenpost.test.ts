@@ -5,12 +5,24 @@
  */
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
-import { BINDINGS, loadCrypto, makeGeometry, peelHeader, Sphinx, writeNextHeader, encodeCommand, type Command, type CryptoSuite, type SphinxContext, type Sprp } from '../../mix/index.ts'
+import {
+  BINDINGS,
+  type Command,
+  type CryptoSuite,
+  encodeCommand,
+  loadCrypto,
+  makeGeometry,
+  peelHeader,
+  Sphinx,
+  type SphinxContext,
+  type Sprp,
+  writeNextHeader
+} from '../../mix/index.ts'
 import { hex, loadVectors, requireVectors, tally } from '../helpers/vectors.ts'
 
 interface Case {
-  Nodes: Array<{ ID: string, PrivateKey: string }>
-  Path: Array<{ ID: string, PublicKey: string, Commands: string[] }>
+  Nodes: Array<{ ID: string; PrivateKey: string }>
+  Path: Array<{ ID: string; PublicKey: string; Commands: string[] }>
   Packets: string[]
   Payload: string
   Surb: string
@@ -20,15 +32,20 @@ interface Case {
 const FILE = 'katzenpost/testdata/sphinx_vectors.json'
 const geometry = makeGeometry({ hops: 5, userPayloadBytes: 103 })
 
-const noSprp: Sprp = { name: 'none', encrypt () {}, decrypt () {} }
+const noSprp: Sprp = { name: 'none', encrypt() {}, decrypt() {} }
 
-interface AezModule { encrypt (k: Buffer, n: Buffer, ad: Buffer[] | null, tau: number, m: Buffer): Buffer, decrypt (k: Buffer, n: Buffer, ad: Buffer[] | null, tau: number, c: Buffer): Buffer | null }
-function aezSprp (): Sprp {
+interface AezModule {
+  encrypt(k: Buffer, n: Buffer, ad: Buffer[] | null, tau: number, m: Buffer): Buffer
+  decrypt(k: Buffer, n: Buffer, ad: Buffer[] | null, tau: number, c: Buffer): Buffer | null
+}
+function aezSprp(): Sprp {
   const aez = createRequire(import.meta.url)('aez') as AezModule
   return {
     name: 'aez-v5 (npm aez, tests only)',
-    encrypt (key, iv, body) { aez.encrypt(Buffer.from(key), Buffer.from(iv), null, 0, Buffer.from(body)).copy(body) },
-    decrypt (key, iv, body) {
+    encrypt(key, iv, body) {
+      aez.encrypt(Buffer.from(key), Buffer.from(iv), null, 0, Buffer.from(body)).copy(body)
+    },
+    decrypt(key, iv, body) {
       const pt = aez.decrypt(Buffer.from(key), Buffer.from(iv), null, 0, Buffer.from(body))
       assert.ok(pt !== null)
       pt.copy(body)
@@ -36,7 +53,8 @@ function aezSprp (): Sprp {
   }
 }
 
-const encodeAll = (cmds: readonly Command[]): string[] => cmds.filter(c => c.type !== 'next_node_hop').map(c => encodeCommand(c).toString('hex'))
+const encodeAll = (cmds: readonly Command[]): string[] =>
+  cmds.filter(c => c.type !== 'next_node_hop').map(c => encodeCommand(c).toString('hex'))
 
 for (const binding of BINDINGS) {
   describe(`Katzenpost Sphinx vectors, header bytes of every hop (${binding})`, function () {
@@ -67,7 +85,11 @@ for (const binding of BINDINGS) {
             assert.equal(Buffer.from(r.peeled.next?.id ?? []).toString('hex'), c.Path[i + 1]!.ID)
             const out = Buffer.alloc(geometry.headerBytes)
             assert.ok(writeNextHeader(ctx, pkt.subarray(2, 34), r.peeled, out))
-            assert.equal(out.toString('hex'), c.Packets[i + 1]!.slice(0, geometry.headerBytes * 2), `case ${ci} hop ${i} next header`)
+            assert.equal(
+              out.toString('hex'),
+              c.Packets[i + 1]!.slice(0, geometry.headerBytes * 2),
+              `case ${ci} hop ${i} next header`
+            )
           } else {
             assert.equal(r.peeled.next, undefined)
             assert.equal(c.Packets[i + 1], '')
@@ -91,7 +113,9 @@ describe('Katzenpost Sphinx vectors end to end with AEZ as the SPRP (npm aez, te
 
   it('AEZ primitive vectors (sprp_aez.json) reproduce through the SPRP adapter', function () {
     requireVectors(this, 'katzenpost/primitives/sprp_aez.json')
-    const f = loadVectors<{ vectors: Array<{ name: string, key_hex: string, iv_hex: string, plaintext_hex: string, ciphertext_hex: string }> }>('katzenpost/primitives/sprp_aez.json')
+    const f = loadVectors<{
+      vectors: Array<{ name: string; key_hex: string; iv_hex: string; plaintext_hex: string; ciphertext_hex: string }>
+    }>('katzenpost/primitives/sprp_aez.json')
     const sprp = aezSprp()
     for (const v of f.vectors) {
       const b = hex(v.plaintext_hex)

@@ -1,4 +1,4 @@
-import { vectorTally, VECTORS_DIR } from '../helpers/vectors.ts'
+import { VECTORS_DIR, vectorTally } from '../helpers/vectors.ts'
 
 // Root-level hook: after the whole run, say how many known-answer cases were checked.
 after(function () {

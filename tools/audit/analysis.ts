@@ -23,13 +23,24 @@
  *   it at the counts adversary, and one that leaks any of them is linked.
  */
 
-export interface InEvent { readonly t: number, readonly link: number }
-export interface OutEvent { readonly t: number, readonly link: number, readonly size: number, /** index of the input it came from; null for cover */ readonly source: number | null }
+export interface InEvent {
+  readonly t: number
+  readonly link: number
+}
+export interface OutEvent {
+  readonly t: number
+  readonly link: number
+  readonly size: number /** index of the input it came from; null for cover */
+  readonly source: number | null
+}
 
-export interface Round { readonly t: number, readonly outputs: number[] }
+export interface Round {
+  readonly t: number
+  readonly outputs: number[]
+}
 
 /** Group output indices (sorted by time) into rounds: a gap over `gapMs` starts a new round. */
-export function roundsOf (outs: readonly OutEvent[], gapMs: number): Round[] {
+export function roundsOf(outs: readonly OutEvent[], gapMs: number): Round[] {
   const idx = outs.map((_, i) => i).sort((a, b) => outs[a]!.t - outs[b]!.t)
   const rounds: Round[] = []
   let cur: number[] = []
@@ -37,7 +48,10 @@ export function roundsOf (outs: readonly OutEvent[], gapMs: number): Round[] {
   let last = -Infinity
   for (const i of idx) {
     const t = outs[i]!.t
-    if (t - last > gapMs && cur.length > 0) { rounds.push({ t: start, outputs: cur }); cur = [] }
+    if (t - last > gapMs && cur.length > 0) {
+      rounds.push({ t: start, outputs: cur })
+      cur = []
+    }
     if (cur.length === 0) start = t
     cur.push(i)
     last = t
@@ -47,7 +61,7 @@ export function roundsOf (outs: readonly OutEvent[], gapMs: number): Round[] {
 }
 
 export const ADVERSARIES = ['fifo', 'nearest', 'counts', 'strong'] as const
-export type AdversaryName = typeof ADVERSARIES[number]
+export type AdversaryName = (typeof ADVERSARIES)[number]
 
 export interface AdversaryScore {
   /** Probability that the adversary's best guess is the true input (ties: a uniform choice among them). */
@@ -62,7 +76,7 @@ export interface Linkability {
   readonly outputs: number
   readonly adversaries: Record<AdversaryName, AdversaryScore>
   /** The adversary with the highest success, and that success. */
-  readonly best: { readonly name: AdversaryName, readonly success: number }
+  readonly best: { readonly name: AdversaryName; readonly success: number }
   /** The strong adversary's posterior entropy: mean and 5th percentile over outputs. */
   readonly entropyBits: number
   readonly p5EntropyBits: number
@@ -105,20 +119,23 @@ interface Case {
 const AGE_STEPS = 8
 const FEATURES = [13, 14, 16, 16 * AGE_STEPS] as const
 
-function orderBucket (d: number): number {
+function orderBucket(d: number): number {
   const a = Math.abs(d)
   const lvl = a === 0 ? 0 : a === 1 ? 1 : a < 4 ? 2 : a < 8 ? 3 : a < 16 ? 4 : a < 64 ? 5 : 6
   return 6 + Math.sign(d) * lvl
 }
 
-function entropyOf (p: ArrayLike<number>): number {
+function entropyOf(p: ArrayLike<number>): number {
   let h = 0
-  for (let i = 0; i < p.length; i++) { const x = p[i]!; if (x > 0) h -= x * Math.log2(x) }
+  for (let i = 0; i < p.length; i++) {
+    const x = p[i]!
+    if (x > 0) h -= x * Math.log2(x)
+  }
   return h
 }
 
 /** Success of a uniform choice among the largest weights. */
-function mlHit (p: ArrayLike<number>, truth: number): number {
+function mlHit(p: ArrayLike<number>, truth: number): number {
   let best = 0
   for (let i = 0; i < p.length; i++) best = Math.max(best, p[i]!)
   let ties = 0
@@ -126,25 +143,33 @@ function mlHit (p: ArrayLike<number>, truth: number): number {
   return truth >= 0 && p[truth]! >= best * (1 - 1e-9) ? 1 / ties : 0
 }
 
-function logLoss (p: ArrayLike<number>, truth: number): number {
+function logLoss(p: ArrayLike<number>, truth: number): number {
   const x = truth >= 0 ? p[truth]! : 0
   return x > 0 ? Math.min(LOG_LOSS_CAP, -Math.log2(x)) : LOG_LOSS_CAP
 }
 
 /** Likelihood ratios P(value | true input) / P(value | counts posterior), learned on one fold. */
-function learn (cases: readonly Case[], fold: 0 | 1): Float64Array[] {
+function learn(cases: readonly Case[], fold: 0 | 1): Float64Array[] {
   const a = 0.5
   return FEATURES.map((size, f) => {
-    const hit = new Float64Array(size); const all = new Float64Array(size)
-    let nHit = 0; let nAll = 0
+    const hit = new Float64Array(size)
+    const all = new Float64Array(size)
+    let nHit = 0
+    let nAll = 0
     for (const k of cases) {
       if (k.fold !== fold) continue
       const v = k.feats[f]!
-      for (let i = 0; i < k.cands.length; i++) { all[v[i]!]! += k.prior[i]!; nAll += k.prior[i]! }
-      if (k.truth >= 0) { hit[v[k.truth]!]! += 1; nHit++ }
+      for (let i = 0; i < k.cands.length; i++) {
+        all[v[i]!]! += k.prior[i]!
+        nAll += k.prior[i]!
+      }
+      if (k.truth >= 0) {
+        hit[v[k.truth]!]! += 1
+        nHit++
+      }
     }
     const lr = new Float64Array(size)
-    for (let v = 0; v < size; v++) lr[v] = ((hit[v]! + a) / (nHit + a * size)) / ((all[v]! + a) / (nAll + a * size))
+    for (let v = 0; v < size; v++) lr[v] = (hit[v]! + a) / (nHit + a * size) / ((all[v]! + a) / (nAll + a * size))
     return lr
   })
 }
@@ -155,10 +180,16 @@ function learn (cases: readonly Case[], fold: 0 | 1): Float64Array[] {
  * profiling adversary to rule out by its age). Outputs in the first `warmupMs` after the first
  * input are tracked but not scored.
  */
-export function linkability (ins: readonly InEvent[], outs: readonly OutEvent[], o: { gapMs: number, warmupMs?: number, lostAfterMs?: number }): Linkability {
+export function linkability(
+  ins: readonly InEvent[],
+  outs: readonly OutEvent[],
+  o: { gapMs: number; warmupMs?: number; lostAfterMs?: number }
+): Linkability {
   const order = ins.map((_, i) => i).sort((a, b) => ins[a]!.t - ins[b]!.t)
   const arrivalRank = new Int32Array(ins.length)
-  order.forEach((i, r) => { arrivalRank[i] = r })
+  order.forEach((i, r) => {
+    arrivalRank[i] = r
+  })
   const realOuts = outs.filter(x => x.source !== null)
   const rounds = roundsOf(realOuts, o.gapMs)
   // Truth: when each input left (Infinity if it never did), to count what the pool really held.
@@ -179,7 +210,10 @@ export function linkability (ins: readonly InEvent[], outs: readonly OutEvent[],
   const scoredRounds = rounds.filter(r => r.t >= t0)
   const foldSplit = scoredRounds.length > 0 ? scoredRounds[Math.floor(scoredRounds.length / 2)]!.t : Infinity
   for (const r of rounds) {
-    while (next < order.length && ins[order[next]!]!.t < r.t) { weight.set(order[next]!, 1); next++ }
+    while (next < order.length && ins[order[next]!]!.t < r.t) {
+      weight.set(order[next]!, 1)
+      next++
+    }
     while (departed < departures.length && departures[departed]! < r.t) departed++
     const k = r.outputs.length
     // The adversary's own count of what is held: arrived minus released.
@@ -196,18 +230,31 @@ export function linkability (ins: readonly InEvent[], outs: readonly OutEvent[],
       prior = Float64Array.from(cands, c => weight.get(c)! / mass)
       rankQ = new Float64Array(cands.length)
       let acc = 0
-      cands.forEach((_, i) => { rankQ[i] = acc; acc += prior[i]! })
+      cands.forEach((_, i) => {
+        rankQ[i] = acc
+        acc += prior[i]!
+      })
       at = new Map(cands.map((c, i) => [c, i] as const))
     }
     snapshot()
-    const nearQueue = order.slice(0, next).filter(c => !usedNearest.has(c)).reverse()
+    const nearQueue = order
+      .slice(0, next)
+      .filter(c => !usedNearest.has(c))
+      .reverse()
     const scoredRound = r.t >= t0
-    if (scoredRound && cands.length > 0) { pools.push(Math.max(1, next - departed)); batches.push(k) }
+    if (scoredRound && cands.length > 0) {
+      pools.push(Math.max(1, next - departed))
+      batches.push(k)
+    }
     const byTime = [...r.outputs].sort((a, b) => realOuts[a]!.t - realOuts[b]!.t)
     byTime.forEach((oi, j) => {
       const out = realOuts[oi]!
       let late = false
-      while (next < order.length && ins[order[next]!]!.t < out.t) { weight.set(order[next]!, 1); next++; late = true }
+      while (next < order.length && ins[order[next]!]!.t < out.t) {
+        weight.set(order[next]!, 1)
+        next++
+        late = true
+      }
       if (late) snapshot()
       const fifo = order[fifoNext++] ?? -1
       const nearest = nearQueue[j] ?? -1
@@ -218,16 +265,28 @@ export function linkability (ins: readonly InEvent[], outs: readonly OutEvent[],
         feats[0]![i] = orderBucket(arrivalRank[c]! - (released - k + j))
         feats[1]![i] = k === 1 ? 13 : orderBucket(Math.round((rankQ[i]! - (j + 0.5) / k) * n))
         feats[2]![i] = Math.min(3, ins[c]!.link) * 4 + Math.min(3, out.link)
-        feats[3]![i] = Math.min(16 * AGE_STEPS - 1, Math.max(0, Math.floor(AGE_STEPS * Math.log2(1 + Math.max(0, out.t - ins[c]!.t)))))
+        feats[3]![i] = Math.min(
+          16 * AGE_STEPS - 1,
+          Math.max(0, Math.floor(AGE_STEPS * Math.log2(1 + Math.max(0, out.t - ins[c]!.t))))
+        )
       })
-      cases.push({ truth: at.get(out.source!) ?? -1, cands, prior, feats, fifo: fifo === out.source, nearest: nearest === out.source, fold: r.t < foldSplit ? 0 : 1 })
+      cases.push({
+        truth: at.get(out.source!) ?? -1,
+        cands,
+        prior,
+        feats,
+        fifo: fifo === out.source,
+        nearest: nearest === out.source,
+        fold: r.t < foldSplit ? 0 : 1
+      })
     })
     // Bayes update of the counts adversary: every held input survives the round with probability
     // 1 - k/n; it does not know which left, so weights decay rather than vanish.
     const stay = Math.max(0, 1 - k / n)
     for (const c of [...weight.keys()]) {
       const v = weight.get(c)! * stay
-      if (v < 1e-9) weight.delete(c); else weight.set(c, v)
+      if (v < 1e-9) weight.delete(c)
+      else weight.set(c, v)
     }
   }
 
@@ -243,7 +302,11 @@ export function linkability (ins: readonly InEvent[], outs: readonly OutEvent[],
     sum.hCounts += entropyOf(k.prior)
     sum.llCounts += logLoss(k.prior, k.truth)
     const lr = lrs[k.fold]!
-    const w = Float64Array.from(k.prior, (p, i) => { let x = p; for (let f = 0; f < FEATURES.length; f++) x *= lr[f]![k.feats[f]![i]!]!; return x })
+    const w = Float64Array.from(k.prior, (p, i) => {
+      let x = p
+      for (let f = 0; f < FEATURES.length; f++) x *= lr[f]![k.feats[f]![i]!]!
+      return x
+    })
     const s = w.reduce((a, b) => a + b, 0)
     for (let i = 0; i < w.length; i++) w[i] = w[i]! / s
     sum.strong += mlHit(w, k.truth)
@@ -253,19 +316,21 @@ export function linkability (ins: readonly InEvent[], outs: readonly OutEvent[],
     sum.llStrong += logLoss(w, k.truth)
   }
   const N = cases.length
-  const mean = (x: number): number => N === 0 ? NaN : x / N
+  const mean = (x: number): number => (N === 0 ? NaN : x / N)
   const adversaries: Record<AdversaryName, AdversaryScore> = {
     fifo: { success: mean(sum.fifo), entropyBits: 0, logLossBits: NaN },
     nearest: { success: mean(sum.nearest), entropyBits: 0, logLossBits: NaN },
     counts: { success: mean(sum.counts), entropyBits: mean(sum.hCounts), logLossBits: mean(sum.llCounts) },
     strong: { success: mean(sum.strong), entropyBits: mean(sum.hStrong), logLossBits: mean(sum.llStrong) }
   }
-  const best = ADVERSARIES.map(name => ({ name, success: adversaries[name].success })).reduce((a, b) => b.success > a.success ? b : a)
+  const best = ADVERSARIES.map(name => ({ name, success: adversaries[name].success })).reduce((a, b) =>
+    b.success > a.success ? b : a
+  )
   hs.sort((a, b) => a - b)
   const lastOut = realOuts.reduce((m, x) => Math.max(m, x.t), -Infinity)
   const lostBefore = lastOut - (o.lostAfterMs ?? 5000)
   const lost = ins.filter((x, i) => x.t < lostBefore && !Number.isFinite(leftAt[i]!)).length
-  const avg = (xs: number[]): number => xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length
+  const avg = (xs: number[]): number => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length)
   return {
     outputs: N,
     adversaries,
@@ -286,10 +351,13 @@ export function linkability (ins: readonly InEvent[], outs: readonly OutEvent[],
  * every round (so the same pool counts, and the same pool-entropy gauge), but each round releases
  * the oldest packets it holds, in arrival order. A positive control: it must fail the verdict.
  */
-export function fifoRelabel (ins: readonly InEvent[], outs: readonly OutEvent[], o: { gapMs: number }): OutEvent[] {
+export function fifoRelabel(ins: readonly InEvent[], outs: readonly OutEvent[], o: { gapMs: number }): OutEvent[] {
   const order = ins.map((_, i) => i).sort((a, b) => ins[a]!.t - ins[b]!.t)
   const real = outs.map((x, i) => ({ x, i })).filter(e => e.x.source !== null)
-  const rounds = roundsOf(real.map(e => e.x), o.gapMs)
+  const rounds = roundsOf(
+    real.map(e => e.x),
+    o.gapMs
+  )
   const relabelled = [...outs]
   let next = 0
   let arrived = 0
@@ -305,7 +373,11 @@ export function fifoRelabel (ins: readonly InEvent[], outs: readonly OutEvent[],
 }
 
 /** Shape checks an observer could exploit: one frame size everywhere; equal per-link counts in every round. */
-export function shape (outs: readonly OutEvent[], links: readonly number[], gapMs: number): { readonly frameSizes: number[], readonly rounds: number, readonly unevenRounds: number } {
+export function shape(
+  outs: readonly OutEvent[],
+  links: readonly number[],
+  gapMs: number
+): { readonly frameSizes: number[]; readonly rounds: number; readonly unevenRounds: number } {
   const sizes = [...new Set(outs.map(x => x.size))].sort((a, b) => a - b)
   const rounds = roundsOf(outs, gapMs)
   let uneven = 0
@@ -317,10 +389,12 @@ export function shape (outs: readonly OutEvent[], links: readonly number[], gapM
 }
 
 /** Two-sample Kolmogorov-Smirnov statistic D and its asymptotic p-value. */
-export function ks (a: readonly number[], b: readonly number[]): { readonly d: number, readonly p: number } {
+export function ks(a: readonly number[], b: readonly number[]): { readonly d: number; readonly p: number } {
   const x = [...a].sort((p, q) => p - q)
   const y = [...b].sort((p, q) => p - q)
-  let i = 0; let j = 0; let d = 0
+  let i = 0
+  let j = 0
+  let d = 0
   while (i < x.length && j < y.length) {
     const v = Math.min(x[i]!, y[j]!)
     while (i < x.length && x[i]! <= v) i++
@@ -334,7 +408,7 @@ export function ks (a: readonly number[], b: readonly number[]): { readonly d: n
   return { d, p: Math.min(1, Math.max(0, p)) }
 }
 
-export function gaps (times: readonly number[]): number[] {
+export function gaps(times: readonly number[]): number[] {
   const s = [...times].sort((a, b) => a - b)
   return s.slice(1).map((t, i) => t - s[i]!)
 }

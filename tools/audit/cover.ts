@@ -7,7 +7,7 @@
  * that sends real packets before (or after) its padding is caught; one that shuffles them is
  * not. Both picks are scored because a leak shows most where its class is rare.
  */
-import { roundsOf, type OutEvent } from './analysis.ts'
+import { type OutEvent, roundsOf } from './analysis.ts'
 
 export interface Pick {
   /** Probability that the adversary's pick is of the class it looks for, and that a uniform pick is. */
@@ -24,28 +24,42 @@ export interface CoverScore {
 
 const PLACES = 5
 
-function placeOf (j: number, n: number): number { return Math.min(PLACES - 1, Math.floor(j * PLACES / n)) }
+function placeOf(j: number, n: number): number {
+  return Math.min(PLACES - 1, Math.floor((j * PLACES) / n))
+}
 
-export function coverDistinguisher (outs: readonly OutEvent[], o: { gapMs: number, fromMs?: number }): CoverScore {
-  const bursts = roundsOf(outs, o.gapMs).filter(r => r.t >= (o.fromMs ?? -Infinity)).map(r => {
-    // Place in the burst and place among its own link's frames: an observer sees both.
-    const byTime = [...r.outputs].sort((a, b) => outs[a]!.t - outs[b]!.t)
-    const perLink = new Map<number, number[]>()
-    for (const i of byTime) { const l = outs[i]!.link; perLink.set(l, [...(perLink.get(l) ?? []), i]) }
-    const feature = new Map<number, number>()
-    byTime.forEach((i, j) => {
-      const own = perLink.get(outs[i]!.link)!
-      feature.set(i, placeOf(j, byTime.length) * PLACES + placeOf(own.indexOf(i), own.length))
+export function coverDistinguisher(outs: readonly OutEvent[], o: { gapMs: number; fromMs?: number }): CoverScore {
+  const bursts = roundsOf(outs, o.gapMs)
+    .filter(r => r.t >= (o.fromMs ?? -Infinity))
+    .map(r => {
+      // Place in the burst and place among its own link's frames: an observer sees both.
+      const byTime = [...r.outputs].sort((a, b) => outs[a]!.t - outs[b]!.t)
+      const perLink = new Map<number, number[]>()
+      for (const i of byTime) {
+        const l = outs[i]!.link
+        perLink.set(l, [...(perLink.get(l) ?? []), i])
+      }
+      const feature = new Map<number, number>()
+      byTime.forEach((i, j) => {
+        const own = perLink.get(outs[i]!.link)!
+        feature.set(i, placeOf(j, byTime.length) * PLACES + placeOf(own.indexOf(i), own.length))
+      })
+      return { outputs: byTime, feature }
     })
-    return { outputs: byTime, feature }
-  }).filter(b => {
-    const real = b.outputs.filter(i => outs[i]!.source !== null).length
-    return real > 0 && real < b.outputs.length
-  })
+    .filter(b => {
+      const real = b.outputs.filter(i => outs[i]!.source !== null).length
+      return real > 0 && real < b.outputs.length
+    })
   const half = Math.floor(bursts.length / 2)
   const learn = (from: typeof bursts): Float64Array => {
-    const real = new Float64Array(PLACES * PLACES); const all = new Float64Array(PLACES * PLACES)
-    for (const b of from) for (const i of b.outputs) { const f = b.feature.get(i)!; all[f]!++; if (outs[i]!.source !== null) real[f]!++ }
+    const real = new Float64Array(PLACES * PLACES)
+    const all = new Float64Array(PLACES * PLACES)
+    for (const b of from)
+      for (const i of b.outputs) {
+        const f = b.feature.get(i)!
+        all[f]!++
+        if (outs[i]!.source !== null) real[f]!++
+      }
     return Float64Array.from(all, (n, f) => (real[f]! + 0.5) / (n + 1))
   }
   const models = [learn(bursts.slice(half)), learn(bursts.slice(0, half))]
@@ -60,10 +74,16 @@ export function coverDistinguisher (outs: readonly OutEvent[], o: { gapMs: numbe
       return tied.filter(isReal).length / tied.length
     }
     const share = b.outputs.filter(isReal).length / b.outputs.length
-    sum.real += pick(Math.max(...score)); sum.realShare += share
-    sum.cover += 1 - pick(Math.min(...score)); sum.coverShare += 1 - share
+    sum.real += pick(Math.max(...score))
+    sum.realShare += share
+    sum.cover += 1 - pick(Math.min(...score))
+    sum.coverShare += 1 - share
   })
   const n = bursts.length
-  const m = (x: number): number => n === 0 ? NaN : x / n
-  return { bursts: n, real: { success: m(sum.real), chance: m(sum.realShare) }, cover: { success: m(sum.cover), chance: m(sum.coverShare) } }
+  const m = (x: number): number => (n === 0 ? NaN : x / n)
+  return {
+    bursts: n,
+    real: { success: m(sum.real), chance: m(sum.realShare) },
+    cover: { success: m(sum.cover), chance: m(sum.coverShare) }
+  }
 }

@@ -9,7 +9,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { FRAME, NETWORK_GEOMETRY as G, Sphinx, type CryptoSuite } from '../../mix/index.ts'
+import { type CryptoSuite, FRAME, NETWORK_GEOMETRY as G, Sphinx } from '../../mix/index.ts'
 import { runDevnet } from '../devnet/devnet.ts'
 import { RELAY_LAYOUT } from '../network/layout.ts'
 import type { InEvent, OutEvent } from './analysis.ts'
@@ -17,22 +17,36 @@ import type { InEvent, OutEvent } from './analysis.ts'
 /** The observed mix: the middle layer's, whose inputs and outputs are both mix links. */
 const OBSERVED = RELAY_LAYOUT.find(r => r.layer === 2)!.name
 
-export interface DevnetObservation { readonly ins: InEvent[], readonly outs: OutEvent[], readonly framesIn: number, readonly seconds: number }
+export interface DevnetObservation {
+  readonly ins: InEvent[]
+  readonly outs: OutEvent[]
+  readonly framesIn: number
+  readonly seconds: number
+}
 
-export async function observeDevnet (c: CryptoSuite, seconds: number): Promise<DevnetObservation> {
+export async function observeDevnet(c: CryptoSuite, seconds: number): Promise<DevnetObservation> {
   const dir = mkdtempSync(join(tmpdir(), 'sealmix-audit-devnet-'))
-  const inputs: Array<{ t: number, packet: Buffer }> = []
-  const outputs: Array<{ t: number, size: number, alpha: string | null }> = []
+  const inputs: Array<{ t: number; packet: Buffer }> = []
+  const outputs: Array<{ t: number; size: number; alpha: string | null }> = []
   let stop!: () => void
-  const stopped = new Promise<void>(resolve => { stop = resolve })
+  const stopped = new Promise<void>(resolve => {
+    stop = resolve
+  })
   let startAt = Infinity
   const run = runDevnet({
-    dataDir: dir, stop: stopped,
-    print: line => { if (startAt === Infinity && line.includes(', acked ') && !/acked 0,/.test(line)) startAt = performance.now() },
+    dataDir: dir,
+    stop: stopped,
+    print: line => {
+      if (startAt === Infinity && line.includes(', acked ') && !/acked 0,/.test(line)) startAt = performance.now()
+    },
     observe: {
       relay: OBSERVED,
-      onInput: (t, m) => { if (m[0] === FRAME.PACKET) inputs.push({ t, packet: Buffer.from(m.subarray(1, 1 + G.packetBytes)) }) },
-      onOutput: (t, m) => { outputs.push({ t, size: m.length, alpha: m[0] === FRAME.PACKET ? m.subarray(3, 35).toString('hex') : null }) }
+      onInput: (t, m) => {
+        if (m[0] === FRAME.PACKET) inputs.push({ t, packet: Buffer.from(m.subarray(1, 1 + G.packetBytes)) })
+      },
+      onOutput: (t, m) => {
+        outputs.push({ t, size: m.length, alpha: m[0] === FRAME.PACKET ? m.subarray(3, 35).toString('hex') : null })
+      }
     }
   })
   // Mix keys rotate per epoch and are erased after their grace window: collect them as they appear.
@@ -40,7 +54,14 @@ export async function observeDevnet (c: CryptoSuite, seconds: number): Promise<D
   const keyDir = join(dir, OBSERVED, 'keys')
   const collect = setInterval(() => {
     if (!existsSync(keyDir)) return
-    for (const f of readdirSync(keyDir)) if (/^mix-\d+\.key$/.test(f) && !keys.has(f)) { try { keys.set(f, readFileSync(join(keyDir, f))) } catch { /* erased meanwhile */ } }
+    for (const f of readdirSync(keyDir))
+      if (/^mix-\d+\.key$/.test(f) && !keys.has(f)) {
+        try {
+          keys.set(f, readFileSync(join(keyDir, f)))
+        } catch {
+          /* erased meanwhile */
+        }
+      }
   }, 250)
   try {
     // Observe once the demo traffic flows (the first acked message), for `seconds`.
@@ -66,6 +87,8 @@ export async function observeDevnet (c: CryptoSuite, seconds: number): Promise<D
     index.set(r.packet.subarray(2, 34).toString('hex'), ins.length)
     ins.push({ t: x.t, link: 0 })
   }
-  const outs: OutEvent[] = outputs.filter(x => x.t >= startAt && x.t <= end + 2000).map(x => ({ t: x.t, link: 0, size: x.size, source: x.alpha === null ? null : index.get(x.alpha) ?? null }))
+  const outs: OutEvent[] = outputs
+    .filter(x => x.t >= startAt && x.t <= end + 2000)
+    .map(x => ({ t: x.t, link: 0, size: x.size, source: x.alpha === null ? null : (index.get(x.alpha) ?? null) }))
   return { ins, outs, framesIn: inputs.filter(x => x.t >= startAt && x.t <= end).length, seconds }
 }

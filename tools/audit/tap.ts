@@ -14,9 +14,9 @@ export class WsParser {
   #upgraded = false
   #parts: Buffer[] = []
 
-  constructor (private readonly onMessage: (m: Buffer) => void) {}
+  constructor(private readonly onMessage: (m: Buffer) => void) {}
 
-  push (chunk: Buffer): void {
+  push(chunk: Buffer): void {
     this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk])
     if (!this.#upgraded) {
       const end = this.#buf.indexOf('\r\n\r\n')
@@ -32,7 +32,15 @@ export class WsParser {
       const masked = (b[1]! & 0x80) !== 0
       let len = b[1]! & 0x7f
       let off = 2
-      if (len === 126) { if (b.length < 4) return; len = b.readUInt16BE(2); off = 4 } else if (len === 127) { if (b.length < 10) return; len = Number(b.readBigUInt64BE(2)); off = 10 }
+      if (len === 126) {
+        if (b.length < 4) return
+        len = b.readUInt16BE(2)
+        off = 4
+      } else if (len === 127) {
+        if (b.length < 10) return
+        len = Number(b.readBigUInt64BE(2))
+        off = 10
+      }
       const maskAt = off
       if (masked) off += 4
       if (b.length < off + len) return
@@ -41,7 +49,11 @@ export class WsParser {
       this.#buf = b.subarray(off + len)
       if (opcode === 0x2 || opcode === 0x0) {
         this.#parts.push(payload)
-        if (fin) { const m = Buffer.concat(this.#parts); this.#parts = []; this.onMessage(m) }
+        if (fin) {
+          const m = Buffer.concat(this.#parts)
+          this.#parts = []
+          this.onMessage(m)
+        }
       }
     }
   }
@@ -51,24 +63,42 @@ export class Tap {
   #server: Server | null = null
   readonly #sockets = new Set<Socket>()
 
-  constructor (private readonly listenPort: number, private readonly targetPort: number, private readonly onFrame: TapFrame) {}
+  constructor(
+    private readonly listenPort: number,
+    private readonly targetPort: number,
+    private readonly onFrame: TapFrame
+  ) {}
 
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     const s = createServer(client => {
       const upstream = connect(this.targetPort, '127.0.0.1')
-      this.#sockets.add(client); this.#sockets.add(upstream)
+      this.#sockets.add(client)
+      this.#sockets.add(upstream)
       const parser = new WsParser(m => this.onFrame(performance.now(), m))
-      client.on('data', (d: Buffer) => { parser.push(d); upstream.write(d) })
+      client.on('data', (d: Buffer) => {
+        parser.push(d)
+        upstream.write(d)
+      })
       upstream.on('data', (d: Buffer) => client.write(d))
-      const close = (): void => { client.destroy(); upstream.destroy(); this.#sockets.delete(client); this.#sockets.delete(upstream) }
-      client.on('close', close); upstream.on('close', close)
-      client.on('error', close); upstream.on('error', close)
+      const close = (): void => {
+        client.destroy()
+        upstream.destroy()
+        this.#sockets.delete(client)
+        this.#sockets.delete(upstream)
+      }
+      client.on('close', close)
+      upstream.on('close', close)
+      client.on('error', close)
+      upstream.on('error', close)
     })
     this.#server = s
-    await new Promise<void>((resolve, reject) => { s.once('error', reject); s.listen(this.listenPort, '127.0.0.1', () => resolve()) })
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject)
+      s.listen(this.listenPort, '127.0.0.1', () => resolve())
+    })
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     for (const s of this.#sockets) s.destroy()
     const s = this.#server
     if (s !== null) await new Promise<void>(resolve => s.close(() => resolve()))

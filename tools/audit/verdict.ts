@@ -27,7 +27,7 @@ import type { CoverScore } from './cover.ts'
  * at least minPool, so each output is one of at least minPool + 1 held. Poisson: packets leave on
  * their own delays from a pool of at least minPool (or at their deadline); it promises minPool.
  */
-export function promisedSet (p: MixingParams): number {
+export function promisedSet(p: MixingParams): number {
   return p.strategy === 'batch' ? p.minPool + 1 : Math.max(1, p.minPool)
 }
 
@@ -44,35 +44,72 @@ export interface Verdict {
   readonly failures: string[]
 }
 
-const se = (p: number, n: number): number => n > 0 ? Math.sqrt(Math.max(p * (1 - p), 1e-6) / n) : Infinity
+const se = (p: number, n: number): number => (n > 0 ? Math.sqrt(Math.max(p * (1 - p), 1e-6) / n) : Infinity)
 
-export interface Shape { readonly frameSizes: readonly number[], readonly rounds: number, readonly unevenRounds: number }
+export interface Shape {
+  readonly frameSizes: readonly number[]
+  readonly rounds: number
+  readonly unevenRounds: number
+}
 
-export function judge (l: Linkability, cover: CoverScore | null, k: number, shape?: Shape): Verdict {
+export function judge(l: Linkability, cover: CoverScore | null, k: number, shape?: Shape): Verdict {
   const p = 1 / k
   const successBound = p + 4 * se(p, l.outputs)
   const entropyBound = Math.log2(k) - 0.5
   const failures: string[] = []
   if (!(l.outputs > 0)) failures.push('no output was scored')
-  if (l.missed > 0) failures.push(`${l.missed} outputs came from an input the adversaries did not consider (it arrived after the output)`)
-  if (l.lost > 0.01 * l.inputs + k) failures.push(`${l.lost} of ${l.inputs} inputs never came out (at most 1% and the pool's floor): dropped packets hide what the relay does`)
+  if (l.missed > 0)
+    failures.push(
+      `${l.missed} outputs came from an input the adversaries did not consider (it arrived after the output)`
+    )
+  if (l.lost > 0.01 * l.inputs + k)
+    failures.push(
+      `${l.lost} of ${l.inputs} inputs never came out (at most 1% and the pool's floor): dropped packets hide what the relay does`
+    )
   if (shape !== undefined) {
-    if (shape.frameSizes.length !== 1) failures.push(`frames of ${shape.frameSizes.length} sizes (${shape.frameSizes.join(', ')} bytes)`)
-    if (shape.unevenRounds > 0.02 * shape.rounds + 1) failures.push(`${shape.unevenRounds} of ${shape.rounds} rounds carried different counts on its links`)
+    if (shape.frameSizes.length !== 1)
+      failures.push(`frames of ${shape.frameSizes.length} sizes (${shape.frameSizes.join(', ')} bytes)`)
+    if (shape.unevenRounds > 0.02 * shape.rounds + 1)
+      failures.push(`${shape.unevenRounds} of ${shape.rounds} rounds carried different counts on its links`)
   }
   for (const [name, s] of Object.entries(l.adversaries)) {
-    if (s.success > successBound) failures.push(`${name} adversary links ${(s.success * 100).toFixed(1)}% (promise: at most ${(successBound * 100).toFixed(1)}%)`)
+    if (s.success > successBound)
+      failures.push(
+        `${name} adversary links ${(s.success * 100).toFixed(1)}% (promise: at most ${(successBound * 100).toFixed(1)}%)`
+      )
     const poolBound = 1.5 * l.chance + 4 * se(l.chance, l.outputs)
-    if (s.success > poolBound) failures.push(`${name} adversary links ${(s.success * 100).toFixed(1)}%, ${(s.success / l.chance).toFixed(1)}x a uniform guess over the ${l.poolPackets.toFixed(1)} packets held (at most 1.5x)`)
+    if (s.success > poolBound)
+      failures.push(
+        `${name} adversary links ${(s.success * 100).toFixed(1)}%, ${(s.success / l.chance).toFixed(1)}x a uniform guess over the ${l.poolPackets.toFixed(1)} packets held (at most 1.5x)`
+      )
   }
-  if (!(l.entropyBits >= entropyBound)) failures.push(`strong adversary's posterior keeps ${l.entropyBits.toFixed(2)} bits (promise: at least ${entropyBound.toFixed(2)})`)
+  if (!(l.entropyBits >= entropyBound))
+    failures.push(
+      `strong adversary's posterior keeps ${l.entropyBits.toFixed(2)} bits (promise: at least ${entropyBound.toFixed(2)})`
+    )
   if (cover !== null && cover.bursts > 0) {
-    for (const [what, x] of [['real output', cover.real], ['padding frame', cover.cover]] as const) {
-      if (x.success > x.chance + 4 * se(x.chance, cover.bursts)) failures.push(`cover adversary picks a ${what} ${(x.success * 100).toFixed(1)}% of the time (a uniform pick: ${(x.chance * 100).toFixed(1)}%)`)
+    for (const [what, x] of [
+      ['real output', cover.real],
+      ['padding frame', cover.cover]
+    ] as const) {
+      if (x.success > x.chance + 4 * se(x.chance, cover.bursts))
+        failures.push(
+          `cover adversary picks a ${what} ${(x.success * 100).toFixed(1)}% of the time (a uniform pick: ${(x.chance * 100).toFixed(1)}%)`
+        )
     }
   }
-  return { pass: failures.length === 0, k, successBound, entropyBound, overPromise: l.best.success * k, overPool: l.best.success / l.chance, failures }
+  return {
+    pass: failures.length === 0,
+    k,
+    successBound,
+    entropyBound,
+    overPromise: l.best.success * k,
+    overPool: l.best.success / l.chance,
+    failures
+  }
 }
 
 /** A positive control must fail by a wide margin: its best adversary at twice the promise or more. */
-export function failsWidely (v: Verdict): boolean { return !v.pass && v.overPromise >= 2 }
+export function failsWidely(v: Verdict): boolean {
+  return !v.pass && v.overPromise >= 2
+}

@@ -4,10 +4,26 @@
  * with its ingress, then send, or listen (collect envelopes from the homeserver's /sync, open and
  * verify them) and, in demo mode, chat with a peer.
  */
-import { loadCrypto, NETWORK_GEOMETRY, SEALED_EVENT_TYPE, type CryptoSuite, type DirectoryClient, type NetworkDocument, type VerifiedMessage } from '../../mix/index.ts'
-import { ClientError, directoryClient, fetchSenderCert, registerCapability, SealmixClient, type Contact } from '../../client/index.ts'
+
+import {
+  ClientError,
+  type Contact,
+  directoryClient,
+  fetchSenderCert,
+  registerCapability,
+  SealmixClient
+} from '../../client/index.ts'
 import { readNetworkFile } from '../../daemon/index.ts'
-import { loadContact, loadProfile, type LoadedProfile } from './profile.ts'
+import {
+  type CryptoSuite,
+  type DirectoryClient,
+  loadCrypto,
+  NETWORK_GEOMETRY,
+  type NetworkDocument,
+  SEALED_EVENT_TYPE,
+  type VerifiedMessage
+} from '../../mix/index.ts'
+import { type LoadedProfile, loadContact, loadProfile } from './profile.ts'
 import { syncToDevice } from './sync.ts'
 
 export interface AppIo {
@@ -25,7 +41,11 @@ interface BootOptions extends AppIo {
   readonly stopped: () => boolean
 }
 
-async function boot (c: CryptoSuite, profilePath: string, o: BootOptions): Promise<{ lp: LoadedProfile, client: SealmixClient } | null> {
+async function boot(
+  c: CryptoSuite,
+  profilePath: string,
+  o: BootOptions
+): Promise<{ lp: LoadedProfile; client: SealmixClient } | null> {
   const lp = loadProfile(c, profilePath)
   const p = lp.profile
   let network: NetworkDocument | null
@@ -33,33 +53,79 @@ async function boot (c: CryptoSuite, profilePath: string, o: BootOptions): Promi
   if (p.directory !== undefined) {
     const dir = directoryClient({ crypto: c, authorities: p.directory.authorities, maxSkewMs: p.directory.maxSkewMs })
     directory = dir
-    network = await retry(o, 'CLIENT_DIRECTORY_UNAVAILABLE', 'a network document signed by a majority of the directory authorities', async () => await dir.refresh())
+    network = await retry(
+      o,
+      'CLIENT_DIRECTORY_UNAVAILABLE',
+      'a network document signed by a majority of the directory authorities',
+      async () => await dir.refresh()
+    )
   } else {
     network = loadNetworkFile(c, lp.networkFile!, p.network!.signers, Date.now())
   }
   if (network === null) return null
-  const certs = await retry(o, 'CLIENT_HOMESERVER', 'a sender certificate from the ingress API', async () => await fetchSenderCert(p.ingressApi, p.homeserver.accessToken, lp.device))
+  const certs = await retry(
+    o,
+    'CLIENT_HOMESERVER',
+    'a sender certificate from the ingress API',
+    async () => await fetchSenderCert(p.ingressApi, p.homeserver.accessToken, lp.device)
+  )
   if (certs === null) return null
-  const registered = await retry(o, 'CLIENT_HOMESERVER', 'the ingress API to register this device\'s capability', async () => { await registerCapability(p.ingressApi, p.homeserver.accessToken, lp.device.deviceId, lp.capability.keyId, lp.capability.publicKey); return true })
+  const registered = await retry(
+    o,
+    'CLIENT_HOMESERVER',
+    "the ingress API to register this device's capability",
+    async () => {
+      await registerCapability(
+        p.ingressApi,
+        p.homeserver.accessToken,
+        lp.device.deviceId,
+        lp.capability.keyId,
+        lp.capability.publicKey
+      )
+      return true
+    }
+  )
   if (registered === null) return null
-  const client = new SealmixClient({ crypto: c, network, directory, gatewayId: p.gateway, device: lp.device, mailboxId: lp.mailboxId, trust: lp.trust, senderCert: certs.senderCert, serverCert: certs.serverCert })
-  client.on('waiting', (e: { reason: string }) => out(o, 'waiting', { reason: e.reason }, `waiting for a network document that can route: ${WAIT_TEXT[e.reason] ?? e.reason}`))
-  client.on('routable', () => out(o, 'routable', {}, 'the network document routes this client\'s messages'))
+  const client = new SealmixClient({
+    crypto: c,
+    network,
+    directory,
+    gatewayId: p.gateway,
+    device: lp.device,
+    mailboxId: lp.mailboxId,
+    trust: lp.trust,
+    senderCert: certs.senderCert,
+    serverCert: certs.serverCert
+  })
+  client.on('waiting', (e: { reason: string }) =>
+    out(
+      o,
+      'waiting',
+      { reason: e.reason },
+      `waiting for a network document that can route: ${WAIT_TEXT[e.reason] ?? e.reason}`
+    )
+  )
+  client.on('routable', () => out(o, 'routable', {}, "the network document routes this client's messages"))
   return { lp, client }
 }
 
 const WAIT_TEXT: Record<string, string> = {
   gateway_not_listed: 'the entry gateway is not listed yet',
   mix_layer_empty: 'a mix layer has no relay yet',
-  no_ingress: 'no ingress serves the recipient\'s server yet',
-  ingress_unverified: 'no ingress of the recipient\'s server is vouched for by a root key this profile trusts'
+  no_ingress: "no ingress serves the recipient's server yet",
+  ingress_unverified: "no ingress of the recipient's server is vouched for by a root key this profile trusts"
 }
 
 /**
  * Ask `f` every 500 ms until it gives a value; a refusal (CLIENT_REFUSED) is final. Null when
  * stopped. Past the deadline, the last error (or `code`) is thrown.
  */
-async function retry<T> (o: BootOptions, code: 'CLIENT_DIRECTORY_UNAVAILABLE' | 'CLIENT_HOMESERVER', what: string, f: () => Promise<T | null>): Promise<T | null> {
+async function retry<T>(
+  o: BootOptions,
+  code: 'CLIENT_DIRECTORY_UNAVAILABLE' | 'CLIENT_HOMESERVER',
+  what: string,
+  f: () => Promise<T | null>
+): Promise<T | null> {
   let said = false
   for (;;) {
     let last: unknown = null
@@ -71,31 +137,54 @@ async function retry<T> (o: BootOptions, code: 'CLIENT_DIRECTORY_UNAVAILABLE' | 
       last = e
     }
     if (o.stopped()) return null
-    if (o.deadlineMs !== undefined && Date.now() > o.deadlineMs) throw last instanceof ClientError ? last : new ClientError(code, `no answer in time: ${what}`)
-    if (!said) { out(o, 'waiting', { for: code }, `waiting for ${what}`); said = true }
+    if (o.deadlineMs !== undefined && Date.now() > o.deadlineMs)
+      throw last instanceof ClientError ? last : new ClientError(code, `no answer in time: ${what}`)
+    if (!said) {
+      out(o, 'waiting', { for: code }, `waiting for ${what}`)
+      said = true
+    }
     await new Promise(resolve => setTimeout(resolve, 500))
   }
 }
 
-function out (io: AppIo, event: string, fields: Record<string, unknown>, text: string): void {
+function out(io: AppIo, event: string, fields: Record<string, unknown>, text: string): void {
   io.print(io.json === true ? JSON.stringify({ event, ...fields }) : text)
 }
 
 /** Send one message and wait for the ingress's delivery ack. Resolves to the exit status. */
-export async function runSend (o: AppIo & { profile: string, to: string, message: string, timeoutMs?: number }): Promise<number> {
+export async function runSend(
+  o: AppIo & { profile: string; to: string; message: string; timeoutMs?: number }
+): Promise<number> {
   const c = await loadCrypto()
   const contact = loadContact(o.to)
-  const booted = await boot(c, o.profile, { ...o, deadlineMs: Date.now() + (o.timeoutMs ?? 120_000), stopped: () => false })
+  const booted = await boot(c, o.profile, {
+    ...o,
+    deadlineMs: Date.now() + (o.timeoutMs ?? 120_000),
+    stopped: () => false
+  })
   const client = booted!.client
   client.start()
   try {
     const id = client.send(contact, o.message)
-    const r = await new Promise<{ ok: boolean, latencyMs?: number, code?: string }>(resolve => {
+    const r = await new Promise<{ ok: boolean; latencyMs?: number; code?: string }>(resolve => {
       const t = setTimeout(() => resolve({ ok: false, code: 'CLIENT_ACK_TIMEOUT' }), o.timeoutMs ?? 120_000)
-      client.on('delivered', (e: { messageId: string, latencyMs: number }) => { if (e.messageId === id) { clearTimeout(t); resolve({ ok: true, latencyMs: e.latencyMs }) } })
-      client.on('failed', (e: { messageId: string, code: string }) => { if (e.messageId === id) { clearTimeout(t); resolve({ ok: false, code: e.code }) } })
+      client.on('delivered', (e: { messageId: string; latencyMs: number }) => {
+        if (e.messageId === id) {
+          clearTimeout(t)
+          resolve({ ok: true, latencyMs: e.latencyMs })
+        }
+      })
+      client.on('failed', (e: { messageId: string; code: string }) => {
+        if (e.messageId === id) {
+          clearTimeout(t)
+          resolve({ ok: false, code: e.code })
+        }
+      })
     })
-    if (r.ok) { out(o, 'delivered', { messageId: id, latencyMs: r.latencyMs }, `delivered and acknowledged in ${r.latencyMs!} ms`); return 0 }
+    if (r.ok) {
+      out(o, 'delivered', { messageId: id, latencyMs: r.latencyMs }, `delivered and acknowledged in ${r.latencyMs!} ms`)
+      return 0
+    }
     out(o, 'failed', { messageId: id, code: r.code }, `not delivered: ${r.code!}`)
     return r.code === 'CLIENT_REFUSED' ? 77 : 75
   } finally {
@@ -112,11 +201,13 @@ export interface ListenOptions extends AppIo {
 }
 
 /** Collect, open and verify envelopes until `stop`; in demo mode, also chat with the peer. */
-export async function runListen (o: ListenOptions): Promise<void> {
+export async function runListen(o: ListenOptions): Promise<void> {
   const c = await loadCrypto()
   const peer: Contact | undefined = o.peer !== undefined ? loadContact(o.peer) : undefined
   let stopped = false
-  void o.stop.then(() => { stopped = true })
+  void o.stop.then(() => {
+    stopped = true
+  })
   const booted = await boot(c, o.profile, { ...o, stopped: () => stopped })
   if (booted === null) return
   const { lp, client } = booted
@@ -130,12 +221,28 @@ export async function runListen (o: ListenOptions): Promise<void> {
       out(o, 'send_error', { code: (e as ClientError).code }, `${me}: cannot send: ${(e as Error).message}`)
     }
   }
-  client.on('delivered', (e: { messageId: string, latencyMs: number }) => { out(o, 'delivered', { messageId: e.messageId.slice(0, 8), latencyMs: e.latencyMs }, `${me}: delivered and acknowledged in ${e.latencyMs} ms`) })
-  client.on('failed', (e: { messageId: string, code: string }) => { out(o, 'failed', { messageId: e.messageId.slice(0, 8), code: e.code }, `${me}: not delivered: ${e.code}`) })
-  client.on('rejected', (e: { code: string }) => out(o, 'rejected', { code: e.code }, `${me}: refused an envelope: ${e.code}`))
+  client.on('delivered', (e: { messageId: string; latencyMs: number }) => {
+    out(
+      o,
+      'delivered',
+      { messageId: e.messageId.slice(0, 8), latencyMs: e.latencyMs },
+      `${me}: delivered and acknowledged in ${e.latencyMs} ms`
+    )
+  })
+  client.on('failed', (e: { messageId: string; code: string }) => {
+    out(o, 'failed', { messageId: e.messageId.slice(0, 8), code: e.code }, `${me}: not delivered: ${e.code}`)
+  })
+  client.on('rejected', (e: { code: string }) =>
+    out(o, 'rejected', { code: e.code }, `${me}: refused an envelope: ${e.code}`)
+  )
   client.on('received', (m: VerifiedMessage) => {
     const text = m.content.toString('utf8')
-    out(o, 'received', { from: m.sender.userId, bytes: m.content.length, text: text.slice(0, 200) }, `${me}: from ${m.sender.userId} (${m.sender.deviceId}, certificate verified): ${JSON.stringify(text)}`)
+    out(
+      o,
+      'received',
+      { from: m.sender.userId, bytes: m.content.length, text: text.slice(0, 200) },
+      `${me}: from ${m.sender.userId} (${m.sender.deviceId}, certificate verified): ${JSON.stringify(text)}`
+    )
     if (peer !== undefined && !text.startsWith('re: ')) send(`re: ${text}`)
   })
   client.start()
@@ -144,7 +251,11 @@ export async function runListen (o: ListenOptions): Promise<void> {
   const hs = { url: lp.profile.homeserver.url, token: lp.profile.homeserver.accessToken }
   let since: string | undefined
   // Start from now: envelopes from before this run were handled by an earlier one.
-  try { since = (await syncToDevice(hs, undefined)).nextBatch } catch { since = undefined }
+  try {
+    since = (await syncToDevice(hs, undefined)).nextBatch
+  } catch {
+    since = undefined
+  }
   while (!stopped) {
     try {
       const r = await Promise.race([syncToDevice(hs, since, 5000), o.stop.then(() => null)])
@@ -163,9 +274,14 @@ export async function runListen (o: ListenOptions): Promise<void> {
   client.close()
 }
 
-function loadNetworkFile (c: CryptoSuite, file: string, signers: readonly string[], nowMs: number): NetworkDocument {
+function loadNetworkFile(c: CryptoSuite, file: string, signers: readonly string[], nowMs: number): NetworkDocument {
   const r = readNetworkFile(c, file, signers, NETWORK_GEOMETRY, nowMs)
-  if (r.kind === 'unreadable') throw new ClientError('CLIENT_NETWORK_INVALID', `cannot read the network file ${file}: ${r.errno}`)
-  if (r.kind === 'refused') throw new ClientError('CLIENT_NETWORK_INVALID', `the network document was refused: ${r.code}${r.detail !== undefined ? ` (${r.detail})` : ''}`)
+  if (r.kind === 'unreadable')
+    throw new ClientError('CLIENT_NETWORK_INVALID', `cannot read the network file ${file}: ${r.errno}`)
+  if (r.kind === 'refused')
+    throw new ClientError(
+      'CLIENT_NETWORK_INVALID',
+      `the network document was refused: ${r.code}${r.detail !== undefined ? ` (${r.detail})` : ''}`
+    )
   return r.doc
 }

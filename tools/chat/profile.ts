@@ -7,45 +7,64 @@
  */
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
-import { describeIssue, userIdDomain, type ConfigIssue, type CryptoSuite, type TrustStore } from '../../mix/index.ts'
 import { ClientError, type Contact, type Device } from '../../client/index.ts'
 import { readConfigFile } from '../../daemon/index.ts'
+import { type ConfigIssue, type CryptoSuite, describeIssue, type TrustStore, userIdDomain } from '../../mix/index.ts'
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (32 bytes)')
 const url = z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL')
 const userId = z.string().refine(s => userIdDomain(s) !== null, 'must be a Matrix user id (@user:server)')
 
-export const ProfileSchema = z.object({
-  version: z.literal(1).default(1),
-  /** A static network file and its signers; or `directory`. */
-  network: z.object({ file: z.string().min(1), signers: z.array(hex32).min(1) }).strict().optional(),
-  /** Directory authorities to fetch each epoch's document from (a majority must sign it). */
-  directory: z.object({
-    authorities: z.array(z.object({ url, publicKey: hex32 }).strict()).min(1),
-    maxSkewMs: z.number().int().min(0).max(600_000).default(30_000)
-  }).strict().optional(),
-  /** Relay id of the entry gateway; the mailbox lives there. */
-  gateway: hex32,
-  homeserver: z.object({ url, accessToken: z.string().min(1) }).strict(),
-  /** The ingress's client API (SenderCert issuance, capability registration). */
-  ingressApi: url,
-  device: z.object({ userId, deviceId: z.string().min(1).max(255), x25519Secret: hex32, ed25519Seed: hex32 }).strict(),
-  mailboxId: hex32,
-  capability: z.object({ keyId: z.number().int().min(0).max(0xffffffff), seed: hex32 }).strict(),
-  /** Pinned ServerCert root keys per server name. */
-  trust: z.record(z.string(), z.array(hex32).min(1))
-}).strict()
+export const ProfileSchema = z
+  .object({
+    version: z.literal(1).default(1),
+    /** A static network file and its signers; or `directory`. */
+    network: z
+      .object({ file: z.string().min(1), signers: z.array(hex32).min(1) })
+      .strict()
+      .optional(),
+    /** Directory authorities to fetch each epoch's document from (a majority must sign it). */
+    directory: z
+      .object({
+        authorities: z.array(z.object({ url, publicKey: hex32 }).strict()).min(1),
+        maxSkewMs: z.number().int().min(0).max(600_000).default(30_000)
+      })
+      .strict()
+      .optional(),
+    /** Relay id of the entry gateway; the mailbox lives there. */
+    gateway: hex32,
+    homeserver: z.object({ url, accessToken: z.string().min(1) }).strict(),
+    /** The ingress's client API (SenderCert issuance, capability registration). */
+    ingressApi: url,
+    device: z
+      .object({ userId, deviceId: z.string().min(1).max(255), x25519Secret: hex32, ed25519Seed: hex32 })
+      .strict(),
+    mailboxId: hex32,
+    capability: z.object({ keyId: z.number().int().min(0).max(0xffffffff), seed: hex32 }).strict(),
+    /** Pinned ServerCert root keys per server name. */
+    trust: z.record(z.string(), z.array(hex32).min(1))
+  })
+  .strict()
 
-export const ContactSchema = z.object({
-  userId, deviceId: z.string().min(1).max(255), x25519: hex32,
-  capability: z.object({ keyId: z.number().int().min(0).max(0xffffffff), secret: z.string().regex(/^[0-9a-f]{128}$/, 'must be 128 lowercase hex characters (an Ed25519 secret key)') }).strict()
-}).strict()
+export const ContactSchema = z
+  .object({
+    userId,
+    deviceId: z.string().min(1).max(255),
+    x25519: hex32,
+    capability: z
+      .object({
+        keyId: z.number().int().min(0).max(0xffffffff),
+        secret: z.string().regex(/^[0-9a-f]{128}$/, 'must be 128 lowercase hex characters (an Ed25519 secret key)')
+      })
+      .strict()
+  })
+  .strict()
 
 export type Profile = z.infer<typeof ProfileSchema>
 
 const SECRETS = new Set(['accessToken', 'x25519Secret', 'ed25519Seed', 'seed', 'secret', 'mailboxId'])
 
-function validate<T> (schema: z.ZodType<T>, raw: unknown, what: string): T {
+function validate<T>(schema: z.ZodType<T>, raw: unknown, what: string): T {
   const r = schema.safeParse(raw)
   if (r.success) return r.data
   const d = describeIssue(raw, r.error.issues[0]! as ConfigIssue, SECRETS)
@@ -56,15 +75,19 @@ export interface LoadedProfile {
   readonly profile: Profile
   readonly device: Device
   readonly mailboxId: Buffer
-  readonly capability: { readonly keyId: number, readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
+  readonly capability: { readonly keyId: number; readonly publicKey: Uint8Array; readonly secretKey: Uint8Array }
   readonly trust: TrustStore
   /** The static network file (absent when the profile follows directory authorities). */
   readonly networkFile?: string
 }
 
-export function loadProfile (c: CryptoSuite, path: string): LoadedProfile {
+export function loadProfile(c: CryptoSuite, path: string): LoadedProfile {
   const p = validate(ProfileSchema, readProfileFile(path), path)
-  if ((p.network === undefined) === (p.directory === undefined)) throw new ClientError('CLIENT_CONFIG_INVALID', `${path}: network exactly one of network (a static file) and directory (authorities) must be set`)
+  if ((p.network === undefined) === (p.directory === undefined))
+    throw new ClientError(
+      'CLIENT_CONFIG_INVALID',
+      `${path}: network exactly one of network (a static file) and directory (authorities) must be set`
+    )
   const xs = Buffer.from(p.device.x25519Secret, 'hex')
   const xp = Buffer.alloc(32)
   c.x25519Base(xp, xs)
@@ -72,31 +95,68 @@ export function loadProfile (c: CryptoSuite, path: string): LoadedProfile {
   const roots = new Map(Object.entries(p.trust).map(([k, v]) => [k, v.map(h => Buffer.from(h, 'hex'))]))
   return {
     profile: p,
-    device: { userId: p.device.userId, deviceId: p.device.deviceId, x25519: { publicKey: xp, secretKey: xs }, ed25519: c.signSeedKeypair(Buffer.from(p.device.ed25519Seed, 'hex')) },
+    device: {
+      userId: p.device.userId,
+      deviceId: p.device.deviceId,
+      x25519: { publicKey: xp, secretKey: xs },
+      ed25519: c.signSeedKeypair(Buffer.from(p.device.ed25519Seed, 'hex'))
+    },
     mailboxId: Buffer.from(p.mailboxId, 'hex'),
     capability: { keyId: p.capability.keyId, ...cap },
-    trust: { roots: (name) => roots.get(name) ?? [], serverCert: () => undefined, isRevoked: () => false },
+    trust: { roots: name => roots.get(name) ?? [], serverCert: () => undefined, isRevoked: () => false },
     networkFile: p.network === undefined ? undefined : resolve(dirname(resolve(path)), p.network.file)
   }
 }
 
-export function loadContact (path: string): Contact {
+export function loadContact(path: string): Contact {
   const k = validate(ContactSchema, readProfileFile(path), path)
-  return { userId: k.userId, deviceId: k.deviceId, x25519: Buffer.from(k.x25519, 'hex'), capability: { keyId: k.capability.keyId, secretKey: Buffer.from(k.capability.secret, 'hex') } }
+  return {
+    userId: k.userId,
+    deviceId: k.deviceId,
+    x25519: Buffer.from(k.x25519, 'hex'),
+    capability: { keyId: k.capability.keyId, secretKey: Buffer.from(k.capability.secret, 'hex') }
+  }
 }
 
 /** The contact card of a loaded profile (it carries the capability secret: share it only with contacts). */
-export function contactCard (p: LoadedProfile): z.infer<typeof ContactSchema> {
-  return { userId: p.device.userId, deviceId: p.device.deviceId, x25519: Buffer.from(p.device.x25519.publicKey).toString('hex'), capability: { keyId: p.capability.keyId, secret: Buffer.from(p.capability.secretKey).toString('hex') } }
+export function contactCard(p: LoadedProfile): z.infer<typeof ContactSchema> {
+  return {
+    userId: p.device.userId,
+    deviceId: p.device.deviceId,
+    x25519: Buffer.from(p.device.x25519.publicKey).toString('hex'),
+    capability: { keyId: p.capability.keyId, secret: Buffer.from(p.capability.secretKey).toString('hex') }
+  }
 }
 
 /** A fresh profile for a device: new keys, mailbox id and capability key. */
-export function newProfile (c: CryptoSuite, o: Omit<Profile, 'version' | 'device' | 'mailboxId' | 'capability'> & { userId: string, deviceId: string }): Profile {
-  const r = (): string => { const b = Buffer.alloc(32); c.randomFill(b); return b.toString('hex') }
-  return validate(ProfileSchema, { version: 1, network: o.network, directory: o.directory, gateway: o.gateway, homeserver: o.homeserver, ingressApi: o.ingressApi, trust: o.trust, device: { userId: o.userId, deviceId: o.deviceId, x25519Secret: r(), ed25519Seed: r() }, mailboxId: r(), capability: { keyId: 1, seed: r() } }, 'profile')
+export function newProfile(
+  c: CryptoSuite,
+  o: Omit<Profile, 'version' | 'device' | 'mailboxId' | 'capability'> & { userId: string; deviceId: string }
+): Profile {
+  const r = (): string => {
+    const b = Buffer.alloc(32)
+    c.randomFill(b)
+    return b.toString('hex')
+  }
+  return validate(
+    ProfileSchema,
+    {
+      version: 1,
+      network: o.network,
+      directory: o.directory,
+      gateway: o.gateway,
+      homeserver: o.homeserver,
+      ingressApi: o.ingressApi,
+      trust: o.trust,
+      device: { userId: o.userId, deviceId: o.deviceId, x25519Secret: r(), ed25519Seed: r() },
+      mailboxId: r(),
+      capability: { keyId: 1, seed: r() }
+    },
+    'profile'
+  )
 }
 
-function readProfileFile (path: string): unknown {
+function readProfileFile(path: string): unknown {
   const file = readConfigFile(path)
   if (file.kind === 'unreadable') throw new ClientError('CLIENT_CONFIG_UNREADABLE', `cannot read ${path}: ${file.why}`)
   if (file.kind === 'unparsable') throw new ClientError('CLIENT_CONFIG_UNREADABLE', `${path} is ${file.why}`)

@@ -5,7 +5,7 @@
  * their output line by line, remembers each one's last error line, reports a child that exits
  * while the network runs (by name, with that line), and stops them all with a grace period.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -17,29 +17,39 @@ export const BUNDLE = join(projectRoot(import.meta.url), 'dist', 'sealmix.mjs')
 export class DevnetError extends Error {}
 
 /** The bundle's path; a DevnetError that says how to build it when it is missing. */
-export function bundle (): string {
+export function bundle(): string {
   if (!existsSync(BUNDLE)) throw new DevnetError(`${BUNDLE} is missing: run 'npm run build' first (npm start does)`)
   return BUNDLE
 }
 
 /** Run a sealmix command to completion (setup steps); its stdout, or an error naming the command with its last stderr line. */
-export function sealmixSync (args: string[]): string {
+export function sealmixSync(args: string[]): string {
   const r = spawnSync(process.execPath, [bundle(), ...args], { encoding: 'utf8' })
-  if (r.status !== 0) throw new DevnetError(`sealmix ${args.slice(0, 3).join(' ')} failed: ${lastLine(r.stderr) ?? `exit ${String(r.status ?? r.signal)}`}`)
+  if (r.status !== 0)
+    throw new DevnetError(
+      `sealmix ${args.slice(0, 3).join(' ')} failed: ${lastLine(r.stderr) ?? `exit ${String(r.status ?? r.signal)}`}`
+    )
   return r.stdout
 }
 
-function lastLine (text: string): string | undefined {
-  return text.trim().split('\n').filter(l => l.trim() !== '').pop()
+function lastLine(text: string): string | undefined {
+  return text
+    .trim()
+    .split('\n')
+    .filter(l => l.trim() !== '')
+    .pop()
 }
 
 /** The message of a pino JSON line at level error or above, or a plain line as it is. */
-function errorText (line: string): string | null {
+function errorText(line: string): string | null {
   if (!line.startsWith('{')) return line.trim() === '' ? null : line.trim()
   try {
-    const j = JSON.parse(line) as { level?: number, msg?: string, err?: unknown }
-    if (typeof j.level === 'number' && j.level >= 50) return `${j.msg ?? ''}${j.err !== undefined ? `: ${String(typeof j.err === 'object' ? (j.err as { message?: string }).message : j.err)}` : ''}`
-  } catch { /* not JSON after all */ }
+    const j = JSON.parse(line) as { level?: number; msg?: string; err?: unknown }
+    if (typeof j.level === 'number' && j.level >= 50)
+      return `${j.msg ?? ''}${j.err !== undefined ? `: ${String(typeof j.err === 'object' ? (j.err as { message?: string }).message : j.err)}` : ''}`
+  } catch {
+    /* not JSON after all */
+  }
   return null
 }
 
@@ -61,14 +71,20 @@ export class Supervisor {
   readonly #o: SupervisorOptions
   #stopping = false
 
-  constructor (o: SupervisorOptions) { this.#o = o }
+  constructor(o: SupervisorOptions) {
+    this.#o = o
+  }
 
-  get children (): readonly Child[] { return this.#children }
+  get children(): readonly Child[] {
+    return this.#children
+  }
   /** The names of the children that exited. */
-  get down (): string[] { return this.#children.filter(c => c.exited).map(c => c.name) }
+  get down(): string[] {
+    return this.#children.filter(c => c.exited).map(c => c.name)
+  }
 
   /** Start `sealmix ARGS` as `name`; `onLine` gets each stdout line (logs, JSON events), `onErrLine` each stderr line. */
-  start (name: string, args: string[], onLine?: (line: string) => void, onErrLine?: (line: string) => void): Child {
+  start(name: string, args: string[], onLine?: (line: string) => void, onErrLine?: (line: string) => void): Child {
     const proc = spawn(process.execPath, [bundle(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     const c: Child = { name, proc, lastError: null, exited: false }
     createInterface({ input: proc.stdout! }).on('line', l => {
@@ -76,7 +92,11 @@ export class Supervisor {
       if (e !== null && l.startsWith('{')) c.lastError = e
       onLine?.(l)
     })
-    createInterface({ input: proc.stderr! }).on('line', l => { const e = errorText(l); if (e !== null) c.lastError = e; onErrLine?.(l) })
+    createInterface({ input: proc.stderr! }).on('line', l => {
+      const e = errorText(l)
+      if (e !== null) c.lastError = e
+      onErrLine?.(l)
+    })
     proc.once('exit', (code, signal) => {
       c.exited = true
       if (!this.#stopping) this.#o.onExit(c, signal !== null ? `killed by ${signal}` : `exit status ${String(code)}`)
@@ -91,20 +111,35 @@ export class Supervisor {
    * Ctrl-C in the terminal reaches only the devnet, and each child gets exactly one signal from
    * it, in the order the devnet chooses.
    */
-  async stop (which: readonly Child[], graceMs: number): Promise<void> {
+  async stop(which: readonly Child[], graceMs: number): Promise<void> {
     this.#stopping = true
-    await Promise.all(which.map(async c => await new Promise<void>(resolve => {
-      const p = c.proc
-      if (p.exitCode !== null || p.signalCode !== null) { resolve(); return }
-      if (graceMs <= 0) { p.once('exit', () => resolve()); p.kill('SIGKILL'); return }
-      const kill = setTimeout(() => p.kill('SIGKILL'), graceMs)
-      p.once('exit', () => { clearTimeout(kill); resolve() })
-      p.kill('SIGTERM')
-    })))
+    await Promise.all(
+      which.map(
+        async c =>
+          await new Promise<void>(resolve => {
+            const p = c.proc
+            if (p.exitCode !== null || p.signalCode !== null) {
+              resolve()
+              return
+            }
+            if (graceMs <= 0) {
+              p.once('exit', () => resolve())
+              p.kill('SIGKILL')
+              return
+            }
+            const kill = setTimeout(() => p.kill('SIGKILL'), graceMs)
+            p.once('exit', () => {
+              clearTimeout(kill)
+              resolve()
+            })
+            p.kill('SIGTERM')
+          })
+      )
+    )
   }
 
   /** SIGKILL every child still running (the devnet itself is going away without an orderly stop). */
-  killAll (): void {
+  killAll(): void {
     this.#stopping = true
     for (const c of this.#children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL')
   }

@@ -19,14 +19,14 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { httpTransport, writeSecretFile } from '../../daemon/index.ts'
 import { DirectoryClient, loadCrypto, type NetworkDocument } from '../../mix/index.ts'
 import { Tap, type TapFrame } from '../audit/tap.ts'
 import { launchNetwork } from '../network/launch.ts'
 import { DEVNET_MIXING, ENTRY, EXIT, nextLayer, RELAY_LAYOUT, RELAY_LINKS } from '../network/layout.ts'
 import { freePort } from '../network/ports.ts'
-import { DevnetError, sealmixSync as sealmix, Supervisor } from './children.ts'
+import { DevnetError, Supervisor, sealmixSync as sealmix } from './children.ts'
 import { DemoTally, relaySummary, scrape } from './status.ts'
-import { httpTransport, writeSecretFile } from '../../daemon/index.ts'
 
 export { DevnetError }
 
@@ -49,7 +49,7 @@ export interface DevnetOptions {
    * The audit's global passive observer (`sealmix audit --devnet`): recording taps in front of
    * `relay`'s listener (what enters it) and of its next layer's listeners (what leaves it).
    */
-  readonly observe?: { readonly relay: string, readonly onInput: TapFrame, readonly onOutput: TapFrame }
+  readonly observe?: { readonly relay: string; readonly onInput: TapFrame; readonly onOutput: TapFrame }
   /** Epoch length: mix keys rotate this often. @default 60000 */
   readonly epochMs?: number
 }
@@ -66,15 +66,22 @@ const STOP_GRACE_MS = 5000
 const POLLERS = RELAY_LAYOUT.length + 1
 
 /** The `event` field of a JSON log or event line, if any. */
-function eventOf (line: string): string | undefined {
+function eventOf(line: string): string | undefined {
   if (!line.startsWith('{')) return undefined
-  try { const e = (JSON.parse(line) as { event?: unknown }).event; return typeof e === 'string' ? e : undefined } catch { return undefined }
+  try {
+    const e = (JSON.parse(line) as { event?: unknown }).event
+    return typeof e === 'string' ? e : undefined
+  } catch {
+    return undefined
+  }
 }
 
-const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+const sleep = async (ms: number): Promise<void> => {
+  await new Promise(resolve => setTimeout(resolve, ms))
+}
 
 /** Runs the devnet until `o.stop`. Throws DevnetError when it cannot start (after stopping what it started). */
-export async function runDevnet (o: DevnetOptions): Promise<void> {
+export async function runDevnet(o: DevnetOptions): Promise<void> {
   const c = await loadCrypto()
   const temporary = o.dataDir === undefined
   // Absolute: the children resolve paths in their configs against the config file's folder.
@@ -82,17 +89,24 @@ export async function runDevnet (o: DevnetOptions): Promise<void> {
   const status = o.status ?? o.print
   let stopped = false
   let failure: string | null = null
-  void o.stop.then(() => { stopped = true })
+  void o.stop.then(() => {
+    stopped = true
+  })
   const sup = new Supervisor({
     onExit: (child, how) => {
-      o.print(`devnet: ${child.name} stopped unexpectedly (${how})${child.lastError !== null ? `: ${child.lastError}` : ''}`)
-      if (phase !== 'running') failure ??= `${child.name} exited while the devnet was starting (${how})${child.lastError !== null ? `: ${child.lastError}` : ''}`
+      o.print(
+        `devnet: ${child.name} stopped unexpectedly (${how})${child.lastError !== null ? `: ${child.lastError}` : ''}`
+      )
+      if (phase !== 'running')
+        failure ??= `${child.name} exited while the devnet was starting (${how})${child.lastError !== null ? `: ${child.lastError}` : ''}`
     }
   })
   let phase = 'setting up'
   const taps: Tap[] = []
   // Whatever ends this process without the orderly stop below (an uncaught error), take the children with it.
-  const orphanGuard = (): void => { sup.killAll() }
+  const orphanGuard = (): void => {
+    sup.killAll()
+  }
   process.once('exit', orphanGuard)
   let statusTimer: NodeJS.Timeout | undefined
   try {
@@ -117,7 +131,7 @@ export async function runDevnet (o: DevnetOptions): Promise<void> {
   if (failure !== null) throw new DevnetError(failure)
 
   /** Wait until `ready()` or until stopped or failed; false unless ready. */
-  async function until (what: string, ready: () => Promise<boolean> | boolean): Promise<boolean> {
+  async function until(what: string, ready: () => Promise<boolean> | boolean): Promise<boolean> {
     phase = what
     for (;;) {
       if (stopped || failure !== null) return false
@@ -126,16 +140,31 @@ export async function runDevnet (o: DevnetOptions): Promise<void> {
     }
   }
 
-  async function boot (): Promise<void> {
+  async function boot(): Promise<void> {
     const epochMs = o.epochMs ?? 60_000
     // Old keys stay usable for half an epoch: long enough for the demo's SURB acks to come back.
     const graceMs = Math.floor(epochMs / 2)
     const observedLayer = RELAY_LAYOUT.find(r => r.name === o.observe?.relay)?.layer
     const net = await launchNetwork(c, {
-      root, supervisor: sup, logLevel: 'warn', config: { replay: { capacity: 1_000_000 } },
-      mode: { kind: 'directory', network: 'devnet', mixing: DEVNET_MIXING, epochMs, graceMs, maxSkewMs: Math.min(30_000, Math.floor(epochMs / 4)) },
+      root,
+      supervisor: sup,
+      logLevel: 'warn',
+      config: { replay: { capacity: 1_000_000 } },
+      mode: {
+        kind: 'directory',
+        network: 'devnet',
+        mixing: DEVNET_MIXING,
+        epochMs,
+        graceMs,
+        maxSkewMs: Math.min(30_000, Math.floor(epochMs / 4))
+      },
       advertise: async r => {
-        if (o.observe === undefined || observedLayer === undefined || (r.name !== o.observe.relay && r.layer !== nextLayer(observedLayer))) return r.port
+        if (
+          o.observe === undefined ||
+          observedLayer === undefined ||
+          (r.name !== o.observe.relay && r.layer !== nextLayer(observedLayer))
+        )
+          return r.port
         // The relay publishes the tap's address; the tap forwards to the relay's real port.
         const address = await freePort()
         taps.push(new Tap(address, r.port, r.name === o.observe.relay ? o.observe.onInput : o.observe.onOutput))
@@ -149,33 +178,102 @@ export async function runDevnet (o: DevnetOptions): Promise<void> {
     const [hsPort, apiPort, ingressMetrics] = [await freePort(), await freePort(), await freePort()]
     const hsUrl = `http://127.0.0.1:${hsPort}`
     const ingressConfig = join(root, 'ingress.yaml')
-    const made = JSON.parse(sealmix(['init', '--role', 'ingress', '--data-dir', join(root, 'ingress'), '--server-name', SERVER, '--homeserver', hsUrl, ...authorityFlags,
-      '--out', ingressConfig, '--registration', join(root, 'registration.yaml'), '--api', `127.0.0.1:${apiPort}`, '--metrics', `127.0.0.1:${ingressMetrics}`, '--gateway', gwA, '--gateway', gwB])) as { ingress: { id: string }, serverRootKey: string | null }
-    if (made.serverRootKey === null) throw new DevnetError(`the ingress in ${root} has no server root key (keys/server-root.key): use a new --data-dir`)
+    const made = JSON.parse(
+      sealmix([
+        'init',
+        '--role',
+        'ingress',
+        '--data-dir',
+        join(root, 'ingress'),
+        '--server-name',
+        SERVER,
+        '--homeserver',
+        hsUrl,
+        ...authorityFlags,
+        '--out',
+        ingressConfig,
+        '--registration',
+        join(root, 'registration.yaml'),
+        '--api',
+        `127.0.0.1:${apiPort}`,
+        '--metrics',
+        `127.0.0.1:${ingressMetrics}`,
+        '--gateway',
+        gwA,
+        '--gateway',
+        gwB
+      ])
+    ) as { ingress: { id: string }; serverRootKey: string | null }
+    if (made.serverRootKey === null)
+      throw new DevnetError(
+        `the ingress in ${root} has no server root key (keys/server-root.key): use a new --data-dir`
+      )
     const serverRootKey = made.serverRootKey
-    const asToken = (parseYaml(readFileSync(ingressConfig, 'utf8')) as { homeserver: { asToken: string } }).homeserver.asToken
-    const users = [['alice', 'ALICEPHONE', gwA], ['bob', 'BOBLAPTOP', gwB]] as const
+    const asToken = (parseYaml(readFileSync(ingressConfig, 'utf8')) as { homeserver: { asToken: string } }).homeserver
+      .asToken
+    const users = [
+      ['alice', 'ALICEPHONE', gwA],
+      ['bob', 'BOBLAPTOP', gwB]
+    ] as const
     const hsUsers = []
     for (const [name, device, gateway] of users) {
-      const token = Buffer.alloc(24); c.randomFill(token)
+      const token = Buffer.alloc(24)
+      c.randomFill(token)
       writeSecretFile(join(root, `${name}.token`), token.toString('hex'))
       hsUsers.push({ userId: `@${name}:${SERVER}`, deviceId: device, accessToken: token.toString('hex') })
-      sealmix(['init', '--role', 'client', '--user', `@${name}:${SERVER}`, '--device', device, '--token-file', join(root, `${name}.token`), '--homeserver', hsUrl, '--ingress-api', `http://127.0.0.1:${apiPort}`,
-        '--gateway', gateway, ...authorityFlags, '--trust', `${SERVER}=${made.serverRootKey}`, '--out', join(root, `${name}.profile.json`), '--contact-out', join(root, `${name}.contact.json`)])
+      sealmix([
+        'init',
+        '--role',
+        'client',
+        '--user',
+        `@${name}:${SERVER}`,
+        '--device',
+        device,
+        '--token-file',
+        join(root, `${name}.token`),
+        '--homeserver',
+        hsUrl,
+        '--ingress-api',
+        `http://127.0.0.1:${apiPort}`,
+        '--gateway',
+        gateway,
+        ...authorityFlags,
+        '--trust',
+        `${SERVER}=${made.serverRootKey}`,
+        '--out',
+        join(root, `${name}.profile.json`),
+        '--contact-out',
+        join(root, `${name}.contact.json`)
+      ])
     }
-    writeSecretFile(join(root, 'homeserver.json'), JSON.stringify({ serverName: SERVER, asToken, users: hsUsers, registration: join(root, 'registration.yaml') }))
+    writeSecretFile(
+      join(root, 'homeserver.json'),
+      JSON.stringify({ serverName: SERVER, asToken, users: hsUsers, registration: join(root, 'registration.yaml') })
+    )
 
     for (const t of taps) await t.start()
-    o.print(`devnet: ${net.authorities.length} directory authorities, ${nodes.length} relays, an ingress, a stand-in homeserver and 2 demo clients on 127.0.0.1; epochs of ${epochMs / 1000} s; data in ${root}${temporary ? ' (temporary)' : ''}`)
+    o.print(
+      `devnet: ${net.authorities.length} directory authorities, ${nodes.length} relays, an ingress, a stand-in homeserver and 2 demo clients on 127.0.0.1; epochs of ${epochMs / 1000} s; data in ${root}${temporary ? ' (temporary)' : ''}`
+    )
     for (const a of net.authorities) o.print(`  ${a.name.padEnd(11)} ${a.url}/v1/document/current`)
     for (const n of nodes) o.print(`  ${n.name.padEnd(11)} metrics http://127.0.0.1:${n.metricsPort}/metrics`)
     o.print(`  ingress     metrics http://127.0.0.1:${ingressMetrics}/metrics, client API http://127.0.0.1:${apiPort}`)
 
     let atHomeserver = 0
-    sup.start('homeserver', ['standin-homeserver', '--config', join(root, 'homeserver.json'), '--port', String(hsPort)], l => { if (l.startsWith('homeserver')) atHomeserver++ })
+    sup.start(
+      'homeserver',
+      ['standin-homeserver', '--config', join(root, 'homeserver.json'), '--port', String(hsPort)],
+      l => {
+        if (l.startsWith('homeserver')) atHomeserver++
+      }
+    )
     // Relays and the ingress first: each polls for the authorities and says so once it runs.
     const polling = new Set<string>()
-    const onLog = (name: string) => (l: string): void => { if (eventOf(l) === 'directory_wait') polling.add(name) }
+    const onLog =
+      (name: string) =>
+      (l: string): void => {
+        if (eventOf(l) === 'directory_wait') polling.add(name)
+      }
     for (const n of nodes) await net.start(n, 'process', { onLine: onLog(n.name) })
     sup.start('ingress', ['ingress', '--config', ingressConfig], onLog('ingress'))
     const tally = new DemoTally()
@@ -186,20 +284,35 @@ export async function runDevnet (o: DevnetOptions): Promise<void> {
         const ing = ms.pop()!
         const down = sup.down
         const state = phase === 'running' ? '' : ` | starting: ${phase}`
-        status(`devnet: ${relaySummary(ms)} | ingress ${ing.get('sealmix_ingress_gateway_links{state="up"}') ?? 0}/2 links, ${ing.get('sealmix_ingress_messages_total{result="delivered"}') ?? 0} delivered | homeserver got ${atHomeserver} | ${tally.summary()}${state}${down.length > 0 ? ` | DOWN: ${down.join(', ')}` : ''}`)
+        status(
+          `devnet: ${relaySummary(ms)} | ingress ${ing.get('sealmix_ingress_gateway_links{state="up"}') ?? 0}/2 links, ${ing.get('sealmix_ingress_messages_total{result="delivered"}') ?? 0} delivered | homeserver got ${atHomeserver} | ${tally.summary()}${state}${down.length > 0 ? ` | DOWN: ${down.join(', ')}` : ''}`
+        )
       })
     }, 2000)
-    if (!await until(`relays and ingress starting (${polling.size}/${POLLERS} polling)`, () => { phase = `relays and ingress starting (${polling.size}/${POLLERS} polling)`; return polling.size === POLLERS })) return
+    if (
+      !(await until(`relays and ingress starting (${polling.size}/${POLLERS} polling)`, () => {
+        phase = `relays and ingress starting (${polling.size}/${POLLERS} polling)`
+        return polling.size === POLLERS
+      }))
+    )
+      return
 
     // Genesis a few seconds ahead: every relay's first descriptor makes epoch 0's document. Each
     // authority's operator admits the relays and the devnet's server with its root key, which binds its ingress.
-    await net.startAuthorities({ genesisMs: Date.now() + GENESIS_LEAD_MS, servers: [{ name: SERVER, rootKeys: [serverRootKey] }], run: 'process' })
+    await net.startAuthorities({
+      genesisMs: Date.now() + GENESIS_LEAD_MS,
+      servers: [{ name: SERVER, rootKeys: [serverRootKey] }],
+      run: 'process'
+    })
     // What the clients will see: a document signed by a majority, checked as every node checks it.
     const dir = new DirectoryClient({ crypto: c, authorities: net.refs, transport: httpTransport(), now: Date.now })
     let missedEpoch = -1
     const complete = async (): Promise<boolean> => {
       const doc: NetworkDocument | null = await dir.refresh().catch(() => null)
-      if (doc === null) { phase = 'waiting for the first network document'; return false }
+      if (doc === null) {
+        phase = 'waiting for the first network document'
+        return false
+      }
       const relays = nodes.filter(n => doc.relays.some(r => r.id === n.keys.id)).length
       const ingress = doc.ingresses.some(i => i.id === made.ingress.id && i.gateways.length > 0)
       listed = `${relays}/${nodes.length} relays${ingress ? ' and the ingress' : ', no ingress'}`
@@ -207,29 +320,51 @@ export async function runDevnet (o: DevnetOptions): Promise<void> {
       if (relays === nodes.length && ingress) return true
       if (doc.epoch !== missedEpoch) {
         missedEpoch = doc.epoch
-        o.print(`devnet: epoch ${doc.epoch}'s document lists ${listed}: the nodes missing from it are listed from a later epoch on (epochs of ${epochMs / 1000} s)`)
+        o.print(
+          `devnet: epoch ${doc.epoch}'s document lists ${listed}: the nodes missing from it are listed from a later epoch on (epochs of ${epochMs / 1000} s)`
+        )
       }
       return false
     }
-    if (!await until('waiting for the first network document', complete)) return
+    if (!(await until('waiting for the first network document', complete))) return
     // Every relay link (6), each counted at both ends, and the ingress's 2 links to its gateways.
     const linked = async (): Promise<boolean> => {
       const ms = await Promise.all(nodes.map(async n => await scrape(n.metricsPort)))
       const peers = ms.reduce((sum, m) => sum + (m.get('sealmix_connections{link="peer"}') ?? 0), 0)
-      return peers >= 2 * RELAY_LINKS && ((await scrape(ingressMetrics)).get('sealmix_ingress_gateway_links{state="up"}') ?? 0) >= 2
+      return (
+        peers >= 2 * RELAY_LINKS &&
+        ((await scrape(ingressMetrics)).get('sealmix_ingress_gateway_links{state="up"}') ?? 0) >= 2
+      )
     }
-    if (!await until('the relays and the ingress linking', linked)) return
+    if (!(await until('the relays and the ingress linking', linked))) return
 
     for (const [name] of users) {
       const peer = name === 'alice' ? 'bob' : 'alice'
-      sup.start(name, ['listen', '--profile', join(root, `${name}.profile.json`), '--peer', join(root, `${peer}.contact.json`), '--every', name === 'alice' ? '2s' : '3s', '--json'], l => {
-        const e = tally.onLine(l)
-        if (e?.event === 'received') o.print(`  chat: ${name} got ${JSON.stringify(e.text)} from ${String(e.from)} (certificate verified)`)
-        else if (e?.event === 'waiting' || e?.event === 'failed' || e?.event === 'send_error') o.print(`  ${name}: ${l}`)
-      })
+      sup.start(
+        name,
+        [
+          'listen',
+          '--profile',
+          join(root, `${name}.profile.json`),
+          '--peer',
+          join(root, `${peer}.contact.json`),
+          '--every',
+          name === 'alice' ? '2s' : '3s',
+          '--json'
+        ],
+        l => {
+          const e = tally.onLine(l)
+          if (e?.event === 'received')
+            o.print(`  chat: ${name} got ${JSON.stringify(e.text)} from ${String(e.from)} (certificate verified)`)
+          else if (e?.event === 'waiting' || e?.event === 'failed' || e?.event === 'send_error')
+            o.print(`  ${name}: ${l}`)
+        }
+      )
     }
     phase = 'running'
-    o.print('devnet: every relay and the ingress are listed and linked; the demo clients start (traffic: demo messages, client drop and loop cover, relay loop cover and link padding)')
+    o.print(
+      'devnet: every relay and the ingress are listed and linked; the demo clients start (traffic: demo messages, client drop and loop cover, relay loop cover and link padding)'
+    )
     await o.stop
   }
 }

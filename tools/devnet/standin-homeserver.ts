@@ -11,16 +11,29 @@
  * It prints each to-device event as it arrives: recipient, type and size. It never learns a sender.
  */
 import type { IncomingMessage } from 'node:http'
-import { listenHttp, matchRoute, readBody, readIngressConfigFile, serveJson, type HttpListener, type JsonAnswer, type Route } from '../../daemon/index.ts'
+import {
+  type HttpListener,
+  type JsonAnswer,
+  listenHttp,
+  matchRoute,
+  type Route,
+  readBody,
+  readIngressConfigFile,
+  serveJson
+} from '../../daemon/index.ts'
 
-export interface StandinUser { readonly userId: string, readonly deviceId: string, readonly accessToken: string }
+export interface StandinUser {
+  readonly userId: string
+  readonly deviceId: string
+  readonly accessToken: string
+}
 
 /** The application service's registration, in the homeserver's file format (what `sealmix init --role ingress` writes). */
 export interface AppServiceRegistration {
   readonly id?: string
   readonly as_token?: string
   readonly sender_localpart: string
-  readonly namespaces: { readonly users: ReadonlyArray<{ readonly exclusive: boolean, readonly regex: string }> }
+  readonly namespaces: { readonly users: ReadonlyArray<{ readonly exclusive: boolean; readonly regex: string }> }
 }
 
 export interface StandinOptions {
@@ -46,13 +59,26 @@ export interface StandinOptions {
   readonly now?: () => number
 }
 
-interface Stored { readonly seq: number, readonly type: string, readonly sender: string, readonly content: Record<string, unknown> }
+interface Stored {
+  readonly seq: number
+  readonly type: string
+  readonly sender: string
+  readonly content: Record<string, unknown>
+}
 
 /** Who a request acts as: an application service asserting a user, or a user with a device. */
-type Requester = { readonly kind: 'appservice', readonly userId: string } | { readonly kind: 'user', readonly user: StandinUser }
+type Requester =
+  | { readonly kind: 'appservice'; readonly userId: string }
+  | { readonly kind: 'user'; readonly user: StandinUser }
 
 class HttpError extends Error {
-  constructor (readonly status: number, readonly errcode: string, message: string) { super(message) }
+  constructor(
+    readonly status: number,
+    readonly errcode: string,
+    message: string
+  ) {
+    super(message)
+  }
 }
 
 const TXN_TTL_MS = 30 * 60_000
@@ -63,8 +89,11 @@ const USER_ID = /^@[^:\s]+:\S+$/
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
-function defaultRegistration (serverName: string): AppServiceRegistration {
-  return { sender_localpart: 'sealmix', namespaces: { users: [{ exclusive: true, regex: `@sealmix:${serverName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}` }] } }
+function defaultRegistration(serverName: string): AppServiceRegistration {
+  return {
+    sender_localpart: 'sealmix',
+    namespaces: { users: [{ exclusive: true, regex: `@sealmix:${serverName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}` }] }
+  }
 }
 
 export class StandinHomeserver {
@@ -72,7 +101,7 @@ export class StandinHomeserver {
   readonly #now: () => number
   readonly #sender: string
   /** Compiled user namespaces, anchored at both ends (a whole user id must match). */
-  readonly #namespaces: ReadonlyArray<{ readonly exclusive: boolean, readonly re: RegExp }>
+  readonly #namespaces: ReadonlyArray<{ readonly exclusive: boolean; readonly re: RegExp }>
   readonly #events = new Map<string, Stored[]>()
   /**
    * Completed transactions: (scope, endpoint path with event type and txnId) -> the response
@@ -82,43 +111,63 @@ export class StandinHomeserver {
    * (30 min) and forgotten after: a retransmission after that is a new transaction and is
    * delivered again, as Synapse does after its 30 to 60 minutes. Refused requests are not kept.
    */
-  readonly #txns = new Map<string, { readonly atMs: number, readonly status: number, readonly body: Record<string, unknown> }>()
+  readonly #txns = new Map<
+    string,
+    { readonly atMs: number; readonly status: number; readonly body: Record<string, unknown> }
+  >()
   #txnKeyChars = 0
   readonly #forgotten = { expired: 0, evicted: 0 }
   readonly #waiters = new Set<() => void>()
   #seq = 0
   #server: HttpListener | null = null
   /** Every to-device event accepted, in order: for tests and the devnet's status line. */
-  readonly received: Array<{ userId: string, deviceId: string, type: string, bytes: number }> = []
+  readonly received: Array<{ userId: string; deviceId: string; type: string; bytes: number }> = []
 
-  constructor (o: StandinOptions) {
+  constructor(o: StandinOptions) {
     this.#o = o
     this.#now = o.now ?? Date.now
-    const reg = typeof o.registration === 'string' ? readIngressConfigFile(o.registration) as AppServiceRegistration : o.registration ?? defaultRegistration(o.serverName)
-    if (typeof reg?.sender_localpart !== 'string' || !Array.isArray(reg.namespaces?.users)) throw new TypeError('registration needs sender_localpart and namespaces.users')
-    if (reg.as_token !== undefined && reg.as_token !== o.asToken) throw new TypeError('the registration\'s as_token is not the stand-in\'s asToken')
+    const reg =
+      typeof o.registration === 'string'
+        ? (readIngressConfigFile(o.registration) as AppServiceRegistration)
+        : (o.registration ?? defaultRegistration(o.serverName))
+    if (typeof reg?.sender_localpart !== 'string' || !Array.isArray(reg.namespaces?.users))
+      throw new TypeError('registration needs sender_localpart and namespaces.users')
+    if (reg.as_token !== undefined && reg.as_token !== o.asToken)
+      throw new TypeError("the registration's as_token is not the stand-in's asToken")
     this.#sender = `@${reg.sender_localpart}:${o.serverName}`
-    this.#namespaces = reg.namespaces.users.map(n => ({ exclusive: n.exclusive === true, re: new RegExp(`^(?:${n.regex})$`) }))
+    this.#namespaces = reg.namespaces.users.map(n => ({
+      exclusive: n.exclusive === true,
+      re: new RegExp(`^(?:${n.regex})$`)
+    }))
     // A real homeserver refuses to register a user inside an application service's exclusive
     // namespace (M_EXCLUSIVE), so such a user cannot have an access token of its own.
     for (const u of o.users) {
-      if (u.userId === this.#sender || this.#namespaces.some(n => n.exclusive && n.re.test(u.userId))) throw new TypeError(`user ${u.userId} is in the application service's exclusive namespace (a homeserver answers M_EXCLUSIVE to its registration)`)
+      if (u.userId === this.#sender || this.#namespaces.some(n => n.exclusive && n.re.test(u.userId)))
+        throw new TypeError(
+          `user ${u.userId} is in the application service's exclusive namespace (a homeserver answers M_EXCLUSIVE to its registration)`
+        )
     }
   }
 
   /** What the transaction memory holds and what it has forgotten (by age, by the bound). */
-  get transactions (): { readonly size: number, readonly expired: number, readonly evicted: number } {
+  get transactions(): { readonly size: number; readonly expired: number; readonly evicted: number } {
     this.#expire()
     return { size: this.#txns.size, ...this.#forgotten }
   }
 
   /** Listens with the deadlines of sealmix's own listeners (listenHttp); returns the port. */
-  async listen (port: number, host = '127.0.0.1'): Promise<number> {
-    this.#server = await listenHttp({ host, port }, serveJson(async req => await this.#handle(req), { status: 500, body: { errcode: 'M_UNKNOWN', error: 'Internal error' } }))
+  async listen(port: number, host = '127.0.0.1'): Promise<number> {
+    this.#server = await listenHttp(
+      { host, port },
+      serveJson(async req => await this.#handle(req), {
+        status: 500,
+        body: { errcode: 'M_UNKNOWN', error: 'Internal error' }
+      })
+    )
     return this.#server.port
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     for (const w of this.#waiters) w()
     await this.#server?.close()
     this.#server = null
@@ -129,7 +178,7 @@ export class StandinHomeserver {
    * registration's sender), which must be the sender or a registered local user in one of its
    * user namespaces; a user's access token acts as that user (`user_id` is ignored, as Synapse does).
    */
-  #requester (req: IncomingMessage, url: URL): Requester {
+  #requester(req: IncomingMessage, url: URL): Requester {
     const header = req.headers.authorization
     if (header === undefined) throw new HttpError(401, 'M_MISSING_TOKEN', 'Missing access token')
     const token = /^Bearer (.+)$/.exec(header)?.[1]
@@ -137,8 +186,10 @@ export class StandinHomeserver {
       const userId = url.searchParams.get('user_id') ?? this.#sender
       if (userId === this.#sender) return { kind: 'appservice', userId }
       const local = userId.endsWith(`:${this.#o.serverName}`)
-      if (!local || !this.#namespaces.some(n => n.re.test(userId))) throw new HttpError(403, 'M_FORBIDDEN', 'Application service cannot masquerade as this user')
-      if (!this.#o.users.some(u => u.userId === userId)) throw new HttpError(403, 'M_FORBIDDEN', 'Application service has not registered this user')
+      if (!local || !this.#namespaces.some(n => n.re.test(userId)))
+        throw new HttpError(403, 'M_FORBIDDEN', 'Application service cannot masquerade as this user')
+      if (!this.#o.users.some(u => u.userId === userId))
+        throw new HttpError(403, 'M_FORBIDDEN', 'Application service has not registered this user')
       return { kind: 'appservice', userId }
     }
     const user = this.#o.users.find(u => u.accessToken === token)
@@ -147,13 +198,20 @@ export class StandinHomeserver {
   }
 
   /** The endpoints (the file's head lists them); another method on one of their paths is 405, as Synapse answers. */
-  readonly #routes: ReadonlyArray<Route<(req: IncomingMessage, url: URL, params: readonly string[]) => Promise<JsonAnswer>>> = [
+  readonly #routes: ReadonlyArray<
+    Route<(req: IncomingMessage, url: URL, params: readonly string[]) => Promise<JsonAnswer>>
+  > = [
     { method: 'GET', path: '/_matrix/client/v3/account/whoami', handler: async (req, url) => this.#whoami(req, url) },
-    { method: 'PUT', path: /^\/_matrix\/client\/v3\/sendToDevice\/([^/]+)\/([^/]+)$/, handler: async (req, url, [type, txnId]) => await this.#sendToDevice(req, this.#requester(req, url), decodeURIComponent(type!), decodeURIComponent(txnId!)) },
+    {
+      method: 'PUT',
+      path: /^\/_matrix\/client\/v3\/sendToDevice\/([^/]+)\/([^/]+)$/,
+      handler: async (req, url, [type, txnId]) =>
+        await this.#sendToDevice(req, this.#requester(req, url), decodeURIComponent(type!), decodeURIComponent(txnId!))
+    },
     { method: 'GET', path: '/_matrix/client/v3/sync', handler: async (req, url) => await this.#sync(req, url) }
   ]
 
-  async #handle (req: IncomingMessage): Promise<JsonAnswer> {
+  async #handle(req: IncomingMessage): Promise<JsonAnswer> {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost')
       const r = matchRoute(this.#routes, req.method, url.pathname)
@@ -166,21 +224,31 @@ export class StandinHomeserver {
     }
   }
 
-  #whoami (req: IncomingMessage, url: URL): JsonAnswer {
+  #whoami(req: IncomingMessage, url: URL): JsonAnswer {
     const r = this.#requester(req, url)
-    return { status: 200, body: r.kind === 'user' ? { user_id: r.user.userId, device_id: r.user.deviceId } : { user_id: r.userId } }
+    return {
+      status: 200,
+      body: r.kind === 'user' ? { user_id: r.user.userId, device_id: r.user.deviceId } : { user_id: r.userId }
+    }
   }
 
-  async #sync (req: IncomingMessage, url: URL): Promise<JsonAnswer> {
+  async #sync(req: IncomingMessage, url: URL): Promise<JsonAnswer> {
     const r = this.#requester(req, url)
-    if (r.kind !== 'user') throw new HttpError(403, 'M_FORBIDDEN', 'The stand-in serves /sync to user access tokens only')
+    if (r.kind !== 'user')
+      throw new HttpError(403, 'M_FORBIDDEN', 'The stand-in serves /sync to user access tokens only')
     const u = r.user
     const since = Number(url.searchParams.get('since') ?? '0') || 0
     const timeout = Math.min(30_000, Number(url.searchParams.get('timeout') ?? '0') || 0)
     const pending = (): Stored[] => (this.#events.get(`${u.userId}\0${u.deviceId}`) ?? []).filter(e => e.seq > since)
     if (pending().length === 0 && timeout > 0) await this.#wait(timeout)
     const events = pending()
-    return { status: 200, body: { next_batch: String(events.at(-1)?.seq ?? since), to_device: { events: events.map(e => ({ type: e.type, sender: e.sender, content: e.content })) } } }
+    return {
+      status: 200,
+      body: {
+        next_batch: String(events.at(-1)?.seq ?? since),
+        to_device: { events: events.map(e => ({ type: e.type, sender: e.sender, content: e.content })) }
+      }
+    }
   }
 
   /**
@@ -190,7 +258,12 @@ export class StandinHomeserver {
    * transaction answers a retransmission with the same response and delivers nothing; the body
    * of a retransmission is not looked at (Synapse neither). Refusals are not remembered.
    */
-  async #sendToDevice (req: IncomingMessage, r: Requester, type: string, txnId: string): Promise<{ status: number, body: Record<string, unknown> }> {
+  async #sendToDevice(
+    req: IncomingMessage,
+    r: Requester,
+    type: string,
+    txnId: string
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
     const body = await readBody(req, MAX_BODY)
     if (body.kind !== 'body') throw new HttpError(413, 'M_TOO_LARGE', 'Request body too large')
     const text = body.text
@@ -216,7 +289,10 @@ export class StandinHomeserver {
     const answer = { atMs: this.#now(), status: 200, body: {} }
     this.#txns.set(key, answer)
     this.#txnKeyChars += key.length
-    while (this.#txns.size > (this.#o.maxTransactions ?? MAX_TXNS) || this.#txnKeyChars > (this.#o.maxTransactionKeyChars ?? MAX_TXN_KEY_CHARS)) {
+    while (
+      this.#txns.size > (this.#o.maxTransactions ?? MAX_TXNS) ||
+      this.#txnKeyChars > (this.#o.maxTransactionKeyChars ?? MAX_TXN_KEY_CHARS)
+    ) {
       this.#forget(this.#txns.keys().next().value as string)
       this.#forgotten.evicted++
     }
@@ -224,22 +300,35 @@ export class StandinHomeserver {
   }
 
   /** `{ messages: { USER_ID: { DEVICE_ID | '*': { ...content } } } }`, or the spec's 400. */
-  #parseMessages (text: string): Record<string, Record<string, Record<string, unknown>>> {
+  #parseMessages(text: string): Record<string, Record<string, Record<string, unknown>>> {
     let body: unknown
-    try { body = JSON.parse(text) } catch { throw new HttpError(400, 'M_NOT_JSON', 'Content not JSON') }
+    try {
+      body = JSON.parse(text)
+    } catch {
+      throw new HttpError(400, 'M_NOT_JSON', 'Content not JSON')
+    }
     if (!isObject(body)) throw new HttpError(400, 'M_BAD_JSON', 'Content must be a JSON object')
     const messages = body.messages
     if (messages === undefined) throw new HttpError(400, 'M_BAD_JSON', 'Missing params: messages')
     if (!isObject(messages)) throw new HttpError(400, 'M_BAD_JSON', 'messages must be an object of users')
     for (const [userId, devices] of Object.entries(messages)) {
       if (!USER_ID.test(userId)) throw new HttpError(400, 'M_INVALID_PARAM', 'Invalid user ID')
-      if (!isObject(devices)) throw new HttpError(400, 'M_BAD_JSON', 'messages must map each user to an object of devices')
-      for (const content of Object.values(devices)) if (!isObject(content)) throw new HttpError(400, 'M_BAD_JSON', 'each device\'s message must be an object')
+      if (!isObject(devices))
+        throw new HttpError(400, 'M_BAD_JSON', 'messages must map each user to an object of devices')
+      for (const content of Object.values(devices))
+        if (!isObject(content)) throw new HttpError(400, 'M_BAD_JSON', "each device's message must be an object")
     }
     return messages as Record<string, Record<string, Record<string, unknown>>>
   }
 
-  #store (userId: string, deviceId: string, type: string, sender: string, bot: boolean, content: Record<string, unknown>): void {
+  #store(
+    userId: string,
+    deviceId: string,
+    type: string,
+    sender: string,
+    bot: boolean,
+    content: Record<string, unknown>
+  ): void {
     const key = `${userId}\0${deviceId}`
     const list = this.#events.get(key) ?? []
     list.push({ seq: ++this.#seq, type, sender, content })
@@ -247,11 +336,13 @@ export class StandinHomeserver {
     this.#events.set(key, list)
     const bytes = JSON.stringify(content).length
     this.received.push({ userId, deviceId, type, bytes })
-    this.#o.print?.(`homeserver ${this.#o.serverName}: to-device ${type} for ${userId}/${deviceId}, ${bytes} bytes, sent by ${bot ? `the bot ${sender} (the real sender is sealed inside)` : sender}`)
+    this.#o.print?.(
+      `homeserver ${this.#o.serverName}: to-device ${type} for ${userId}/${deviceId}, ${bytes} bytes, sent by ${bot ? `the bot ${sender} (the real sender is sealed inside)` : sender}`
+    )
   }
 
   /** Forget transactions older than the time-to-live (oldest first: the map is in completion order). */
-  #expire (): void {
+  #expire(): void {
     const oldest = this.#now() - (this.#o.txnTtlMs ?? TXN_TTL_MS)
     for (const [k, v] of this.#txns) {
       if (v.atMs > oldest) break
@@ -260,14 +351,18 @@ export class StandinHomeserver {
     }
   }
 
-  #forget (key: string): void {
+  #forget(key: string): void {
     this.#txns.delete(key)
     this.#txnKeyChars -= key.length
   }
 
-  async #wait (ms: number): Promise<void> {
+  async #wait(ms: number): Promise<void> {
     await new Promise<void>(resolve => {
-      const done = (): void => { clearTimeout(t); this.#waiters.delete(done); resolve() }
+      const done = (): void => {
+        clearTimeout(t)
+        this.#waiters.delete(done)
+        resolve()
+      }
       const t = setTimeout(done, ms)
       this.#waiters.add(done)
     })

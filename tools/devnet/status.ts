@@ -5,21 +5,32 @@
 import { request } from 'node:http'
 import { RELAY_LINKS } from '../network/layout.ts'
 
-export function scrape (port: number): Promise<Map<string, number>> {
+export function scrape(port: number): Promise<Map<string, number>> {
   return new Promise(resolve => {
     request({ host: '127.0.0.1', port, path: '/metrics', timeout: 800 }, res => {
       let b = ''
-      res.on('data', (d: Buffer) => { b += d.toString() })
+      res.on('data', (d: Buffer) => {
+        b += d.toString()
+      })
       res.on('end', () => {
         const m = new Map<string, number>()
-        for (const l of b.split('\n')) if (l !== '' && !l.startsWith('#')) { const i = l.lastIndexOf(' '); m.set(l.slice(0, i), Number(l.slice(i + 1))) }
+        for (const l of b.split('\n'))
+          if (l !== '' && !l.startsWith('#')) {
+            const i = l.lastIndexOf(' ')
+            m.set(l.slice(0, i), Number(l.slice(i + 1)))
+          }
         resolve(m)
       })
-    }).on('error', () => resolve(new Map())).on('timeout', function (this: { destroy: () => void }) { this.destroy() }).end()
+    })
+      .on('error', () => resolve(new Map()))
+      .on('timeout', function (this: { destroy: () => void }) {
+        this.destroy()
+      })
+      .end()
   })
 }
 
-export function percentile (sorted: readonly number[], p: number): number {
+export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!
 }
@@ -32,26 +43,36 @@ export class DemoTally {
   readonly latencies: number[] = []
 
   /** One stdout line of `sealmix listen --json`. */
-  onLine (line: string): { event: string, [k: string]: unknown } | null {
-    let e: { event?: unknown, latencyMs?: unknown }
-    try { e = JSON.parse(line) as typeof e } catch { return null }
+  onLine(line: string): { event: string; [k: string]: unknown } | null {
+    let e: { event?: unknown; latencyMs?: unknown }
+    try {
+      e = JSON.parse(line) as typeof e
+    } catch {
+      return null
+    }
     if (e.event === 'sent') this.sent++
-    else if (e.event === 'delivered') { this.acked++; if (typeof e.latencyMs === 'number') this.latencies.push(e.latencyMs) } else if (e.event === 'failed') this.failed++
+    else if (e.event === 'delivered') {
+      this.acked++
+      if (typeof e.latencyMs === 'number') this.latencies.push(e.latencyMs)
+    } else if (e.event === 'failed') this.failed++
     else if (e.event === 'received') this.received++
-    return typeof e.event === 'string' ? e as { event: string } : null
+    return typeof e.event === 'string' ? (e as { event: string }) : null
   }
 
-  summary (): string {
+  summary(): string {
     const s = [...this.latencies].sort((a, b) => a - b)
-    const ms = (v: number): string => Number.isNaN(v) ? '-' : `${Math.round(v)} ms`
+    const ms = (v: number): string => (Number.isNaN(v) ? '-' : `${Math.round(v)} ms`)
     return `sent ${this.sent}, acked ${this.acked}${this.failed > 0 ? `, failed ${this.failed}` : ''}, received ${this.received} | ack latency p50 ${ms(percentile(s, 0.5))} p99 ${ms(percentile(s, 0.99))}`
   }
 }
 
-export function relaySummary (ms: Array<Map<string, number>>): string {
+export function relaySummary(ms: Array<Map<string, number>>): string {
   const up = ms.filter(m => m.size > 0).length
   const sum = (k: string): number => ms.reduce((s, m) => s + (m.get(k) ?? 0), 0)
-  const drops = ms.reduce((s, m) => s + [...m].filter(([k]) => k.startsWith('sealmix_packets_dropped_total')).reduce((a, [, v]) => a + v, 0), 0)
+  const drops = ms.reduce(
+    (s, m) => s + [...m].filter(([k]) => k.startsWith('sealmix_packets_dropped_total')).reduce((a, [, v]) => a + v, 0),
+    0
+  )
   // The layout's relay links (2 gateways -> mix-1 -> mix-2 -> mix-3 -> 2 gateways), each counted at both ends.
   const links = sum('sealmix_connections{link="peer"}') / 2
   const epoch = Math.max(-1, ...ms.map(m => m.get('sealmix_epoch') ?? -1))
@@ -59,7 +80,7 @@ export function relaySummary (ms: Array<Map<string, number>>): string {
 }
 
 /** Split a status line at its ` | ` separators into lines of at most `width - 1` characters (a full-width line would wrap). */
-export function wrapStatus (line: string, width: number): string[] {
+export function wrapStatus(line: string, width: number): string[] {
   const max = width - 1
   const lines: string[] = []
   for (const part of line.split(' | ')) {
@@ -75,19 +96,37 @@ export function wrapStatus (line: string, width: number): string[] {
  * its ` | ` separators to the terminal's width (a line that wraps by itself cannot be redrawn),
  * and other lines scroll above it; to a pipe or file every status is a line of its own.
  */
-export function statusOutput (out: NodeJS.WriteStream): { print: (line: string) => void, status: (line: string) => void, clear: () => void } {
-  if (out.isTTY !== true) return { print: line => { out.write(line + '\n') }, status: line => { out.write(line + '\n') }, clear: () => {} }
+export function statusOutput(out: NodeJS.WriteStream): {
+  print: (line: string) => void
+  status: (line: string) => void
+  clear: () => void
+} {
+  if (out.isTTY !== true)
+    return {
+      print: line => {
+        out.write(line + '\n')
+      },
+      status: line => {
+        out.write(line + '\n')
+      },
+      clear: () => {}
+    }
   let shown: string[] = []
   // Back to the start of the status's first line, clearing each of its lines on the way.
-  const erase = (): string => shown.length === 0 ? '' : '\r\x1b[2K' + '\x1b[1A\x1b[2K'.repeat(shown.length - 1)
+  const erase = (): string => (shown.length === 0 ? '' : '\r\x1b[2K' + '\x1b[1A\x1b[2K'.repeat(shown.length - 1))
   return {
-    print: line => { out.write(`${erase()}${line}\n${shown.join('\n')}`) },
+    print: line => {
+      out.write(`${erase()}${line}\n${shown.join('\n')}`)
+    },
     status: line => {
       const e = erase()
       shown = wrapStatus(line, out.columns >= 20 ? out.columns : 100)
       out.write(e + shown.join('\n'))
     },
     /** Stop showing the status (before the last lines). */
-    clear: () => { out.write(erase()); shown = [] }
+    clear: () => {
+      out.write(erase())
+      shown = []
+    }
   }
 }

@@ -4,7 +4,7 @@
  * authorities, and the mixing presets each kind of run uses. Who forwards to whom is
  * docs/PROTOCOL.md §17 (each relay dials every relay of the next layer).
  */
-import { DEFAULT_MIXING, NETWORK_GEOMETRY, type MixingParams } from '../../mix/index.ts'
+import { DEFAULT_MIXING, type MixingParams, NETWORK_GEOMETRY } from '../../mix/index.ts'
 
 export type RelayRole = 'gateway' | 'mix'
 
@@ -22,7 +22,12 @@ export interface RelaySpec {
 export const ENTRY: RelaySpec = { name: 'gateway-a', short: 'gwA', role: 'gateway', layer: 0 }
 /** The exit gateway: the tests' ingress links here. */
 export const EXIT: RelaySpec = { name: 'gateway-b', short: 'gwB', role: 'gateway', layer: 0 }
-const MIXES: readonly RelaySpec[] = [1, 2, 3].map(layer => ({ name: `mix-${layer}`, short: `mix${layer}`, role: 'mix' as const, layer }))
+const MIXES: readonly RelaySpec[] = [1, 2, 3].map(layer => ({
+  name: `mix-${layer}`,
+  short: `mix${layer}`,
+  role: 'mix' as const,
+  layer
+}))
 
 /** The five relays, gateways first (the order of every listing: configs, status, admission). */
 export const RELAY_LAYOUT: readonly RelaySpec[] = [ENTRY, EXIT, ...MIXES]
@@ -34,10 +39,12 @@ export const ROUTE: readonly RelaySpec[] = [ENTRY, ...MIXES, EXIT]
 export const LAYERS = NETWORK_GEOMETRY.hops - 1
 
 /** The layer a relay of `layer` forwards to (the last mix layer forwards to the gateways). */
-export function nextLayer (layer: number): number { return (layer + 1) % LAYERS }
+export function nextLayer(layer: number): number {
+  return (layer + 1) % LAYERS
+}
 
 /** How many outgoing links a relay of `spec` holds once up: one to each relay of the next layer. */
-export function linksOf (spec: { readonly layer: number }, layout: readonly RelaySpec[] = RELAY_LAYOUT): number {
+export function linksOf(spec: { readonly layer: number }, layout: readonly RelaySpec[] = RELAY_LAYOUT): number {
   return layout.filter(r => r.layer === nextLayer(spec.layer)).length
 }
 
@@ -48,16 +55,41 @@ export const RELAY_LINKS = RELAY_LAYOUT.reduce((sum, r) => sum + linksOf(r), 0)
 export const AUTHORITY_NAMES: readonly string[] = ['authority-1', 'authority-2', 'authority-3']
 
 /** The tests' networks (testnet, epochnet): a round every 20 ms, nothing held back, no cover, so a packet crosses in well under a second. */
-export const TESTNET_MIXING: MixingParams = { strategy: 'batch', intervalMs: 20, minPool: 0, flushFraction: 1, minBatch: 0, maxDelayMs: 2000, loopRatePerSec: 0 }
+export const TESTNET_MIXING: MixingParams = {
+  strategy: 'batch',
+  intervalMs: 20,
+  minPool: 0,
+  flushFraction: 1,
+  minBatch: 0,
+  maxDelayMs: 2000,
+  loopRatePerSec: 0
+}
 
 /** Documents the unit tests build by hand (test/helpers/network.ts): the testnet's, with rounds of 50 ms. */
 export const TEST_MIXING: MixingParams = { ...TESTNET_MIXING, intervalMs: 50 }
 
 /** The devnet's mixing: a smaller pool than the default, so the demo's light traffic is not held for long. */
-export const DEVNET_MIXING: MixingParams = { strategy: 'batch', intervalMs: 100, minPool: 4, flushFraction: 0.7, minBatch: 2, maxDelayMs: 5000, loopRatePerSec: 2, clientRatePerSec: 5, clientLoopRatePerSec: 1 }
+export const DEVNET_MIXING: MixingParams = {
+  strategy: 'batch',
+  intervalMs: 100,
+  minPool: 4,
+  flushFraction: 0.7,
+  minBatch: 2,
+  maxDelayMs: 5000,
+  loopRatePerSec: 2,
+  clientRatePerSec: 5,
+  clientLoopRatePerSec: 1
+}
 
 /** The audit's positive control, mixing switched off: every packet leaves within a millisecond of arriving. */
-export const NO_MIXING: MixingParams = { ...DEFAULT_MIXING, strategy: 'poisson', intervalMs: 1, minPool: 0, minBatch: 0, maxDelayMs: 0 }
+export const NO_MIXING: MixingParams = {
+  ...DEFAULT_MIXING,
+  strategy: 'poisson',
+  intervalMs: 1,
+  minPool: 0,
+  minBatch: 0,
+  maxDelayMs: 0
+}
 
 /** Offered packets per second at one mix of `npm start`'s devnet (measured, docs/BENCHMARKS.md): the audit's demo load. */
 export const DEMO_LOAD = 20

@@ -9,7 +9,7 @@ const handedOut = new Set<number>()
  * ephemeral range (32768 and up), so an outgoing connection made meanwhile cannot be given the
  * same port as its local end; checked by binding it; never handed out twice by one process.
  */
-export async function freePort (): Promise<number> {
+export async function freePort(): Promise<number> {
   for (;;) {
     const port = 20000 + Math.floor(Math.random() * 12000)
     if (handedOut.has(port)) continue
@@ -18,6 +18,9 @@ export async function freePort (): Promise<number> {
       s.once('error', () => resolve(false))
       s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
     })
-    if (free) { handedOut.add(port); return port }
+    if (free) {
+      handedOut.add(port)
+      return port
+    }
   }
 }

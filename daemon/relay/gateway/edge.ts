@@ -3,13 +3,13 @@
  * window of unacknowledged ones, deleted only on ACK) and answers mailbox pulls with exactly
  * `pullBatch` frames, real records first, then cover indistinguishable on the wire.
  */
-import { encodeFrame, FRAME, type CryptoSuite, type Geometry } from '../../../mix/index.ts'
+import { type CryptoSuite, encodeFrame, FRAME, type Geometry } from '../../../mix/index.ts'
 import type { BatchOp } from '../../io/index.ts'
-import type { QueueStore } from './queue-store.ts'
+import { u64 } from '../../io/index.ts'
 import type { Conn } from '../listener/server.ts'
 import type { RelayMetrics } from '../metrics.ts'
 import { drop } from '../router.ts'
-import { u64 } from '../../io/index.ts'
+import type { QueueStore } from './queue-store.ts'
 
 /** Unacknowledged DELIVER frames per ingress connection (the bound of IngressState.inflight). */
 const WINDOW = 64
@@ -25,12 +25,17 @@ export const PULLED_PER_CONNECTION = 4
  * Per ingress link, keyed by its authenticated id (so at most one per ingress the document lists).
  * `inflight`: at most WINDOW delivery ids; an ACK is honoured only for one of them (O(1)).
  */
-interface IngressState { conn: Conn, sentUpTo: number, inflight: Set<number>, pushing: boolean }
+interface IngressState {
+  conn: Conn
+  sentUpTo: number
+  inflight: Set<number>
+  pushing: boolean
+}
 
 /** Per client connection (a WeakMap entry: it goes with the connection). Every field is bounded. */
 interface ClientState {
   /** The last PULLED_PER_CONNECTION mailboxes pulled, oldest first: storage key, and the ids of the real records handed over from it (at most pullBatch). */
-  readonly pulled: Map<string, { readonly key: Buffer, readonly seqs: number[] }>
+  readonly pulled: Map<string, { readonly key: Buffer; readonly seqs: number[] }>
   /** Delivery id → mailbox (hex storage key), for exactly the records in `pulled`: at most PULLED_PER_CONNECTION × pullBatch. An ACK is one lookup here. */
   readonly handed: Map<number, string>
   /** A pull is being answered; PULLs are answered one at a time per connection. */
@@ -45,22 +50,36 @@ export class Edge {
   /** Deletes for the next round's batch: one per honoured ACK, at most the records held; taken every round. */
   #ops: BatchOp[] = []
 
-  constructor (private readonly o: { crypto: CryptoSuite, geometry: Geometry, spool: QueueStore, mailbox: QueueStore, mailboxKey: Buffer, pullBatch: number, metrics: RelayMetrics }) {}
+  constructor(
+    private readonly o: {
+      crypto: CryptoSuite
+      geometry: Geometry
+      spool: QueueStore
+      mailbox: QueueStore
+      mailboxKey: Buffer
+      pullBatch: number
+      metrics: RelayMetrics
+    }
+  ) {}
 
   /** Deletes acknowledged records in the next round's synced batch. */
-  takeOps (): BatchOp[] { const ops = this.#ops; this.#ops = []; return ops }
+  takeOps(): BatchOp[] {
+    const ops = this.#ops
+    this.#ops = []
+    return ops
+  }
 
-  ingressUp (id: string, conn: Conn): void {
+  ingressUp(id: string, conn: Conn): void {
     this.#ingresses.set(id, { conn, sentUpTo: 0, inflight: new Set(), pushing: false })
     void this.push(id)
   }
 
-  ingressDown (id: string, conn: Conn): void {
+  ingressDown(id: string, conn: Conn): void {
     if (this.#ingresses.get(id)?.conn === conn) this.#ingresses.delete(id)
   }
 
   /** Send spooled records to a connected ingress, up to the window. */
-  async push (id: string): Promise<void> {
+  async push(id: string): Promise<void> {
     const s = this.#ingresses.get(id)
     if (s === undefined || s.pushing) return
     s.pushing = true
@@ -82,18 +101,21 @@ export class Edge {
     }
   }
 
-  ingressAck (id: string, body: Buffer): void {
+  ingressAck(id: string, body: Buffer): void {
     const seq = Number(body.readBigUInt64BE(0))
     const s = this.#ingresses.get(id)
     // Only an id in flight on this link deletes anything: others cost one Set lookup, never a walk of the spool.
     if (s === undefined || !s.inflight.delete(seq)) return
     const op = this.o.spool.ack(Buffer.from(id, 'hex'), seq)
-    if (op !== null) { this.#ops.push(op); this.o.metrics.delivered.inc({ link: 'ingress' }) }
+    if (op !== null) {
+      this.#ops.push(op)
+      this.o.metrics.delivered.inc({ link: 'ingress' })
+    }
     void this.push(id)
   }
 
   /** The storage key of a mailbox: BLAKE2b-256 keyed with the relay's mailbox key; the id itself is never stored. */
-  mailboxKeyOf (mailboxId: Uint8Array): Buffer {
+  mailboxKeyOf(mailboxId: Uint8Array): Buffer {
     const h = Buffer.alloc(32)
     this.o.crypto.blake2b(h, mailboxId, this.o.mailboxKey)
     return h
@@ -104,9 +126,12 @@ export class Edge {
    * that arrives meanwhile waits (only the newest one), so a flood of PULLs costs one LevelDB read
    * at a time, not one per frame received.
    */
-  async pull (conn: Conn, body: Buffer): Promise<void> {
+  async pull(conn: Conn, body: Buffer): Promise<void> {
     let st = this.#clients.get(conn)
-    if (st === undefined) { st = { pulled: new Map(), handed: new Map(), pulling: false, next: null }; this.#clients.set(conn, st) }
+    if (st === undefined) {
+      st = { pulled: new Map(), handed: new Map(), pulling: false, next: null }
+      this.#clients.set(conn, st)
+    }
     const id = Buffer.from(body.subarray(0, 32))
     if (st.pulling) {
       if (st.next !== null) drop(this.o.metrics, 'queue_full')
@@ -126,7 +151,7 @@ export class Edge {
     }
   }
 
-  async #answer (conn: Conn, st: ClientState, mailboxId: Buffer): Promise<void> {
+  async #answer(conn: Conn, st: ClientState, mailboxId: Buffer): Promise<void> {
     const key = this.mailboxKeyOf(mailboxId)
     const hex = key.toString('hex')
     // Most recent last; beyond PULLED_PER_CONNECTION the oldest goes, with what it handed over
@@ -139,20 +164,24 @@ export class Edge {
     const g = this.o.geometry
     for (let i = 0; i < this.o.pullBatch; i++) {
       const r = recs[i]
-      const frame = r !== undefined
-        ? encodeFrame(g, FRAME.MAILBOX, u64(r.seq), r.record)
-        : encodeFrame(g, FRAME.MAILBOX, this.#random(8), this.#random(16 + g.bodyBytes))
+      const frame =
+        r !== undefined
+          ? encodeFrame(g, FRAME.MAILBOX, u64(r.seq), r.record)
+          : encodeFrame(g, FRAME.MAILBOX, this.#random(8), this.#random(16 + g.bodyBytes))
       if (!conn.send(frame)) {
         // The connection's send buffer is full: the rest would be dropped too, so it is not even built.
         drop(this.o.metrics, 'queue_full', this.o.pullBatch - i)
         return
       }
       this.o.metrics.sent.inc({ link: 'client' })
-      if (r !== undefined && st.pulled.get(hex) === got) { got.seqs.push(r.seq); st.handed.set(r.seq, hex) }
+      if (r !== undefined && st.pulled.get(hex) === got) {
+        got.seqs.push(r.seq)
+        st.handed.set(r.seq, hex)
+      }
     }
   }
 
-  #forget (st: ClientState, hex: string): void {
+  #forget(st: ClientState, hex: string): void {
     const old = st.pulled.get(hex)
     if (old === undefined) return
     for (const seq of old.seqs) st.handed.delete(seq)
@@ -160,23 +189,30 @@ export class Edge {
   }
 
   /** How many mailboxes a connection's ACKs are checked against (at most PULLED_PER_CONNECTION). */
-  pulledBy (conn: Conn): number { return this.#clients.get(conn)?.pulled.size ?? 0 }
+  pulledBy(conn: Conn): number {
+    return this.#clients.get(conn)?.pulled.size ?? 0
+  }
 
   /** Delivery ids a connection may acknowledge: the real records its last pulls handed over. */
-  handedTo (conn: Conn): number { return this.#clients.get(conn)?.handed.size ?? 0 }
+  handedTo(conn: Conn): number {
+    return this.#clients.get(conn)?.handed.size ?? 0
+  }
 
   /** O(1): one lookup among the records handed over on this connection, then at most one delete. */
-  clientAck (conn: Conn, body: Buffer): void {
+  clientAck(conn: Conn, body: Buffer): void {
     const seq = Number(body.readBigUInt64BE(0))
     const st = this.#clients.get(conn)
     const hex = st?.handed.get(seq)
     if (st === undefined || hex === undefined) return
     st.handed.delete(seq)
     const op = this.o.mailbox.ack(st.pulled.get(hex)!.key, seq)
-    if (op !== null) { this.#ops.push(op); this.o.metrics.delivered.inc({ link: 'client' }) }
+    if (op !== null) {
+      this.#ops.push(op)
+      this.o.metrics.delivered.inc({ link: 'client' })
+    }
   }
 
-  #random (n: number): Buffer {
+  #random(n: number): Buffer {
     const b = Buffer.alloc(n)
     this.o.crypto.randomFill(b)
     return b

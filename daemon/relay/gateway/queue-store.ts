@@ -13,13 +13,22 @@
  * So ages are exact for new records and never too high for old ones: age alerts never fire early
  * (with the hour alone, 60 s-old data read 1,132 s), and the TTL is never cut short.
  */
-import { type BatchOp, type Db, hourOf, sublevel, type Sub, u32, u64 } from '../../io/index.ts'
+import { type BatchOp, type Db, hourOf, type Sub, sublevel, u32, u64 } from '../../io/index.ts'
 
 const HOUR_MS = 3_600_000
 
-interface Dest { count: number, bytes: number, seqs: number[], times: number[], sizes: number[] }
+interface Dest {
+  count: number
+  bytes: number
+  seqs: number[]
+  times: number[]
+  sizes: number[]
+}
 
-export interface QueueRecord { readonly seq: number, readonly record: Buffer }
+export interface QueueRecord {
+  readonly seq: number
+  readonly record: Buffer
+}
 
 export class QueueStore {
   readonly #sub: Sub
@@ -30,37 +39,56 @@ export class QueueStore {
   #count = 0
   #bytes = 0
 
-  constructor (db: Db, name: string, o: { quota: number, ttlMs: number }) {
+  constructor(db: Db, name: string, o: { quota: number; ttlMs: number }) {
     this.#sub = sublevel(db, name)
     this.#quota = o.quota
     this.#ttlMs = o.ttlMs
   }
 
-  get count (): number { return this.#count }
-  get bytes (): number { return this.#bytes }
+  get count(): number {
+    return this.#count
+  }
+  get bytes(): number {
+    return this.#bytes
+  }
   /** Destinations holding at least one record. */
-  get destinations (): number { return this.#dests.size }
+  get destinations(): number {
+    return this.#dests.size
+  }
 
   /** Load the index at start (`nowMs`: this process's start; a stored record is no younger). */
-  async load (nowMs = Date.now()): Promise<void> {
+  async load(nowMs = Date.now()): Promise<void> {
     for await (const [k, v] of this.#sub.iterator()) {
       const key = Buffer.from(k as Uint8Array)
       const seq = Number(key.readBigUInt64BE(32))
       const hour = Buffer.from(v as Uint8Array).readUInt32BE(0)
-      this.#index(key.subarray(0, 32).toString('hex'), seq, Math.min((hour + 1) * HOUR_MS, nowMs), (v as Uint8Array).length - 4)
+      this.#index(
+        key.subarray(0, 32).toString('hex'),
+        seq,
+        Math.min((hour + 1) * HOUR_MS, nowMs),
+        (v as Uint8Array).length - 4
+      )
       this.#nextSeq = Math.max(this.#nextSeq, seq + 1)
     }
   }
 
-  #index (dest: string, seq: number, atMs: number, size: number): void {
+  #index(dest: string, seq: number, atMs: number, size: number): void {
     let d = this.#dests.get(dest)
-    if (d === undefined) { d = { count: 0, bytes: 0, seqs: [], times: [], sizes: [] }; this.#dests.set(dest, d) }
-    d.count++; d.bytes += size; d.seqs.push(seq); d.times.push(atMs); d.sizes.push(size)
-    this.#count++; this.#bytes += size
+    if (d === undefined) {
+      d = { count: 0, bytes: 0, seqs: [], times: [], sizes: [] }
+      this.#dests.set(dest, d)
+    }
+    d.count++
+    d.bytes += size
+    d.seqs.push(seq)
+    d.times.push(atMs)
+    d.sizes.push(size)
+    this.#count++
+    this.#bytes += size
   }
 
   /** Would one more record fit this destination's quota? */
-  hasRoom (dest: Buffer): boolean {
+  hasRoom(dest: Buffer): boolean {
     return (this.#dests.get(dest.toString('hex'))?.count ?? 0) < this.#quota
   }
 
@@ -68,13 +96,18 @@ export class QueueStore {
    * Reserve a sequence number and return the batch op, plus `applied`, which the caller runs once
    * the batch is committed: counts, quota and reads only ever see committed records.
    */
-  put (dest: Buffer, record: Uint8Array, nowMs: number): { op: BatchOp, seq: number, applied: () => void } {
+  put(dest: Buffer, record: Uint8Array, nowMs: number): { op: BatchOp; seq: number; applied: () => void } {
     const seq = this.#nextSeq++
     const hour = hourOf(nowMs)
     const key = dest.toString('hex')
     return {
       seq,
-      op: { type: 'put', sublevel: this.#sub, key: Buffer.concat([dest, u64(seq)]), value: Buffer.concat([u32(hour), record]) },
+      op: {
+        type: 'put',
+        sublevel: this.#sub,
+        key: Buffer.concat([dest, u64(seq)]),
+        value: Buffer.concat([u32(hour), record])
+      },
       applied: () => this.#index(key, seq, nowMs, record.length)
     }
   }
@@ -84,12 +117,19 @@ export class QueueStore {
    * cannot be read (it is being opened again after a failed write) this returns none: the records
    * stay stored and are sent at the next push or pull.
    */
-  async read (dest: Buffer, afterSeq: number, limit: number): Promise<QueueRecord[]> {
+  async read(dest: Buffer, afterSeq: number, limit: number): Promise<QueueRecord[]> {
     const out: QueueRecord[] = []
     if (!this.#dests.has(dest.toString('hex'))) return out
     try {
-      for await (const [k, v] of this.#sub.iterator({ gt: Buffer.concat([dest, u64(afterSeq)]), lt: Buffer.concat([dest, u64(Number.MAX_SAFE_INTEGER)]), limit })) {
-        out.push({ seq: Number(Buffer.from(k as Uint8Array).readBigUInt64BE(32)), record: Buffer.from((v as Uint8Array).subarray(4)) })
+      for await (const [k, v] of this.#sub.iterator({
+        gt: Buffer.concat([dest, u64(afterSeq)]),
+        lt: Buffer.concat([dest, u64(Number.MAX_SAFE_INTEGER)]),
+        limit
+      })) {
+        out.push({
+          seq: Number(Buffer.from(k as Uint8Array).readBigUInt64BE(32)),
+          record: Buffer.from((v as Uint8Array).subarray(4))
+        })
       }
     } catch {
       return out
@@ -98,7 +138,7 @@ export class QueueStore {
   }
 
   /** Acknowledge (delete) one record; returns the op, or null if it is not held. */
-  ack (dest: Buffer, seq: number): BatchOp | null {
+  ack(dest: Buffer, seq: number): BatchOp | null {
     const h = dest.toString('hex')
     const d = this.#dests.get(h)
     const i = d?.seqs.indexOf(seq) ?? -1
@@ -107,16 +147,20 @@ export class QueueStore {
     return { type: 'del', sublevel: this.#sub, key: Buffer.concat([dest, u64(seq)]) }
   }
 
-  #forget (h: string, d: Dest, i: number): void {
+  #forget(h: string, d: Dest, i: number): void {
     const size = d.sizes[i]!
-    d.seqs.splice(i, 1); d.times.splice(i, 1); d.sizes.splice(i, 1)
-    d.count--; d.bytes -= size
-    this.#count--; this.#bytes -= size
+    d.seqs.splice(i, 1)
+    d.times.splice(i, 1)
+    d.sizes.splice(i, 1)
+    d.count--
+    d.bytes -= size
+    this.#count--
+    this.#bytes -= size
     if (d.count === 0) this.#dests.delete(h)
   }
 
   /** Delete records older than the TTL; returns the ops and how many. */
-  expire (nowMs: number): { ops: BatchOp[], expired: number } {
+  expire(nowMs: number): { ops: BatchOp[]; expired: number } {
     const limit = nowMs - this.#ttlMs
     const ops: BatchOp[] = []
     for (const [h, d] of [...this.#dests]) {
@@ -129,7 +173,7 @@ export class QueueStore {
   }
 
   /** Age in whole seconds of the oldest record (a lower bound for records stored before this process started), 0 when empty. */
-  oldestAgeSeconds (nowMs: number): number {
+  oldestAgeSeconds(nowMs: number): number {
     let oldest = Infinity
     for (const d of this.#dests.values()) if (d.times.length > 0) oldest = Math.min(oldest, d.times[0]!)
     return oldest === Infinity ? 0 : Math.max(0, Math.floor((nowMs - oldest) / 1000))
@@ -137,8 +181,18 @@ export class QueueStore {
 }
 
 /** The spool and mailbox gauges (counts, bytes, oldest ages to the second). */
-export function queueGauges (m: { spoolPackets: G, spoolBytes: G, spoolOldest: G, mailboxPackets: G, mailboxOldest: G }, spool: QueueStore, mailbox: QueueStore, nowMs: number): void {
-  m.spoolPackets.set(spool.count); m.spoolBytes.set(spool.bytes); m.spoolOldest.set(spool.oldestAgeSeconds(nowMs))
-  m.mailboxPackets.set(mailbox.count); m.mailboxOldest.set(mailbox.oldestAgeSeconds(nowMs))
+export function queueGauges(
+  m: { spoolPackets: G; spoolBytes: G; spoolOldest: G; mailboxPackets: G; mailboxOldest: G },
+  spool: QueueStore,
+  mailbox: QueueStore,
+  nowMs: number
+): void {
+  m.spoolPackets.set(spool.count)
+  m.spoolBytes.set(spool.bytes)
+  m.spoolOldest.set(spool.oldestAgeSeconds(nowMs))
+  m.mailboxPackets.set(mailbox.count)
+  m.mailboxOldest.set(mailbox.oldestAgeSeconds(nowMs))
 }
-interface G { set: (v: number) => void }
+interface G {
+  set: (v: number) => void
+}

@@ -11,18 +11,27 @@
  * The relay decides what a key change or a document means for its workers, filters and links.
  */
 import {
-  descriptorEpochs, DirectoryClient, epochAt, refreshIntervalMs, signDescriptor,
-  type AuthorityRef, type CryptoSuite, type DirectoryRejection, type NetworkDocument, type NetworkSchedule, type RelayRole
+  type AuthorityRef,
+  type CryptoSuite,
+  DirectoryClient,
+  type DirectoryRejection,
+  descriptorEpochs,
+  epochAt,
+  type NetworkDocument,
+  type NetworkSchedule,
+  type RelayRole,
+  refreshIntervalMs,
+  signDescriptor
 } from '../../../mix/index.ts'
-import { DescriptorPublisher, httpTransport, type Health, type Logger } from '../../io/index.ts'
+import { DescriptorPublisher, type Health, httpTransport, type Logger } from '../../io/index.ts'
 import { type HandOver, MixKeys, type ReplayTags } from './keyring.ts'
 
 export interface RelayEpochsOptions {
   readonly crypto: CryptoSuite
   readonly dataDir: string
   readonly authorities: readonly AuthorityRef[]
-  readonly identity: { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
-  readonly self: { readonly id: string, readonly role: RelayRole, readonly layer: number, readonly address: string }
+  readonly identity: { readonly publicKey: Uint8Array; readonly secretKey: Uint8Array }
+  readonly self: { readonly id: string; readonly role: RelayRole; readonly layer: number; readonly address: string }
   readonly maxSkewMs: number
   readonly now: () => number
   readonly log: Logger
@@ -58,49 +67,85 @@ export class RelayEpochs {
   readonly #inFlight = new Set<Promise<void>>()
   #stopped = false
 
-  constructor (o: RelayEpochsOptions) {
+  constructor(o: RelayEpochsOptions) {
     this.#o = o
-    this.#keys = new MixKeys({ crypto: o.crypto, dataDir: o.dataDir, maxSkewMs: o.maxSkewMs, log: o.log, replay: o.replay })
-    this.#directory = new DirectoryClient({ crypto: o.crypto, authorities: o.authorities, transport: httpTransport(), now: o.now, maxSkewMs: o.maxSkewMs, onRejected: o.onRejected })
-    this.#publisher = new EpochDescriptors({ crypto: o.crypto, keys: this.#keys, authorities: o.authorities, identity: o.identity, self: o.self })
+    this.#keys = new MixKeys({
+      crypto: o.crypto,
+      dataDir: o.dataDir,
+      maxSkewMs: o.maxSkewMs,
+      log: o.log,
+      replay: o.replay
+    })
+    this.#directory = new DirectoryClient({
+      crypto: o.crypto,
+      authorities: o.authorities,
+      transport: httpTransport(),
+      now: o.now,
+      maxSkewMs: o.maxSkewMs,
+      onRejected: o.onRejected
+    })
+    this.#publisher = new EpochDescriptors({
+      crypto: o.crypto,
+      keys: this.#keys,
+      authorities: o.authorities,
+      identity: o.identity,
+      self: o.self
+    })
   }
 
-  get #schedule (): NetworkSchedule { return this.#directory.schedule! }
+  get #schedule(): NetworkSchedule {
+    return this.#directory.schedule!
+  }
 
   /**
    * The schedule, this epoch's descriptor published (so that a new relay makes the next
    * document), and a first valid document; retried every 500 ms until the authorities answer.
    */
-  async firstDocument (stopping: () => boolean): Promise<NetworkDocument | null> {
+  async firstDocument(stopping: () => boolean): Promise<NetworkDocument | null> {
     for (let tries = 0; !stopping(); tries++) {
       const schedule = await this.#directory.fetchSchedule()
-      if (schedule !== null) this.#onRefused(this.#directory.epochNow()!, await this.#publisher.publish(this.#directory.epochNow()!))
+      if (schedule !== null)
+        this.#onRefused(this.#directory.epochNow()!, await this.#publisher.publish(this.#directory.epochNow()!))
       const doc = schedule === null ? null : await this.#directory.refresh()
       if (doc !== null) return doc
-      if (tries % 10 === 0) this.#o.log.warn({ event: 'directory_wait' }, 'waiting for a network document signed by a majority of the directory authorities')
+      if (tries % 10 === 0)
+        this.#o.log.warn(
+          { event: 'directory_wait' },
+          'waiting for a network document signed by a majority of the directory authorities'
+        )
       await new Promise(resolve => setTimeout(resolve, 500))
     }
     return null
   }
 
-  get #refreshMs (): number { return refreshIntervalMs(this.#schedule) }
+  get #refreshMs(): number {
+    return refreshIntervalMs(this.#schedule)
+  }
 
   /** After firstDocument: run the first tick (live keys handed over), then keep ticking. */
-  async start (hooks: EpochHooks): Promise<void> {
+  async start(hooks: EpochHooks): Promise<void> {
     this.#hooks = hooks
     await this.tick()
     this.#next()
   }
 
-  #next (): void {
+  #next(): void {
     if (this.#stopped) return
     this.#timer = setTimeout(() => {
-      this.#running = this.tick().then(() => this.#o.health?.ok('epochs'), e => this.#failed(e)).finally(() => { this.#running = null; this.#next() })
+      this.#running = this.tick()
+        .then(
+          () => this.#o.health?.ok('epochs'),
+          e => this.#failed(e)
+        )
+        .finally(() => {
+          this.#running = null
+          this.#next()
+        })
     }, TICK_MS)
     this.#timer.unref()
   }
 
-  async tick (): Promise<void> {
+  async tick(): Promise<void> {
     const o = this.#o
     const hooks = this.#hooks!
     const s = this.#schedule
@@ -108,7 +153,11 @@ export class RelayEpochs {
     const e = epochAt(s, now)
     // Keys ahead that cannot be written (a full disk) must not hold up the live set's rotation and erasure: reported at the end.
     let ahead: unknown = null
-    try { this.#keys.makeAhead(e) } catch (err) { ahead = err }
+    try {
+      this.#keys.makeAhead(e)
+    } catch (err) {
+      ahead = err
+    }
     await this.#keys.rotate(s, now, hooks.onKeys)
     // Network work runs beside the tick, so that a slow authority never delays a key change.
     if (now >= this.#nextPublish) {
@@ -118,7 +167,17 @@ export class RelayEpochs {
     if (!this.#refreshing && (now >= this.#nextRefresh || this.#doc === null || this.#doc.epoch !== e)) {
       this.#nextRefresh = now + this.#refreshMs
       this.#refreshing = true
-      this.#background(this.#directory.refresh().then(() => {}, () => {}).finally(() => { this.#refreshing = false }))
+      this.#background(
+        this.#directory
+          .refresh()
+          .then(
+            () => {},
+            () => {}
+          )
+          .finally(() => {
+            this.#refreshing = false
+          })
+      )
     }
     const doc = this.#directory.current()
     if (doc !== null && doc !== this.#doc) {
@@ -129,30 +188,31 @@ export class RelayEpochs {
   }
 
   /** Refusals by an authority are what an operator must see (a relay not admitted, or admitted with another layer): logged once per epoch and reason. */
-  #onRefused (epoch: number, refused: string[]): void {
+  #onRefused(epoch: number, refused: string[]): void {
     // Over the authority's rate: try again in a second or two, not an eighth of an epoch later.
-    if (refused.includes('rate_limited')) this.#nextPublish = Math.min(this.#nextPublish, this.#o.now() + 1000 + Math.floor(Math.random() * 1000))
+    if (refused.includes('rate_limited'))
+      this.#nextPublish = Math.min(this.#nextPublish, this.#o.now() + 1000 + Math.floor(Math.random() * 1000))
     for (const reason of new Set(refused)) {
       if (this.#loggedRefusals.has(`${epoch}:${reason}`)) continue
       this.#loggedRefusals.add(`${epoch}:${reason}`)
-      this.#o.log.warn({ event: 'descriptor_refused', reason, epoch }, 'an authority refused this relay\'s descriptor')
+      this.#o.log.warn({ event: 'descriptor_refused', reason, epoch }, "an authority refused this relay's descriptor")
     }
     if (this.#loggedRefusals.size > 64) this.#loggedRefusals.clear()
   }
 
-  #failed (e: unknown): void {
+  #failed(e: unknown): void {
     if (this.#o.health !== undefined) this.#o.health.fail('epochs', e)
     else this.#o.log.error({ err: (e as Error).message }, 'epoch tick failed')
   }
 
   /** Work beside the tick; its failure (a key that cannot be written) is reported, never left unhandled. */
-  #background (work: Promise<void>): void {
+  #background(work: Promise<void>): void {
     const p = work.catch(e => this.#failed(e))
     this.#inFlight.add(p)
     void p.finally(() => this.#inFlight.delete(p))
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     this.#stopped = true
     clearTimeout(this.#timer)
     await this.#running
@@ -164,22 +224,37 @@ interface PublisherOptions {
   readonly crypto: CryptoSuite
   readonly keys: MixKeys
   readonly authorities: readonly AuthorityRef[]
-  readonly identity: { readonly publicKey: Uint8Array, readonly secretKey: Uint8Array }
-  readonly self: { readonly id: string, readonly role: RelayRole, readonly layer: number, readonly address: string }
+  readonly identity: { readonly publicKey: Uint8Array; readonly secretKey: Uint8Array }
+  readonly self: { readonly id: string; readonly role: RelayRole; readonly layer: number; readonly address: string }
 }
 
 /** Publishes the descriptor of an epoch (its keys made first) to each authority until each has taken it. */
 class EpochDescriptors {
   readonly #publisher: DescriptorPublisher
-  constructor (private readonly o: PublisherOptions) { this.#publisher = new DescriptorPublisher(o.authorities) }
+  constructor(private readonly o: PublisherOptions) {
+    this.#publisher = new DescriptorPublisher(o.authorities)
+  }
 
   /** Publish this epoch's descriptor to each authority that has not taken it yet; the reasons of those that refused it. */
-  async publish (epoch: number): Promise<string[]> {
+  async publish(epoch: number): Promise<string[]> {
     const o = this.o
     o.keys.makeAhead(epoch)
-    return await this.#publisher.publish(epoch, () => JSON.stringify(signDescriptor(o.crypto, {
-      version: 1, id: o.self.id, role: o.self.role, layer: o.self.layer, address: o.self.address, identityKey: Buffer.from(o.identity.publicKey).toString('hex'),
-      mixKeys: descriptorEpochs(epoch).map(x => ({ epoch: x, key: o.keys.publicHex(x) }))
-    }, o.identity.secretKey)))
+    return await this.#publisher.publish(epoch, () =>
+      JSON.stringify(
+        signDescriptor(
+          o.crypto,
+          {
+            version: 1,
+            id: o.self.id,
+            role: o.self.role,
+            layer: o.self.layer,
+            address: o.self.address,
+            identityKey: Buffer.from(o.identity.publicKey).toString('hex'),
+            mixKeys: descriptorEpochs(epoch).map(x => ({ epoch: x, key: o.keys.publicHex(x) }))
+          },
+          o.identity.secretKey
+        )
+      )
+    )
   }
 }

@@ -26,15 +26,29 @@
  */
 import { mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { descriptorEpochs, liveKeyEpochs, type CryptoSuite, type NetworkSchedule } from '../../../mix/index.ts'
-import { checkSecretFile, createSecretKey, eraseSecretFile, errorCode, readSecretFile, RelayError, type Logger } from '../../io/index.ts'
+import { type CryptoSuite, descriptorEpochs, liveKeyEpochs, type NetworkSchedule } from '../../../mix/index.ts'
+import {
+  checkSecretFile,
+  createSecretKey,
+  eraseSecretFile,
+  errorCode,
+  type Logger,
+  RelayError,
+  readSecretFile
+} from '../../io/index.ts'
 
 export { replaceKeys, workerKeys } from './worker-keys.ts'
 
-export interface MixKeyPair { readonly publicKey: Buffer, readonly secretKey: Buffer }
+export interface MixKeyPair {
+  readonly publicKey: Buffer
+  readonly secretKey: Buffer
+}
 
 /** A live key as the relay receives it. */
-export interface LiveKey { readonly epoch: number, readonly key: MixKeyPair }
+export interface LiveKey {
+  readonly epoch: number
+  readonly key: MixKeyPair
+}
 
 /**
  * Hands a new live set to the relay: it resolves once the workers hold exactly `live`; the
@@ -69,41 +83,55 @@ export class MixKeys {
   /** The epochs whose keys the workers hold, ascending. */
   #live: number[] = []
 
-  constructor (o: MixKeysOptions) {
+  constructor(o: MixKeysOptions) {
     this.#o = o
     this.#dir = join(o.dataDir, 'keys')
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 })
   }
 
-  file (epoch: number): string { return join(this.#dir, `mix-${epoch}.key`) }
+  file(epoch: number): string {
+    return join(this.#dir, `mix-${epoch}.key`)
+  }
 
   /** Epochs with a key file, ascending. */
-  onDisk (): number[] {
-    return readdirSync(this.#dir).map(f => NAME.exec(f)).filter((m): m is RegExpExecArray => m !== null).map(m => Number(m[1])).sort((a, b) => a - b)
+  onDisk(): number[] {
+    return readdirSync(this.#dir)
+      .map(f => NAME.exec(f))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map(m => Number(m[1]))
+      .sort((a, b) => a - b)
   }
 
   /** The epochs whose keys the workers hold, ascending. */
-  get live (): readonly number[] { return this.#live }
+  get live(): readonly number[] {
+    return this.#live
+  }
 
   /** Make the keys a descriptor published during `epoch` carries (see `ensure`). */
-  makeAhead (epoch: number): void { this.ensure(descriptorEpochs(epoch)) }
+  makeAhead(epoch: number): void {
+    this.ensure(descriptorEpochs(epoch))
+  }
 
   /**
    * Make the key files of `epochs` that do not exist yet, each written atomically and synced, and
    * replace any of the wrong size (see above); a sound key is never replaced. A file that cannot
    * be read is left for `get` to report.
    */
-  ensure (epochs: readonly number[]): void {
+  ensure(epochs: readonly number[]): void {
     for (const e of epochs) {
       if (this.#loaded.has(e)) continue
       const held = checkSecretFile(this.file(e), KEY_BYTES)
       if (held.kind === 'sound' || held.kind === 'unreadable') continue
       this.#make(e, held.kind === 'wrong-size')
-      if (held.kind === 'wrong-size') this.#o.log.warn({ event: 'mix_key_replaced', epoch: e, bytes: held.size }, 'a damaged mix key file (left by an earlier crash) was replaced with a new key')
+      if (held.kind === 'wrong-size')
+        this.#o.log.warn(
+          { event: 'mix_key_replaced', epoch: e, bytes: held.size },
+          'a damaged mix key file (left by an earlier crash) was replaced with a new key'
+        )
     }
   }
 
-  #make (epoch: number, replace: boolean): void {
+  #make(epoch: number, replace: boolean): void {
     try {
       createSecretKey(this.file(epoch), KEY_BYTES, b => this.#o.crypto.randomFill(b), { replace })
     } catch (e) {
@@ -112,14 +140,16 @@ export class MixKeys {
   }
 
   /** The key pair of `epoch`, its file made (or a damaged one replaced) first if need be. */
-  get (epoch: number): MixKeyPair {
+  get(epoch: number): MixKeyPair {
     const hit = this.#loaded.get(epoch)
     if (hit !== undefined) return hit
     this.ensure([epoch])
     const r = readSecretFile(this.file(epoch), KEY_BYTES)
     if (r.kind === 'unreadable') throw r.cause
-    if (r.kind === 'missing') throw RelayError.KEYS_INVALID(`keys/mix-${epoch}.key is missing (removed while the relay runs)`)
-    if (r.kind === 'wrong-size') throw RelayError.KEYS_INVALID(`keys/mix-${epoch}.key must hold exactly ${KEY_BYTES} bytes (it holds ${r.size})`)
+    if (r.kind === 'missing')
+      throw RelayError.KEYS_INVALID(`keys/mix-${epoch}.key is missing (removed while the relay runs)`)
+    if (r.kind === 'wrong-size')
+      throw RelayError.KEYS_INVALID(`keys/mix-${epoch}.key must hold exactly ${KEY_BYTES} bytes (it holds ${r.size})`)
     const publicKey = Buffer.alloc(KEY_BYTES)
     this.#o.crypto.x25519Base(publicKey, r.bytes)
     const k = { publicKey, secretKey: r.bytes }
@@ -127,18 +157,23 @@ export class MixKeys {
     return k
   }
 
-  publicHex (epoch: number): string { return this.get(epoch).publicKey.toString('hex') }
+  publicHex(epoch: number): string {
+    return this.get(epoch).publicKey.toString('hex')
+  }
 
   /**
    * Bring the live set to what `now` calls for, when it changed: hand the new set over, then
    * retire every key before it. Returns the epochs erased. If a step fails, the next call does
    * the whole change again.
    */
-  async rotate (s: NetworkSchedule, now: number, handOver: HandOver): Promise<number[]> {
+  async rotate(s: NetworkSchedule, now: number, handOver: HandOver): Promise<number[]> {
     const live = liveKeyEpochs(s, s.graceMs, this.#o.maxSkewMs, now)
     if (live.join() === this.#live.join()) return []
     const retired = this.#live.filter(x => !live.includes(x))
-    await handOver(live.map(epoch => ({ epoch, key: this.get(epoch) })), retired)
+    await handOver(
+      live.map(epoch => ({ epoch, key: this.get(epoch) })),
+      retired
+    )
     const erased = await this.retire(live[0]!)
     this.#live = live
     return erased
@@ -149,7 +184,7 @@ export class MixKeys {
    * key is zeroed in memory and its file erased. Only once no worker holds them (`rotate`).
    * Returns the epochs erased.
    */
-  async retire (epoch: number): Promise<number[]> {
+  async retire(epoch: number): Promise<number[]> {
     await this.#o.replay?.clearBefore(epoch)
     const erased = this.eraseBefore(epoch)
     if (erased.length > 0) this.#o.log.info({ epochs: erased }, 'mix keys erased')
@@ -157,7 +192,7 @@ export class MixKeys {
   }
 
   /** Zero and erase the keys of every epoch before `epoch`, in memory and on disk; returns the epochs erased. */
-  eraseBefore (epoch: number): number[] {
+  eraseBefore(epoch: number): number[] {
     const gone = [...new Set([...this.onDisk(), ...this.#loaded.keys()])].filter(e => e < epoch)
     for (const e of gone) {
       this.#loaded.get(e)?.secretKey.fill(0)

@@ -22,10 +22,24 @@
 import { existsSync, readFileSync, statfsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { ReplayFilter } from '../../../mix/index.ts'
-import { RelayError } from '../../io/index.ts'
 import type { Health } from '../../io/index.ts'
-import { type BatchOp, commit, type Db, ENC, openDatabase, reopen, sublevel, type Sub, u32, u64 } from '../../io/index.ts'
-import { keyFingerprint, STATE_FILE, StoreStateFile, type StoreStateData } from '../../io/index.ts'
+import {
+  type BatchOp,
+  commit,
+  type Db,
+  ENC,
+  keyFingerprint,
+  openDatabase,
+  RelayError,
+  reopen,
+  STATE_FILE,
+  type StoreStateData,
+  StoreStateFile,
+  type Sub,
+  sublevel,
+  u32,
+  u64
+} from '../../io/index.ts'
 
 const TAG = 32
 const COMMITS = Buffer.from('commits')
@@ -36,12 +50,16 @@ const RECOVER_EVERY_MS = 1000
 
 /** The filter of a key whose replay protection is incomplete: always full, so every packet for the key is refused (`replay_full`). */
 export class RefusingFilter extends ReplayFilter {
-  constructor () { super(1, 1e-3) }
-  override get full (): boolean { return true }
+  constructor() {
+    super(1, 1e-3)
+  }
+  override get full(): boolean {
+    return true
+  }
 }
 
 /** What a database holds: its round counter and its replay tags per epoch. */
-export async function scanDatabase (db: Db): Promise<{ commits: number, counts: Map<number, number> }> {
+export async function scanDatabase(db: Db): Promise<{ commits: number; counts: Map<number, number> }> {
   const c = await db.sublevel<Uint8Array, Uint8Array>('meta', ENC).get(COMMITS)
   const counts = new Map<number, number>()
   for await (const [k, v] of db.sublevel<Uint8Array, Uint8Array>('replay', ENC).iterator()) {
@@ -52,13 +70,19 @@ export async function scanDatabase (db: Db): Promise<{ commits: number, counts: 
 }
 
 /** The epochs that hold fewer tags than `want`: [epoch, found, wanted]. */
-export function shortEpochs (found: Map<number, number>, want: Map<number, number>): Array<[number, number, number]> {
+export function shortEpochs(found: Map<number, number>, want: Map<number, number>): Array<[number, number, number]> {
   return [...want].filter(([e, n]) => (found.get(e) ?? 0) < n).map(([e, n]) => [e, found.get(e) ?? 0, n])
 }
 
-function lossText (short: Array<[number, number, number]>, commits: number, committed: number): string {
+function lossText(short: Array<[number, number, number]>, commits: number, committed: number): string {
   const parts: string[] = []
-  if (short.length > 0) parts.push(short.slice(0, 4).map(([e, f, n]) => `epoch ${e} holds ${f} of the ${n} replay tags committed`).join(', ') + (short.length > 4 ? ', ...' : ''))
+  if (short.length > 0)
+    parts.push(
+      short
+        .slice(0, 4)
+        .map(([e, f, n]) => `epoch ${e} holds ${f} of the ${n} replay tags committed`)
+        .join(', ') + (short.length > 4 ? ', ...' : '')
+    )
   if (commits < committed) parts.push(`it holds ${commits} of the ${committed} mixing rounds committed`)
   return `the database lost committed writes (a truncated or damaged log): ${parts.join('; ')}`
 }
@@ -71,7 +95,7 @@ export class ReplayStore {
   #commits = 0
   readonly #counts = new Map<number, number>()
   /** The epoch and tag count of each op `putRound` made, counted once the op is committed. */
-  readonly #pending = new WeakMap<BatchOp, { epoch: number, n: number }>()
+  readonly #pending = new WeakMap<BatchOp, { epoch: number; n: number }>()
   #state: StoreStateFile | null
   #refused: string[] = []
   /** Live epochs whose key is refused. */
@@ -85,7 +109,7 @@ export class ReplayStore {
   /** The last commit failed. */
   #failed = false
 
-  constructor (db: Db, o: { state?: StoreStateFile | null, health?: Health } = {}) {
+  constructor(db: Db, o: { state?: StoreStateFile | null; health?: Health } = {}) {
     this.db = db
     this.#sub = sublevel(db, 'replay')
     this.#meta = sublevel(db, 'meta')
@@ -97,13 +121,18 @@ export class ReplayStore {
    * Open `<dataDir>/db` and check it against keys/store.state: RELAY_STORE_CORRUPT when the
    * database is missing though the relay has run, or holds fewer rounds or tags than it committed.
    */
-  static async open (dataDir: string, health?: Health): Promise<ReplayStore> {
+  static async open(dataDir: string, health?: Health): Promise<ReplayStore> {
     const statePath = join(dataDir, 'keys', STATE_FILE)
     const read = StoreStateFile.read(statePath)
-    if (read === 'damaged') throw RelayError.STORE_CORRUPT(`keys/${STATE_FILE} is damaged (neither of its copies is sound), so the database cannot be checked`)
+    if (read === 'damaged')
+      throw RelayError.STORE_CORRUPT(
+        `keys/${STATE_FILE} is damaged (neither of its copies is sound), so the database cannot be checked`
+      )
     const location = join(dataDir, 'db')
     if (read !== null && !existsSync(join(location, 'CURRENT'))) {
-      throw RelayError.STORE_CORRUPT(`the database (db/ in the data directory) is missing, but keys/${STATE_FILE} says this relay has run: its replay tags, spool and mailboxes are gone`)
+      throw RelayError.STORE_CORRUPT(
+        `the database (db/ in the data directory) is missing, but keys/${STATE_FILE} says this relay has run: its replay tags, spool and mailboxes are gone`
+      )
     }
     const db = await openDatabase(location, { createIfMissing: read === null })
     const store = new ReplayStore(db, { state: read === null ? null : read.file, health })
@@ -116,13 +145,17 @@ export class ReplayStore {
         if (existsSync(dirname(statePath))) store.#state = StoreStateFile.create(statePath, store.#data())
       } else {
         const short = shortEpochs(found.counts, read.data.counts)
-        if (short.length > 0 || found.commits < read.data.commits) throw RelayError.STORE_CORRUPT(lossText(short, found.commits, read.data.commits))
+        if (short.length > 0 || found.commits < read.data.commits)
+          throw RelayError.STORE_CORRUPT(lossText(short, found.commits, read.data.commits))
         store.#refused = read.data.refused
         // Damaged log records that held no replay tag (only acknowledgements or expiries): nothing
         // a replay could use, but deliveries acknowledged in them may be sent again.
         const log = join(location, 'LOG')
         if (existsSync(log) && /dropping \d+ bytes/.test(readFileSync(log, 'utf8'))) {
-          health?.log.warn({ event: 'store_log_damaged' }, 'LevelDB skipped damaged records of its log while opening; every replay tag committed is there, but acknowledgements in those records are lost and their deliveries may be sent again')
+          health?.log.warn(
+            { event: 'store_log_damaged' },
+            'LevelDB skipped damaged records of its log while opening; every replay tag committed is there, but acknowledgements in those records are lost and their deliveries may be sent again'
+          )
         }
       }
     } catch (e) {
@@ -132,39 +165,57 @@ export class ReplayStore {
     return store
   }
 
-  #data (): StoreStateData {
-    return { commits: this.#commits, counts: new Map([...this.#counts].filter(([e]) => e >= this.#floor)), refused: this.#refused }
+  #data(): StoreStateData {
+    return {
+      commits: this.#commits,
+      counts: new Map([...this.#counts].filter(([e]) => e >= this.#floor)),
+      refused: this.#refused
+    }
   }
 
   /** Record what is committed in keys/store.state; false when that failed (it then says less than the database holds, which is safe). */
-  #saveState (): boolean {
+  #saveState(): boolean {
     if (this.#state === null) return true
-    try { this.#state.write(this.#data()); return true } catch { return false }
+    try {
+      this.#state.write(this.#data())
+      return true
+    } catch {
+      return false
+    }
   }
 
   /** False for an epoch whose key is erased: its tags are no longer written. */
-  keeps (epoch: number): boolean { return epoch >= this.#floor }
+  keeps(epoch: number): boolean {
+    return epoch >= this.#floor
+  }
 
   /**
    * Delete the tags of every epoch before `epoch` and stop writing them. The state file forgets
    * them first; if the database cannot delete them now (a full disk), that is retried after the
    * next commit: key erasure never waits for it (tags mean nothing without their key).
    */
-  async clearBefore (epoch: number): Promise<void> {
+  async clearBefore(epoch: number): Promise<void> {
     this.#floor = Math.max(this.#floor, epoch)
     for (const e of [...this.#refusing]) if (e < this.#floor) this.#refusing.delete(e)
     this.#reportRefusing()
     const gone = [...this.#counts.keys()].filter(e => e < this.#floor)
     for (const e of gone) this.#counts.delete(e)
-    if (gone.length > 0 && !this.#saveState()) { this.#clearPending = true; return }
+    if (gone.length > 0 && !this.#saveState()) {
+      this.#clearPending = true
+      return
+    }
     await this.#clear()
   }
 
   /** A write like any other: not on a nearly full disk, and a failure means the database is opened again before the next write. */
-  async #clear (): Promise<void> {
+  async #clear(): Promise<void> {
     this.#clearPending = true
     if (this.#broken !== null) return
-    try { this.#checkSpace([]) } catch { return }
+    try {
+      this.#checkSpace([])
+    } catch {
+      return
+    }
     try {
       await this.#sub.clear({ lt: u32(this.#floor) })
       this.#clearPending = false
@@ -174,20 +225,26 @@ export class ReplayStore {
   }
 
   /** The record of one round's tags of one epoch (tags: 32 bytes each, at least one). */
-  putRound (epoch: number, tags: readonly Uint8Array[]): BatchOp {
+  putRound(epoch: number, tags: readonly Uint8Array[]): BatchOp {
     const value = Buffer.concat(tags as Uint8Array[], tags.length * TAG)
-    const op: BatchOp = { type: 'put', sublevel: this.#sub, key: Buffer.concat([u32(epoch), value.subarray(0, TAG)]), value }
+    const op: BatchOp = {
+      type: 'put',
+      sublevel: this.#sub,
+      key: Buffer.concat([u32(epoch), value.subarray(0, TAG)]),
+      value
+    }
     this.#pending.set(op, { epoch, n: tags.length })
     return op
   }
 
   /** One op per epoch for the tags of `staged` that still count (epochs not erased). */
-  opsFor (staged: ReadonlyArray<{ readonly tag?: Uint8Array, readonly epoch?: number }>): BatchOp[] {
+  opsFor(staged: ReadonlyArray<{ readonly tag?: Uint8Array; readonly epoch?: number }>): BatchOp[] {
     const byEpoch = new Map<number, Uint8Array[]>()
     for (const s of staged) {
       if (s.tag === undefined || s.epoch === undefined || !this.keeps(s.epoch)) continue
       const l = byEpoch.get(s.epoch)
-      if (l === undefined) byEpoch.set(s.epoch, [s.tag]); else l.push(s.tag)
+      if (l === undefined) byEpoch.set(s.epoch, [s.tag])
+      else l.push(s.tag)
     }
     return [...byEpoch].map(([epoch, tags]) => this.putRound(epoch, tags))
   }
@@ -198,7 +255,7 @@ export class ReplayStore {
    * failed write the database is opened again, at most once a second, before anything else is
    * written. With no ops and nothing to recover, nothing is written.
    */
-  async commit (ops: BatchOp[]): Promise<void> {
+  async commit(ops: BatchOp[]): Promise<void> {
     try {
       await this.#commit(ops)
       this.#failed = false
@@ -208,7 +265,7 @@ export class ReplayStore {
     }
   }
 
-  async #commit (ops: BatchOp[]): Promise<void> {
+  async #commit(ops: BatchOp[]): Promise<void> {
     if (this.#lost !== null) throw RelayError.STORE_CORRUPT(this.#lost)
     if (this.#broken !== null) await this.#recover()
     // An empty round after a failed one still checks the disk, so that it does not report the store well too soon.
@@ -231,7 +288,7 @@ export class ReplayStore {
     if (this.#clearPending) await this.#clear()
   }
 
-  #checkSpace (ops: readonly BatchOp[]): void {
+  #checkSpace(ops: readonly BatchOp[]): void {
     let bytes = 0
     for (const op of ops) bytes += op.key.length + (op.type === 'put' ? op.value.length : 0) + 16
     let free: number
@@ -241,10 +298,11 @@ export class ReplayStore {
     } catch {
       return
     }
-    if (free < bytes + RESERVE_BYTES) throw Object.assign(new Error('the disk that holds the database is full'), { code: 'ENOSPC' })
+    if (free < bytes + RESERVE_BYTES)
+      throw Object.assign(new Error('the disk that holds the database is full'), { code: 'ENOSPC' })
   }
 
-  async #recover (): Promise<void> {
+  async #recover(): Promise<void> {
     const now = Date.now()
     if (now < this.#nextRecover) throw this.#broken
     this.#nextRecover = now + RECOVER_EVERY_MS
@@ -260,7 +318,7 @@ export class ReplayStore {
   }
 
   /** A filter for the key of `epoch`: empty, or refusing when repair found the key's replay protection incomplete. */
-  filterFor (epoch: number, publicKey: Uint8Array, capacity: number, falsePositiveRate: number): ReplayFilter {
+  filterFor(epoch: number, publicKey: Uint8Array, capacity: number, falsePositiveRate: number): ReplayFilter {
     if (!this.#refused.includes(keyFingerprint(publicKey))) return new ReplayFilter(capacity, falsePositiveRate)
     this.#refusing.add(epoch)
     this.#reportRefusing()
@@ -268,28 +326,35 @@ export class ReplayStore {
   }
 
   /** Live epochs whose key is refused. */
-  get refusing (): number[] { return [...this.#refusing].sort((a, b) => a - b) }
+  get refusing(): number[] {
+    return [...this.#refusing].sort((a, b) => a - b)
+  }
 
-  #reportRefusing (): void {
+  #reportRefusing(): void {
     if (this.#refusing.size === 0) this.#health?.ok('replay')
-    else if (!(this.#health?.failing('replay') ?? true)) this.#health?.fail('replay', Object.assign(new Error(), { code: 'REPLAY_INCOMPLETE' }))
+    else if (!(this.#health?.failing('replay') ?? true))
+      this.#health?.fail('replay', Object.assign(new Error(), { code: 'REPLAY_INCOMPLETE' }))
   }
 
   /** Rebuild the filter of one epoch's key; returns how many tags were loaded. */
-  async load (epoch: number, filter: ReplayFilter): Promise<number> {
+  async load(epoch: number, filter: ReplayFilter): Promise<number> {
     if (filter instanceof RefusingFilter) return 0
     let n = 0
     for await (const v of this.#sub.values({ gte: u32(epoch), lt: u32(epoch + 1) })) {
       const b = v as Uint8Array
-      for (let i = 0; i + TAG <= b.length; i += TAG) { filter.add(b.subarray(i, i + TAG)); n++ }
+      for (let i = 0; i + TAG <= b.length; i += TAG) {
+        filter.add(b.subarray(i, i + TAG))
+        n++
+      }
     }
     return n
   }
 
   /** Tags held for one epoch (tests and inspection). */
-  async count (epoch: number): Promise<number> {
+  async count(epoch: number): Promise<number> {
     let n = 0
-    for await (const v of this.#sub.values({ gte: u32(epoch), lt: u32(epoch + 1) })) n += Math.floor((v as Uint8Array).length / TAG)
+    for await (const v of this.#sub.values({ gte: u32(epoch), lt: u32(epoch + 1) }))
+      n += Math.floor((v as Uint8Array).length / TAG)
     return n
   }
 }

@@ -4,7 +4,9 @@
  */
 
 /** What the unwrap pool sends each worker: the live secrets, and the epoch of each, in the same order. */
-export function workerKeys (live: ReadonlyArray<{ readonly epoch: number, readonly key: { readonly secretKey: Uint8Array } }>): { keys: Uint8Array[], epochs: number[] } {
+export function workerKeys(
+  live: ReadonlyArray<{ readonly epoch: number; readonly key: { readonly secretKey: Uint8Array } }>
+): { keys: Uint8Array[]; epochs: number[] } {
   return { keys: live.map(l => l.key.secretKey), epochs: live.map(l => l.epoch) }
 }
 
@@ -13,7 +15,7 @@ export function workerKeys (live: ReadonlyArray<{ readonly epoch: number, readon
  * new set is zeroed, and so are the received arrays once copied (they belong to the message
  * alone), so that a retired key outlives its hand-over nowhere in the worker.
  */
-export function replaceKeys (held: readonly Buffer[], received: readonly Uint8Array[]): Buffer[] {
+export function replaceKeys(held: readonly Buffer[], received: readonly Uint8Array[]): Buffer[] {
   const copies = received.map(k => Buffer.from(k))
   for (const k of received) k.fill(0)
   for (const k of held) if (!copies.some(n => n.equals(k))) k.fill(0)

@@ -13,21 +13,24 @@ export class Notices {
   readonly #log: Logger | undefined
   readonly #everyMs: number
   readonly #now: () => number
-  readonly #last = new Map<string, { at: number, suppressed: number }>()
+  readonly #last = new Map<string, { at: number; suppressed: number }>()
 
-  constructor (log: Logger | undefined, o: { everyMs?: number, now?: () => number } = {}) {
+  constructor(log: Logger | undefined, o: { everyMs?: number; now?: () => number } = {}) {
     this.#log = log
     this.#everyMs = o.everyMs ?? 10_000
     this.#now = o.now ?? Date.now
   }
 
   /** One occurrence of `msg` with these (closed-set) fields; logged unless one was logged within `everyMs`. */
-  note (msg: string, fields: Readonly<Record<string, string>>): void {
+  note(msg: string, fields: Readonly<Record<string, string>>): void {
     if (this.#log === undefined) return
     const key = msg + '\0' + Object.values(fields).join('\0')
     const now = this.#now()
     const s = this.#last.get(key)
-    if (s !== undefined && now - s.at < this.#everyMs) { s.suppressed++; return }
+    if (s !== undefined && now - s.at < this.#everyMs) {
+      s.suppressed++
+      return
+    }
     this.#log.warn({ ...fields, alsoSinceLastLine: s?.suppressed ?? 0 }, msg)
     this.#last.set(key, { at: now, suppressed: 0 })
   }

@@ -25,19 +25,17 @@
  *
  * Remote addresses are used for these counts only: held while the socket is, never logged.
  */
+
+import { readFileSync } from 'node:fs'
 import { createServer as createHttp, type IncomingMessage, type Server } from 'node:http'
 import { createServer as createHttps } from 'node:https'
-import { readFileSync } from 'node:fs'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { WebSocketServer, type WebSocket } from 'ws'
-import { type CryptoSuite, type Geometry, frameBytes } from '../../../mix/index.ts'
-import { RelayError } from '../../io/index.ts'
+import { type WebSocket, WebSocketServer } from 'ws'
+import { type CryptoSuite, frameBytes, type Geometry } from '../../../mix/index.ts'
 import type { Logger } from '../../io/index.ts'
+import { acceptHandshake, addressKey, FrameReader, type Identity, type RawMessage, RelayError } from '../../io/index.ts'
 import type { ConnCloseLabel, ConnLinkLabel, ConnRefusalLabel, RelayMetrics } from '../metrics.ts'
-import { addressKey } from '../../io/index.ts'
-import { FrameReader, type RawMessage } from '../../io/index.ts'
-import { acceptHandshake, type Identity } from '../../io/index.ts'
 import { Notices } from './notices.ts'
 
 export type ConnKind = 'client' | 'relay' | 'ingress'
@@ -47,15 +45,15 @@ export interface Conn {
   /** Authenticated id (relays, ingresses); undefined for clients. */
   readonly peerId: string | undefined
   /** Send a frame unless that would exceed the buffer cap; false means dropped. */
-  send (frame: Buffer): boolean
-  close (code: number, reason: string): void
+  send(frame: Buffer): boolean
+  close(code: number, reason: string): void
   readonly bufferedAmount: number
   /**
    * Stop reading this connection (TCP backpressure) until resume(); the deadlines and the ping
    * check leave a paused connection alone, since the stall is ours. Used for clients only.
    */
-  pause (): void
-  resume (): void
+  pause(): void
+  resume(): void
 }
 
 export interface ListenerOptions {
@@ -64,7 +62,7 @@ export interface ListenerOptions {
   readonly identity: Identity
   readonly host: string
   readonly port: number
-  readonly tls?: { readonly certFile: string, readonly keyFile: string }
+  readonly tls?: { readonly certFile: string; readonly keyFile: string }
   readonly maxConnections: number
   /** Clients (and /client upgrades still in their handshake) per address. */
   readonly maxConnectionsPerIp: number
@@ -143,7 +141,7 @@ export class Listener {
   /** Unauthenticated sockets, oldest first (insertion order). */
   readonly #unauthOrder = new Set<Entry>()
   /** Per address: unauthenticated sockets and client slots. An address leaves the map with its last socket. */
-  readonly #byAddr = new Map<string, { unauth: number, clients: number }>()
+  readonly #byAddr = new Map<string, { unauth: number; clients: number }>()
   /** Authenticated links per relay or ingress id. */
   readonly #peers = new Map<string, Entry[]>()
   /** Client slots taken: /client upgrades from the upgrade on (at most maxConnections - reservedPeerSlots). */
@@ -153,12 +151,15 @@ export class Listener {
   #timer: NodeJS.Timeout | undefined
   #accepting = true
 
-  constructor (o: ListenerOptions) {
+  constructor(o: ListenerOptions) {
     this.#o = o
     this.#maxUnauth = o.maxUnauthenticated ?? defaultMaxUnauthenticated(o.maxConnections)
     this.#maxUnauthPerIp = o.maxUnauthenticatedPerIp ?? 8
     this.#notices = new Notices(o.log)
-    this.#http = o.tls === undefined ? createHttp() : createHttps({ cert: readFileSync(o.tls.certFile), key: readFileSync(o.tls.keyFile) })
+    this.#http =
+      o.tls === undefined
+        ? createHttp()
+        : createHttps({ cert: readFileSync(o.tls.certFile), key: readFileSync(o.tls.keyFile) })
     this.#http.on('connection', (s: Socket) => this.#connection(s))
     this.#http.on('request', (req, res) => {
       const e = this.#entryOf(req.socket)
@@ -166,13 +167,26 @@ export class Listener {
       res.writeHead(426, { connection: 'close' }).end()
     })
     // closeTimeout (ws >= 8.23, not yet in @types/ws): how long a close frame waits for its answer.
-    this.#wss = new WebSocketServer({ noServer: true, maxPayload: frameBytes(o.geometry), perMessageDeflate: false, clientTracking: false, ...{ closeTimeout: CLOSE_TIMEOUT_MS } })
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: frameBytes(o.geometry),
+      perMessageDeflate: false,
+      clientTracking: false,
+      ...{ closeTimeout: CLOSE_TIMEOUT_MS }
+    })
     this.#http.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head))
   }
 
-  async start (): Promise<number> {
+  async start(): Promise<number> {
     await new Promise<void>((resolve, reject) => {
-      this.#http.once('error', (e) => reject(RelayError.LISTEN_FAILED(`cannot listen on the configured port: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, e)))
+      this.#http.once('error', e =>
+        reject(
+          RelayError.LISTEN_FAILED(
+            `cannot listen on the configured port: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+            e
+          )
+        )
+      )
       this.#http.listen(this.#o.port, this.#o.host, () => resolve())
     })
     const tick = Math.min(this.#o.pingIntervalMs, 1000)
@@ -193,40 +207,85 @@ export class Listener {
   }
 
   /** Bytes waiting in send buffers, summed per kind of connection. */
-  bufferedByKind (): Record<ConnKind, number> {
+  bufferedByKind(): Record<ConnKind, number> {
     const out: Record<ConnKind, number> = { client: 0, relay: 0, ingress: 0 }
-    for (const e of this.#entries.values()) if (e.ws !== null && e.kind !== undefined) out[e.kind] += e.ws.bufferedAmount
+    for (const e of this.#entries.values())
+      if (e.ws !== null && e.kind !== undefined) out[e.kind] += e.ws.bufferedAmount
     return out
   }
 
   /** The frame deadline (progress, not state: a busy link completes frames) and the ping check. */
-  #check (e: Entry, now: number, stalled: boolean, ping: boolean): void {
+  #check(e: Entry, now: number, stalled: boolean, ping: boolean): void {
     if (e.state !== 'open' || e.ws === null) return
-    if (e.paused || stalled) { e.partialSince = 0; e.alive = true; return }
+    if (e.paused || stalled) {
+      e.partialSince = 0
+      e.alive = true
+      return
+    }
     if (midFrame(e.ws)) {
-      if (e.partialSince === 0 || e.framesAtPartial !== e.frames) { e.partialSince = now; e.framesAtPartial = e.frames } else if (now - e.partialSince > (this.#o.frameDeadlineMs ?? this.#o.handshakeTimeoutMs)) { this.#close(e, 'frame_deadline'); return }
+      if (e.partialSince === 0 || e.framesAtPartial !== e.frames) {
+        e.partialSince = now
+        e.framesAtPartial = e.frames
+      } else if (now - e.partialSince > (this.#o.frameDeadlineMs ?? this.#o.handshakeTimeoutMs)) {
+        this.#close(e, 'frame_deadline')
+        return
+      }
     } else e.partialSince = 0
     if (ping) {
-      if (!e.alive) { this.#close(e, 'ping_timeout'); return }
+      if (!e.alive) {
+        this.#close(e, 'ping_timeout')
+        return
+      }
       e.alive = false
       e.ws.ping()
     }
   }
 
-  #connection (socket: Socket): void {
+  #connection(socket: Socket): void {
     // A socket reset before this event has no address left: nothing to count it by.
-    if (socket.remoteAddress === undefined) { socket.destroy(); return }
+    if (socket.remoteAddress === undefined) {
+      socket.destroy()
+      return
+    }
     const key = `${socket.remoteAddress}|${socket.remotePort ?? 0}`
-    if (!this.#accepting || this.#entries.has(key)) { socket.destroy(); return }
+    if (!this.#accepting || this.#entries.has(key)) {
+      socket.destroy()
+      return
+    }
     const addr = addressKey(socket.remoteAddress)
     const a = this.#byAddr.get(addr)
-    if ((a?.unauth ?? 0) >= this.#maxUnauthPerIp) { this.#count('address_unauth'); socket.destroy(); return }
+    if ((a?.unauth ?? 0) >= this.#maxUnauthPerIp) {
+      this.#count('address_unauth')
+      socket.destroy()
+      return
+    }
     if (this.#unauthOrder.size >= this.#maxUnauth) {
       const oldest = this.#unauthOrder.values().next().value
-      if (oldest === undefined || Date.now() - oldest.since < EVICT_AFTER_MS) { this.#count('unauthenticated'); socket.destroy(); return }
+      if (oldest === undefined || Date.now() - oldest.since < EVICT_AFTER_MS) {
+        this.#count('unauthenticated')
+        socket.destroy()
+        return
+      }
       this.#close(oldest, 'evicted')
     }
-    const e: Entry = { key, socket, addr, since: Date.now(), state: 'raw', kind: undefined, ws: null, conn: null, peerId: undefined, alive: true, paused: false, frames: 0, partialSince: 0, framesAtPartial: 0, deadline: undefined, closing: null }
+    const e: Entry = {
+      key,
+      socket,
+      addr,
+      since: Date.now(),
+      state: 'raw',
+      kind: undefined,
+      ws: null,
+      conn: null,
+      peerId: undefined,
+      alive: true,
+      paused: false,
+      frames: 0,
+      partialSince: 0,
+      framesAtPartial: 0,
+      deadline: undefined,
+      closing: null
+    }
     this.#entries.set(key, e)
     this.#unauthOrder.add(e)
     this.#addr(addr).unauth++
@@ -236,47 +295,92 @@ export class Listener {
     socket.once('close', () => this.#release(e))
   }
 
-  #upgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const e = this.#entryOf(req.socket)
-    if (e === undefined || e.state !== 'raw' || e.closing !== null) { socket.destroy(); return }
+    if (e === undefined || e.state !== 'raw' || e.closing !== null) {
+      socket.destroy()
+      return
+    }
     const path = (req.url ?? '').split('?')[0]
-    const kind: ConnKind | undefined = path === '/client' ? 'client' : path === '/relay' ? 'relay' : path === '/ingress' ? 'ingress' : undefined
-    if (kind === undefined || !this.#o.kinds.has(kind)) { this.#refuse(e, socket, 404, 'bad_request'); return }
-    if (!this.#accepting) { this.#refuse(e, socket, 503, null); return }
+    const kind: ConnKind | undefined =
+      path === '/client' ? 'client' : path === '/relay' ? 'relay' : path === '/ingress' ? 'ingress' : undefined
+    if (kind === undefined || !this.#o.kinds.has(kind)) {
+      this.#refuse(e, socket, 404, 'bad_request')
+      return
+    }
+    if (!this.#accepting) {
+      this.#refuse(e, socket, 503, null)
+      return
+    }
     const o = this.#o
     if (kind === 'client') {
       const a = this.#addr(e.addr)
-      if (a.clients >= o.maxConnectionsPerIp) { this.#refuse(e, socket, 503, 'address_clients'); return }
-      if (this.#clients >= o.maxConnections - o.reservedPeerSlots) { this.#refuse(e, socket, 503, 'client_slots'); return }
-      if (this.#clients + this.#peersOpen >= o.maxConnections) { this.#refuse(e, socket, 503, 'max_connections'); return }
+      if (a.clients >= o.maxConnectionsPerIp) {
+        this.#refuse(e, socket, 503, 'address_clients')
+        return
+      }
+      if (this.#clients >= o.maxConnections - o.reservedPeerSlots) {
+        this.#refuse(e, socket, 503, 'client_slots')
+        return
+      }
+      if (this.#clients + this.#peersOpen >= o.maxConnections) {
+        this.#refuse(e, socket, 503, 'max_connections')
+        return
+      }
       this.#clients++
       a.clients++
-    } else if (this.#clients + this.#peersOpen >= o.maxConnections) { this.#refuse(e, socket, 503, 'max_connections'); return }
+    } else if (this.#clients + this.#peersOpen >= o.maxConnections) {
+      this.#refuse(e, socket, 503, 'max_connections')
+      return
+    }
     e.state = 'handshake'
     e.kind = kind
-    this.#wss.handleUpgrade(req, socket, head, (ws) => { void this.#accept(e, ws) })
+    this.#wss.handleUpgrade(req, socket, head, ws => {
+      void this.#accept(e, ws)
+    })
   }
 
-  async #accept (e: Entry, ws: WebSocket): Promise<void> {
+  async #accept(e: Entry, ws: WebSocket): Promise<void> {
     const kind = e.kind!
     e.ws = ws
-    if (e.closing !== null) { ws.terminate(); return }
+    if (e.closing !== null) {
+      ws.terminate()
+      return
+    }
     const reader = new FrameReader(ws, { onOverflow: () => this.#close(e, 'handshake_failed') })
-    ws.on('message', () => { e.frames++; e.alive = true })
-    ws.on('pong', () => { e.alive = true })
+    ws.on('message', () => {
+      e.frames++
+      e.alive = true
+    })
+    ws.on('pong', () => {
+      e.alive = true
+    })
     ws.on('error', (err: Error & { code?: string }) => {
       this.#close(e, err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'too_large' : 'protocol_error')
     })
-    ws.once('close', () => { if (e.conn !== null) this.#o.onClose(e.conn) })
+    ws.once('close', () => {
+      if (e.conn !== null) this.#o.onClose(e.conn)
+    })
     const o = this.#o
     const left = Math.max(1, e.since + o.handshakeTimeoutMs - Date.now())
-    const peerId = await acceptHandshake(kind === 'client'
-      ? { role: kind, geometry: o.geometry }
-      : { role: kind, crypto: o.crypto, geometry: o.geometry, identity: o.identity, keyOf: id => o.keyOf(kind, id) }, ws, reader, left)
+    const peerId = await acceptHandshake(
+      kind === 'client'
+        ? { role: kind, geometry: o.geometry }
+        : { role: kind, crypto: o.crypto, geometry: o.geometry, identity: o.identity, keyOf: id => o.keyOf(kind, id) },
+      ws,
+      reader,
+      left
+    )
     if (e.closing !== null) return
-    if (peerId === null) { this.#close(e, 'handshake_failed'); return }
+    if (peerId === null) {
+      this.#close(e, 'handshake_failed')
+      return
+    }
     if (ws.readyState !== ws.OPEN) return
-    if (kind !== 'client' && this.#clients + this.#peersOpen >= o.maxConnections) { this.#close(e, 'max_connections'); return }
+    if (kind !== 'client' && this.#clients + this.#peersOpen >= o.maxConnections) {
+      this.#close(e, 'max_connections')
+      return
+    }
     clearTimeout(e.deadline)
     this.#leaveUnauth(e)
     e.state = 'open'
@@ -292,25 +396,43 @@ export class Listener {
     const conn: Conn = {
       kind,
       peerId,
-      send: (frame) => {
+      send: frame => {
         if (ws.readyState !== ws.OPEN || ws.bufferedAmount + frame.length > max) return false
         ws.send(frame, { binary: true })
         return true
       },
-      close: (code, reason) => { ws.close(code, reason) },
-      get bufferedAmount () { return ws.bufferedAmount },
-      pause: () => { if (!e.paused && ws.readyState === ws.OPEN) { e.paused = true; ws.pause() } },
-      resume: () => { if (e.paused) { e.paused = false; e.partialSince = 0; e.alive = true; ws.resume() } }
+      close: (code, reason) => {
+        ws.close(code, reason)
+      },
+      get bufferedAmount() {
+        return ws.bufferedAmount
+      },
+      pause: () => {
+        if (!e.paused && ws.readyState === ws.OPEN) {
+          e.paused = true
+          ws.pause()
+        }
+      },
+      resume: () => {
+        if (e.paused) {
+          e.paused = false
+          e.partialSince = 0
+          e.alive = true
+          ws.resume()
+        }
+      }
     }
     e.conn = conn
     o.onOpen(conn)
-    reader.setHandler((m) => o.onMessage(conn, m))
+    reader.setHandler(m => o.onMessage(conn, m))
   }
 
   /** Stop accepting new connections (first step of a graceful shutdown). */
-  stopAccepting (): void { this.#accepting = false }
+  stopAccepting(): void {
+    this.#accepting = false
+  }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     this.#accepting = false
     if (this.#timer !== undefined) clearInterval(this.#timer)
     for (const e of this.#entries.values()) {
@@ -320,26 +442,43 @@ export class Listener {
       else e.socket.destroy()
     }
     await new Promise<void>(resolve => {
-      const t = setTimeout(() => { for (const e of this.#entries.values()) { e.ws?.terminate(); e.socket.destroy() } resolve() }, 1000)
-      const check = (): void => { if (this.#entries.size === 0) { clearTimeout(t); resolve() } else setTimeout(check, 10) }
+      const t = setTimeout(() => {
+        for (const e of this.#entries.values()) {
+          e.ws?.terminate()
+          e.socket.destroy()
+        }
+        resolve()
+      }, 1000)
+      const check = (): void => {
+        if (this.#entries.size === 0) {
+          clearTimeout(t)
+          resolve()
+        } else setTimeout(check, 10)
+      }
       check()
     })
     this.#wss.close()
-    await new Promise<void>(resolve => { this.#http.close(() => resolve()); this.#http.closeAllConnections() })
+    await new Promise<void>(resolve => {
+      this.#http.close(() => resolve())
+      this.#http.closeAllConnections()
+    })
   }
 
-  #entryOf (s: Duplex): Entry | undefined {
+  #entryOf(s: Duplex): Entry | undefined {
     const sock = s as Socket
     return this.#entries.get(`${sock.remoteAddress ?? ''}|${sock.remotePort ?? 0}`)
   }
 
-  #addr (addr: string): { unauth: number, clients: number } {
+  #addr(addr: string): { unauth: number; clients: number } {
     let a = this.#byAddr.get(addr)
-    if (a === undefined) { a = { unauth: 0, clients: 0 }; this.#byAddr.set(addr, a) }
+    if (a === undefined) {
+      a = { unauth: 0, clients: 0 }
+      this.#byAddr.set(addr, a)
+    }
     return a
   }
 
-  #leaveUnauth (e: Entry): void {
+  #leaveUnauth(e: Entry): void {
     if (!this.#unauthOrder.delete(e)) return
     const a = this.#byAddr.get(e.addr)
     if (a !== undefined) a.unauth--
@@ -347,11 +486,14 @@ export class Listener {
   }
 
   /** The socket closed, for whatever reason: give back everything it held. */
-  #release (e: Entry): void {
+  #release(e: Entry): void {
     clearTimeout(e.deadline)
     this.#entries.delete(e.key)
     this.#leaveUnauth(e)
-    if (e.kind === 'client' && e.state !== 'raw') { this.#clients--; this.#addr(e.addr).clients-- }
+    if (e.kind === 'client' && e.state !== 'raw') {
+      this.#clients--
+      this.#addr(e.addr).clients--
+    }
     if (e.state === 'open' && e.peerId !== undefined) {
       this.#peersOpen--
       const links = this.#peers.get(e.peerId)
@@ -364,53 +506,66 @@ export class Listener {
   }
 
   /** The handshake deadline: a socket still not authenticated (or refused and still there) goes. */
-  #expire (e: Entry): void {
-    if (e.closing === null) { this.#close(e, 'handshake_timeout'); return }
+  #expire(e: Entry): void {
+    if (e.closing === null) {
+      this.#close(e, 'handshake_timeout')
+      return
+    }
     e.ws?.terminate()
     e.socket.destroy()
   }
 
   /** Answer an upgrade with an HTTP refusal; the socket is destroyed once the answer is written, or at its deadline. */
-  #refuse (e: Entry, socket: Duplex, status: 404 | 503, reason: ConnRefusalLabel | null): void {
+  #refuse(e: Entry, socket: Duplex, status: 404 | 503, reason: ConnRefusalLabel | null): void {
     if (reason !== null) this.#refused(e, reason)
     else e.closing = 'refused'
-    socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Service Unavailable'}\r\nconnection: close\r\n\r\n`)
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Service Unavailable'}\r\nconnection: close\r\n\r\n`
+    )
     clearTimeout(e.deadline)
     e.deadline = setTimeout(() => socket.destroy(), Math.min(CLOSE_TIMEOUT_MS, this.#o.handshakeTimeoutMs))
     e.deadline.unref()
   }
 
-  #refused (e: Entry, reason: ConnRefusalLabel): void {
+  #refused(e: Entry, reason: ConnRefusalLabel): void {
     e.closing = 'refused'
     this.#count(reason)
   }
 
-  #count (reason: ConnRefusalLabel): void {
+  #count(reason: ConnRefusalLabel): void {
     this.#o.metrics?.connectionsRefused.inc({ reason })
     this.#notices.note('connections refused', { reason })
   }
 
   /** Give up on a socket: counted once by reason, then terminated (a close frame first where it helps a peer see why). */
-  #close (e: Entry, reason: ConnCloseLabel): void {
+  #close(e: Entry, reason: ConnCloseLabel): void {
     if (e.closing !== null) return
     e.closing = reason
     const link: ConnLinkLabel = e.kind === undefined ? 'unknown' : e.kind === 'relay' ? 'peer' : e.kind
     this.#o.metrics?.connectionsClosed.inc({ link, reason })
     this.#notices.note('connection closed', { link, reason })
     this.#leaveUnauth(e)
-    if ((reason === 'handshake_timeout' || reason === 'handshake_failed') && e.kind !== undefined) this.#o.onHandshakeFailed?.(e.kind)
+    if ((reason === 'handshake_timeout' || reason === 'handshake_failed') && e.kind !== undefined)
+      this.#o.onHandshakeFailed?.(e.kind)
     const ws = e.ws
-    if (ws === null) { e.socket.destroy(); return }
+    if (ws === null) {
+      e.socket.destroy()
+      return
+    }
     // ws answered a bad frame with its close frame (1009, 1002, 1007) and ends the socket itself,
     // waiting at most CLOSE_TIMEOUT_MS for the peer: the peer sees why.
     if (reason === 'too_large' || reason === 'protocol_error') return
-    if (ws.readyState === ws.OPEN && (reason === 'handshake_failed' || reason === 'handshake_timeout' || reason === 'max_connections')) ws.close(1008, 'handshake failed')
+    if (
+      ws.readyState === ws.OPEN &&
+      (reason === 'handshake_failed' || reason === 'handshake_timeout' || reason === 'max_connections')
+    )
+      ws.close(1008, 'handshake failed')
     ws.terminate()
   }
 }
 
 /** The unauthenticated pool when the config does not set it: a quarter of the slots, 8 to 128. */
-export function defaultMaxUnauthenticated (maxConnections: number): number {
+export function defaultMaxUnauthenticated(maxConnections: number): number {
   return Math.min(128, Math.max(8, Math.floor(maxConnections / 4)))
 }
 
@@ -419,8 +574,9 @@ export function defaultMaxUnauthenticated (maxConnections: number): number {
  * payload incomplete). Reads ws 8 internals (`_receiver._state`, `_bufferedBytes`, `_fragments`);
  * test/daemon/relay/mid-frame.test.ts fails if an upgrade of ws changes them.
  */
-export function midFrame (ws: WebSocket): boolean {
-  const r = (ws as unknown as { _receiver?: { _state?: number, _bufferedBytes?: number, _fragments?: unknown[] } })._receiver
+export function midFrame(ws: WebSocket): boolean {
+  const r = (ws as unknown as { _receiver?: { _state?: number; _bufferedBytes?: number; _fragments?: unknown[] } })
+    ._receiver
   if (r === undefined) return false
   return (r._bufferedBytes ?? 0) > 0 || (r._state ?? 0) !== 0 || (r._fragments?.length ?? 0) > 0
 }

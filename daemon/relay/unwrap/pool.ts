@@ -26,8 +26,8 @@ import { Worker } from 'node:worker_threads'
 import type { Geometry } from '../../../mix/index.ts'
 import { projectRoot } from '../../io/index.ts'
 import type { RelayMetrics } from '../metrics.ts'
-import type { WorkerReply, WorkerResult } from './protocol.ts'
 import { drop } from '../router.ts'
+import type { WorkerReply, WorkerResult } from './protocol.ts'
 
 export interface Unwrapped<C> {
   readonly ctx: C
@@ -38,7 +38,10 @@ export interface Unwrapped<C> {
 }
 
 /** Where packets come from: a connection; pause() and resume() are used for client sources. */
-export interface Source { pause?: () => void, resume?: () => void }
+export interface Source {
+  pause?: () => void
+  resume?: () => void
+}
 export type Lane = 'peer' | 'client'
 
 const MAX_BATCH = 64
@@ -57,20 +60,27 @@ const NO_SOURCE: Source = {}
  * per worker than loading TypeScript through tsx in every thread), else the tsx entry.
  */
 const BUNDLE = pathToFileURL(join(projectRoot(import.meta.url), 'dist', 'unwrap-worker.mjs'))
-export const WORKER_URL: URL = existsSync(fileURLToPath(BUNDLE)) ? BUNDLE : new URL('./worker-entry.mjs', import.meta.url)
+export const WORKER_URL: URL = existsSync(fileURLToPath(BUNDLE))
+  ? BUNDLE
+  : new URL('./worker-entry.mjs', import.meta.url)
 
 /** One source's queue: FIFO from `head`; at most maxQueued (any source) or maxQueuedPerClient (client sources) packets. */
 interface Flow<C> {
   readonly source: Source
   readonly lane: Lane
-  items: Array<{ packet: Buffer, ctx: C }>
+  items: Array<{ packet: Buffer; ctx: C }>
   head: number
   deficit: number
   paused: boolean
 }
 
 /** A lane's sources with packets waiting, in round-robin order (at most one per connection). */
-interface LaneState<C> { ring: Array<Flow<C>>, pos: number, granted: boolean, queued: number }
+interface LaneState<C> {
+  ring: Array<Flow<C>>
+  pos: number
+  granted: boolean
+  queued: number
+}
 
 export class UnwrapPool<C> {
   readonly #workers: Worker[] = []
@@ -81,7 +91,10 @@ export class UnwrapPool<C> {
   readonly #metrics: RelayMetrics | undefined
   /** Sources with packets waiting (a source leaves with its last packet): at most one per connection. */
   readonly #flows = new Map<Source, Flow<C>>()
-  readonly #lanes: Record<Lane, LaneState<C>> = { peer: { ring: [], pos: 0, granted: false, queued: 0 }, client: { ring: [], pos: 0, granted: false, queued: 0 } }
+  readonly #lanes: Record<Lane, LaneState<C>> = {
+    peer: { ring: [], pos: 0, granted: false, queued: 0 },
+    client: { ring: [], pos: 0, granted: false, queued: 0 }
+  }
   #queued = 0
   #inFlight = 0
   #batchesOut = 0
@@ -89,47 +102,79 @@ export class UnwrapPool<C> {
   #seq = 0
   #scheduled = false
   /** Batches and cover requests handed to the workers: at most IN_FLIGHT_BATCHES per worker, plus cover requests (one per neighbour refill). */
-  readonly #pending = new Map<number, { ctx: C[], resolve?: (b: Buffer) => void }>()
+  readonly #pending = new Map<number, { ctx: C[]; resolve?: (b: Buffer) => void }>()
 
-  constructor (o: { workers: number, geometry: Geometry, maxQueued: number, maxQueuedPerClient?: number, metrics?: RelayMetrics, onResults: (r: Array<Unwrapped<C>>) => void }) {
+  constructor(o: {
+    workers: number
+    geometry: Geometry
+    maxQueued: number
+    maxQueuedPerClient?: number
+    metrics?: RelayMetrics
+    onResults: (r: Array<Unwrapped<C>>) => void
+  }) {
     this.#g = o.geometry
     this.#onResults = o.onResults
     this.#maxQueued = o.maxQueued
     this.#perClient = Math.max(4, Math.min(o.maxQueuedPerClient ?? 256, o.maxQueued))
     this.#metrics = o.metrics
-    if (o.metrics !== undefined) o.metrics.unwrapQueued = () => ({ client: this.#lanes.client.queued, peer: this.#lanes.peer.queued })
+    if (o.metrics !== undefined)
+      o.metrics.unwrapQueued = () => ({ client: this.#lanes.client.queued, peer: this.#lanes.peer.queued })
     for (let i = 0; i < o.workers; i++) {
       const w = new Worker(WORKER_URL)
       w.on('message', (m: WorkerReply) => this.#reply(m))
-      w.on('error', (e) => { throw e })
+      w.on('error', e => {
+        throw e
+      })
       this.#workers.push(w)
     }
   }
 
-  async init (o: { binding: string, keys: Uint8Array[], epochs: number[], maxDelayMs: number }): Promise<void> {
-    await Promise.all(this.#workers.map(async w => {
-      await new Promise<void>((resolve) => {
-        const f = (m: WorkerReply): void => { if (m.type === 'ready') { w.off('message', f); resolve() } }
-        w.on('message', f)
-        w.postMessage({ type: 'init', binding: o.binding, hops: this.#g.hops, userPayloadBytes: this.#g.userPayloadBytes, keys: o.keys, epochs: o.epochs, maxDelayMs: o.maxDelayMs })
+  async init(o: { binding: string; keys: Uint8Array[]; epochs: number[]; maxDelayMs: number }): Promise<void> {
+    await Promise.all(
+      this.#workers.map(async w => {
+        await new Promise<void>(resolve => {
+          const f = (m: WorkerReply): void => {
+            if (m.type === 'ready') {
+              w.off('message', f)
+              resolve()
+            }
+          }
+          w.on('message', f)
+          w.postMessage({
+            type: 'init',
+            binding: o.binding,
+            hops: this.#g.hops,
+            userPayloadBytes: this.#g.userPayloadBytes,
+            keys: o.keys,
+            epochs: o.epochs,
+            maxDelayMs: o.maxDelayMs
+          })
+        })
       })
-    }))
+    )
   }
 
   /** Replace the mix keys in every worker; batches sent after this call use the new set. */
-  setKeys (keys: Uint8Array[], epochs: number[]): void {
+  setKeys(keys: Uint8Array[], epochs: number[]): void {
     for (const w of this.#workers) w.postMessage({ type: 'keys', keys, epochs })
   }
 
   /** Packets waiting or in the workers. */
-  get backlog (): number { return this.#queued + this.#inFlight }
+  get backlog(): number {
+    return this.#queued + this.#inFlight
+  }
   /** Packets waiting, per lane. */
-  queued (lane: Lane): number { return this.#lanes[lane].queued }
+  queued(lane: Lane): number {
+    return this.#lanes[lane].queued
+  }
   /** Packets waiting from one source. */
-  queuedFrom (source: Source): number { const f = this.#flows.get(source); return f === undefined ? 0 : f.items.length - f.head }
+  queuedFrom(source: Source): number {
+    const f = this.#flows.get(source)
+    return f === undefined ? 0 : f.items.length - f.head
+  }
 
   /** Queue one packet from `source`; false when it is refused (the caller counts queue_full). */
-  submit (packet: Buffer, ctx: C, source: Source = NO_SOURCE, lane: Lane = 'peer'): boolean {
+  submit(packet: Buffer, ctx: C, source: Source = NO_SOURCE, lane: Lane = 'peer'): boolean {
     let f = this.#flows.get(source)
     const mine = f === undefined ? 0 : f.items.length - f.head
     if (lane === 'client' && mine >= this.#perClient) return false
@@ -142,8 +187,14 @@ export class UnwrapPool<C> {
     f.items.push({ packet, ctx })
     this.#queued++
     this.#lanes[f.lane].queued++
-    if (f.lane === 'client' && !f.paused && mine + 1 >= (this.#perClient * 3) >> 2 && f.source.pause !== undefined) { f.paused = true; f.source.pause() }
-    if (!this.#scheduled) { this.#scheduled = true; setImmediate(() => this.#flush()) }
+    if (f.lane === 'client' && !f.paused && mine + 1 >= (this.#perClient * 3) >> 2 && f.source.pause !== undefined) {
+      f.paused = true
+      f.source.pause()
+    }
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      setImmediate(() => this.#flush())
+    }
     return true
   }
 
@@ -152,7 +203,7 @@ export class UnwrapPool<C> {
    * other lane holds packets, split among the lane's sources) pushes out the newest packet of the
    * longest queue: in the other lane if that lane holds more than its half, else in its own.
    */
-  #makeRoom (lane: Lane, mine: number, newSource: boolean): boolean {
+  #makeRoom(lane: Lane, mine: number, newSource: boolean): boolean {
     const own = this.#lanes[lane]
     const other = this.#lanes[lane === 'peer' ? 'client' : 'peer']
     const half = this.#maxQueued / 2
@@ -161,7 +212,13 @@ export class UnwrapPool<C> {
     const from = other.queued > half ? other.ring : own.ring
     let victim: Flow<C> | undefined
     let most = from === own.ring ? mine + 1 : 0
-    for (const f of from) { const n = f.items.length - f.head; if (n > most) { most = n; victim = f } }
+    for (const f of from) {
+      const n = f.items.length - f.head
+      if (n > most) {
+        most = n
+        victim = f
+      }
+    }
     if (victim === undefined) return false
     victim.items.pop()
     this.#queued--
@@ -172,24 +229,43 @@ export class UnwrapPool<C> {
   }
 
   /** Move up to `max` packets of `lane` into `out`, deficit round robin. */
-  #take (lane: LaneState<C>, out: Array<{ packet: Buffer, ctx: C }>, max: number): void {
+  #take(lane: LaneState<C>, out: Array<{ packet: Buffer; ctx: C }>, max: number): void {
     while (out.length < max && lane.ring.length > 0) {
       if (lane.pos >= lane.ring.length) lane.pos = 0
       const f = lane.ring[lane.pos]!
-      if (!lane.granted) { f.deficit += QUANTUM; lane.granted = true }
+      if (!lane.granted) {
+        f.deficit += QUANTUM
+        lane.granted = true
+      }
       let n = 0
-      while (out.length < max && f.deficit > 0 && f.head < f.items.length) { out.push(f.items[f.head++]!); f.deficit--; n++ }
+      while (out.length < max && f.deficit > 0 && f.head < f.items.length) {
+        out.push(f.items[f.head++]!)
+        f.deficit--
+        n++
+      }
       this.#queued -= n
       lane.queued -= n
-      if (f.head === f.items.length) { this.#remove(f); continue }
-      if (f.head > 1024 && f.head * 2 > f.items.length) { f.items = f.items.slice(f.head); f.head = 0 }
-      if (f.paused && f.items.length - f.head <= this.#perClient >> 2) { f.paused = false; f.source.resume?.() }
-      if (f.deficit <= 0) { lane.pos++; lane.granted = false }
+      if (f.head === f.items.length) {
+        this.#remove(f)
+        continue
+      }
+      if (f.head > 1024 && f.head * 2 > f.items.length) {
+        f.items = f.items.slice(f.head)
+        f.head = 0
+      }
+      if (f.paused && f.items.length - f.head <= this.#perClient >> 2) {
+        f.paused = false
+        f.source.resume?.()
+      }
+      if (f.deficit <= 0) {
+        lane.pos++
+        lane.granted = false
+      }
     }
   }
 
   /** A source with nothing left waiting leaves its lane (and is resumed if it was paused). */
-  #remove (f: Flow<C>): void {
+  #remove(f: Flow<C>): void {
     const lane = this.#lanes[f.lane]
     const i = lane.ring.indexOf(f)
     if (i >= 0) {
@@ -199,15 +275,18 @@ export class UnwrapPool<C> {
     }
     this.#flows.delete(f.source)
     f.deficit = 0
-    if (f.paused) { f.paused = false; f.source.resume?.() }
+    if (f.paused) {
+      f.paused = false
+      f.source.resume?.()
+    }
   }
 
-  #flush (): void {
+  #flush(): void {
     this.#scheduled = false
     const P = this.#g.packetBytes
     const { peer, client } = this.#lanes
     while (this.#queued > 0 && this.#batchesOut < this.#workers.length * IN_FLIGHT_BATCHES) {
-      const batch: Array<{ packet: Buffer, ctx: C }> = []
+      const batch: Array<{ packet: Buffer; ctx: C }> = []
       // Half for each lane when both wait; whatever one leaves, the other may take.
       this.#take(peer, batch, MAX_BATCH >> 1)
       this.#take(client, batch, MAX_BATCH)
@@ -225,30 +304,46 @@ export class UnwrapPool<C> {
   }
 
   /** Build `count` one-hop cover packets to a neighbour, off the main thread. */
-  async cover (count: number, neighborId: string, neighborKey: string): Promise<Buffer> {
+  async cover(count: number, neighborId: string, neighborKey: string): Promise<Buffer> {
     const id = ++this.#seq
     return await new Promise<Buffer>(resolve => {
       this.#pending.set(id, { ctx: [], resolve })
-      this.#workers[this.#next++ % this.#workers.length]!.postMessage({ type: 'cover', id, count, neighborId, neighborKey })
+      this.#workers[this.#next++ % this.#workers.length]!.postMessage({
+        type: 'cover',
+        id,
+        count,
+        neighborId,
+        neighborKey
+      })
     })
   }
 
-  #reply (m: WorkerReply): void {
+  #reply(m: WorkerReply): void {
     if (m.type === 'ready') return
     const p = this.#pending.get(m.id)
     if (p === undefined) return
     this.#pending.delete(m.id)
-    if (m.type === 'cover') { p.resolve?.(Buffer.from(m.out)); return }
+    if (m.type === 'cover') {
+      p.resolve?.(Buffer.from(m.out))
+      return
+    }
     this.#inFlight -= m.results.length
     this.#batchesOut--
     if (this.#queued > 0) this.#flush()
     const out = Buffer.from(m.out)
     const tags = Buffer.from(m.tags)
     const P = this.#g.packetBytes
-    this.#onResults(m.results.map((result, i) => ({ ctx: p.ctx[i]!, result, bytes: out.subarray(i * P, (i + 1) * P), tag: tags.subarray(i * 32, (i + 1) * 32) })))
+    this.#onResults(
+      m.results.map((result, i) => ({
+        ctx: p.ctx[i]!,
+        result,
+        bytes: out.subarray(i * P, (i + 1) * P),
+        tag: tags.subarray(i * 32, (i + 1) * 32)
+      }))
+    )
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await Promise.all(this.#workers.map(async w => await w.terminate()))
   }
 }

@@ -3,7 +3,7 @@
  * does I/O. Messages are batches with one transferred ArrayBuffer each way.
  */
 import { parentPort } from 'node:worker_threads'
-import { loadCrypto, makeGeometry, Sphinx, systemRng, type BindingName, type Rng } from '../../../mix/index.ts'
+import { type BindingName, loadCrypto, makeGeometry, type Rng, Sphinx, systemRng } from '../../../mix/index.ts'
 import { replaceKeys } from '../keys/worker-keys.ts'
 import type { WorkerRequest, WorkerResult } from './protocol.ts'
 
@@ -21,7 +21,7 @@ port.on('message', (m: WorkerRequest) => {
   void handle(m)
 })
 
-async function handle (m: WorkerRequest): Promise<void> {
+async function handle(m: WorkerRequest): Promise<void> {
   if (m.type === 'init') {
     const c = await loadCrypto(m.binding as BindingName)
     sphinx = new Sphinx(c, makeGeometry({ hops: m.hops, userPayloadBytes: m.userPayloadBytes }))
@@ -46,7 +46,10 @@ async function handle (m: WorkerRequest): Promise<void> {
     const results: WorkerResult[] = []
     for (let i = 0; i < m.count; i++) {
       const r = s.unwrap(input.subarray(i * P, (i + 1) * P), { keys, maxDelayMs })
-      if (r.type === 'drop') { results.push({ kind: 'drop', reason: r.reason, detail: r.detail }); continue }
+      if (r.type === 'drop') {
+        results.push({ kind: 'drop', reason: r.reason, detail: r.detail })
+        continue
+      }
       r.replayTag.copy(tags, i * 32)
       const epoch = epochs[r.keyIndex]!
       switch (r.type) {
@@ -60,20 +63,39 @@ async function handle (m: WorkerRequest): Promise<void> {
           break
         case 'surb_reply':
           r.body.copy(out, i * P)
-          results.push({ kind: 'surb_reply', recipient: r.recipient.toString('hex'), surbId: r.surbId.toString('hex'), epoch })
+          results.push({
+            kind: 'surb_reply',
+            recipient: r.recipient.toString('hex'),
+            surbId: r.surbId.toString('hex'),
+            epoch
+          })
           break
-        default: { const unknown: never = r; throw new Error(`unwrap result ${String(unknown)}`) }
+        default: {
+          const unknown: never = r
+          throw new Error(`unwrap result ${String(unknown)}`)
+        }
       }
     }
-    port!.postMessage({ type: 'batch', id: m.id, results, out: out.buffer, tags: tags.buffer }, [out.buffer, tags.buffer])
+    port!.postMessage({ type: 'batch', id: m.id, results, out: out.buffer, tags: tags.buffer }, [
+      out.buffer,
+      tags.buffer
+    ])
     return
   }
   if (m.type === 'cover') {
     // One-hop packets to a neighbour whose final command names the all-zero recipient: the
     // neighbour unwraps them like any packet and discards them as cover.
     const out = Buffer.alloc(m.count * P)
-    const hop = { id: Buffer.from(m.neighborId, 'hex'), publicKey: Buffer.from(m.neighborKey, 'hex'), commands: [{ type: 'node_delay' as const, delayMs: 0 }, { type: 'recipient' as const, id: ZERO32 }] }
-    for (let i = 0; i < m.count; i++) s.createPacket([hop], rng!.bytes(s.geometry.userPayloadBytes), rng!).copy(out, i * P)
+    const hop = {
+      id: Buffer.from(m.neighborId, 'hex'),
+      publicKey: Buffer.from(m.neighborKey, 'hex'),
+      commands: [
+        { type: 'node_delay' as const, delayMs: 0 },
+        { type: 'recipient' as const, id: ZERO32 }
+      ]
+    }
+    for (let i = 0; i < m.count; i++)
+      s.createPacket([hop], rng!.bytes(s.geometry.userPayloadBytes), rng!).copy(out, i * P)
     port!.postMessage({ type: 'cover', id: m.id, out: out.buffer }, [out.buffer])
   }
 }

@@ -10,7 +10,7 @@
  * (`role: 'ingress'`) logs the canary fields once, as it is made, through its own destination.
  */
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -21,7 +21,7 @@ import { pino } from 'pino'
 import { createLogger } from '../../../daemon/index.ts'
 import { loadCrypto } from '../../../mix/index.ts'
 import { SEALMIX } from '../../helpers/bundle.ts'
-import { createTestnet, PROJECT, waitFor, type Testnet } from '../../helpers/testnet.ts'
+import { createTestnet, PROJECT, type Testnet, waitFor } from '../../helpers/testnet.ts'
 
 const USER = `@canary${randomBytes(6).toString('hex')}:example.org`
 const KEY = randomBytes(32).toString('hex')
@@ -77,9 +77,15 @@ register(new URL('./hooks.mjs', import.meta.url))
 `
 
 /** A process with the probe; resolves with its stdout and stderr once `done(stdout)` holds or it exits. */
-async function run (args: readonly string[], done: (out: string) => boolean, probeDir: string): Promise<{ out: string, err: string, proc: ChildProcess }> {
+async function run(
+  args: readonly string[],
+  done: (out: string) => boolean,
+  probeDir: string
+): Promise<{ out: string; err: string; proc: ChildProcess }> {
   const proc = spawn(process.execPath, ['--import', pathToFileURL(join(probeDir, 'probe.mjs')).href, ...args], {
-    cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SEALMIX_CANARY_FIELDS: JSON.stringify(FIELDS) }
+    cwd: PROJECT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SEALMIX_CANARY_FIELDS: JSON.stringify(FIELDS) }
   })
   const out: string[] = []
   const err: string[] = []
@@ -88,22 +94,29 @@ async function run (args: readonly string[], done: (out: string) => boolean, pro
   try {
     await waitFor(() => done(out.join('')) || proc.exitCode !== null, 40_000, 'the probed process logs the canary line')
   } finally {
-    if (proc.exitCode === null) await new Promise(resolve => { proc.once('exit', resolve); proc.kill('SIGKILL') })
+    if (proc.exitCode === null)
+      await new Promise(resolve => {
+        proc.once('exit', resolve)
+        proc.kill('SIGKILL')
+      })
   }
   return { out: out.join(''), err: err.join(''), proc }
 }
 
-function canaryLine (out: string): string {
+function canaryLine(out: string): string {
   const line = out.split('\n').find(l => l.includes('"event":"canary"'))
   assert.ok(line !== undefined, `the canary line was logged:\n${out}`)
   return line
 }
 
-function assertHidden (what: string, out: string, err: string): void {
+function assertHidden(what: string, out: string, err: string): void {
   const line = canaryLine(out)
   assert.ok(line.includes('"role":"ingress"'), `the canaries went to the ingress's logger: ${line}`)
   assert.ok(line.includes('[redacted]'), `and the list censored them: ${line}`)
-  for (const [name, canary] of [['user id', USER], ['key', KEY]] as const) {
+  for (const [name, canary] of [
+    ['user id', USER],
+    ['key', KEY]
+  ] as const) {
     assert.ok(!out.includes(canary), `${what}: the canary ${name} is not on stdout:\n${out}`)
     assert.ok(!err.includes(canary), `${what}: the canary ${name} is not on stderr:\n${err}`)
   }
@@ -118,12 +131,21 @@ describe('ingress logs pass the redaction list', function () {
     writeFileSync(join(dir, 'hooks.mjs'), HOOKS)
     writeFileSync(join(dir, 'probe.mjs'), PROBE)
   })
-  after(function () { if (dir !== undefined) rmSync(dir, { recursive: true, force: true }) })
+  after(function () {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+  })
 
   it('positive control: a plain pino logger, without the list, shows both canaries', function () {
     const lines: string[] = []
-    const capture = new Writable({ write (chunk: Buffer, _enc, cb) { lines.push(chunk.toString()); cb() } })
-    pino({ base: { app: 'sealmix' } }, capture).child({ role: 'ingress' }).info(FIELDS, 'canary')
+    const capture = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(chunk.toString())
+        cb()
+      }
+    })
+    pino({ base: { app: 'sealmix' } }, capture)
+      .child({ role: 'ingress' })
+      .info(FIELDS, 'canary')
     const out = lines.join('')
     assert.ok(out.includes(USER) && out.includes(KEY), out)
     // And the function the ingress builds its logger with hides them, in this process too.
@@ -134,34 +156,56 @@ describe('ingress logs pass the redaction list', function () {
 
   it('the default logger an Ingress builds hides both canaries', async function () {
     const script = join(dir, 'default-ingress.mjs')
-    writeFileSync(script, [
-      `const { Ingress, parseIngressConfig } = await import(${JSON.stringify(pathToFileURL(join(PROJECT, 'daemon', 'index.ts')).href)})`,
-      'const config = parseIngressConfig({',
-      `  dataDir: ${JSON.stringify(join(dir, 'ingress'))}, serverName: 'example.org',`,
-      `  network: { file: ${JSON.stringify(join(dir, 'network.json'))}, signers: ['${'ab'.repeat(32)}'] },`,
-      "  homeserver: { url: 'http://127.0.0.1:1', asToken: 'as-token-0123456789abcdef', hsToken: 'hs-token-0123456789abcdef' },",
-      "  log: { level: 'info' }",
-      `}, ${JSON.stringify(dir)})`,
-      // Built, not started: the default logger is made in the constructor.
-      'new Ingress({ config })'
-    ].join('\n'))
+    writeFileSync(
+      script,
+      [
+        `const { Ingress, parseIngressConfig } = await import(${JSON.stringify(pathToFileURL(join(PROJECT, 'daemon', 'index.ts')).href)})`,
+        'const config = parseIngressConfig({',
+        `  dataDir: ${JSON.stringify(join(dir, 'ingress'))}, serverName: 'example.org',`,
+        `  network: { file: ${JSON.stringify(join(dir, 'network.json'))}, signers: ['${'ab'.repeat(32)}'] },`,
+        "  homeserver: { url: 'http://127.0.0.1:1', asToken: 'as-token-0123456789abcdef', hsToken: 'hs-token-0123456789abcdef' },",
+        "  log: { level: 'info' }",
+        `}, ${JSON.stringify(dir)})`,
+        // Built, not started: the default logger is made in the constructor.
+        'new Ingress({ config })'
+      ].join('\n')
+    )
     const r = await run(['--import', 'tsx', script], out => out.includes('"event":"canary"'), dir)
     assertHidden('new Ingress()', r.out, r.err)
   })
 
   describe('the logger `sealmix ingress` builds', function () {
     let net: Testnet
-    before(async function () { net = await createTestnet(await loadCrypto('sodium-native')) })
-    after(async function () { await net?.stop() })
+    before(async function () {
+      net = await createTestnet(await loadCrypto('sodium-native'))
+    })
+    after(async function () {
+      await net?.stop()
+    })
 
     it('hides both canaries (the real CLI bundle, started)', async function () {
       const file = join(dir, 'ingress.json')
-      writeFileSync(file, JSON.stringify({
-        dataDir: net.ingress.dir, serverName: 'example.org', network: { file: net.networkFile, signers: [Buffer.from(net.signer.publicKey).toString('hex')] },
-        homeserver: { url: 'http://127.0.0.1:1', asToken: 'as-token-0123456789abcdef', hsToken: 'hs-token-0123456789abcdef' },
-        api: { port: 0 }, metrics: { port: 0 }, log: { level: 'info' }
-      }))
-      const r = await run([...SEALMIX, 'ingress', '--config', file], out => out.includes('"event":"canary"') && out.includes('"event":"started"'), dir)
+      writeFileSync(
+        file,
+        JSON.stringify({
+          dataDir: net.ingress.dir,
+          serverName: 'example.org',
+          network: { file: net.networkFile, signers: [Buffer.from(net.signer.publicKey).toString('hex')] },
+          homeserver: {
+            url: 'http://127.0.0.1:1',
+            asToken: 'as-token-0123456789abcdef',
+            hsToken: 'hs-token-0123456789abcdef'
+          },
+          api: { port: 0 },
+          metrics: { port: 0 },
+          log: { level: 'info' }
+        })
+      )
+      const r = await run(
+        [...SEALMIX, 'ingress', '--config', file],
+        out => out.includes('"event":"canary"') && out.includes('"event":"started"'),
+        dir
+      )
       assert.ok(r.out.includes('"event":"started"'), `the ingress started:\n${r.out}\n${r.err}`)
       assertHidden('sealmix ingress', r.out, r.err)
     })

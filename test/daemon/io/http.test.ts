@@ -5,19 +5,43 @@
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
 import { Registry } from 'prom-client'
-import { answerJson, listenHttp, matchRoute, readBody, serveJson, startOpsServer, type BodyResult, type HttpListener, type Route } from '../../../daemon/index.ts'
+import {
+  answerJson,
+  type BodyResult,
+  type HttpListener,
+  listenHttp,
+  matchRoute,
+  type Route,
+  readBody,
+  serveJson,
+  startOpsServer
+} from '../../../daemon/index.ts'
 
 /** Raw HTTP/1.1 over a socket: what the server wrote, once it closes the connection or `ms` pass. */
-async function raw (port: number, request: string, o: { dripMs?: number, ms?: number } = {}): Promise<string> {
+async function raw(port: number, request: string, o: { dripMs?: number; ms?: number } = {}): Promise<string> {
   const s = connect(port, '127.0.0.1')
   const got: Buffer[] = []
   s.on('data', d => got.push(d))
   s.on('error', () => {})
-  await new Promise<void>((resolve, reject) => { s.once('connect', resolve); s.once('error', reject) })
+  await new Promise<void>((resolve, reject) => {
+    s.once('connect', resolve)
+    s.once('error', reject)
+  })
   s.write(request)
-  const drip = o.dripMs === undefined ? null : setInterval(() => { if (!s.destroyed) s.write(' ') }, o.dripMs)
+  const drip =
+    o.dripMs === undefined
+      ? null
+      : setInterval(() => {
+          if (!s.destroyed) s.write(' ')
+        }, o.dripMs)
   try {
-    await new Promise<void>(resolve => { const t = setTimeout(resolve, o.ms ?? 3000); s.once('close', () => { clearTimeout(t); resolve() }) })
+    await new Promise<void>(resolve => {
+      const t = setTimeout(resolve, o.ms ?? 3000)
+      s.once('close', () => {
+        clearTimeout(t)
+        resolve()
+      })
+    })
   } finally {
     if (drip !== null) clearInterval(drip)
     s.destroy()
@@ -28,7 +52,9 @@ async function raw (port: number, request: string, o: { dripMs?: number, ms?: nu
 describe('daemon/io http', function () {
   this.timeout(30_000)
   const open: HttpListener[] = []
-  afterEach(async function () { await Promise.all(open.splice(0).map(async l => await l.close())) })
+  afterEach(async function () {
+    await Promise.all(open.splice(0).map(async l => await l.close()))
+  })
   const listen = async (handler: Parameters<typeof listenHttp>[1]): Promise<number> => {
     const l = await listenHttp({ host: '127.0.0.1', port: 0 }, handler)
     open.push(l)
@@ -41,7 +67,7 @@ describe('daemon/io http', function () {
       { method: 'PUT', path: /^\/b\/([^/]+)\/([^/]+)$/, handler: 'put b' },
       { method: 'POST', path: '/a', handler: 'post a' }
     ]
-    it('finds the route of a method and path, with the pattern\'s groups', function () {
+    it("finds the route of a method and path, with the pattern's groups", function () {
       assert.deepEqual(matchRoute(routes, 'GET', '/a'), { kind: 'found', handler: 'get a', params: [] })
       assert.deepEqual(matchRoute(routes, 'POST', '/a'), { kind: 'found', handler: 'post a', params: [] })
       assert.deepEqual(matchRoute(routes, 'PUT', '/b/x/y'), { kind: 'found', handler: 'put b', params: ['x', 'y'] })
@@ -56,9 +82,13 @@ describe('daemon/io http', function () {
 
   describe('readBody', function () {
     /** A listener that reads each body with these bounds and answers what the read gave. */
-    const reader = async (max: number, timeoutMs: number, seen: BodyResult[]): Promise<number> => await listen((req, res) => {
-      void readBody(req, max, timeoutMs).then(r => { seen.push(r); answerJson(res, { status: 200, body: r }) })
-    })
+    const reader = async (max: number, timeoutMs: number, seen: BodyResult[]): Promise<number> =>
+      await listen((req, res) => {
+        void readBody(req, max, timeoutMs).then(r => {
+          seen.push(r)
+          answerJson(res, { status: 200, body: r })
+        })
+      })
 
     it('gives the body, or too_large past the bound (and the caller still answers)', async function () {
       const seen: BodyResult[] = []
@@ -74,7 +104,10 @@ describe('daemon/io http', function () {
       const seen: BodyResult[] = []
       const port = await reader(4096, 500, seen)
       const t0 = Date.now()
-      const out = await raw(port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{', { dripMs: 100, ms: 5000 })
+      const out = await raw(port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{', {
+        dripMs: 100,
+        ms: 5000
+      })
       assert.ok(Date.now() - t0 < 3000, 'closed at the deadline')
       assert.equal(out, '', 'nothing answered')
       assert.deepEqual(seen, [{ kind: 'late' }])
@@ -97,11 +130,19 @@ describe('daemon/io http', function () {
 
   describe('serveJson', function () {
     it('answers JSON with extra headers after content-type, 500 when the route throws, and nothing when it gives null', async function () {
-      const port = await listen(serveJson(async req => {
-        if (req.url === '/throw') throw new Error('boom')
-        if (req.url === '/gone') { req.socket.destroy(); return null }
-        return { status: 429, headers: { 'retry-after': '1' }, body: { a: 1 } }
-      }, { status: 500, body: { error: 'internal' } }))
+      const port = await listen(
+        serveJson(
+          async req => {
+            if (req.url === '/throw') throw new Error('boom')
+            if (req.url === '/gone') {
+              req.socket.destroy()
+              return null
+            }
+            return { status: 429, headers: { 'retry-after': '1' }, body: { a: 1 } }
+          },
+          { status: 500, body: { error: 'internal' } }
+        )
+      )
       const a = await raw(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
       assert.match(a, /^HTTP\/1\.1 429 Too Many Requests\r\ncontent-type: application\/json\r\nretry-after: 1\r\n/)
       assert.ok(a.includes('\r\n{"a":1}\r\n'), a)
@@ -113,10 +154,16 @@ describe('daemon/io http', function () {
 
   describe('listenHttp', function () {
     it('closes a request that has not arrived within its request deadline', async function () {
-      const l = await listenHttp({ host: '127.0.0.1', port: 0, requestTimeoutMs: 1000 }, (req, res) => { req.resume(); req.on('end', () => res.writeHead(200).end()) })
+      const l = await listenHttp({ host: '127.0.0.1', port: 0, requestTimeoutMs: 1000 }, (req, res) => {
+        req.resume()
+        req.on('end', () => res.writeHead(200).end())
+      })
       open.push(l)
       const t0 = Date.now()
-      const out = await raw(l.port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{', { dripMs: 200, ms: 10_000 })
+      const out = await raw(l.port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{', {
+        dripMs: 200,
+        ms: 10_000
+      })
       assert.ok(Date.now() - t0 < 5000, `closed within the deadline and a check (${Date.now() - t0} ms)`)
       assert.match(out, /^HTTP\/1\.1 408/)
     })
@@ -126,13 +173,22 @@ describe('daemon/io http', function () {
     it('serves /healthz, /readyz with its reason and /metrics behind the token; only GET', async function () {
       const registry = new Registry()
       let why: string | null = 'starting'
-      const ops = await startOpsServer({ host: '127.0.0.1', port: 0, token: 'metrics-token-0123456789', metrics: { registry }, ready: () => why })
+      const ops = await startOpsServer({
+        host: '127.0.0.1',
+        port: 0,
+        token: 'metrics-token-0123456789',
+        metrics: { registry },
+        ready: () => why
+      })
       open.push(ops)
       const url = `http://127.0.0.1:${ops.port}`
       const h = await fetch(`${url}/healthz`)
       assert.deepEqual([h.status, h.headers.get('content-type'), await h.text()], [200, 'text/plain', 'ok\n'])
       const r = await fetch(`${url}/readyz?x=1`)
-      assert.deepEqual([r.status, r.headers.get('content-type'), await r.text()], [503, 'text/plain', 'not ready: starting\n'])
+      assert.deepEqual(
+        [r.status, r.headers.get('content-type'), await r.text()],
+        [503, 'text/plain', 'not ready: starting\n']
+      )
       why = null
       assert.deepEqual(await fetch(`${url}/readyz`).then(async x => [x.status, await x.text()]), [200, 'ready\n'])
       const denied = await fetch(`${url}/metrics`)

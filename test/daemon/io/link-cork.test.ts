@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict'
 import WebSocket, { WebSocketServer } from 'ws'
-import { FRAME, frameBytes, loadCrypto, NETWORK_GEOMETRY as G, relayId } from '../../../mix/index.ts'
 import { acceptHandshake, FrameReader, OutLink } from '../../../daemon/io/index.ts'
+import { FRAME, frameBytes, NETWORK_GEOMETRY as G, loadCrypto, relayId } from '../../../mix/index.ts'
 
 describe('OutLink.cork', function () {
   this.timeout(30_000)
@@ -24,7 +24,13 @@ describe('OutLink.cork', function () {
     wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
     await new Promise<void>(resolve => wss.once('listening', () => resolve()))
     wss.on('connection', (ws: WebSocket) => {
-      const listener = { role: 'relay', crypto: c, geometry: G, identity: { id: Buffer.from(peerId, 'hex'), secretKey: peer.secretKey }, keyOf: (id: string) => id === meId ? me.publicKey : undefined } as const
+      const listener = {
+        role: 'relay',
+        crypto: c,
+        geometry: G,
+        identity: { id: Buffer.from(peerId, 'hex'), secretKey: peer.secretKey },
+        keyOf: (id: string) => (id === meId ? me.publicKey : undefined)
+      } as const
       void acceptHandshake(listener, ws, new FrameReader(ws), 5000).then(id => {
         if (id !== meId) return
         peerSocket = (ws as unknown as { _socket: { pause: () => void } })._socket
@@ -32,7 +38,18 @@ describe('OutLink.cork', function () {
       })
     })
     const port = (wss.address() as { port: number }).port
-    link = new OutLink({ crypto: c, geometry: G, identity: { id: Buffer.from(meId, 'hex'), secretKey: me.secretKey }, role: 'relay', peerId, peerKey: peer.publicKey, address: `ws://127.0.0.1:${port}`, maxBufferedBytes: CAP, handshakeTimeoutMs: 5000, pingIntervalMs: 60_000 })
+    link = new OutLink({
+      crypto: c,
+      geometry: G,
+      identity: { id: Buffer.from(meId, 'hex'), secretKey: me.secretKey },
+      role: 'relay',
+      peerId,
+      peerKey: peer.publicKey,
+      address: `ws://127.0.0.1:${port}`,
+      maxBufferedBytes: CAP,
+      handshakeTimeoutMs: 5000,
+      pingIntervalMs: 60_000
+    })
     link.start()
     const end = Date.now() + 10_000
     while (!(link.ready && peerSocket !== null)) {
@@ -63,7 +80,13 @@ describe('OutLink.cork', function () {
       }
       await new Promise(resolve => setImmediate(resolve)) // let the kernel take what it can
     }
-    assert.ok(refusedAt > 0, `the first rounds are taken whole while the kernel absorbs them; refused from round ${refusedAt}`)
-    assert.ok(link.bufferedAmount <= CAP + round * (frame.length + 4), `backlog ${link.bufferedAmount} B is at most the cap plus one round`)
+    assert.ok(
+      refusedAt > 0,
+      `the first rounds are taken whole while the kernel absorbs them; refused from round ${refusedAt}`
+    )
+    assert.ok(
+      link.bufferedAmount <= CAP + round * (frame.length + 4),
+      `backlog ${link.bufferedAmount} B is at most the cap plus one round`
+    )
   })
 })

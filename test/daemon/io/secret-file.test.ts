@@ -4,12 +4,35 @@
  * bytes the file held (seen through a second hard link) before the name goes.
  */
 import assert from 'node:assert/strict'
-import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { checkSecretFile, createSecretKey, eraseSecretFile, readSecretFile, secretDir, writeSecretFile } from '../../../daemon/io/index.ts'
+import {
+  checkSecretFile,
+  createSecretKey,
+  eraseSecretFile,
+  readSecretFile,
+  secretDir,
+  writeSecretFile
+} from '../../../daemon/io/index.ts'
 
-const fill = (v: number) => (b: Buffer): void => { b.fill(v) }
+const fill =
+  (v: number) =>
+  (b: Buffer): void => {
+    b.fill(v)
+  }
 const mode = (p: string): number => statSync(p).mode & 0o777
 
 describe('secret files', function () {
@@ -28,7 +51,13 @@ describe('secret files', function () {
   it('a key is made 0600 with the bytes given, and no temporary file is left', function () {
     const p = join(dir, 'a.key')
     let filled: Buffer | null = null
-    assert.deepEqual(createSecretKey(p, 32, b => { b.fill(7); filled = b }), { kind: 'written' })
+    assert.deepEqual(
+      createSecretKey(p, 32, b => {
+        b.fill(7)
+        filled = b
+      }),
+      { kind: 'written' }
+    )
     assert.equal(mode(p), 0o600)
     assert.deepEqual(readFileSync(p), Buffer.alloc(32, 7))
     assert.deepEqual(filled, Buffer.alloc(32), 'the bytes are zeroed in memory once written')
@@ -39,7 +68,12 @@ describe('secret files', function () {
     const p = join(dir, 'a.key')
     writeFileSync(p, Buffer.alloc(17, 1), { mode: 0o644 })
     let asked = false
-    assert.deepEqual(createSecretKey(p, 32, () => { asked = true }), { kind: 'exists' })
+    assert.deepEqual(
+      createSecretKey(p, 32, () => {
+        asked = true
+      }),
+      { kind: 'exists' }
+    )
     assert.equal(asked, false, 'no randomness drawn for a key that exists')
     assert.deepEqual(readFileSync(p), Buffer.alloc(17, 1))
     assert.deepEqual(createSecretKey(p, 32, fill(9), { replace: true }), { kind: 'written' })
@@ -47,7 +81,7 @@ describe('secret files', function () {
     assert.equal(mode(p), 0o600, 'a replaced file is a new one, 0600')
   })
 
-  it('a dangling link in the key\'s place counts as taken: nothing is written through it', function () {
+  it("a dangling link in the key's place counts as taken: nothing is written through it", function () {
     const p = join(dir, 'a.key')
     const target = join(dir, 'elsewhere')
     symlinkSync(target, p)

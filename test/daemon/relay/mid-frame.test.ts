@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict'
 import type { Socket } from 'node:net'
-import { WebSocketServer, type WebSocket } from 'ws'
+import { type WebSocket, WebSocketServer } from 'ws'
 import { midFrame } from '../../../daemon/relay/listener/server.ts'
 import { maskedFrame, rawUpgrade } from '../../helpers/hostile.ts'
 
-async function until (what: string, ok: () => boolean): Promise<void> {
+async function until(what: string, ok: () => boolean): Promise<void> {
   const end = Date.now() + 2000
   while (!ok()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
@@ -32,7 +32,9 @@ describe('midFrame', function () {
     client = up.socket
     server = await accepted
     messages = 0
-    server.on('message', () => { messages++ })
+    server.on('message', () => {
+      messages++
+    })
   })
 
   afterEach(async function () {

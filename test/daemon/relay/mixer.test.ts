@@ -7,20 +7,28 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createPool, deterministicRng, loadCrypto, type MixingParams, type Rng } from '../../../mix/index.ts'
+import { type Db, openDatabase } from '../../../daemon/io/db.ts'
+import { ReplayStore } from '../../../daemon/relay/keys/replay-store.ts'
 import { RelayMetrics } from '../../../daemon/relay/metrics.ts'
 import { Mixer, type Outbound } from '../../../daemon/relay/mixer.ts'
-import { openDatabase, type Db } from '../../../daemon/io/db.ts'
-import { ReplayStore } from '../../../daemon/relay/keys/replay-store.ts'
+import { createPool, deterministicRng, loadCrypto, type MixingParams, type Rng } from '../../../mix/index.ts'
 
-const PARAMS: MixingParams = { strategy: 'batch', intervalMs: 10, minPool: 0, flushFraction: 1, minBatch: 0, maxDelayMs: 1000, loopRatePerSec: 0 }
+const PARAMS: MixingParams = {
+  strategy: 'batch',
+  intervalMs: 10,
+  minPool: 0,
+  flushFraction: 1,
+  minBatch: 0,
+  maxDelayMs: 1000,
+  loopRatePerSec: 0
+}
 
 describe('Mixer', function () {
   let dir: string
   let db: Db
   let rng: Rng
   let now: number
-  let sent: Array<{ to: string, packet: Buffer, cover: boolean, corked: boolean }>
+  let sent: Array<{ to: string; packet: Buffer; cover: boolean; corked: boolean }>
   let corked = false
   let corks = 0
   let metrics: RelayMetrics
@@ -36,24 +44,47 @@ describe('Mixer', function () {
     corks = 0
     metrics = new RelayMetrics('mix')
   })
-  afterEach(async function () { await db.close(); rmSync(dir, { recursive: true, force: true }) })
+  afterEach(async function () {
+    await db.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
 
-  function mixer (params: Partial<MixingParams> = {}, links = ['a', 'b', 'c'], capacity = 1000): Mixer {
+  function mixer(params: Partial<MixingParams> = {}, links = ['a', 'b', 'c'], capacity = 1000): Mixer {
     const p = { ...PARAMS, ...params }
     return new Mixer({
-      db, pool: createPool<Outbound>(p, capacity), params: p, rng, now: () => now, replay: new ReplayStore(db), spool: null, mailbox: null, metrics,
+      db,
+      pool: createPool<Outbound>(p, capacity),
+      params: p,
+      rng,
+      now: () => now,
+      replay: new ReplayStore(db),
+      spool: null,
+      mailbox: null,
+      metrics,
       links: {
         ready: () => links,
-        send: (to, packet) => { sent.push({ to, packet, cover: packet === COVER, corked }); return true },
+        send: (to, packet) => {
+          sent.push({ to, packet, cover: packet === COVER, corked })
+          return true
+        },
         cover: () => COVER,
-        cork: () => { corks++; corked = true },
-        uncork: () => { corked = false }
+        cork: () => {
+          corks++
+          corked = true
+        },
+        uncork: () => {
+          corked = false
+        }
       },
-      spooled: () => {}, extraOps: () => [], onError: (e) => { throw e }
+      spooled: () => {},
+      extraOps: () => [],
+      onError: e => {
+        throw e
+      }
     })
   }
 
-  it('commits the round\'s replay tags in a synced batch before any of its packets leaves', async function () {
+  it("commits the round's replay tags in a synced batch before any of its packets leaves", async function () {
     const events: string[] = []
     const batch = db.batch.bind(db) as (ops: unknown, o: { sync: boolean }) => Promise<void>
     ;(db as unknown as { batch: (ops: unknown, o: { sync: boolean }) => Promise<void> }).batch = async (ops, o) => {
@@ -63,10 +94,15 @@ describe('Mixer', function () {
     }
     const tags = Array.from({ length: 20 }, () => rng.bytes(32))
     const m = mixer({}, ['a'])
-    tags.forEach((t, i) => m.stage({ out: { kind: 'peer', to: 'a', frame: Buffer.from([i]) }, tag: t, epoch: 0, delayMs: 0 }))
+    tags.forEach((t, i) =>
+      m.stage({ out: { kind: 'peer', to: 'a', frame: Buffer.from([i]) }, tag: t, epoch: 0, delayMs: 0 })
+    )
     const send = sent
     const origPush = send.push.bind(send)
-    send.push = (...x) => { events.push('send'); return origPush(...x) }
+    send.push = (...x) => {
+      events.push('send')
+      return origPush(...x)
+    }
     await m.round()
     assert.deepEqual(events, ['commit-start sync=true', 'commit-done', ...new Array(20).fill('send')])
     const { ReplayFilter } = await import('../../../mix/index.ts')
@@ -84,15 +120,21 @@ describe('Mixer', function () {
       m.stage({ out: { kind: 'peer', to: 'b', frame: Buffer.from([2]) }, delayMs: 0 })
       await m.round()
       // Round robin over the links in sorted order: a, b, a, b, ...
-      assert.deepEqual(sent.map(x => x.to), Array.from({ length: 8 }, (_, i) => i % 2 === 0 ? 'a' : 'b'))
+      assert.deepEqual(
+        sent.map(x => x.to),
+        Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? 'a' : 'b'))
+      )
       firstIsReal.push(!sent[0]!.cover)
     }
     // One real among 4 frames on link a: it comes first in about a quarter of the rounds, not always.
     const share = firstIsReal.filter(Boolean).length / firstIsReal.length
-    assert.ok(share > 0.15 && share < 0.35, `the real frame led link a's burst in ${(share * 100).toFixed(0)}% of rounds`)
+    assert.ok(
+      share > 0.15 && share < 0.35,
+      `the real frame led link a's burst in ${(share * 100).toFixed(0)}% of rounds`
+    )
   })
 
-  it('sends each round\'s frames, real and cover, inside one cork of the links', async function () {
+  it("sends each round's frames, real and cover, inside one cork of the links", async function () {
     const m = mixer({ minBatch: 4 }, ['a', 'b'])
     for (let round = 0; round < 3; round++) {
       m.stage({ out: { kind: 'peer', to: 'a', frame: Buffer.from([round]) }, delayMs: 0 })
@@ -100,7 +142,10 @@ describe('Mixer', function () {
     }
     assert.ok(sent.length >= 6, 'both links carried frames in every round')
     assert.ok(sent.some(x => x.cover) && sent.some(x => !x.cover))
-    assert.ok(sent.every(x => x.corked), 'every send happened while the links were corked')
+    assert.ok(
+      sent.every(x => x.corked),
+      'every send happened while the links were corked'
+    )
     assert.equal(corks, 3, 'one cork per round')
     assert.equal(corked, false, 'uncorked after each round')
   })
@@ -127,7 +172,12 @@ describe('Mixer', function () {
       sent = []
       for (let i = 0; i < 6; i++) m.stage({ out: { kind: 'peer', to: 'a', frame: Buffer.from([i]) }, delayMs: 0 })
       await m.round()
-      orders.add(sent.filter(s => !s.cover).map(s => s.packet[0]).join(''))
+      orders.add(
+        sent
+          .filter(s => !s.cover)
+          .map(s => s.packet[0])
+          .join('')
+      )
     }
     assert.ok(orders.size > 10, `release order varies (${orders.size} distinct orders in 20 rounds)`)
   })
