@@ -2,12 +2,7 @@
  * The client side's HTTP transport to directory authorities (global `fetch`, so that the SDK runs
  * wherever fetch does), and a DirectoryClient built on it with the wall clock.
  */
-import {
-  type AuthorityRef,
-  DirectoryClient,
-  type DirectoryClientOptions,
-  type DirectoryTransport
-} from '../mix/index.ts'
+import { DirectoryClient, type DirectoryClientOptions, type DirectoryTransport } from '../mix/index.ts'
 
 /** GET with a timeout; at most `limit + 1` bytes of a 200 answer are read (one more than allowed is enough to refuse it). */
 export function fetchTransport(timeoutMs = 3000): DirectoryTransport {

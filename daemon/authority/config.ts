@@ -4,7 +4,6 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import {
   type ConfigIssue,

@@ -1,13 +1,6 @@
-/**
- * Ingress configuration (`sealmix ingress --config FILE`): one YAML or JSON file, validated
- * strictly at startup like the relay's. Every error names the key, the rule and the value; the
- * tokens are never shown.
- */
-import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { type ConfigIssue, describeIssue, describeParseError } from '../../mix/index.ts'
+import { type ConfigIssue, describeIssue } from '../../mix/index.ts'
 import { readConfigFile } from '../io/index.ts'
 import { IngressError } from './errors.ts'
 

@@ -362,7 +362,7 @@ export class Ingress {
     if (surb === null) return
     const { packet, firstHop } = this.#sphinx.packetFromSurb(surb, encodeAck(G, { messageId, index, status }))
     const link = this.#links.get(firstHop.toString('hex'))
-    const sent = link !== undefined && link.send(encodeFrame(G, FRAME.PACKET, packet))
+    const sent = link?.send(encodeFrame(G, FRAME.PACKET, packet))
     this.metrics.answers.inc({ result: sent ? 'sent' : 'no_link' })
   }
 

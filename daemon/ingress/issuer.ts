@@ -38,7 +38,7 @@ export class IssuerApi implements ApiHandlers {
       count('bad_request')
       return err(400, 'M_INVALID_PARAM', 'device_id must be a non-empty string')
     }
-    let who
+    let who: Awaited<ReturnType<typeof whoami>>
     try {
       who = await whoami({ url: this.o.homeserver.url, token, timeoutMs: this.o.homeserver.timeoutMs })
     } catch {

@@ -87,7 +87,7 @@ export async function sendToDevice(
   eventType = SEALED_EVENT_TYPE
 ): Promise<SinkResult> {
   const path = `/_matrix/client/v3/sendToDevice/${encodeURIComponent(eventType)}/${encodeURIComponent(txnId)}?user_id=${encodeURIComponent(asUser)}`
-  let r
+  let r: Awaited<ReturnType<typeof call>>
   try {
     r = await call(a, 'PUT', path, { messages: { [userId]: { [deviceId]: content } } })
   } catch {

@@ -1,13 +1,6 @@
-/**
- * Relay configuration: one YAML or JSON file, validated strictly at startup. Unknown keys are
- * errors; every error names the key, the rule and the value (secrets shown as "<redacted>").
- * `sealmix validate-config` runs exactly this parser.
- */
-import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { type ConfigIssue, describeIssue, describeParseError } from '../../mix/index.ts'
+import { type ConfigIssue, describeIssue } from '../../mix/index.ts'
 import { RelayError, readConfigFile } from '../io/index.ts'
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a 32-byte key)')

@@ -20,7 +20,7 @@ import {
   NETWORK_GEOMETRY,
   type NetworkDocument,
   packetFrame,
-  ReplayFilter,
+  type ReplayFilter,
   type Rng,
   Sphinx,
   systemRng
@@ -142,7 +142,8 @@ export class Relay {
     this.#crypto = await loadCrypto(this.#o.binding ?? 'auto')
     this.#rng = systemRng(this.#crypto)
     this.#sphinx = new Sphinx(this.#crypto, g)
-    this.#db = (this.#replay = await ReplayStore.open(cfg.dataDir, this.health)).db
+    this.#replay = await ReplayStore.open(cfg.dataDir, this.health)
+    this.#db = this.#replay.db
     // After the store's lock (a second process on this data directory fails on that, 75), before
     // the directory wait, so that a liveness probe sees the process while it waits.
     if (cfg.metrics.enabled) {

@@ -1,6 +1,6 @@
 /** MXSS v1 sealed sender: certificates, inner content, envelopes v1/v2, submissions. */
 export * from './certs.ts'
-export { type Result } from './codec.ts'
+export type { Result } from './codec.ts'
 export * from './envelope-v1.ts'
 export * from './envelope-v2.ts'
 export type { SealCode } from './errors.ts'

@@ -206,7 +206,9 @@ export function checkDelivery(
 export function encodeV2Batch(s: SealedV2, deviceIds: readonly string[]): Buffer {
   if (deviceIds.length !== s.copies.length) throw MixError.BAD_ARGUMENT('one device id per v2 copy')
   const w = new Writer().u8(ENVELOPE_V2).bytes(s.ePk).u16(s.copies.length)
-  s.copies.forEach((cp, i) => w.lp16(deviceIds[i]!).bytes(cp.c).bytes(cp.at))
+  s.copies.forEach((cp, i) => {
+    w.lp16(deviceIds[i]!).bytes(cp.c).bytes(cp.at)
+  })
   return w.bytes(s.ct).done()
 }
 

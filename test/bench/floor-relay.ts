@@ -116,7 +116,7 @@ for (const w of workers) {
     })
   })
 }
-let queue: Buffer[] = []
+const queue: Buffer[] = []
 let next = 0
 let scheduled = false
 function flush(): void {
@@ -124,7 +124,9 @@ function flush(): void {
   while (queue.length > 0) {
     const batch = queue.splice(0, 64)
     const data = Buffer.alloc(batch.length * P)
-    batch.forEach((b, i) => b.copy(data, i * P))
+    batch.forEach((b, i) => {
+      b.copy(data, i * P)
+    })
     workers[next++ % workers.length]!.postMessage({ count: batch.length, data: data.buffer }, [data.buffer])
   }
 }

@@ -50,7 +50,8 @@ describe('a full disk (real ENOSPC on a tmpfs in a private mount namespace)', fu
     const gwB: EpochNode = net.byName('gwB')
     renameSync(gwB.dir, `${gwB.dir}.seed`)
     mkdirSync(gwB.dir, { mode: 0o700 })
-    const proc = (r = runRelay(gwB.configFile, { tmpfs: { dir: gwB.dir, seed: `${gwB.dir}.seed`, size: '16m' } }))
+    r = runRelay(gwB.configFile, { tmpfs: { dir: gwB.dir, seed: `${gwB.dir}.seed`, size: '16m' } })
+    const proc = r
     const alive = (): void =>
       assert.equal(proc.p.exitCode ?? proc.p.signalCode, null, `gwB died: ${proc.text().slice(-2000)}`)
     const scrape = async (): Promise<string> => (await httpGet(gwB.metricsPort, '/metrics')).body

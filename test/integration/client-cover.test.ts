@@ -22,7 +22,7 @@
  * not that every small leak would.
  */
 import assert from 'node:assert/strict'
-import { type ClientOptions, type SealmixClient } from '../../client/index.ts'
+import type { ClientOptions, SealmixClient } from '../../client/index.ts'
 import { type CryptoSuite, FRAME, loadCrypto } from '../../mix/index.ts'
 import { gaps, ks } from '../../tools/audit/analysis.ts'
 import { Tap } from '../../tools/audit/tap.ts'

@@ -9,7 +9,7 @@ import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type SealmixClient } from '../../client/index.ts'
+import type { SealmixClient } from '../../client/index.ts'
 import { type Delivery, matrixSink, type SinkResult } from '../../daemon/index.ts'
 import {
   API_ENDPOINTS,

@@ -5,7 +5,7 @@
  * Neither reaches the homeserver.
  */
 import assert from 'node:assert/strict'
-import { type SealmixClient } from '../../client/index.ts'
+import type { SealmixClient } from '../../client/index.ts'
 import {
   type CryptoSuite,
   encodeSubmit,

@@ -24,7 +24,7 @@ describe('fragmentation and reassembly', function () {
     assert.ok(frags.every(f => f.length === room))
     const r = new Reassembler({ maxMessages: 4, maxBytes: 64 * 1024, timeoutMs: 30_000 })
     const order = [3, 0, 5, 1, 4, 2]
-    let last
+    let last: ReturnType<typeof r.add> | undefined
     for (const i of order) last = r.add(frags[i]!, 1000)
     assert.equal(last?.status, 'complete')
     if (last?.status === 'complete') assert.deepEqual(last.message, msg)

@@ -50,7 +50,9 @@ describe('mixing', function () {
       for (let t = 0; t < 20_000; t++) {
         const a = shuffle([0, 1, 2, 3, 4, 5, 6, 7], rng)
         assert.deepEqual([...a].sort(), [0, 1, 2, 3, 4, 5, 6, 7])
-        a.forEach((v, i) => pos[v]![i]++)
+        a.forEach((v, i) => {
+          pos[v]![i]++
+        })
       }
       const e = 20_000 / 8
       const chi = pos.flat().reduce((s, c) => s + (c - e) ** 2 / e, 0)

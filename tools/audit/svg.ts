@@ -54,11 +54,11 @@ export function plot(panels: Panel[], caption: string): string {
         `<text x="${ox + pad.l - 5}" y="${sy(lv, L) + 4}" text-anchor="end" font-size="10">${lv.toFixed(1)}</text><text x="${ox + W - pad.r + 5}" y="${sy(rv, R) + 4}" font-size="10">${rv.toFixed(2)}</text>`
       )
     }
-    xs.forEach((v, i) =>
+    xs.forEach((v, i) => {
       parts.push(
         `<text x="${sx(v)}" y="${H - pad.b + 14}" text-anchor="middle" font-size="10">${v}</text><text x="${sx(v)}" y="${H - pad.b + 27}" text-anchor="middle" font-size="9" fill="#555">${esc(p.labels[i] ?? '')}</text>`
       )
-    )
+    })
     parts.push(
       `<text x="${ox + W / 2}" y="${H - pad.b + 44}" text-anchor="middle" font-size="11">${esc(p.xLabel)}</text>`
     )
@@ -71,11 +71,11 @@ export function plot(panels: Panel[], caption: string): string {
       parts.push(
         `<polyline points="${pts}" fill="none" stroke="${COLORS[si % COLORS.length]}" stroke-width="2"${s.dashed === true ? ' stroke-dasharray="5,4"' : ''}/>`
       )
-      xs.forEach((v, i) =>
+      xs.forEach((v, i) => {
         parts.push(
           `<circle cx="${sx(v).toFixed(1)}" cy="${sy(s.y[i] ?? 0, r).toFixed(1)}" r="3" fill="${COLORS[si % COLORS.length]}"/>`
         )
-      )
+      })
       parts.push(
         `<rect x="${ox + pad.l + 8}" y="${pad.t + 4 + si * 14}" width="10" height="3" fill="${COLORS[si % COLORS.length]}"/><text x="${ox + pad.l + 22}" y="${pad.t + 9 + si * 14}" font-size="10">${esc(s.name)}${s.axis === 'right' ? ' (right axis)' : ''}</text>`
       )

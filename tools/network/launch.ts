@@ -29,7 +29,6 @@ import {
   loadIdentity,
   loadKeys,
   type MixingParams,
-  NETWORK_GEOMETRY,
   NO_ADMISSION,
   parseConfig,
   Relay,

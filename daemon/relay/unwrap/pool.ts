@@ -293,7 +293,9 @@ export class UnwrapPool<C> {
       this.#take(peer, batch, MAX_BATCH)
       if (batch.length === 0) break
       const data = Buffer.alloc(batch.length * P)
-      batch.forEach((b, i) => b.packet.copy(data, i * P))
+      batch.forEach((b, i) => {
+        b.packet.copy(data, i * P)
+      })
       const id = ++this.#seq
       this.#pending.set(id, { ctx: batch.map(b => b.ctx) })
       this.#inFlight += batch.length

@@ -287,7 +287,7 @@ describe('directory authority: admission', function () {
   let c: CryptoSuite
   let dir: string
   let a: Authority
-  let t = Date.now()
+  const t = Date.now()
   const schedule = { genesisMs: t - 1000, epochMs: 10_000 }
   before(async function () {
     c = await loadCrypto()

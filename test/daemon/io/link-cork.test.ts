@@ -4,7 +4,8 @@
  * socket paused after the handshake).
  */
 import assert from 'node:assert/strict'
-import WebSocket, { WebSocketServer } from 'ws'
+import type WebSocket from 'ws'
+import { WebSocketServer } from 'ws'
 import { acceptHandshake, FrameReader, OutLink } from '../../../daemon/io/index.ts'
 import { FRAME, frameBytes, NETWORK_GEOMETRY as G, loadCrypto, relayId } from '../../../mix/index.ts'
 

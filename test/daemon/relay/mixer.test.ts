@@ -94,9 +94,9 @@ describe('Mixer', function () {
     }
     const tags = Array.from({ length: 20 }, () => rng.bytes(32))
     const m = mixer({}, ['a'])
-    tags.forEach((t, i) =>
+    tags.forEach((t, i) => {
       m.stage({ out: { kind: 'peer', to: 'a', frame: Buffer.from([i]) }, tag: t, epoch: 0, delayMs: 0 })
-    )
+    })
     const send = sent
     const origPush = send.push.bind(send)
     send.push = (...x) => {
