@@ -1,13 +1,19 @@
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
 import { type ConfigIssue, describeIssue } from '../../mix/index.ts'
-import { readConfigFile } from '../io/index.ts'
+import {
+  authoritiesSchema,
+  hex32,
+  host,
+  maxSkewMs,
+  metricsSchema,
+  networkFileSchema,
+  port,
+  readConfigFile,
+  token
+} from '../io/index.ts'
 import { IngressError } from './errors.ts'
 
-const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a 32-byte key)')
-const port = z.number().int().min(0).max(65535)
-const host = z.string().min(1)
-const token = z.string().min(16, 'must be at least 16 characters')
 const LIMITS = {
   perDestinationPerMinute: 120,
   maxPartialMessages: 1024,
@@ -26,22 +32,14 @@ export const IngressConfigSchema = z
     /** The homeserver this ingress serves; recipients are @user:serverName. */
     serverName: z.string().min(1).max(255),
     /** A static signed network file and its signers. Set this or `directory`. */
-    network: z
-      .object({ file: z.string().min(1), signers: z.array(hex32).min(1) })
-      .strict()
-      .optional(),
+    network: networkFileSchema.optional(),
     /** Follow directory authorities: the ingress publishes its own signed descriptor and fetches each epoch's document. */
     directory: z
       .object({
-        authorities: z
-          .array(
-            z.object({ url: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL'), publicKey: hex32 }).strict()
-          )
-          .min(1),
+        authorities: authoritiesSchema,
         /** Relay ids of the exit gateways this ingress attaches to (published in its descriptor). */
         gateways: z.array(hex32).min(1).max(16),
-        /** Clock skew tolerated against documents. @default 30000 */
-        maxSkewMs: z.number().int().min(0).max(600_000).default(30_000)
+        maxSkewMs
       })
       .strict()
       .optional(),
@@ -65,15 +63,8 @@ export const IngressConfigSchema = z
       .object({ host: host.default('127.0.0.1'), port: port.default(8090) })
       .strict()
       .default({ host: '127.0.0.1', port: 8090 }),
-    metrics: z
-      .object({
-        host: host.default('127.0.0.1'),
-        port: port.default(9465),
-        token: token.optional(),
-        enabled: z.boolean().default(true)
-      })
-      .strict()
-      .default({ host: '127.0.0.1', port: 9465, enabled: true }),
+    /** @default 127.0.0.1:9465 */
+    metrics: metricsSchema(9465),
     limits: z
       .object({
         /** Messages delivered per destination device per minute; beyond it the sender is told to try later. @default 120 */

@@ -27,7 +27,15 @@ import {
   Sphinx,
   userIdDomain
 } from '../../mix/index.ts'
-import { createLogger, type HttpListener, type Logger, OutLink, readNetworkFile, startOpsServer } from '../io/index.ts'
+import {
+  createLogger,
+  type HttpListener,
+  type Logger,
+  networkFileProblem,
+  OutLink,
+  readNetworkFile,
+  startOpsServer
+} from '../io/index.ts'
 import type { IngressConfig } from './config.ts'
 import { IngressDirectory } from './directory.ts'
 import { IngressError } from './errors.ts'
@@ -387,12 +395,6 @@ export class Ingress {
 
 function loadNetworkFile(c: CryptoSuite, file: string, signers: readonly string[], nowMs: number): NetworkDocument {
   const r = readNetworkFile(c, file, signers, G, nowMs)
-  if (r.kind === 'unreadable')
-    throw new IngressError('INGRESS_NETWORK_INVALID', `cannot read the network file ${file}: ${r.errno}`)
-  if (r.kind === 'refused')
-    throw new IngressError(
-      'INGRESS_NETWORK_INVALID',
-      `the network document was refused: ${r.code}${r.detail !== undefined ? ` (${r.detail})` : ''}`
-    )
+  if (r.kind !== 'verified') throw new IngressError('INGRESS_NETWORK_INVALID', networkFileProblem(file, r)!)
   return r.doc
 }

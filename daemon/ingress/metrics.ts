@@ -2,7 +2,8 @@
  * Ingress metrics on a private prom-client registry. Every label comes from a closed set below;
  * no destination, user or message id is ever a label.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { processMetrics } from '../io/index.ts'
 
 export const FRAGMENT_RESULTS = ['accepted', 'duplicate', 'unopenable', 'malformed', 'full'] as const
 export const MESSAGE_RESULTS = ['delivered', 'duplicate', 'refused', 'retry', 'rate_limited'] as const
@@ -87,20 +88,7 @@ export class IngressMetrics {
   })
 
   constructor() {
-    // Process series as the relays export them: prefixed, without the per-handle-type series
-    // (an open label set, and gauges named *_total that promtool rejects), GC kinds fixed.
-    collectDefaultMetrics({ register: this.registry, prefix: 'sealmix_' })
-    for (const n of [
-      'active_handles',
-      'active_handles_total',
-      'active_requests',
-      'active_requests_total',
-      'active_resources',
-      'active_resources_total'
-    ])
-      this.registry.removeSingleMetric(`sealmix_nodejs_${n}`)
-    const gc = this.registry.getSingleMetric('sealmix_nodejs_gc_duration_seconds') as Histogram<'kind'> | undefined
-    for (const kind of ['minor', 'major', 'incremental', 'weakcb']) gc?.zero({ kind })
+    processMetrics(this.registry)
     for (const r of FRAGMENT_RESULTS) this.fragments.inc({ result: r }, 0)
     for (const r of MESSAGE_RESULTS) this.messages.inc({ result: r }, 0)
     for (const r of REFUSAL_REASONS) this.refused.inc({ reason: r }, 0)

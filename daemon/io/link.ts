@@ -2,7 +2,7 @@
  * An outbound, authenticated link (docs/PROTOCOL.md §17): relay to relay (`/relay`, the next
  * layer) and ingress to gateway (`/ingress`). Dial, run the handshake of mix/wire/handshake.ts,
  * then send frames with a cap on buffered bytes (beyond it send() refuses and the caller counts the
- * drop). A lost or refused link is dialled again on the schedule of daemon/io/backoff.ts; a ping
+ * drop). A lost or refused link is dialled again on the schedule of mix/wire/backoff.ts; a ping
  * every `pingIntervalMs` finds dead peers.
  */
 import type { Duplex } from 'node:stream'

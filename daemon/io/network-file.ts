@@ -26,3 +26,11 @@ export function readNetworkFile(
   const r = verifyDocument(c, bytes, { signers: signers.map(s => Buffer.from(s, 'hex')), geometry, nowMs })
   return r.ok ? { kind: 'verified', doc: r.value } : { kind: 'refused', code: r.code, detail: r.detail }
 }
+
+/** Why a network file cannot be used, in the words every program prints (null when it verified). */
+export function networkFileProblem(file: string, r: NetworkFile): string | null {
+  if (r.kind === 'unreadable') return `cannot read the network file ${file}: ${r.errno}`
+  if (r.kind === 'refused')
+    return `the network document was refused: ${r.code}${r.detail !== undefined ? ` (${r.detail})` : ''}`
+  return null
+}

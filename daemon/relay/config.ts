@@ -1,11 +1,17 @@
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
 import { type ConfigIssue, describeIssue } from '../../mix/index.ts'
-import { RelayError, readConfigFile } from '../io/index.ts'
-
-const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a 32-byte key)')
-const port = z.number().int().min(0).max(65535)
-const host = z.string().min(1)
+import {
+  authoritiesSchema,
+  hex32,
+  host,
+  maxSkewMs,
+  metricsSchema,
+  networkFileSchema,
+  port,
+  RelayError,
+  readConfigFile
+} from '../io/index.ts'
 
 const LIMITS = {
   maxConnections: 1024,
@@ -46,19 +52,12 @@ export const ConfigSchema = z
      */
     ingressRoots: z.record(z.string().min(1).max(255), z.array(hex32).min(1).max(8)).optional(),
     /** A static signed network file and the public keys trusted to sign it (a majority must). Set this or `directory`. */
-    network: z
-      .object({ file: z.string().min(1), signers: z.array(hex32).min(1) })
-      .strict()
-      .optional(),
+    network: networkFileSchema.optional(),
     /** Follow directory authorities: per-epoch mix keys, descriptors published, documents fetched (docs/PROTOCOL.md §18.1). */
     directory: z
       .object({
         /** The authorities and their signing keys; a document needs a majority of them. */
-        authorities: z
-          .array(
-            z.object({ url: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL'), publicKey: hex32 }).strict()
-          )
-          .min(1),
+        authorities: authoritiesSchema,
         /** The ws:// or wss:// address other relays and clients reach this relay at (published in its descriptor). */
         address: z
           .string()
@@ -73,23 +72,12 @@ export const ConfigSchema = z
           }, 'must be a ws:// or wss:// URL with a valid host and a port other than 0, and no credentials (it is published)'),
         /** 0 for a gateway, 1..3 for a mix. */
         layer: z.number().int().min(0).max(3),
-        /** Clock skew tolerated against documents and epoch boundaries. @default 30000 */
-        maxSkewMs: z.number().int().min(0).max(600_000).default(30_000)
+        maxSkewMs
       })
       .strict()
       .optional(),
-    metrics: z
-      .object({
-        host: host.default('127.0.0.1'),
-        /** @default 9464; 0 picks a free port */
-        port: port.default(9464),
-        /** Require `Authorization: Bearer <token>` on /metrics. */
-        token: z.string().min(16, 'must be at least 16 characters').optional(),
-        /** @default true */
-        enabled: z.boolean().default(true)
-      })
-      .strict()
-      .default({ host: '127.0.0.1', port: 9464, enabled: true }),
+    /** @default 127.0.0.1:9464 */
+    metrics: metricsSchema(9464),
     limits: z
       .object({
         /** All WebSocket connections. @default 1024 */

@@ -4,8 +4,9 @@
  * is keyed by a peer, client, address or id, so the series count does not grow with clients.
  * docs/METRICS.md explains each series and what to do when it moves.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { DROP_REASONS } from '../../mix/index.ts'
+import { processMetrics } from '../io/index.ts'
 
 /** The `reason` labels of the drop counter: mix's one list of drop reasons, as it is. */
 export { DROP_REASONS }
@@ -94,22 +95,7 @@ export class RelayMetrics {
 
   constructor(role: 'gateway' | 'mix') {
     const registers = [this.registry]
-    collectDefaultMetrics({ register: this.registry, prefix: 'sealmix_' })
-    // The per-handle-type series vary with what the process is doing (their label set is not
-    // closed), and the *_total ones are gauges that promtool rejects: not exported.
-    for (const n of [
-      'active_handles',
-      'active_handles_total',
-      'active_requests',
-      'active_requests_total',
-      'active_resources',
-      'active_resources_total'
-    ]) {
-      this.registry.removeSingleMetric(`sealmix_nodejs_${n}`)
-    }
-    // GC kinds form a closed set; export all of them from the start so the series set is fixed.
-    const gc = this.registry.getSingleMetric('sealmix_nodejs_gc_duration_seconds') as Histogram<'kind'> | undefined
-    for (const kind of ['minor', 'major', 'incremental', 'weakcb']) gc?.zero({ kind })
+    processMetrics(this.registry)
     this.received = new Counter({
       name: 'sealmix_packets_received_total',
       help: 'Packet frames received, by kind of link.',

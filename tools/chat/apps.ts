@@ -13,7 +13,7 @@ import {
   registerCapability,
   SealmixClient
 } from '../../client/index.ts'
-import { readNetworkFile } from '../../daemon/index.ts'
+import { networkFileProblem, readNetworkFile } from '../../daemon/index.ts'
 import {
   type CryptoSuite,
   type DirectoryClient,
@@ -276,12 +276,6 @@ export async function runListen(o: ListenOptions): Promise<void> {
 
 function loadNetworkFile(c: CryptoSuite, file: string, signers: readonly string[], nowMs: number): NetworkDocument {
   const r = readNetworkFile(c, file, signers, NETWORK_GEOMETRY, nowMs)
-  if (r.kind === 'unreadable')
-    throw new ClientError('CLIENT_NETWORK_INVALID', `cannot read the network file ${file}: ${r.errno}`)
-  if (r.kind === 'refused')
-    throw new ClientError(
-      'CLIENT_NETWORK_INVALID',
-      `the network document was refused: ${r.code}${r.detail !== undefined ? ` (${r.detail})` : ''}`
-    )
+  if (r.kind !== 'verified') throw new ClientError('CLIENT_NETWORK_INVALID', networkFileProblem(file, r)!)
   return r.doc
 }
