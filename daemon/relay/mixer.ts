@@ -12,10 +12,10 @@
  */
 import { linkPadding, type MixingParams, type MixStrategy, PoolEntropy, type Rng, shuffle } from '../../mix/index.ts'
 import type { BatchOp, Db, Health } from '../io/index.ts'
+import { drop } from './drops.ts'
 import type { QueueStore } from './gateway/queue-store.ts'
 import type { ReplayStore } from './keys/replay-store.ts'
 import type { RelayMetrics } from './metrics.ts'
-import { drop } from './router.ts'
 
 export type Outbound =
   /** `frame`: the PACKET frame to send as it is (made once, when the packet was unwrapped). */

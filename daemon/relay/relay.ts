@@ -28,6 +28,7 @@ import {
 import type { Db } from '../io/index.ts'
 import { createLogger, Health, type Logger, type OpsServer, RelayError, startOpsServer } from '../io/index.ts'
 import type { RelayConfig } from './config.ts'
+import { drop } from './drops.ts'
 import { Edge } from './gateway/edge.ts'
 import { QueueStore, queueGauges } from './gateway/queue-store.ts'
 import { RelayEpochs } from './keys/epochs.ts'
@@ -40,7 +41,7 @@ import { RelayMetrics } from './metrics.ts'
 import { Mixer, type Outbound } from './mixer.ts'
 import { loadNetwork, NetworkView, servesIngress } from './network.ts'
 import { NextLayer } from './next-layer.ts'
-import { drop, type PacketCtx, Router } from './router.ts'
+import { type PacketCtx, Router } from './router.ts'
 import { UnwrapPool } from './unwrap/pool.ts'
 
 export interface RelayOptions {

@@ -17,32 +17,17 @@
  * A packet refused after its replay check is still staged without an output, so that its replay
  * tag is committed and a replay of it is refused as well.
  *
- * drop(): every drop of the relay moves the counter through it, with a reason from mix's one list:
- * - malformed: a frame that does not parse or is not expected on its link (receive, here); unwrap
- *   (bad length, version, key, commands or payload tag);
- * - mac, replay: unwrap, and the replay filter (route, here);
- * - replay_full, unknown_hop: route, here;
- * - queue_full: the unwrap queue (receive, here, and the pool pushing a packet out:
- *   unwrap/pool.ts), the mixing pool and a full send buffer at send time (mixer.ts), a PULL
- *   replaced or a send buffer full while answering a PULL (gateway/edge.ts);
- * - link_down: a round's packet for a link that is down (mixer.ts);
- * - quota: a spool destination or mailbox at its quota when a round stores (mixer.ts);
- * - store: a round whose commit failed (mixer.ts);
- * - ttl: spool and mailbox records expired, each round (relay.ts).
+ * Every drop goes through drop() (drops.ts), which lists where each reason is counted.
  */
 import { type DropReason, FRAME, type Geometry, packetFrame, parseFrame, type ReplayFilter } from '../../mix/index.ts'
 import type { RawMessage } from '../io/index.ts'
+import { drop } from './drops.ts'
 import type { Edge } from './gateway/edge.ts'
 import type { Conn, ConnKind } from './listener/server.ts'
 import type { RelayMetrics } from './metrics.ts'
 import type { Staged } from './mixer.ts'
 import { NetworkView } from './network.ts'
 import type { UnwrapPool, Unwrapped } from './unwrap/pool.ts'
-
-/** Count `n` packets dropped for `reason`: the only place the drop counter moves. */
-export function drop(metrics: Pick<RelayMetrics, 'dropped'>, reason: DropReason, n = 1): void {
-  metrics.dropped.inc({ reason }, n)
-}
 
 /** What the relay keeps with a packet while a worker unwraps it: the kind of link it came on. */
 export interface PacketCtx {

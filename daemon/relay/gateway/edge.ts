@@ -6,9 +6,9 @@
 import { type CryptoSuite, encodeFrame, FRAME, type Geometry } from '../../../mix/index.ts'
 import type { BatchOp } from '../../io/index.ts'
 import { u64 } from '../../io/index.ts'
+import { drop } from '../drops.ts'
 import type { Conn } from '../listener/server.ts'
 import type { RelayMetrics } from '../metrics.ts'
-import { drop } from '../router.ts'
 import type { QueueStore } from './queue-store.ts'
 
 /** Unacknowledged DELIVER frames per ingress connection (the bound of IngressState.inflight). */

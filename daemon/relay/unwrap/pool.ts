@@ -25,8 +25,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { Geometry } from '../../../mix/index.ts'
 import { projectRoot } from '../../io/index.ts'
+import { drop } from '../drops.ts'
 import type { RelayMetrics } from '../metrics.ts'
-import { drop } from '../router.ts'
 import type { WorkerReply, WorkerResult } from './protocol.ts'
 
 export interface Unwrapped<C> {

@@ -6,10 +6,11 @@
  */
 import assert from 'node:assert/strict'
 import type { RawMessage } from '../../../daemon/io/index.ts'
+import { drop } from '../../../daemon/relay/drops.ts'
 import type { Conn, ConnKind } from '../../../daemon/relay/listener/server.ts'
 import { DROP_REASONS as METRIC_REASONS, RelayMetrics } from '../../../daemon/relay/metrics.ts'
 import type { Staged } from '../../../daemon/relay/mixer.ts'
-import { drop, type PacketCtx, Router, type RouterDeps } from '../../../daemon/relay/router.ts'
+import { type PacketCtx, Router, type RouterDeps } from '../../../daemon/relay/router.ts'
 import type { Unwrapped } from '../../../daemon/relay/unwrap/pool.ts'
 import type { WorkerResult, WorkerResultKind } from '../../../daemon/relay/unwrap/protocol.ts'
 import {
