@@ -24,11 +24,25 @@ export interface StrategyEntry {
    * the rule broken, as a closed-set word, or null. None: the common rules are all it needs.
    */
   readonly check?: (p: MixingParams) => string | null
+  /** Mean per-hop delay a client writes into node_delay when the document sets none, in ms. */
+  readonly clientHopDelayMs: number
+  /**
+   * The anonymity set each real output is promised: how many held packets it could be any of
+   * (what the audit judges a relay against).
+   */
+  readonly promisedSet: (p: MixingParams) => number
 }
 
 export const MIXING_STRATEGIES = Object.freeze({
-  batch: Object.freeze({ Pool: BatchPool }),
-  poisson: Object.freeze({ Pool: PoissonPool })
+  // A round that releases k packets keeps at least minPool: each output is one of minPool + 1.
+  // No per-hop delay: the rounds mix.
+  batch: Object.freeze({ Pool: BatchPool, clientHopDelayMs: 0, promisedSet: (p: MixingParams) => p.minPool + 1 }),
+  // Packets leave on their own delays from a pool of at least minPool (or at their deadline).
+  poisson: Object.freeze({
+    Pool: PoissonPool,
+    clientHopDelayMs: 50,
+    promisedSet: (p: MixingParams) => Math.max(1, p.minPool)
+  })
 } satisfies Record<string, StrategyEntry>)
 
 export type MixingStrategyName = keyof typeof MIXING_STRATEGIES
@@ -58,4 +72,14 @@ export function createPool<T>(p: MixingParams, capacity: number): MixStrategy<T>
   if (!isStrategyName(p.strategy))
     throw MixError.BAD_ARGUMENT(`no mixing strategy is named ${JSON.stringify(p.strategy)}`)
   return new (entry(p.strategy).Pool)<T>(capacity, p)
+}
+
+/** The anonymity set `p`'s strategy promises each real output (1 for a name not in the table). */
+export function promisedAnonymitySet(p: MixingParams): number {
+  return isStrategyName(p.strategy) ? entry(p.strategy).promisedSet(p) : 1
+}
+
+/** The mean per-hop delay clients use under `p`'s strategy when the document sets none, in ms. */
+export function clientHopDelayMs(p: MixingParams): number {
+  return isStrategyName(p.strategy) ? entry(p.strategy).clientHopDelayMs : 0
 }

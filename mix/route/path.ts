@@ -4,8 +4,10 @@
  * gateway; per-hop delays drawn from an exponential distribution (Loopix) when the network mixes
  * by the poisson strategy.
  */
+
 import type { NetworkDocument, RelayDescriptor } from '../directory/document.ts'
 import { MixError } from '../errors.ts'
+import { clientHopDelayMs } from '../mixing/registry.ts'
 import { randomInt } from '../mixing/strategies.ts'
 import type { Rng } from '../rng.ts'
 import type { Command } from '../sphinx/commands.ts'
@@ -20,7 +22,7 @@ export interface ClientRates {
   readonly clientRatePerSec: number
   /** Poisson loop cover per second (lambda L): a packet that comes back to the client's own mailbox. */
   readonly clientLoopRatePerSec: number
-  /** Mean of the exponential per-hop delay written into node_delay (0 for the batch strategy). */
+  /** Mean of the exponential per-hop delay written into node_delay (the strategy's default: mix/mixing/registry.ts). */
   readonly hopDelayMs: number
 }
 
@@ -29,7 +31,7 @@ export function clientRates(doc: NetworkDocument): ClientRates {
   return {
     clientRatePerSec: m.clientRatePerSec ?? CLIENT_DEFAULTS.clientRatePerSec,
     clientLoopRatePerSec: m.clientLoopRatePerSec ?? CLIENT_DEFAULTS.clientLoopRatePerSec,
-    hopDelayMs: m.hopDelayMs ?? (m.strategy === 'poisson' ? 50 : CLIENT_DEFAULTS.hopDelayMs)
+    hopDelayMs: m.hopDelayMs ?? clientHopDelayMs(m)
   }
 }
 

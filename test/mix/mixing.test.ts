@@ -3,7 +3,9 @@ import { AuthorityConfigSchema } from '../../daemon/index.ts'
 import {
   BatchPool,
   type CryptoSuite,
+  clientHopDelayMs,
   createPool,
+  DEFAULT_MIXING,
   deterministicRng,
   linkPadding,
   loadCrypto,
@@ -13,6 +15,7 @@ import {
   NETWORK_GEOMETRY,
   PoissonPool,
   PoolEntropy,
+  promisedAnonymitySet,
   type Rng,
   randomInt,
   STRATEGY_NAMES,
@@ -257,6 +260,19 @@ describe('mixing', function () {
       const e = new PoolEntropy()
       e.arrive(5)
       assert.equal(e.round(5, 0), 0)
+    })
+  })
+
+  describe('what each strategy promises, from its registry entry', function () {
+    it('batch promises minPool + 1 and no per-hop delay; poisson minPool and 50 ms per hop', function () {
+      const batch = { ...DEFAULT_MIXING, strategy: 'batch' as const, minPool: 8 }
+      const poisson = { ...DEFAULT_MIXING, strategy: 'poisson' as const, minPool: 8 }
+      assert.equal(promisedAnonymitySet(batch), 9)
+      assert.equal(promisedAnonymitySet(poisson), 8)
+      assert.equal(promisedAnonymitySet({ ...poisson, minPool: 0 }), 1)
+      assert.equal(clientHopDelayMs(batch), 0)
+      assert.equal(clientHopDelayMs(poisson), 50)
+      for (const name of STRATEGY_NAMES) assert.equal(typeof MIXING_STRATEGIES[name].promisedSet, 'function')
     })
   })
 })

@@ -18,17 +18,13 @@
  * - given the shape of the output: one frame size, and per-link counts equal in all but 2% of
  *   rounds (a relay that sends no padding fails here).
  */
-import type { MixingParams } from '../../mix/index.ts'
+import { type MixingParams, promisedAnonymitySet } from '../../mix/index.ts'
 import type { Linkability } from './analysis.ts'
 import type { CoverScore } from './cover.ts'
 
-/**
- * The anonymity set every real output is promised. Batch: a round that releases k packets keeps
- * at least minPool, so each output is one of at least minPool + 1 held. Poisson: packets leave on
- * their own delays from a pool of at least minPool (or at their deadline); it promises minPool.
- */
+/** The anonymity set every real output is promised: the strategy's own rule (mix/mixing/registry.ts). */
 export function promisedSet(p: MixingParams): number {
-  return p.strategy === 'batch' ? p.minPool + 1 : Math.max(1, p.minPool)
+  return promisedAnonymitySet(p)
 }
 
 export interface Verdict {
