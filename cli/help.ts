@@ -14,13 +14,13 @@ commands:
   send                 send one message from a client profile and wait for its ack
   listen               receive, open and verify messages for a client profile (--peer: demo chat)
   devnet               run a local network on loopback (separate processes) until Ctrl-C
-  init                 write a config (relay, ingress) or a profile (client) with fresh keys
+  init                 write a config (relay, ingress, authority) or a profile (client) with fresh keys
   keygen               create a relay's keys in its data directory and print its descriptor
   signer-keygen        create a key for signing network files and print its public key
   network              build and sign the network file from relay and ingress descriptors
   inspect              counts and ages in a stopped relay's spool and mailboxes (never contents)
   repair               after RELAY_STORE_CORRUPT: say what a stopped relay's database lost, make it safe to run
-  validate-config      check a relay or ingress config file, print the first error
+  validate-config      check a relay, ingress or authority config file, print the first error
   standin-homeserver   run the stand-in Matrix homeserver (a fake for the devnet and tests)
   deploy-init          keys, configs and network file for deploy/compose.yaml
   audit                measure unlinkability: a global passive adversary against a real relay
@@ -37,7 +37,7 @@ file refused, 130 second signal`,
   authority:
     'usage: sealmix authority --config FILE\n       sealmix authority admit --config FILE [--relay ROLE:LAYER:IDENTITY_HEX]... [--server NAME=ROOT_HEX]...\n       sealmix authority remove --config FILE [--identity-key IDENTITY_HEX]... [--server NAME]...\n\nadmit and remove edit the admission file the config names (admissionFile): only the relays\nadmitted there, each with its role and layer, and the ingresses of the servers named there,\neach bound by a signature of one of its server root keys, are listed. A running authority re-reads the file within a second.\nThe config may set limits (perSourcePerSecond, perSecond) and metrics ({ host, port }: /metrics).\n\nServes signed per-epoch network documents built from relay and ingress descriptors (POST\n/v1/descriptor, GET /v1/document/{epoch|current}, GET /v1/signature/{epoch}, GET /v1/schedule).\nA document is fixed at its publish deadline (half an epoch before it starts) and served from\nthen on; descriptors are shared with the peers, whose signatures on identical bytes are attached.\nSIGHUP re-reads the config file (and checks the admission file) and applies a new log.level.',
   ingress:
-    'usage: sealmix ingress --config FILE\n\nRuns the ingress (see docs/OPERATIONS.md, "Ingress") until SIGTERM or SIGINT.\nSIGHUP re-reads the config file and applies a new log.level, as for run.',
+    'usage: sealmix ingress --config FILE\n\nRuns the ingress (see docs/OPERATIONS.md, "The ingress (homeserver admins)") until SIGTERM or SIGINT.\nSIGHUP re-reads the config file and applies a new log.level, as for run.',
   send: "usage: sealmix send --profile FILE --to CONTACT.json --message TEXT [--timeout 120s] [--json]\n\nFetches a SenderCert, sends TEXT sealed to the contact's device, waits for the ingress's\ndelivery ack, for up to --timeout (default 120s). Exit 0 delivered, 75 no ack in time, 77 refused.",
   listen:
     'usage: sealmix listen --profile FILE [--peer CONTACT.json [--every 3s]] [--json]\n\nCollects envelopes from the homeserver, opens and verifies each, prints them. With --peer it\nalso sends a message every --every (default 3s, at least 100ms) and answers each message it receives (the demo).',
@@ -68,7 +68,7 @@ with --network it uses a static signed file.
 For an ingress it also writes the application-service registration for the homeserver and prints
 the ingress descriptor (for 'sealmix network --ingress') and the server root key clients pin.`,
   devnet:
-    'usage: sealmix devnet [--data-dir DIR] [--epoch 60s]\n\nRuns on 127.0.0.1, as separate processes: 3 directory authorities, 2 gateways, 3 mixes, an\ningress in front of a stand-in homeserver, and two demo clients that exchange messages with\nacks. Mix keys rotate every --epoch (e.g. 5s to watch rotations). Prints a status\nline a second and stops cleanly on Ctrl-C. Data goes to a temporary directory (removed on exit)\nunless --data-dir is given.',
+    'usage: sealmix devnet [--data-dir DIR] [--epoch 60s]\n\nRuns on 127.0.0.1, as separate processes: 3 directory authorities, 2 gateways, 3 mixes, an\ningress in front of a stand-in homeserver, and two demo clients that exchange messages with\nacks. Mix keys rotate every --epoch (e.g. 5s to watch rotations). Prints a status\nline every two seconds and stops cleanly on Ctrl-C. Data goes to a temporary directory (removed on exit)\nunless --data-dir is given.',
   network:
     'usage: sealmix network --signer-key FILE --out FILE [--name NAME] [--mixing JSON] [--ingress FILE]... RELAY.json...\n\nSigns a network file listing the relays (descriptors from keygen) and ingresses.',
   inspect:

@@ -3,8 +3,9 @@
  * programs spawn:
  * - mix/ is pure: it imports only mix/, reads no clock, randomness, timers or process state, and
  *   only mix/crypto/ touches the crypto libraries;
- * - imports flow one way: mix <- daemon/io <- {daemon/relay, daemon/authority, daemon/ingress};
- *   client <- mix; tools <- daemon, client; cli <- all; no program imports another;
+ * - imports flow one way (X -> Y: X may import Y): daemon/io -> mix; daemon/relay,
+ *   daemon/authority, daemon/ingress -> daemon/io, mix; client -> mix; tools -> daemon, client,
+ *   mix; cli -> all; no program imports another;
  * - a unit reaches another only through that unit's index.ts (tools/ and cli/ reach the server
  *   programs through daemon/index.ts);
  * - a child process is an edge too: only tools/ may start the CLI bundle, and no program may.
@@ -33,14 +34,24 @@ function files(dir: string): string[] {
   return out
 }
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g
 
-export function importsOf(file: string): string[] {
-  const src = readFileSync(join(ROOT, file), 'utf8')
+/** The module specifiers of a source text: static, side-effect only, re-exported and dynamic. */
+export function specifiersIn(src: string): string[] {
   const out: string[] = []
-  for (const m of src.matchAll(IMPORT)) out.push((m[1] ?? m[2])!)
+  for (const m of src.matchAll(IMPORT)) out.push((m[1] ?? m[2] ?? m[3])!)
   return out
 }
+
+export function importsOf(file: string): string[] {
+  return specifiersIn(readFileSync(join(ROOT, file), 'utf8'))
+}
+
+/** A line of code (not a comment) that reads the clock, ambient randomness, timers or process state. */
+const AMBIENT =
+  /\b(?:Date\.now|Math\.random|setTimeout|setInterval|setImmediate|queueMicrotask|performance\.now|getRandomValues|randomUUID)\b|\bnew Date\(|\bprocess\./
+export const readsAmbient = (line: string): boolean => !/^\s*(\/\/|\*)/.test(line) && AMBIENT.test(line)
 
 /** The repository-relative target of a relative specifier, or null for a package. */
 function target(file: string, spec: string): string | null {
@@ -122,6 +133,21 @@ export function violations(sources: readonly string[], read: (f: string) => stri
   return bad
 }
 
+/** Child processes and workers that cross the rules: only tools/ may run the CLI bundle. */
+export function spawnViolations(sources: readonly string[], spawned: (f: string) => string[] = spawnedBy): string[] {
+  const bad: string[] = []
+  for (const f of sources) {
+    const from = unitOf(f)
+    for (const p of spawned(f)) {
+      const to = spawnedUnit(p)
+      if (to === null || to === from) continue
+      const allowed = (from === 'tools' && to === 'cli') || (from === 'daemon/relay' && to === 'daemon/relay')
+      if (!allowed) bad.push(`${f} runs ${p}`)
+    }
+  }
+  return bad
+}
+
 describe('layering', function () {
   it('finds the source files of every unit it checks', function () {
     for (const u of UNITS)
@@ -151,13 +177,11 @@ describe('layering', function () {
 
   it('mix/ reads no clock, ambient randomness, timers or process state', function () {
     const bad: string[] = []
-    const forbidden =
-      /\b(Date\.now|new Date\(|Math\.random|setTimeout|setInterval|setImmediate|process\.|performance\.now)\b/
     for (const f of files('mix')) {
       readFileSync(join(ROOT, f), 'utf8')
         .split('\n')
         .forEach((line, i) => {
-          if (!/^\s*(\/\/|\*)/.test(line) && forbidden.test(line)) bad.push(`${f}:${i + 1}: ${line.trim()}`)
+          if (readsAmbient(line)) bad.push(`${f}:${i + 1}: ${line.trim()}`)
         })
     }
     assert.deepEqual(bad, [])
@@ -168,17 +192,7 @@ describe('layering', function () {
   })
 
   it('only tools/ start the CLI as a process, and no program spawns another', function () {
-    const bad: string[] = []
-    for (const f of SOURCES) {
-      const from = unitOf(f)
-      for (const p of spawnedBy(f)) {
-        const to = spawnedUnit(p)
-        if (to === null || to === from) continue
-        const allowed = (from === 'tools' && to === 'cli') || (from === 'daemon/relay' && to === 'daemon/relay')
-        if (!allowed) bad.push(`${f} runs ${p}`)
-      }
-    }
-    assert.deepEqual(bad, [])
+    assert.deepEqual(spawnViolations(SOURCES), [])
   })
 
   it('the checks see a forbidden import and a spawned program (positive controls)', function () {
@@ -199,6 +213,37 @@ describe('layering', function () {
     )
     assert.deepEqual(spawnedBy('tools/devnet/children.ts'), ['dist/sealmix.mjs'])
     assert.equal(spawnedUnit('dist/sealmix.mjs'), 'cli')
+    const spawns: Record<string, string[]> = {
+      'tools/x.ts': ['dist/sealmix.mjs'],
+      'daemon/relay/x.ts': ['dist/sealmix.mjs', 'dist/unwrap-worker.mjs'],
+      'daemon/ingress/x.ts': ['dist/unwrap-worker.mjs']
+    }
+    assert.deepEqual(
+      spawnViolations(Object.keys(spawns), f => spawns[f]!),
+      ['daemon/relay/x.ts runs dist/sealmix.mjs', 'daemon/ingress/x.ts runs dist/unwrap-worker.mjs']
+    )
+  })
+
+  it('the scanners see side-effect imports and every ambient source (positive controls)', function () {
+    const src = [
+      "import '../ingress/index.ts'",
+      "import type { A } from './a.ts'",
+      "export * from './b.ts'",
+      "const m = await import('./c.ts')"
+    ]
+    assert.deepEqual(specifiersIn(src.join('\n')), ['../ingress/index.ts', './a.ts', './b.ts', './c.ts'])
+    for (const line of [
+      'const t = new Date()',
+      'Date.now()',
+      'crypto.getRandomValues(b)',
+      'queueMicrotask(f)',
+      'globalThis.process.env.X',
+      'Math.random()',
+      'setTimeout(f, 1)'
+    ])
+      assert.ok(readsAmbient(line), line)
+    assert.ok(!readsAmbient(' * Date.now() in a comment'))
+    assert.ok(!readsAmbient('const update = nowMs + 1'))
   })
 
   it('the import scanner sees both static and dynamic imports', function () {

@@ -4,7 +4,7 @@
  * signed by one or more signer keys. The file is checked as a relay will check it before it is
  * written, so a bad descriptor is refused here and not by every relay at its next start.
  */
-import { createSecretKey, readSecretFile, writeFileAtomic } from '../daemon/index.ts'
+import { signingKey, writeFileAtomic } from '../daemon/index.ts'
 import {
   type CryptoSuite,
   DEFAULT_MIXING,
@@ -25,14 +25,7 @@ export interface SignerKey {
 
 /** Create (if absent) and load a 32-byte Ed25519 seed file for signing network documents (daemon/io/secret-file.ts: atomic, 0600, never replaced). */
 export function loadSignerKey(c: CryptoSuite, file: string, create = false): SignerKey {
-  if (create) createSecretKey(file, 32, b => c.randomFill(b))
-  const r = readSecretFile(file, 32)
-  if (r.kind === 'missing') throw new Error(`no signer key at ${file}`)
-  if (r.kind === 'wrong-size') throw new Error(`${file} must hold exactly 32 bytes`)
-  if (r.kind === 'unreadable') throw r.cause
-  const pair = c.signSeedKeypair(r.bytes)
-  r.bytes.fill(0)
-  return pair
+  return signingKey(c, file, { create })
 }
 
 export function buildNetworkDocument(

@@ -14,7 +14,7 @@ import {
   STRATEGY_NAMES,
   strategyRuleBroken
 } from '../../mix/index.ts'
-import { createSecretKey, RelayError, readConfigFile, readSecretFile } from '../io/index.ts'
+import { RelayError, readConfigFile, signingKey } from '../io/index.ts'
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a 32-byte key)')
 
@@ -145,13 +145,7 @@ export function authorityKey(c: CryptoSuite, file: string): { publicKey: Uint8Ar
   if (!existsSync(file)) {
     // Not narrowed if it exists: the key may sit in a directory that holds other things.
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
-    createSecretKey(file, 32, b => c.randomFill(b))
+    return signingKey(c, file, { create: true })
   }
-  const r = readSecretFile(file, 32)
-  if (r.kind === 'unreadable') throw r.cause
-  if (r.kind === 'missing') throw RelayError.KEYS_INVALID(`${file} is missing`)
-  if (r.kind === 'wrong-size') throw RelayError.KEYS_INVALID(`${file} must hold exactly 32 bytes`)
-  const pair = c.signSeedKeypair(r.bytes)
-  r.bytes.fill(0)
-  return pair
+  return signingKey(c, file, { create: false })
 }

@@ -467,7 +467,7 @@ export class Relay {
   /**
    * Graceful stop: refuse new connections and packets, let the running round finish (its commit
    * and sends), commit the replay tags of staged packets, close links, workers and the database.
-   * Packets still pooled are dropped (documented in OPERATIONS.md). Idempotent.
+   * Packets still pooled are dropped (documented in docs/OPERATIONS.md). Idempotent.
    */
   async stop(): Promise<void> {
     if (this.#stopping !== null) return await this.#stopping

@@ -1,6 +1,6 @@
 /**
  * ServerCert and SenderCert (docs/PROTOCOL.md §11): encoding, signing and strict parsing.
- * The chain checks live in verify.ts.
+ * The chain checks live in recipient.ts.
  */
 import type { CryptoSuite } from '../crypto/suite.ts'
 import { MixError } from '../errors.ts'

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseAllDocuments, parse as parseYaml } from 'yaml'
@@ -235,6 +235,39 @@ describe('deployment artifacts', function () {
     assert.match(df, /org\.opencontainers\.image\.source/)
     const dockerignore = readFileSync(join(PROJECT, '.dockerignore'), 'utf8')
     assert.match(dockerignore, /^\*$/m, 'the context is an allow-list')
+    // Every path the build stage copies is let into the context, and the bundle builds from
+    // exactly what is let in (a folder missing from the allow-list fails here, not in docker build).
+    const allowed = dockerignore
+      .split('\n')
+      .filter(l => l.startsWith('!'))
+      .map(l => l.slice(1).replace(/\/$/, ''))
+    const copied = [...df.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap(m => m[1]!.split(' '))
+    assert.ok(copied.includes('tools'), 'the build copies tools/')
+    for (const c of copied)
+      assert.ok(allowed.includes(c), `${c} is copied by the Dockerfile but not let in by .dockerignore`)
+    const context = mkdtempSync(join(tmpdir(), 'sealmix-context-'))
+    try {
+      for (const a of allowed)
+        cpSync(join(PROJECT, a), join(context, a), { recursive: true, filter: f => !f.endsWith('.test.ts') })
+      symlinkSync(join(PROJECT, 'node_modules'), join(context, 'node_modules'))
+      const esbuild = join(PROJECT, 'node_modules', '.bin', 'esbuild')
+      const built = run(
+        esbuild,
+        [
+          'cli/index.ts',
+          '--bundle',
+          '--platform=node',
+          '--format=esm',
+          '--packages=external',
+          '--log-level=error',
+          `--outfile=${join(context, 'out.mjs')}`
+        ],
+        { cwd: context }
+      )
+      assert.equal(built.status, 0, `the bundle does not build from the allow-listed context: ${built.out}`)
+    } finally {
+      rmSync(context, { recursive: true, force: true })
+    }
     // The image runs dist/sealmix.mjs with node alone (npm run build made it before this test).
     const help = run(process.execPath, ['dist/sealmix.mjs', 'run', '--help'])
     assert.equal(help.status, 0, help.out)
