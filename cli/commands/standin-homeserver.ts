@@ -6,8 +6,7 @@ import { BadInput } from '../bad-input.ts'
 
 function readStandinConfig(path: string): StandinOptions {
   const file = readConfigFile(path)
-  if (file.kind === 'unreadable') throw new BadInput(`cannot read ${path}: ${file.why}`)
-  if (file.kind === 'unparsable') throw new BadInput(`${path} is ${file.why}`)
+  if (file.kind === 'refused') throw new BadInput(file.problem)
   return file.value as StandinOptions
 }
 

@@ -116,8 +116,7 @@ export type AuthorityConfig = z.infer<typeof AuthorityConfigSchema> & { readonly
 
 export function loadAuthorityConfig(path: string): AuthorityConfig {
   const file = readConfigFile(path)
-  if (file.kind === 'unreadable') throw RelayError.CONFIG_UNREADABLE(path, file.why, file.cause)
-  if (file.kind === 'unparsable') throw RelayError.CONFIG_UNREADABLE(path, file.why)
+  if (file.kind === 'refused') throw new RelayError('RELAY_CONFIG_UNREADABLE', file.problem, { cause: file.cause })
   const raw = file.value
   const r = AuthorityConfigSchema.safeParse(raw)
   if (!r.success) {

@@ -125,9 +125,7 @@ export function parseIngressConfig(raw: unknown, baseDir: string): IngressConfig
 /** Read and parse a config file, or throw the ingress's config error naming what went wrong. */
 export function readIngressConfigFile(path: string): unknown {
   const file = readConfigFile(path)
-  if (file.kind === 'unreadable')
-    throw new IngressError('INGRESS_CONFIG_UNREADABLE', `cannot read ${path}: ${file.why}`)
-  if (file.kind === 'unparsable') throw new IngressError('INGRESS_CONFIG_UNREADABLE', `${path} is ${file.why}`)
+  if (file.kind === 'refused') throw new IngressError('INGRESS_CONFIG_UNREADABLE', file.problem, { cause: file.cause })
   return file.value
 }
 

@@ -7,22 +7,23 @@ import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { describeParseError } from '../../mix/index.ts'
 
+/** The parsed file, or what is wrong with it in the words every program prints. */
 export type ConfigText =
   | { readonly kind: 'parsed'; readonly value: unknown }
-  | { readonly kind: 'unreadable'; readonly why: string; readonly cause: unknown }
-  | { readonly kind: 'unparsable'; readonly why: string }
+  | { readonly kind: 'refused'; readonly problem: string; readonly cause?: unknown }
 
 export function readConfigFile(path: string): ConfigText {
   let text: string
   try {
     text = readFileSync(path, 'utf8')
   } catch (e) {
-    return { kind: 'unreadable', why: (e as NodeJS.ErrnoException).code ?? 'unknown error', cause: e }
+    const why = (e as NodeJS.ErrnoException).code ?? 'unknown error'
+    return { kind: 'refused', problem: `cannot read config file ${path}: ${why}`, cause: e }
   }
   const json = path.endsWith('.json')
   try {
     return { kind: 'parsed', value: json ? JSON.parse(text) : parseYaml(text) }
   } catch (e) {
-    return { kind: 'unparsable', why: describeParseError(e, text, json ? 'JSON' : 'YAML') }
+    return { kind: 'refused', problem: `${path} is ${describeParseError(e, text, json ? 'JSON' : 'YAML')}` }
   }
 }

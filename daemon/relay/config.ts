@@ -206,8 +206,7 @@ export function parseConfig(raw: unknown, baseDir: string): RelayConfig {
 /** Read a YAML (or, by its .json ending, JSON) config file and validate it. */
 export function loadConfig(path: string): RelayConfig {
   const file = readConfigFile(path)
-  if (file.kind === 'unreadable') throw RelayError.CONFIG_UNREADABLE(path, file.why, file.cause)
-  if (file.kind === 'unparsable') throw RelayError.CONFIG_UNREADABLE(path, file.why)
+  if (file.kind === 'refused') throw new RelayError('RELAY_CONFIG_UNREADABLE', file.problem, { cause: file.cause })
   return parseConfig(file.value, dirname(resolve(path)))
 }
 

@@ -158,7 +158,6 @@ export function newProfile(
 
 function readProfileFile(path: string): unknown {
   const file = readConfigFile(path)
-  if (file.kind === 'unreadable') throw new ClientError('CLIENT_CONFIG_UNREADABLE', `cannot read ${path}: ${file.why}`)
-  if (file.kind === 'unparsable') throw new ClientError('CLIENT_CONFIG_UNREADABLE', `${path} is ${file.why}`)
+  if (file.kind === 'refused') throw new ClientError('CLIENT_CONFIG_UNREADABLE', file.problem, { cause: file.cause })
   return file.value
 }
