@@ -15,7 +15,7 @@ import type { PathHop } from '../sphinx/create.ts'
 
 export const MIX_LAYERS = 3
 /** Client traffic defaults when the network document does not set them. */
-export const CLIENT_DEFAULTS = { clientRatePerSec: 2, clientLoopRatePerSec: 0.5, hopDelayMs: 0 } as const
+export const CLIENT_DEFAULTS = { clientRatePerSec: 2, clientLoopRatePerSec: 0.5 } as const
 
 export interface ClientRates {
   /** Poisson send slots per second (lambda P): a real packet when one is queued, else drop cover. */
