@@ -17,6 +17,8 @@ export type ClientErrorCode =
   | 'CLIENT_HOMESERVER'
   | 'CLIENT_STORE_LOCKED'
   | 'CLIENT_LISTEN_FAILED'
+  | 'CLIENT_NO_ROOM_KEY'
+  | 'CLIENT_ROOM_TOO_LARGE'
 
 export const CLIENT_EXIT_STATUS: Record<ClientErrorCode, number> = {
   CLIENT_CONFIG_INVALID: 78,
@@ -31,7 +33,9 @@ export const CLIENT_EXIT_STATUS: Record<ClientErrorCode, number> = {
   CLIENT_CLOSED: 70,
   CLIENT_HOMESERVER: 69,
   CLIENT_STORE_LOCKED: 75,
-  CLIENT_LISTEN_FAILED: 71
+  CLIENT_LISTEN_FAILED: 71,
+  CLIENT_NO_ROOM_KEY: 78,
+  CLIENT_ROOM_TOO_LARGE: 65
 }
 
 export class ClientError extends CodedError<ClientErrorCode> {

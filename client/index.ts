@@ -1,15 +1,19 @@
 /** The SDK: the import surface of client/ for apps that route a Matrix client through sealmix. */
 
-export { SEALED_EVENT_TYPE } from '../mix/index.ts'
+export { MAX_ROOM_BATCH, MAX_ROOM_DEVICES, ROOM_EVENT_TYPE, SEALED_EVENT_TYPE } from '../mix/index.ts'
 export { DirectoryClient, directoryClient, fetchTransport } from './directory.ts'
 export { CLIENT_EXIT_STATUS, ClientError, type ClientErrorCode } from './errors.ts'
-export { fetchSenderCert, registerCapability } from './issuance.ts'
+export { fetchSenderCert, registerCapability, registerRoomKey } from './issuance.ts'
 export { loadNetwork } from './network.ts'
+export { MAX_ROOM_KEYS, newRoomKey, nextRoomKey, type RoomKey, type RoomKeyAccept, RoomKeyring } from './rooms.ts'
 export {
   type ClientOptions,
   type ClientStats,
   type Contact,
   type Device,
+  type RoomEventInput,
+  type RoomOpenResult,
+  type RoomRejectCode,
   SealmixClient,
   type SendOptions
 } from './sdk.ts'

@@ -6,6 +6,7 @@
  */
 import { parseSenderCert, parseServerCert, type SenderCert, type ServerCert } from '../mix/index.ts'
 import { ClientError } from './errors.ts'
+import type { RoomKey } from './rooms.ts'
 import type { Device } from './sdk.ts'
 
 async function call(
@@ -51,16 +52,39 @@ export async function fetchSenderCert(
   return { senderCert: sc.value, serverCert: sv.value }
 }
 
+/**
+ * Register this device's capability key (or rotate to a new one). `block`: the previous key stops
+ * working at once instead of after its 24-hour grace, cutting off whoever held it.
+ */
 export async function registerCapability(
   apiUrl: string,
   accessToken: string,
   deviceId: string,
   keyId: number,
-  publicKey: Uint8Array
+  publicKey: Uint8Array,
+  o: { block?: boolean } = {}
 ): Promise<void> {
   await call(apiUrl, accessToken, 'PUT', '/_sealmix/v1/capability', {
     device_id: deviceId,
     key_id: keyId,
-    public_key: Buffer.from(publicKey).toString('hex')
+    public_key: Buffer.from(publicKey).toString('hex'),
+    ...(o.block === true ? { block: true } : {})
   })
+}
+
+/**
+ * Register a room's send key with the ingress of `key.server` (the caller must be joined to the
+ * room, and the ingress's bot invited), or rotate to it: a key made by nextRoomKey carries the
+ * proof, and its `block` ends the replaced key at once. Answers 'registered', 'rotated' or
+ * 'unchanged'; a refusal throws CLIENT_REFUSED naming the reason.
+ */
+export async function registerRoomKey(apiUrl: string, accessToken: string, key: RoomKey): Promise<string> {
+  const j = await call(apiUrl, accessToken, 'PUT', '/_sealmix/v1/room_key', {
+    room_id: key.roomId,
+    key_id: key.keyId,
+    public_key: key.publicKey.toString('hex'),
+    ...(key.proof.length > 0 ? { proof: key.proof.toString('hex') } : {}),
+    ...(key.block ? { block: true } : {})
+  })
+  return String(j.result)
 }

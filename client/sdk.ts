@@ -35,12 +35,19 @@ import {
   fragmentMessage,
   hopsFor,
   type IngressDescriptor,
+  KIND_ROOM,
   KIND_TO_DEVICE_V1,
+  MAX_ROOM_BATCH,
+  MAX_ROOM_DEVICES,
   NETWORK_GEOMETRY,
   type NetworkDocument,
   openMessage,
+  openRoomMessage,
   parseAck,
+  parseRoomKeyShare,
   type Rng,
+  ROOM_EVENT_TYPE,
+  ROOM_KEY_CONTENT_TYPE,
   randomInt,
   refreshIntervalMs,
   routeVia,
@@ -50,6 +57,7 @@ import {
   Sphinx,
   sealIngressPayload,
   sealMessage,
+  sealRoomMessage,
   signDelivery,
   systemRng,
   type TrustStore,
@@ -61,6 +69,7 @@ import {
 import { ClientError } from './errors.ts'
 import { GatewayLink } from './link.ts'
 import { Outbox, type OutboxEvent, type OutFragment } from './outbox.ts'
+import { type RoomKey, type RoomKeyAccept, RoomKeyring, roomKeyShare } from './rooms.ts'
 import { SurbTable } from './surbs.ts'
 
 const G = NETWORK_GEOMETRY
@@ -111,6 +120,11 @@ export interface ClientOptions {
   readonly minRetryMs?: number
   readonly maxRetryMs?: number
   /**
+   * Whether a room event's Matrix sender is an ingress's application-service user (only those post
+   * sealed room messages). @default the localpart `sealmix` on any server
+   */
+  readonly isIngressBot?: (userId: string) => boolean
+  /**
    * How long a message whose recipient's server has no ingress in the document waits for one
    * before it fails with CLIENT_NO_ROUTE. @default 120000
    */
@@ -144,6 +158,29 @@ export interface SendOptions {
   readonly contentHint?: number
 }
 
+/** A room event as the chat client's Matrix library gives it. */
+export interface RoomEventInput {
+  readonly roomId: string
+  readonly type: string
+  /** The event's Matrix sender: an ingress's bot for a sealed room message. */
+  readonly sender: string
+  readonly content: Record<string, unknown>
+}
+
+export type RoomRejectCode =
+  | SealCode
+  | 'CLIENT_ROOM_EVENT_MALFORMED'
+  | 'CLIENT_ROOM_EVENT_FORGED'
+  | 'CLIENT_ROOM_SENDER_NOT_JOINED'
+
+/** What opening a room event gave: a verified message from a joined member, or why not. */
+export type RoomOpenResult =
+  | { readonly kind: 'received'; readonly roomId: string; readonly message: VerifiedMessage }
+  /** This device sealed it (its own wrap is in every batch it sends). */
+  | { readonly kind: 'own' }
+  | { readonly kind: 'duplicate' }
+  | { readonly kind: 'rejected'; readonly code: RoomRejectCode }
+
 /** How many opened envelopes a client remembers to recognise one handed over again. */
 export const OPENED_REMEMBERED = 4096
 
@@ -173,6 +210,8 @@ export class SealmixClient extends EventEmitter {
   readonly #timers = new Set<NodeJS.Timeout>()
   /** Hashes of the envelopes opened lately, oldest first. Bound: OPENED_REMEMBERED (about 0.5 MB). */
   readonly #opened = new Map<string, true>()
+  /** The room send keys this device holds (bounded: MAX_ROOM_KEYS). */
+  readonly rooms: RoomKeyring
   /** Sealed requests whose recipient's server has no ingress in the document yet; bounded by MAX_UNROUTED. */
   readonly #unrouted: Array<{
     readonly id: string
@@ -196,6 +235,7 @@ export class SealmixClient extends EventEmitter {
     this.#rng = o.rng ?? systemRng(o.crypto)
     this.#now = o.now ?? Date.now
     this.#sphinx = new Sphinx(o.crypto)
+    this.rooms = new RoomKeyring(o.crypto)
     this.#rates = { ...clientRates(o.network), ...o.rates }
     this.#outbox = new Outbox({
       ackTimeoutMs: o.ackTimeoutMs ?? 15_000,
@@ -339,7 +379,6 @@ export class SealmixClient extends EventEmitter {
       throw new ClientError('CLIENT_CONFIG_INVALID', 'sending needs a SenderCert (fetch one from the ingress)')
     const server = userIdDomain(to.userId)
     if (server === null) throw new ClientError('CLIENT_CONFIG_INVALID', "the contact's user id names no server")
-    const { ingress, unverified } = this.#ingressFor(server)
     const now = this.#now()
     const envelope = sealMessage(
       this.#c,
@@ -361,6 +400,121 @@ export class SealmixClient extends EventEmitter {
       envelope,
       auth: signDelivery(this.#c, to.capability.secretKey, to.capability.keyId, dest, now, envelope)
     })
+    return this.#submitFor(server, request)
+  }
+
+  /**
+   * Seal `content` once for every member device of a room (the x25519 keys of every joined
+   * member's devices; this device is added when missing, so that the batch does not show a gap
+   * where the sender is) and queue it for the ingress that holds the room's send key. Returns the
+   * message id. The room's key must be in `rooms` (made with newRoomKey or accepted from a share).
+   */
+  sendToRoom(
+    roomId: string,
+    content: Uint8Array | string,
+    devices: readonly Uint8Array[],
+    opts: SendOptions = {}
+  ): string {
+    if (this.#closed) throw new ClientError('CLIENT_CLOSED', 'the client is closed')
+    const { senderCert, serverCert } = this.#o
+    if (senderCert === undefined)
+      throw new ClientError('CLIENT_CONFIG_INVALID', 'sending needs a SenderCert (fetch one from the ingress)')
+    const key = this.rooms.get(roomId)
+    if (key === undefined) throw new ClientError('CLIENT_NO_ROOM_KEY', 'this device holds no send key for the room')
+    const own = this.#o.device.x25519.publicKey
+    const all = devices.some(d => this.#c.equal(d, own)) ? devices : [...devices, own]
+    if (all.length > MAX_ROOM_DEVICES)
+      throw new ClientError(
+        'CLIENT_ROOM_TOO_LARGE',
+        `a room message reaches at most ${MAX_ROOM_DEVICES} member devices (this room has ${all.length})`
+      )
+    const batch = sealRoomMessage(
+      this.#c,
+      roomId,
+      {
+        contentType: opts.contentType ?? 8,
+        contentHint: opts.contentHint,
+        content: typeof content === 'string' ? Buffer.from(content) : content,
+        senderCert,
+        serverCert
+      },
+      this.#o.device.x25519,
+      all,
+      this.#rng
+    )
+    if (batch.length > MAX_ROOM_BATCH)
+      throw new ClientError(
+        'CLIENT_ROOM_TOO_LARGE',
+        `a room message of ${batch.length} bytes for ${all.length} devices is over the ${MAX_ROOM_BATCH}-byte limit of a room event`
+      )
+    const request = encodeSubmit({
+      kind: KIND_ROOM,
+      dest: roomId,
+      envelope: batch,
+      auth: signDelivery(this.#c, key.secretKey, key.keyId, roomId, this.#now(), batch, 'group')
+    })
+    return this.#submitFor(key.server, request)
+  }
+
+  /** Share a room key with members' devices, each in a sealed message of its own (content type 9). */
+  shareRoomKey(key: RoomKey, to: readonly Contact[]): string[] {
+    const share = roomKeyShare(key)
+    return to.map(c => this.send(c, share, { contentType: ROOM_KEY_CONTENT_TYPE }))
+  }
+
+  /**
+   * A received message of content type 9 (a room key share): accepted when its certified sender
+   * is joined to the room (`joined`, from the room's member list) and, when this device holds a
+   * key for the room, the share is signed by that key.
+   */
+  acceptRoomKey(m: VerifiedMessage, joined: (roomId: string, userId: string) => boolean): RoomKeyAccept {
+    if (m.contentType !== ROOM_KEY_CONTENT_TYPE) return { kind: 'refused', code: 'SEAL_INNER_MALFORMED' }
+    const share = parseRoomKeyShare(m.content)
+    if (!share.ok) return { kind: 'refused', code: share.code }
+    return this.rooms.accept(share.value, joined(share.value.roomId, m.sender.userId))
+  }
+
+  /**
+   * Open a sealed room event for this device: the event must come from an ingress's bot, carry a
+   * batch with a wrap for this device that passes every step of recipient verification and was
+   * sealed for this room, and its certified sender must be joined to the room at that event
+   * (`joined`, from the member list the chat client's Matrix library has for that event). A
+   * message that fails any of it is never shown: 'rejected' with its code.
+   */
+  openRoomEvent(ev: RoomEventInput, joined: (userId: string) => boolean): RoomOpenResult {
+    const reject = (code: RoomRejectCode): RoomOpenResult => {
+      this.stats.rejected++
+      this.emit('rejected', { code, roomId: ev.roomId })
+      return { kind: 'rejected', code }
+    }
+    const isBot = this.#o.isIngressBot ?? ((u: string) => u.startsWith('@sealmix:'))
+    if (ev.type !== ROOM_EVENT_TYPE || typeof ev.content.batch !== 'string')
+      return reject('CLIENT_ROOM_EVENT_MALFORMED')
+    if (!isBot(ev.sender)) return reject('CLIENT_ROOM_EVENT_FORGED')
+    const d = this.#o.device
+    const r = openRoomMessage(this.#c, ev.roomId, Buffer.from(ev.content.batch, 'base64'), d.x25519, this.#o.trust, {
+      nowMs: this.#now(),
+      self: { userId: d.userId, deviceId: d.deviceId }
+    })
+    if (!r.ok) return r.code === 'SEAL_SELF_SEND' ? { kind: 'own' } : reject(r.code)
+    const h = this.#c.sha512_256(r.value.copy).toString('hex')
+    if (this.#opened.has(h)) {
+      this.stats.duplicates++
+      this.emit('duplicate', {})
+      return { kind: 'duplicate' }
+    }
+    if (!joined(r.value.message.sender.userId)) return reject('CLIENT_ROOM_SENDER_NOT_JOINED')
+    this.#remember(h)
+    this.stats.received++
+    const out = { kind: 'received', roomId: ev.roomId, message: r.value.message } as const
+    this.emit('room_message', out)
+    return out
+  }
+
+  /** Queue a request for an ingress of `server`, or hold it until a document lists one. */
+  #submitFor(server: string, request: Uint8Array): string {
+    const { ingress, unverified } = this.#ingressFor(server)
+    const now = this.#now()
     if (ingress !== undefined) return this.submit(ingress.id, request)
     // No ingress that its homeserver vouches for serves that server in this document: the message waits for one.
     if (this.#unrouted.length >= MAX_UNROUTED)
@@ -435,8 +589,7 @@ export class SealmixClient extends EventEmitter {
     })
     if (r.ok) {
       // Remembered only once verified, so an envelope that fails cannot shadow a good one.
-      this.#opened.set(h, true)
-      if (this.#opened.size > OPENED_REMEMBERED) this.#opened.delete(this.#opened.keys().next().value!)
+      this.#remember(h)
       this.stats.received++
       // Called by the app: its own listeners' exceptions reach it here, as from any emitter.
       this.emit('received', r.value)
@@ -445,6 +598,11 @@ export class SealmixClient extends EventEmitter {
     this.stats.rejected++
     this.emit('rejected', { code: r.code })
     return { ok: false, code: r.code }
+  }
+
+  #remember(envelopeHash: string): void {
+    this.#opened.set(envelopeHash, true)
+    if (this.#opened.size > OPENED_REMEMBERED) this.#opened.delete(this.#opened.keys().next().value!)
   }
 
   /** Ask the gateway for what waits in the mailbox (answered with a constant number of frames). */

@@ -67,7 +67,7 @@ export const IngressConfigSchema = z
     metrics: metricsSchema(9465),
     limits: z
       .object({
-        /** Messages delivered per destination device per minute; beyond it the sender is told to try later. @default 120 */
+        /** Messages delivered per destination (a device, or a room) per minute; beyond it the sender is told to try later. @default 120 */
         perDestinationPerMinute: z.number().int().min(1).max(100_000).default(LIMITS.perDestinationPerMinute),
         /** Partially reassembled messages held at once. @default 1024 */
         maxPartialMessages: z.number().int().min(1).max(1_000_000).default(LIMITS.maxPartialMessages),
@@ -92,6 +92,24 @@ export const IngressConfigSchema = z
       })
       .strict()
       .default(LIMITS),
+    /** Rooms this ingress posts sealed messages into (docs/PROTOCOL.md §15a). */
+    rooms: z
+      .object({
+        /**
+         * How long a room send key stays valid after a normal rotation names its successor (a
+         * block ends it at once). Long enough for the new key to reach every member. @default 10 min
+         */
+        rotationGraceMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(24 * 3600_000)
+          .default(600_000),
+        /** Rooms with a registered send key at most. @default 100000 */
+        maxRooms: z.number().int().min(1).max(10_000_000).default(100_000)
+      })
+      .strict()
+      .default({ rotationGraceMs: 600_000, maxRooms: 100_000 }),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()

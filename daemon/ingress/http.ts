@@ -1,8 +1,9 @@
 /**
  * The ingress's client API (for the homeserver's own users, next to its client-server API):
  *   POST /_sealmix/v1/sender_cert  {x25519, ed25519, device_id?} -> {sender_cert, server_cert, expires_ms}
- *   PUT  /_sealmix/v1/capability   {device_id, key_id, public_key} -> {}
- *   both with `Authorization: Bearer <Matrix access token>`, checked against the homeserver's whoami.
+ *   PUT  /_sealmix/v1/capability   {device_id, key_id, public_key, block?} -> {}
+ *   PUT  /_sealmix/v1/room_key     {room_id, key_id, public_key, proof?, block?} -> {result}
+ *   each with `Authorization: Bearer <Matrix access token>`, checked against the homeserver's whoami.
  * Its operations listener (/metrics, /healthz, /readyz) is the shared one (startOpsServer).
  * Deadlines: those of every listener (listenHttp: the whole request within 15 s), and the body
  * cut off at BODY_TIMEOUT_MS while it is read.
@@ -15,6 +16,7 @@ export type ApiAnswer = { readonly status: number; readonly body: Record<string,
 export interface ApiHandlers {
   senderCert(token: string, body: Record<string, unknown>): Promise<ApiAnswer>
   capability(token: string, body: Record<string, unknown>): Promise<ApiAnswer>
+  roomKey(token: string, body: Record<string, unknown>): Promise<ApiAnswer>
 }
 
 /** Bound: the largest request body the API reads. */
@@ -26,7 +28,8 @@ export async function startApiServer(host: string, port: number, h: ApiHandlers)
   type Handler = (token: string, body: Record<string, unknown>) => Promise<ApiAnswer>
   const routes: ReadonlyArray<Route<Handler>> = [
     { method: 'POST', path: '/_sealmix/v1/sender_cert', handler: h.senderCert.bind(h) },
-    { method: 'PUT', path: '/_sealmix/v1/capability', handler: h.capability.bind(h) }
+    { method: 'PUT', path: '/_sealmix/v1/capability', handler: h.capability.bind(h) },
+    { method: 'PUT', path: '/_sealmix/v1/room_key', handler: h.roomKey.bind(h) }
   ]
   const route = async (req: IncomingMessage): Promise<ApiAnswer | null> => {
     const r = matchRoute(routes, req.method, requestPath(req))

@@ -18,4 +18,12 @@ export {
   sendToDevice,
   whoami
 } from './matrix.ts'
-export { callbackSink, type Delivery, matrixSink, type SealedContent, type Sink } from './sink.ts'
+export {
+  callbackSink,
+  type Delivery,
+  matrixSink,
+  type RoomDelivery,
+  type SealedContent,
+  type SealedRoomContent,
+  type Sink
+} from './sink.ts'

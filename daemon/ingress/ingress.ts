@@ -1,8 +1,9 @@
 /**
  * The sealed ingress beside a homeserver (`sealmix ingress`): it connects out to its exit
  * gateways, takes DELIVER frames, opens each sealed payload, reassembles fragments, checks
- * delivery authorization (capability signature, hour window, envelope-hash replay cache), limits
- * each destination's rate, hands the envelope to its sink, and answers every fragment through the
+ * delivery authorization (a device's capability or a room's send key, hour window, envelope-hash
+ * replay cache), limits each destination's rate, hands the envelope to its sink (to a device, or
+ * into a room), and answers every fragment through the
  * sender's SURB. A DELIVER is acknowledged to the gateway only after it has been handled (and, for
  * a delivered message, after its replay entry is on disk), so a crash loses nothing acknowledged.
  */
@@ -16,11 +17,12 @@ import {
   encodeFrame,
   FRAME,
   NETWORK_GEOMETRY as G,
-  KIND_TO_DEVICE_V1,
+  KIND_ROOM,
   loadCrypto,
   type NetworkDocument,
   openIngressPayload,
   parseFragment,
+  parseRoomBatch,
   parseSubmit,
   RateLimiter,
   Reassembler,
@@ -44,7 +46,7 @@ import { IssuerApi } from './issuer.ts'
 import { type IngressKeys, loadIngressKeys } from './keys.ts'
 import { IngressMetrics } from './metrics.ts'
 
-import { matrixSink, type Sink } from './sink.ts'
+import { matrixSink, type Sink, type SinkResult } from './sink.ts'
 import { IngressStore } from './store.ts'
 
 export interface IngressOptions {
@@ -116,7 +118,13 @@ export class Ingress {
           'this ingress is not in the network document (add it with `sealmix network --ingress`)'
         )
     }
-    this.#store = new IngressStore(join(cfg.dataDir, 'db'), this.#c, this.#keys.storeKey, cfg.limits.maxReplayEntries)
+    this.#store = new IngressStore(
+      join(cfg.dataDir, 'db'),
+      this.#c,
+      this.#keys.storeKey,
+      cfg.limits.maxReplayEntries,
+      cfg.rooms.maxRooms
+    )
     await this.#store.open(this.#now())
     this.#reasm = new Reassembler({
       maxMessages: cfg.limits.maxPartialMessages,
@@ -124,12 +132,13 @@ export class Ingress {
       timeoutMs: cfg.limits.reassemblyTimeoutMs
     })
     this.#limiter = new RateLimiter(cfg.limits.perDestinationPerMinute, cfg.limits.maxDestinations)
+    const botUserId = `@${cfg.homeserver.botLocalpart}:${cfg.serverName}`
     this.#sink =
       this.#o.sink ??
       matrixSink({
         url: cfg.homeserver.url,
         asToken: cfg.homeserver.asToken,
-        botUserId: `@${cfg.homeserver.botLocalpart}:${cfg.serverName}`,
+        botUserId,
         timeoutMs: cfg.homeserver.timeoutMs
       })
     const issuer = new IssuerApi({
@@ -138,6 +147,8 @@ export class Ingress {
       store: this.#store,
       metrics: this.metrics,
       homeserver: cfg.homeserver,
+      botUserId,
+      roomRotationGraceMs: cfg.rooms.rotationGraceMs,
       serverName: cfg.serverName,
       now: this.#now
     })
@@ -328,10 +339,11 @@ export class Ingress {
       return ACK_STATUS.tryLater
     }
     const req = parseSubmit(message)
-    if (!req.ok || req.value.kind !== KIND_TO_DEVICE_V1) return refuse('malformed')
+    if (!req.ok) return refuse('malformed')
+    const room = req.value.kind === KIND_ROOM
     const chk = checkDelivery(this.#c, req.value, {
       nowMs: now,
-      lookup: d => this.#store.lookup(d, now),
+      lookup: d => (room ? this.#store.lookupRoom(d, now) : this.#store.lookup(d, now)),
       seen: h => {
         const as = this.#store.deliveredAs(h)
         return as !== undefined && as !== id
@@ -347,16 +359,20 @@ export class Ingress {
     const dest = req.value.dest
     const slash = dest.lastIndexOf('/')
     const userId = dest.slice(0, slash)
-    if (slash < 0 || userIdDomain(userId) !== this.#o.config.serverName) return refuse('unknown_destination')
+    if (!room && (slash < 0 || userIdDomain(userId) !== this.#o.config.serverName)) return refuse('unknown_destination')
+    // Only a batch that every member can parse is posted: a room's history keeps what is posted.
+    if (room && !parseRoomBatch(req.value.envelope).ok) return refuse('malformed')
     if (!this.#limiter.take(dest, now)) return retry('rate_limited')
     if (this.#store.replayFull) return retry('retry')
     const t0 = process.hrtime.bigint()
-    const result = await this.#sink.deliver({
-      userId,
-      deviceId: dest.slice(slash + 1),
-      envelope: req.value.envelope,
-      messageId: id
-    })
+    const result = room
+      ? await this.#deliverRoom(dest, req.value.envelope, id)
+      : await this.#sink.deliver({
+          userId,
+          deviceId: dest.slice(slash + 1),
+          envelope: req.value.envelope,
+          messageId: id
+        })
     this.metrics.sinkSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9)
     if (result === 'retry') return retry('retry')
     if (result === 'refused') return refuse('sink')
@@ -364,6 +380,11 @@ export class Ingress {
     this.metrics.messages.inc({ result: 'delivered' })
     this.#setFinal(id, ACK_STATUS.delivered)
     return ACK_STATUS.delivered
+  }
+
+  async #deliverRoom(roomId: string, batch: Buffer, messageId: string): Promise<SinkResult> {
+    if (this.#sink.deliverRoom === undefined) return 'refused'
+    return await this.#sink.deliverRoom({ roomId, batch, messageId })
   }
 
   #answer(surb: Buffer | null, messageId: Buffer, index: number, status: AckStatus): void {

@@ -1,33 +1,74 @@
 /**
- * The ingress's client API handlers: SenderCert issuance and capability registration. Both
- * authenticate the caller with their Matrix access token through the homeserver's whoami; the
- * token is passed on and forgotten, never stored or logged.
+ * The ingress's client API handlers: SenderCert issuance, capability registration and room send
+ * key registration. Each authenticates the caller with their Matrix access token through the
+ * homeserver's whoami; the token is passed on and forgotten, never stored or logged.
  */
-import { type CryptoSuite, SENDER_CERT_LIFETIME_MS, signSenderCert, userIdDomain } from '../../mix/index.ts'
+import {
+  type CryptoSuite,
+  isRoomId,
+  SENDER_CERT_LIFETIME_MS,
+  signSenderCert,
+  userIdDomain,
+  verifyRoomKeyRotation
+} from '../../mix/index.ts'
 import type { ApiAnswer, ApiHandlers } from './http.ts'
 import type { IngressKeys } from './keys.ts'
-import { whoami } from './matrix.ts'
+import { isJoined, joinAsBot, whoami } from './matrix.ts'
 import type { IngressMetrics } from './metrics.ts'
 import type { IngressStore } from './store.ts'
 
 const HEX32 = /^[0-9a-f]{64}$/
+const HEX64 = /^[0-9a-f]{128}$/
 
 export interface IssuerOptions {
   readonly crypto: CryptoSuite
   readonly keys: IngressKeys
   readonly store: IngressStore
   readonly metrics: IngressMetrics
-  readonly homeserver: { readonly url: string; readonly timeoutMs: number }
+  readonly homeserver: { readonly url: string; readonly timeoutMs: number; readonly asToken: string }
+  /** The application service's user that posts room messages: @<botLocalpart>:<serverName>. */
+  readonly botUserId: string
+  /** How long a replaced room send key stays valid after a normal rotation. */
+  readonly roomRotationGraceMs: number
   readonly serverName: string
   readonly now: () => number
 }
+
+type Endpoint = 'sender_cert' | 'capability' | 'room_key'
 
 const err = (status: number, errcode: string, error: string): ApiAnswer => ({ status, body: { errcode, error } })
 
 export class IssuerApi implements ApiHandlers {
   constructor(private readonly o: IssuerOptions) {}
 
-  /** whoami, then the checks both endpoints share; returns the caller or an error answer. */
+  /** whoami: the caller's user (and device) when the token is one of this server's users, or an error answer. */
+  async #user(
+    endpoint: Endpoint,
+    token: string
+  ): Promise<{ kind: 'user'; userId: string; deviceId?: string } | { kind: 'answer'; answer: ApiAnswer }> {
+    const count = (result: string): void => this.o.metrics.api.inc({ endpoint, result })
+    let who: Awaited<ReturnType<typeof whoami>>
+    try {
+      who = await whoami({ url: this.o.homeserver.url, token, timeoutMs: this.o.homeserver.timeoutMs })
+    } catch {
+      count('homeserver_error')
+      return {
+        kind: 'answer',
+        answer: err(502, 'SEALMIX_HOMESERVER', 'the homeserver did not confirm the access token')
+      }
+    }
+    if (who === null) {
+      count('unknown_token')
+      return { kind: 'answer', answer: err(401, 'M_UNKNOWN_TOKEN', 'Unknown access token') }
+    }
+    if (userIdDomain(who.userId) !== this.o.serverName) {
+      count('foreign_user')
+      return { kind: 'answer', answer: err(403, 'SEALMIX_FOREIGN_USER', 'the user is not on this server') }
+    }
+    return { kind: 'user', ...who }
+  }
+
+  /** whoami, then the device checks that certificate and capability requests share. */
   async #caller(
     endpoint: 'sender_cert' | 'capability',
     token: string,
@@ -38,21 +79,9 @@ export class IssuerApi implements ApiHandlers {
       count('bad_request')
       return err(400, 'M_INVALID_PARAM', 'device_id must be a non-empty string')
     }
-    let who: Awaited<ReturnType<typeof whoami>>
-    try {
-      who = await whoami({ url: this.o.homeserver.url, token, timeoutMs: this.o.homeserver.timeoutMs })
-    } catch {
-      count('homeserver_error')
-      return err(502, 'SEALMIX_HOMESERVER', 'the homeserver did not confirm the access token')
-    }
-    if (who === null) {
-      count('unknown_token')
-      return err(401, 'M_UNKNOWN_TOKEN', 'Unknown access token')
-    }
-    if (userIdDomain(who.userId) !== this.o.serverName) {
-      count('foreign_user')
-      return err(403, 'SEALMIX_FOREIGN_USER', 'the user is not on this server')
-    }
+    const user = await this.#user(endpoint, token)
+    if (user.kind === 'answer') return user.answer
+    const who = user
     const device = (deviceId as string | undefined) ?? who.deviceId
     if (device === undefined) {
       count('bad_request')
@@ -99,8 +128,9 @@ export class IssuerApi implements ApiHandlers {
   }
 
   async capability(token: string, body: Record<string, unknown>): Promise<ApiAnswer> {
-    const { key_id: keyId, public_key: publicKey } = body
+    const { key_id: keyId, public_key: publicKey, block } = body
     if (
+      (block !== undefined && typeof block !== 'boolean') ||
       typeof keyId !== 'number' ||
       !Number.isInteger(keyId) ||
       keyId < 0 ||
@@ -109,17 +139,83 @@ export class IssuerApi implements ApiHandlers {
       !HEX32.test(publicKey)
     ) {
       this.o.metrics.api.inc({ endpoint: 'capability', result: 'bad_request' })
-      return err(400, 'M_INVALID_PARAM', 'key_id must be a u32 and public_key 64 lowercase hex characters')
+      return err(
+        400,
+        'M_INVALID_PARAM',
+        'key_id must be a u32, public_key 64 lowercase hex characters and block a boolean'
+      )
     }
     const who = await this.#caller('capability', token, body.device_id)
     if ('status' in who) return who
+    // A block ends the previous key at once: whoever held it can no longer deliver to this device.
     await this.o.store.setCapability(
       `${who.userId}/${who.deviceId}`,
       keyId,
       Buffer.from(publicKey, 'hex'),
-      this.o.now()
+      this.o.now(),
+      block === true
     )
     this.o.metrics.api.inc({ endpoint: 'capability', result: 'ok' })
     return { status: 200, body: {} }
+  }
+
+  /**
+   * Register a room's send key, or rotate it: the caller must be joined to the room (asked of the
+   * homeserver with the caller's own token), the ingress's bot must be able to join it (a member
+   * invited it), and a rotation must carry the current key's signature over its successor. The
+   * replaced key stays valid for the rotation grace, or not at all for a block.
+   */
+  async roomKey(token: string, body: Record<string, unknown>): Promise<ApiAnswer> {
+    const count = (result: string): void => this.o.metrics.api.inc({ endpoint: 'room_key', result })
+    const { room_id: roomId, key_id: keyId, public_key: publicKey, proof, block } = body
+    if (
+      typeof roomId !== 'string' ||
+      !isRoomId(roomId) ||
+      typeof keyId !== 'number' ||
+      !Number.isInteger(keyId) ||
+      keyId < 0 ||
+      keyId > 0xffffffff ||
+      typeof publicKey !== 'string' ||
+      !HEX32.test(publicKey) ||
+      (proof !== undefined && (typeof proof !== 'string' || !HEX64.test(proof))) ||
+      (block !== undefined && typeof block !== 'boolean')
+    ) {
+      count('bad_request')
+      return err(
+        400,
+        'M_INVALID_PARAM',
+        'room_id must be a room id, key_id a u32, public_key 64 and proof 128 lowercase hex characters, block a boolean'
+      )
+    }
+    const user = await this.#user('room_key', token)
+    if (user.kind === 'answer') return user.answer
+    const hs = this.o.homeserver
+    try {
+      if (!(await isJoined({ url: hs.url, token, timeoutMs: hs.timeoutMs }, roomId, user.userId))) {
+        count('not_joined')
+        return err(403, 'SEALMIX_NOT_JOINED', 'the user is not joined to the room')
+      }
+      if (!(await joinAsBot({ url: hs.url, token: hs.asToken, timeoutMs: hs.timeoutMs }, this.o.botUserId, roomId))) {
+        count('bot_not_invited')
+        return err(403, 'SEALMIX_BOT_NOT_INVITED', `invite ${this.o.botUserId} to the room first`)
+      }
+    } catch {
+      count('homeserver_error')
+      return err(502, 'SEALMIX_HOMESERVER', 'the homeserver did not answer')
+    }
+    const pk = Buffer.from(publicKey, 'hex')
+    const isBlock = block === true
+    const result = await this.o.store.setRoomKey(roomId, { keyId, publicKey: pk }, this.o.now(), {
+      graceMs: isBlock ? 0 : this.o.roomRotationGraceMs,
+      verified: cur =>
+        typeof proof === 'string' &&
+        verifyRoomKeyRotation(this.o.crypto, cur.publicKey, roomId, keyId, pk, isBlock, Buffer.from(proof, 'hex'))
+    })
+    count(result)
+    if (result === 'no_proof')
+      return err(403, 'SEALMIX_ROTATION_UNPROVEN', "a rotation must be signed by the room's current send key")
+    if (result === 'key_id_reused') return err(400, 'M_INVALID_PARAM', 'a new room send key needs a new key_id')
+    if (result === 'full') return err(503, 'SEALMIX_ROOMS_FULL', 'this ingress holds keys for as many rooms as it may')
+    return { status: 200, body: { result } }
   }
 }

@@ -99,3 +99,56 @@ export async function sendToDevice(
   if (r.status === 401 || r.status === 429 || r.status >= 500) return 'retry'
   return 'refused'
 }
+
+/**
+ * `GET /_matrix/client/v3/rooms/{roomId}/joined_members` with the caller's own access token:
+ * whether `userId` is joined. A homeserver answers 403 to a caller that is not in the room.
+ */
+export async function isJoined(a: HomeserverAuth, roomId: string, userId: string): Promise<boolean> {
+  const r = await call(a, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/joined_members`)
+  if (r.status === 403 || r.status === 404) return false
+  if (r.status !== 200) throw new IngressError('INGRESS_HOMESERVER', `joined_members answered ${r.status}`)
+  const joined = r.json.joined
+  return typeof joined === 'object' && joined !== null && Object.hasOwn(joined, userId)
+}
+
+/**
+ * `POST /_matrix/client/v3/join/{roomId}?user_id=` as the application service's bot: true once the
+ * bot is in the room (a member must have invited it, or the room is public).
+ */
+export async function joinAsBot(a: HomeserverAuth, asUser: string, roomId: string): Promise<boolean> {
+  const r = await call(
+    a,
+    'POST',
+    `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?user_id=${encodeURIComponent(asUser)}`,
+    {}
+  )
+  if (r.status === 200) return true
+  if (r.status === 403 || r.status === 404) return false
+  throw new IngressError('INGRESS_HOMESERVER', `join answered ${r.status}`)
+}
+
+/**
+ * `PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}?user_id=` as the bot. The
+ * transaction id is the message id: a re-delivery after a crash is de-duplicated by the homeserver.
+ */
+export async function sendToRoom(
+  a: HomeserverAuth,
+  asUser: string,
+  txnId: string,
+  roomId: string,
+  eventType: string,
+  content: Record<string, unknown>
+): Promise<SinkResult> {
+  const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${encodeURIComponent(eventType)}/${encodeURIComponent(txnId)}?user_id=${encodeURIComponent(asUser)}`
+  let r: Awaited<ReturnType<typeof call>>
+  try {
+    r = await call(a, 'PUT', path, content)
+  } catch {
+    return 'retry'
+  }
+  if (r.status === 200) return 'delivered'
+  if (r.status === 401 || r.status === 429 || r.status >= 500) return 'retry'
+  // 403: the bot is not (or no longer) in the room; 4xx: a request the homeserver will never take.
+  return 'refused'
+}

@@ -4,7 +4,11 @@
  *   sender is told `delivered`; the three hours that delivery authorization accepts are loaded at
  *   start, older hours deleted. Bounded: when full, deliveries wait (try later) rather than forget.
  * - capabilities: `c` ‖ BLAKE2b-256(dest, store key) -> JSON list of {keyId, publicKey, addedMs};
- *   the newest two keys of a device are kept (the previous one for its grace period).
+ *   the newest two keys of a device are kept (the previous one for its grace period, or not at all
+ *   after a block).
+ * - room send keys: `k` ‖ BLAKE2b-256("room\0" ‖ room id, store key) -> JSON list of
+ *   {keyId, publicKey, addedMs, untilMs?}: the current key and the one it replaced, valid until
+ *   untilMs. At most `maxRooms` rooms.
  * No user id and no token is stored in clear.
  */
 import { Level } from 'level'
@@ -18,19 +22,27 @@ interface StoredKey {
   keyId: number
   publicKey: string
   addedMs: number
+  /** A replaced key is valid until then (rooms; devices use their fixed grace). */
+  untilMs?: number
 }
+
+/** What a room key registration did; `no_proof` when a key exists and the rotation is not signed by it. */
+export type RoomKeyResult = 'registered' | 'rotated' | 'unchanged' | 'no_proof' | 'key_id_reused' | 'full'
 
 export class IngressStore {
   readonly #db: Level<Uint8Array, Uint8Array>
   /** envelope hash (hex) -> { message id (hex), hour } */
   readonly #replay = new Map<string, { messageId: string; hour: number }>()
   readonly #caps = new Map<string, StoredKey[]>()
+  /** Bound: `maxRooms` entries of at most two keys each. */
+  readonly #rooms = new Map<string, StoredKey[]>()
 
   constructor(
     location: string,
     private readonly c: CryptoSuite,
     private readonly storeKey: Buffer,
-    private readonly maxReplay: number
+    private readonly maxReplay: number,
+    private readonly maxRooms = 100_000
   ) {
     this.#db = new Level<Uint8Array, Uint8Array>(location, ENC)
   }
@@ -65,6 +77,9 @@ export class IngressStore {
       } else if (key[0] === 0x63) {
         // 'c'
         this.#caps.set(key.subarray(1).toString('hex'), JSON.parse(Buffer.from(v).toString('utf8')) as StoredKey[])
+      } else if (key[0] === 0x6b) {
+        // 'k'
+        this.#rooms.set(key.subarray(1).toString('hex'), JSON.parse(Buffer.from(v).toString('utf8')) as StoredKey[])
       }
     }
     if (stale.length > 0)
@@ -119,16 +134,75 @@ export class IngressStore {
     return h.toString('hex')
   }
 
-  /** Register (or rotate to) a device's capability key; the previous one stays for 24 h. */
-  async setCapability(dest: string, keyId: number, publicKey: Buffer, nowMs: number): Promise<void> {
+  /** Register (or rotate to) a device's capability key; the previous one stays for 24 h, or not at all for a block. */
+  async setCapability(dest: string, keyId: number, publicKey: Buffer, nowMs: number, block = false): Promise<void> {
     const k = this.#destKey(dest)
-    const list = (this.#caps.get(k) ?? []).filter(x => x.keyId !== keyId)
+    const list = block ? [] : (this.#caps.get(k) ?? []).filter(x => x.keyId !== keyId)
     list.push({ keyId, publicKey: publicKey.toString('hex'), addedMs: nowMs })
     const kept = list.slice(-2)
     await this.#db.put(Buffer.concat([Buffer.of(0x63), Buffer.from(k, 'hex')]), Buffer.from(JSON.stringify(kept)), {
       sync: true
     })
     this.#caps.set(k, kept)
+  }
+
+  #roomKey(roomId: string): string {
+    return this.#destKey(`room\0${roomId}`)
+  }
+
+  /** The room's current send key. */
+  currentRoomKey(roomId: string): { keyId: number; publicKey: Buffer } | undefined {
+    const cur = this.#rooms.get(this.#roomKey(roomId))?.at(-1)
+    return cur === undefined ? undefined : { keyId: cur.keyId, publicKey: Buffer.from(cur.publicKey, 'hex') }
+  }
+
+  /**
+   * Register a room's first send key, or rotate to a successor that `verified` says the current
+   * key signed. The replaced key stays valid for `graceMs` (0 for a block).
+   */
+  async setRoomKey(
+    roomId: string,
+    next: { keyId: number; publicKey: Buffer },
+    nowMs: number,
+    o: { graceMs: number; verified: (current: { keyId: number; publicKey: Buffer }) => boolean }
+  ): Promise<RoomKeyResult> {
+    const k = this.#roomKey(roomId)
+    const list = this.#rooms.get(k)
+    const cur = list?.at(-1)
+    let kept: StoredKey[]
+    let result: RoomKeyResult
+    const entry = { keyId: next.keyId, publicKey: next.publicKey.toString('hex'), addedMs: nowMs }
+    if (cur === undefined) {
+      if (this.#rooms.size >= this.maxRooms) return 'full'
+      kept = [entry]
+      result = 'registered'
+    } else if (cur.keyId === next.keyId && cur.publicKey === entry.publicKey) {
+      return 'unchanged'
+    } else if (cur.keyId === next.keyId) {
+      // Delivery authorization names a key by its id: a successor needs its own.
+      return 'key_id_reused'
+    } else {
+      if (!o.verified({ keyId: cur.keyId, publicKey: Buffer.from(cur.publicKey, 'hex') })) return 'no_proof'
+      kept = o.graceMs > 0 ? [{ ...cur, untilMs: nowMs + o.graceMs }, entry] : [entry]
+      result = 'rotated'
+    }
+    await this.#db.put(Buffer.concat([Buffer.of(0x6b), Buffer.from(k, 'hex')]), Buffer.from(JSON.stringify(kept)), {
+      sync: true
+    })
+    this.#rooms.set(k, kept)
+    return result
+  }
+
+  get rooms(): number {
+    return this.#rooms.size
+  }
+
+  /** For checkDelivery of a room submission: the current send key, and the replaced one within its grace. */
+  lookupRoom(roomId: string, nowMs: number): DestinationAuth | undefined {
+    const list = this.#rooms.get(this.#roomKey(roomId))
+    if (list === undefined || list.length === 0) return undefined
+    const live = list.filter(x => x.untilMs === undefined || nowMs < x.untilMs)
+    return { capabilityKeys: live.map(x => ({ keyId: x.keyId, publicKey: Buffer.from(x.publicKey, 'hex') })) }
   }
 
   /** For checkDelivery: the destination's current key, and the previous one within its grace. */

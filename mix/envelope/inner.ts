@@ -10,7 +10,15 @@ import type { SealCode } from './errors.ts'
 export const BUCKETS = [256, 1024, 4096, 16384, 65536] as const
 const MAX_BUCKET = 65536
 
-export const CONTENT_TYPES = { olmPrekey: 1, olmMessage: 2, megolm: 3, mlsPrivateMessage: 4, plaintext: 8 } as const
+/** 9: a room send key shared between members (docs/PROTOCOL.md §15a), read by the SDK itself. */
+export const CONTENT_TYPES = {
+  olmPrekey: 1,
+  olmMessage: 2,
+  megolm: 3,
+  mlsPrivateMessage: 4,
+  plaintext: 8,
+  roomKey: 9
+} as const
 export const CONTENT_HINTS = { default: 0, resendable: 1, implicit: 2 } as const
 const TYPE_SET = new Set<number>(Object.values(CONTENT_TYPES))
 const HINT_SET = new Set<number>(Object.values(CONTENT_HINTS))

@@ -3,6 +3,8 @@
  * crypto_box_seal so that the exit relay learns only which ingress to hand it to.
  *
  * SubmitRequest = u8 version (1) ‖ u8 kind ‖ lp16 dest ‖ lp16 auth ‖ envelope (the rest)
+ *   kind 1 to one device (envelope v1, dest "@user:server/DEVICE", scheme 1 or 3);
+ *   kind 2 to a room (a room batch, dest the room id, scheme 2 with the room send key)
  * auth          = u8 scheme ‖ scheme body
  *   scheme 1 capability, 2 group capability: u32 key_id ‖ u32 epoch_hour ‖ u8[64] signature
  *   scheme 3 bearer token: u8[32] token
@@ -13,7 +15,6 @@ import type { CryptoSuite } from '../crypto/suite.ts'
 import { MixError } from '../errors.ts'
 import { fail, ok, parseWith, Reader, type Result, Writer } from './codec.ts'
 import type { X25519KeyPair } from './envelope-v1.ts'
-import { ENVELOPE_V2, type SealedV2 } from './envelope-v2.ts'
 import type { SealCode } from './errors.ts'
 
 export const SUBMIT_VERSION = 1
@@ -21,8 +22,7 @@ export const SUBMIT_VERSION = 1
 export const SEALED_EVENT_TYPE = 'org.sealmix.sealed.v1'
 
 export const KIND_TO_DEVICE_V1 = 1
-export const KIND_TO_DEVICE_V2_BATCH = 2
-export const KIND_ROOM = 3
+export const KIND_ROOM = 2
 export const SCHEME_CAPABILITY = 1
 export const SCHEME_GROUP_CAPABILITY = 2
 export const SCHEME_BEARER = 3
@@ -39,8 +39,8 @@ export type DeliveryAuth =
   | { readonly scheme: 'bearer'; readonly token: Buffer }
 
 export interface SubmitRequest {
-  readonly kind: typeof KIND_TO_DEVICE_V1 | typeof KIND_TO_DEVICE_V2_BATCH
-  /** "@bob:example.org/DEVICEID" for kind 1; "@bob:example.org" (or a room id) for kind 2. */
+  readonly kind: typeof KIND_TO_DEVICE_V1 | typeof KIND_ROOM
+  /** "@bob:example.org/DEVICEID" for kind 1; a room id for kind 2. */
   readonly dest: string
   readonly auth: DeliveryAuth
   readonly envelope: Buffer
@@ -97,7 +97,7 @@ export function parseSubmit(bytes: Uint8Array): Result<SubmitRequest, SealCode> 
     const r = new Reader(bytes)
     if (r.u8() !== SUBMIT_VERSION) return fail('SEAL_SUBMIT_UNSUPPORTED', 'version')
     const kind = r.u8()
-    if (kind !== KIND_TO_DEVICE_V1 && kind !== KIND_TO_DEVICE_V2_BATCH) return fail('SEAL_SUBMIT_UNSUPPORTED', 'kind')
+    if (kind !== KIND_TO_DEVICE_V1 && kind !== KIND_ROOM) return fail('SEAL_SUBMIT_UNSUPPORTED', 'kind')
     const dest = r.text16()
     if (dest.length === 0) return fail('SEAL_SUBMIT_MALFORMED', 'dest')
     const a = new Reader(r.lp16())
@@ -116,6 +116,8 @@ export function parseSubmit(bytes: Uint8Array): Result<SubmitRequest, SealCode> 
       return fail('SEAL_SUBMIT_UNSUPPORTED', 'scheme')
     }
     a.end()
+    // A room is authorized by its room send key only; a device by its capability (or a bearer token).
+    if ((kind === KIND_ROOM) !== (auth.scheme === 'group')) return fail('SEAL_SUBMIT_MALFORMED', 'scheme for kind')
     const envelope = r.rest()
     if (envelope.length === 0) return fail('SEAL_SUBMIT_MALFORMED', 'envelope')
     return ok({ kind, dest, auth, envelope })
@@ -196,36 +198,4 @@ export function checkDelivery(
   if (refused !== null) return deny(refused)
   if (chk.seen(envelopeHash)) return deny('replay')
   return ok({ envelopeHash })
-}
-
-/**
- * Kind 2 envelope layout: one ciphertext, the per-device parts listed once.
- * batch = 0x22 ‖ E_pk(32) ‖ u16 n ‖ n × (lp16 device_id ‖ C_i(32) ‖ AT_i(16)) ‖ ct
- * The ingress expands it into n copies 0x22 ‖ C_i ‖ AT_i ‖ E_pk ‖ ct, one per device.
- */
-export function encodeV2Batch(s: SealedV2, deviceIds: readonly string[]): Buffer {
-  if (deviceIds.length !== s.copies.length) throw MixError.BAD_ARGUMENT('one device id per v2 copy')
-  const w = new Writer().u8(ENVELOPE_V2).bytes(s.ePk).u16(s.copies.length)
-  s.copies.forEach((cp, i) => {
-    w.lp16(deviceIds[i]!).bytes(cp.c).bytes(cp.at)
-  })
-  return w.bytes(s.ct).done()
-}
-
-export function expandV2Batch(batch: Uint8Array): Result<Array<{ deviceId: string; envelope: Buffer }>, SealCode> {
-  return parseWith('SEAL_ENVELOPE_MALFORMED', () => {
-    const r = new Reader(batch)
-    if (r.u8() !== ENVELOPE_V2) return fail('SEAL_ENVELOPE_MALFORMED', 'version')
-    const ePk = r.bytes(32)
-    const n = r.u16()
-    if (n === 0) return fail('SEAL_ENVELOPE_MALFORMED', 'empty')
-    const parts: Array<{ deviceId: string; c: Buffer; at: Buffer }> = []
-    for (let i = 0; i < n; i++) parts.push({ deviceId: r.text16(), c: r.bytes(32), at: r.bytes(16) })
-    const ct = r.rest()
-    if (ct.length < 16) return fail('SEAL_ENVELOPE_MALFORMED', 'ciphertext')
-    if (new Set(parts.map(p => p.deviceId)).size !== n) return fail('SEAL_ENVELOPE_MALFORMED', 'duplicate device')
-    return ok(
-      parts.map(p => ({ deviceId: p.deviceId, envelope: Buffer.concat([Buffer.of(ENVELOPE_V2), p.c, p.at, ePk, ct]) }))
-    )
-  })
 }

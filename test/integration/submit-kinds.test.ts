@@ -1,6 +1,6 @@
 /**
  * What an ingress takes (docs/PROTOCOL.md §15), on the loopback testnet with a real ingress: a
- * kind 2 (v2 batch) SubmitRequest parses but is refused, counted as malformed; scheme 3 (bearer)
+ * room request (kind 2) for a room without a registered key is refused; scheme 3 (bearer)
  * is refused for a known destination (bad_token), since the ingress stores no bearer tokens.
  * Neither reaches the homeserver.
  */
@@ -9,11 +9,11 @@ import type { SealmixClient } from '../../client/index.ts'
 import {
   type CryptoSuite,
   encodeSubmit,
-  encodeV2Batch,
+  KIND_ROOM,
   loadCrypto,
   parseSubmit,
   sealMessage,
-  sealMessageV2,
+  sealRoomMessage,
   signDelivery,
   systemRng
 } from '../../mix/index.ts'
@@ -63,10 +63,11 @@ describe('submission kinds and schemes an ingress takes (docs/PROTOCOL.md §15)'
     })
   }
 
-  it('refuses a kind 2 request (v2 batch) with a valid authorization: ack "refused", counted malformed', async function () {
-    const dest = chat.bob.device.userId
-    const sealed = sealMessageV2(
+  it('refuses a room request (kind 2) for a room with no registered send key: unknown_destination, nothing posted', async function () {
+    const room = '!nokey:example.org'
+    const batch = sealRoomMessage(
       c,
+      room,
       {
         contentType: 8,
         content: Buffer.from('to every device'),
@@ -74,21 +75,21 @@ describe('submission kinds and schemes an ingress takes (docs/PROTOCOL.md §15)'
         serverCert: chat.alice.serverCert
       },
       chat.alice.device.x25519,
-      [chat.bob.device.x25519.publicKey],
+      [chat.alice.device.x25519.publicKey, chat.bob.device.x25519.publicKey],
       systemRng(c)
     )
-    const batch = encodeV2Batch(sealed, [chat.bob.device.deviceId])
+    const key = c.signSeedKeypair(randomBytes(c, 32))
     const request = encodeSubmit({
-      kind: 2,
-      dest,
+      kind: KIND_ROOM,
+      dest: room,
       envelope: batch,
-      auth: signDelivery(c, chat.bob.capability.secretKey, chat.bob.capability.keyId, dest, Date.now(), batch)
+      auth: signDelivery(c, key.secretKey, 1, room, Date.now(), batch, 'group')
     })
     assert.equal(parseSubmit(request).ok, true, 'kind 2 parses')
-    const malformed = await refused('malformed')
+    const unknown = await refused('unknown_destination')
     const hs = chat.hs.received.length
     assert.equal(await failure(request), 'CLIENT_REFUSED')
-    assert.equal(await refused('malformed'), malformed + 1)
+    assert.equal(await refused('unknown_destination'), unknown + 1)
     assert.equal(chat.hs.received.length, hs, 'nothing delivered')
   })
 

@@ -7,12 +7,9 @@ import {
   type DestinationAuth,
   deterministicRng,
   encodeSubmit,
-  encodeV2Batch,
   epochHour,
-  expandV2Batch,
   HOUR_MS,
   loadCrypto,
-  openMessage,
   openSubmit,
   parseSubmit,
   type Result,
@@ -20,7 +17,6 @@ import {
   type SealCode,
   type SubmitRequest,
   sealMessage,
-  sealMessageV2,
   sealSubmit,
   signDelivery,
   type X25519KeyPair
@@ -193,48 +189,5 @@ describe('submission and delivery authorization', function () {
     )
     assert.ok(sealed.ok)
     assert.deepEqual(sealed.value.auth, { scheme: 'bearer', token })
-  })
-
-  it('carries a v2 batch for several devices and expands it into per-device envelopes that open', function () {
-    const hs = makeServer(c, rng, 'example.org')
-    const alice = makeDevice(c, rng, '@alice:example.org', 'A')
-    const devs = [makeDevice(c, rng, '@bob:example.org', 'B1'), makeDevice(c, rng, '@bob:example.org', 'B2')]
-    const sealed = sealMessageV2(
-      c,
-      { contentType: 3, content: Buffer.from('group'), senderCert: senderCert(c, hs, alice), serverCert: hs.cert },
-      alice.x,
-      devs.map(d => d.x.publicKey),
-      rng
-    )
-    const batch = encodeV2Batch(
-      sealed,
-      devs.map(d => d.deviceId)
-    )
-    const req: SubmitRequest = {
-      kind: 2,
-      dest: '@bob:example.org',
-      envelope: batch,
-      auth: signDelivery(c, cap.secretKey, 3, '@bob:example.org', T0, batch)
-    }
-    const opened = openSubmit(c, sealSubmit(c, req, ingress.publicKey), ingress)
-    assert.ok(opened.ok)
-    const copies = expandV2Batch(opened.value.envelope)
-    assert.ok(copies.ok)
-    assert.deepEqual(
-      copies.value.map(x => x.deviceId),
-      ['B1', 'B2']
-    )
-    for (const [i, d] of devs.entries()) {
-      const r = openMessage(c, copies.value[i]!.envelope, d.x, trustOf([hs]), { nowMs: T0 })
-      assert.ok(r.ok)
-      assert.equal(r.value.content.toString(), 'group')
-    }
-    const expect = (b: Buffer, code: SealCode): void => {
-      const r = expandV2Batch(b)
-      assert.equal(r.ok ? 'ok' : r.code, code)
-    }
-    expect(batch.subarray(0, 40), 'SEAL_ENVELOPE_MALFORMED')
-    expect(Buffer.concat([Buffer.of(0x11), batch.subarray(1)]), 'SEAL_ENVELOPE_MALFORMED')
-    expect(encodeV2Batch(sealed, ['B1', 'B1']), 'SEAL_ENVELOPE_MALFORMED')
   })
 })

@@ -1,0 +1,119 @@
+/**
+ * Room send keys on the client (docs/PROTOCOL.md §15a): make a room's first key, rotate it (a
+ * normal rotation, or a block that leaves someone out), hold the keys of the rooms this device is
+ * in, and accept a key a member shared only when the sender held the key it replaces.
+ */
+import {
+  type CryptoSuite,
+  encodeRoomKeyShare,
+  isRoomId,
+  type Rng,
+  type RoomKeyShare,
+  type SealCode,
+  signRoomKeyRotation,
+  verifyRoomKeyRotation
+} from '../mix/index.ts'
+import { ClientError } from './errors.ts'
+
+export interface RoomKey {
+  readonly roomId: string
+  /** The server whose ingress holds the public half and posts the room's messages. */
+  readonly server: string
+  readonly keyId: number
+  readonly seed: Buffer
+  readonly publicKey: Buffer
+  readonly secretKey: Buffer
+  /** The replaced key's signature over this one; empty for a room's first key. */
+  readonly proof: Buffer
+  readonly block: boolean
+}
+
+function fromSeed(c: CryptoSuite, s: Omit<RoomKey, 'publicKey' | 'secretKey'>): RoomKey {
+  const kp = c.signSeedKeypair(s.seed)
+  return { ...s, publicKey: Buffer.from(kp.publicKey), secretKey: Buffer.from(kp.secretKey) }
+}
+
+/** A room's first send key, to register with the ingress of `server` (the creator's server). */
+export function newRoomKey(c: CryptoSuite, rng: Rng, roomId: string, server: string): RoomKey {
+  if (!isRoomId(roomId)) throw new ClientError('CLIENT_CONFIG_INVALID', 'not a room id (!opaque:server)')
+  return fromSeed(c, { roomId, server, keyId: 1, seed: rng.bytes(32), proof: Buffer.alloc(0), block: false })
+}
+
+/**
+ * The successor of `current`, signed by it. `block`: the ingress ends `current` at once instead of
+ * after its grace, and the members who get the new key stop accepting `current`'s holders.
+ */
+export function nextRoomKey(c: CryptoSuite, rng: Rng, current: RoomKey, o: { block: boolean }): RoomKey {
+  const seed = rng.bytes(32)
+  const keyId = (current.keyId + 1) >>> 0
+  const pk = Buffer.from(c.signSeedKeypair(seed).publicKey)
+  const proof = signRoomKeyRotation(c, current.secretKey, current.roomId, keyId, pk, o.block)
+  return fromSeed(c, { roomId: current.roomId, server: current.server, keyId, seed, proof, block: o.block })
+}
+
+export function roomKeyShare(k: RoomKey): Buffer {
+  const s: RoomKeyShare = {
+    roomId: k.roomId,
+    server: k.server,
+    keyId: k.keyId,
+    seed: k.seed,
+    block: k.block,
+    proof: k.proof
+  }
+  return encodeRoomKeyShare(s)
+}
+
+/** What became of a shared room key. */
+export type RoomKeyAccept =
+  | { readonly kind: 'accepted'; readonly key: RoomKey }
+  | { readonly kind: 'unchanged' }
+  | {
+      readonly kind: 'refused'
+      readonly code: SealCode | 'CLIENT_ROOM_SENDER_NOT_JOINED' | 'CLIENT_ROOM_KEY_UNPROVEN'
+    }
+
+/** Rooms whose keys a device holds at most: beyond it the least recently set is forgotten. */
+export const MAX_ROOM_KEYS = 10_000
+
+export class RoomKeyring {
+  /** Bound: MAX_ROOM_KEYS rooms, insertion order = least recently set first. */
+  readonly #keys = new Map<string, RoomKey>()
+
+  constructor(private readonly c: CryptoSuite) {}
+
+  get(roomId: string): RoomKey | undefined {
+    return this.#keys.get(roomId)
+  }
+
+  set(k: RoomKey): void {
+    this.#keys.delete(k.roomId)
+    this.#keys.set(k.roomId, k)
+    while (this.#keys.size > MAX_ROOM_KEYS) this.#keys.delete(this.#keys.keys().next().value!)
+  }
+
+  /**
+   * A share from a member: the first key of a room this device holds none for, or a successor
+   * signed by the key it holds. A blocked member, who does not hold the new key, cannot make
+   * others switch to a key of their own.
+   */
+  accept(share: RoomKeyShare, senderJoined: boolean): RoomKeyAccept {
+    if (!senderJoined) return { kind: 'refused', code: 'CLIENT_ROOM_SENDER_NOT_JOINED' }
+    const held = this.#keys.get(share.roomId)
+    const key = fromSeed(this.c, { ...share })
+    if (held !== undefined) {
+      if (held.keyId === key.keyId && held.publicKey.equals(key.publicKey)) return { kind: 'unchanged' }
+      const proven = verifyRoomKeyRotation(
+        this.c,
+        held.publicKey,
+        key.roomId,
+        key.keyId,
+        key.publicKey,
+        key.block,
+        key.proof
+      )
+      if (!proven) return { kind: 'refused', code: 'CLIENT_ROOM_KEY_UNPROVEN' }
+    }
+    this.set(key)
+    return { kind: 'accepted', key }
+  }
+}
