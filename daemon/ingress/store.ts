@@ -178,11 +178,10 @@ export class IngressStore {
       result = 'registered'
     } else if (cur.keyId === next.keyId && cur.publicKey === entry.publicKey) {
       return 'unchanged'
-    } else if (cur.keyId === next.keyId) {
-      // Delivery authorization names a key by its id: a successor needs its own.
-      return 'key_id_reused'
     } else {
       if (!o.verified({ keyId: cur.keyId, publicKey: Buffer.from(cur.publicKey, 'hex') })) return 'no_proof'
+      // Delivery authorization names a key by its id: a successor needs its own.
+      if (cur.keyId === next.keyId) return 'key_id_reused'
       kept = o.graceMs > 0 ? [{ ...cur, untilMs: nowMs + o.graceMs }, entry] : [entry]
       result = 'rotated'
     }

@@ -97,25 +97,27 @@ export function encodeRoomBatch(c: CryptoSuite, s: SealedV2): Buffer {
   return w.bytes(s.ct).done()
 }
 
-/** Strict: 1 ≤ n ≤ MAX_ROOM_DEVICES, labels strictly increasing, a ciphertext of at least a tag. */
+/**
+ * Strict: 1 ≤ n ≤ MAX_ROOM_DEVICES, labels strictly increasing, a ciphertext of at least a tag.
+ * The wraps are views into `b` (no copies: a member parses every batch of its rooms and opens one wrap).
+ */
 export function parseRoomBatch(b: Uint8Array): Result<RoomBatch, SealCode> {
-  return parseWith('SEAL_ENVELOPE_MALFORMED', () => {
-    if (b.length > MAX_ROOM_BATCH) return fail('SEAL_ENVELOPE_MALFORMED', 'size')
-    const r = new Reader(b)
-    if (r.u8() !== ENVELOPE_V2) return fail('SEAL_ENVELOPE_MALFORMED', 'version')
-    const ePk = r.bytes(32)
-    const n = r.u16()
-    if (n === 0 || n > MAX_ROOM_DEVICES) return fail('SEAL_ENVELOPE_MALFORMED', 'count')
-    const wraps: RoomWrap[] = []
-    for (let i = 0; i < n; i++) {
-      const w = { label: r.bytes(8), c: r.bytes(32), at: r.bytes(16) }
-      if (i > 0 && Buffer.compare(wraps[i - 1]!.label, w.label) >= 0) return fail('SEAL_ENVELOPE_MALFORMED', 'order')
-      wraps.push(w)
-    }
-    const ct = r.rest()
-    if (ct.length < 16) return fail('SEAL_ENVELOPE_MALFORMED', 'ciphertext')
-    return ok({ ePk, wraps, ct })
-  })
+  const bad = (detail: string): Result<RoomBatch, SealCode> => fail('SEAL_ENVELOPE_MALFORMED', detail)
+  if (b.length > MAX_ROOM_BATCH) return bad('size')
+  if (b.length < HEAD) return bad('truncated')
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+  if (buf[0] !== ENVELOPE_V2) return bad('version')
+  const n = buf.readUInt16BE(33)
+  if (n === 0 || n > MAX_ROOM_DEVICES) return bad('count')
+  const ctAt = HEAD + n * ROOM_WRAP_BYTES
+  if (buf.length < ctAt + 16) return bad('ciphertext')
+  const wraps: RoomWrap[] = []
+  for (let i = 0, at = HEAD; i < n; i++, at += ROOM_WRAP_BYTES) {
+    const label = buf.subarray(at, at + 8)
+    if (i > 0 && Buffer.compare(wraps[i - 1]!.label, label) >= 0) return bad('order')
+    wraps.push({ label, c: buf.subarray(at + 8, at + 40), at: buf.subarray(at + 40, at + 56) })
+  }
+  return ok({ ePk: buf.subarray(1, 33), wraps, ct: buf.subarray(ctAt) })
 }
 
 /** The bytes of a batch that one device opens (an envelope v2 copy), or null when it has no wrap. */

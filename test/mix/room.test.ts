@@ -147,7 +147,12 @@ describe('rooms: one ciphertext, a wrap per member device', function () {
       checkDelivery(c, parsed.value, {
         nowMs: T0,
         lookup: d => (d === ROOM ? { capabilityKeys: [{ keyId: 1, publicKey: pk }] } : undefined),
-        seen: h => seen.has(h.toString('hex')) || (seen.add(h.toString('hex')), false)
+        seen: h => {
+          const hex = h.toString('hex')
+          const before = seen.has(hex)
+          seen.add(hex)
+          return before
+        }
       })
     assert.equal(check(c.signSeedKeypair(rng.bytes(32)).publicKey).ok, false, 'another key is refused')
     assert.equal(check(key.publicKey).ok, true)

@@ -14,14 +14,13 @@ import {
   parseSubmit,
   type Result,
   type Rng,
-  type SealCode,
   type SubmitRequest,
   sealMessage,
   sealSubmit,
   signDelivery,
   type X25519KeyPair
 } from '../../mix/index.ts'
-import { makeDevice, makeServer, senderCert, T0, trustOf, xKeyPair } from '../helpers/seal.ts'
+import { makeDevice, makeServer, senderCert, T0, xKeyPair } from '../helpers/seal.ts'
 
 describe('submission and delivery authorization', function () {
   let c: CryptoSuite
