@@ -11,6 +11,7 @@ import { benchDevnet } from './devnet.bench.ts'
 import { benchDirectory } from './directory.bench.ts'
 import { aggregate, type BenchResult, formatTable } from './harness.ts'
 import { benchRelay, closeRelayBench } from './relay.bench.ts'
+import { benchRooms } from './rooms.bench.ts'
 import { benchSphinx } from './sphinx.bench.ts'
 import { benchStore } from './store.bench.ts'
 
@@ -23,7 +24,8 @@ const SUITES: Record<string, Suite> = {
   relay: { run: benchRelay, close: closeRelayBench },
   store: { run: benchStore },
   devnet: { run: benchDevnet },
-  directory: { run: benchDirectory }
+  directory: { run: benchDirectory },
+  rooms: { run: benchRooms }
 }
 const RUNS = Number(process.env.SEALMIX_BENCH_RUNS ?? 3)
 if (!Number.isInteger(RUNS) || RUNS < 1) {
