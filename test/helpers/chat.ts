@@ -46,8 +46,14 @@ export interface Chat {
   apiUrl: string
   alice: Person
   bob: Person
+  /** A third user of the server, for rooms (enrolled by the tests that use her). */
+  carol: Person
   trust: TrustStore
-  startIngress(sink?: Sink): Promise<Ingress>
+  /**
+   * `homeserverUrl`: where the ingress finds its homeserver (default the stand-in; a test puts a
+   * recording proxy in between); `now`: the ingress's clock; `roomGraceMs`: rooms.rotationGraceMs.
+   */
+  startIngress(sink?: Sink, o?: { homeserverUrl?: string; now?: () => number; roomGraceMs?: number }): Promise<Ingress>
   /** The ingress's config as a file, for `sealmix ingress --config` (metrics on the given port). */
   ingressConfigFile(metricsPort: number): string
   client(p: Person, o?: Partial<ClientOptions>): SealmixClient
@@ -75,20 +81,22 @@ function person(c: CryptoSuite, userId: string, deviceId: string): Person {
 export async function createChat(c: CryptoSuite, net: Testnet): Promise<Chat> {
   const alice = person(c, `@alice:${SERVER}`, 'ALICEPHONE')
   const bob = person(c, `@bob:${SERVER}`, 'BOBLAPTOP')
+  const carol = person(c, `@carol:${SERVER}`, 'CAROLDESK')
   const hs = new StandinHomeserver({
     serverName: SERVER,
     asToken: AS_TOKEN,
-    users: [alice, bob]
+    users: [alice, bob, carol]
       .map(p => ({ userId: p.device.userId, deviceId: p.device.deviceId, accessToken: p.token }))
       .concat([{ userId: '@eve:other.example', deviceId: 'EVE', accessToken: 'tok-eve-foreign-user' }])
   })
   const hsUrl = `http://127.0.0.1:${await hs.listen(0)}`
   const apiPort = await freePort()
-  const rawIngressConfig = (): Record<string, unknown> => ({
+  const rawIngressConfig = (o: { homeserverUrl?: string; roomGraceMs?: number } = {}): Record<string, unknown> => ({
     dataDir: net.ingress.dir,
     serverName: SERVER,
     network: { file: net.networkFile, signers: [Buffer.from(net.signer.publicKey).toString('hex')] },
-    homeserver: { url: hsUrl, asToken: AS_TOKEN, hsToken: 'hs-token-0123456789abcdef' },
+    homeserver: { url: o.homeserverUrl ?? hsUrl, asToken: AS_TOKEN, hsToken: 'hs-token-0123456789abcdef' },
+    ...(o.roomGraceMs !== undefined ? { rooms: { rotationGraceMs: o.roomGraceMs } } : {}),
     api: { port: apiPort },
     metrics: { port: 0 },
     log: { level: 'trace' }
@@ -100,6 +108,7 @@ export async function createChat(c: CryptoSuite, net: Testnet): Promise<Chat> {
     apiUrl: `http://127.0.0.1:${apiPort}`,
     alice,
     bob,
+    carol,
     trust: {
       roots: name => (name === SERVER ? [net.ingress.serverRoot] : []),
       serverCert: () => undefined,
@@ -113,11 +122,12 @@ export async function createChat(c: CryptoSuite, net: Testnet): Promise<Chat> {
       )
       return file
     },
-    async startIngress(sink) {
-      const config = parseIngressConfig(rawIngressConfig(), '/')
+    async startIngress(sink, o = {}) {
+      const config = parseIngressConfig(rawIngressConfig(o), '/')
       const ing = new Ingress({
         config,
         sink,
+        now: o.now,
         minRetryMs: 100,
         maxRetryMs: 1000,
         logger: createLogger('trace', captureStream)

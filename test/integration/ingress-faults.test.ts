@@ -1,11 +1,23 @@
 /**
  * The ingress as its own process, killed with SIGKILL while messages flow (
  * for the ingress): no message whose delivery was acknowledged is lost, and every message reaches
- * the homeserver exactly once (the transaction id de-duplicates a repeated delivery).
+ * the homeserver exactly once (the transaction id de-duplicates a repeated delivery); room
+ * messages likewise, and a replayed room batch is refused after the restart (the replay cache is
+ * on disk).
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
-import { type CryptoSuite, loadCrypto } from '../../mix/index.ts'
+import { newRoomKey, registerRoomKey } from '../../client/index.ts'
+import {
+  type CryptoSuite,
+  encodeSubmit,
+  KIND_ROOM,
+  loadCrypto,
+  ROOM_EVENT_TYPE,
+  sealRoomMessage,
+  signDelivery,
+  systemRng
+} from '../../mix/index.ts'
 import { freePort } from '../../tools/index.ts'
 import { SEALMIX } from '../helpers/bundle.ts'
 import { type Chat, createChat, enrol } from '../helpers/chat.ts'
@@ -105,5 +117,75 @@ describe('ingress faults (a real process, SIGKILL)', function () {
       .map(r => (r.ok ? r.value.content.toString() : 'unopenable'))
     for (const t of texts) assert.equal(got.filter(g => g === t).length, 1, `exactly once: ${t.slice(0, 12)}`)
     assert.equal(got.length, texts.length)
+  })
+
+  it('room messages through a kill -9: each posted exactly once; a replayed batch refused after the restart', async function () {
+    const matrix = async (token: string, path: string, body: unknown): Promise<Record<string, unknown>> => {
+      const r = await fetch(chat.hsUrl + path, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body)
+      })
+      assert.equal(r.status, 200, path)
+      return (await r.json()) as Record<string, unknown>
+    }
+    const roomId = String(
+      (
+        await matrix(chat.alice.token, '/_matrix/client/v3/createRoom', {
+          invite: [chat.bob.device.userId, '@sealmix:example.org']
+        })
+      ).room_id
+    )
+    await matrix(chat.bob.token, `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/join`, {})
+    const key = newRoomKey(c, systemRng(c), roomId, 'example.org')
+    assert.equal(await registerRoomKey(chat.apiUrl, chat.alice.token, key), 'registered')
+    const alice = chat.client(chat.alice, { ackTimeoutMs: 2000, maxAttempts: 8, cover: false })
+    alice.rooms.set(key)
+    alice.start()
+    const delivered: string[] = []
+    const failed: string[] = []
+    alice.on('delivered', (e: { messageId: string }) => delivered.push(e.messageId))
+    alice.on('failed', (e: { messageId: string; code: string }) => failed.push(e.code))
+    const devices = [chat.alice.device.x25519.publicKey, chat.bob.device.x25519.publicKey]
+    // One request built by hand, so that the same bytes can be submitted again after the restart.
+    const batch = sealRoomMessage(
+      c,
+      roomId,
+      {
+        contentType: 8,
+        content: Buffer.from('replay me'),
+        senderCert: chat.alice.senderCert!,
+        serverCert: chat.alice.serverCert
+      },
+      chat.alice.device.x25519,
+      devices,
+      systemRng(c)
+    )
+    const request = encodeSubmit({
+      kind: KIND_ROOM,
+      dest: roomId,
+      envelope: batch,
+      auth: signDelivery(c, key.secretKey, key.keyId, roomId, Date.now(), batch, 'group')
+    })
+    const ids = [alice.submit(net.ingress.id, request)]
+    const texts = Array.from({ length: 12 }, (_, i) => `room message ${i} ${'y'.repeat(i % 2 === 0 ? 10 : 2500)}`)
+    for (const t of texts) ids.push(alice.sendToRoom(roomId, t, devices))
+    await waitFor(() => delivered.length >= 5, 30_000, '5 delivered')
+    await kill9()
+    await spawnIngress()
+    await waitFor(() => delivered.length >= ids.length || failed.length > 0, 60_000, 'every room message acknowledged')
+    assert.deepEqual(failed, [])
+    assertSameMultiset(delivered, ids, 'delivered events')
+    const sealed = (): Array<Record<string, unknown>> =>
+      chat.hs.roomEvents(roomId).filter(e => e.type === ROOM_EVENT_TYPE)
+    const batches = sealed().map(e => String((e.content as { batch: string }).batch))
+    assert.equal(new Set(batches).size, batches.length, 'no batch posted twice')
+    assert.equal(batches.length, ids.length)
+    // The same request again, under a new message id, after the restart: the replay cache (on disk) refuses it.
+    const again = alice.submit(net.ingress.id, request)
+    await waitFor(() => failed.length > 0 || delivered.includes(again), 30_000, 'the replay answered')
+    alice.close()
+    assert.deepEqual(failed, ['CLIENT_REFUSED'])
+    assert.equal(sealed().length, ids.length, 'nothing posted for the replay')
   })
 })
