@@ -13,6 +13,7 @@ commands:
   ingress              run the sealed ingress beside a homeserver
   send                 send one message from a client profile and wait for its ack
   listen               receive, open and verify messages for a client profile (--peer: demo chat)
+  rotate-capability    a new capability key for a client profile (--now: a block, no grace)
   devnet               run a local network on loopback (separate processes) until Ctrl-C
   init                 write a config (relay, ingress, authority) or a profile (client) with fresh keys
   keygen               create a relay's keys in its data directory and print its descriptor
@@ -38,6 +39,8 @@ file refused, 130 second signal`,
     'usage: sealmix authority --config FILE\n       sealmix authority admit --config FILE [--relay ROLE:LAYER:IDENTITY_HEX]... [--server NAME=ROOT_HEX]...\n       sealmix authority remove --config FILE [--identity-key IDENTITY_HEX]... [--server NAME]...\n\nadmit and remove edit the admission file the config names (admissionFile): only the relays\nadmitted there, each with its role and layer, and the ingresses of the servers named there,\neach bound by a signature of one of its server root keys, are listed. A running authority re-reads the file within a second.\nThe config may set limits (perSourcePerSecond, perSecond) and metrics ({ host, port }: /metrics).\n\nServes signed per-epoch network documents built from relay and ingress descriptors (POST\n/v1/descriptor, GET /v1/document/{epoch|current}, GET /v1/signature/{epoch}, GET /v1/schedule).\nA document is fixed at its publish deadline (half an epoch before it starts) and served from\nthen on; descriptors are shared with the peers, whose signatures on identical bytes are attached.\nSIGHUP re-reads the config file (and checks the admission file) and applies a new log.level.',
   ingress:
     'usage: sealmix ingress --config FILE\n\nRuns the ingress (see docs/OPERATIONS.md, "The ingress (homeserver admins)") until SIGTERM or SIGINT.\nSIGHUP re-reads the config file and applies a new log.level, as for run.',
+  'rotate-capability':
+    "usage: sealmix rotate-capability --profile FILE --contact-out FILE [--now]\n\nMakes a new capability key for the profile's device, registers it with the ingress API and writes\nthe new contact card. Contacts with the old card can deliver for 24 hours more; with --now (a\nblock) not at all: give the new card only to the contacts who may still write.",
   send: "usage: sealmix send --profile FILE --to CONTACT.json --message TEXT [--timeout 120s] [--json]\n\nFetches a SenderCert, sends TEXT sealed to the contact's device, waits for the ingress's\ndelivery ack, for up to --timeout (default 120s). Exit 0 delivered, 75 no ack in time, 77 refused.",
   listen:
     'usage: sealmix listen --profile FILE [--peer CONTACT.json [--every 3s]] [--json]\n\nCollects envelopes from the homeserver, opens and verifies each, prints them. With --peer it\nalso sends a message every --every (default 3s, at least 100ms) and answers each message it receives (the demo).',

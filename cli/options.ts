@@ -105,6 +105,7 @@ export const COMMAND_OPTIONS = {
   ingress: { config: value },
   send: { profile: value, to: value, message: value, timeout: value, json: bool },
   listen: { profile: value, peer: value, every: value, json: bool },
+  'rotate-capability': { profile: value, 'contact-out': value, now: bool },
   devnet: { 'data-dir': value, epoch: value },
   init: INIT,
   keygen: { 'data-dir': value, role: value, layer: value, address: value },

@@ -15,6 +15,7 @@ import { keygenCommand } from './keygen.ts'
 import { listenCommand } from './listen.ts'
 import { networkCommand } from './network.ts'
 import { repairCommand } from './repair.ts'
+import { rotateCapabilityCommand } from './rotate-capability.ts'
 import { runCommand } from './run.ts'
 import { sendCommand } from './send.ts'
 import { signerKeygenCommand } from './signer-keygen.ts'
@@ -31,6 +32,7 @@ export const COMMANDS: Readonly<Record<CommandName, Command>> = {
   ingress: ingressCommand,
   send: sendCommand,
   listen: listenCommand,
+  'rotate-capability': rotateCapabilityCommand,
   devnet: devnetCommand,
   init: initCommand,
   keygen: keygenCommand,
