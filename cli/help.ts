@@ -14,6 +14,7 @@ commands:
   send                 send one message from a client profile and wait for its ack
   listen               receive, open and verify messages for a client profile (--peer: demo chat)
   rotate-capability    a new capability key for a client profile (--now: a block, no grace)
+  room-demo            three members of a sealed room in one process: room chat, then a block
   devnet               run a local network on loopback (separate processes) until Ctrl-C
   init                 write a config (relay, ingress, authority) or a profile (client) with fresh keys
   keygen               create a relay's keys in its data directory and print its descriptor
@@ -41,6 +42,8 @@ file refused, 130 second signal`,
     'usage: sealmix ingress --config FILE\n\nRuns the ingress (see docs/OPERATIONS.md, "The ingress (homeserver admins)") until SIGTERM or SIGINT.\nSIGHUP re-reads the config file and applies a new log.level, as for run.',
   'rotate-capability':
     "usage: sealmix rotate-capability --profile FILE --contact-out FILE [--now]\n\nMakes a new capability key for the profile's device, registers it with the ingress API and writes\nthe new contact card. Contacts with the old card can deliver for 24 hours more; with --now (a\nblock) not at all: give the new card only to the contacts who may still write.",
+  'room-demo':
+    "usage: sealmix room-demo --profile FILE --profile FILE --profile FILE\n                         --contact CONTACT.json --contact CONTACT.json --contact CONTACT.json\n                         [--every 3s] [--block-after 3] [--json]\n\nThree members of one Matrix room, the profiles' devices with their contact cards in the same\norder. Each has its own SealmixClient, gateway connection and homeserver token, booted as listen\nboots; for the demo the three share this one process. The first makes the room (inviting the\nothers and the ingress's bot), makes its room key, registers it with the ingress API and shares\nit in sealed messages. Every member sends 'hello #n' to the room every --every (default 3s, at\nleast 100ms) once it holds the key, and prints each room message it opens, verifies and finds\nsent by a joined member. Once the third has had --block-after messages delivered (default 3),\nthe first blocks her: a new room key, shared with the second only; the ingress refuses her next\nmessage and she stops. Its clients pull mailboxes of their own, so listen may run beside it\nwith the same profiles. Until Ctrl-C; --json: one JSON object per line.",
   send: "usage: sealmix send --profile FILE --to CONTACT.json --message TEXT [--timeout 120s] [--json]\n\nFetches a SenderCert, sends TEXT sealed to the contact's device, waits for the ingress's\ndelivery ack, for up to --timeout (default 120s). Exit 0 delivered, 75 no ack in time, 77 refused.",
   listen:
     'usage: sealmix listen --profile FILE [--peer CONTACT.json [--every 3s]] [--json]\n\nCollects envelopes from the homeserver, opens and verifies each, prints them. With --peer it\nalso sends a message every --every (default 3s, at least 100ms) and answers each message it receives (the demo).',
@@ -71,7 +74,7 @@ with --network it uses a static signed file.
 For an ingress it also writes the application-service registration for the homeserver and prints
 the ingress descriptor (for 'sealmix network --ingress') and the server root key clients pin.`,
   devnet:
-    'usage: sealmix devnet [--data-dir DIR] [--epoch 60s]\n\nRuns on 127.0.0.1, as separate processes: 3 directory authorities, 2 gateways, 3 mixes, an\ningress in front of a stand-in homeserver, and two demo clients that exchange messages with\nacks. Mix keys rotate every --epoch (e.g. 5s to watch rotations). Prints a status\nline every two seconds and stops cleanly on Ctrl-C. Data goes to a temporary directory (removed on exit)\nunless --data-dir is given.',
+    'usage: sealmix devnet [--data-dir DIR] [--epoch 60s]\n\nRuns on 127.0.0.1, as separate processes: 3 directory authorities, 2 gateways, 3 mixes, an\ningress in front of a stand-in homeserver, two demo clients that exchange messages with acks,\nand a room demo (room-demo) where alice, bob and carol send sealed room messages until alice\nblocks carol. Mix keys rotate every --epoch (e.g. 5s to watch rotations). Prints a status\nline every two seconds and stops cleanly on Ctrl-C. Data goes to a temporary directory (removed on exit)\nunless --data-dir is given.',
   network:
     'usage: sealmix network --signer-key FILE --out FILE [--name NAME] [--mixing JSON] [--ingress FILE]... RELAY.json...\n\nSigns a network file listing the relays (descriptors from keygen) and ingresses.',
   inspect:

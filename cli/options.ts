@@ -106,6 +106,7 @@ export const COMMAND_OPTIONS = {
   send: { profile: value, to: value, message: value, timeout: value, json: bool },
   listen: { profile: value, peer: value, every: value, json: bool },
   'rotate-capability': { profile: value, 'contact-out': value, now: bool },
+  'room-demo': { profile: values, contact: values, every: value, 'block-after': value, json: bool },
   devnet: { 'data-dir': value, epoch: value },
   init: INIT,
   keygen: { 'data-dir': value, role: value, layer: value, address: value },

@@ -15,6 +15,7 @@ import { keygenCommand } from './keygen.ts'
 import { listenCommand } from './listen.ts'
 import { networkCommand } from './network.ts'
 import { repairCommand } from './repair.ts'
+import { roomDemoCommand } from './room-demo.ts'
 import { rotateCapabilityCommand } from './rotate-capability.ts'
 import { runCommand } from './run.ts'
 import { sendCommand } from './send.ts'
@@ -33,6 +34,7 @@ export const COMMANDS: Readonly<Record<CommandName, Command>> = {
   send: sendCommand,
   listen: listenCommand,
   'rotate-capability': rotateCapabilityCommand,
+  'room-demo': roomDemoCommand,
   devnet: devnetCommand,
   init: initCommand,
   keygen: keygenCommand,

@@ -103,7 +103,7 @@ export async function benchDevnet(): Promise<BenchResult[]> {
       name: 'devnet/messages-acked',
       unit: 'messages/s',
       value: r2(Number(acked[1]) / secs),
-      note: `${acked[1]} demo messages acknowledged in ${secs.toFixed(0)} s after the clients started (2 clients, one message every 2-3 s each plus replies); the ingress delivered ${delivered} to the homeserver`
+      note: `${acked[1]} demo messages acknowledged in ${secs.toFixed(0)} s after the clients started (alice and bob, one message every 2-3 s each plus replies, beside the room demo's three members); the ingress delivered ${delivered} to the homeserver`
     },
     {
       name: 'devnet/ack-latency-p50',

@@ -1,8 +1,10 @@
 /**
  * `sealmix devnet --epoch 4s`: three directory authorities, five relays, an ingress, the stand-in
  * homeserver and two demo clients as processes on loopback; mix keys rotate every 4 s while demo
- * messages keep being delivered and acknowledged; a clean stop on SIGINT. A child that dies is
- * reported by name; a reused --data-dir chats again; a closed pipe stops the devnet in order.
+ * messages keep being delivered and acknowledged; the room demo's members verify each other's room
+ * messages until alice blocks carol, whose next message the ingress refuses and after which nothing
+ * of hers reaches the room; a clean stop on SIGINT. A child that dies is reported by name; a reused
+ * --data-dir chats again; a closed pipe stops the devnet in order.
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
@@ -11,10 +13,19 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PROJECT, waitFor } from '../helpers/testnet.ts'
 
-describe('sealmix devnet', function () {
-  this.timeout(150_000)
+/** `name got "hello #n from sender"` lines of the room demo, verified and joined, in the order printed. */
+function roomLines(out: string, name: string, sender: string): number[] {
+  const re = new RegExp(
+    `room: ${name} got "hello #(\\d+) from ${sender}" from @${sender}:devnet\\.local \\(sender verified, joined\\)`,
+    'g'
+  )
+  return [...out.matchAll(re)].map(m => Number(m[1]))
+}
 
-  it('starts, keeps delivering demo messages with acks through five relays while keys rotate every 4 s, and stops on SIGINT', async function () {
+describe('sealmix devnet', function () {
+  this.timeout(240_000)
+
+  it('starts, keeps delivering demo messages with acks through five relays while keys rotate every 4 s, shows a room with verified senders and a block, and stops on SIGINT', async function () {
     const p = spawn(process.execPath, ['dist/sealmix.mjs', 'devnet', '--epoch', '4s'], {
       cwd: PROJECT,
       stdio: ['ignore', 'pipe', 'pipe']
@@ -54,6 +65,7 @@ describe('sealmix devnet', function () {
         60_000,
         `three rotations with acks (from ${JSON.stringify(then)}; output so far: ${out.slice(-300)})`
       )
+      await roomAndBlock(() => out)
       const dir = /data in (\S+) \(temporary\)/.exec(out)?.[1]
       assert.ok(dir !== undefined, 'prints its data directory')
       const code = await new Promise<number | null>(resolve => {
@@ -68,6 +80,48 @@ describe('sealmix devnet', function () {
     }
   })
 })
+
+/**
+ * The room demo in a running devnet's output: alice and bob each verify the other's room messages
+ * (and carol's before the block), alice blocks carol, the ingress refuses carol's next message;
+ * then, while alice and bob each get two more of the other's, no message carol sent after the
+ * refusal shows up anywhere.
+ */
+async function roomAndBlock(out: () => string): Promise<void> {
+  const seen = (name: string, sender: string): boolean => roomLines(out(), name, sender).length > 0
+  // The room demo boots beside the chat: on a busy machine its first messages may come a while after.
+  await waitFor(
+    () => seen('alice', 'bob') && seen('bob', 'alice'),
+    90_000,
+    `alice and bob each verified a room message of the other (output so far: ${out().slice(-400)})`
+  )
+  await waitFor(
+    () => seen('alice', 'carol') || seen('bob', 'carol'),
+    60_000,
+    'a member verified a room message from carol'
+  )
+  await waitFor(
+    () => out().includes('room: alice blocks carol: a new room key, shared with bob only'),
+    60_000,
+    `the block (output so far: ${out().slice(-400)})`
+  )
+  const refusal = /room: carol's message was refused by the ingress \(blocked\): carol stops sending after hello #(\d+)/
+  await waitFor(() => refusal.test(out()), 60_000, `carol's refusal (output so far: ${out().slice(-400)})`)
+  const at = out().search(refusal)
+  const last = Number(refusal.exec(out())![1])
+  const after = (name: string, sender: string): number => roomLines(out().slice(at), name, sender).length
+  await waitFor(
+    () => after('alice', 'bob') >= 2 && after('bob', 'alice') >= 2,
+    60_000,
+    `alice and bob go on after the block (output so far: ${out().slice(-400)})`
+  )
+  for (const name of ['alice', 'bob'])
+    assert.deepEqual(
+      roomLines(out(), name, 'carol').filter(n => n > last),
+      [],
+      `${name} got no message carol sent after her refusal (her last was #${last})`
+    )
+}
 
 describe('sealmix devnet supervises its children', function () {
   this.timeout(240_000)

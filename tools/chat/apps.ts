@@ -15,6 +15,7 @@ import {
 } from '../../client/index.ts'
 import { networkFileProblem, readNetworkFile } from '../../daemon/index.ts'
 import {
+  CONTENT_TYPES,
   type CryptoSuite,
   type DirectoryClient,
   loadCrypto,
@@ -36,12 +37,28 @@ export interface AppIo {
  * Until `deadlineMs` (or for good when it is undefined): a network that is starting up is waited
  * for, with one status line when the wait begins, and errors that a retry can fix are retried.
  */
-interface BootOptions extends AppIo {
+export interface BootOptions extends AppIo {
   readonly deadlineMs?: number
   readonly stopped: () => boolean
+  /**
+   * How a status line is said (default: as `out` says it); the room demo names the member in it
+   * and uses its own event names.
+   */
+  readonly say?: (event: 'waiting' | 'routable', fields: Record<string, unknown>, text: string) => void
+  /**
+   * The mailbox to pull (default: the profile's). A second client of a device that another
+   * program already runs needs its own: two clients pulling one mailbox take each other's acks.
+   */
+  readonly mailboxOf?: (lp: LoadedProfile) => Buffer
 }
 
-async function boot(
+function say(o: BootOptions, event: 'waiting' | 'routable', fields: Record<string, unknown>, text: string): void {
+  if (o.say !== undefined) o.say(event, fields, text)
+  else out(o, event, fields, text)
+}
+
+/** A client for the profile, with its certificates and its capability registered; null when stopped first. */
+export async function boot(
   c: CryptoSuite,
   profilePath: string,
   o: BootOptions
@@ -92,20 +109,20 @@ async function boot(
     directory,
     gatewayId: p.gateway,
     device: lp.device,
-    mailboxId: lp.mailboxId,
+    mailboxId: o.mailboxOf?.(lp) ?? lp.mailboxId,
     trust: lp.trust,
     senderCert: certs.senderCert,
     serverCert: certs.serverCert
   })
   client.on('waiting', (e: { reason: string }) =>
-    out(
+    say(
       o,
       'waiting',
       { reason: e.reason },
       `waiting for a network document that can route: ${WAIT_TEXT[e.reason] ?? e.reason}`
     )
   )
-  client.on('routable', () => out(o, 'routable', {}, "the network document routes this client's messages"))
+  client.on('routable', () => say(o, 'routable', {}, "the network document routes this client's messages"))
   return { lp, client }
 }
 
@@ -120,7 +137,7 @@ const WAIT_TEXT: Record<string, string> = {
  * Ask `f` every 500 ms until it gives a value; a refusal (CLIENT_REFUSED) is final. Null when
  * stopped. Past the deadline, the last error (or `code`) is thrown.
  */
-async function retry<T>(
+export async function retry<T>(
   o: BootOptions,
   code: 'CLIENT_DIRECTORY_UNAVAILABLE' | 'CLIENT_HOMESERVER',
   what: string,
@@ -140,7 +157,7 @@ async function retry<T>(
     if (o.deadlineMs !== undefined && Date.now() > o.deadlineMs)
       throw last instanceof ClientError ? last : new ClientError(code, `no answer in time: ${what}`)
     if (!said) {
-      out(o, 'waiting', { for: code }, `waiting for ${what}`)
+      say(o, 'waiting', { for: code }, `waiting for ${what}`)
       said = true
     }
     await new Promise(resolve => setTimeout(resolve, 500))
@@ -236,6 +253,9 @@ export async function runListen(o: ListenOptions): Promise<void> {
     out(o, 'rejected', { code: e.code }, `${me}: refused an envelope: ${e.code}`)
   )
   client.on('received', (m: VerifiedMessage) => {
+    // Only plaintext is chat: a room key share (content type 9) reaches the same device, and is
+    // the room's members' business (`sealmix room-demo`), not text to show or answer.
+    if (m.contentType !== CONTENT_TYPES.plaintext) return
     const text = m.content.toString('utf8')
     out(
       o,

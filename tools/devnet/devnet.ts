@@ -3,9 +3,11 @@
  * network in directory mode (tools/network/launch.ts: three directory authorities, `sealmix
  * authority`, and the five relays, `sealmix run`, that publish per-epoch mix keys to them), an
  * ingress made with the operator's commands (`sealmix init --role ingress`, `sealmix ingress`) in
- * front of the stand-in homeserver (a fake: no Matrix homeserver runs here), and two demo clients
- * (`sealmix init --role client`, `sealmix listen --peer`) that exchange messages with acks. Every
- * node fetches each epoch's document from the authorities; `epochMs` sets how often keys rotate.
+ * front of the stand-in homeserver (a fake: no Matrix homeserver runs here), two demo clients
+ * (`sealmix init --role client`, `sealmix listen --peer`) that exchange messages with acks, and a
+ * room of alice, bob and a third user, carol (`sealmix room-demo`: sealed room messages with
+ * verified senders, until alice blocks carol). Every node fetches each epoch's document from the
+ * authorities; `epochMs` sets how often keys rotate.
  *
  * Start-up waits on conditions, never on guesses of how long a busy machine takes: the relays and
  * the ingress start first and poll for authorities; once each says it is waiting, the
@@ -22,11 +24,12 @@ import { parse as parseYaml } from 'yaml'
 import { httpTransport, writeSecretFile } from '../../daemon/index.ts'
 import { DirectoryClient, loadCrypto, type NetworkDocument } from '../../mix/index.ts'
 import { Tap, type TapFrame } from '../audit/tap.ts'
+import { roomDemoText } from '../chat/room-demo.ts'
 import { launchNetwork } from '../network/launch.ts'
 import { DEVNET_MIXING, ENTRY, EXIT, nextLayer, RELAY_LAYOUT, RELAY_LINKS } from '../network/layout.ts'
 import { freePort } from '../network/ports.ts'
 import { DevnetError, Supervisor, sealmixSync as sealmix } from './children.ts'
-import { DemoTally, relaySummary, scrape } from './status.ts'
+import { DemoTally, RoomTally, relaySummary, scrape } from './status.ts'
 
 export { DevnetError }
 
@@ -64,6 +67,13 @@ const GENESIS_LEAD_MS = 5000
 const STOP_GRACE_MS = 5000
 /** The relays and the ingress: each says once it polls for the authorities. */
 const POLLERS = RELAY_LAYOUT.length + 1
+/** The room demo's pace: quick enough that the block comes within seconds of the start. */
+const ROOM_EVERY = '2s'
+const ROOM_BLOCK_AFTER = 2
+/** The room demo's events the devnet counts but does not show (one per message would drown the chat). */
+const ROOM_QUIET = new Set<string>(['room_sent', 'room_delivered', 'room_routable'])
+/** The children that are clients: stopped first. */
+const CLIENTS = new Set(['alice', 'bob', 'room-demo'])
 
 /** The `event` field of a JSON log or event line, if any. */
 function eventOf(line: string): string | undefined {
@@ -118,7 +128,7 @@ export async function runDevnet(o: DevnetOptions): Promise<void> {
     o.clearStatus?.()
     o.print('devnet: stopping')
     // Clients first (they would only retry against stopping relays), then the rest together.
-    const clients = sup.children.filter(ch => ch.name === 'alice' || ch.name === 'bob')
+    const clients = sup.children.filter(ch => CLIENTS.has(ch.name))
     const hurry = (o.hurry ?? new Promise<never>(() => {})).then(() => sup.killAll())
     await sup.stop(clients, STOP_GRACE_MS)
     await sup.stop(sup.children, STOP_GRACE_MS)
@@ -211,9 +221,11 @@ export async function runDevnet(o: DevnetOptions): Promise<void> {
     const serverRootKey = made.serverRootKey
     const asToken = (parseYaml(readFileSync(ingressConfig, 'utf8')) as { homeserver: { asToken: string } }).homeserver
       .asToken
+    // alice and bob chat (and are in the room); carol is only in the room.
     const users = [
       ['alice', 'ALICEPHONE', gwA],
-      ['bob', 'BOBLAPTOP', gwB]
+      ['bob', 'BOBLAPTOP', gwB],
+      ['carol', 'CAROLDESK', gwA]
     ] as const
     const hsUsers = []
     for (const [name, device, gateway] of users) {
@@ -253,7 +265,7 @@ export async function runDevnet(o: DevnetOptions): Promise<void> {
 
     for (const t of taps) await t.start()
     o.print(
-      `devnet: ${net.authorities.length} directory authorities, ${nodes.length} relays, an ingress, a stand-in homeserver and 2 demo clients on 127.0.0.1; epochs of ${epochMs / 1000} s; data in ${root}${temporary ? ' (temporary)' : ''}`
+      `devnet: ${net.authorities.length} directory authorities, ${nodes.length} relays, an ingress, a stand-in homeserver and 3 demo users on 127.0.0.1; epochs of ${epochMs / 1000} s; data in ${root}${temporary ? ' (temporary)' : ''}`
     )
     for (const a of net.authorities) o.print(`  ${a.name.padEnd(11)} ${a.url}/v1/document/current`)
     for (const n of nodes) o.print(`  ${n.name.padEnd(11)} metrics http://127.0.0.1:${n.metricsPort}/metrics`)
@@ -277,6 +289,7 @@ export async function runDevnet(o: DevnetOptions): Promise<void> {
     for (const n of nodes) await net.start(n, 'process', { onLine: onLog(n.name) })
     sup.start('ingress', ['ingress', '--config', ingressConfig], onLog('ingress'))
     const tally = new DemoTally()
+    const rooms = new RoomTally()
     let listed = '-'
     statusTimer = setInterval(() => {
       void Promise.all([...nodes.map(async n => await scrape(n.metricsPort)), scrape(ingressMetrics)]).then(ms => {
@@ -285,7 +298,7 @@ export async function runDevnet(o: DevnetOptions): Promise<void> {
         const down = sup.down
         const state = phase === 'running' ? '' : ` | starting: ${phase}`
         status(
-          `devnet: ${relaySummary(ms)} | ingress ${ing.get('sealmix_ingress_gateway_links{state="up"}') ?? 0}/2 links, ${ing.get('sealmix_ingress_messages_total{result="delivered"}') ?? 0} delivered | homeserver got ${atHomeserver} | ${tally.summary()}${state}${down.length > 0 ? ` | DOWN: ${down.join(', ')}` : ''}`
+          `devnet: ${relaySummary(ms)} | ingress ${ing.get('sealmix_ingress_gateway_links{state="up"}') ?? 0}/2 links, ${ing.get('sealmix_ingress_messages_total{result="delivered"}') ?? 0} delivered | homeserver got ${atHomeserver} | ${tally.summary()} | ${rooms.summary()}${state}${down.length > 0 ? ` | DOWN: ${down.join(', ')}` : ''}`
         )
       })
     }, 2000)
@@ -338,7 +351,7 @@ export async function runDevnet(o: DevnetOptions): Promise<void> {
     }
     if (!(await until('the relays and the ingress linking', linked))) return
 
-    for (const [name] of users) {
+    for (const name of ['alice', 'bob'] as const) {
       const peer = name === 'alice' ? 'bob' : 'alice'
       sup.start(
         name,
@@ -361,10 +374,36 @@ export async function runDevnet(o: DevnetOptions): Promise<void> {
         }
       )
     }
+    startRoomDemo(rooms)
     phase = 'running'
     o.print(
       'devnet: every relay and the ingress are listed and linked; the demo clients start (traffic: demo messages, client drop and loop cover, relay loop cover and link padding)'
     )
+    o.print(
+      `devnet: alice and bob chat; alice, bob and carol share a sealed room (one process, three clients), where each member verifies who sent each message; once carol has had ${ROOM_BLOCK_AFTER} messages delivered, alice blocks her (a new room key, shared with bob only) and the ingress refuses carol's next message`
+    )
     await o.stop
+  }
+
+  /** `sealmix room-demo` for alice, bob and carol; its lines shown as the chat's are, its messages counted. */
+  function startRoomDemo(rooms: RoomTally): void {
+    const names = ['alice', 'bob', 'carol']
+    sup.start(
+      'room-demo',
+      [
+        'room-demo',
+        ...names.flatMap(n => ['--profile', join(root, `${n}.profile.json`)]),
+        ...names.flatMap(n => ['--contact', join(root, `${n}.contact.json`)]),
+        '--every',
+        ROOM_EVERY,
+        '--block-after',
+        String(ROOM_BLOCK_AFTER),
+        '--json'
+      ],
+      l => {
+        const e = rooms.onLine(l)
+        if (e !== null && !ROOM_QUIET.has(e.event)) o.print(`  ${roomDemoText(e)}`)
+      }
+    )
   }
 }

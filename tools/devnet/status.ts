@@ -1,8 +1,10 @@
 /**
  * The devnet's one-line status: relay and ingress metrics scraped from their /metrics, and the
- * demo clients' JSON events (sent, delivered with latency) read from their stdout.
+ * demo clients' JSON events (sent, delivered with latency; the room demo's messages) read from
+ * their stdout.
  */
 import { request } from 'node:http'
+import { ROOM_DEMO_EVENTS, type RoomDemoEvent } from '../chat/room-demo.ts'
 import { RELAY_LINKS } from '../network/layout.ts'
 
 export function scrape(port: number): Promise<Map<string, number>> {
@@ -65,6 +67,39 @@ export class DemoTally {
     return `sent ${this.sent}, acked ${this.acked}${this.failed > 0 ? `, failed ${this.failed}` : ''}, received ${this.received} | ack latency p50 ${ms(percentile(s, 0.5))} p99 ${ms(percentile(s, 0.99))}`
   }
 }
+
+/** The room demo's JSON events (`sealmix room-demo --json`): its messages sent, delivered, opened and verified. */
+export class RoomTally {
+  sent = 0
+  delivered = 0
+  verified = 0
+  rejected = 0
+  refused = 0
+
+  /** One stdout line of `sealmix room-demo --json`: the event, when it is one of the demo's. */
+  onLine(line: string): RoomDemoEvent | null {
+    let e: Record<string, unknown>
+    try {
+      e = JSON.parse(line) as Record<string, unknown>
+    } catch {
+      return null
+    }
+    if (!EVENTS.has(e.event) || typeof e.member !== 'string') return null
+    if (e.event === 'room_sent') this.sent++
+    else if (e.event === 'room_delivered') this.delivered++
+    else if (e.event === 'room_received') this.verified++
+    else if (e.event === 'room_rejected') this.rejected++
+    else if (e.event === 'room_refused') this.refused++
+    return e as RoomDemoEvent
+  }
+
+  summary(): string {
+    const more = `${this.rejected > 0 ? `, rejected ${this.rejected}` : ''}${this.refused > 0 ? `, refused ${this.refused}` : ''}`
+    return `room sent ${this.sent}, delivered ${this.delivered}, opened and verified ${this.verified}${more}`
+  }
+}
+
+const EVENTS = new Set<unknown>(ROOM_DEMO_EVENTS)
 
 export function relaySummary(ms: Array<Map<string, number>>): string {
   const up = ms.filter(m => m.size > 0).length
