@@ -15,7 +15,9 @@
  * change: the doc's programs live in the devnet's directory one level below the checkout and
  * import `../client/index.ts`; this devnet lives in a temporary directory, so `../` in import
  * specifiers becomes the checkout's path. The file is written as .mts (.mjs) because the temporary
- * directory has no package.json saying "type": "module" (the checkout's does, for a reader).
+ * directory has no package.json saying "type": "module" (the checkout's does, for a reader). A
+ * package the doc imports by name (matrix-js-sdk) is found as a reader's `.devnet/` finds it, in
+ * the checkout's node_modules: it is linked into the temporary directory.
  */
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
@@ -27,6 +29,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync
 } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -220,6 +223,7 @@ describe('the docs run as written (docs/CLIENTS.md, README.md)', function () {
     this.timeout(90_000)
     const ts = ALL.filter(b => b.kind === 'ts' && runs(b))
     const dir = mkdtempSync(join(tmpdir(), 'sealmix-docs-tsc-'))
+    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'))
     try {
       const files = ts.map((b, i) => {
         const file = join(dir, `block-${i}.mts`)
@@ -273,6 +277,7 @@ describe('the docs run as written (docs/CLIENTS.md, README.md)', function () {
       this.timeout(120_000)
       tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
       work = mkdtempSync(join(tmpdir(), 'sealmix-docs-'))
+      symlinkSync(join(ROOT, 'node_modules'), join(work, 'node_modules'))
       data = join(work, 'devnet')
       bin = join(work, 'bin')
       mkdirSync(bin)
