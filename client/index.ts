@@ -5,15 +5,13 @@ export { DirectoryClient, directoryClient, fetchTransport } from './directory.ts
 export { CLIENT_EXIT_STATUS, ClientError, type ClientErrorCode } from './errors.ts'
 export { fetchSenderCert, registerCapability, registerRoomKey } from './issuance.ts'
 export { loadNetwork } from './network.ts'
+export type { RoomEventInput, RoomOpenResult, RoomRejectCode } from './room-messages.ts'
 export { MAX_ROOM_KEYS, newRoomKey, nextRoomKey, type RoomKey, type RoomKeyAccept, RoomKeyring } from './rooms.ts'
 export {
   type ClientOptions,
   type ClientStats,
   type Contact,
   type Device,
-  type RoomEventInput,
-  type RoomOpenResult,
-  type RoomRejectCode,
   SealmixClient,
   type SendOptions
 } from './sdk.ts'

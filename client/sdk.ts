@@ -35,18 +35,12 @@ import {
   fragmentMessage,
   hopsFor,
   type IngressDescriptor,
-  KIND_ROOM,
   KIND_TO_DEVICE_V1,
-  MAX_ROOM_BATCH,
-  MAX_ROOM_DEVICES,
   NETWORK_GEOMETRY,
   type NetworkDocument,
   openMessage,
-  openRoomMessage,
   parseAck,
-  parseRoomKeyShare,
   type Rng,
-  ROOM_EVENT_TYPE,
   ROOM_KEY_CONTENT_TYPE,
   randomInt,
   refreshIntervalMs,
@@ -57,7 +51,6 @@ import {
   Sphinx,
   sealIngressPayload,
   sealMessage,
-  sealRoomMessage,
   signDelivery,
   systemRng,
   type TrustStore,
@@ -69,6 +62,15 @@ import {
 import { ClientError } from './errors.ts'
 import { GatewayLink } from './link.ts'
 import { Outbox, type OutboxEvent, type OutFragment } from './outbox.ts'
+import {
+  acceptRoomKeyWith,
+  defaultIngressBot,
+  openRoomEventWith,
+  type RoomContext,
+  type RoomEventInput,
+  type RoomOpenResult,
+  roomSubmission
+} from './room-messages.ts'
 import { type RoomKey, type RoomKeyAccept, RoomKeyring, roomKeyShare } from './rooms.ts'
 import { SurbTable } from './surbs.ts'
 
@@ -157,29 +159,6 @@ export interface SendOptions {
   readonly contentType?: number
   readonly contentHint?: number
 }
-
-/** A room event as the chat client's Matrix library gives it. */
-export interface RoomEventInput {
-  readonly roomId: string
-  readonly type: string
-  /** The event's Matrix sender: an ingress's bot for a sealed room message. */
-  readonly sender: string
-  readonly content: Record<string, unknown>
-}
-
-export type RoomRejectCode =
-  | SealCode
-  | 'CLIENT_ROOM_EVENT_MALFORMED'
-  | 'CLIENT_ROOM_EVENT_FORGED'
-  | 'CLIENT_ROOM_SENDER_NOT_JOINED'
-
-/** What opening a room event gave: a verified message from a joined member, or why not. */
-export type RoomOpenResult =
-  | { readonly kind: 'received'; readonly roomId: string; readonly message: VerifiedMessage }
-  /** This device sealed it (its own wrap is in every batch it sends). */
-  | { readonly kind: 'own' }
-  | { readonly kind: 'duplicate' }
-  | { readonly kind: 'rejected'; readonly code: RoomRejectCode }
 
 /** How many opened envelopes a client remembers to recognise one handed over again. */
 export const OPENED_REMEMBERED = 4096
@@ -416,44 +395,8 @@ export class SealmixClient extends EventEmitter {
     opts: SendOptions = {}
   ): string {
     if (this.#closed) throw new ClientError('CLIENT_CLOSED', 'the client is closed')
-    const { senderCert, serverCert } = this.#o
-    if (senderCert === undefined)
-      throw new ClientError('CLIENT_CONFIG_INVALID', 'sending needs a SenderCert (fetch one from the ingress)')
-    const key = this.rooms.get(roomId)
-    if (key === undefined) throw new ClientError('CLIENT_NO_ROOM_KEY', 'this device holds no send key for the room')
-    const own = this.#o.device.x25519.publicKey
-    const all = devices.some(d => this.#c.equal(d, own)) ? devices : [...devices, own]
-    if (all.length > MAX_ROOM_DEVICES)
-      throw new ClientError(
-        'CLIENT_ROOM_TOO_LARGE',
-        `a room message reaches at most ${MAX_ROOM_DEVICES} member devices (this room has ${all.length})`
-      )
-    const batch = sealRoomMessage(
-      this.#c,
-      roomId,
-      {
-        contentType: opts.contentType ?? 8,
-        contentHint: opts.contentHint,
-        content: typeof content === 'string' ? Buffer.from(content) : content,
-        senderCert,
-        serverCert
-      },
-      this.#o.device.x25519,
-      all,
-      this.#rng
-    )
-    if (batch.length > MAX_ROOM_BATCH)
-      throw new ClientError(
-        'CLIENT_ROOM_TOO_LARGE',
-        `a room message of ${batch.length} bytes for ${all.length} devices is over the ${MAX_ROOM_BATCH}-byte limit of a room event`
-      )
-    const request = encodeSubmit({
-      kind: KIND_ROOM,
-      dest: roomId,
-      envelope: batch,
-      auth: signDelivery(this.#c, key.secretKey, key.keyId, roomId, this.#now(), batch, 'group')
-    })
-    return this.#submitFor(key.server, request)
+    const { server, request } = roomSubmission(this.#roomContext(), roomId, content, devices, opts)
+    return this.#submitFor(server, request)
   }
 
   /** Share a room key with members' devices, each in a sealed message of its own (content type 9). */
@@ -468,10 +411,7 @@ export class SealmixClient extends EventEmitter {
    * key for the room, the share is signed by that key.
    */
   acceptRoomKey(m: VerifiedMessage, joined: (roomId: string, userId: string) => boolean): RoomKeyAccept {
-    if (m.contentType !== ROOM_KEY_CONTENT_TYPE) return { kind: 'refused', code: 'SEAL_INNER_MALFORMED' }
-    const share = parseRoomKeyShare(m.content)
-    if (!share.ok) return { kind: 'refused', code: share.code }
-    return this.rooms.accept(share.value, joined(share.value.roomId, m.sender.userId))
+    return acceptRoomKeyWith(this.rooms, m, joined)
   }
 
   /**
@@ -482,33 +422,36 @@ export class SealmixClient extends EventEmitter {
    * message that fails any of it is never shown: 'rejected' with its code.
    */
   openRoomEvent(ev: RoomEventInput, joined: (userId: string) => boolean): RoomOpenResult {
-    const reject = (code: RoomRejectCode): RoomOpenResult => {
-      this.stats.rejected++
-      this.emit('rejected', { code, roomId: ev.roomId })
-      return { kind: 'rejected', code }
-    }
-    const isBot = this.#o.isIngressBot ?? ((u: string) => u.startsWith('@sealmix:'))
-    if (ev.type !== ROOM_EVENT_TYPE || typeof ev.content.batch !== 'string')
-      return reject('CLIENT_ROOM_EVENT_MALFORMED')
-    if (!isBot(ev.sender)) return reject('CLIENT_ROOM_EVENT_FORGED')
-    const d = this.#o.device
-    const r = openRoomMessage(this.#c, ev.roomId, Buffer.from(ev.content.batch, 'base64'), d.x25519, this.#o.trust, {
-      nowMs: this.#now(),
-      self: { userId: d.userId, deviceId: d.deviceId }
+    const r = openRoomEventWith(this.#roomContext(), ev, joined, {
+      isIngressBot: this.#o.isIngressBot ?? defaultIngressBot,
+      seen: h => this.#opened.has(h),
+      remember: h => this.#remember(h)
     })
-    if (!r.ok) return r.code === 'SEAL_SELF_SEND' ? { kind: 'own' } : reject(r.code)
-    const h = this.#c.sha512_256(r.value.copy).toString('hex')
-    if (this.#opened.has(h)) {
+    if (r.kind === 'rejected') {
+      this.stats.rejected++
+      this.emit('rejected', { code: r.code, roomId: ev.roomId })
+    } else if (r.kind === 'duplicate') {
       this.stats.duplicates++
       this.emit('duplicate', {})
-      return { kind: 'duplicate' }
+    } else if (r.kind === 'received') {
+      this.stats.received++
+      this.emit('room_message', r)
     }
-    if (!joined(r.value.message.sender.userId)) return reject('CLIENT_ROOM_SENDER_NOT_JOINED')
-    this.#remember(h)
-    this.stats.received++
-    const out = { kind: 'received', roomId: ev.roomId, message: r.value.message } as const
-    this.emit('room_message', out)
-    return out
+    return r
+  }
+
+  #roomContext(): RoomContext {
+    const o = this.#o
+    return {
+      crypto: this.#c,
+      rng: this.#rng,
+      nowMs: this.#now(),
+      device: o.device,
+      trust: o.trust,
+      rooms: this.rooms,
+      senderCert: o.senderCert,
+      serverCert: o.serverCert
+    }
   }
 
   /** Queue a request for an ingress of `server`, or hold it until a document lists one. */
