@@ -19,7 +19,8 @@ export {
   type Profile,
   ProfileSchema
 } from './chat/profile.ts'
-export { ROOM_DEMO_EVENTS, type RoomDemoOptions, roomDemoText, runRoomDemo } from './chat/room-demo.ts'
+export { type RoomDemoOptions, runRoomDemo } from './chat/room-demo.ts'
+export { ROOM_DEMO_EVENTS, roomDemoText } from './chat/room-demo-text.ts'
 export { type RotateOptions, rotateCapability } from './chat/rotate.ts'
 export { type RoomTimelineEvent, type SyncAll, syncAll, syncToDevice, type ToDeviceEvent } from './chat/sync.ts'
 export { DEPLOY_RELAYS, type DeployRelays, finishDeployNetwork, initDeployRelays } from './deploy-init.ts'

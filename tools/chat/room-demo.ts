@@ -36,25 +36,8 @@ import {
 } from '../../mix/index.ts'
 import { type AppIo, type BootOptions, boot, retry } from './apps.ts'
 import { type LoadedProfile, loadContact, loadProfile } from './profile.ts'
+import { type RoomDemoEvent, roomDemoText } from './room-demo-text.ts'
 import { type SyncAll, syncAll } from './sync.ts'
-
-/** Every event the demo prints (one JSON object per line with --json): a closed set. */
-export const ROOM_DEMO_EVENTS = [
-  'room_waiting',
-  'room_routable',
-  'room_created',
-  'room_joined',
-  'room_key',
-  'room_sent',
-  'room_delivered',
-  'room_received',
-  'room_rejected',
-  'room_blocked',
-  'room_refused',
-  'room_failed'
-] as const
-export type RoomDemoEventName = (typeof ROOM_DEMO_EVENTS)[number]
-export type RoomDemoEvent = { readonly event: RoomDemoEventName; readonly member: string } & Record<string, unknown>
 
 export interface RoomDemoOptions extends AppIo {
   /** Three client profiles: the room's maker, a member who stays, the member who is blocked. */
@@ -66,61 +49,6 @@ export interface RoomDemoOptions extends AppIo {
   /** Messages of the third member delivered before the first blocks her. @default 3 */
   readonly blockAfter?: number
   readonly stop: Promise<void>
-}
-
-/** The line of an event, as the demo prints it and the devnet shows it. */
-export function roomDemoText(e: RoomDemoEvent): string {
-  const f = (k: string): string => String(e[k])
-  const who = e.member
-  switch (e.event) {
-    case 'room_waiting':
-      return `room: ${who}: ${f('what')}`
-    case 'room_routable':
-      return `room: ${who}: the network document routes its messages`
-    case 'room_created':
-      return `room: ${who} made the room, inviting ${(e.invited as string[]).join(', ')} and the ingress's bot ${f('bot')}`
-    case 'room_joined':
-      return `room: ${who} joined the room`
-    case 'room_key':
-      return keyText(e)
-    case 'room_sent':
-      return `room: ${who} sent ${JSON.stringify(e.text)}`
-    case 'room_delivered':
-      return `room: ${who}'s hello #${f('n')} delivered and acknowledged in ${f('latencyMs')} ms`
-    case 'room_received':
-      return `room: ${who} got ${JSON.stringify(e.text)} from ${f('from')} (sender verified, joined)`
-    case 'room_rejected':
-      return `room: ${who} rejected a room event (not shown): ${f('code')}`
-    case 'room_blocked':
-      return `room: ${who} blocks ${f('blocked')}: a new room key, shared with ${(e.sharedWith as string[]).join(' and ')} only`
-    case 'room_refused':
-      return refusedText(e)
-    case 'room_failed':
-      return `room: ${who}: ${f('what')} not delivered: ${f('code')}`
-  }
-}
-
-function keyText(e: RoomDemoEvent): string {
-  const who = e.member
-  switch (e.result) {
-    case 'registered':
-      return `room: ${who} made room key ${String(e.keyId)}, registered it with the ingress, and shares it with ${(e.sharedWith as string[]).join(' and ')}`
-    case 'accepted':
-      return `room: ${who} accepted room key ${String(e.keyId)} from ${String(e.from)}`
-    case 'unchanged':
-      return `room: ${who} already holds the room key ${String(e.from)} shared`
-    default:
-      return `room: ${who} refused a room key share from ${String(e.from)}: ${String(e.code)}`
-  }
-}
-
-function refusedText(e: RoomDemoEvent): string {
-  const who = e.member
-  if (e.blocked === true)
-    return `room: ${who}'s message was refused by the ingress (blocked): ${who} stops sending after hello #${String(e.last)}`
-  if (e.resend === 'now')
-    return `room: ${who}'s hello #${String(e.n)} was refused by the ingress (sent with the replaced key): ${who} sends it again with the new key`
-  return `room: ${who}'s hello #${String(e.n)} was refused by the ingress: ${who} stops sending until a new room key arrives`
 }
 
 interface Sent {

@@ -4,7 +4,7 @@
  * their stdout.
  */
 import { request } from 'node:http'
-import { ROOM_DEMO_EVENTS, type RoomDemoEvent } from '../chat/room-demo.ts'
+import { ROOM_DEMO_EVENTS, type RoomDemoEvent } from '../chat/room-demo-text.ts'
 import { RELAY_LINKS } from '../network/layout.ts'
 
 export function scrape(port: number): Promise<Map<string, number>> {
