@@ -617,14 +617,7 @@ export class StandinHomeserver {
 
   /** `{ messages: { USER_ID: { DEVICE_ID | '*': { ...content } } } }`, or the spec's 400. */
   #parseMessages(text: string): Record<string, Record<string, Record<string, unknown>>> {
-    let body: unknown
-    try {
-      body = JSON.parse(text)
-    } catch {
-      throw new HttpError(400, 'M_NOT_JSON', 'Content not JSON')
-    }
-    if (!isObject(body)) throw new HttpError(400, 'M_BAD_JSON', 'Content must be a JSON object')
-    const messages = body.messages
+    const messages = jsonObject(text).messages
     if (messages === undefined) throw new HttpError(400, 'M_BAD_JSON', 'Missing params: messages')
     if (!isObject(messages)) throw new HttpError(400, 'M_BAD_JSON', 'messages must be an object of users')
     for (const [userId, devices] of Object.entries(messages)) {
