@@ -106,10 +106,12 @@ export const IngressConfigSchema = z
           .max(24 * 3600_000)
           .default(600_000),
         /** Rooms with a registered send key at most. @default 100000 */
-        maxRooms: z.number().int().min(1).max(10_000_000).default(100_000)
+        maxRooms: z.number().int().min(1).max(10_000_000).default(100_000),
+        /** Rooms whose first key one user may register, so that no user takes every slot. @default 1000 */
+        maxRoomsPerUser: z.number().int().min(1).max(10_000_000).default(1000)
       })
       .strict()
-      .default({ rotationGraceMs: 600_000, maxRooms: 100_000 }),
+      .default({ rotationGraceMs: 600_000, maxRooms: 100_000, maxRoomsPerUser: 1000 }),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()

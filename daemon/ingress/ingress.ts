@@ -123,7 +123,8 @@ export class Ingress {
       this.#c,
       this.#keys.storeKey,
       cfg.limits.maxReplayEntries,
-      cfg.rooms.maxRooms
+      cfg.rooms.maxRooms,
+      cfg.rooms.maxRoomsPerUser
     )
     await this.#store.open(this.#now())
     this.#reasm = new Reassembler({

@@ -206,6 +206,7 @@ export class IssuerApi implements ApiHandlers {
     const pk = Buffer.from(publicKey, 'hex')
     const isBlock = block === true
     const result = await this.o.store.setRoomKey(roomId, { keyId, publicKey: pk }, this.o.now(), {
+      userId: user.userId,
       graceMs: isBlock ? 0 : this.o.roomRotationGraceMs,
       verified: cur =>
         typeof proof === 'string' &&
@@ -216,6 +217,8 @@ export class IssuerApi implements ApiHandlers {
       return err(403, 'SEALMIX_ROTATION_UNPROVEN', "a rotation must be signed by the room's current send key")
     if (result === 'key_id_reused') return err(400, 'M_INVALID_PARAM', 'a new room send key needs a new key_id')
     if (result === 'full') return err(503, 'SEALMIX_ROOMS_FULL', 'this ingress holds keys for as many rooms as it may')
+    if (result === 'user_full')
+      return err(403, 'SEALMIX_ROOMS_FULL', 'this user has registered the keys of as many rooms as one user may')
     return { status: 200, body: { result } }
   }
 }

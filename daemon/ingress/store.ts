@@ -6,9 +6,10 @@
  * - capabilities: `c` ‖ BLAKE2b-256(dest, store key) -> JSON list of {keyId, publicKey, addedMs};
  *   the newest two keys of a device are kept (the previous one for its grace period, or not at all
  *   after a block).
- * - room send keys: `k` ‖ BLAKE2b-256("room\0" ‖ room id, store key) -> JSON list of
- *   {keyId, publicKey, addedMs, untilMs?}: the current key and the one it replaced, valid until
- *   untilMs. At most `maxRooms` rooms.
+ * - room send keys: `k` ‖ BLAKE2b-256("room\0" ‖ room id, store key) -> JSON {by, keys}: `by` the
+ *   keyed hash of the user who registered the room's first key, `keys` a list of {keyId,
+ *   publicKey, addedMs, untilMs?}: the current key and the one it replaced, valid until untilMs.
+ *   At most `maxRooms` rooms, and `maxRoomsPerUser` first registrations by one user.
  * No user id and no token is stored in clear.
  */
 import { Level } from 'level'
@@ -27,7 +28,13 @@ interface StoredKey {
 }
 
 /** What a room key registration did; `no_proof` when a key exists and the rotation is not signed by it. */
-export type RoomKeyResult = 'registered' | 'rotated' | 'unchanged' | 'no_proof' | 'key_id_reused' | 'full'
+export type RoomKeyResult = 'registered' | 'rotated' | 'unchanged' | 'no_proof' | 'key_id_reused' | 'full' | 'user_full'
+
+interface StoredRoom {
+  /** Keyed hash of the user who registered the room's first key: one user cannot take every slot. */
+  by: string
+  keys: StoredKey[]
+}
 
 export class IngressStore {
   readonly #db: Level<Uint8Array, Uint8Array>
@@ -35,14 +42,17 @@ export class IngressStore {
   readonly #replay = new Map<string, { messageId: string; hour: number }>()
   readonly #caps = new Map<string, StoredKey[]>()
   /** Bound: `maxRooms` entries of at most two keys each. */
-  readonly #rooms = new Map<string, StoredKey[]>()
+  readonly #rooms = new Map<string, StoredRoom>()
+  /** Rooms registered per user (keyed hash); bound: each at most `maxRoomsPerUser`, entries at most `maxRooms`. */
+  readonly #roomsBy = new Map<string, number>()
 
   constructor(
     location: string,
     private readonly c: CryptoSuite,
     private readonly storeKey: Buffer,
     private readonly maxReplay: number,
-    private readonly maxRooms = 100_000
+    private readonly maxRooms = 100_000,
+    private readonly maxRoomsPerUser = 1000
   ) {
     this.#db = new Level<Uint8Array, Uint8Array>(location, ENC)
   }
@@ -79,7 +89,9 @@ export class IngressStore {
         this.#caps.set(key.subarray(1).toString('hex'), JSON.parse(Buffer.from(v).toString('utf8')) as StoredKey[])
       } else if (key[0] === 0x6b) {
         // 'k'
-        this.#rooms.set(key.subarray(1).toString('hex'), JSON.parse(Buffer.from(v).toString('utf8')) as StoredKey[])
+        const room = JSON.parse(Buffer.from(v).toString('utf8')) as StoredRoom
+        this.#rooms.set(key.subarray(1).toString('hex'), room)
+        this.#roomsBy.set(room.by, (this.#roomsBy.get(room.by) ?? 0) + 1)
       }
     }
     if (stale.length > 0)
@@ -152,7 +164,7 @@ export class IngressStore {
 
   /** The room's current send key. */
   currentRoomKey(roomId: string): { keyId: number; publicKey: Buffer } | undefined {
-    const cur = this.#rooms.get(this.#roomKey(roomId))?.at(-1)
+    const cur = this.#rooms.get(this.#roomKey(roomId))?.keys.at(-1)
     return cur === undefined ? undefined : { keyId: cur.keyId, publicKey: Buffer.from(cur.publicKey, 'hex') }
   }
 
@@ -164,16 +176,23 @@ export class IngressStore {
     roomId: string,
     next: { keyId: number; publicKey: Buffer },
     nowMs: number,
-    o: { graceMs: number; verified: (current: { keyId: number; publicKey: Buffer }) => boolean }
+    o: {
+      /** The registering user (kept only as a keyed hash, to count their rooms). */
+      userId: string
+      graceMs: number
+      verified: (current: { keyId: number; publicKey: Buffer }) => boolean
+    }
   ): Promise<RoomKeyResult> {
     const k = this.#roomKey(roomId)
-    const list = this.#rooms.get(k)
-    const cur = list?.at(-1)
+    const held = this.#rooms.get(k)
+    const cur = held?.keys.at(-1)
     let kept: StoredKey[]
     let result: RoomKeyResult
     const entry = { keyId: next.keyId, publicKey: next.publicKey.toString('hex'), addedMs: nowMs }
+    const by = held?.by ?? this.#destKey(`user\0${o.userId}`)
     if (cur === undefined) {
       if (this.#rooms.size >= this.maxRooms) return 'full'
+      if ((this.#roomsBy.get(by) ?? 0) >= this.maxRoomsPerUser) return 'user_full'
       kept = [entry]
       result = 'registered'
     } else if (cur.keyId === next.keyId && cur.publicKey === entry.publicKey) {
@@ -185,10 +204,12 @@ export class IngressStore {
       kept = o.graceMs > 0 ? [{ ...cur, untilMs: nowMs + o.graceMs }, entry] : [entry]
       result = 'rotated'
     }
-    await this.#db.put(Buffer.concat([Buffer.of(0x6b), Buffer.from(k, 'hex')]), Buffer.from(JSON.stringify(kept)), {
+    const room: StoredRoom = { by, keys: kept }
+    await this.#db.put(Buffer.concat([Buffer.of(0x6b), Buffer.from(k, 'hex')]), Buffer.from(JSON.stringify(room)), {
       sync: true
     })
-    this.#rooms.set(k, kept)
+    this.#rooms.set(k, room)
+    if (result === 'registered') this.#roomsBy.set(by, (this.#roomsBy.get(by) ?? 0) + 1)
     return result
   }
 
@@ -198,7 +219,7 @@ export class IngressStore {
 
   /** For checkDelivery of a room submission: the current send key, and the replaced one within its grace. */
   lookupRoom(roomId: string, nowMs: number): DestinationAuth | undefined {
-    const list = this.#rooms.get(this.#roomKey(roomId))
+    const list = this.#rooms.get(this.#roomKey(roomId))?.keys
     if (list === undefined || list.length === 0) return undefined
     const live = list.filter(x => x.untilMs === undefined || nowMs < x.untilMs)
     return { capabilityKeys: live.map(x => ({ keyId: x.keyId, publicKey: Buffer.from(x.publicKey, 'hex') })) }
