@@ -412,6 +412,7 @@ export class Ingress {
     this.metrics.bindingExpiry.set(Math.round((this.#keys.binding.notAfterMs - this.#now()) / 1000))
     this.metrics.partial.set(this.#reasm.partialMessages)
     this.metrics.replayEntries.set(this.#store.replayEntries)
+    this.metrics.rooms.set(this.#store.rooms)
   }
 }
 

@@ -14,7 +14,7 @@ import {
 import type { ApiAnswer, ApiHandlers } from './http.ts'
 import type { IngressKeys } from './keys.ts'
 import { isJoined, joinAsBot, whoami } from './matrix.ts'
-import type { IngressMetrics } from './metrics.ts'
+import type { API_RESULTS, IngressMetrics, ROOM_KEY_RESULTS } from './metrics.ts'
 import type { IngressStore } from './store.ts'
 
 const HEX32 = /^[0-9a-f]{64}$/
@@ -166,7 +166,8 @@ export class IssuerApi implements ApiHandlers {
    * replaced key stays valid for the rotation grace, or not at all for a block.
    */
   async roomKey(token: string, body: Record<string, unknown>): Promise<ApiAnswer> {
-    const count = (result: string): void => this.o.metrics.api.inc({ endpoint: 'room_key', result })
+    const count = (result: (typeof API_RESULTS)[number] | (typeof ROOM_KEY_RESULTS)[number]): void =>
+      this.o.metrics.api.inc({ endpoint: 'room_key', result })
     const { room_id: roomId, key_id: keyId, public_key: publicKey, proof, block } = body
     if (
       typeof roomId !== 'string' ||

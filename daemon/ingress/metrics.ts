@@ -17,7 +17,7 @@ export const REFUSAL_REASONS = [
   'bad_token',
   'sink'
 ] as const
-export const API_ENDPOINTS = ['sender_cert', 'capability'] as const
+export const API_ENDPOINTS = ['sender_cert', 'capability', 'room_key'] as const
 export const API_RESULTS = [
   'ok',
   'unknown_token',
@@ -25,6 +25,18 @@ export const API_RESULTS = [
   'device_mismatch',
   'bad_request',
   'homeserver_error'
+] as const
+/** What a room key registration did (room_key only): RoomKeyResult, and the homeserver's refusals. */
+export const ROOM_KEY_RESULTS = [
+  'registered',
+  'rotated',
+  'unchanged',
+  'no_proof',
+  'key_id_reused',
+  'full',
+  'user_full',
+  'not_joined',
+  'bot_not_invited'
 ] as const
 
 export class IngressMetrics {
@@ -80,6 +92,11 @@ export class IngressMetrics {
     help: 'Envelope hashes in the replay cache',
     registers: [this.registry]
   })
+  readonly rooms = new Gauge({
+    name: 'sealmix_ingress_rooms',
+    help: 'Rooms with a registered send key (rooms.maxRooms at most)',
+    registers: [this.registry]
+  })
   readonly sinkSeconds = new Histogram({
     name: 'sealmix_ingress_sink_seconds',
     help: 'Time for the homeserver to take one message',
@@ -94,5 +111,6 @@ export class IngressMetrics {
     for (const r of REFUSAL_REASONS) this.refused.inc({ reason: r }, 0)
     for (const r of ['sent', 'no_link']) this.answers.inc({ result: r }, 0)
     for (const e of API_ENDPOINTS) for (const r of API_RESULTS) this.api.inc({ endpoint: e, result: r }, 0)
+    for (const r of ROOM_KEY_RESULTS) this.api.inc({ endpoint: 'room_key', result: r }, 0)
   }
 }

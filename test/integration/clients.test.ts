@@ -16,7 +16,8 @@ import {
   API_RESULTS,
   FRAGMENT_RESULTS,
   MESSAGE_RESULTS,
-  REFUSAL_REASONS
+  REFUSAL_REASONS,
+  ROOM_KEY_RESULTS
 } from '../../daemon/ingress/metrics.ts'
 import {
   type CryptoSuite,
@@ -322,7 +323,14 @@ describe('clients, ingress and homeserver on the testnet', function () {
     const text = (await httpGet(chat.ingress!.metricsPort, '/metrics')).body
     assert.ok(sample(text, 'sealmix_ingress_messages_total', 'result="delivered"') >= 1)
     const allowed: Record<string, Set<string>> = {
-      result: new Set([...FRAGMENT_RESULTS, ...MESSAGE_RESULTS, ...API_RESULTS, 'sent', 'no_link']),
+      result: new Set([
+        ...FRAGMENT_RESULTS,
+        ...MESSAGE_RESULTS,
+        ...API_RESULTS,
+        ...ROOM_KEY_RESULTS,
+        'sent',
+        'no_link'
+      ]),
       reason: new Set(REFUSAL_REASONS),
       endpoint: new Set(API_ENDPOINTS),
       state: new Set(['up', 'down']),

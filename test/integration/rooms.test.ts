@@ -22,6 +22,7 @@ import {
   registerRoomKey,
   type SealmixClient
 } from '../../client/index.ts'
+import { API_RESULTS, ROOM_KEY_RESULTS } from '../../daemon/ingress/metrics.ts'
 import {
   type CryptoSuite,
   encodeSubmit,
@@ -365,5 +366,23 @@ describe('rooms: sealed sender for a three-member room through five relays', fun
     await matrix(chat.bob, 'PUT', roomPath(`send/${ROOM_EVENT_TYPE}/forged-1`), real.content)
     const last = (await openAll(chat.alice)).at(-1)
     assert.deepEqual(last, { kind: 'rejected', code: 'CLIENT_ROOM_EVENT_FORGED' })
+  })
+
+  it('the room key calls are counted with labels from the closed sets, and the rooms gauge moves', async function () {
+    const registry = chat.ingress!.metrics.registry
+    const api = await registry.getSingleMetric('sealmix_ingress_api_requests_total')!.get()
+    const roomKey = new Map(
+      api.values.filter(v => v.labels.endpoint === 'room_key').map(v => [v.labels.result, v.value])
+    )
+    for (const r of roomKey.keys())
+      assert.ok(([...API_RESULTS, ...ROOM_KEY_RESULTS] as string[]).includes(String(r)), String(r))
+    assert.equal(roomKey.get('registered'), 1)
+    assert.equal(roomKey.get('rotated'), 2)
+    assert.equal(roomKey.get('no_proof'), 1, "carol's key of her own")
+    await waitFor(
+      async () => (await registry.getSingleMetric('sealmix_ingress_rooms')!.get()).values[0]?.value === 1,
+      15_000,
+      'the rooms gauge'
+    )
   })
 })
