@@ -3,10 +3,18 @@
 export { MAX_ROOM_BATCH, MAX_ROOM_DEVICES, ROOM_EVENT_TYPE, SEALED_EVENT_TYPE } from '../mix/index.ts'
 export { DirectoryClient, directoryClient, fetchTransport } from './directory.ts'
 export { CLIENT_EXIT_STATUS, ClientError, type ClientErrorCode } from './errors.ts'
-export { fetchSenderCert, registerCapability, registerRoomKey } from './issuance.ts'
+export { fetchRoomKey, fetchSenderCert, registerCapability, registerRoomKey } from './issuance.ts'
 export { loadNetwork } from './network.ts'
 export type { RoomEventInput, RoomOpenResult, RoomRejectCode } from './room-messages.ts'
-export { MAX_ROOM_KEYS, newRoomKey, nextRoomKey, type RoomKey, type RoomKeyAccept, RoomKeyring } from './rooms.ts'
+export {
+  MAX_ROOM_KEYS,
+  newRoomKey,
+  nextRoomKey,
+  type RegisteredRoomKey,
+  type RoomKey,
+  type RoomKeyAccept,
+  RoomKeyring
+} from './rooms.ts'
 export {
   type ClientOptions,
   type ClientStats,

@@ -6,7 +6,7 @@
  */
 import { parseSenderCert, parseServerCert, type SenderCert, type ServerCert } from '../mix/index.ts'
 import { ClientError } from './errors.ts'
-import type { RoomKey } from './rooms.ts'
+import type { RegisteredRoomKey, RoomKey } from './rooms.ts'
 import type { Device } from './sdk.ts'
 
 async function call(
@@ -30,7 +30,7 @@ async function call(
   const json = (await res.json().catch(() => ({}))) as Record<string, unknown>
   if (res.status !== 200)
     throw new ClientError(
-      res.status === 401 || res.status === 403 ? 'CLIENT_REFUSED' : 'CLIENT_HOMESERVER',
+      res.status === 401 || res.status === 403 || res.status === 409 ? 'CLIENT_REFUSED' : 'CLIENT_HOMESERVER',
       `${method} ${path} answered ${res.status} ${String(json.errcode ?? '')}`
     )
   return json
@@ -87,4 +87,16 @@ export async function registerRoomKey(apiUrl: string, accessToken: string, key: 
     ...(key.block ? { block: true } : {})
   })
   return String(j.result)
+}
+
+/**
+ * The send key the ingress of the room's server holds now for `roomId` (the caller must be joined
+ * to the room), or null when it holds none: what a member checks a shared room key against.
+ */
+export async function fetchRoomKey(apiUrl: string, accessToken: string, roomId: string): Promise<RegisteredRoomKey> {
+  const j = await call(apiUrl, accessToken, 'POST', '/_sealmix/v1/room_key/current', { room_id: roomId })
+  if (j.key_id === null) return null
+  if (typeof j.key_id !== 'number' || typeof j.public_key !== 'string' || !/^[0-9a-f]{64}$/.test(j.public_key))
+    throw new ClientError('CLIENT_HOMESERVER', 'the ingress answered with a malformed room key')
+  return { keyId: j.key_id, publicKey: Buffer.from(j.public_key, 'hex') }
 }

@@ -15,6 +15,7 @@ import {
   type Rng,
   ROOM_EVENT_TYPE,
   ROOM_KEY_CONTENT_TYPE,
+  roomIdDomain,
   type SealCode,
   type SenderCert,
   type ServerCert,
@@ -25,7 +26,7 @@ import {
   type X25519KeyPair
 } from '../mix/index.ts'
 import { ClientError } from './errors.ts'
-import type { RoomKeyAccept, RoomKeyring } from './rooms.ts'
+import type { RegisteredRoomKey, RoomKeyAccept, RoomKeyring } from './rooms.ts'
 
 /** A room event as the chat client's Matrix library gives it. */
 export interface RoomEventInput {
@@ -62,8 +63,15 @@ export interface RoomContext {
   readonly serverCert?: ServerCert
 }
 
-/** Default: an ingress's bot is the localpart `sealmix` on any server. */
-export const defaultIngressBot = (userId: string): boolean => userId.startsWith('@sealmix:')
+/**
+ * The one Matrix user that posts a room's sealed messages: the bot of the ingress of the room's
+ * own server (where its key is registered). An event from anyone else, a bot of another server
+ * included, is forged.
+ */
+export function roomBot(roomId: string, localpart = 'sealmix'): string | null {
+  const server = roomIdDomain(roomId)
+  return server === null ? null : `@${localpart}:${server}`
+}
 
 /**
  * The encoded room submission for `content` and the server whose ingress takes it. `devices`: the
@@ -82,8 +90,10 @@ export function roomSubmission(
     throw new ClientError('CLIENT_CONFIG_INVALID', 'sending needs a SenderCert (fetch one from the ingress)')
   const key = x.rooms.get(roomId)
   if (key === undefined) throw new ClientError('CLIENT_NO_ROOM_KEY', 'this device holds no send key for the room')
-  const own = x.device.x25519.publicKey
-  const all = devices.some(d => x.crypto.equal(d, own)) ? devices : [...devices, own]
+  // Each device once (a repeated key would make a batch the ingress refuses), this one included.
+  const unique = new Map(devices.map(d => [Buffer.from(d).toString('hex'), d]))
+  unique.set(Buffer.from(x.device.x25519.publicKey).toString('hex'), x.device.x25519.publicKey)
+  const all = [...unique.values()]
   if (all.length > MAX_ROOM_DEVICES)
     throw new ClientError(
       'CLIENT_ROOM_TOO_LARGE',
@@ -119,7 +129,7 @@ export function roomSubmission(
 
 /**
  * Open a sealed room event, in the order of docs/PROTOCOL.md §15a: the event type and its batch,
- * an ingress's bot as its Matrix sender, this device's wrap, every step of recipient
+ * the bot of the room's server as its Matrix sender, this device's wrap, every step of recipient
  * verification, the room it was sealed for, then (unless `seen` knows the copy) the certified
  * sender joined at that event. `seen(hash)`: whether this device opened that copy before;
  * `remember(hash)` once it is received.
@@ -129,14 +139,14 @@ export function openRoomEventWith(
   ev: RoomEventInput,
   joined: (userId: string) => boolean,
   o: {
-    readonly isIngressBot: (userId: string) => boolean
+    readonly botLocalpart: string
     readonly seen: (copyHash: string) => boolean
     readonly remember: (copyHash: string) => void
   }
 ): RoomOpenResult {
   const reject = (code: RoomRejectCode): RoomOpenResult => ({ kind: 'rejected', code })
   if (ev.type !== ROOM_EVENT_TYPE || typeof ev.content.batch !== 'string') return reject('CLIENT_ROOM_EVENT_MALFORMED')
-  if (!o.isIngressBot(ev.sender)) return reject('CLIENT_ROOM_EVENT_FORGED')
+  if (ev.sender !== roomBot(ev.roomId, o.botLocalpart)) return reject('CLIENT_ROOM_EVENT_FORGED')
   const d = x.device
   const r = openRoomMessage(x.crypto, ev.roomId, Buffer.from(ev.content.batch, 'base64'), d.x25519, x.trust, {
     nowMs: x.nowMs,
@@ -152,15 +162,19 @@ export function openRoomEventWith(
 
 /**
  * A received message of content type 9 (a room key share): kept when its certified sender is
- * joined to the room and, when this device holds a key for the room, the share is signed by it.
+ * joined to the room and it is the key the room's ingress holds now (`registered(roomId)`, for
+ * example fetchRoomKey with this user's token).
  */
-export function acceptRoomKeyWith(
+export async function acceptRoomKeyWith(
   rooms: RoomKeyring,
   m: VerifiedMessage,
-  joined: (roomId: string, userId: string) => boolean
-): RoomKeyAccept {
+  joined: (roomId: string, userId: string) => boolean,
+  registered: (roomId: string) => Promise<RegisteredRoomKey>
+): Promise<RoomKeyAccept> {
   if (m.contentType !== ROOM_KEY_CONTENT_TYPE) return { kind: 'refused', code: 'SEAL_INNER_MALFORMED' }
   const share = parseRoomKeyShare(m.content)
   if (!share.ok) return { kind: 'refused', code: share.code }
-  return rooms.accept(share.value, joined(share.value.roomId, m.sender.userId))
+  const senderJoined = joined(share.value.roomId, m.sender.userId)
+  if (!senderJoined) return rooms.accept(share.value, false, null)
+  return rooms.accept(share.value, true, await registered(share.value.roomId))
 }

@@ -1,17 +1,16 @@
 /**
  * Room send keys on the client (docs/PROTOCOL.md §15a): make a room's first key, rotate it (a
  * normal rotation, or a block that leaves someone out), hold the keys of the rooms this device is
- * in, and accept a key a member shared only when the sender held the key it replaces.
+ * in, and accept a key a member shared only when it is the key the room's ingress holds now.
  */
 import {
   type CryptoSuite,
   encodeRoomKeyShare,
-  isRoomId,
   type Rng,
   type RoomKeyShare,
+  roomIdDomain,
   type SealCode,
-  signRoomKeyRotation,
-  verifyRoomKeyRotation
+  signRoomKeyRotation
 } from '../mix/index.ts'
 import { ClientError } from './errors.ts'
 
@@ -33,9 +32,13 @@ function fromSeed(c: CryptoSuite, s: Omit<RoomKey, 'publicKey' | 'secretKey'>): 
   return { ...s, publicKey: Buffer.from(kp.publicKey), secretKey: Buffer.from(kp.secretKey) }
 }
 
-/** A room's first send key, to register with the ingress of `server` (the creator's server). */
-export function newRoomKey(c: CryptoSuite, rng: Rng, roomId: string, server: string): RoomKey {
-  if (!isRoomId(roomId)) throw new ClientError('CLIENT_CONFIG_INVALID', 'not a room id (!opaque:server)')
+/**
+ * A room's first send key, to register with the ingress of the room's own server (the server in
+ * its id): that ingress holds it, and its bot posts the room's sealed messages.
+ */
+export function newRoomKey(c: CryptoSuite, rng: Rng, roomId: string): RoomKey {
+  const server = roomIdDomain(roomId)
+  if (server === null) throw new ClientError('CLIENT_CONFIG_INVALID', 'not a room id (!opaque:server)')
   return fromSeed(c, { roomId, server, keyId: 1, seed: rng.bytes(32), proof: Buffer.alloc(0), block: false })
 }
 
@@ -69,8 +72,11 @@ export type RoomKeyAccept =
   | { readonly kind: 'unchanged' }
   | {
       readonly kind: 'refused'
-      readonly code: SealCode | 'CLIENT_ROOM_SENDER_NOT_JOINED' | 'CLIENT_ROOM_KEY_UNPROVEN'
+      readonly code: SealCode | 'CLIENT_ROOM_SENDER_NOT_JOINED' | 'CLIENT_ROOM_KEY_UNREGISTERED'
     }
+
+/** The key a room's ingress holds now (fetchRoomKey), or null when it holds none. */
+export type RegisteredRoomKey = { readonly keyId: number; readonly publicKey: Uint8Array } | null
 
 /** Rooms whose keys a device holds at most: beyond it the least recently set is forgotten. */
 export const MAX_ROOM_KEYS = 10_000
@@ -92,27 +98,23 @@ export class RoomKeyring {
   }
 
   /**
-   * A share from a member: the first key of a room this device holds none for, or a successor
-   * signed by the key it holds. A blocked member, who does not hold the new key, cannot make
-   * others switch to a key of their own.
+   * A share from a member: kept when its sender is joined to the room and it is the very key the
+   * room's ingress holds now (`registered`, asked of the ingress by the member). Nobody can make
+   * a member switch to a key of their own: not a blocked member who rotated the old key she still
+   * holds, not someone who offers a first key, not a share naming another server.
    */
-  accept(share: RoomKeyShare, senderJoined: boolean): RoomKeyAccept {
+  accept(share: RoomKeyShare, senderJoined: boolean, registered: RegisteredRoomKey): RoomKeyAccept {
     if (!senderJoined) return { kind: 'refused', code: 'CLIENT_ROOM_SENDER_NOT_JOINED' }
-    const held = this.#keys.get(share.roomId)
     const key = fromSeed(this.c, { ...share })
-    if (held !== undefined) {
-      if (held.keyId === key.keyId && held.publicKey.equals(key.publicKey)) return { kind: 'unchanged' }
-      const proven = verifyRoomKeyRotation(
-        this.c,
-        held.publicKey,
-        key.roomId,
-        key.keyId,
-        key.publicKey,
-        key.block,
-        key.proof
-      )
-      if (!proven) return { kind: 'refused', code: 'CLIENT_ROOM_KEY_UNPROVEN' }
-    }
+    const matches =
+      share.server === roomIdDomain(share.roomId) &&
+      registered !== null &&
+      registered.keyId === key.keyId &&
+      this.c.equal(registered.publicKey, key.publicKey)
+    if (!matches) return { kind: 'refused', code: 'CLIENT_ROOM_KEY_UNREGISTERED' }
+    const held = this.#keys.get(share.roomId)
+    if (held !== undefined && held.keyId === key.keyId && held.publicKey.equals(key.publicKey))
+      return { kind: 'unchanged' }
     this.set(key)
     return { kind: 'accepted', key }
   }

@@ -64,14 +64,13 @@ import { GatewayLink } from './link.ts'
 import { Outbox, type OutboxEvent, type OutFragment } from './outbox.ts'
 import {
   acceptRoomKeyWith,
-  defaultIngressBot,
   openRoomEventWith,
   type RoomContext,
   type RoomEventInput,
   type RoomOpenResult,
   roomSubmission
 } from './room-messages.ts'
-import { type RoomKey, type RoomKeyAccept, RoomKeyring, roomKeyShare } from './rooms.ts'
+import { type RegisteredRoomKey, type RoomKey, type RoomKeyAccept, RoomKeyring, roomKeyShare } from './rooms.ts'
 import { SurbTable } from './surbs.ts'
 
 const G = NETWORK_GEOMETRY
@@ -122,10 +121,10 @@ export interface ClientOptions {
   readonly minRetryMs?: number
   readonly maxRetryMs?: number
   /**
-   * Whether a room event's Matrix sender is an ingress's application-service user (only those post
-   * sealed room messages). @default the localpart `sealmix` on any server
+   * The localpart of the ingresses' bot users: a room's sealed messages are posted by
+   * `@<localpart>:<the room's server>` only. @default sealmix
    */
-  readonly isIngressBot?: (userId: string) => boolean
+  readonly ingressBotLocalpart?: string
   /**
    * How long a message whose recipient's server has no ingress in the document waits for one
    * before it fails with CLIENT_NO_ROUTE. @default 120000
@@ -407,11 +406,15 @@ export class SealmixClient extends EventEmitter {
 
   /**
    * A received message of content type 9 (a room key share): accepted when its certified sender
-   * is joined to the room (`joined`, from the room's member list) and, when this device holds a
-   * key for the room, the share is signed by that key.
+   * is joined to the room (`joined`, from the room's member list) and it is the key the room's
+   * ingress holds now (`registered`: fetchRoomKey with this user's token).
    */
-  acceptRoomKey(m: VerifiedMessage, joined: (roomId: string, userId: string) => boolean): RoomKeyAccept {
-    return acceptRoomKeyWith(this.rooms, m, joined)
+  async acceptRoomKey(
+    m: VerifiedMessage,
+    joined: (roomId: string, userId: string) => boolean,
+    registered: (roomId: string) => Promise<RegisteredRoomKey>
+  ): Promise<RoomKeyAccept> {
+    return await acceptRoomKeyWith(this.rooms, m, joined, registered)
   }
 
   /**
@@ -423,7 +426,7 @@ export class SealmixClient extends EventEmitter {
    */
   openRoomEvent(ev: RoomEventInput, joined: (userId: string) => boolean): RoomOpenResult {
     const r = openRoomEventWith(this.#roomContext(), ev, joined, {
-      isIngressBot: this.#o.isIngressBot ?? defaultIngressBot,
+      botLocalpart: this.#o.ingressBotLocalpart ?? 'sealmix',
       seen: h => this.#opened.has(h),
       remember: h => this.#remember(h)
     })

@@ -3,6 +3,7 @@
  *   POST /_sealmix/v1/sender_cert  {x25519, ed25519, device_id?} -> {sender_cert, server_cert, expires_ms}
  *   PUT  /_sealmix/v1/capability   {device_id, key_id, public_key, block?} -> {}
  *   PUT  /_sealmix/v1/room_key     {room_id, key_id, public_key, proof?, block?} -> {result}
+ *   POST /_sealmix/v1/room_key/current {room_id} -> {key_id, public_key} or {key_id: null}
  *   each with `Authorization: Bearer <Matrix access token>`, checked against the homeserver's whoami.
  * Its operations listener (/metrics, /healthz, /readyz) is the shared one (startOpsServer).
  * Deadlines: those of every listener (listenHttp: the whole request within 15 s), and the body
@@ -17,6 +18,7 @@ export interface ApiHandlers {
   senderCert(token: string, body: Record<string, unknown>): Promise<ApiAnswer>
   capability(token: string, body: Record<string, unknown>): Promise<ApiAnswer>
   roomKey(token: string, body: Record<string, unknown>): Promise<ApiAnswer>
+  currentRoomKey(token: string, body: Record<string, unknown>): Promise<ApiAnswer>
 }
 
 /** Bound: the largest request body the API reads. */
@@ -29,7 +31,8 @@ export async function startApiServer(host: string, port: number, h: ApiHandlers)
   const routes: ReadonlyArray<Route<Handler>> = [
     { method: 'POST', path: '/_sealmix/v1/sender_cert', handler: h.senderCert.bind(h) },
     { method: 'PUT', path: '/_sealmix/v1/capability', handler: h.capability.bind(h) },
-    { method: 'PUT', path: '/_sealmix/v1/room_key', handler: h.roomKey.bind(h) }
+    { method: 'PUT', path: '/_sealmix/v1/room_key', handler: h.roomKey.bind(h) },
+    { method: 'POST', path: '/_sealmix/v1/room_key/current', handler: h.currentRoomKey.bind(h) }
   ]
   const route = async (req: IncomingMessage): Promise<ApiAnswer | null> => {
     const r = matchRoute(routes, req.method, requestPath(req))

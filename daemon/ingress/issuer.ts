@@ -6,6 +6,7 @@
 import {
   type CryptoSuite,
   isRoomId,
+  roomIdDomain,
   SENDER_CERT_LIFETIME_MS,
   signSenderCert,
   userIdDomain,
@@ -14,7 +15,7 @@ import {
 import type { ApiAnswer, ApiHandlers } from './http.ts'
 import type { IngressKeys } from './keys.ts'
 import { isJoined, joinAsBot, whoami } from './matrix.ts'
-import type { API_RESULTS, IngressMetrics, ROOM_KEY_RESULTS } from './metrics.ts'
+import type { API_ENDPOINTS, API_RESULTS, IngressMetrics, ROOM_KEY_RESULTS } from './metrics.ts'
 import type { IngressStore } from './store.ts'
 
 const HEX32 = /^[0-9a-f]{64}$/
@@ -34,7 +35,7 @@ export interface IssuerOptions {
   readonly now: () => number
 }
 
-type Endpoint = 'sender_cert' | 'capability' | 'room_key'
+type Endpoint = (typeof API_ENDPOINTS)[number]
 
 const err = (status: number, errcode: string, error: string): ApiAnswer => ({ status, body: { errcode, error } })
 
@@ -148,13 +149,21 @@ export class IssuerApi implements ApiHandlers {
     const who = await this.#caller('capability', token, body.device_id)
     if ('status' in who) return who
     // A block ends the previous key at once: whoever held it can no longer deliver to this device.
-    await this.o.store.setCapability(
+    const set = await this.o.store.setCapability(
       `${who.userId}/${who.deviceId}`,
       keyId,
       Buffer.from(publicKey, 'hex'),
       this.o.now(),
       block === true
     )
+    if (set === 'stale') {
+      this.o.metrics.api.inc({ endpoint: 'capability', result: 'stale' })
+      return err(
+        409,
+        'SEALMIX_STALE_KEY',
+        'a newer capability key is registered for this device: this key was rotated out (rotate again to replace it)'
+      )
+    }
     this.o.metrics.api.inc({ endpoint: 'capability', result: 'ok' })
     return { status: 200, body: {} }
   }
@@ -187,6 +196,11 @@ export class IssuerApi implements ApiHandlers {
         'M_INVALID_PARAM',
         'room_id must be a room id, key_id a u32, public_key 64 and proof 128 lowercase hex characters, block a boolean'
       )
+    }
+    // A room's key lives at the ingress of the room's own server, whose bot alone posts its messages.
+    if (roomIdDomain(roomId) !== this.o.serverName) {
+      count('foreign_room')
+      return err(403, 'SEALMIX_FOREIGN_ROOM', "the room's key is registered with the ingress of the room's own server")
     }
     const user = await this.#user('room_key', token)
     if (user.kind === 'answer') return user.answer
@@ -221,5 +235,34 @@ export class IssuerApi implements ApiHandlers {
     if (result === 'user_full')
       return err(403, 'SEALMIX_ROOMS_FULL', 'this user has registered the keys of as many rooms as one user may')
     return { status: 200, body: { result } }
+  }
+
+  /** The room's current send key, for a member checking a shared key: asked with the member's own token. */
+  async currentRoomKey(token: string, body: Record<string, unknown>): Promise<ApiAnswer> {
+    const count = (result: (typeof API_RESULTS)[number] | (typeof ROOM_KEY_RESULTS)[number]): void =>
+      this.o.metrics.api.inc({ endpoint: 'room_key_current', result })
+    const roomId = body.room_id
+    if (typeof roomId !== 'string' || !isRoomId(roomId)) {
+      count('bad_request')
+      return err(400, 'M_INVALID_PARAM', 'room_id must be a room id')
+    }
+    const user = await this.#user('room_key_current', token)
+    if (user.kind === 'answer') return user.answer
+    const hs = this.o.homeserver
+    try {
+      if (!(await isJoined({ url: hs.url, token, timeoutMs: hs.timeoutMs }, roomId, user.userId))) {
+        count('not_joined')
+        return err(403, 'SEALMIX_NOT_JOINED', 'the user is not joined to the room')
+      }
+    } catch {
+      count('homeserver_error')
+      return err(502, 'SEALMIX_HOMESERVER', 'the homeserver did not answer')
+    }
+    const cur = this.o.store.currentRoomKey(roomId)
+    count('ok')
+    return {
+      status: 200,
+      body: cur === undefined ? { key_id: null } : { key_id: cur.keyId, public_key: cur.publicKey.toString('hex') }
+    }
   }
 }

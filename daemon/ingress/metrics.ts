@@ -17,14 +17,15 @@ export const REFUSAL_REASONS = [
   'bad_token',
   'sink'
 ] as const
-export const API_ENDPOINTS = ['sender_cert', 'capability', 'room_key'] as const
+export const API_ENDPOINTS = ['sender_cert', 'capability', 'room_key', 'room_key_current'] as const
 export const API_RESULTS = [
   'ok',
   'unknown_token',
   'foreign_user',
   'device_mismatch',
   'bad_request',
-  'homeserver_error'
+  'homeserver_error',
+  'stale'
 ] as const
 /** What a room key registration did (room_key only): RoomKeyResult, and the homeserver's refusals. */
 export const ROOM_KEY_RESULTS = [
@@ -36,7 +37,8 @@ export const ROOM_KEY_RESULTS = [
   'full',
   'user_full',
   'not_joined',
-  'bot_not_invited'
+  'bot_not_invited',
+  'foreign_room'
 ] as const
 
 export class IngressMetrics {
@@ -112,5 +114,6 @@ export class IngressMetrics {
     for (const r of ['sent', 'no_link']) this.answers.inc({ result: r }, 0)
     for (const e of API_ENDPOINTS) for (const r of API_RESULTS) this.api.inc({ endpoint: e, result: r }, 0)
     for (const r of ROOM_KEY_RESULTS) this.api.inc({ endpoint: 'room_key', result: r }, 0)
+    this.api.inc({ endpoint: 'room_key_current', result: 'not_joined' }, 0)
   }
 }

@@ -147,8 +147,17 @@ export class IngressStore {
   }
 
   /** Register (or rotate to) a device's capability key; the previous one stays for 24 h, or not at all for a block. */
-  async setCapability(dest: string, keyId: number, publicKey: Buffer, nowMs: number, block = false): Promise<void> {
+  async setCapability(
+    dest: string,
+    keyId: number,
+    publicKey: Buffer,
+    nowMs: number,
+    block = false
+  ): Promise<'set' | 'stale'> {
     const k = this.#destKey(dest)
+    // Key ids only go up: a profile restored from before a rotation (or a block) cannot bring its old key back.
+    const newest = this.#caps.get(k)?.at(-1)
+    if (newest !== undefined && keyId < newest.keyId) return 'stale'
     const list = block ? [] : (this.#caps.get(k) ?? []).filter(x => x.keyId !== keyId)
     list.push({ keyId, publicKey: publicKey.toString('hex'), addedMs: nowMs })
     const kept = list.slice(-2)
@@ -156,6 +165,7 @@ export class IngressStore {
       sync: true
     })
     this.#caps.set(k, kept)
+    return 'set'
   }
 
   #roomKey(roomId: string): string {

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import type { Contact, SealmixClient } from '../../client/index.ts'
+import { type Contact, registerCapability, type SealmixClient } from '../../client/index.ts'
 import { type CryptoSuite, loadCrypto } from '../../mix/index.ts'
 import { contactCard, loadContact, loadProfile, newProfile } from '../../tools/index.ts'
 import { SEALMIX } from '../helpers/bundle.ts'
@@ -100,5 +100,12 @@ describe('rotate-capability: a normal rotation keeps the old card for its grace,
     assert.equal(await outcome(old), 'CLIENT_REFUSED')
     assert.equal(await outcome(fresh), 'delivered')
     assert.deepEqual(contactCard(loadProfile(c, profile)).capability.keyId, fresh.capability.keyId)
+    // A profile restored from before the block cannot bring the blocked key back.
+    const oldPublic = Buffer.from(old.capability.secretKey).subarray(32)
+    await assert.rejects(
+      registerCapability(chat.apiUrl, chat.bob.token, chat.bob.device.deviceId, old.capability.keyId, oldPublic),
+      /CLIENT_REFUSED: .*409 SEALMIX_STALE_KEY/
+    )
+    assert.equal(await outcome(old), 'CLIENT_REFUSED')
   })
 })

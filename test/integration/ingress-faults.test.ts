@@ -137,7 +137,7 @@ describe('ingress faults (a real process, SIGKILL)', function () {
       ).room_id
     )
     await matrix(chat.bob.token, `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/join`, {})
-    const key = newRoomKey(c, systemRng(c), roomId, 'example.org')
+    const key = newRoomKey(c, systemRng(c), roomId)
     assert.equal(await registerRoomKey(chat.apiUrl, chat.alice.token, key), 'registered')
     const alice = chat.client(chat.alice, { ackTimeoutMs: 2000, maxAttempts: 8, cover: false })
     alice.rooms.set(key)

@@ -15,6 +15,7 @@ import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import {
+  fetchRoomKey,
   newRoomKey,
   nextRoomKey,
   type RoomKey,
@@ -176,7 +177,12 @@ describe('rooms: sealed sender for a three-member room through five relays', fun
     for (const e of r.events) {
       const o = clients.get(p)!.open(Buffer.from(String(e.content.envelope), 'base64'))
       if (!o.ok || o.value.contentType !== ROOM_KEY_CONTENT_TYPE) continue
-      results.push(clients.get(p)!.acceptRoomKey(o.value, (room, u) => chat.hs.joinedMembers(room).includes(u)).kind)
+      const a = await clients.get(p)!.acceptRoomKey(
+        o.value,
+        (room, u) => chat.hs.joinedMembers(room).includes(u),
+        async room => await fetchRoomKey(chat.apiUrl, p.token, room)
+      )
+      results.push(a.kind)
     }
     return results
   }
@@ -227,7 +233,7 @@ describe('rooms: sealed sender for a three-member room through five relays', fun
   })
 
   it('every member opens every message and sees its sender; nothing at the homeserver names one', async function () {
-    key1 = newRoomKey(c, systemRng(c), roomId, SERVER)
+    key1 = newRoomKey(c, systemRng(c), roomId)
     assert.equal(await registerRoomKey(chat.apiUrl, chat.alice.token, key1), 'registered')
     assert.ok(chat.hs.joinedMembers(roomId).includes(BOT), 'the bot joined when the key was registered')
     const alice = clients.get(chat.alice)!
@@ -361,11 +367,40 @@ describe('rooms: sealed sender for a three-member room through five relays', fun
     assert.equal(await outcome(bob, bob.sendToRoom(roomId, 'bob on key 3', devices())), 'delivered')
   })
 
-  it('a forged room event (posted by a member, not the bot) is dropped with its own code', async function () {
+  it('a forged room event (posted by a member, or by the bot of another server) is dropped with its own code', async function () {
     const real = sealedEvents().at(-1)!
     await matrix(chat.bob, 'PUT', roomPath(`send/${ROOM_EVENT_TYPE}/forged-1`), real.content)
     const last = (await openAll(chat.alice)).at(-1)
     assert.deepEqual(last, { kind: 'rejected', code: 'CLIENT_ROOM_EVENT_FORGED' })
+    // The bot of another server (which a member could invite) posting a member's batch: not the room's bot.
+    const other = clients.get(chat.alice)!.openRoomEvent(
+      {
+        roomId,
+        type: ROOM_EVENT_TYPE,
+        sender: '@sealmix:elsewhere.example',
+        content: real.content as Record<string, unknown>
+      },
+      () => true
+    )
+    assert.deepEqual(other, { kind: 'rejected', code: 'CLIENT_ROOM_EVENT_FORGED' })
+  })
+
+  it("only the ingress of the room's server takes its key, and only members may ask for the current one", async function () {
+    const foreign = { ...newRoomKey(c, systemRng(c), '!elsewhere:other.example') }
+    await assert.rejects(registerRoomKey(chat.apiUrl, chat.alice.token, foreign), /403 SEALMIX_FOREIGN_ROOM/)
+    const current = await fetchRoomKey(chat.apiUrl, chat.bob.token, roomId)
+    assert.equal(current?.keyId, clients.get(chat.alice)!.rooms.get(roomId)!.keyId)
+    await matrix(chat.alice, 'POST', roomPath('kick'), { user_id: chat.carol.device.userId, reason: 'gone' })
+    await assert.rejects(fetchRoomKey(chat.apiUrl, chat.carol.token, roomId), /403 SEALMIX_NOT_JOINED/)
+    // A share naming another server than the room's: refused even when its key is the registered one.
+    const key = clients.get(chat.alice)!.rooms.get(roomId)!
+    const bob = clients.get(chat.bob)!
+    const forged = bob.rooms.accept(
+      { roomId, server: 'other.example', keyId: key.keyId, seed: key.seed, block: false, proof: key.proof },
+      true,
+      current
+    )
+    assert.deepEqual(forged, { kind: 'refused', code: 'CLIENT_ROOM_KEY_UNREGISTERED' })
   })
 
   it('the room key calls are counted with labels from the closed sets, and the rooms gauge moves', async function () {

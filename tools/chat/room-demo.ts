@@ -16,6 +16,7 @@
 import {
   ClientError,
   type Contact,
+  fetchRoomKey,
   newRoomKey,
   nextRoomKey,
   type RoomKey,
@@ -192,7 +193,7 @@ class RoomDemo {
     const [maker, ...others] = this.#members as [Member, Member, Member]
     if (!(await this.#makeRoom(maker, others))) return false
     for (const m of this.#members) void this.#syncLoop(m).catch(e => this.#fail(e))
-    const key = newRoomKey(this.#c, this.#rng, this.#roomId, userIdDomain(maker.lp.device.userId)!)
+    const key = newRoomKey(this.#c, this.#rng, this.#roomId)
     const registered = await retry(
       maker.boot,
       'CLIENT_HOMESERVER',
@@ -443,7 +444,7 @@ class RoomDemo {
       m.since = r.nextBatch
       // The room first: a key share is accepted only from a member joined as far as the timeline tells.
       this.#onRoom(m, r)
-      this.#onToDevice(m, r)
+      await this.#onToDevice(m, r)
     }
   }
 
@@ -477,13 +478,25 @@ class RoomDemo {
     else if (r.kind === 'rejected') this.#emit({ event: 'room_rejected', member: m.name, code: r.code })
   }
 
-  /** Room key shares; the chat's text messages to the same device are `sealmix listen`'s. */
-  #onToDevice(m: Member, r: SyncAll): void {
+  /**
+   * Room key shares, each checked against the key the room's ingress holds now; the chat's text
+   * messages to the same device are `sealmix listen`'s.
+   */
+  async #onToDevice(m: Member, r: SyncAll): Promise<void> {
     for (const ev of r.toDevice) {
       if (ev.type !== SEALED_EVENT_TYPE || typeof ev.content.envelope !== 'string') continue
       const opened = m.client.open(Buffer.from(ev.content.envelope, 'base64'))
       if (!opened.ok || opened.value.contentType !== ROOM_KEY_CONTENT_TYPE) continue
-      const a = m.client.acceptRoomKey(opened.value, (room, user) => room === this.#roomId && m.joined.has(user))
+      const a = await m.client.acceptRoomKey(
+        opened.value,
+        (room, user) => room === this.#roomId && m.joined.has(user),
+        async room => {
+          const got = await retry(m.boot, 'CLIENT_HOMESERVER', "the room's current key from the ingress", async () => ({
+            key: await fetchRoomKey(m.lp.profile.ingressApi, m.hs.token, room)
+          }))
+          return got?.key ?? null
+        }
+      )
       this.#emit(keyEvent(m, opened.value.sender.userId, a))
       if (a.kind === 'accepted') this.#onNewKey(m)
     }

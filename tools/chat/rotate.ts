@@ -4,7 +4,7 @@
  * 24-hour grace (contacts have time to get the new card); `--now` is a block: the old key stops at
  * once, cutting off whoever held it.
  */
-import { registerCapability } from '../../client/index.ts'
+import { ClientError, registerCapability } from '../../client/index.ts'
 import { writeSecretFile } from '../../daemon/index.ts'
 import type { CryptoSuite } from '../../mix/index.ts'
 import { contactCard, loadProfile } from './profile.ts'
@@ -27,14 +27,23 @@ export async function rotateCapability(c: CryptoSuite, o: RotateOptions): Promis
   // (without the block), while a registered key missing from the profile would lock the device out.
   writeSecretFile(o.profile, JSON.stringify(p, null, 1) + '\n')
   const after = loadProfile(c, o.profile)
-  await registerCapability(
-    p.ingressApi,
-    p.homeserver.accessToken,
-    after.device.deviceId,
-    keyId,
-    after.capability.publicKey,
-    { block: o.now }
-  )
+  try {
+    await registerCapability(
+      p.ingressApi,
+      p.homeserver.accessToken,
+      after.device.deviceId,
+      keyId,
+      after.capability.publicKey,
+      { block: o.now }
+    )
+  } catch (e) {
+    const code = e instanceof ClientError ? e.code : 'CLIENT_HOMESERVER'
+    throw new ClientError(
+      code,
+      `the profile holds the new key ${keyId}, but the ingress API did not take it${o.now ? ': the block did not happen' : ''}; run rotate-capability again (${(e as Error).message})`,
+      { cause: e }
+    )
+  }
   writeSecretFile(o.contactOut, JSON.stringify(contactCard(after), null, 1) + '\n')
   o.print(
     o.now
