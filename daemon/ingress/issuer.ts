@@ -95,6 +95,31 @@ export class IssuerApi implements ApiHandlers {
     return { userId: who.userId, deviceId: device }
   }
 
+  /**
+   * The caller (whoami) when joined to `roomId`, asked of the homeserver with the caller's own
+   * token; else the answer to give.
+   */
+  async #member(
+    endpoint: 'room_key' | 'room_key_current',
+    token: string,
+    roomId: string
+  ): Promise<{ kind: 'member'; userId: string } | { kind: 'answer'; answer: ApiAnswer }> {
+    const user = await this.#user(endpoint, token)
+    if (user.kind === 'answer') return user
+    const hs = this.o.homeserver
+    const answer = (result: 'homeserver_error' | 'not_joined', a: ApiAnswer): { kind: 'answer'; answer: ApiAnswer } => {
+      this.o.metrics.api.inc({ endpoint, result })
+      return { kind: 'answer', answer: a }
+    }
+    try {
+      if (await isJoined({ url: hs.url, token, timeoutMs: hs.timeoutMs }, roomId, user.userId))
+        return { kind: 'member', userId: user.userId }
+    } catch {
+      return answer('homeserver_error', err(502, 'SEALMIX_HOMESERVER', 'the homeserver did not answer'))
+    }
+    return answer('not_joined', err(403, 'SEALMIX_NOT_JOINED', 'the user is not joined to the room'))
+  }
+
   async senderCert(token: string, body: Record<string, unknown>): Promise<ApiAnswer> {
     const { x25519, ed25519 } = body
     if (typeof x25519 !== 'string' || !HEX32.test(x25519) || typeof ed25519 !== 'string' || !HEX32.test(ed25519)) {
@@ -202,14 +227,10 @@ export class IssuerApi implements ApiHandlers {
       count('foreign_room')
       return err(403, 'SEALMIX_FOREIGN_ROOM', "the room's key is registered with the ingress of the room's own server")
     }
-    const user = await this.#user('room_key', token)
+    const user = await this.#member('room_key', token, roomId)
     if (user.kind === 'answer') return user.answer
     const hs = this.o.homeserver
     try {
-      if (!(await isJoined({ url: hs.url, token, timeoutMs: hs.timeoutMs }, roomId, user.userId))) {
-        count('not_joined')
-        return err(403, 'SEALMIX_NOT_JOINED', 'the user is not joined to the room')
-      }
       if (!(await joinAsBot({ url: hs.url, token: hs.asToken, timeoutMs: hs.timeoutMs }, this.o.botUserId, roomId))) {
         count('bot_not_invited')
         return err(403, 'SEALMIX_BOT_NOT_INVITED', `invite ${this.o.botUserId} to the room first`)
@@ -246,18 +267,8 @@ export class IssuerApi implements ApiHandlers {
       count('bad_request')
       return err(400, 'M_INVALID_PARAM', 'room_id must be a room id')
     }
-    const user = await this.#user('room_key_current', token)
-    if (user.kind === 'answer') return user.answer
-    const hs = this.o.homeserver
-    try {
-      if (!(await isJoined({ url: hs.url, token, timeoutMs: hs.timeoutMs }, roomId, user.userId))) {
-        count('not_joined')
-        return err(403, 'SEALMIX_NOT_JOINED', 'the user is not joined to the room')
-      }
-    } catch {
-      count('homeserver_error')
-      return err(502, 'SEALMIX_HOMESERVER', 'the homeserver did not answer')
-    }
+    const member = await this.#member('room_key_current', token, roomId)
+    if (member.kind === 'answer') return member.answer
     const cur = this.o.store.currentRoomKey(roomId)
     count('ok')
     return {
