@@ -17,17 +17,14 @@ import {
   encodeFrame,
   FRAME,
   NETWORK_GEOMETRY as G,
-  KIND_ROOM,
   loadCrypto,
   type NetworkDocument,
   openIngressPayload,
   parseFragment,
-  parseRoomBatch,
   parseSubmit,
   RateLimiter,
   Reassembler,
-  Sphinx,
-  userIdDomain
+  Sphinx
 } from '../../mix/index.ts'
 import {
   createLogger,
@@ -39,6 +36,7 @@ import {
   startOpsServer
 } from '../io/index.ts'
 import type { IngressConfig } from './config.ts'
+import { destinationOf } from './destination.ts'
 import { IngressDirectory } from './directory.ts'
 import { IngressError } from './errors.ts'
 import { startApiServer } from './http.ts'
@@ -46,7 +44,7 @@ import { IssuerApi } from './issuer.ts'
 import { type IngressKeys, loadIngressKeys } from './keys.ts'
 import { IngressMetrics } from './metrics.ts'
 
-import { matrixSink, type Sink, type SinkResult } from './sink.ts'
+import { matrixSink, type Sink } from './sink.ts'
 import { IngressStore } from './store.ts'
 
 export interface IngressOptions {
@@ -341,10 +339,10 @@ export class Ingress {
     }
     const req = parseSubmit(message)
     if (!req.ok) return refuse('malformed')
-    const room = req.value.kind === KIND_ROOM
+    const to = destinationOf(req.value, this.#store, this.#o.config.serverName)
     const chk = checkDelivery(this.#c, req.value, {
       nowMs: now,
-      lookup: d => (room ? this.#store.lookupRoom(d, now) : this.#store.lookup(d, now)),
+      lookup: () => to.lookup(now),
       seen: h => {
         const as = this.#store.deliveredAs(h)
         return as !== undefined && as !== id
@@ -357,23 +355,11 @@ export class Ingress {
       this.#setFinal(id, ACK_STATUS.delivered)
       return ACK_STATUS.delivered
     }
-    const dest = req.value.dest
-    const slash = dest.lastIndexOf('/')
-    const userId = dest.slice(0, slash)
-    if (!room && (slash < 0 || userIdDomain(userId) !== this.#o.config.serverName)) return refuse('unknown_destination')
-    // Only a batch that every member can parse is posted: a room's history keeps what is posted.
-    if (room && !parseRoomBatch(req.value.envelope).ok) return refuse('malformed')
-    if (!this.#limiter.take(dest, now)) return retry('rate_limited')
+    if (to.problem !== null) return refuse(to.problem)
+    if (!this.#limiter.take(req.value.dest, now)) return retry('rate_limited')
     if (this.#store.replayFull) return retry('retry')
     const t0 = process.hrtime.bigint()
-    const result = room
-      ? await this.#deliverRoom(dest, req.value.envelope, id)
-      : await this.#sink.deliver({
-          userId,
-          deviceId: dest.slice(slash + 1),
-          envelope: req.value.envelope,
-          messageId: id
-        })
+    const result = await to.deliver(this.#sink, id)
     this.metrics.sinkSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9)
     if (result === 'retry') return retry('retry')
     if (result === 'refused') return refuse('sink')
@@ -381,11 +367,6 @@ export class Ingress {
     this.metrics.messages.inc({ result: 'delivered' })
     this.#setFinal(id, ACK_STATUS.delivered)
     return ACK_STATUS.delivered
-  }
-
-  async #deliverRoom(roomId: string, batch: Buffer, messageId: string): Promise<SinkResult> {
-    if (this.#sink.deliverRoom === undefined) return 'refused'
-    return await this.#sink.deliverRoom({ roomId, batch, messageId })
   }
 
   #answer(surb: Buffer | null, messageId: Buffer, index: number, status: AckStatus): void {

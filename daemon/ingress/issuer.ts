@@ -36,18 +36,24 @@ export interface IssuerOptions {
 }
 
 type Endpoint = (typeof API_ENDPOINTS)[number]
+/** A result label: one of the closed sets of metrics.ts. */
+type ApiResult = (typeof API_RESULTS)[number] | (typeof ROOM_KEY_RESULTS)[number]
 
 const err = (status: number, errcode: string, error: string): ApiAnswer => ({ status, body: { errcode, error } })
 
 export class IssuerApi implements ApiHandlers {
   constructor(private readonly o: IssuerOptions) {}
 
+  #count(endpoint: Endpoint, result: ApiResult): void {
+    this.o.metrics.api.inc({ endpoint, result })
+  }
+
   /** whoami: the caller's user (and device) when the token is one of this server's users, or an error answer. */
   async #user(
     endpoint: Endpoint,
     token: string
   ): Promise<{ kind: 'user'; userId: string; deviceId?: string } | { kind: 'answer'; answer: ApiAnswer }> {
-    const count = (result: string): void => this.o.metrics.api.inc({ endpoint, result })
+    const count = (result: ApiResult): void => this.#count(endpoint, result)
     let who: Awaited<ReturnType<typeof whoami>>
     try {
       who = await whoami({ url: this.o.homeserver.url, token, timeoutMs: this.o.homeserver.timeoutMs })
@@ -75,7 +81,7 @@ export class IssuerApi implements ApiHandlers {
     token: string,
     deviceId: unknown
   ): Promise<{ userId: string; deviceId: string } | ApiAnswer> {
-    const count = (result: string): void => this.o.metrics.api.inc({ endpoint, result })
+    const count = (result: ApiResult): void => this.#count(endpoint, result)
     if (deviceId !== undefined && (typeof deviceId !== 'string' || deviceId.length === 0 || deviceId.length > 255)) {
       count('bad_request')
       return err(400, 'M_INVALID_PARAM', 'device_id must be a non-empty string')
@@ -108,7 +114,7 @@ export class IssuerApi implements ApiHandlers {
     if (user.kind === 'answer') return user
     const hs = this.o.homeserver
     const answer = (result: 'homeserver_error' | 'not_joined', a: ApiAnswer): { kind: 'answer'; answer: ApiAnswer } => {
-      this.o.metrics.api.inc({ endpoint, result })
+      this.#count(endpoint, result)
       return { kind: 'answer', answer: a }
     }
     try {
@@ -123,7 +129,7 @@ export class IssuerApi implements ApiHandlers {
   async senderCert(token: string, body: Record<string, unknown>): Promise<ApiAnswer> {
     const { x25519, ed25519 } = body
     if (typeof x25519 !== 'string' || !HEX32.test(x25519) || typeof ed25519 !== 'string' || !HEX32.test(ed25519)) {
-      this.o.metrics.api.inc({ endpoint: 'sender_cert', result: 'bad_request' })
+      this.#count('sender_cert', 'bad_request')
       return err(400, 'M_INVALID_PARAM', 'x25519 and ed25519 must be 64 lowercase hex characters')
     }
     const who = await this.#caller('sender_cert', token, body.device_id)
@@ -142,7 +148,7 @@ export class IssuerApi implements ApiHandlers {
       },
       this.o.keys.issuing.secretKey
     )
-    this.o.metrics.api.inc({ endpoint: 'sender_cert', result: 'ok' })
+    this.#count('sender_cert', 'ok')
     return {
       status: 200,
       body: {
@@ -164,7 +170,7 @@ export class IssuerApi implements ApiHandlers {
       typeof publicKey !== 'string' ||
       !HEX32.test(publicKey)
     ) {
-      this.o.metrics.api.inc({ endpoint: 'capability', result: 'bad_request' })
+      this.#count('capability', 'bad_request')
       return err(
         400,
         'M_INVALID_PARAM',
@@ -182,14 +188,14 @@ export class IssuerApi implements ApiHandlers {
       block === true
     )
     if (set === 'stale') {
-      this.o.metrics.api.inc({ endpoint: 'capability', result: 'stale' })
+      this.#count('capability', 'stale')
       return err(
         409,
         'SEALMIX_STALE_KEY',
         'a newer capability key is registered for this device: this key was rotated out (rotate again to replace it)'
       )
     }
-    this.o.metrics.api.inc({ endpoint: 'capability', result: 'ok' })
+    this.#count('capability', 'ok')
     return { status: 200, body: {} }
   }
 
@@ -200,8 +206,7 @@ export class IssuerApi implements ApiHandlers {
    * replaced key stays valid for the rotation grace, or not at all for a block.
    */
   async roomKey(token: string, body: Record<string, unknown>): Promise<ApiAnswer> {
-    const count = (result: (typeof API_RESULTS)[number] | (typeof ROOM_KEY_RESULTS)[number]): void =>
-      this.o.metrics.api.inc({ endpoint: 'room_key', result })
+    const count = (result: ApiResult): void => this.#count('room_key', result)
     const { room_id: roomId, key_id: keyId, public_key: publicKey, proof, block } = body
     if (
       typeof roomId !== 'string' ||
@@ -260,8 +265,7 @@ export class IssuerApi implements ApiHandlers {
 
   /** The room's current send key, for a member checking a shared key: asked with the member's own token. */
   async currentRoomKey(token: string, body: Record<string, unknown>): Promise<ApiAnswer> {
-    const count = (result: (typeof API_RESULTS)[number] | (typeof ROOM_KEY_RESULTS)[number]): void =>
-      this.o.metrics.api.inc({ endpoint: 'room_key_current', result })
+    const count = (result: ApiResult): void => this.#count('room_key_current', result)
     const roomId = body.room_id
     if (typeof roomId !== 'string' || !isRoomId(roomId)) {
       count('bad_request')
