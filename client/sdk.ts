@@ -22,7 +22,7 @@
  * is caught, counted (`stats.errors`) and retried (a fragment goes back to the queue). Only an
  * exception thrown by the app's own event listener leaves the client, after its step is done.
  */
-import { EventEmitter } from 'node:events'
+import { EventEmitter } from 'events'
 import {
   type ClientRates,
   type CryptoSuite,
@@ -60,7 +60,7 @@ import {
   type X25519KeyPair
 } from '../mix/index.ts'
 import { ClientError } from './errors.ts'
-import { GatewayLink } from './link.ts'
+import { GatewayLink, type SocketFactory } from './link.ts'
 import { Outbox, type OutboxEvent, type OutFragment } from './outbox.ts'
 import {
   acceptRoomKeyWith,
@@ -118,6 +118,11 @@ export interface ClientOptions {
   readonly now?: () => number
   readonly rng?: Rng
   readonly ca?: Buffer
+  /**
+   * How the gateway link opens its WebSocket: `ws` in Node (the default), the browser's own
+   * WebSocket through browserSocket (client/browser-socket.ts), or any adapter of that shape.
+   */
+  readonly socket?: SocketFactory
   readonly minRetryMs?: number
   readonly maxRetryMs?: number
   /**
@@ -185,7 +190,7 @@ export class SealmixClient extends EventEmitter {
   readonly #outbox: Outbox
   readonly #surbs: SurbTable
   readonly #link: GatewayLink
-  readonly #timers = new Set<NodeJS.Timeout>()
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>()
   /** Hashes of the envelopes opened lately, oldest first. Bound: OPENED_REMEMBERED (about 0.5 MB). */
   readonly #opened = new Map<string, true>()
   /** The room send keys this device holds (bounded: MAX_ROOM_KEYS). */
@@ -225,6 +230,7 @@ export class SealmixClient extends EventEmitter {
       geometry: G,
       address: () => this.#gateway()?.address ?? '',
       ca: o.ca,
+      socket: o.socket,
       minRetryMs: o.minRetryMs,
       maxRetryMs: o.maxRetryMs,
       onUp: () => {
@@ -700,7 +706,7 @@ export class SealmixClient extends EventEmitter {
     try {
       this.emit(event, ...args)
     } catch (e) {
-      process.nextTick(() => {
+      queueMicrotask(() => {
         throw e
       })
     }
