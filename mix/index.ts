@@ -2,6 +2,7 @@
 
 export * from './config-issue.ts'
 export type { BindingName, SodiumBinding } from './crypto/binding.ts'
+export { createBrowserCrypto } from './crypto/browser.ts'
 export { BINDINGS, type CryptoSuite, loadCrypto } from './crypto/suite.ts'
 export * from './directory/announce.ts'
 export * from './directory/client.ts'

@@ -1,10 +1,12 @@
 /**
- * The libsodium surface sealmix uses, implemented once per binding (sodium-native, libsodium-wrappers).
- * Both implementations must produce identical bytes; test/mix/crypto-bindings.test.ts checks it.
+ * The libsodium surface sealmix uses, implemented once per binding (sodium-native, libsodium-wrappers,
+ * and the browser binding over libsodium-wrappers and @noble), and the CryptoSuite built on it.
+ * Every implementation must produce identical bytes; test/mix/crypto-bindings.test.ts checks it.
+ * This module holds types only, so that the browser binding can name them without loading node:crypto.
  *
  * Hot-path calls write into caller-owned buffers to avoid allocation on the relay's packet path.
  */
-export type BindingName = 'sodium-native' | 'libsodium-wrappers'
+export type BindingName = 'sodium-native' | 'libsodium-wrappers' | 'browser'
 
 export interface SodiumBinding {
   readonly name: BindingName
@@ -33,4 +35,21 @@ export interface SodiumBinding {
   equal(a: Uint8Array, b: Uint8Array): boolean
   /** Fill with bytes from the OS CSPRNG. */
   randomFill(out: Uint8Array): void
+}
+
+/**
+ * Every primitive the protocol core uses: a libsodium binding plus the primitives libsodium lacks
+ * (AES-256-CTR, HMAC-SHA256, SHA-512/256, HKDF-SHA256). docs/PROTOCOL.md §1 lists where each comes from.
+ */
+export interface CryptoSuite extends SodiumBinding {
+  /** HMAC-SHA256 over the concatenation of parts. */
+  hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Buffer
+  /** HKDF-SHA256 Expand only: prk used directly as the PRK (RFC 5869 §2.3). */
+  hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Buffer
+  /** Full HKDF-SHA256 (Extract then Expand). */
+  hkdf(ikm: Uint8Array, salt: Uint8Array, info: string, length: number): Buffer
+  /** out = input XOR AES-256-CTR keystream (16-byte IV = initial counter block). */
+  aes256CtrXor(out: Uint8Array, input: Uint8Array, key: Uint8Array, iv: Uint8Array): void
+  /** SHA-512/256 (FIPS 180-4), 32 bytes. */
+  sha512_256(msg: Uint8Array): Buffer
 }

@@ -1,24 +1,14 @@
 /**
- * CryptoSuite: every primitive the protocol core uses, over one libsodium binding plus the
- * node:crypto primitives libsodium lacks (AES-256-CTR, HMAC-SHA256, SHA-512/256, HKDF-SHA256).
- * docs/PROTOCOL.md §1 lists where each comes from.
+ * loadCrypto: a CryptoSuite by binding name. The Node bindings are one libsodium binding plus the
+ * node:crypto primitives libsodium lacks (AES-256-CTR, HMAC-SHA256, SHA-512/256, HKDF-SHA256); the
+ * browser binding (./browser.ts) takes those from @noble instead. docs/PROTOCOL.md §1 lists where
+ * each comes from.
  */
 import { createCipheriv, hash, hkdfSync } from 'node:crypto'
 import { MixError } from '../errors.ts'
-import type { BindingName, SodiumBinding } from './binding.ts'
+import type { BindingName, CryptoSuite, SodiumBinding } from './binding.ts'
 
-export interface CryptoSuite extends SodiumBinding {
-  /** HMAC-SHA256 over the concatenation of parts. */
-  hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Buffer
-  /** HKDF-SHA256 Expand only: prk used directly as the PRK (RFC 5869 §2.3). */
-  hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Buffer
-  /** Full HKDF-SHA256 (Extract then Expand). */
-  hkdf(ikm: Uint8Array, salt: Uint8Array, info: string, length: number): Buffer
-  /** out = input XOR AES-256-CTR keystream (16-byte IV = initial counter block). */
-  aes256CtrXor(out: Uint8Array, input: Uint8Array, key: Uint8Array, iv: Uint8Array): void
-  /** SHA-512/256 (FIPS 180-4), 32 bytes. */
-  sha512_256(msg: Uint8Array): Buffer
-}
+export type { CryptoSuite } from './binding.ts'
 
 /**
  * HMAC-SHA256 (RFC 2104) from two one-shot hashes. node:crypto's createHmac allocates a native
@@ -85,6 +75,10 @@ async function load(name: BindingName): Promise<CryptoSuite> {
       const { createWasmBinding } = await import('./wasm.ts')
       return withNodePrimitives(await createWasmBinding())
     }
+    if (name === 'browser') {
+      const { createBrowserCrypto } = await import('./browser.ts')
+      return await createBrowserCrypto()
+    }
     throw new TypeError(`unknown binding '${String(name)}' (expected one of ${BINDINGS.join(', ')})`)
   } catch (err) {
     throw MixError.NO_BINDING(name, err)
@@ -113,4 +107,4 @@ export async function loadCrypto(binding: BindingName | 'auto' = 'auto'): Promis
   return await p
 }
 
-export const BINDINGS: readonly BindingName[] = ['sodium-native', 'libsodium-wrappers']
+export const BINDINGS: readonly BindingName[] = ['sodium-native', 'libsodium-wrappers', 'browser']

@@ -2,9 +2,11 @@
  * Third-party known-answer data lives in ../shared/vectors/ (beside the project root) and is
  * never copied into this repository. Tests that need it skip with a message naming the folder.
  */
+import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { CheckResult } from './vector-checks.ts'
 
 export const VECTORS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'vectors')
 
@@ -39,3 +41,13 @@ export function tally(what: string, n = 1): void {
 }
 
 export const hex = (s: string): Buffer => Buffer.from(s, 'hex')
+
+/** Every result of a run of test/helpers/vector-checks.ts passed, and there was at least one. */
+export function assertChecks(results: readonly CheckResult[]): void {
+  assert.ok(results.length > 0, 'no known-answer case was checked')
+  assert.deepEqual(
+    results.filter(r => !r.ok),
+    [],
+    'known-answer cases failed'
+  )
+}
