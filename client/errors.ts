@@ -16,6 +16,9 @@ export type ClientErrorCode =
   | 'CLIENT_CLOSED'
   | 'CLIENT_HOMESERVER'
   | 'CLIENT_STORE_LOCKED'
+  | 'CLIENT_STORE_CORRUPT'
+  | 'CLIENT_STORE_VERSION'
+  | 'CLIENT_STORE_FAILED'
   | 'CLIENT_LISTEN_FAILED'
   | 'CLIENT_NO_ROOM_KEY'
   | 'CLIENT_ROOM_TOO_LARGE'
@@ -33,6 +36,12 @@ export const CLIENT_EXIT_STATUS: Record<ClientErrorCode, number> = {
   CLIENT_CLOSED: 70,
   CLIENT_HOMESERVER: 69,
   CLIENT_STORE_LOCKED: 75,
+  // A record that does not open under the storage key: the wrong key, or damaged data (EX_DATAERR).
+  CLIENT_STORE_CORRUPT: 65,
+  // A store written in a format this SDK does not read (a newer SDK wrote it).
+  CLIENT_STORE_VERSION: 65,
+  // The database could not be opened or written (EX_IOERR).
+  CLIENT_STORE_FAILED: 74,
   CLIENT_LISTEN_FAILED: 71,
   CLIENT_NO_ROOM_KEY: 78,
   CLIENT_ROOM_TOO_LARGE: 65

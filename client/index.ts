@@ -25,3 +25,4 @@ export {
   SealmixClient,
   type SendOptions
 } from './sdk.ts'
+export { CLIENT_STORE_VERSION, type ClientSnapshot, ClientStore, storageKeyFor } from './store.ts'

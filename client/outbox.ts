@@ -8,6 +8,11 @@
  * the fragment that completed it, and again for any duplicate). Fragments acked `received` whose
  * message is still not delivered `3 × ackTimeoutMs` later are sent again: the ingress may have
  * restarted and lost the partial message, which lived only in its memory.
+ *
+ * What must survive a restart (the messages, each fragment's bytes, attempts, acked flag and due
+ * time) is told to an optional listener as it changes, and taken back with `restore`; the I/O is
+ * the SDK's (client/store.ts). Whether a fragment is in the send queue is not kept: it is derived
+ * again on restore (never sent: queued; sent: waiting for its ack until its due time).
  */
 import { ACK_STATUS, type AckStatus } from '../mix/index.ts'
 
@@ -48,12 +53,41 @@ export type OutboxEvent =
         | 'CLIENT_QUEUE_FULL'
     }
 
+/** What of a message survives a restart: the listener's view, and what `restore` takes back. */
+export interface OutMessageRecord {
+  readonly id: string
+  readonly ingressId: string
+  readonly createdMs: number
+  readonly fragments: ReadonlyArray<OutFragmentRecord>
+}
+
+export interface OutFragmentRecord {
+  readonly bytes: Buffer
+  readonly attempts: number
+  readonly acked: boolean
+  readonly dueMs: number
+}
+
+/** Told of every change that a restart must not lose, after the change is made. */
+export interface OutboxListener {
+  added(m: OutMessage): void
+  /** A fragment's attempts, acked flag or due time changed. */
+  changed(f: OutFragment): void
+  /** The message is done (delivered, failed or abandoned): none of it is needed any more. */
+  removed(m: OutMessage): void
+}
+
 export class Outbox {
+  /** Bound: maxFragments fragments in all (each message has at least one). */
   readonly #messages = new Map<string, OutMessage>()
+  /** Bound: the queued fragments of #messages, plus those of finished messages that next() has not skipped yet. */
   readonly #ready: OutFragment[] = []
   #fragments = 0
 
-  constructor(private readonly limits: OutboxLimits) {}
+  constructor(
+    private readonly limits: OutboxLimits,
+    private readonly listener?: OutboxListener
+  ) {}
 
   get messages(): number {
     return this.#messages.size
@@ -76,7 +110,42 @@ export class Outbox {
     })
     this.#fragments += fragments.length
     this.#messages.set(id, m)
+    this.listener?.added(m)
     return true
+  }
+
+  /**
+   * Take back messages a previous run kept, in the order given (oldest first). A fragment never
+   * sent is queued; one sent keeps its attempts and due time, so it is sent again only if its ack
+   * does not come by then. Returns the messages that do not fit `maxFragments` (a smaller limit
+   * than the run that kept them): they are not taken, and the caller fails them.
+   */
+  restore(records: readonly OutMessageRecord[]): OutMessageRecord[] {
+    const refused: OutMessageRecord[] = []
+    for (const r of records) {
+      if (this.#messages.has(r.id) || r.fragments.length === 0) continue
+      if (this.#fragments + r.fragments.length > this.limits.maxFragments) {
+        refused.push(r)
+        continue
+      }
+      const m: OutMessage = { id: r.id, ingressId: r.ingressId, createdMs: r.createdMs, fragments: [] }
+      r.fragments.forEach((k, index) => {
+        const f: OutFragment = {
+          message: m,
+          index,
+          bytes: k.bytes,
+          attempts: k.attempts,
+          acked: k.acked,
+          queued: k.attempts === 0,
+          dueMs: k.dueMs
+        }
+        m.fragments.push(f)
+        if (f.queued) this.#ready.push(f)
+      })
+      this.#fragments += m.fragments.length
+      this.#messages.set(m.id, m)
+    }
+    return refused
   }
 
   /** The next fragment to put on the wire, oldest first. */
@@ -111,6 +180,7 @@ export class Outbox {
   markSent(f: OutFragment, nowMs: number): void {
     f.attempts++
     f.dueMs = nowMs + this.limits.ackTimeoutMs * 2 ** (f.attempts - 1)
+    this.listener?.changed(f)
   }
 
   onAck(messageId: string, index: number, status: AckStatus, nowMs: number): OutboxEvent[] {
@@ -127,9 +197,11 @@ export class Outbox {
     } else if (status === ACK_STATUS.received) {
       f.acked = true
       f.dueMs = nowMs + 3 * this.limits.ackTimeoutMs
+      this.listener?.changed(f)
     } else {
       // try later: the ingress is rate limiting or full; wait a whole timeout before trying again.
       f.dueMs = nowMs + this.limits.ackTimeoutMs
+      this.listener?.changed(f)
     }
     return out
   }
@@ -145,9 +217,12 @@ export class Outbox {
           out.push({ type: 'failed', messageId: m.id, code: 'CLIENT_ACK_TIMEOUT' })
           break
         }
-        f.acked = false
         f.queued = true
         this.#ready.push(f)
+        if (f.acked) {
+          f.acked = false
+          this.listener?.changed(f)
+        }
       }
     }
     return out
@@ -157,5 +232,6 @@ export class Outbox {
     if (this.#messages.get(m.id) !== m) return
     this.#messages.delete(m.id)
     this.#fragments -= m.fragments.length
+    this.listener?.removed(m)
   }
 }

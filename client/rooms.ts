@@ -81,11 +81,34 @@ export type RegisteredRoomKey = { readonly keyId: number; readonly publicKey: Ui
 /** Rooms whose keys a device holds at most: beyond it the least recently set is forgotten. */
 export const MAX_ROOM_KEYS = 10_000
 
+/**
+ * What of a room key is kept across a restart: everything but the key pair, which is derived
+ * again from the seed.
+ */
+export type RoomKeyRecord = Omit<RoomKey, 'publicKey' | 'secretKey'>
+
+export function roomKeyRecord(k: RoomKey): RoomKeyRecord {
+  return { roomId: k.roomId, server: k.server, keyId: k.keyId, seed: k.seed, proof: k.proof, block: k.block }
+}
+
+/** Told of every key set and every key forgotten, after the change (the SDK keeps them: client/store.ts). */
+export interface RoomKeyListener {
+  set(k: RoomKey): void
+  removed(roomId: string): void
+}
+
 export class RoomKeyring {
   /** Bound: MAX_ROOM_KEYS rooms, insertion order = least recently set first. */
   readonly #keys = new Map<string, RoomKey>()
 
-  constructor(private readonly c: CryptoSuite) {}
+  constructor(
+    private readonly c: CryptoSuite,
+    private readonly listener?: RoomKeyListener
+  ) {}
+
+  get size(): number {
+    return this.#keys.size
+  }
 
   get(roomId: string): RoomKey | undefined {
     return this.#keys.get(roomId)
@@ -94,7 +117,25 @@ export class RoomKeyring {
   set(k: RoomKey): void {
     this.#keys.delete(k.roomId)
     this.#keys.set(k.roomId, k)
-    while (this.#keys.size > MAX_ROOM_KEYS) this.#keys.delete(this.#keys.keys().next().value!)
+    this.listener?.set(k)
+    this.#trim()
+  }
+
+  /** Take back keys a previous run kept, least recently set first; beyond MAX_ROOM_KEYS the oldest are forgotten. */
+  restore(records: readonly RoomKeyRecord[]): void {
+    for (const r of records) {
+      this.#keys.delete(r.roomId)
+      this.#keys.set(r.roomId, fromSeed(this.c, r))
+    }
+    this.#trim()
+  }
+
+  #trim(): void {
+    while (this.#keys.size > MAX_ROOM_KEYS) {
+      const oldest = this.#keys.keys().next().value!
+      this.#keys.delete(oldest)
+      this.listener?.removed(oldest)
+    }
   }
 
   /**

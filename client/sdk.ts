@@ -5,7 +5,7 @@
  * own mailbox. Every real packet takes a fresh random path and carries a SURB for the ingress's
  * ack. The mailbox is pulled on every (re)connect and then at a fixed interval.
  *
- * Events: 'acked' (a fragment's ack), 'delivered' (the ingress handed the message to the
+ * Events: 'sent' (a fragment left in a send slot, with its attempt number), 'acked' (a fragment's ack), 'delivered' (the ingress handed the message to the
  * homeserver), 'failed' (refused, or no ack after every attempt), 'received' (an envelope opened
  * and verified by open()), 'rejected' (an envelope that failed a verification step, with its code),
  * 'duplicate' (an envelope this client opened before, handed over again: not received twice),
@@ -21,6 +21,13 @@
  * app: every step checks the very document it builds packets with, and a step that fails anyway
  * is caught, counted (`stats.errors`) and retried (a fragment goes back to the queue). Only an
  * exception thrown by the app's own event listener leaves the client, after its step is done.
+ *
+ * With a `store` (client/store.ts), what a restart must not lose is taken back at construction and
+ * written through as it changes: the outbox (each fragment's bytes, attempts, acked flag and due
+ * time), the messages waiting for a route, the SURBs handed out for acks, the room keys and the
+ * hashes of the envelopes opened lately. A fragment sent before a restart keeps its due time, and
+ * its ack, when it comes, is matched through the kept SURB token ('acked', then 'delivered' with
+ * the latency from the original send). Loop cover SURBs are not kept: a loop lost is cover lost.
  */
 import { EventEmitter } from 'events'
 import {
@@ -70,8 +77,16 @@ import {
   type RoomOpenResult,
   roomSubmission
 } from './room-messages.ts'
-import { type RegisteredRoomKey, type RoomKey, type RoomKeyAccept, RoomKeyring, roomKeyShare } from './rooms.ts'
-import { SurbTable } from './surbs.ts'
+import {
+  type RegisteredRoomKey,
+  type RoomKey,
+  type RoomKeyAccept,
+  RoomKeyring,
+  roomKeyRecord,
+  roomKeyShare
+} from './rooms.ts'
+import type { ClientSnapshot, ClientStore } from './store.ts'
+import { type SurbEntry, SurbTable } from './surbs.ts'
 
 const G = NETWORK_GEOMETRY
 
@@ -135,6 +150,12 @@ export interface ClientOptions {
    * before it fails with CLIENT_NO_ROUTE. @default 120000
    */
   readonly routeWaitMs?: number
+  /**
+   * Keep the client's state across restarts (ClientStore.open): taken back at construction and
+   * written as it changes. One client per store; the app closes the store after the client
+   * (`await client.closeAndFlush(); await store.close()`).
+   */
+  readonly store?: ClientStore
 }
 
 /** Messages waiting for an ingress of their recipient's server: at most this many. */
@@ -154,6 +175,8 @@ export interface ClientStats {
   duplicates: number
   /** Steps of the client's own work that failed and were caught (a bug, or a document it could not use); each is retried. */
   errors: number
+  /** Writes to the store that failed (each is tried again); see the 'store_failed' event. */
+  storeFailures: number
 }
 
 /** Why a client cannot send yet: each is fixed by a later network document. A closed set. */
@@ -179,7 +202,8 @@ export class SealmixClient extends EventEmitter {
     received: 0,
     rejected: 0,
     duplicates: 0,
-    errors: 0
+    errors: 0,
+    storeFailures: 0
   }
   readonly #o: ClientOptions
   readonly #c: CryptoSuite
@@ -206,6 +230,9 @@ export class SealmixClient extends EventEmitter {
   #waiting: WaitReason | null = null
   /** Whether each ingress entry's binding verifies under the pinned roots; entries die with their document. */
   readonly #bindingChecked = new WeakMap<IngressDescriptor, boolean>()
+  readonly #store: ClientStore | undefined
+  /** Kept messages that no longer fit the outbox (a smaller maxQueuedFragments): failed at start(). Bound: what the store held. */
+  #restoreFailed: OutboxEvent[] = []
   #closed = false
 
   constructor(o: ClientOptions) {
@@ -218,14 +245,51 @@ export class SealmixClient extends EventEmitter {
     this.#rng = o.rng ?? systemRng(o.crypto)
     this.#now = o.now ?? Date.now
     this.#sphinx = new Sphinx(o.crypto)
-    this.rooms = new RoomKeyring(o.crypto)
+    const store = o.store
+    this.#store = store
+    // Taken first: a store already serving a client throws here, before anything is built.
+    const kept = store?.takeSnapshot()
+    this.rooms = new RoomKeyring(
+      o.crypto,
+      store && {
+        set: k => store.putRoomKey(roomKeyRecord(k)),
+        removed: roomId => store.deleteRoomKey(roomId)
+      }
+    )
     this.#rates = { ...clientRates(o.network), ...o.rates }
-    this.#outbox = new Outbox({
-      ackTimeoutMs: o.ackTimeoutMs ?? 15_000,
-      maxAttempts: o.maxAttempts ?? 5,
-      maxFragments: o.maxQueuedFragments ?? 4096
-    })
-    this.#surbs = new SurbTable(16_384, 3600_000)
+    this.#outbox = new Outbox(
+      {
+        ackTimeoutMs: o.ackTimeoutMs ?? 15_000,
+        maxAttempts: o.maxAttempts ?? 5,
+        maxFragments: o.maxQueuedFragments ?? 4096
+      },
+      store && {
+        added: m => store.putMessage(m),
+        changed: f => store.putFragment(f.message.id, f.index, f),
+        removed: m => store.deleteMessage(m.id, m.fragments.length)
+      }
+    )
+    // Only ack SURBs are kept: a loop's SURB is cover, and a loop lost after a restart costs nothing.
+    const isAck = (e: SurbEntry): boolean => e.use.kind === 'ack'
+    this.#surbs = new SurbTable(
+      16_384,
+      3600_000,
+      store && {
+        added: (id, e) => {
+          if (isAck(e)) store.putSurb({ id, ...e })
+        },
+        removed: (id, e) => {
+          if (isAck(e)) store.deleteSurb(id)
+        }
+      }
+    )
+    if (store !== undefined && kept !== undefined) {
+      store.onWriteError = () => {
+        this.stats.storeFailures++
+        this.#emit('store_failed', { code: 'CLIENT_STORE_FAILED' })
+      }
+      this.#restore(store, kept)
+    }
     this.#link = new GatewayLink({
       geometry: G,
       address: () => this.#gateway()?.address ?? '',
@@ -242,6 +306,25 @@ export class SealmixClient extends EventEmitter {
         if (kind === FRAME.MAILBOX) this.#guard(() => this.#onMailbox(body))
       }
     })
+  }
+
+  /** Take back what a previous run kept; what no longer fits a bound is forgotten in the store too. */
+  #restore(store: ClientStore, kept: ClientSnapshot): void {
+    const now = this.#now()
+    this.rooms.restore(kept.rooms)
+    for (const h of kept.opened) this.#remember(h, false)
+    for (const u of kept.unrouted) {
+      if (this.#unrouted.length < MAX_UNROUTED) this.#unrouted.push({ ...u, unverified: false })
+      else {
+        store.deleteUnrouted(u.id)
+        this.#restoreFailed.push({ type: 'failed', messageId: u.id, code: 'CLIENT_QUEUE_FULL' })
+      }
+    }
+    for (const r of this.#outbox.restore(kept.messages)) {
+      store.deleteMessage(r.id, r.fragments.length)
+      this.#restoreFailed.push({ type: 'failed', messageId: r.id, code: 'CLIENT_QUEUE_FULL' })
+    }
+    this.#surbs.restore(kept.surbs, now)
   }
 
   /** The document packets are built with now. */
@@ -262,6 +345,8 @@ export class SealmixClient extends EventEmitter {
   }
 
   start(): void {
+    // Kept messages that the outbox could not take back fail once, when the app listens.
+    this.#handle(this.#restoreFailed.splice(0))
     this.#guard(() => this.#checkRoute())
     this.#poisson(this.#rates.clientRatePerSec, () => this.#sendSlot())
     if (this.#o.cover !== false) this.#poisson(this.#rates.clientLoopRatePerSec, () => this.#sendLoop())
@@ -312,11 +397,13 @@ export class SealmixClient extends EventEmitter {
       m.unverified = found.unverified
       if (found.ingress !== undefined) {
         this.#unrouted.splice(i, 1)
+        this.#store?.deleteUnrouted(m.id)
         this.#queue(m.id, found.ingress.id, m.request, () =>
           this.#handle([{ type: 'failed', messageId: m.id, code: 'CLIENT_QUEUE_FULL' }])
         )
       } else if (now - m.sinceMs > (this.#o.routeWaitMs ?? 120_000)) {
         this.#unrouted.splice(i, 1)
+        this.#store?.deleteUnrouted(m.id)
         this.#handle([
           { type: 'failed', messageId: m.id, code: m.unverified ? 'CLIENT_INGRESS_UNVERIFIED' : 'CLIENT_NO_ROUTE' }
         ])
@@ -331,13 +418,27 @@ export class SealmixClient extends EventEmitter {
     }
   }
 
+  /**
+   * Stop for good. With a store, the last changes are written in the background: await
+   * closeAndFlush() (or store.flush()) before the process exits or the store is closed.
+   */
   close(): void {
     this.#closed = true
     this.pause()
   }
 
-  /** Go offline (an app sent to the background): disconnect and stop sending; state is kept. */
+  /** close(), and resolve once every change is in the store (rejects with CLIENT_STORE_FAILED if it cannot be written). */
+  async closeAndFlush(): Promise<void> {
+    this.close()
+    await this.#store?.flush()
+  }
+
+  /**
+   * Go offline (an app sent to the background): disconnect and stop sending; state is kept, and
+   * with a store its last changes are written now (a failure is counted and tried again).
+   */
   pause(): void {
+    this.#store?.flush().catch(() => undefined)
     for (const t of this.#timers) {
       clearTimeout(t)
       clearInterval(t)
@@ -473,6 +574,7 @@ export class SealmixClient extends EventEmitter {
       throw new ClientError('CLIENT_QUEUE_FULL', 'too many messages are waiting for an ingress of their server')
     const id = this.#rng.bytes(16).toString('hex')
     this.#unrouted.push({ id, server, request, sinceMs: now, unverified })
+    this.#store?.putUnrouted({ id, server, request: Buffer.from(request), sinceMs: now })
     this.#checkRoute()
     return id
   }
@@ -552,9 +654,16 @@ export class SealmixClient extends EventEmitter {
     return { ok: false, code: r.code }
   }
 
-  #remember(envelopeHash: string): void {
+  /** `keep`: write it to the store (not when it is being taken back from there). */
+  #remember(envelopeHash: string, keep = true): void {
+    this.#opened.delete(envelopeHash)
     this.#opened.set(envelopeHash, true)
-    if (this.#opened.size > OPENED_REMEMBERED) this.#opened.delete(this.#opened.keys().next().value!)
+    if (keep) this.#store?.putOpened(envelopeHash)
+    if (this.#opened.size > OPENED_REMEMBERED) {
+      const oldest = this.#opened.keys().next().value!
+      this.#opened.delete(oldest)
+      this.#store?.deleteOpened(oldest)
+    }
   }
 
   /** Ask the gateway for what waits in the mailbox (answered with a constant number of frames). */
@@ -634,6 +743,7 @@ export class SealmixClient extends EventEmitter {
     this.#surbs.add(surbId, token, { kind: 'ack', messageId: f.message.id, index: f.index }, this.#now())
     this.#outbox.markSent(f, this.#now())
     this.stats.realSent++
+    this.#emit('sent', { messageId: f.message.id, index: f.index, attempt: f.attempts })
     return true
   }
 
