@@ -1,6 +1,6 @@
 /** `sealmix listen`: collect, open and verify sealed messages for a client profile, until Ctrl-C. */
 import { runListen } from '../../tools/index.ts'
-import { durationMs, type Flags, flag, one, optional, untilSignal, usage } from '../args.ts'
+import { durationMs, type Flags, flag, many, one, optional, untilSignal, usage } from '../args.ts'
 
 export async function listenCommand(flags: Flags): Promise<number> {
   const everyMs = durationMs(flags, 'every')
@@ -9,8 +9,9 @@ export async function listenCommand(flags: Flags): Promise<number> {
     throw usage(`--every must be at least 100ms (got ${optional(flags, 'every')!})`)
   await runListen({
     profile: one(flags, 'profile'),
-    peer: optional(flags, 'peer'),
+    peers: many(flags, 'peer'),
     everyMs,
+    state: optional(flags, 'state'),
     print: line => {
       console.log(line)
     },

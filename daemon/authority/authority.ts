@@ -454,7 +454,12 @@ export class Authority {
     // same deadline, BODY_TIMEOUT_MS); the other bounds are every listener's (listenHttp).
     this.#server = await listenHttp(
       { host: this.#o.host, port: this.#o.port, requestTimeoutMs: 10_000 },
-      serveJson(async req => await this.#route(req), { status: 500, body: { error: 'internal' } })
+      serveJson(
+        async req => await this.#route(req),
+        { status: 500, body: { error: 'internal' } },
+        // Documents and signatures are public: a browser client fetches them from its own origin.
+        { methods: ['GET'], paths: /^\/v1\/(schedule$|document\/|signature\/)/ }
+      )
     )
     this.port = this.#server.port
   }

@@ -55,6 +55,11 @@ export async function startApiServer(host: string, port: number, h: ApiHandlers)
   }
   return await listenHttp(
     { host, port },
-    serveJson(route, { status: 500, body: { errcode: 'M_UNKNOWN', error: 'Internal error' } })
+    serveJson(
+      route,
+      { status: 500, body: { errcode: 'M_UNKNOWN', error: 'Internal error' } },
+      // Browser clients call this API from their own origin, as they call the homeserver's.
+      { methods: ['POST', 'PUT'], paths: /^\/_sealmix\/v1\// }
+    )
   )
 }

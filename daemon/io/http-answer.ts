@@ -12,8 +12,28 @@ export interface JsonAnswer {
   readonly headers?: Readonly<Record<string, string>>
 }
 
-export function answerJson(res: ServerResponse, a: JsonAnswer): void {
-  res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers }).end(JSON.stringify(a.body))
+export function answerJson(res: ServerResponse, a: JsonAnswer, extra?: Readonly<Record<string, string>>): void {
+  res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers, ...extra }).end(JSON.stringify(a.body))
+}
+
+/**
+ * Cross-origin access for browser clients, as the Matrix client-server API gives it: any origin,
+ * no credentials (the APIs authenticate with bearer tokens or signatures, never cookies, so a
+ * page on another origin gains nothing it could not do without a browser). Only the listed
+ * methods on paths that `paths` matches; a preflight (OPTIONS) on them answers 204.
+ */
+export interface CorsRule {
+  readonly methods: readonly string[]
+  readonly paths: RegExp
+}
+
+/** Bound: a browser caches a preflight answer this long (seconds). */
+const PREFLIGHT_MAX_AGE_S = '600'
+
+function corsHeaders(c: CorsRule, req: IncomingMessage): Record<string, string> | undefined {
+  const path = (req.url ?? '/').split('?')[0]!
+  if (!c.paths.test(path)) return undefined
+  return { 'access-control-allow-origin': '*' }
 }
 
 /**
@@ -22,17 +42,31 @@ export function answerJson(res: ServerResponse, a: JsonAnswer): void {
  */
 export function serveJson(
   route: (req: IncomingMessage) => Promise<JsonAnswer | null>,
-  internal: JsonAnswer
+  internal: JsonAnswer,
+  cors?: CorsRule
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const answer = (res: ServerResponse, a: JsonAnswer): void => {
-    if (!res.headersSent && !res.destroyed) answerJson(res, a)
-  }
   return (req, res) => {
+    const extra = cors !== undefined ? corsHeaders(cors, req) : undefined
+    const answer = (a: JsonAnswer): void => {
+      if (!res.headersSent && !res.destroyed) answerJson(res, a, extra)
+    }
+    if (extra !== undefined && req.method === 'OPTIONS') {
+      req.resume()
+      res
+        .writeHead(204, {
+          ...extra,
+          'access-control-allow-methods': [...cors!.methods, 'OPTIONS'].join(', '),
+          'access-control-allow-headers': 'Authorization, Content-Type',
+          'access-control-max-age': PREFLIGHT_MAX_AGE_S
+        })
+        .end()
+      return
+    }
     route(req).then(
       a => {
-        if (a !== null) answer(res, a)
+        if (a !== null) answer(a)
       },
-      () => answer(res, internal)
+      () => answer(internal)
     )
   }
 }

@@ -37,6 +37,7 @@ import { tmpdir } from 'node:os'
 import { delimiter, dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { runDevnet } from '../../tools/index.ts'
+import { type Block, blocksOf, where } from '../helpers/doc-blocks.ts'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const THIS = relative(ROOT, fileURLToPath(import.meta.url))
@@ -44,75 +45,9 @@ const DOCS = ['docs/CLIENTS.md', 'README.md']
 /** Per block: a program that hangs (no ack, no document) fails here instead of at mocha's limit. */
 const BLOCK_LIMIT_MS = 60_000
 
-type Kind = 'sh' | 'ts' | 'js' | 'text'
-const KINDS: Record<string, Kind> = {
-  sh: 'sh',
-  bash: 'sh',
-  ts: 'ts',
-  typescript: 'ts',
-  js: 'js',
-  javascript: 'js',
-  text: 'text'
-}
-
-interface Block {
-  readonly doc: string
-  /** 1-based line of the opening fence. */
-  readonly line: number
-  readonly lang: string
-  readonly kind: Kind | undefined
-  readonly code: string
-  readonly marker: { readonly expect: RegExp } | { readonly notRun: string } | { readonly bad: string } | null
-}
-
-const where = (b: Block): string => `${b.doc}:${b.line} (\`\`\`${b.lang})`
-
-/** The fenced blocks of a markdown file, with the snippet marker on the line above each fence. */
-function blocksOf(doc: string): Block[] {
-  const lines = readFileSync(join(ROOT, doc), 'utf8').split('\n')
-  const out: Block[] = []
-  for (let i = 0; i < lines.length; i++) {
-    const open = /^(\s*)(`{3,}|~{3,})\s*([^\s`]*)/.exec(lines[i]!)
-    if (open === null) continue
-    const [indent, fence, lang] = [open[1]!, open[2]!, open[3]!]
-    const body: string[] = []
-    let j = i + 1
-    while (j < lines.length && !(lines[j]!.trimStart().startsWith(fence) && lines[j]!.trim() === fence))
-      body.push(lines[j++]!.slice(indent.length))
-    assert.ok(j < lines.length, `${doc}:${i + 1}: a fence that is never closed`)
-    out.push({
-      doc,
-      line: i + 1,
-      lang,
-      kind: KINDS[lang],
-      code: body.join('\n') + '\n',
-      marker: markerOf(lines[i - 1] ?? '')
-    })
-    i = j
-  }
-  return out
-}
-
-function markerOf(line: string): Block['marker'] {
-  const m = /^<!--\s*snippet:\s*(.*?)\s*-->$/.exec(line.trim())
-  if (m === null) return null
-  const text = m[1]!
-  const expect = /^expect \/(.*)\/([a-z]*)$/.exec(text)
-  if (expect !== null) {
-    try {
-      return { expect: new RegExp(expect[1]!, expect[2]) }
-    } catch (e) {
-      return { bad: `${text} (${(e as Error).message})` }
-    }
-  }
-  const notRun = /^not run by (\S+): (.+)$/.exec(text)
-  if (notRun !== null && notRun[1] === THIS) return { notRun: notRun[2]! }
-  return { bad: text }
-}
-
-const ALL = DOCS.flatMap(blocksOf)
+const ALL = DOCS.flatMap(d => blocksOf(ROOT, d, THIS))
 const runs = (b: Block): boolean =>
-  b.kind !== undefined && b.kind !== 'text' && (b.marker === null || !('notRun' in b.marker))
+  b.kind !== undefined && b.kind !== 'text' && (b.marker === null || !('notRun' in b.marker || 'browser' in b.marker))
 
 interface Output {
   code: number | null
@@ -204,7 +139,11 @@ describe('the docs run as written (docs/CLIENTS.md, README.md)', function () {
         problems.push(`${where(b)}: a text block is never run; drop its snippet marker`)
       else if (runs(b) && b.marker === null)
         problems.push(`${where(b)}: put <!-- snippet: expect /what it prints/ --> on the line above the fence`)
-      else if (b.marker !== null && 'notRun' in b.marker) {
+      else if (b.marker !== null && 'browser' in b.marker) {
+        const by = join(ROOT, b.marker.browser.by)
+        if (!existsSync(by) || !readFileSync(by, 'utf8').includes(b.doc))
+          problems.push(`${where(b)}: ${b.marker.browser.by} is to run it in Chromium, and does not read ${b.doc}`)
+      } else if (b.marker !== null && 'notRun' in b.marker) {
         for (const c of commands(b))
           if (!NOT_RUN.some(n => n.command.test(c)))
             problems.push(`${where(b)}: nothing here checks the command that is not run: ${c}`)
@@ -408,6 +347,21 @@ describe('the docs run as written (docs/CLIENTS.md, README.md)', function () {
       }
       try {
         await until(/^ {2}chat: \w+ got ".*" from @\w+:devnet\.local \(certificate verified\)$/m, 120_000, 'chat line')
+        // The web chat page it prints (test/browser/web-chat.test.ts chats through it in Chromium).
+        const web = /^devnet: web chat (http:\/\/127\.0\.0\.1:\d+\/) /m.exec(out)?.[1]
+        assert.ok(web !== undefined, `it prints the web chat URL:\n${tail(out)}`)
+        for (const [path, type] of [
+          ['', 'text/html'],
+          ['sealmix-client.js', 'text/javascript'],
+          ['worker.js', 'text/javascript']
+        ] as const) {
+          const r: Response = await fetch(web + path)
+          assert.equal(r.status, 200, `GET ${web}${path}`)
+          assert.ok(
+            r.headers.get('content-type')?.startsWith(type),
+            `GET ${web}${path}: ${r.headers.get('content-type')}`
+          )
+        }
         const dir = /data in (\S+) \(temporary\)/.exec(out)?.[1]
         assert.ok(dir !== undefined, `it names its temporary data directory:\n${tail(out)}`)
         assert.ok(existsSync(dir))

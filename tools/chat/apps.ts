@@ -7,11 +7,13 @@
 
 import {
   ClientError,
+  ClientStore,
   type Contact,
   directoryClient,
   fetchSenderCert,
   registerCapability,
-  SealmixClient
+  SealmixClient,
+  storageKeyFor
 } from '../../client/index.ts'
 import { networkFileProblem, readNetworkFile } from '../../daemon/index.ts'
 import {
@@ -50,6 +52,11 @@ export interface BootOptions extends AppIo {
    * program already runs needs its own: two clients pulling one mailbox take each other's acks.
    */
   readonly mailboxOf?: (lp: LoadedProfile) => Buffer
+  /**
+   * A directory for the client's state (outbox, SURB tokens, room keys: client/store.ts), so that
+   * a message sent before a restart is still acked after it. Default: state in memory only.
+   */
+  readonly state?: string
 }
 
 function say(o: BootOptions, event: 'waiting' | 'routable', fields: Record<string, unknown>, text: string): void {
@@ -62,7 +69,7 @@ export async function boot(
   c: CryptoSuite,
   profilePath: string,
   o: BootOptions
-): Promise<{ lp: LoadedProfile; client: SealmixClient } | null> {
+): Promise<{ lp: LoadedProfile; client: SealmixClient; close: () => Promise<void> } | null> {
   const lp = loadProfile(c, profilePath)
   const p = lp.profile
   let network: NetworkDocument | null
@@ -103,8 +110,10 @@ export async function boot(
     }
   )
   if (registered === null) return null
+  const store = o.state !== undefined ? await ClientStore.open(o.state, c, storageKeyFor(c, lp.device)) : undefined
   const client = new SealmixClient({
     crypto: c,
+    store,
     network,
     directory,
     gatewayId: p.gateway,
@@ -123,7 +132,11 @@ export async function boot(
     )
   )
   client.on('routable', () => say(o, 'routable', {}, "the network document routes this client's messages"))
-  return { lp, client }
+  const close = async (): Promise<void> => {
+    await client.closeAndFlush()
+    await store?.close()
+  }
+  return { lp, client, close }
 }
 
 const WAIT_TEXT: Record<string, string> = {
@@ -170,7 +183,7 @@ function out(io: AppIo, event: string, fields: Record<string, unknown>, text: st
 
 /** Send one message and wait for the ingress's delivery ack. Resolves to the exit status. */
 export async function runSend(
-  o: AppIo & { profile: string; to: string; message: string; timeoutMs?: number }
+  o: AppIo & { profile: string; to: string; message: string; timeoutMs?: number; state?: string }
 ): Promise<number> {
   const c = await loadCrypto()
   const contact = loadContact(o.to)
@@ -179,7 +192,7 @@ export async function runSend(
     deadlineMs: Date.now() + (o.timeoutMs ?? 120_000),
     stopped: () => false
   })
-  const client = booted!.client
+  const { client, close } = booted!
   client.start()
   try {
     const id = client.send(contact, o.message)
@@ -205,34 +218,40 @@ export async function runSend(
     out(o, 'failed', { messageId: id, code: r.code }, `not delivered: ${r.code!}`)
     return r.code === 'CLIENT_REFUSED' ? 77 : 75
   } finally {
-    client.close()
+    await close()
   }
 }
 
 export interface ListenOptions extends AppIo {
   readonly profile: string
   readonly stop: Promise<void>
-  /** Demo mode: a contact card to chat with; a message every `everyMs`, and a reply to each one received. */
-  readonly peer?: string
+  /**
+   * Demo mode: contact cards to chat with. A message goes to the first every `everyMs`, and each
+   * message received from a device of one of them is answered to that device.
+   */
+  readonly peers?: readonly string[]
   readonly everyMs?: number
+  /** See BootOptions.state. */
+  readonly state?: string
 }
 
 /** Collect, open and verify envelopes until `stop`; in demo mode, also chat with the peer. */
 export async function runListen(o: ListenOptions): Promise<void> {
   const c = await loadCrypto()
-  const peer: Contact | undefined = o.peer !== undefined ? loadContact(o.peer) : undefined
+  const peers: Contact[] = (o.peers ?? []).map(p => loadContact(p))
+  const peer: Contact | undefined = peers[0]
   let stopped = false
   void o.stop.then(() => {
     stopped = true
   })
   const booted = await boot(c, o.profile, { ...o, stopped: () => stopped })
   if (booted === null) return
-  const { lp, client } = booted
+  const { lp, client, close } = booted
   const me = lp.device.userId.slice(1).split(':')[0]!
-  const send = (text: string): void => {
-    if (peer === undefined) return
+  const send = (text: string, to: Contact | undefined = peer): void => {
+    if (to === undefined) return
     try {
-      const id = client.send(peer, text)
+      const id = client.send(to, text)
       out(o, 'sent', { messageId: id.slice(0, 8) }, `${me}: sent ${JSON.stringify(text)}`)
     } catch (e) {
       out(o, 'send_error', { code: (e as ClientError).code }, `${me}: cannot send: ${(e as Error).message}`)
@@ -263,7 +282,9 @@ export async function runListen(o: ListenOptions): Promise<void> {
       { from: m.sender.userId, bytes: m.content.length, text: text.slice(0, 200) },
       `${me}: from ${m.sender.userId} (${m.sender.deviceId}, certificate verified): ${JSON.stringify(text)}`
     )
-    if (peer !== undefined && !text.startsWith('re: ')) send(`re: ${text}`)
+    // The answer goes to the device that wrote, if it is a peer's: its card holds the capability.
+    const from = peers.find(p => p.userId === m.sender.userId && p.deviceId === m.sender.deviceId)
+    if (from !== undefined && !text.startsWith('re: ')) send(`re: ${text}`, from)
   })
   client.start()
   let n = 0
@@ -291,7 +312,7 @@ export async function runListen(o: ListenOptions): Promise<void> {
     }
   }
   if (demo !== null) clearInterval(demo)
-  client.close()
+  await close()
 }
 
 function loadNetworkFile(c: CryptoSuite, file: string, signers: readonly string[], nowMs: number): NetworkDocument {

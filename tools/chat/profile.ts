@@ -1,121 +1,40 @@
 /**
- * Client profiles and contact cards: the files `sealmix send` and `sealmix listen` run from.
- * A profile holds one device's secrets (0600): its keys, mailbox id, capability key, Matrix access
- * token, the network file and its signers, the entry gateway and the pinned server roots.
- * A contact card is what a device shares with its contacts: its public keys and the capability
- * secret that authorizes deliveries to it (rotate it to block senders).
+ * Client profiles and contact cards as files: what `sealmix send` and `sealmix listen` run from
+ * (the schemas and what a profile makes are the SDK's, client/profile.ts). A profile file is
+ * 0600: it holds the device's secrets.
  */
 import { dirname, resolve } from 'node:path'
-import { z } from 'zod'
-import { ClientError, type Contact, type Device } from '../../client/index.ts'
+import type { z } from 'zod'
+import {
+  ClientError,
+  type Contact,
+  ContactSchema,
+  contactOf,
+  type Profile,
+  type ProfileKeys,
+  ProfileSchema,
+  profileKeys,
+  validateWith
+} from '../../client/index.ts'
 import { readConfigFile } from '../../daemon/index.ts'
-import { type ConfigIssue, type CryptoSuite, describeIssue, type TrustStore, userIdDomain } from '../../mix/index.ts'
+import type { CryptoSuite } from '../../mix/index.ts'
 
-const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (32 bytes)')
-const url = z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL')
-const userId = z.string().refine(s => userIdDomain(s) !== null, 'must be a Matrix user id (@user:server)')
+export { ContactSchema, type Profile, ProfileSchema }
 
-export const ProfileSchema = z
-  .object({
-    version: z.literal(1).default(1),
-    /** A static network file and its signers; or `directory`. */
-    network: z
-      .object({ file: z.string().min(1), signers: z.array(hex32).min(1) })
-      .strict()
-      .optional(),
-    /** Directory authorities to fetch each epoch's document from (a majority must sign it). */
-    directory: z
-      .object({
-        authorities: z.array(z.object({ url, publicKey: hex32 }).strict()).min(1),
-        maxSkewMs: z.number().int().min(0).max(600_000).default(30_000)
-      })
-      .strict()
-      .optional(),
-    /** Relay id of the entry gateway; the mailbox lives there. */
-    gateway: hex32,
-    homeserver: z.object({ url, accessToken: z.string().min(1) }).strict(),
-    /** The ingress's client API (SenderCert issuance, capability registration). */
-    ingressApi: url,
-    device: z
-      .object({ userId, deviceId: z.string().min(1).max(255), x25519Secret: hex32, ed25519Seed: hex32 })
-      .strict(),
-    mailboxId: hex32,
-    capability: z.object({ keyId: z.number().int().min(0).max(0xffffffff), seed: hex32 }).strict(),
-    /** Pinned ServerCert root keys per server name. */
-    trust: z.record(z.string(), z.array(hex32).min(1))
-  })
-  .strict()
-
-export const ContactSchema = z
-  .object({
-    userId,
-    deviceId: z.string().min(1).max(255),
-    x25519: hex32,
-    capability: z
-      .object({
-        keyId: z.number().int().min(0).max(0xffffffff),
-        secret: z.string().regex(/^[0-9a-f]{128}$/, 'must be 128 lowercase hex characters (an Ed25519 secret key)')
-      })
-      .strict()
-  })
-  .strict()
-
-export type Profile = z.infer<typeof ProfileSchema>
-
-const SECRETS = new Set(['accessToken', 'x25519Secret', 'ed25519Seed', 'seed', 'secret', 'mailboxId'])
-
-function validate<T>(schema: z.ZodType<T>, raw: unknown, what: string): T {
-  const r = schema.safeParse(raw)
-  if (r.success) return r.data
-  const d = describeIssue(raw, r.error.issues[0]! as ConfigIssue, SECRETS)
-  throw new ClientError('CLIENT_CONFIG_INVALID', `${what}: ${d.key} ${d.rule} (got ${d.value})`)
-}
-
-export interface LoadedProfile {
+export interface LoadedProfile extends ProfileKeys {
   readonly profile: Profile
-  readonly device: Device
-  readonly mailboxId: Buffer
-  readonly capability: { readonly keyId: number; readonly publicKey: Uint8Array; readonly secretKey: Uint8Array }
-  readonly trust: TrustStore
   /** The static network file (absent when the profile follows directory authorities). */
   readonly networkFile?: string
 }
 
 export function loadProfile(c: CryptoSuite, path: string): LoadedProfile {
-  const p = validate(ProfileSchema, readProfileFile(path), path)
-  if ((p.network === undefined) === (p.directory === undefined))
-    throw new ClientError(
-      'CLIENT_CONFIG_INVALID',
-      `${path}: network exactly one of network (a static file) and directory (authorities) must be set`
-    )
-  const xs = Buffer.from(p.device.x25519Secret, 'hex')
-  const xp = Buffer.alloc(32)
-  c.x25519Base(xp, xs)
-  const cap = c.signSeedKeypair(Buffer.from(p.capability.seed, 'hex'))
-  const roots = new Map(Object.entries(p.trust).map(([k, v]) => [k, v.map(h => Buffer.from(h, 'hex'))]))
-  return {
-    profile: p,
-    device: {
-      userId: p.device.userId,
-      deviceId: p.device.deviceId,
-      x25519: { publicKey: xp, secretKey: xs },
-      ed25519: c.signSeedKeypair(Buffer.from(p.device.ed25519Seed, 'hex'))
-    },
-    mailboxId: Buffer.from(p.mailboxId, 'hex'),
-    capability: { keyId: p.capability.keyId, ...cap },
-    trust: { roots: name => roots.get(name) ?? [], serverCert: () => undefined, isRevoked: () => false },
-    networkFile: p.network === undefined ? undefined : resolve(dirname(resolve(path)), p.network.file)
-  }
+  const k = profileKeys(c, readProfileFile(path), path)
+  const p = k.profile
+  return { ...k, networkFile: p.network === undefined ? undefined : resolve(dirname(resolve(path)), p.network.file) }
 }
 
 export function loadContact(path: string): Contact {
-  const k = validate(ContactSchema, readProfileFile(path), path)
-  return {
-    userId: k.userId,
-    deviceId: k.deviceId,
-    x25519: Buffer.from(k.x25519, 'hex'),
-    capability: { keyId: k.capability.keyId, secretKey: Buffer.from(k.capability.secret, 'hex') }
-  }
+  return contactOf(readProfileFile(path), path)
 }
 
 /** The contact card of a loaded profile (it carries the capability secret: share it only with contacts). */
@@ -138,7 +57,7 @@ export function newProfile(
     c.randomFill(b)
     return b.toString('hex')
   }
-  return validate(
+  return validateWith(
     ProfileSchema,
     {
       version: 1,

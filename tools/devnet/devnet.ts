@@ -30,6 +30,7 @@ import { DEVNET_MIXING, ENTRY, EXIT, nextLayer, RELAY_LAYOUT, RELAY_LINKS } from
 import { freePort } from '../network/ports.ts'
 import { DevnetError, Supervisor, sealmixSync as sealmix } from './children.ts'
 import { DemoTally, RoomTally, relaySummary, scrape } from './status.ts'
+import { missingWebFiles, serveWebChat } from './web-server.ts'
 
 export { DevnetError }
 
@@ -55,6 +56,10 @@ export interface DevnetOptions {
   readonly observe?: { readonly relay: string; readonly onInput: TapFrame; readonly onOutput: TapFrame }
   /** Epoch length: mix keys rotate this often. @default 60000 */
   readonly epochMs?: number
+  /** The web chat page's port on 127.0.0.1. @default a free port */
+  readonly webPort?: number
+  /** Called with the web chat page's URL once it is served. */
+  readonly onWeb?: (url: string) => void
 }
 
 /**
@@ -113,6 +118,8 @@ export async function runDevnet(o: DevnetOptions): Promise<void> {
   })
   let phase = 'setting up'
   const taps: Tap[] = []
+  /** What else to stop: the web chat server. */
+  const closers: Array<() => Promise<void>> = []
   // Whatever ends this process without the orderly stop below (an uncaught error), take the children with it.
   const orphanGuard = (): void => {
     sup.killAll()
@@ -135,6 +142,7 @@ export async function runDevnet(o: DevnetOptions): Promise<void> {
     void hurry
     process.off('exit', orphanGuard)
     for (const t of taps) await t.close()
+    for (const close of closers) await close()
     if (temporary) rmSync(root, { recursive: true, force: true })
     o.print(failure === null ? 'devnet: stopped' : 'devnet: stopped (it could not start)')
   }
@@ -227,18 +235,26 @@ export async function runDevnet(o: DevnetOptions): Promise<void> {
       ['bob', 'BOBLAPTOP', gwB],
       ['carol', 'CAROLDESK', gwA]
     ] as const
+    // The web chat page's devices: a second device of alice and of bob, each chatting with the other's Node device.
+    const webUsers = [
+      ['alice-web', 'ALICEWEB', gwA],
+      ['bob-web', 'BOBWEB', gwB]
+    ] as const
     const hsUsers = []
-    for (const [name, device, gateway] of users) {
+    for (const [name, device, gateway] of [...users, ...webUsers]) {
+      const user = name.replace(/-web$/, '')
+      // A new profile (new keys) each start: the state a previous run kept for the old one cannot be opened with them.
+      rmSync(join(root, `${name}.state`), { recursive: true, force: true })
       const token = Buffer.alloc(24)
       c.randomFill(token)
       writeSecretFile(join(root, `${name}.token`), token.toString('hex'))
-      hsUsers.push({ userId: `@${name}:${SERVER}`, deviceId: device, accessToken: token.toString('hex') })
+      hsUsers.push({ userId: `@${user}:${SERVER}`, deviceId: device, accessToken: token.toString('hex') })
       sealmix([
         'init',
         '--role',
         'client',
         '--user',
-        `@${name}:${SERVER}`,
+        `@${user}:${SERVER}`,
         '--device',
         device,
         '--token-file',
@@ -361,8 +377,13 @@ export async function runDevnet(o: DevnetOptions): Promise<void> {
           join(root, `${name}.profile.json`),
           '--peer',
           join(root, `${peer}.contact.json`),
+          '--peer',
+          join(root, `${peer}-web.contact.json`),
           '--every',
           name === 'alice' ? '2s' : '3s',
+          // Their outbox and SURB tokens survive a restart of the demo client (a reused --data-dir).
+          '--state',
+          join(root, `${name}.state`),
           '--json'
         ],
         l => {
@@ -375,6 +396,7 @@ export async function runDevnet(o: DevnetOptions): Promise<void> {
       )
     }
     startRoomDemo(rooms)
+    await startWebChat()
     phase = 'running'
     o.print(
       'devnet: every relay and the ingress are listed and linked; the demo clients start (traffic: demo messages, client drop and loop cover, relay loop cover and link padding)'
@@ -383,6 +405,36 @@ export async function runDevnet(o: DevnetOptions): Promise<void> {
       `devnet: alice and bob chat; alice, bob and carol share a sealed room (one process, three clients), where each member verifies who sent each message; once carol has had ${ROOM_BLOCK_AFTER} messages delivered, alice blocks her (a new room key, shared with bob only) and the ingress refuses carol's next message`
     )
     await o.stop
+  }
+
+  /** The web chat page, as alice's or bob's browser device, chatting with the other's Node device. */
+  async function startWebChat(): Promise<void> {
+    const missing = missingWebFiles()
+    if (missing.length > 0) {
+      o.print(`devnet: no web chat page: ${missing.join(', ')} missing (npm run build makes them)`)
+      return
+    }
+    const read = (f: string): unknown => JSON.parse(readFileSync(join(root, f), 'utf8'))
+    const web = await serveWebChat('127.0.0.1', o.webPort ?? 0, [
+      {
+        name: 'alice',
+        userId: `@alice:${SERVER}`,
+        profile: read('alice-web.profile.json'),
+        peer: { name: 'bob', card: read('bob.contact.json') }
+      },
+      {
+        name: 'bob',
+        userId: `@bob:${SERVER}`,
+        profile: read('bob-web.profile.json'),
+        peer: { name: 'alice', card: read('alice.contact.json') }
+      }
+    ])
+    closers.push(async () => await web.close())
+    const webUrl = `http://127.0.0.1:${web.port}/`
+    o.onWeb?.(webUrl)
+    o.print(
+      `devnet: web chat ${webUrl} (open it in a browser, pick alice or bob, and chat with the other through the mixnet)`
+    )
   }
 
   /** `sealmix room-demo` for alice, bob and carol; its lines shown as the chat's are, its messages counted. */

@@ -216,10 +216,12 @@ export class StandinHomeserver {
   async listen(port: number, host = '127.0.0.1'): Promise<number> {
     this.#server = await listenHttp(
       { host, port },
-      serveJson(async req => await this.#handle(req), {
-        status: 500,
-        body: { errcode: 'M_UNKNOWN', error: 'Internal error' }
-      })
+      serveJson(
+        async req => await this.#handle(req),
+        { status: 500, body: { errcode: 'M_UNKNOWN', error: 'Internal error' } },
+        // As a real homeserver's client-server API (the Matrix spec asks every server for it).
+        { methods: ['GET', 'POST', 'PUT'], paths: /^\/_matrix\/client\// }
+      )
     )
     return this.#server.port
   }

@@ -1,0 +1,180 @@
+/**
+ * The SDK inside a dedicated Web Worker: the page's main thread never builds a packet, seals an
+ * envelope or waits on a socket, so cover traffic and fragments never hold up the page. The worker
+ * boots a SealmixClient from a profile (directory authorities, SenderCert, capability), keeps its
+ * state in IndexedDB through `level`, talks to its gateway with the worker's WebSocket, and relays
+ * the client's events to the page as plain messages (protocol.ts). The page (worker-client.ts)
+ * does the Matrix part: it syncs and hands sealed envelopes in with `open`.
+ */
+import type { CryptoSuite, NetworkDocument, VerifiedMessage } from '../../mix/index.ts'
+import { browserSocket } from '../browser-socket.ts'
+import { directoryClient } from '../directory.ts'
+import { ClientError } from '../errors.ts'
+import { fetchSenderCert, registerCapability } from '../issuance.ts'
+import { contactOf, profileKeys } from '../profile.ts'
+import { SealmixClient } from '../sdk.ts'
+import { ClientStore, storageKeyFor } from '../store.ts'
+import type { WorkerAnswer, WorkerEvent, WorkerInit, WorkerRequest, WorkerStatus } from './protocol.ts'
+
+/** The worker's global scope, as far as the host uses it. */
+export interface WorkerScope {
+  postMessage(m: WorkerAnswer | WorkerEvent): void
+  onmessage: ((e: { data: WorkerRequest }) => void) | null
+}
+
+/** How often the page is sent the client's counters and link state. */
+const STATUS_EVERY_MS = 1000
+/** Start-up steps that fail (no document yet, the ingress API not answering) are tried again this often. */
+const BOOT_RETRY_MS = 1000
+
+export function serveWorker(scope: WorkerScope, loadSuite: () => Promise<CryptoSuite>): void {
+  let client: SealmixClient | null = null
+  let store: ClientStore | null = null
+  let statusTimer: ReturnType<typeof setInterval> | undefined
+  const post = (e: WorkerEvent): void => scope.postMessage(e)
+
+  async function boot(init: WorkerInit): Promise<{ userId: string; deviceId: string }> {
+    if (client !== null) throw new ClientError('CLIENT_CONFIG_INVALID', 'this worker runs a client already')
+    const c = await loadSuite()
+    const k = profileKeys(c, init.profile, 'profile')
+    const p = k.profile
+    if (p.directory === undefined)
+      throw new ClientError('CLIENT_CONFIG_INVALID', 'profile: a browser client follows directory authorities')
+    const dir = directoryClient({ crypto: c, authorities: p.directory.authorities, maxSkewMs: p.directory.maxSkewMs })
+    const network = await untilDone('the network document', async () => await dir.refresh())
+    const certs = await untilDone(
+      'a sender certificate',
+      async () => await fetchSenderCert(p.ingressApi, p.homeserver.accessToken, k.device)
+    )
+    await untilDone('capability registration', async () => {
+      await registerCapability(
+        p.ingressApi,
+        p.homeserver.accessToken,
+        k.device.deviceId,
+        k.capability.keyId,
+        k.capability.publicKey
+      )
+      return true
+    })
+    store = await ClientStore.open(init.storeName, c, storageKeyFor(c, k.device))
+    const cl = new SealmixClient({
+      crypto: c,
+      network,
+      directory: dir,
+      gatewayId: p.gateway,
+      device: k.device,
+      mailboxId: k.mailboxId,
+      trust: k.trust,
+      senderCert: certs.senderCert,
+      serverCert: certs.serverCert,
+      socket: browserSocket(),
+      store,
+      cover: init.cover
+    })
+    for (const name of ['up', 'down', 'routable'] as const) cl.on(name, () => post({ event: name }))
+    cl.on('waiting', (e: { reason: string }) => post({ event: 'waiting', reason: e.reason }))
+    cl.on('sent', (e: { messageId: string; index: number; attempt: number }) => post({ event: 'sent', ...e }))
+    cl.on('acked', (e: { messageId: string; index: number; status: string }) =>
+      post({ event: 'acked', messageId: e.messageId, index: e.index, status: e.status })
+    )
+    cl.on('delivered', (e: { messageId: string; latencyMs: number }) =>
+      post({ event: 'delivered', messageId: e.messageId, latencyMs: e.latencyMs })
+    )
+    cl.on('failed', (e: { messageId: string; code: string }) =>
+      post({ event: 'failed', messageId: e.messageId, code: e.code })
+    )
+    cl.on('rejected', (e: { code: string }) => post({ event: 'rejected', code: e.code }))
+    cl.on('received', (m: VerifiedMessage) =>
+      post({
+        event: 'received',
+        message: {
+          from: m.sender.userId,
+          deviceId: m.sender.deviceId,
+          contentType: m.contentType,
+          text: new TextDecoder().decode(m.content),
+          verified: true
+        }
+      })
+    )
+    client = cl
+    cl.start()
+    statusTimer = setInterval(() => post({ event: 'status', status: statusOf(cl) }), STATUS_EVERY_MS)
+    return { userId: k.device.userId, deviceId: k.device.deviceId }
+  }
+
+  /** Try `f` until it gives a value, telling the page what start-up waits for; a refusal is final. */
+  async function untilDone<T>(step: string, f: () => Promise<T | null>): Promise<T> {
+    let said = false
+    for (;;) {
+      try {
+        const v = await f()
+        if (v !== null) return v
+      } catch (e) {
+        if (e instanceof ClientError && (e.code === 'CLIENT_REFUSED' || e.code === 'CLIENT_CONFIG_INVALID')) throw e
+      }
+      if (!said) post({ event: 'booting', step })
+      said = true
+      await new Promise(resolve => setTimeout(resolve, BOOT_RETRY_MS))
+    }
+  }
+
+  async function handle(r: WorkerRequest): Promise<unknown> {
+    switch (r.op) {
+      case 'init': {
+        const who = await boot(r.init)
+        post({ event: 'ready', ...who })
+        return who
+      }
+      case 'send': {
+        const id = running().send(contactOf(r.contact, 'contact'), r.text)
+        // Answered once the message is in IndexedDB: a page reloaded right after still has it.
+        await store?.flush()
+        return id
+      }
+      case 'open': {
+        const o = running().open(Buffer.from(r.envelope, 'base64'))
+        return o.ok ? { ok: true } : { ok: false, code: o.code }
+      }
+      case 'close': {
+        clearInterval(statusTimer)
+        await client?.closeAndFlush()
+        await store?.close()
+        client = null
+        store = null
+        return null
+      }
+    }
+  }
+
+  function running(): SealmixClient {
+    if (client === null) throw new ClientError('CLIENT_CONFIG_INVALID', 'the client has not been started (init)')
+    return client
+  }
+
+  scope.onmessage = e => {
+    const r = e.data
+    handle(r).then(
+      value => scope.postMessage({ id: r.id, ok: true, value }),
+      (err: unknown) =>
+        scope.postMessage({
+          id: r.id,
+          ok: false,
+          code: err instanceof ClientError ? err.code : 'CLIENT_INTERNAL',
+          message: err instanceof Error ? err.message : String(err)
+        })
+    )
+  }
+}
+
+function statusOf(c: SealmixClient): WorkerStatus {
+  const doc: NetworkDocument = c.network
+  return {
+    connected: c.connected,
+    waitingFor: c.waitingFor,
+    pending: c.pending,
+    epoch: doc.epoch,
+    relays: doc.relays.length,
+    ingresses: doc.ingresses.length,
+    stats: { ...c.stats }
+  }
+}
