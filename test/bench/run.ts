@@ -7,6 +7,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
+import { benchBrowser, closeBrowserBench } from './browser.bench.ts'
 import { benchDevnet } from './devnet.bench.ts'
 import { benchDirectory } from './directory.bench.ts'
 import { aggregate, type BenchResult, formatTable } from './harness.ts'
@@ -25,7 +26,8 @@ const SUITES: Record<string, Suite> = {
   store: { run: benchStore },
   devnet: { run: benchDevnet },
   directory: { run: benchDirectory },
-  rooms: { run: benchRooms }
+  rooms: { run: benchRooms },
+  browser: { run: benchBrowser, close: closeBrowserBench }
 }
 const RUNS = Number(process.env.SEALMIX_BENCH_RUNS ?? 3)
 if (!Number.isInteger(RUNS) || RUNS < 1) {
