@@ -233,7 +233,9 @@ describe('layering', function () {
       readFileSync(join(ROOT, f), 'utf8')
         .split('\n')
         .forEach((line, i) => {
-          if (readsAmbient(line)) bad.push(`${f}:${i + 1}: ${line.trim()}`)
+          // The crypto bindings are the OS CSPRNG that the rest of mix/ is handed (systemRng).
+          const own = f.startsWith('mix/crypto/') ? line.replace(/\bglobalThis\.crypto\.getRandomValues\b/g, '') : line
+          if (readsAmbient(own)) bad.push(`${f}:${i + 1}: ${line.trim()}`)
         })
     }
     assert.deepEqual(bad, [])

@@ -8,6 +8,9 @@
  */
 import type { BindingName, SodiumBinding } from './binding.ts'
 
+/** Bound: the most bytes Web Crypto fills in one call. */
+const RANDOM_CHUNK = 65_536
+
 /** libsodium-wrappers returns a fresh copy of each output, so viewing it as a Buffer shares nothing. */
 const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
 
@@ -76,7 +79,12 @@ export async function createSodiumWasmBinding(
       return a.length === b.length && sodium.memcmp(a, b)
     },
     randomFill(out) {
-      out.set(sodium.randombytes_buf(out.length))
+      // The platform's CSPRNG (what libsodium.js itself draws from), one call per 64 KiB, Web
+      // Crypto's limit: libsodium.js's randombytes_buf calls into JavaScript for every 4 bytes,
+      // which made the 2048 random bytes of each cover packet a third to two thirds of a cover
+      // client's CPU (docs/BENCHMARKS.md, Browser).
+      for (let off = 0; off < out.length; off += RANDOM_CHUNK)
+        globalThis.crypto.getRandomValues(out.subarray(off, Math.min(out.length, off + RANDOM_CHUNK)))
     }
   }
 }
