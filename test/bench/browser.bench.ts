@@ -33,7 +33,7 @@ import { gzipSync } from 'node:zlib'
 import { build, type Plugin } from 'esbuild'
 import type { Browser, Page } from 'playwright-core'
 import { type BindingName, CLIENT_DEFAULTS, NETWORK_GEOMETRY as G, loadCrypto } from '../../mix/index.ts'
-import { BROWSER_OUTPUTS } from '../../tools/build/browser.ts'
+import { BROWSER_OUTPUTS, nodeOnly } from '../../tools/build/browser.ts'
 import { runDevnet } from '../../tools/index.ts'
 import { chromiumPath, launchChromium } from '../helpers/chromium.ts'
 import type { ClientSample } from './browser-client.ts'
@@ -82,23 +82,8 @@ const sleep = async (ms: number): Promise<void> => {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Bundles, with the settings of tools/build/browser.ts (its plugin's few lines copied here, so that
-// the bench does not change the build).
+// Bundles, with the settings of tools/build/browser.ts and its stand-in for Node-only imports.
 
-/** Imports that exist only in Node: what the browser build gets instead (tools/build/browser.ts). */
-const NODE_ONLY = /^(node:crypto|sodium-native)$/
-const nodeOnly: Plugin = {
-  name: 'node-only',
-  setup(b) {
-    b.onResolve({ filter: NODE_ONLY }, a => ({ path: a.path, namespace: 'node-only' }))
-    b.onLoad({ filter: /.*/, namespace: 'node-only' }, a => ({
-      contents: `const no = () => { throw new Error('${a.path} is not in the browser build: use createBrowserCrypto') }
-export const createCipheriv = no, hash = no, hkdfSync = no
-export default new Proxy({}, { get: no })`,
-      loader: 'js'
-    }))
-  }
-}
 /** The client worker runs the shipped SDK: its import of the SDK's entry is the bundle served beside it. */
 const shippedSdk: Plugin = {
   name: 'shipped-sdk',

@@ -17,9 +17,10 @@
 import assert from 'node:assert/strict'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build, type Plugin } from 'esbuild'
+import { build } from 'esbuild'
 import type { Browser, Page } from 'playwright-core'
 import { type CryptoSuite, loadCrypto, NETWORK_GEOMETRY, Sphinx } from '../../mix/index.ts'
+import { nodeOnly } from '../../tools/build/browser.ts'
 import { chromiumOrSkip, launchChromium } from '../helpers/chromium.ts'
 import {
   checkAll,
@@ -45,23 +46,6 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const PAGE = '<!doctype html><meta charset="utf-8"><script type="module" src="/vectors.js"></script>'
 /** Never resolved: page.route answers every request to it. */
 const ORIGIN = 'http://sealmix.test'
-
-/**
- * tools/build/browser.ts's stand-in for the Node-only imports, copied (it exports none): the page
- * reaches them only through loadCrypto, which it never calls, so each export throws if it ever did.
- */
-const nodeOnly: Plugin = {
-  name: 'node-only',
-  setup(b) {
-    b.onResolve({ filter: /^(node:crypto|sodium-native)$/ }, a => ({ path: a.path, namespace: 'node-only' }))
-    b.onLoad({ filter: /.*/, namespace: 'node-only' }, a => ({
-      contents: `const no = () => { throw new Error('${a.path} is not in the browser build: use createBrowserCrypto') }
-export const createCipheriv = no, hash = no, hkdfSync = no
-export default new Proxy({}, { get: no })`,
-      loader: 'js'
-    }))
-  }
-}
 
 /** The entry as the SDK bundle is built (buffer polyfill injected as Buffer), kept in memory. */
 async function bundle(): Promise<string> {

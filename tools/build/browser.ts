@@ -14,9 +14,9 @@ import { build, type Plugin } from 'esbuild'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
-/** Imports that exist only in Node: what the browser build gets instead. */
+/** Imports that exist only in Node: what the browser build gets instead (also the bench's and the browser vector test's bundles). */
 const NODE_ONLY = /^(node:crypto|sodium-native)$/
-const nodeOnly: Plugin = {
+export const nodeOnly: Plugin = {
   name: 'node-only',
   setup(b) {
     b.onResolve({ filter: NODE_ONLY }, a => ({ path: a.path, namespace: 'node-only' }))
