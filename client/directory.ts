@@ -15,12 +15,16 @@ export function fetchTransport(timeoutMs = 3000): DirectoryTransport {
       }
       const parts: Buffer[] = []
       let n = 0
-      for await (const chunk of r.body ?? []) {
-        const b = Buffer.from(chunk as Uint8Array)
+      // A reader, not `for await`: Safari's streams are not async iterables.
+      const reader = r.body?.getReader()
+      while (reader !== undefined) {
+        const { done, value } = await reader.read()
+        if (done) break
+        const b = Buffer.from(value)
         parts.push(b)
         n += b.length
         if (n > limit) {
-          await r.body?.cancel().catch(() => {})
+          await reader.cancel().catch(() => {})
           break
         }
       }

@@ -54,14 +54,22 @@ export type WorkerEvent =
   | { readonly event: 'up' | 'down' | 'routable' }
   | { readonly event: 'waiting'; readonly reason: string }
   | { readonly event: 'sent'; readonly messageId: string; readonly index: number; readonly attempt: number }
-  | { readonly event: 'acked'; readonly messageId: string; readonly index: number; readonly status: string }
+  /** `status`: ACK_STATUS (0 received, 1 delivered, 2 refused, 3 try later), as the SDK's 'acked'. */
+  | { readonly event: 'acked'; readonly messageId: string; readonly index: number; readonly status: number }
   | { readonly event: 'delivered'; readonly messageId: string; readonly latencyMs: number }
   | { readonly event: 'failed'; readonly messageId: string; readonly code: string }
   | { readonly event: 'received'; readonly message: ReceivedMessage }
   | { readonly event: 'rejected'; readonly code: string }
+  /** An envelope opened before, handed in again: not shown twice. */
+  | { readonly event: 'duplicate' }
+  /** A write to IndexedDB failed (it is tried again): a full quota, say. */
+  | { readonly event: 'store_failed'; readonly code: string }
   | { readonly event: 'status'; readonly status: WorkerStatus }
-  /** Start-up is waiting for something (a document, a certificate); it goes on retrying. */
-  | { readonly event: 'booting'; readonly step: string }
+  /**
+   * Start-up is waiting for something (a document, a certificate); it goes on retrying. `problem`:
+   * why the last try failed (a server that did not answer, a refusal of the browser such as CORS).
+   */
+  | { readonly event: 'booting'; readonly step: string; readonly problem?: string }
 
 export type WorkerEventName = WorkerEvent['event']
 

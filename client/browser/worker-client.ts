@@ -8,7 +8,7 @@ import type { WorkerAnswer, WorkerEvent, WorkerEventName, WorkerInit, WorkerRequ
 /** The part of a Worker this client uses (a real Worker, or a MessagePort in tests). */
 export interface WorkerLike {
   postMessage(m: WorkerRequest): void
-  addEventListener(type: 'message', listener: (e: { data: unknown }) => void): void
+  addEventListener(type: 'message' | 'messageerror' | 'error', listener: (e: { data?: unknown }) => void): void
 }
 
 /** A request the worker refused: its stable code and message. */
@@ -30,9 +30,24 @@ export class SealmixWorkerClient {
   /** Requests waiting for their answer; a page sends a few at a time, and each is answered once. */
   readonly #waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
   readonly #listeners = new Map<WorkerEventName, Set<Listener>>()
+  /** Why the worker is unusable, once it is. */
+  #failed: string | null = null
 
   constructor(worker: WorkerLike) {
     this.#worker = worker
+    // A worker that cannot load (a wrong path, a Content-Security-Policy without 'wasm-unsafe-eval'
+    // or worker-src) or that throws at the top level says so only with an 'error' event: every
+    // request waiting for it fails, and so does every later one.
+    const broken = (why: string): void => {
+      this.#failed = why
+      for (const w of this.#waiting.values()) w.reject(new WorkerClientError('CLIENT_WORKER_FAILED', why))
+      this.#waiting.clear()
+    }
+    worker.addEventListener('error', e => {
+      const m = (e as { message?: unknown }).message
+      broken(`the SDK's worker failed${typeof m === 'string' && m !== '' ? `: ${m}` : ' to load or run'}`)
+    })
+    worker.addEventListener('messageerror', () => broken('a message from the worker could not be read'))
     worker.addEventListener('message', e => {
       const m = e.data as WorkerAnswer | WorkerEvent
       if ('id' in m) {
@@ -78,6 +93,7 @@ export class SealmixWorkerClient {
   }
 
   async #call(r: DistributiveOmit<WorkerRequest, 'id'>): Promise<unknown> {
+    if (this.#failed !== null) throw new WorkerClientError('CLIENT_WORKER_FAILED', this.#failed)
     const id = this.#next++
     return await new Promise((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject })

@@ -31,6 +31,7 @@ export function serveWorker(scope: WorkerScope, loadSuite: () => Promise<CryptoS
   let client: SealmixClient | null = null
   let store: ClientStore | null = null
   let statusTimer: ReturnType<typeof setInterval> | undefined
+  let releaseLock: () => void = () => {}
   const post = (e: WorkerEvent): void => scope.postMessage(e)
 
   async function boot(init: WorkerInit): Promise<{ userId: string; deviceId: string }> {
@@ -40,6 +41,27 @@ export function serveWorker(scope: WorkerScope, loadSuite: () => Promise<CryptoS
     const p = k.profile
     if (p.directory === undefined)
       throw new ClientError('CLIENT_CONFIG_INVALID', 'profile: a browser client follows directory authorities')
+    // One client per mailbox across the browser's tabs: two clients pulling one mailbox take each
+    // other's acks, and IndexedDB has no lock of its own for the store. The lock is named by a hash
+    // of the mailbox id, which is secret.
+    const name = Buffer.alloc(16)
+    c.blake2b(name, k.mailboxId)
+    releaseLock = await holdLock(`sealmix-mailbox:${name.toString('hex')}`)
+    try {
+      return await run(c, k, init)
+    } catch (e) {
+      releaseLock()
+      throw e
+    }
+  }
+
+  async function run(
+    c: CryptoSuite,
+    k: ReturnType<typeof profileKeys>,
+    init: WorkerInit
+  ): Promise<{ userId: string; deviceId: string }> {
+    const p = k.profile
+    if (p.directory === undefined) throw new ClientError('CLIENT_CONFIG_INVALID', 'profile: no directory')
     const dir = directoryClient({ crypto: c, authorities: p.directory.authorities, maxSkewMs: p.directory.maxSkewMs })
     const network = await untilDone('the network document', async () => await dir.refresh())
     const certs = await untilDone(
@@ -74,7 +96,7 @@ export function serveWorker(scope: WorkerScope, loadSuite: () => Promise<CryptoS
     for (const name of ['up', 'down', 'routable'] as const) cl.on(name, () => post({ event: name }))
     cl.on('waiting', (e: { reason: string }) => post({ event: 'waiting', reason: e.reason }))
     cl.on('sent', (e: { messageId: string; index: number; attempt: number }) => post({ event: 'sent', ...e }))
-    cl.on('acked', (e: { messageId: string; index: number; status: string }) =>
+    cl.on('acked', (e: { messageId: string; index: number; status: number }) =>
       post({ event: 'acked', messageId: e.messageId, index: e.index, status: e.status })
     )
     cl.on('delivered', (e: { messageId: string; latencyMs: number }) =>
@@ -84,6 +106,8 @@ export function serveWorker(scope: WorkerScope, loadSuite: () => Promise<CryptoS
       post({ event: 'failed', messageId: e.messageId, code: e.code })
     )
     cl.on('rejected', (e: { code: string }) => post({ event: 'rejected', code: e.code }))
+    cl.on('duplicate', () => post({ event: 'duplicate' }))
+    cl.on('store_failed', (e: { code: string }) => post({ event: 'store_failed', code: e.code }))
     cl.on('received', (m: VerifiedMessage) =>
       post({
         event: 'received',
@@ -102,18 +126,24 @@ export function serveWorker(scope: WorkerScope, loadSuite: () => Promise<CryptoS
     return { userId: k.device.userId, deviceId: k.device.deviceId }
   }
 
-  /** Try `f` until it gives a value, telling the page what start-up waits for; a refusal is final. */
+  /**
+   * Try `f` until it gives a value; a refusal is final. The page is told what start-up waits for
+   * and, each time it changes, why the last try failed: a server that is not up yet and a URL
+   * the browser refuses (CORS, a mixed-content block) look alike from here, so the page must see it.
+   */
   async function untilDone<T>(step: string, f: () => Promise<T | null>): Promise<T> {
-    let said = false
+    let said: string | undefined | null = null
     for (;;) {
+      let problem: string | undefined
       try {
         const v = await f()
         if (v !== null) return v
       } catch (e) {
         if (e instanceof ClientError && (e.code === 'CLIENT_REFUSED' || e.code === 'CLIENT_CONFIG_INVALID')) throw e
+        problem = describe(e)
       }
-      if (!said) post({ event: 'booting', step })
-      said = true
+      if (said !== problem) post({ event: 'booting', step, ...(problem !== undefined ? { problem } : {}) })
+      said = problem
       await new Promise(resolve => setTimeout(resolve, BOOT_RETRY_MS))
     }
   }
@@ -139,6 +169,7 @@ export function serveWorker(scope: WorkerScope, loadSuite: () => Promise<CryptoS
         clearInterval(statusTimer)
         await client?.closeAndFlush()
         await store?.close()
+        releaseLock()
         client = null
         store = null
         return null
@@ -164,6 +195,45 @@ export function serveWorker(scope: WorkerScope, loadSuite: () => Promise<CryptoS
         })
     )
   }
+}
+
+/** A failure's cause in one line: the code of a ClientError, or what the platform said. */
+function describe(e: unknown): string {
+  const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : ''
+  if (e instanceof ClientError) return `${e.code} ${e.message}${cause}`
+  return e instanceof Error ? e.message : String(e)
+}
+
+interface LockManager {
+  request(name: string, o: { ifAvailable: true }, f: (lock: unknown) => Promise<void>): Promise<void>
+}
+
+/**
+ * Hold the Web Lock `name` until the returned release is called; CLIENT_STORE_LOCKED when another
+ * tab or worker of this origin holds it. Where the platform has no Web Locks, nothing is held.
+ */
+async function holdLock(name: string): Promise<() => void> {
+  const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks
+  if (locks === undefined) return () => {}
+  let release: () => void = () => {}
+  const held = new Promise<boolean>(resolve => {
+    void locks.request(name, { ifAvailable: true }, async lock => {
+      if (lock === null) {
+        resolve(false)
+        return
+      }
+      resolve(true)
+      await new Promise<void>(r => {
+        release = r
+      })
+    })
+  })
+  if (!(await held))
+    throw new ClientError(
+      'CLIENT_STORE_LOCKED',
+      'another tab or worker of this page runs this device already: one client per mailbox'
+    )
+  return () => release()
 }
 
 function statusOf(c: SealmixClient): WorkerStatus {

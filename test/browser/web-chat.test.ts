@@ -18,10 +18,11 @@
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { runDevnet } from '../../tools/index.ts'
 import { chromiumOrSkip, launchChromium, testOutput } from '../helpers/chromium.ts'
 import { blocksOf, where } from '../helpers/doc-blocks.ts'
@@ -104,13 +105,14 @@ async function send(page: Page, text: string): Promise<string> {
 /** The pages a test opened: closed after it however it ends, so that no worker of a failed test pulls a mailbox of the next. */
 const opened: Page[] = []
 
-async function newPage(browser: Browser): Promise<Page> {
+/** A page in a context of its own (browser), or in `context` with its other pages (tabs of one browser profile). */
+async function newPage(browser: Browser | BrowserContext): Promise<Page> {
   const page = await browser.newPage()
   opened.push(page)
   return page
 }
 
-async function open(browser: Browser, url: string, as: string): Promise<Page> {
+async function open(browser: Browser | BrowserContext, url: string, as: string): Promise<Page> {
   const page = await newPage(browser)
   const errors: string[] = []
   page.on('pageerror', e => errors.push(e.message))
@@ -330,5 +332,56 @@ describe('the web chat page in Chromium, against a devnet', function () {
       )
       await page.close()
     }
+  })
+
+  it('a second tab of the same device is refused (one client per mailbox), and a worker that cannot load fails init', async function () {
+    this.timeout(DELIVERY_LIMIT_MS + 30_000)
+    // Two tabs of one browser profile: one context, its storage and Web Locks shared.
+    const tabs = await browser!.newContext()
+    const first = await open(tabs, url, 'alice')
+    const second = await newPage(tabs)
+    await second.goto(`${url}?as=alice`)
+    await second.waitForFunction(
+      () => /could not start/.test(document.getElementById('boot')?.textContent ?? ''),
+      null,
+      {
+        timeout: DELIVERY_LIMIT_MS,
+        polling: 250
+      }
+    )
+    assert.match((await second.textContent('#boot')) ?? '', /runs this device already/)
+    assert.equal(await first.evaluate(() => sealmixDevnet.ready), true, 'the first tab keeps running')
+    // A worker module that is not there: init() rejects instead of waiting for ever.
+    const code = await second.evaluate(async () => {
+      // A specifier the compiler does not resolve: the page's own bundle, served by the devnet.
+      const bundle = '/sealmix-client.js'
+      const m = (await import(bundle)) as {
+        SealmixWorkerClient: new (w: Worker) => { init(o: unknown): Promise<unknown> }
+      }
+      const c = new m.SealmixWorkerClient(new Worker('no-such-worker.js', { type: 'module' }))
+      return await c.init({ profile: {}, storeName: 'x' }).then(
+        () => 'resolved',
+        (e: { code?: string }) => e.code ?? 'no code'
+      )
+    })
+    assert.equal(code, 'CLIENT_WORKER_FAILED')
+    await tabs.close()
+  })
+
+  it("serves devnet.json (the browser devices' secrets) only under the page's own host names", async function () {
+    const port = Number(new URL(url).port)
+    const get = async (host: string): Promise<number> =>
+      await new Promise((resolve, reject) => {
+        request({ host: '127.0.0.1', port, path: '/devnet.json', headers: { host } }, res => {
+          res.resume()
+          resolve(res.statusCode ?? 0)
+        })
+          .on('error', reject)
+          .end()
+      })
+    assert.equal(await get(`127.0.0.1:${port}`), 200)
+    assert.equal(await get(`localhost:${port}`), 200)
+    // A name a DNS rebinding would use: refused.
+    assert.equal(await get(`evil.example:${port}`), 421)
   })
 })

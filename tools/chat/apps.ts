@@ -5,6 +5,7 @@
  * verify them) and, in demo mode, chat with a peer.
  */
 
+import { chmodSync, mkdirSync } from 'node:fs'
 import {
   ClientError,
   ClientStore,
@@ -27,6 +28,7 @@ import {
   type VerifiedMessage
 } from '../../mix/index.ts'
 import { type LoadedProfile, loadContact, loadProfile } from './profile.ts'
+import { quoted } from './room-demo-text.ts'
 import { syncToDevice } from './sync.ts'
 
 export interface AppIo {
@@ -110,6 +112,11 @@ export async function boot(
     }
   )
   if (registered === null) return null
+  if (o.state !== undefined) {
+    // As the profile's: the values are encrypted, but how many records and how large they are is not.
+    mkdirSync(o.state, { recursive: true, mode: 0o700 })
+    chmodSync(o.state, 0o700)
+  }
   const store = o.state !== undefined ? await ClientStore.open(o.state, c, storageKeyFor(c, lp.device)) : undefined
   const client = new SealmixClient({
     crypto: c,
@@ -218,7 +225,15 @@ export async function runSend(
     out(o, 'failed', { messageId: id, code: r.code }, `not delivered: ${r.code!}`)
     return r.code === 'CLIENT_REFUSED' ? 77 : 75
   } finally {
+    const kept = o.state !== undefined ? client.pending : 0
     await close()
+    if (kept > 0)
+      out(
+        o,
+        'kept',
+        { pending: kept },
+        `${kept} message${kept === 1 ? '' : 's'} not yet acknowledged, kept in ${o.state!} for the next run`
+      )
   }
 }
 
@@ -252,7 +267,7 @@ export async function runListen(o: ListenOptions): Promise<void> {
     if (to === undefined) return
     try {
       const id = client.send(to, text)
-      out(o, 'sent', { messageId: id.slice(0, 8) }, `${me}: sent ${JSON.stringify(text)}`)
+      out(o, 'sent', { messageId: id.slice(0, 8) }, `${me}: sent ${quoted(text)}`)
     } catch (e) {
       out(o, 'send_error', { code: (e as ClientError).code }, `${me}: cannot send: ${(e as Error).message}`)
     }
@@ -280,7 +295,7 @@ export async function runListen(o: ListenOptions): Promise<void> {
       o,
       'received',
       { from: m.sender.userId, bytes: m.content.length, text: text.slice(0, 200) },
-      `${me}: from ${m.sender.userId} (${m.sender.deviceId}, certificate verified): ${JSON.stringify(text)}`
+      `${me}: from ${m.sender.userId} (${m.sender.deviceId}, certificate verified): ${quoted(text)}`
     )
     // The answer goes to the device that wrote, if it is a peer's: its card holds the capability.
     const from = peers.find(p => p.userId === m.sender.userId && p.deviceId === m.sender.deviceId)

@@ -1,5 +1,17 @@
 /** What `sealmix room-demo` says: its closed set of events, and the line each prints as. */
 
+/**
+ * A message's text for a terminal: as a JSON string, with the controls that reorder or hide what
+ * follows (bidirectional overrides and isolates, zero-width marks) escaped too, so that a sender
+ * cannot make a line read otherwise than it is.
+ */
+export function quoted(text: string): string {
+  return JSON.stringify(text).replace(
+    /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g,
+    ch => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`
+  )
+}
+
 /** Every event the demo prints (one JSON object per line with --json): a closed set. */
 export const ROOM_DEMO_EVENTS = [
   'room_waiting',
@@ -34,11 +46,11 @@ export function roomDemoText(e: RoomDemoEvent): string {
     case 'room_key':
       return keyText(e)
     case 'room_sent':
-      return `room: ${who} sent ${JSON.stringify(e.text)}`
+      return `room: ${who} sent ${quoted(String(e.text))}`
     case 'room_delivered':
       return `room: ${who}'s hello #${f('n')} delivered and acknowledged in ${f('latencyMs')} ms`
     case 'room_received':
-      return `room: ${who} got ${JSON.stringify(e.text)} from ${f('from')} (sender verified, joined)`
+      return `room: ${who} got ${quoted(String(e.text))} from ${f('from')} (sender verified, joined)`
     case 'room_rejected':
       return `room: ${who} rejected a room event (not shown): ${f('code')}`
     case 'room_blocked':

@@ -24,7 +24,7 @@ import { parse as parseYaml } from 'yaml'
 import { httpTransport, writeSecretFile } from '../../daemon/index.ts'
 import { DirectoryClient, loadCrypto, type NetworkDocument } from '../../mix/index.ts'
 import { Tap, type TapFrame } from '../audit/tap.ts'
-import { roomDemoText } from '../chat/room-demo-text.ts'
+import { quoted, roomDemoText } from '../chat/room-demo-text.ts'
 import { launchNetwork } from '../network/launch.ts'
 import { DEVNET_MIXING, ENTRY, EXIT, nextLayer, RELAY_LAYOUT, RELAY_LINKS } from '../network/layout.ts'
 import { freePort } from '../network/ports.ts'
@@ -389,7 +389,7 @@ export async function runDevnet(o: DevnetOptions): Promise<void> {
         l => {
           const e = tally.onLine(l)
           if (e?.event === 'received')
-            o.print(`  chat: ${name} got ${JSON.stringify(e.text)} from ${String(e.from)} (certificate verified)`)
+            o.print(`  chat: ${name} got ${quoted(String(e.text))} from ${String(e.from)} (certificate verified)`)
           else if (e?.event === 'waiting' || e?.event === 'failed' || e?.event === 'send_error')
             o.print(`  ${name}: ${l}`)
         }

@@ -89,9 +89,15 @@ async function start(u: DevnetUser): Promise<void> {
     localStorage.setItem(logKey, JSON.stringify(log))
     draw(log)
   }
+  /** States that came before send() answered with the id (its answer waits for the store). Bounded. */
+  const early = new Map<string, Array<[State, string | undefined]>>()
   const advance = (id: string, state: State, detail?: string): void => {
     const e = log.find(x => x.id === id)
-    if (e === undefined || RANK[state] < RANK[e.state] || e.state === 'failed') return
+    if (e === undefined) {
+      if (early.size < MAX_LOG) early.set(id, [...(early.get(id) ?? []), [state, detail]])
+      return
+    }
+    if (RANK[state] < RANK[e.state] || e.state === 'failed') return
     e.state = state
     if (detail !== undefined) e.detail = detail
     probe.reached.push({ id, state })
@@ -103,7 +109,8 @@ async function start(u: DevnetUser): Promise<void> {
   const client = new SealmixWorkerClient(new Worker('worker.js', { type: 'module' }))
   client
     .on('booting', e => {
-      $('boot').textContent = `Starting: waiting for ${e.step}…`
+      $('boot').textContent =
+        `Starting: waiting for ${e.step}…${e.problem !== undefined ? ` (the last try: ${e.problem})` : ''}`
     })
     .on('ready', () => {
       $('boot').textContent = ''
@@ -111,7 +118,10 @@ async function start(u: DevnetUser): Promise<void> {
     .on('sent', e => advance(e.messageId, 'sent'))
     .on('acked', e => advance(e.messageId, 'acked'))
     .on('delivered', e => advance(e.messageId, 'delivered', `${(e.latencyMs / 1000).toFixed(1)} s`))
-    .on('failed', e => advance(e.messageId, 'failed', e.code))
+    .on('failed', e => {
+      advance(e.messageId, 'failed', e.code)
+      announce(`A message was not delivered: ${e.code}`)
+    })
     .on('received', e => {
       log.push({
         id: `in-${Date.now()}-${log.length}`,
@@ -121,6 +131,7 @@ async function start(u: DevnetUser): Promise<void> {
         state: 'verified'
       })
       save()
+      announce(`Message from ${e.message.from}, verified: ${e.message.text}`)
     })
     .on('status', e => {
       probe.status = e.status
@@ -128,18 +139,21 @@ async function start(u: DevnetUser): Promise<void> {
     })
   await client.init({ profile: u.profile, storeName: `sealmix-devnet-${u.name}` })
   probe.ready = true
+  ;($('text') as HTMLInputElement).focus()
 
   $('compose').addEventListener('submit', ev => {
     ev.preventDefault()
     const input = $('text') as HTMLInputElement
     const text = input.value.trim()
-    if (text === '') return
     input.value = ''
+    if (text === '') return
     client.send(u.peer.card, text).then(
       id => {
         log.push({ id, dir: 'out', who: 'you', text, state: 'queued' })
         probe.reached.push({ id, state: 'queued' })
         save()
+        for (const [state, detail] of early.get(id) ?? []) advance(id, state, detail)
+        early.delete(id)
       },
       (e: Error & { code?: string }) => {
         log.push({ id: `err-${Date.now()}`, dir: 'out', who: 'you', text, state: 'failed', detail: e.code })
@@ -176,6 +190,11 @@ async function sync(u: DevnetUser, client: SealmixWorkerClient): Promise<void> {
   }
 }
 
+/** Said once to a screen reader (the log itself is redrawn as states change, so it is not a live region). */
+function announce(text: string): void {
+  $('announce').textContent = text
+}
+
 function draw(log: readonly Entry[]): void {
   const ol = $('log')
   ol.replaceChildren(
@@ -188,6 +207,8 @@ function draw(log: readonly Entry[]): void {
       who.textContent = e.who
       const text = document.createElement('span')
       text.className = 'text'
+      // A message's own direction, isolated: a right-to-left override in it cannot reorder the rest.
+      text.dir = 'auto'
       text.textContent = e.text
       const st = document.createElement('span')
       st.className = 'state'
