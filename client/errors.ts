@@ -22,6 +22,7 @@ export type ClientErrorCode =
   | 'CLIENT_LISTEN_FAILED'
   | 'CLIENT_NO_ROOM_KEY'
   | 'CLIENT_ROOM_TOO_LARGE'
+  | 'CLIENT_CRYPTO_UNAVAILABLE'
 
 export const CLIENT_EXIT_STATUS: Record<ClientErrorCode, number> = {
   CLIENT_CONFIG_INVALID: 78,
@@ -36,6 +37,8 @@ export const CLIENT_EXIT_STATUS: Record<ClientErrorCode, number> = {
   CLIENT_CLOSED: 70,
   CLIENT_HOMESERVER: 69,
   CLIENT_STORE_LOCKED: 75,
+  // The crypto suite cannot load: in a browser, WebAssembly refused (a Content-Security-Policy without 'wasm-unsafe-eval').
+  CLIENT_CRYPTO_UNAVAILABLE: 69,
   // A record that does not open under the storage key: the wrong key, or damaged data (EX_DATAERR).
   CLIENT_STORE_CORRUPT: 65,
   // A store written in a format this SDK does not read (a newer SDK wrote it).

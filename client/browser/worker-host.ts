@@ -36,7 +36,16 @@ export function serveWorker(scope: WorkerScope, loadSuite: () => Promise<CryptoS
 
   async function boot(init: WorkerInit): Promise<{ userId: string; deviceId: string }> {
     if (client !== null) throw new ClientError('CLIENT_CONFIG_INVALID', 'this worker runs a client already')
-    const c = await loadSuite()
+    let c: CryptoSuite
+    try {
+      c = await loadSuite()
+    } catch (e) {
+      throw new ClientError(
+        'CLIENT_CRYPTO_UNAVAILABLE',
+        `the crypto suite did not load (a Content-Security-Policy must allow 'wasm-unsafe-eval'): ${describe(e)}`,
+        { cause: e }
+      )
+    }
     const k = profileKeys(c, init.profile, 'profile')
     const p = k.profile
     if (p.directory === undefined)
@@ -199,9 +208,9 @@ export function serveWorker(scope: WorkerScope, loadSuite: () => Promise<CryptoS
 
 /** A failure's cause in one line: the code of a ClientError, or what the platform said. */
 function describe(e: unknown): string {
+  // A ClientError's message starts with its code already.
   const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : ''
-  if (e instanceof ClientError) return `${e.code} ${e.message}${cause}`
-  return e instanceof Error ? e.message : String(e)
+  return e instanceof Error ? `${e.message}${cause}` : String(e)
 }
 
 interface LockManager {

@@ -334,7 +334,7 @@ describe('the web chat page in Chromium, against a devnet', function () {
     }
   })
 
-  it('a second tab of the same device is refused (one client per mailbox), and a worker that cannot load fails init', async function () {
+  it('a second tab of the same device is refused (one client per mailbox), and a worker that cannot load or run WebAssembly fails init', async function () {
     this.timeout(DELIVERY_LIMIT_MS + 30_000)
     // Two tabs of one browser profile: one context, its storage and Web Locks shared.
     const tabs = await browser!.newContext()
@@ -365,6 +365,27 @@ describe('the web chat page in Chromium, against a devnet', function () {
       )
     })
     assert.equal(code, 'CLIENT_WORKER_FAILED')
+    // A worker whose policy refuses WebAssembly: it loads, and init() names the crypto suite.
+    await second.route(`${url}csp-worker.js`, r =>
+      r.fulfill({
+        contentType: 'text/javascript',
+        headers: { 'content-security-policy': "script-src 'self'" },
+        body: "import { runWorker } from './sealmix-client.js'\nrunWorker()\n"
+      })
+    )
+    const refused = await second.evaluate(async () => {
+      const bundle = '/sealmix-client.js'
+      const m = (await import(bundle)) as {
+        SealmixWorkerClient: new (w: Worker) => { init(o: unknown): Promise<unknown> }
+      }
+      const c = new m.SealmixWorkerClient(new Worker('csp-worker.js', { type: 'module' }))
+      const { users } = (await (await fetch('devnet.json')).json()) as { users: Array<{ profile: unknown }> }
+      return await c.init({ profile: users[0]!.profile, storeName: 'csp' }).then(
+        () => 'resolved',
+        (e: { code?: string }) => e.code ?? 'no code'
+      )
+    })
+    assert.equal(refused, 'CLIENT_CRYPTO_UNAVAILABLE')
     await tabs.close()
   })
 

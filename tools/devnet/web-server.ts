@@ -62,7 +62,7 @@ export async function serveWebChat(host: string, port: number, users: readonly W
     // The page's own names only: a page of another site whose name a DNS rebinding points here
     // must not read devnet.json, which holds the browser devices' secrets.
     const allowed = [`127.0.0.1:${served}`, `localhost:${served}`, `[::1]:${served}`]
-    if (!allowed.includes(req.headers.host ?? '')) return send(res, 421, 'text/plain', 'unknown host\n')
+    if (!allowed.includes((req.headers.host ?? '').toLowerCase())) return send(res, 421, 'text/plain', 'unknown host\n')
     const path = requestPath(req)
     if (req.method !== 'GET') return send(res, 405, 'text/plain', 'only GET\n')
     if (path === '/devnet.json') return send(res, 200, 'application/json', users_)

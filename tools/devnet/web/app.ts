@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     b.textContent = `${u.name} (chats with ${u.peer.name})`
     b.addEventListener('click', () => {
       history.replaceState(null, '', `?as=${encodeURIComponent(u.name)}`)
-      void start(u)
+      start(u).catch(failed)
     })
     box.append(b)
   }
@@ -232,8 +232,12 @@ function showStatus(s: WorkerStatus): void {
   $('s-pending').textContent = String(s.pending)
 }
 
-void main().catch((e: unknown) => {
+/** Start-up failed (another tab runs this device, the worker did not load): say so, and take the form away. */
+function failed(e: unknown): void {
   $('boot').hidden = false
   $('status').hidden = false
+  $('compose').hidden = true
   $('boot').textContent = `The page could not start: ${e instanceof Error ? e.message : String(e)}`
-})
+}
+
+void main().catch(failed)
