@@ -1,6 +1,7 @@
 /** The SDK: the import surface of client/ for apps that route a Matrix client through sealmix. */
 
 export { MAX_ROOM_BATCH, MAX_ROOM_DEVICES, ROOM_EVENT_TYPE, SEALED_EVENT_TYPE } from '../mix/index.ts'
+export { type BootOptions, bootClient, type StartStep } from './boot.ts'
 export type {
   ReceivedMessage,
   WorkerEvent,

@@ -7,13 +7,12 @@
  * does the Matrix part: it syncs and hands sealed envelopes in with `open`.
  */
 import type { CryptoSuite, NetworkDocument, VerifiedMessage } from '../../mix/index.ts'
+import { bootClient } from '../boot.ts'
 import { browserSocket } from '../browser-socket.ts'
-import { directoryClient } from '../directory.ts'
 import { ClientError } from '../errors.ts'
-import { fetchSenderCert, registerCapability } from '../issuance.ts'
 import { contactOf, profileKeys } from '../profile.ts'
-import { SealmixClient } from '../sdk.ts'
-import { ClientStore, storageKeyFor } from '../store.ts'
+import type { SealmixClient } from '../sdk.ts'
+import type { ClientStore } from '../store.ts'
 import type { WorkerAnswer, WorkerEvent, WorkerInit, WorkerRequest, WorkerStatus } from './protocol.ts'
 
 /** The worker's global scope, as far as the host uses it. */
@@ -22,6 +21,7 @@ export interface WorkerScope {
   onmessage: ((e: { data: WorkerRequest }) => void) | null
 }
 
+const UTF8 = new TextDecoder()
 /** How often the page is sent the client's counters and link state. */
 const STATUS_EVERY_MS = 1000
 /** Start-up steps that fail (no document yet, the ingress API not answering) are tried again this often. */
@@ -69,39 +69,14 @@ export function serveWorker(scope: WorkerScope, loadSuite: () => Promise<CryptoS
     k: ReturnType<typeof profileKeys>,
     init: WorkerInit
   ): Promise<{ userId: string; deviceId: string }> {
-    const p = k.profile
-    if (p.directory === undefined) throw new ClientError('CLIENT_CONFIG_INVALID', 'profile: no directory')
-    const dir = directoryClient({ crypto: c, authorities: p.directory.authorities, maxSkewMs: p.directory.maxSkewMs })
-    const network = await untilDone('the network document', async () => await dir.refresh())
-    const certs = await untilDone(
-      'a sender certificate',
-      async () => await fetchSenderCert(p.ingressApi, p.homeserver.accessToken, k.device)
-    )
-    await untilDone('capability registration', async () => {
-      await registerCapability(
-        p.ingressApi,
-        p.homeserver.accessToken,
-        k.device.deviceId,
-        k.capability.keyId,
-        k.capability.publicKey
-      )
-      return true
-    })
-    store = await ClientStore.open(init.storeName, c, storageKeyFor(c, k.device))
-    const cl = new SealmixClient({
-      crypto: c,
-      network,
-      directory: dir,
-      gatewayId: p.gateway,
-      device: k.device,
-      mailboxId: k.mailboxId,
-      trust: k.trust,
-      senderCert: certs.senderCert,
-      serverCert: certs.serverCert,
+    const booted = await bootClient(c, k, {
+      retry: untilDone,
+      storeLocation: init.storeName,
       socket: browserSocket(),
-      store,
       cover: init.cover
     })
+    store = booted.store
+    const cl = booted.client
     for (const name of ['up', 'down', 'routable'] as const) cl.on(name, () => post({ event: name }))
     cl.on('waiting', (e: { reason: string }) => post({ event: 'waiting', reason: e.reason }))
     cl.on('sent', (e: { messageId: string; index: number; attempt: number }) => post({ event: 'sent', ...e }))
@@ -124,7 +99,7 @@ export function serveWorker(scope: WorkerScope, loadSuite: () => Promise<CryptoS
           from: m.sender.userId,
           deviceId: m.sender.deviceId,
           contentType: m.contentType,
-          text: new TextDecoder().decode(m.content),
+          text: UTF8.decode(m.content),
           verified: true
         }
       })

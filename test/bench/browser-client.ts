@@ -1,24 +1,15 @@
 /**
  * Boots a SealmixClient from a devnet profile for the browser benchmark's CPU measurement, the
  * same way in a Chromium worker (with the exports of dist/sealmix-client.js) and in a Node child
- * (with client/index.ts): the steps of client/browser/worker-host.ts, plus the `rates` option,
- * which the worker host does not take and which sets both clients to the SDK's default cover rates
- * whatever the devnet's document says. The SDK comes in as a parameter so that the browser side
+ * (with client/index.ts): the SDK's bootClient, as client/browser/worker-host.ts starts one, with
+ * the `rates` option, which the worker host does not take and which sets both clients to the SDK's
+ * default cover rates whatever the devnet's document says. The SDK comes in as a parameter so that the browser side
  * runs the shipped bundle, not a second copy; nothing here may use Buffer or a node: module.
  */
 import type * as Sdk from '../../client/index.ts'
 import type { ClientRates, CryptoSuite } from '../../mix/index.ts'
 
-export type ClientSdk = Pick<
-  typeof Sdk,
-  | 'ClientStore'
-  | 'directoryClient'
-  | 'fetchSenderCert'
-  | 'profileKeys'
-  | 'registerCapability'
-  | 'SealmixClient'
-  | 'storageKeyFor'
->
+export type ClientSdk = Pick<typeof Sdk, 'bootClient' | 'profileKeys'>
 
 export interface BenchClient {
   readonly client: Sdk.SealmixClient
@@ -37,8 +28,6 @@ export interface BootOptions {
 
 export async function bootBenchClient(sdk: ClientSdk, c: CryptoSuite, o: BootOptions): Promise<BenchClient> {
   const k = sdk.profileKeys(c, o.profile, 'profile')
-  const p = k.profile
-  if (p.directory === undefined) throw new Error('the bench profile must follow directory authorities')
   const until = Date.now() + o.deadlineMs
   // Start-up steps can miss once while the devnet settles (worker-host.ts retries them the same way).
   const retry = async <T>(step: string, f: () => Promise<T | null>): Promise<T> => {
@@ -54,34 +43,9 @@ export async function bootBenchClient(sdk: ClientSdk, c: CryptoSuite, o: BootOpt
     }
     throw new Error(`start-up: no ${step} within ${o.deadlineMs} ms${last instanceof Error ? `: ${last.message}` : ''}`)
   }
-  const dir = sdk.directoryClient({ crypto: c, authorities: p.directory.authorities, maxSkewMs: p.directory.maxSkewMs })
-  const network = await retry('network document', async () => await dir.refresh())
-  const certs = await retry(
-    'sender certificate',
-    async () => await sdk.fetchSenderCert(p.ingressApi, p.homeserver.accessToken, k.device)
-  )
-  await retry('capability registration', async () => {
-    await sdk.registerCapability(
-      p.ingressApi,
-      p.homeserver.accessToken,
-      k.device.deviceId,
-      k.capability.keyId,
-      k.capability.publicKey
-    )
-    return true
-  })
-  const store = await sdk.ClientStore.open(o.storeLocation, c, sdk.storageKeyFor(c, k.device))
-  const client = new sdk.SealmixClient({
-    crypto: c,
-    network,
-    directory: dir,
-    gatewayId: p.gateway,
-    device: k.device,
-    mailboxId: k.mailboxId,
-    trust: k.trust,
-    senderCert: certs.senderCert,
-    serverCert: certs.serverCert,
-    store,
+  const { client, store } = await sdk.bootClient(c, k, {
+    retry,
+    storeLocation: o.storeLocation,
     rates: o.rates,
     ...(o.socket !== undefined ? { socket: o.socket } : {})
   })
