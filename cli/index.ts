@@ -5,12 +5,20 @@
  * line, and the statuses are documented in `sealmix --help` and docs/OPERATIONS.md.
  */
 import { CLIENT_EXIT_STATUS, ClientError } from '../client/index.ts'
-import { EXIT_STATUS, INGRESS_EXIT_STATUS, IngressError, RelayError } from '../daemon/index.ts'
+import {
+  DATA_EXIT_STATUS,
+  DataError,
+  EXIT_STATUS,
+  INGRESS_EXIT_STATUS,
+  IngressError,
+  RelayError
+} from '../daemon/index.ts'
 import { flag, parseCommand, Usage, usage } from './args.ts'
 import { BadInput } from './bad-input.ts'
 import { COMMANDS } from './commands/index.ts'
 import { HELP } from './help.ts'
 import { COMMAND_OPTIONS, type CommandName, TAKES_POSITIONALS } from './options.ts'
+import { watchParent } from './parent.ts'
 import { installHangup } from './reload.ts'
 import { watchStdout } from './stdout.ts'
 
@@ -42,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.OK
     }
     installHangup(cmd)
+    watchParent()
     return await COMMANDS[cmd](flags)
   } catch (e) {
     // Helpers throw without knowing the command; the error should point at that command's --help.
@@ -58,6 +67,7 @@ function failure(e: unknown): { status: number; line: string } {
       line: `${e.message} (see sealmix${e.command === undefined || e.command === '' ? '' : ` ${e.command}`} --help)`
     }
   if (e instanceof RelayError) return { status: EXIT_STATUS[e.code], line: e.message }
+  if (e instanceof DataError) return { status: DATA_EXIT_STATUS[e.code], line: e.message }
   if (e instanceof ClientError) return { status: CLIENT_EXIT_STATUS[e.code], line: e.message }
   if (e instanceof IngressError) return { status: INGRESS_EXIT_STATUS[e.code], line: e.message }
   if (e instanceof SyntaxError || e instanceof BadInput) return { status: EXIT.DATA, line: `bad input: ${e.message}` }

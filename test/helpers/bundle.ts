@@ -13,5 +13,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const SEALMIX: readonly string[] = [join(ROOT, 'dist', 'sealmix.mjs')]
 
 export function mochaGlobalSetup(): void {
+  // Every sealmix process a test starts stops when the process that started it is gone
+  // (cli/parent.ts): a test run that dies leaves no relays behind to load the next one.
+  process.env.SEALMIX_EXIT_WITH_PARENT = '1'
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' })
 }

@@ -85,7 +85,13 @@ export class Supervisor {
 
   /** Start `sealmix ARGS` as `name`; `onLine` gets each stdout line (logs, JSON events), `onErrLine` each stderr line. */
   start(name: string, args: string[], onLine?: (line: string) => void, onErrLine?: (line: string) => void): Child {
-    const proc = spawn(process.execPath, [bundle(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    const proc = spawn(process.execPath, [bundle(), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      // Detached, they would outlive a launcher killed with SIGKILL (cli/parent.ts); the devnet
+      // reads their JSON log lines, whatever format the user's shell asks for.
+      env: { ...process.env, SEALMIX_EXIT_WITH_PARENT: '1', SEALMIX_LOG_FORMAT: 'json' }
+    })
     const c: Child = { name, proc, lastError: null, exited: false }
     createInterface({ input: proc.stdout! }).on('line', l => {
       const e = errorText(l)
