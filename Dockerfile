@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# One image for every sealmix role (gateway, mix, ingress): the role comes from the config file.
+# One image for every sealmix role (gateway, mix, ingress, directory authority): the role comes from
+# the config file and the command.
 #   docker build -t sealmix .
 #   docker run -v sealmix-data:/data -v ./relay.yaml:/config/sealmix.yaml:ro -p 9000:9000 sealmix
 # The image cannot be built in this project's CI (no Docker engine there); docs/OPERATIONS.md says
@@ -19,6 +20,9 @@ COPY daemon ./daemon
 COPY client ./client
 COPY tools ./tools
 COPY cli ./cli
+# The commit to stamp into the bundle (the sources are copied without .git):
+#   docker build --build-arg SEALMIX_COMMIT=$(git rev-parse --short HEAD) .
+ARG SEALMIX_COMMIT=
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24-bookworm-slim
@@ -43,8 +47,9 @@ COPY --from=build /src/package.json ./package.json
 ENV NODE_ENV=production
 USER 10001:10001
 VOLUME ["/data"]
-# 9000: WebSocket listener (relays) ; 8090: ingress client API ; 9464/9465: metrics and health.
-EXPOSE 9000 8090 9464 9465
+# 9000: WebSocket listener (relays) ; 8090: ingress client API ; 8700: directory authority ;
+# 9464/9465/9466: metrics and health (relay, ingress, authority).
+EXPOSE 9000 8090 8700 9464 9465 9466
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.SEALMIX_HEALTH_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/sealmix.mjs"]

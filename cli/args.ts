@@ -147,6 +147,32 @@ export function authorities(f: Flags): Array<{ url: string; publicKey: string }>
   })
 }
 
+export type LogFormat = 'json' | 'pretty'
+const isLogFormat = (v: string): v is LogFormat => v === 'json' || v === 'pretty'
+
+/**
+ * `--log-format json|pretty`, else SEALMIX_LOG_FORMAT, else pretty where standard output is a
+ * terminal (someone is reading) and JSON lines elsewhere (a file, a pipe, journald, a container's
+ * log: what a collector parses).
+ */
+export function logFormat(
+  f: Flags,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  tty: boolean = process.stdout.isTTY === true
+): LogFormat {
+  const v = optional(f, 'log-format')
+  if (v !== undefined) {
+    if (!isLogFormat(v)) throw usage(`--log-format must be json or pretty (got ${v})`)
+    return v
+  }
+  const e = env.SEALMIX_LOG_FORMAT
+  if (e !== undefined && e !== '') {
+    if (!isLogFormat(e)) throw usage(`SEALMIX_LOG_FORMAT must be json or pretty (got ${e})`)
+    return e
+  }
+  return tty ? 'pretty' : 'json'
+}
+
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const
 
 /**

@@ -1,15 +1,20 @@
 /**
  * The log destination of the long-running commands (run, ingress, authority): JSON lines to
- * standard output, with repeats of one failure held back. A warning or error that repeats (same
- * level, message and fields; digits in its `err` text do not count, so "EMFILE ... mix-12.key"
- * and "... mix-13.key" are one failure) is written at most `burst` times at once and then once
- * per `refillMs`; what was held back is counted and said in one line per failure
- * (`event: log_suppressed`, `suppressed: N`) when the period ends. A relay out of file
- * descriptors had logged the same EMFILE from its epoch tick 232 times in 25 s. Lines below
- * warn, and lines that are not JSON, pass as they are.
+ * standard output (or, with `--log-format pretty`, the same lines made readable), with repeats of
+ * one failure held back. A warning or error that repeats (same level, message and fields; digits
+ * in its `err` text do not count, so "EMFILE ... mix-12.key" and "... mix-13.key" are one
+ * failure) is written at most `burst` times at once and then once per `refillMs`; what was held
+ * back is counted and said in one line per failure (`event: log_suppressed`, `suppressed: N`)
+ * when the period ends. A relay out of file descriptors had logged the same EMFILE from its epoch
+ * tick 232 times in 25 s. Lines below warn, and lines that are not JSON, pass as they are.
+ *
+ * Pretty printing is the last step, after pino has redacted and the guard has counted: what a
+ * terminal shows is what the JSON would have said, redactions included.
  */
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
+import { createLogger, type Logger } from '../daemon/index.ts'
+import { type Flags, type LogFormat, logFormat } from './args.ts'
 
 export interface FloodOptions {
   readonly now?: () => number
@@ -32,17 +37,17 @@ interface Bucket {
 const WARN = 40
 const VOLATILE = new Set(['time', 'pid', 'hostname'])
 
+/** Standard output through pino's own synchronous destination (sonic-boom): a full pipe is waited for, not an error. */
+function stdoutLines(): (line: string) => void {
+  const dest = pino.destination({ dest: 1, sync: true })
+  return line => {
+    dest.write(line)
+  }
+}
+
 export function floodGuard(o: FloodOptions = {}): Writable {
   const now = o.now ?? Date.now
-  // pino's own synchronous destination (sonic-boom): a full pipe is waited for, not an error.
-  const write =
-    o.write ??
-    (
-      (dest): ((line: string) => void) =>
-      (line: string): void => {
-        dest.write(line)
-      }
-    )(pino.destination({ dest: 1, sync: true }))
+  const write = o.write ?? stdoutLines()
   const burst = o.burst ?? 5
   const refillMs = o.refillMs ?? 10_000
   const maxKeys = o.maxKeys ?? 1000
@@ -119,4 +124,40 @@ export function floodGuard(o: FloodOptions = {}): Writable {
       cb()
     }
   })
+}
+
+/**
+ * A JSON log line made readable: `[2025-06-01T12:00:00.000Z] INFO: network document in use
+ * {"epoch":5,...}`, one line per event, ISO times in UTC, level names. pino-pretty, pino's own
+ * prettifier, loaded only when asked for (it is a few dozen milliseconds of every command's
+ * start otherwise). Colours where the terminal takes them (NO_COLOR and FORCE_COLOR are heeded).
+ */
+export async function prettyLines(o: { colorize?: boolean } = {}): Promise<(line: string) => string> {
+  const { prettyFactory } = await import('pino-pretty')
+  const pretty = prettyFactory({
+    ...(o.colorize === undefined ? {} : { colorize: o.colorize }),
+    translateTime: "UTC:yyyy-mm-dd'T'HH:MM:ss.l'Z'",
+    // Every line says app: sealmix; a terminal needs it no more than once.
+    ignore: 'app',
+    singleLine: true,
+    // Our `err` fields are short codes and messages: on the event's own line, like the other fields.
+    errorLikeObjectKeys: []
+  })
+  return line => pretty(line.endsWith('\n') ? line.slice(0, -1) : line)
+}
+
+/** The flood guard over standard output in `format` (FloodOptions as for floodGuard; `write` is given the final text). */
+export async function logDestination(format: LogFormat, o: FloodOptions = {}): Promise<Writable> {
+  if (format === 'json') return floodGuard(o)
+  const pretty = await prettyLines()
+  const write = o.write ?? stdoutLines()
+  return floodGuard({ ...o, write: line => write(pretty(line)) })
+}
+
+/**
+ * The logger of a long-running command: `level` from its config, the format from `--log-format`
+ * (else SEALMIX_LOG_FORMAT, else pretty on a terminal and JSON lines otherwise), repeats held back.
+ */
+export async function programLog(flags: Flags, level: string): Promise<Logger> {
+  return createLogger(level, await logDestination(logFormat(flags)))
 }

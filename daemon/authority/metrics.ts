@@ -1,5 +1,6 @@
 /** What a directory authority exports, on its own registry; labels from closed sets only. */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { processMetrics } from '../io/index.ts'
 
 /** Why a descriptor was refused: a closed set (a metric label). */
 export const REFUSALS = [
@@ -56,6 +57,7 @@ export class AuthorityMetrics {
     registers: [this.registry]
   })
   constructor() {
+    processMetrics(this.registry)
     for (const r of REFUSALS) this.refused.inc({ reason: r }, 0)
   }
 }

@@ -7,6 +7,7 @@
  */
 
 import { errorCode } from './atomic-file.ts'
+import { buildInfo } from './build-info.ts'
 import { RelayError } from './errors.ts'
 import type { Logger } from './log.ts'
 
@@ -101,4 +102,14 @@ export class Health {
       }
     }
   }
+}
+
+/**
+ * The /healthz body (daemon/io/ops-server.ts): the process runs, and which build it is, so that
+ * `curl -s 127.0.0.1:9464/healthz` answers "what runs there" without a metrics scrape. The status
+ * code alone is what probes read.
+ */
+export function healthzBody(): string {
+  const b = buildInfo()
+  return `${JSON.stringify({ status: 'ok', version: b.version, commit: b.commit })}\n`
 }

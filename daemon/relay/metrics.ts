@@ -83,7 +83,7 @@ export class RelayMetrics {
   readonly epochLength: Gauge
   readonly mixKeysLive: Gauge
   readonly directoryRejected: Counter<'reason'>
-  readonly up: Gauge<'role'>
+  readonly up: Gauge<'role' | 'layer'>
   /** Mixing rounds whose synced commit failed or was refused (disk full or failing); their packets are dropped as `store`. */
   readonly storeCommitFailures: Counter
   readonly connectionsRefused: Counter<'reason'>
@@ -92,6 +92,14 @@ export class RelayMetrics {
   readonly unwrapQueue: Gauge<'link'>
   /** Set by the unwrap pool: packets waiting for a worker, by lane; read at scrape time. */
   unwrapQueued: (() => { client: number; peer: number }) | undefined
+
+  readonly #role: 'gateway' | 'mix'
+
+  /** The layer is known once the network document (or the directory config) is read at start. */
+  describe(layer: number): void {
+    this.up.reset()
+    this.up.set({ role: this.#role, layer: String(layer) }, 1)
+  }
 
   constructor(role: 'gateway' | 'mix') {
     const registers = [this.registry]
@@ -246,11 +254,11 @@ export class RelayMetrics {
     })
     this.up = new Gauge({
       name: 'sealmix_relay_info',
-      help: 'Always 1; the role label says what this relay is.',
-      labelNames: ['role'],
+      help: 'Always 1 once started; the role and layer labels say what this relay is (dashboards filter by them).',
+      labelNames: ['role', 'layer'],
       registers
     })
-    this.up.set({ role }, 1)
+    this.#role = role
     for (const r of DROP_REASONS) this.dropped.inc({ reason: r }, 0)
     this.receivedOn = {
       client: this.received.labels('client'),

@@ -169,6 +169,9 @@ export class DirectoryClient {
       this.#refuse(epoch)
       return reject('equivocation')
     }
+    // The same document again (re-asked to notice equivocation): the one held stays, so that
+    // `current()` changes only when the document does and its users do (and log) nothing on a re-ask.
+    if (held !== undefined) return held
     this.#docs.set(epoch, d)
     for (const e of this.#docs.keys()) if (e < epoch - 2) this.#docs.delete(e)
     return d

@@ -27,6 +27,8 @@ export interface RelayDescriptor {
   readonly identityKey: string
   /** hex X25519 mix public key of this epoch */
   readonly mixKey: string
+  /** What software the relay said it runs (its descriptor's `software`), when it said; see isSoftware. */
+  readonly software?: string
 }
 
 export interface IngressDescriptor {
@@ -145,6 +147,15 @@ export type DirectoryCode =
   | 'DIR_INCONSISTENT'
 
 const HEX32 = /^[0-9a-f]{64}$/
+
+/**
+ * A relay's `software` (descriptor and document): 1 to 32 characters of printable ASCII from a
+ * short set, such as `sealmix/0.1.0+abc1234`. Free text here would reach every node and every
+ * dashboard that shows the fleet, so it is held to what a name, a version and a commit need.
+ */
+export const SOFTWARE_PATTERN = /^[0-9A-Za-z][0-9A-Za-z.+/_-]{0,31}$/
+export const isSoftware = (x: unknown): x is string => typeof x === 'string' && SOFTWARE_PATTERN.test(x)
+
 const isInt = (x: unknown, min: number, max = Number.MAX_SAFE_INTEGER): x is number =>
   typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max
 
@@ -194,6 +205,7 @@ function shapeError(d: Record<string, unknown>): string | null {
     )
       return 'relay role'
     if (typeof r.address !== 'string' || !/^wss?:\/\/[^\s]+$/.test(r.address)) return 'relay address'
+    if (r.software !== undefined && !isSoftware(r.software)) return 'relay software'
   }
   for (const i of d.ingresses as Array<Record<string, unknown>>) {
     if (typeof i !== 'object' || i === null) return 'ingress'

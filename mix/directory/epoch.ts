@@ -13,6 +13,7 @@ import {
   canonicalJson,
   type DirectoryCode,
   type IngressDescriptor,
+  isSoftware,
   type MixingParams,
   type NetworkDocument,
   type RelayRole,
@@ -88,6 +89,11 @@ export interface SignedDescriptor {
     readonly identityKey: string
     /** X25519 mix public keys (hex) for consecutive epochs. */
     readonly mixKeys: readonly MixKeyEntry[]
+    /**
+     * What the relay runs (`sealmix/0.1.0+abc1234`; isSoftware), signed with the rest and listed
+     * in the document. Optional: descriptors from before it had the field stay valid.
+     */
+    readonly software?: string
   }
   /** hex Ed25519 signature by identityKey over DESCRIPTOR_LABEL ‖ canonical(descriptor). */
   readonly signature: string
@@ -158,6 +164,7 @@ export function verifyDescriptorSignature(
     !d.mixKeys.every(k => Number.isInteger(k?.epoch) && k.epoch >= 0 && typeof k.key === 'string' && HEX32.test(k.key))
   )
     return fail('DESC_MALFORMED', 'mixKeys')
+  if (d.software !== undefined && !isSoftware(d.software)) return fail('DESC_MALFORMED', 'software')
   if (relayId(c, Buffer.from(d.identityKey, 'hex')) !== d.id) return fail('DESC_ID_MISMATCH')
   const msg = Buffer.concat([DESCRIPTOR_LABEL, Buffer.from(canonicalJson(d), 'utf8')])
   if (!c.verifyDetached(Buffer.from(sd.signature, 'hex'), msg, Buffer.from(d.identityKey, 'hex')))
@@ -220,7 +227,9 @@ export function buildEpochDocument(c: CryptoSuite, i: EpochDocumentInput): Netwo
         layer: d.layer,
         address: d.address,
         identityKey: d.identityKey,
-        mixKey: d.mixKeys.find(k => k.epoch === i.epoch)!.key
+        mixKey: d.mixKeys.find(k => k.epoch === i.epoch)!.key,
+        // Only when the descriptor has it: a document built from old descriptors keeps its old bytes.
+        ...(d.software === undefined ? {} : { software: d.software })
       }
     })
   const start = epochStart(i.schedule, i.epoch)

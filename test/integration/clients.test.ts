@@ -337,6 +337,9 @@ describe('clients, ingress and homeserver on the testnet', function () {
       le: new Set(),
       kind: new Set(['minor', 'major', 'incremental', 'weakcb']),
       version: new Set(),
+      // sealmix_build_info: the build's commit and Node version, fixed for the process's life.
+      commit: new Set(),
+      node: new Set(),
       major: new Set(),
       minor: new Set(),
       patch: new Set(),

@@ -26,7 +26,21 @@ import { needTool } from '../helpers/tools.ts'
 
 /** The `space` label of prom-client's heap metrics: V8's space names without `_space`. */
 const V8_SPACES = new Set(getHeapSpaceStatistics().map(x => x.space_name.replace(/_space$/, '')))
-const LABEL_ALLOWLIST = new Set(['reason', 'link', 'kind', 'role', 'le', 'version', 'major', 'minor', 'patch', 'space'])
+const LABEL_ALLOWLIST = new Set([
+  'reason',
+  'link',
+  'kind',
+  'role',
+  'layer',
+  'le',
+  'version',
+  'commit',
+  'node',
+  'major',
+  'minor',
+  'patch',
+  'space'
+])
 
 function series(text: string): string[] {
   return text

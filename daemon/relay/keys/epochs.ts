@@ -23,7 +23,7 @@ import {
   refreshIntervalMs,
   signDescriptor
 } from '../../../mix/index.ts'
-import { DescriptorPublisher, type Health, httpTransport, type Logger } from '../../io/index.ts'
+import { DescriptorPublisher, type Health, httpTransport, type Logger, softwareTag } from '../../io/index.ts'
 import { type HandOver, MixKeys, type ReplayTags } from './keyring.ts'
 
 export interface RelayEpochsOptions {
@@ -53,10 +53,11 @@ const TICK_MS = 100
 export class RelayEpochs {
   readonly #o: RelayEpochsOptions
   readonly #keys: MixKeys
-  readonly #directory: DirectoryClient
-  readonly #publisher: EpochDescriptors
+  #directory: DirectoryClient
+  #publisher: EpochDescriptors
   #hooks: EpochHooks | null = null
   #doc: NetworkDocument | null = null
+  #authorities: readonly AuthorityRef[]
   #nextRefresh = 0
   #nextPublish = 0
   /** epoch:reason pairs already logged (bounded: cleared past 64). */
@@ -69,6 +70,7 @@ export class RelayEpochs {
 
   constructor(o: RelayEpochsOptions) {
     this.#o = o
+    this.#authorities = o.authorities
     this.#keys = new MixKeys({
       crypto: o.crypto,
       dataDir: o.dataDir,
@@ -76,21 +78,47 @@ export class RelayEpochs {
       log: o.log,
       replay: o.replay
     })
-    this.#directory = new DirectoryClient({
+    this.#directory = this.#client(o.authorities)
+    this.#publisher = this.#descriptors(o.authorities)
+  }
+
+  #client(authorities: readonly AuthorityRef[]): DirectoryClient {
+    const o = this.#o
+    return new DirectoryClient({
       crypto: o.crypto,
-      authorities: o.authorities,
+      authorities,
       transport: httpTransport(),
       now: o.now,
       maxSkewMs: o.maxSkewMs,
       onRejected: o.onRejected
     })
-    this.#publisher = new EpochDescriptors({
-      crypto: o.crypto,
-      keys: this.#keys,
-      authorities: o.authorities,
-      identity: o.identity,
-      self: o.self
-    })
+  }
+
+  #descriptors(authorities: readonly AuthorityRef[]): EpochDescriptors {
+    const o = this.#o
+    return new EpochDescriptors({ crypto: o.crypto, keys: this.#keys, authorities, identity: o.identity, self: o.self })
+  }
+
+  /**
+   * Follow these authorities from now on (a reload). The new list takes over only once a majority
+   * of it serves the schedule this relay runs on (same network, epoch length, start and grace):
+   * the tick always has a schedule, and a list that answers for another network, or not yet, is
+   * refused and the old list kept. The document in use stays until the new list signs the next.
+   */
+  async setAuthorities(authorities: readonly AuthorityRef[]): Promise<'applied' | 'unchanged' | 'refused'> {
+    const same = (a: readonly AuthorityRef[], b: readonly AuthorityRef[]): boolean =>
+      JSON.stringify(a) === JSON.stringify(b)
+    if (same(authorities, this.#authorities)) return 'unchanged'
+    const next = this.#client(authorities)
+    const s = await next.fetchSchedule()
+    const cur = this.#directory.schedule
+    if (s === null || cur === null || JSON.stringify(s) !== JSON.stringify(cur)) return 'refused'
+    this.#directory = next
+    this.#publisher = this.#descriptors(authorities)
+    this.#authorities = authorities
+    this.#nextRefresh = 0
+    this.#nextPublish = 0
+    return 'applied'
   }
 
   get #schedule(): NetworkSchedule {
@@ -239,6 +267,7 @@ class EpochDescriptors {
   async publish(epoch: number): Promise<string[]> {
     const o = this.o
     o.keys.makeAhead(epoch)
+    const software = softwareTag()
     return await this.#publisher.publish(epoch, () =>
       JSON.stringify(
         signDescriptor(
@@ -250,7 +279,9 @@ class EpochDescriptors {
             layer: o.self.layer,
             address: o.self.address,
             identityKey: Buffer.from(o.identity.publicKey).toString('hex'),
-            mixKeys: descriptorEpochs(epoch).map(x => ({ epoch: x, key: o.keys.publicHex(x) }))
+            mixKeys: descriptorEpochs(epoch).map(x => ({ epoch: x, key: o.keys.publicHex(x) })),
+            // Listed in the document, so that the directory and the dashboards see the fleet's versions.
+            ...(software === undefined ? {} : { software })
           },
           o.identity.secretKey
         )

@@ -183,14 +183,19 @@ describe('daemon/io http', function () {
       open.push(ops)
       const url = `http://127.0.0.1:${ops.port}`
       const h = await fetch(`${url}/healthz`)
-      assert.deepEqual([h.status, h.headers.get('content-type'), await h.text()], [200, 'text/plain', 'ok\n'])
+      assert.deepEqual([h.status, h.headers.get('content-type')], [200, 'application/json'])
+      assert.deepEqual(Object.keys(JSON.parse(await h.text())), ['status', 'version', 'commit'])
       const r = await fetch(`${url}/readyz?x=1`)
       assert.deepEqual(
         [r.status, r.headers.get('content-type'), await r.text()],
         [503, 'text/plain', 'not ready: starting\n']
       )
+      const gauge = async (): Promise<string | undefined> =>
+        (await registry.metrics()).split('\n').find(l => l.startsWith('sealmix_ready '))
+      assert.equal(await gauge(), 'sealmix_ready 0', 'not ready: the gauge reads 0')
       why = null
       assert.deepEqual(await fetch(`${url}/readyz`).then(async x => [x.status, await x.text()]), [200, 'ready\n'])
+      assert.equal(await gauge(), 'sealmix_ready 1', 'ready: the gauge reads 1')
       const denied = await fetch(`${url}/metrics`)
       assert.deepEqual([denied.status, denied.headers.get('www-authenticate')], [401, 'Bearer'])
       const m = await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer metrics-token-0123456789' } })
