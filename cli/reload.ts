@@ -1,10 +1,11 @@
 /**
  * SIGHUP never ends a sealmix program. Node's default for it is to exit at once, without a log
  * line, which systemd counts as a clean stop. The long-running daemons (run, ingress, authority)
- * reload on it: they read and validate their config file again, apply what applies while running
- * (the log level), log the keys that changed but keep their running value until a restart, and
- * keep running on the old config, saying why, when the file is refused. Every other program says
- * on stderr that it has nothing to reload, and goes on.
+ * reload on it: they read and validate their whole config file again, then apply what can change
+ * while running (each daemon's reconfigure says what: limits, tokens, authorities, the log level)
+ * and log which changed keys were applied and which keep their running value until a restart. A
+ * refused file changes nothing: the daemon keeps running on its config and says why. Every other
+ * program says on stderr that it has nothing to reload, and goes on.
  */
 import type { Logger } from '../daemon/index.ts'
 
@@ -28,20 +29,36 @@ export function onHangup(f: () => void): void {
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
 
+type LogConfig = { readonly log: { readonly level: string } }
+
+/** A daemon that a reload reconfigures. */
+export interface Reconfigurable<C> {
+  /** The config in force: the file's at start, with what reloads applied since. */
+  readonly config: C
+  /**
+   * Apply from `next` (validated already) what can change while running; returns the config now
+   * in force, whose other keys keep their running values. May throw, having changed nothing,
+   * when `next` names a file that cannot be loaded (a TLS certificate).
+   */
+  reconfigure(next: C): C
+}
+
 /**
- * Reload for a daemon whose config has `log.level`: validate `load()`, set the new level on
- * `log`, and log the outcome. `running` is the config the daemon started with: the keys that
- * differ from it, other than the log level, are listed as kept (values never logged).
+ * Reload: validate `load()`, hand it to `target`, set the new level on `log`, and log the
+ * outcome: the changed keys applied and those kept until a restart (names only, never values).
  */
-export function reloadConfig(
+export function reloadConfig<C extends LogConfig>(
   log: Logger,
-  running: { readonly log: { readonly level: string } },
-  load: () => { readonly log: { readonly level: string } },
+  target: Reconfigurable<C>,
+  load: () => C,
   what: string
 ): void {
-  let next: { readonly log: { readonly level: string } }
+  const before = target.config
+  let next: C
+  let after: C
   try {
     next = load()
+    after = target.reconfigure(next)
   } catch (e) {
     // The loaders' messages name the key and rule and never a secret's value.
     log.error(
@@ -50,14 +67,16 @@ export function reloadConfig(
     )
     return
   }
-  const kept = changedKeys(running, next).filter(k => k !== 'log.level')
-  const before = log.level
+  const kept = changedKeys(after, next)
+  const applied = changedKeys(before, next).filter(k => !kept.includes(k))
+  const level = log.level
   // The outcome is said at info, shown whichever of the two levels is the more verbose (or info).
-  const shown = LEVELS[Math.min(LEVELS.indexOf(before), LEVELS.indexOf(next.log.level), LEVELS.indexOf('info'))]!
-  log.level = before === 'silent' && next.log.level === 'silent' ? 'silent' : shown
+  const shown = LEVELS[Math.min(LEVELS.indexOf(level), LEVELS.indexOf(next.log.level), LEVELS.indexOf('info'))]!
+  log.level = level === 'silent' && next.log.level === 'silent' ? 'silent' : shown
+  const list = (label: string, keys: string[]): string => (keys.length > 0 ? `; ${label}: ${keys.join(', ')}` : '')
   log.info(
-    { event: 'config_reloaded', logLevel: next.log.level, previousLogLevel: before, kept },
-    `SIGHUP: config reloaded; log level ${next.log.level}${kept.length > 0 ? `; kept until a restart: ${kept.join(', ')}` : ''}`
+    { event: 'config_reloaded', logLevel: next.log.level, previousLogLevel: level, applied, kept },
+    `SIGHUP: config reloaded; log level ${next.log.level}${list('applied', applied)}${list('kept until a restart', kept)}`
   )
   log.level = next.log.level
 }

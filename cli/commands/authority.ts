@@ -5,16 +5,17 @@ import {
   Authority,
   admit,
   authorityOptions,
-  createLogger,
   loadAdmission,
   loadAuthorityConfig,
   loadCrypto,
+  reconfigureAuthority,
   remove,
   saveAdmission,
-  startOpsServer
+  startOpsServer,
+  startupLog
 } from '../../daemon/index.ts'
 import { type Flags, many, one, untilSignal, usage } from '../args.ts'
-import { floodGuard } from '../log-flood.ts'
+import { programLog } from '../log-flood.ts'
 import { onHangup, reloadConfig } from '../reload.ts'
 
 /** `--relay ROLE:LAYER:IDENTITY_HEX`, e.g. `mix:2:ab12…` or `gateway:0:…`. */
@@ -81,12 +82,24 @@ export async function authorityCommand(flags: Flags): Promise<number> {
   }
   for (const f of ['relay', 'server', 'identity-key'])
     if (many(flags, f).length > 0) throw usage(`--${f} goes with 'authority admit' or 'authority remove'`, 'authority')
-  const log = createLogger(cfg.log.level, floodGuard())
+  const log = await programLog(flags, cfg.log.level)
+  startupLog(log, 'authority')
+  const a = new Authority(authorityOptions(c, cfg, log))
+  let inForce = cfg
+  const target = {
+    get config() {
+      return inForce
+    },
+    reconfigure: (next: typeof cfg) => {
+      inForce = reconfigureAuthority(a, inForce, next)
+      return inForce
+    }
+  }
   // The admission file is re-read on its own; SIGHUP checks it with the config.
   onHangup(() =>
     reloadConfig(
       log,
-      cfg,
+      target,
       () => {
         const next = loadAuthorityConfig(path)
         loadAdmission(next.admissionFile)
@@ -95,7 +108,6 @@ export async function authorityCommand(flags: Flags): Promise<number> {
       'authority'
     )
   )
-  const a = new Authority(authorityOptions(c, cfg, log))
   await a.start()
   const ops =
     cfg.metrics === undefined

@@ -1,17 +1,18 @@
 /** `sealmix run`: the relay, until SIGTERM or SIGINT; SIGHUP reloads what can change. */
 
-import { createLogger, loadConfig, Relay } from '../../daemon/index.ts'
+import { loadConfig, Relay, startupLog } from '../../daemon/index.ts'
 import { type Flags, one } from '../args.ts'
-import { floodGuard } from '../log-flood.ts'
+import { programLog } from '../log-flood.ts'
 import { onHangup, reloadConfig } from '../reload.ts'
 
 export async function runCommand(flags: Flags): Promise<number> {
   process.umask(0o077)
   const path = one(flags, 'config')
   const config = loadConfig(path)
-  const log = createLogger(config.log.level, floodGuard())
+  const log = await programLog(flags, config.log.level)
+  startupLog(log, 'relay')
   const relay = new Relay({ config, logger: log })
-  onHangup(() => reloadConfig(log, config, () => loadConfig(path), 'relay'))
+  onHangup(() => reloadConfig(log, relay, () => loadConfig(path), 'relay'))
   let signals = 0
   const onSignal = (sig: string): void => {
     signals++

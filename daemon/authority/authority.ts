@@ -10,6 +10,8 @@
  *   GET  /v1/document/{epoch}    the SignedDocument of the current or next epoch ('current' too)
  *   GET  /v1/signature/{epoch}   this authority's signature on its build of that epoch
  *   GET  /v1/schedule            the epoch schedule, signed (for nodes that hold no document yet)
+ * A reload (SIGHUP, reconfigureAuthority) applies the POST limits and the peers; what decides the
+ * documents (network, epochs, mixing, keys, admission file) needs a restart.
  */
 import { existsSync, readFileSync } from 'node:fs'
 import type { IncomingMessage } from 'node:http'
@@ -55,6 +57,9 @@ import {
 } from '../io/index.ts'
 import { type Admission, AdmissionFile, AdmissionIndex } from './admission.ts'
 import { type AuthorityConfig, authorityKey } from './config.ts'
+
+type Peers = AuthorityOptions['peers']
+
 import { Held } from './held.ts'
 import { AuthorityMetrics, REFUSALS, type Refusal } from './metrics.ts'
 
@@ -145,8 +150,10 @@ export class Authority {
   #version = 0
   #admission: AdmissionIndex
   readonly #admissionFile: AdmissionFile | null
-  readonly #perSource: RateLimiter
-  readonly #global: RateLimiter
+  #perSource!: RateLimiter
+  #global!: RateLimiter
+  /** The other authorities in force (a reload may change them). */
+  #peers: Peers
   /** Refusals since the last log line about them, by reason (logged at most every 10 s). */
   readonly #unlogged = new Map<Refusal, number>()
   #lastRefusalLog = 0
@@ -162,11 +169,27 @@ export class Authority {
     this.#ingressHeld = new Held(PER_IDENTITY, o.maxDescriptors ?? 30_000)
     this.#admissionFile = 'file' in o.admission ? new AdmissionFile(o.admission.file) : null
     this.#admission = new AdmissionIndex(this.#admissionFile?.changed() ?? (o.admission as Admission))
-    const perSource = o.limits?.perSourcePerSecond ?? 50
-    const all = o.limits?.perSecond ?? 500
+    this.setLimits(o.limits ?? {})
+    this.#peers = o.peers
+    this.metrics.admitted.set(this.#admission.relays)
+  }
+
+  /** POST limits from now on (a reload): new buckets, so a source may send one burst more at most, once per reload. */
+  setLimits(l: PostLimits): void {
+    const perSource = l.perSourcePerSecond ?? 50
+    const all = l.perSecond ?? 500
     this.#perSource = new RateLimiter(perSource * 60, SOURCES, perSource * 2)
     this.#global = new RateLimiter(all * 60, 1, all * 2)
-    this.metrics.admitted.set(this.#admission.relays)
+  }
+
+  /**
+   * The other authorities from now on (a reload): descriptors are shared with them and their
+   * signatures collected. A document's bytes do not depend on them, only the signatures served
+   * with it, so the signed documents held are collected again.
+   */
+  setPeers(peers: Peers): void {
+    this.#peers = peers
+    this.#cache.clear()
   }
 
   get signer(): string {
@@ -351,7 +374,7 @@ export class Authority {
 
   async #signed(epoch: number): Promise<SignedDocument> {
     const hit = this.#cache.get(epoch)
-    if (hit !== undefined && (hit.signed.signatures.length === this.#o.peers.length + 1 || this.#now() - hit.at < 1000))
+    if (hit !== undefined && (hit.signed.signatures.length === this.#peers.length + 1 || this.#now() - hit.at < 1000))
       return hit.signed
     const doc = this.build(epoch)
     const signed = {
@@ -372,7 +395,7 @@ export class Authority {
   async #peerSignatures(epoch: number, doc: NetworkDocument): Promise<Array<{ signer: string; signature: string }>> {
     const msg = Buffer.concat([DIRECTORY_LABEL, documentBytes(doc)])
     const got = await Promise.all(
-      this.#o.peers.map(async p => {
+      this.#peers.map(async p => {
         try {
           const r = await fetch(`${p.url}/v1/signature/${epoch}`, { signal: AbortSignal.timeout(2000) })
           const j = (await r.json()) as { signer?: unknown; signature?: unknown }
@@ -391,7 +414,7 @@ export class Authority {
   }
 
   #share(raw: string): void {
-    for (const p of this.#o.peers) {
+    for (const p of this.#peers) {
       void fetch(`${p.url}/v1/descriptor`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-sealmix-shared': '1' },
@@ -453,7 +476,7 @@ export class Authority {
     // A connection that sends slowly is closed 10 s into its request (its body is cut off at the
     // same deadline, BODY_TIMEOUT_MS); the other bounds are every listener's (listenHttp).
     this.#server = await listenHttp(
-      { host: this.#o.host, port: this.#o.port, requestTimeoutMs: 10_000 },
+      { host: this.#o.host, port: this.#o.port, requestTimeoutMs: 10_000, section: 'listen' },
       serveJson(
         async req => await this.#route(req),
         { status: 500, body: { error: 'internal' } },
@@ -563,4 +586,18 @@ export class Authority {
     await this.#server?.close()
     this.#server = null
   }
+}
+
+/**
+ * A reload (SIGHUP) of a running authority: from `next`, a config already validated, apply the
+ * POST limits and the peers, and return the config now in force (`cur` with those and the log
+ * level taken from `next`); every other key keeps its running value. What the documents are built
+ * from (network, epochs, mixing, ingresses, keys, admission and state files) is fixed for the run:
+ * a change there would make this authority's next build differ from what its peers sign.
+ */
+export function reconfigureAuthority(a: Authority, cur: AuthorityConfig, next: AuthorityConfig): AuthorityConfig {
+  const same = (x: unknown, y: unknown): boolean => JSON.stringify(x) === JSON.stringify(y)
+  if (!same(cur.limits, next.limits)) a.setLimits(next.limits)
+  if (!same(cur.peers, next.peers)) a.setPeers(next.peers)
+  return { ...cur, limits: next.limits, peers: next.peers, log: next.log }
 }

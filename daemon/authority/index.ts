@@ -17,6 +17,7 @@ export {
   type AuthorityOptions,
   authorityOptions,
   REFUSALS,
-  type Refusal
+  type Refusal,
+  reconfigureAuthority
 } from './authority.ts'
 export { type AuthorityConfig, AuthorityConfigSchema, authorityKey, loadAuthorityConfig } from './config.ts'

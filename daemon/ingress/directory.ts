@@ -2,7 +2,8 @@
  * An ingress that follows directory authorities: it publishes its descriptor (server name, box
  * key, the exit gateways it attaches to), signed with its identity key, to every authority once
  * per epoch until each has taken it, and hands the service each new current document. The first
- * document is awaited at start; then a timer refreshes on an eighth of the epoch.
+ * document is awaited at start; then a timer refreshes on an eighth of the epoch. A reload may
+ * give it another list of authorities (setAuthorities): the next fetch and publish use it.
  */
 import {
   type AuthorityRef,
@@ -32,8 +33,8 @@ export interface IngressDirectoryOptions {
 
 export class IngressDirectory {
   readonly #o: IngressDirectoryOptions
-  readonly #dir: DirectoryClient
-  readonly #publisher: DescriptorPublisher
+  #dir: DirectoryClient
+  #publisher: DescriptorPublisher
   /** epoch:reason refusals already reported (bounded: cleared past 64). */
   readonly #logged = new Set<string>()
   #doc: NetworkDocument | null = null
@@ -46,14 +47,29 @@ export class IngressDirectory {
   constructor(o: IngressDirectoryOptions) {
     this.#o = o
     this.#issuedMs = o.now()
-    this.#dir = new DirectoryClient({
+    this.#dir = this.#client(o.authorities)
+    this.#publisher = new DescriptorPublisher(o.authorities)
+  }
+
+  #client(authorities: readonly AuthorityRef[]): DirectoryClient {
+    const o = this.#o
+    return new DirectoryClient({
       crypto: o.crypto,
-      authorities: o.authorities,
+      authorities,
       now: o.now,
       maxSkewMs: o.maxSkewMs,
       transport: httpTransport()
     })
-    this.#publisher = new DescriptorPublisher(o.authorities)
+  }
+
+  /**
+   * Follow these authorities from the next tick on: a new client (the schedule is asked again,
+   * the document in use stays until a majority of the new list signs one) and a new publisher
+   * (each authority of the list is sent this epoch's descriptor).
+   */
+  setAuthorities(authorities: readonly AuthorityRef[]): void {
+    this.#dir = this.#client(authorities)
+    this.#publisher = new DescriptorPublisher(authorities)
   }
 
   get directory(): DirectoryClient {
@@ -84,10 +100,12 @@ export class IngressDirectory {
   }
 
   async tick(): Promise<void> {
-    const s = await this.#dir.fetchSchedule().catch(() => null)
+    // One client for the whole tick: a reload may replace this.#dir between its awaits.
+    const dir = this.#dir
+    const s = await dir.fetchSchedule().catch(() => null)
     if (s === null) return
-    await this.#publish(this.#dir.epochNow()!)
-    const doc = await this.#dir.refresh().catch(() => null)
+    await this.#publish(dir.epochNow()!)
+    const doc = await dir.refresh().catch(() => null)
     if (doc !== null && doc !== this.#doc) {
       this.#doc = doc
       this.#o.onDocument(doc)

@@ -26,7 +26,12 @@ const MAX_BODY = 4096
 
 const unrecognized: ApiAnswer = { status: 404, body: { errcode: 'M_UNRECOGNIZED', error: 'Unrecognized request' } }
 
-export async function startApiServer(host: string, port: number, h: ApiHandlers): Promise<HttpListener> {
+export async function startApiServer(
+  host: string,
+  port: number,
+  h: ApiHandlers,
+  bindError?: (problem: string, cause: unknown) => Error
+): Promise<HttpListener> {
   type Handler = (token: string, body: Record<string, unknown>) => Promise<ApiAnswer>
   const routes: ReadonlyArray<Route<Handler>> = [
     { method: 'POST', path: '/_sealmix/v1/sender_cert', handler: h.senderCert.bind(h) },
@@ -54,7 +59,7 @@ export async function startApiServer(host: string, port: number, h: ApiHandlers)
     return await r.handler(token, body as Record<string, unknown>)
   }
   return await listenHttp(
-    { host, port },
+    { host, port, section: 'api', bindError },
     serveJson(
       route,
       { status: 500, body: { errcode: 'M_UNKNOWN', error: 'Internal error' } },

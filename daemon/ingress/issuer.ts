@@ -42,7 +42,16 @@ type ApiResult = (typeof API_RESULTS)[number] | (typeof ROOM_KEY_RESULTS)[number
 const err = (status: number, errcode: string, error: string): ApiAnswer => ({ status, body: { errcode, error } })
 
 export class IssuerApi implements ApiHandlers {
-  constructor(private readonly o: IssuerOptions) {}
+  /** rooms.rotationGraceMs in force (a reload may change it: for rotations registered from then on). */
+  #graceMs: number
+
+  constructor(private readonly o: IssuerOptions) {
+    this.#graceMs = o.roomRotationGraceMs
+  }
+
+  set roomRotationGraceMs(ms: number) {
+    this.#graceMs = ms
+  }
 
   #count(endpoint: Endpoint, result: ApiResult): void {
     this.o.metrics.api.inc({ endpoint, result })
@@ -248,7 +257,7 @@ export class IssuerApi implements ApiHandlers {
     const isBlock = block === true
     const result = await this.o.store.setRoomKey(roomId, { keyId, publicKey: pk }, this.o.now(), {
       userId: user.userId,
-      graceMs: isBlock ? 0 : this.o.roomRotationGraceMs,
+      graceMs: isBlock ? 0 : this.#graceMs,
       verified: cur =>
         typeof proof === 'string' &&
         verifyRoomKeyRotation(this.o.crypto, cur.publicKey, roomId, keyId, pk, isBlock, Buffer.from(proof, 'hex'))

@@ -1,8 +1,11 @@
 /**
  * RelayError: the one error class of the daemon layer, with stable codes (docs/OPERATIONS.md,
- * "Error codes" gives each code's exit status). Messages never carry addresses, ids or keys.
+ * "Error codes" gives each code's exit status). Messages never carry a client's or a peer's
+ * address, ids or keys; the one address they name is a listener's own, from the config (a port
+ * that cannot be bound), which the operator must see to fix it.
  */
 import { CodedError } from '../../mix/index.ts'
+import { errorCode } from './atomic-file.ts'
 export type RelayErrorCode =
   | 'RELAY_CONFIG_UNREADABLE'
   | 'RELAY_CONFIG_INVALID'
@@ -81,4 +84,24 @@ export class RelayError extends CodedError<RelayErrorCode> {
   static LISTEN_FAILED(what: string, cause?: unknown): RelayError {
     return new RelayError('RELAY_LISTEN_FAILED', what, { cause })
   }
+}
+
+/** What an operator can do about the usual ways a listen() fails, by errno code. */
+const BIND_WHY: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'address not available on this host'
+}
+
+/**
+ * The one line for a listener that cannot bind: which listener (`section`, its config section:
+ * `listen`, `metrics`, `api`), the configured address, why, and the key to change, e.g.
+ * `cannot bind metrics 127.0.0.1:9464: address in use (metrics.port)`. Without `section` (a
+ * tool's listener) no key is named.
+ */
+export function bindProblem(section: string | undefined, host: string, port: number, e: unknown): string {
+  const code = errorCode(e)
+  const at = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+  const key = section === undefined ? '' : ` (${section}.${code === 'EADDRNOTAVAIL' ? 'host' : 'port'})`
+  return `cannot bind${section === undefined ? '' : ` ${section}`} ${at}: ${BIND_WHY[code] ?? code}${key}`
 }

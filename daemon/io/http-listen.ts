@@ -3,9 +3,11 @@
  * slowly cannot hold a connection: the headers within 5 s, the whole request (body included)
  * within `requestTimeoutMs` (Node answers 408 and closes; checked every second rather than Node's
  * default 30 s), an idle keep-alive connection closed after 5 s, and at most 4,096 connections.
+ * An address it cannot bind is one error naming that address and the config key to change.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { bindProblem, RelayError } from './errors.ts'
 
 /** The request deadline of the operations listeners and the ingress API. */
 export const REQUEST_TIMEOUT_MS = 15_000
@@ -28,6 +30,13 @@ export interface ListenOptions {
   readonly port: number
   /** @default REQUEST_TIMEOUT_MS */
   readonly requestTimeoutMs?: number
+  /** The config section this listener's address comes from (`metrics`, `api`, `listen`): named when it cannot bind. */
+  readonly section?: string
+  /**
+   * The error for a listener that cannot bind, from its one-line problem (bindProblem).
+   * @default RelayError RELAY_LISTEN_FAILED
+   */
+  readonly bindError?: (problem: string, cause: unknown) => Error
 }
 
 export async function listenHttp(
@@ -47,9 +56,13 @@ export async function listenHttp(
   )
   server.maxConnections = MAX_CONNECTIONS
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
+    const failed = (e: unknown): void => {
+      const problem = bindProblem(o.section, o.host, o.port, e)
+      reject(o.bindError === undefined ? RelayError.LISTEN_FAILED(problem, e) : o.bindError(problem, e))
+    }
+    server.once('error', failed)
     server.listen(o.port, o.host, () => {
-      server.off('error', reject)
+      server.off('error', failed)
       resolve()
     })
   })

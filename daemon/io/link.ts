@@ -3,7 +3,8 @@
  * layer) and ingress to gateway (`/ingress`). Dial, run the handshake of mix/wire/handshake.ts,
  * then send frames with a cap on buffered bytes (beyond it send() refuses and the caller counts the
  * drop). A lost or refused link is dialled again on the schedule of mix/wire/backoff.ts; a ping
- * every `pingIntervalMs` finds dead peers.
+ * every `pingIntervalMs` finds dead peers. setLimits (a reload) changes the buffer cap at once and
+ * the handshake deadline and ping interval from the next dial: the link is never dropped for it.
  */
 import type { Duplex } from 'node:stream'
 import WebSocket from 'ws'
@@ -48,8 +49,16 @@ export interface LinkOptions {
   readonly onFrame?: (kind: FrameKind, body: Buffer) => void
 }
 
+/** What a reload may change on a running link. */
+export interface LinkLimits {
+  readonly maxBufferedBytes: number
+  readonly handshakeTimeoutMs: number
+  readonly pingIntervalMs?: number
+}
+
 export class OutLink {
   readonly #o: LinkOptions
+  #limits: LinkLimits
   #ws: WebSocket | null = null
   #corked: Duplex | null = null
   /** Bytes sent since cork(): held by the cork, not by a slow peer, so not held against the cap. */
@@ -62,6 +71,11 @@ export class OutLink {
 
   constructor(o: LinkOptions) {
     this.#o = o
+    this.#limits = {
+      maxBufferedBytes: o.maxBufferedBytes,
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
+      pingIntervalMs: o.pingIntervalMs
+    }
     this.#backoff = new Backoff({ minMs: o.minRetryMs ?? 5000, maxMs: o.maxRetryMs ?? 60_000 }, Math.random)
   }
 
@@ -77,6 +91,11 @@ export class OutLink {
 
   start(): void {
     this.#dial()
+  }
+
+  /** New limits: the buffer cap applies to the next send, the deadline and ping interval from the next dial. */
+  setLimits(l: LinkLimits): void {
+    this.#limits = { ...l }
   }
 
   /**
@@ -100,7 +119,11 @@ export class OutLink {
 
   send(frame: Buffer): boolean {
     const ws = this.#ws
-    if (!this.#ready || ws === null || ws.bufferedAmount - this.#corkedBytes + frame.length > this.#o.maxBufferedBytes)
+    if (
+      !this.#ready ||
+      ws === null ||
+      ws.bufferedAmount - this.#corkedBytes + frame.length > this.#limits.maxBufferedBytes
+    )
       return false
     ws.send(frame, { binary: true })
     if (this.#corked !== null) this.#corkedBytes += frame.length
@@ -110,13 +133,14 @@ export class OutLink {
   #dial(): void {
     if (this.#stopped) return
     const o = this.#o
+    const limits = this.#limits
     // closeTimeout (ws >= 8.23, not yet in @types/ws): a close frame waits 1 s for its answer, not 30.
     let ws: WebSocket
     try {
       ws = new WebSocket(`${o.address.replace(/\/+$/, '')}/${o.role}`, {
         perMessageDeflate: false,
         maxPayload: frameBytes(o.geometry),
-        handshakeTimeout: o.handshakeTimeoutMs,
+        handshakeTimeout: limits.handshakeTimeoutMs,
         rejectUnauthorized: o.checkCertificate === true,
         ...{ closeTimeout: 1000 }
       })
@@ -155,7 +179,7 @@ export class OutLink {
         identity: o.identity,
         peer: { id: Buffer.from(o.peerId, 'hex'), identityKey: o.peerKey }
       })
-      void runHandshake(hs, ws, reader, o.handshakeTimeoutMs).then(done => {
+      void runHandshake(hs, ws, reader, limits.handshakeTimeoutMs).then(done => {
         if (done.kind !== 'up') {
           o.onHandshakeFailed?.()
           if (ws.readyState === ws.OPEN) ws.close(1008, 'handshake failed')
@@ -169,7 +193,7 @@ export class OutLink {
           const f = m.isBinary ? parseFrame(o.geometry, m.data) : null
           if (f !== null) o.onFrame?.(f.kind, f.body)
         })
-        if (o.pingIntervalMs !== undefined) {
+        if (limits.pingIntervalMs !== undefined) {
           this.#pingTimer = setInterval(() => {
             if (!alive) {
               ws.terminate()
@@ -177,7 +201,7 @@ export class OutLink {
             }
             alive = false
             ws.ping()
-          }, o.pingIntervalMs)
+          }, limits.pingIntervalMs)
           this.#pingTimer.unref()
         }
         o.onUp?.()

@@ -2,7 +2,8 @@
  * The relay's outgoing links: one authenticated link to each relay of the next layer of the
  * network document in use, kept in step with that document (links to relays it no longer lists
  * are closed; new ones are dialled), and a stock of link-padding cover per link, built off the
- * main thread for the neighbour's key of the current epoch.
+ * main thread for the neighbour's key of the current epoch. New limits (a reload) go to every
+ * link, open or not, without closing any.
  */
 import {
   type CryptoSuite,
@@ -12,7 +13,7 @@ import {
   type Rng,
   type Sphinx
 } from '../../mix/index.ts'
-import { OutLink } from '../io/index.ts'
+import { type LinkLimits, OutLink } from '../io/index.ts'
 import type { RelayMetrics } from './metrics.ts'
 
 export interface NextLayerOptions {
@@ -20,11 +21,7 @@ export interface NextLayerOptions {
   readonly sphinx: Sphinx
   readonly rng: Rng
   readonly identity: { readonly id: Buffer; readonly secretKey: Uint8Array }
-  readonly limits: {
-    readonly maxBufferedBytes: number
-    readonly handshakeTimeoutMs: number
-    readonly pingIntervalMs: number
-  }
+  readonly limits: LinkLimits & { readonly pingIntervalMs: number }
   readonly minRetryMs?: number
   readonly maxRetryMs?: number
   readonly metrics: RelayMetrics
@@ -43,9 +40,17 @@ export class NextLayer {
   readonly #stock = new Map<string, Buffer[]>()
   readonly #pending = new Set<string>()
   #generation = 0
+  #limits: LinkLimits
 
   constructor(o: NextLayerOptions) {
     this.#o = o
+    this.#limits = o.limits
+  }
+
+  /** Limits for every link from now on: the buffer cap at once, deadlines and pings from each link's next dial. */
+  setLimits(l: LinkLimits): void {
+    this.#limits = l
+    for (const link of this.#links.values()) link.setLimits(l)
   }
 
   /** Ids of the links that are up. */
@@ -84,9 +89,9 @@ export class NextLayer {
         peerId: r.id,
         peerKey: Buffer.from(r.identityKey, 'hex'),
         address: r.address,
-        maxBufferedBytes: o.limits.maxBufferedBytes,
-        handshakeTimeoutMs: o.limits.handshakeTimeoutMs,
-        pingIntervalMs: o.limits.pingIntervalMs,
+        maxBufferedBytes: this.#limits.maxBufferedBytes,
+        handshakeTimeoutMs: this.#limits.handshakeTimeoutMs,
+        pingIntervalMs: this.#limits.pingIntervalMs,
         minRetryMs: o.minRetryMs,
         maxRetryMs: o.maxRetryMs,
         onUp: () => {

@@ -10,6 +10,10 @@
  * The network view comes from a static signed file (`network`) or from directory authorities
  * (`directory`, daemon/relay/keys/epochs.ts): then mix keys rotate per epoch, each live key has its
  * own replay filter, and links follow the current document.
+ *
+ * A reload (SIGHUP, reconfigure) applies what can change while it runs: the limits other than
+ * the worker count, the spool's and mailboxes' quotas and TTLs, the
+ * metrics token, the TLS files and the log level. Open links are never closed for it.
  */
 import {
   type BindingName,
@@ -17,6 +21,7 @@ import {
   createPool,
   type IngressDescriptor,
   loadCrypto,
+  type MixStrategy,
   NETWORK_GEOMETRY,
   type NetworkDocument,
   packetFrame,
@@ -35,7 +40,7 @@ import { RelayEpochs } from './keys/epochs.ts'
 import { loadIdentity, loadKeys, type RelayIdentity } from './keys/identity.ts'
 import { type MixKeyPair, workerKeys } from './keys/keyring.ts'
 import { ReplayStore } from './keys/replay-store.ts'
-import { type Conn, type ConnKind, Listener } from './listener/server.ts'
+import { type Conn, type ConnKind, Listener, readTls } from './listener/server.ts'
 import { Loops } from './loops.ts'
 import { RelayMetrics } from './metrics.ts'
 import { Mixer, type Outbound } from './mixer.ts'
@@ -61,7 +66,8 @@ const STATIC_EPOCH = 0
 
 export class Relay {
   readonly #o: RelayOptions
-  readonly #cfg: RelayConfig
+  /** The config in force: the file's at start, with what reloads applied since. */
+  #cfg: RelayConfig
   readonly log: Logger
   readonly metrics: RelayMetrics
   /** What keeps the relay from being ready: a store or timer failing, a refused key (/readyz). */
@@ -84,7 +90,10 @@ export class Relay {
   #listener: Listener | null = null
   #next: NextLayer | null = null
   #mixer: Mixer | null = null
+  #mixPool: MixStrategy<Outbound> | null = null
   #edge: Edge | null = null
+  #spool: QueueStore | null = null
+  #mailbox: QueueStore | null = null
   #loops: Loops | null = null
   #ops: OpsServer | null = null
   #loopTimer: NodeJS.Timeout | undefined
@@ -127,6 +136,89 @@ export class Relay {
   get linksUp(): string[] {
     return this.#next?.up ?? []
   }
+  /** The config in force: the file's at start, with what reloads applied since. */
+  get config(): RelayConfig {
+    return this.#cfg
+  }
+
+  /**
+   * A reload (SIGHUP): from `next`, a config already validated, apply what can change while the
+   * relay runs, and return the config now in force; every other key keeps its running value (the
+   * caller names them). Nothing open is closed: a limit lowered below what is held refuses
+   * newcomers until the count is under it. Mixing parameters are not config: they come with each
+   * network document. Throws, having changed nothing, when the TLS files cannot be read.
+   */
+  reconfigure(next: RelayConfig): RelayConfig {
+    const cur = this.#cfg
+    // First, as the one step that can fail: a bad certificate leaves everything as it was.
+    // TLS cannot be turned on or off while listening (ws:// and wss:// are different servers).
+    const tls = cur.tls !== undefined && next.tls !== undefined ? next.tls : cur.tls
+    if (tls !== undefined) {
+      const files = readTls(tls)
+      this.#listener?.useTls(files)
+    }
+    const authorities = this.#followAuthorities(cur, next)
+    this.#cfg = Object.freeze({
+      ...cur,
+      tls,
+      directory:
+        cur.directory === undefined || authorities === undefined ? cur.directory : { ...cur.directory, authorities },
+      metrics: { ...cur.metrics, token: next.metrics.token },
+      // Workers are threads started once.
+      limits: { ...next.limits, workers: cur.limits.workers },
+      spool: next.spool,
+      // Every pull answers exactly pullBatch frames, and each client's pull memory is sized by it.
+      mailbox: { ...next.mailbox, pullBatch: cur.mailbox.pullBatch },
+      log: next.log
+    })
+    this.#applyLimits()
+    return this.#cfg
+  }
+
+  /**
+   * A new authority list is taken once a majority of it serves the schedule the relay runs on
+   * (RelayEpochs.setAuthorities, asked in the background); until then, and if it does not, the
+   * relay follows the old list, and says which happened.
+   */
+  #followAuthorities(
+    cur: RelayConfig,
+    next: RelayConfig
+  ): NonNullable<RelayConfig['directory']>['authorities'] | undefined {
+    const old = cur.directory?.authorities
+    const want = next.directory?.authorities
+    if (old === undefined || want === undefined || JSON.stringify(old) === JSON.stringify(want)) return old
+    const epochs = this.#epochs
+    if (epochs === null) return old
+    void epochs.setAuthorities(want).then(
+      r => {
+        if (r === 'refused') {
+          this.#cfg = Object.freeze({ ...this.#cfg, directory: { ...this.#cfg.directory!, authorities: old } })
+          this.log.warn(
+            { event: 'authorities_refused' },
+            "SIGHUP: the new directory.authorities do not (yet) serve this network's schedule; the relay keeps following the old list"
+          )
+        } else
+          this.log.info(
+            { event: 'authorities_followed', authorities: want.length },
+            'SIGHUP: now following the new directory.authorities'
+          )
+      },
+      e => this.health.fail('epochs', e)
+    )
+    return want
+  }
+
+  /** Hand the limits in force to whatever holds them (each a no-op until that part has started). */
+  #applyLimits(): void {
+    const c = this.#cfg
+    this.#listener?.setLimits(c.limits)
+    this.#pool?.setLimits({ maxQueued: c.limits.maxUnwrapQueue, maxQueuedPerClient: c.limits.maxUnwrapQueuePerClient })
+    this.#next?.setLimits(c.limits)
+    this.#mixPool?.resize(c.limits.maxPoolPackets)
+    this.#spool?.setLimits({ quota: c.spool.maxPacketsPerDestination, ttlMs: c.spool.ttlMs })
+    this.#mailbox?.setLimits({ quota: c.mailbox.maxPacketsPerMailbox, ttlMs: c.mailbox.ttlMs })
+    this.#ops?.setToken(c.metrics.token)
+  }
 
   async start(): Promise<void> {
     try {
@@ -138,6 +230,8 @@ export class Relay {
   }
 
   async #start(): Promise<void> {
+    // What a reload can change is read from this.#cfg where each part is made, and handed over
+    // again at the end (#applyLimits), since a SIGHUP may come during any await below.
     const cfg = this.#cfg
     const g = NETWORK_GEOMETRY
     this.#crypto = await loadCrypto(this.#o.binding ?? 'auto')
@@ -151,7 +245,7 @@ export class Relay {
       this.#ops = await startOpsServer({
         host: cfg.metrics.host,
         port: cfg.metrics.port,
-        token: cfg.metrics.token,
+        token: this.#cfg.metrics.token,
         metrics: this.metrics,
         ready: () =>
           this.#stopping !== null
@@ -173,11 +267,13 @@ export class Relay {
       if (me === undefined || me.role !== cfg.role || me.mixKey !== keys.mix.publicKey.toString('hex'))
         throw RelayError.NOT_IN_NETWORK()
       this.#myLayer = me.layer
+      this.metrics.describe(me.layer)
       this.#listed = true
       staticKey = { epoch: STATIC_EPOCH, key: keys.mix }
     } else {
       this.#keys = loadIdentity(this.#crypto, cfg.dataDir)
       this.#myLayer = cfg.directory!.layer
+      this.metrics.describe(cfg.directory!.layer)
       const d = cfg.directory!
       this.#epochs = new RelayEpochs({
         crypto: this.#crypto,
@@ -203,11 +299,11 @@ export class Relay {
     let spool: QueueStore | null = null
     let mailbox: QueueStore | null = null
     if (cfg.role === 'gateway') {
-      spool = new QueueStore(this.#db, 'spool', { quota: cfg.spool.maxPacketsPerDestination, ttlMs: cfg.spool.ttlMs })
-      mailbox = new QueueStore(this.#db, 'mailbox', {
-        quota: cfg.mailbox.maxPacketsPerMailbox,
-        ttlMs: cfg.mailbox.ttlMs
-      })
+      const c = this.#cfg
+      spool = new QueueStore(this.#db, 'spool', { quota: c.spool.maxPacketsPerDestination, ttlMs: c.spool.ttlMs })
+      mailbox = new QueueStore(this.#db, 'mailbox', { quota: c.mailbox.maxPacketsPerMailbox, ttlMs: c.mailbox.ttlMs })
+      this.#spool = spool
+      this.#mailbox = mailbox
       await spool.load()
       await mailbox.load()
       this.#edge = new Edge({
@@ -224,8 +320,8 @@ export class Relay {
     this.#pool = new UnwrapPool<PacketCtx>({
       workers: cfg.limits.workers,
       geometry: g,
-      maxQueued: cfg.limits.maxUnwrapQueue,
-      maxQueuedPerClient: cfg.limits.maxUnwrapQueuePerClient,
+      maxQueued: this.#cfg.limits.maxUnwrapQueue,
+      maxQueuedPerClient: this.#cfg.limits.maxUnwrapQueuePerClient,
       metrics: this.metrics,
       onResults: r => this.#router!.route(r)
     })
@@ -239,9 +335,10 @@ export class Relay {
 
     const params = this.#view.doc.mixing
     const identity = { id: Buffer.from(this.#keys.id, 'hex'), secretKey: this.#keys.identity.secretKey }
+    this.#mixPool = createPool<Outbound>(params, cfg.limits.maxPoolPackets)
     this.#mixer = new Mixer({
       db: this.#db,
-      pool: createPool<Outbound>(params, cfg.limits.maxPoolPackets),
+      pool: this.#mixPool,
       params,
       rng: this.#rng,
       now: this.#now,
@@ -300,8 +397,8 @@ export class Relay {
       identity,
       host: cfg.listen.host,
       port: cfg.listen.port,
-      tls: cfg.tls,
-      ...cfg.limits,
+      tls: this.#cfg.tls,
+      ...this.#cfg.limits,
       kinds: new Set<ConnKind>(cfg.role === 'gateway' ? ['client', 'relay', 'ingress'] : ['relay']),
       keyOf: (kind, id) => {
         if (kind === 'relay') {
@@ -325,7 +422,7 @@ export class Relay {
       sphinx: this.#sphinx,
       rng: this.#rng,
       identity,
-      limits: cfg.limits,
+      limits: this.#cfg.limits,
       minRetryMs: this.#o.minRetryMs,
       maxRetryMs: this.#o.maxRetryMs,
       metrics: this.metrics,
@@ -367,6 +464,7 @@ export class Relay {
     this.#sweepTimer = setInterval(this.health.guard('timer', refresh), 1000)
     this.#sweepTimer.unref()
 
+    this.#applyLimits()
     this.#mixer.start()
     this.#ready = true
     this.log.info(
@@ -456,11 +554,13 @@ export class Relay {
 
   #opened(c: Conn): void {
     this.metrics.connections.inc({ link: c.kind === 'relay' ? 'peer' : c.kind })
+    this.log.debug({ link: c.kind === 'relay' ? 'peer' : c.kind }, 'connection opened')
     if (c.kind === 'ingress') this.#edge?.ingressUp(c.peerId!, c)
   }
 
   #closed(c: Conn): void {
     this.metrics.connections.dec({ link: c.kind === 'relay' ? 'peer' : c.kind })
+    this.log.debug({ link: c.kind === 'relay' ? 'peer' : c.kind }, 'connection closed')
     if (c.kind === 'ingress') this.#edge?.ingressDown(c.peerId!, c)
   }
 

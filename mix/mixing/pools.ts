@@ -45,6 +45,11 @@ export interface RoundResult<T> {
 export interface MixStrategy<T> {
   readonly size: number
   readonly capacity: number
+  /**
+   * A new bound from the next add() on (a reload). Lowering it never drops what is held: adds
+   * replace a random held packet while the pool is at or over the bound, as they do at it.
+   */
+  resize(capacity: number): void
   /** Add a packet; returns the packet dropped to stay within capacity, if any (it may be the new one). */
   add(item: T, nowMs: number, delayMs: number, rng: Rng): T | undefined
   round(nowMs: number, rng: Rng): RoundResult<T>
@@ -54,10 +59,19 @@ export interface MixStrategy<T> {
 
 abstract class Pool<T> implements MixStrategy<T> {
   protected held: Array<Held<T>> = []
+  #capacity: number
   constructor(
-    readonly capacity: number,
+    capacity: number,
     protected readonly p: MixingParams
-  ) {}
+  ) {
+    this.#capacity = capacity
+  }
+  get capacity(): number {
+    return this.#capacity
+  }
+  resize(capacity: number): void {
+    this.#capacity = capacity
+  }
   get size(): number {
     return this.held.length
   }

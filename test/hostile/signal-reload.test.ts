@@ -3,8 +3,10 @@
  * counts as a clean exit). The daemons reload: each test runs the real program
  * (the bundle) and sends SIGHUP twice: with a config file that is refused (the daemon keeps
  * running on its config and logs why) and with a changed log level (applied: lines below the new
- * level stop, observed on lines the daemon logs afterwards, and the keys that need a restart are
- * named). listen and devnet, which have nothing to reload, say so and keep running.
+ * level stop, observed on lines the daemon logs afterwards, and the keys applied and those that
+ * need a restart are named). listen and devnet, which have nothing to reload, say so and keep
+ * running. What else a reload applies, and that no link is dropped for it, is in
+ * reload-limits.test.ts.
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
@@ -123,6 +125,9 @@ describe('hostile: SIGHUP', function () {
     const reloaded = json(await line(relay, /"event":"config_reloaded"/, 'the reload is logged'))
     assert.equal(reloaded.logLevel, 'warn')
     assert.deepEqual(reloaded.kept, ['limits.workers'])
+    assert.deepEqual(reloaded.applied, ['log.level'])
+    assert.match(String(reloaded.msg), /applied: log\.level; kept until a restart: limits\.workers$/)
+    assert.equal(relay.exited, false, 'SIGHUP does not end the relay')
 
     // At warn, the relay's info lines on stopping are not written: the new level is in force.
     const after = relay.lines.length
@@ -226,6 +231,7 @@ describe('hostile: SIGHUP', function () {
     const reloaded = json(await line(authority, /"event":"config_reloaded"/, 'the reload is logged'))
     assert.equal(reloaded.logLevel, 'warn')
     assert.deepEqual(reloaded.kept, [])
+    assert.deepEqual(reloaded.applied, ['log.level'])
     assert.equal((await fetch(`http://127.0.0.1:${port}/v1/schedule`)).status < 500, true, 'still serving')
     assert.deepEqual(await stop(authority), { code: 0, signal: null })
   })

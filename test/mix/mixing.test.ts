@@ -105,6 +105,20 @@ describe('mixing', function () {
         'late packets can be refused'
       )
     })
+    it('takes a new bound on resize (a reload) without dropping what it holds', function () {
+      const p = new BatchPool<number>(4, params())
+      for (let i = 0; i < 4; i++) assert.equal(p.add(i, 0, 0, rng), undefined)
+      assert.notEqual(p.add(4, 0, 0, rng), undefined, 'control: at the bound, an add drops one')
+      p.resize(2)
+      assert.equal(p.size, 4, 'lowering the bound drops nothing held')
+      assert.notEqual(p.add(5, 0, 0, rng), undefined, 'over the lowered bound, an add replaces one')
+      assert.equal(p.size, 4)
+      p.resize(6)
+      assert.equal(p.add(6, 0, 0, rng), undefined, 'under the raised bound, an add is kept')
+      assert.equal(p.add(7, 0, 0, rng), undefined)
+      assert.equal(p.size, 6)
+      assert.notEqual(p.add(8, 0, 0, rng), undefined, 'and the raised bound holds')
+    })
   })
 
   describe('PoissonPool', function () {

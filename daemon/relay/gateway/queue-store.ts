@@ -33,14 +33,23 @@ export interface QueueRecord {
 export class QueueStore {
   readonly #sub: Sub
   readonly #dests = new Map<string, Dest>()
-  readonly #quota: number
-  readonly #ttlMs: number
+  #quota: number
+  #ttlMs: number
   #nextSeq = 1
   #count = 0
   #bytes = 0
 
   constructor(db: Db, name: string, o: { quota: number; ttlMs: number }) {
     this.#sub = sublevel(db, name)
+    this.#quota = o.quota
+    this.#ttlMs = o.ttlMs
+  }
+
+  /**
+   * New quota and TTL (a reload). Nothing is deleted at once: a destination over a lower quota
+   * takes no more until it is under it, and the next expiry (each round) applies the new TTL.
+   */
+  setLimits(o: { quota: number; ttlMs: number }): void {
     this.#quota = o.quota
     this.#ttlMs = o.ttlMs
   }

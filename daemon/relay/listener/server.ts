@@ -22,19 +22,33 @@
  * malformed).
  * Every refusal and forced close is counted by reason and noted in the log (notices.ts beside
  * this file: at most one line per reason every 10 s, never an address).
+ * setLimits (a reload, SIGHUP) changes every limit above while the listener runs. Nothing open is
+ * closed for it: a lower limit than what is held now refuses newcomers until the count is under
+ * it; a deadline or ping interval counts for sockets accepted from then on (the ping check of
+ * open links at once). useTls serves new TLS handshakes with the files read again.
  *
  * Remote addresses are used for these counts only: held while the socket is, never logged.
  */
 
 import { readFileSync } from 'node:fs'
 import { createServer as createHttp, type IncomingMessage, type Server } from 'node:http'
-import { createServer as createHttps } from 'node:https'
+import { createServer as createHttps, type Server as HttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { createSecureContext } from 'node:tls'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { type CryptoSuite, frameBytes, type Geometry } from '../../../mix/index.ts'
 import type { Logger } from '../../io/index.ts'
-import { acceptHandshake, addressKey, FrameReader, type Identity, type RawMessage, RelayError } from '../../io/index.ts'
+import {
+  acceptHandshake,
+  addressKey,
+  bindProblem,
+  errorCode,
+  FrameReader,
+  type Identity,
+  type RawMessage,
+  RelayError
+} from '../../io/index.ts'
 import type { ConnCloseLabel, ConnLinkLabel, ConnRefusalLabel, RelayMetrics } from '../metrics.ts'
 import { Notices } from './notices.ts'
 
@@ -56,13 +70,8 @@ export interface Conn {
   resume(): void
 }
 
-export interface ListenerOptions {
-  readonly crypto: CryptoSuite
-  readonly geometry: Geometry
-  readonly identity: Identity
-  readonly host: string
-  readonly port: number
-  readonly tls?: { readonly certFile: string; readonly keyFile: string }
+/** The limits a reload may change while the listener runs (setLimits). */
+export interface ListenerLimits {
   readonly maxConnections: number
   /** Clients (and /client upgrades still in their handshake) per address. */
   readonly maxConnectionsPerIp: number
@@ -74,10 +83,19 @@ export interface ListenerOptions {
   readonly maxBufferedBytes: number
   readonly handshakeTimeoutMs: number
   readonly pingIntervalMs: number
-  /** Which paths this relay serves: gateways take clients and ingresses, mixes only relays. */
-  readonly kinds: ReadonlySet<ConnKind>
   /** A frame whose first byte arrived must be complete within this time. @default handshakeTimeoutMs */
   readonly frameDeadlineMs?: number
+}
+
+export interface ListenerOptions extends ListenerLimits {
+  readonly crypto: CryptoSuite
+  readonly geometry: Geometry
+  readonly identity: Identity
+  readonly host: string
+  readonly port: number
+  readonly tls?: TlsFiles
+  /** Which paths this relay serves: gateways take clients and ingresses, mixes only relays. */
+  readonly kinds: ReadonlySet<ConnKind>
   /** Identity key of a relay (kind 'relay') or ingress (kind 'ingress') listed in the network document. */
   readonly keyOf: (kind: 'relay' | 'ingress', id: string) => Uint8Array | undefined
   readonly onOpen: (c: Conn) => void
@@ -88,6 +106,11 @@ export interface ListenerOptions {
   readonly metrics?: RelayMetrics
   /** Refusals and forced closes are noted here (rate-limited), when given. */
   readonly log?: Logger
+}
+
+export interface TlsFiles {
+  readonly certFile: string
+  readonly keyFile: string
 }
 
 /** Links one authenticated relay or ingress id may hold at once; a newer one closes the oldest. */
@@ -134,8 +157,10 @@ export class Listener {
   readonly #http: Server
   readonly #wss: WebSocketServer
   readonly #notices: Notices
-  readonly #maxUnauth: number
-  readonly #maxUnauthPerIp: number
+  #l: ListenerLimits
+  #maxUnauth: number
+  #maxUnauthPerIp: number
+  #tick = 0
   /** Every socket held, by remote address and port (one entry per TCP connection). */
   readonly #entries = new Map<string, Entry>()
   /** Unauthenticated sockets, oldest first (insertion order). */
@@ -153,13 +178,11 @@ export class Listener {
 
   constructor(o: ListenerOptions) {
     this.#o = o
+    this.#l = o
     this.#maxUnauth = o.maxUnauthenticated ?? defaultMaxUnauthenticated(o.maxConnections)
     this.#maxUnauthPerIp = o.maxUnauthenticatedPerIp ?? 8
     this.#notices = new Notices(o.log)
-    this.#http =
-      o.tls === undefined
-        ? createHttp()
-        : createHttps({ cert: readFileSync(o.tls.certFile), key: readFileSync(o.tls.keyFile) })
+    this.#http = o.tls === undefined ? createHttp() : createHttps(readTls(o.tls))
     this.#http.on('connection', (s: Socket) => this.#connection(s))
     this.#http.on('request', (req, res) => {
       const e = this.#entryOf(req.socket)
@@ -180,16 +203,20 @@ export class Listener {
   async start(): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.#http.once('error', e =>
-        reject(
-          RelayError.LISTEN_FAILED(
-            `cannot listen on the configured port: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
-            e
-          )
-        )
+        reject(RelayError.LISTEN_FAILED(bindProblem('listen', this.#o.host, this.#o.port, e), e))
       )
       this.#http.listen(this.#o.port, this.#o.host, () => resolve())
     })
-    const tick = Math.min(this.#o.pingIntervalMs, 1000)
+    this.#startTimer()
+    return (this.#http.address() as AddressInfo).port
+  }
+
+  /** The deadline and ping check, every second (more often when pings are more frequent). */
+  #startTimer(): void {
+    const tick = Math.min(this.#l.pingIntervalMs, 1000)
+    if (this.#timer !== undefined && tick === this.#tick) return
+    clearInterval(this.#timer)
+    this.#tick = tick
     let sincePing = 0
     let last = Date.now()
     this.#timer = setInterval(() => {
@@ -198,12 +225,33 @@ export class Listener {
       // A late tick means this process was stalled: no peer was given the chance to progress.
       const stalled = now - last > 2 * tick
       last = now
-      const ping = sincePing >= this.#o.pingIntervalMs
+      const ping = sincePing >= this.#l.pingIntervalMs
       if (ping) sincePing = 0
       for (const e of this.#entries.values()) this.#check(e, now, stalled, ping)
     }, tick)
     this.#timer.unref()
-    return (this.#http.address() as AddressInfo).port
+  }
+
+  /**
+   * New limits, in force for the next socket, upgrade and send. Nothing held is closed for them:
+   * below a lower limit, newcomers are refused until the count is under it.
+   */
+  setLimits(l: ListenerLimits): void {
+    this.#l = { ...l }
+    this.#maxUnauth = l.maxUnauthenticated ?? defaultMaxUnauthenticated(l.maxConnections)
+    this.#maxUnauthPerIp = l.maxUnauthenticatedPerIp ?? 8
+    if (this.#timer !== undefined && this.#accepting) this.#startTimer()
+  }
+
+  /**
+   * A certificate and key read again (readTls: a renewed certificate): new TLS handshakes use them,
+   * open links keep theirs. False when this listener serves plain ws://: TLS cannot be turned on
+   * while it runs.
+   */
+  useTls(files: { cert: Buffer; key: Buffer }): boolean {
+    if (this.#o.tls === undefined) return false
+    ;(this.#http as HttpsServer).setSecureContext(files)
+    return true
   }
 
   /** Bytes waiting in send buffers, summed per kind of connection. */
@@ -226,7 +274,7 @@ export class Listener {
       if (e.partialSince === 0 || e.framesAtPartial !== e.frames) {
         e.partialSince = now
         e.framesAtPartial = e.frames
-      } else if (now - e.partialSince > (this.#o.frameDeadlineMs ?? this.#o.handshakeTimeoutMs)) {
+      } else if (now - e.partialSince > (this.#l.frameDeadlineMs ?? this.#l.handshakeTimeoutMs)) {
         this.#close(e, 'frame_deadline')
         return
       }
@@ -290,7 +338,7 @@ export class Listener {
     this.#unauthOrder.add(e)
     this.#addr(addr).unauth++
     this.#o.metrics?.connectionsUnauthenticated.set(this.#unauthOrder.size)
-    e.deadline = setTimeout(() => this.#expire(e), this.#o.handshakeTimeoutMs)
+    e.deadline = setTimeout(() => this.#expire(e), this.#l.handshakeTimeoutMs)
     e.deadline.unref()
     socket.once('close', () => this.#release(e))
   }
@@ -312,7 +360,7 @@ export class Listener {
       this.#refuse(e, socket, 503, null)
       return
     }
-    const o = this.#o
+    const o = this.#l
     if (kind === 'client') {
       const a = this.#addr(e.addr)
       if (a.clients >= o.maxConnectionsPerIp) {
@@ -362,7 +410,7 @@ export class Listener {
       if (e.conn !== null) this.#o.onClose(e.conn)
     })
     const o = this.#o
-    const left = Math.max(1, e.since + o.handshakeTimeoutMs - Date.now())
+    const left = Math.max(1, e.since + this.#l.handshakeTimeoutMs - Date.now())
     const peerId = await acceptHandshake(
       kind === 'client'
         ? { role: kind, geometry: o.geometry }
@@ -377,7 +425,7 @@ export class Listener {
       return
     }
     if (ws.readyState !== ws.OPEN) return
-    if (kind !== 'client' && this.#clients + this.#peersOpen >= o.maxConnections) {
+    if (kind !== 'client' && this.#clients + this.#peersOpen >= this.#l.maxConnections) {
       this.#close(e, 'max_connections')
       return
     }
@@ -392,12 +440,11 @@ export class Listener {
       this.#peers.set(peerId, links)
       while (links.length > PEER_LINKS_PER_ID) this.#close(links.shift()!, 'replaced')
     }
-    const max = o.maxBufferedBytes
     const conn: Conn = {
       kind,
       peerId,
       send: frame => {
-        if (ws.readyState !== ws.OPEN || ws.bufferedAmount + frame.length > max) return false
+        if (ws.readyState !== ws.OPEN || ws.bufferedAmount + frame.length > this.#l.maxBufferedBytes) return false
         ws.send(frame, { binary: true })
         return true
       },
@@ -523,7 +570,7 @@ export class Listener {
       `HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Service Unavailable'}\r\nconnection: close\r\n\r\n`
     )
     clearTimeout(e.deadline)
-    e.deadline = setTimeout(() => socket.destroy(), Math.min(CLOSE_TIMEOUT_MS, this.#o.handshakeTimeoutMs))
+    e.deadline = setTimeout(() => socket.destroy(), Math.min(CLOSE_TIMEOUT_MS, this.#l.handshakeTimeoutMs))
     e.deadline.unref()
   }
 
@@ -561,6 +608,24 @@ export class Listener {
     )
       ws.close(1008, 'handshake failed')
     ws.terminate()
+  }
+}
+
+/**
+ * The certificate and key of `tls`, checked as a pair: the same one-line config error at start
+ * and on a reload, naming the files, never their contents.
+ */
+export function readTls(tls: TlsFiles): { cert: Buffer; key: Buffer } {
+  try {
+    const files = { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }
+    createSecureContext(files)
+    return files
+  } catch (e) {
+    throw RelayError.CONFIG_INVALID(
+      'tls',
+      'must name a readable PEM certificate (certFile) and its private key (keyFile)',
+      `${tls.certFile}, ${tls.keyFile}: ${errorCode(e)}`
+    )
   }
 }
 

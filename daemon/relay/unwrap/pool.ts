@@ -18,6 +18,8 @@
  *   the order of work (otherwise everything would wait, first come first served, in the workers'
  *   message queues).
  * Results come back per batch, in the batch's order.
+ * setLimits (a reload) changes both bounds while packets wait: nothing waiting is dropped for it;
+ * above a lower bound, new packets are refused (or make room, as above) until the queue is under it.
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
@@ -86,8 +88,8 @@ export class UnwrapPool<C> {
   readonly #workers: Worker[] = []
   readonly #g: Geometry
   readonly #onResults: (r: Array<Unwrapped<C>>) => void
-  readonly #maxQueued: number
-  readonly #perClient: number
+  #maxQueued: number
+  #perClient: number
   readonly #metrics: RelayMetrics | undefined
   /** Sources with packets waiting (a source leaves with its last packet): at most one per connection. */
   readonly #flows = new Map<Source, Flow<C>>()
@@ -115,7 +117,7 @@ export class UnwrapPool<C> {
     this.#g = o.geometry
     this.#onResults = o.onResults
     this.#maxQueued = o.maxQueued
-    this.#perClient = Math.max(4, Math.min(o.maxQueuedPerClient ?? 256, o.maxQueued))
+    this.#perClient = perClient(o.maxQueuedPerClient, o.maxQueued)
     this.#metrics = o.metrics
     if (o.metrics !== undefined)
       o.metrics.unwrapQueued = () => ({ client: this.#lanes.client.queued, peer: this.#lanes.peer.queued })
@@ -152,6 +154,12 @@ export class UnwrapPool<C> {
         })
       })
     )
+  }
+
+  /** New bounds, for the next packet submitted (a paused client is resumed by its next turn under the new quarter). */
+  setLimits(o: { maxQueued: number; maxQueuedPerClient?: number }): void {
+    this.#maxQueued = o.maxQueued
+    this.#perClient = perClient(o.maxQueuedPerClient, o.maxQueued)
   }
 
   /** Replace the mix keys in every worker; batches sent after this call use the new set. */
@@ -348,4 +356,9 @@ export class UnwrapPool<C> {
   async close(): Promise<void> {
     await Promise.all(this.#workers.map(async w => await w.terminate()))
   }
+}
+
+/** A client source's bound: at most the whole queue, at least 4 (so that its pause and resume marks differ). */
+function perClient(configured: number | undefined, maxQueued: number): number {
+  return Math.max(4, Math.min(configured ?? 256, maxQueued))
 }
