@@ -100,9 +100,9 @@ export const INIT_ROLES: Readonly<Record<string, readonly string[]>> = {
 }
 
 export const COMMAND_OPTIONS = {
-  run: { config: value },
-  authority: { config: value, relay: values, server: values, 'identity-key': values },
-  ingress: { config: value },
+  run: { config: value, 'log-format': value },
+  authority: { config: value, relay: values, server: values, 'identity-key': values, 'log-format': value },
+  ingress: { config: value, 'log-format': value },
   send: { profile: value, to: value, message: value, timeout: value, state: value, json: bool },
   listen: { profile: value, peer: values, every: value, state: value, json: bool },
   'rotate-capability': { profile: value, 'contact-out': value, now: bool },
@@ -114,14 +114,28 @@ export const COMMAND_OPTIONS = {
   network: { 'signer-key': value, out: value, name: value, mixing: value, ingress: values },
   inspect: { config: value, json: bool },
   repair: { config: value, json: bool },
+  keys: { config: value, 'data-dir': value, out: value, in: value, 'passphrase-file': value, force: bool },
+  migrate: { config: value, role: value },
   'validate-config': { config: value, role: value },
   'standin-homeserver': { config: value, port: value, host: value },
-  'deploy-init': { dir: value, 'server-name': value, homeserver: value },
+  'deploy-init': {
+    dir: value,
+    'server-name': value,
+    homeserver: value,
+    'max-replicas': value,
+    'network-name': value,
+    epoch: value,
+    grace: value,
+    'genesis-ms': value,
+    mixing: value,
+    loopback: value,
+    kubernetes: value
+  },
   audit: { quick: bool, json: value, svg: value, only: value },
   version: {}
 } as const satisfies Readonly<Record<string, Options>>
 
 export type CommandName = keyof typeof COMMAND_OPTIONS
 
-/** The commands that take positional arguments: `network RELAY.json...`, `authority admit|remove`. */
-export const TAKES_POSITIONALS: ReadonlySet<CommandName> = new Set<CommandName>(['network', 'authority'])
+/** The commands that take positional arguments: `network RELAY.json...`, `authority admit|remove`, `keys backup|restore`. */
+export const TAKES_POSITIONALS: ReadonlySet<CommandName> = new Set<CommandName>(['network', 'authority', 'keys'])

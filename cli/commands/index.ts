@@ -12,7 +12,9 @@ import { ingressCommand } from './ingress.ts'
 import { initCommand } from './init.ts'
 import { inspectCommand } from './inspect.ts'
 import { keygenCommand } from './keygen.ts'
+import { keysCommand } from './keys.ts'
 import { listenCommand } from './listen.ts'
+import { migrateCommand } from './migrate.ts'
 import { networkCommand } from './network.ts'
 import { repairCommand } from './repair.ts'
 import { roomDemoCommand } from './room-demo.ts'
@@ -42,6 +44,8 @@ export const COMMANDS: Readonly<Record<CommandName, Command>> = {
   network: networkCommand,
   inspect: inspectCommand,
   repair: repairCommand,
+  keys: keysCommand,
+  migrate: migrateCommand,
   'validate-config': validateConfigCommand,
   'standin-homeserver': standinHomeserverCommand,
   'deploy-init': deployInitCommand,

@@ -1,7 +1,13 @@
 /** `sealmix init --role ingress`: the ingress's keys, its config and the homeserver's application-service registration. */
 import { existsSync, readFileSync } from 'node:fs'
 import { parse as parseYaml, stringify as toYaml } from 'yaml'
-import { type CryptoSuite, ingressDescriptor, initIngressKeys, loadIngressKeys } from '../../daemon/index.ts'
+import {
+  type CryptoSuite,
+  ensureDataFormat,
+  ingressDescriptor,
+  initIngressKeys,
+  loadIngressKeys
+} from '../../daemon/index.ts'
 import { authorities, type Flags, hostPort, many, one, onlyThese } from '../args.ts'
 import { randomToken, secretDir, secureDataDir, warnIfRoot, writeSecret } from '../files.ts'
 import { INIT_ROLES } from '../options.ts'
@@ -39,6 +45,8 @@ export function initIngress(c: CryptoSuite, flags: Flags): number {
       : { network: { file: one(flags, 'network'), signers: many(flags, 'signer') } }
   warnIfRoot('init')
   secretDir(dataDir)
+  // A new data directory records its format; an existing one in another format is refused, before any key is made.
+  ensureDataFormat(dataDir, { program: 'ingress' })
   const { rootPublicKey } = initIngressKeys(c, dataDir, serverName, Date.now())
   secureDataDir(dataDir)
   // Run again (to renew the binding, say), init keeps the tokens the homeserver already has:

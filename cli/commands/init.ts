@@ -5,6 +5,7 @@ import { stringify as toYaml } from 'yaml'
 import {
   authorityKey,
   ConfigSchema,
+  ensureDataFormat,
   ensureKeys,
   loadCrypto,
   loadIdentity,
@@ -98,6 +99,8 @@ export async function initCommand(flags: Flags): Promise<number> {
     }
     warnIfRoot('init')
     secretDir(dataDir)
+    // A new data directory records its format; an existing one in another format is refused, before any key is made.
+    ensureDataFormat(dataDir)
     ensureKeys(c, dataDir, false)
     secureDataDir(dataDir)
     writeSecret(
@@ -111,6 +114,7 @@ export async function initCommand(flags: Flags): Promise<number> {
   const network = { file: one(flags, 'network'), signers: many(flags, 'signer') }
   warnIfRoot('init')
   secretDir(dataDir)
+  ensureDataFormat(dataDir)
   ensureKeys(c, dataDir)
   secureDataDir(dataDir)
   writeSecret(

@@ -6,6 +6,8 @@
  * into a room), and answers every fragment through the
  * sender's SURB. A DELIVER is acknowledged to the gateway only after it has been handled (and, for
  * a delivered message, after its replay entry is on disk), so a crash loses nothing acknowledged.
+ * A reload (SIGHUP, reconfigure) applies the per-destination rate, the metrics token, the room
+ * key rotation grace, the authorities to follow and the log level; the rest needs a restart.
  */
 import { join } from 'node:path'
 import {
@@ -28,9 +30,11 @@ import {
 } from '../../mix/index.ts'
 import {
   createLogger,
+  ensureDataFormat,
   type HttpListener,
   type Logger,
   networkFileProblem,
+  type OpsServer,
   OutLink,
   readNetworkFile,
   startOpsServer
@@ -69,6 +73,8 @@ const GATEWAY_LINK = { handshakeTimeoutMs: 5000, maxBufferedBytes: 4 << 20, chec
 export class Ingress {
   readonly metrics = new IngressMetrics()
   readonly #o: IngressOptions
+  /** The config in force: the file's at start, with what reloads applied since. */
+  #cfg: IngressConfig
   readonly #now: () => number
   readonly #log: Logger
   readonly #links = new Map<string, OutLink>()
@@ -85,6 +91,8 @@ export class Ingress {
   #reasm!: Reassembler
   #limiter!: RateLimiter
   #sink!: Sink
+  #issuer: IssuerApi | null = null
+  #ops: OpsServer | null = null
   #servers: HttpListener[] = []
   #expiry: NodeJS.Timeout | null = null
   apiPort = 0
@@ -92,6 +100,7 @@ export class Ingress {
 
   constructor(o: IngressOptions) {
     this.#o = o
+    this.#cfg = o.config
     this.#now = o.now ?? Date.now
     this.#log = o.logger ?? createLogger(o.config.log.level).child({ role: 'ingress' })
   }
@@ -102,11 +111,54 @@ export class Ingress {
   get linksUp(): number {
     return [...this.#links.values()].filter(l => l.ready).length
   }
+  /** The config in force: the file's at start, with what reloads applied since. */
+  get config(): IngressConfig {
+    return this.#cfg
+  }
+
+  /**
+   * A reload (SIGHUP): from `next`, a config already validated, apply what can change while the
+   * ingress runs and return the config now in force; every other key keeps its running value (the
+   * caller names them). Gateway links are never closed for it.
+   */
+  reconfigure(next: IngressConfig): IngressConfig {
+    const cur = this.#cfg
+    const rate = (l: IngressConfig['limits']): string => `${l.perDestinationPerMinute}/${l.maxDestinations}`
+    this.#cfg = {
+      ...cur,
+      metrics: { ...cur.metrics, token: next.metrics.token },
+      // The reassembly bounds and the replay cache are sized once, in structures that hold messages.
+      limits: {
+        ...cur.limits,
+        perDestinationPerMinute: next.limits.perDestinationPerMinute,
+        maxDestinations: next.limits.maxDestinations
+      },
+      rooms: { ...cur.rooms, rotationGraceMs: next.rooms.rotationGraceMs },
+      directory:
+        cur.directory === undefined || next.directory === undefined
+          ? cur.directory
+          : { ...cur.directory, authorities: next.directory.authorities },
+      log: next.log
+    }
+    this.#ops?.setToken(this.#cfg.metrics.token)
+    // A new limiter starts every destination with a full allowance: one burst more, at most, per reload.
+    if (this.#limiter !== undefined && rate(cur.limits) !== rate(this.#cfg.limits))
+      this.#limiter = new RateLimiter(this.#cfg.limits.perDestinationPerMinute, this.#cfg.limits.maxDestinations)
+    if (this.#issuer !== null) this.#issuer.roomRotationGraceMs = this.#cfg.rooms.rotationGraceMs
+    const authorities = this.#cfg.directory?.authorities
+    if (authorities !== undefined && JSON.stringify(authorities) !== JSON.stringify(cur.directory?.authorities))
+      this.#follower?.setAuthorities(authorities)
+    return this.#cfg
+  }
 
   async start(): Promise<void> {
-    const cfg = this.#o.config
+    // What a reload can change is read from this.#cfg where each part is made: a SIGHUP may come
+    // during any await below.
+    const cfg = this.#cfg
     this.#c = await loadCrypto()
     this.#sphinx = new Sphinx(this.#c)
+    // Data in another format is refused before anything reads it; a new directory records this sealmix's (daemon/io/data-format.ts).
+    ensureDataFormat(cfg.dataDir, { program: 'ingress' })
     this.#keys = loadIngressKeys(this.#c, cfg.dataDir, cfg.serverName)
     if (cfg.network !== undefined) {
       this.#doc = loadNetworkFile(this.#c, cfg.network.file, cfg.network.signers, this.#now())
@@ -130,7 +182,7 @@ export class Ingress {
       maxBytes: cfg.limits.maxPartialBytes,
       timeoutMs: cfg.limits.reassemblyTimeoutMs
     })
-    this.#limiter = new RateLimiter(cfg.limits.perDestinationPerMinute, cfg.limits.maxDestinations)
+    this.#limiter = new RateLimiter(this.#cfg.limits.perDestinationPerMinute, this.#cfg.limits.maxDestinations)
     const botUserId = `@${cfg.homeserver.botLocalpart}:${cfg.serverName}`
     this.#sink =
       this.#o.sink ??
@@ -147,37 +199,48 @@ export class Ingress {
       metrics: this.metrics,
       homeserver: cfg.homeserver,
       botUserId,
-      roomRotationGraceMs: cfg.rooms.rotationGraceMs,
+      roomRotationGraceMs: this.#cfg.rooms.rotationGraceMs,
       serverName: cfg.serverName,
       now: this.#now
     })
+    this.#issuer = issuer
+    // An address that cannot be bound is one line naming it and its key (INGRESS_LISTEN_FAILED).
+    const bindError = (problem: string, cause: unknown): Error =>
+      new IngressError('INGRESS_LISTEN_FAILED', problem, { cause })
     try {
-      const api = await startApiServer(cfg.api.host, cfg.api.port, issuer)
+      const api = await startApiServer(cfg.api.host, cfg.api.port, issuer, bindError)
       this.#servers.push(api)
       this.apiPort = api.port
       if (cfg.metrics.enabled) {
         const ops = await startOpsServer({
           host: cfg.metrics.host,
           port: cfg.metrics.port,
-          token: cfg.metrics.token,
+          token: this.#cfg.metrics.token,
           metrics: this.metrics,
           ready: () =>
             !this.#listed
               ? 'not listed in the current network document'
               : this.linksUp > 0
                 ? null
-                : 'no exit-gateway link up'
+                : 'no exit-gateway link up',
+          bindError
         })
         this.#servers.push(ops)
+        this.#ops = ops
+        ops.setToken(this.#cfg.metrics.token)
         this.metricsPort = ops.port
       }
     } catch (e) {
       await this.stop()
-      throw new IngressError(
-        'INGRESS_LISTEN_FAILED',
-        `cannot listen: ${(e as NodeJS.ErrnoException).code ?? 'unknown error'}`,
-        { cause: e }
-      )
+      throw e instanceof IngressError
+        ? e
+        : new IngressError(
+            'INGRESS_LISTEN_FAILED',
+            `cannot listen: ${(e as NodeJS.ErrnoException).code ?? 'unknown error'}`,
+            {
+              cause: e
+            }
+          )
     }
     if (cfg.directory !== undefined) {
       const d = cfg.directory
@@ -185,7 +248,7 @@ export class Ingress {
         crypto: this.#c,
         keys: this.#keys,
         serverName: cfg.serverName,
-        authorities: d.authorities,
+        authorities: this.#cfg.directory?.authorities ?? d.authorities,
         gateways: d.gateways,
         maxSkewMs: d.maxSkewMs,
         now: this.#now,
@@ -339,7 +402,7 @@ export class Ingress {
     }
     const req = parseSubmit(message)
     if (!req.ok) return refuse('malformed')
-    const to = destinationOf(req.value, this.#store, this.#o.config.serverName)
+    const to = destinationOf(req.value, this.#store, this.#cfg.serverName)
     const chk = checkDelivery(this.#c, req.value, {
       nowMs: now,
       lookup: () => to.lookup(now),

@@ -1,9 +1,13 @@
 /**
  * One LevelDB database per relay (<dataDir>/db), sublevels with fixed-width binary keys
  * (docs/OPERATIONS.md, "Storage and what survives a crash"). A second process on the same data directory fails at once with
- * RELAY_STORE_LOCKED, the LevelDB lock error kept as `cause`.
+ * RELAY_STORE_LOCKED, the LevelDB lock error kept as `cause`. The data directory's format
+ * (data-format.ts) is checked before the database is opened: every relay command that reads or
+ * writes it (run, inspect, repair) comes through here.
  */
+import { dirname } from 'node:path'
 import { Level } from 'level'
+import { ensureDataFormat } from './data-format.ts'
 import { RelayError } from './errors.ts'
 
 export type Db = Level<Uint8Array, Uint8Array>
@@ -20,6 +24,16 @@ export const ENC = { keyEncoding: 'view', valueEncoding: 'view' } as const
  * finds against keys/store.state (replay-store.ts).
  */
 export async function openDatabase(location: string, o: { createIfMissing?: boolean } = {}): Promise<Db> {
+  // A new data directory gets the current format with its new database; one in another format is refused (DataError).
+  ensureDataFormat(dirname(location), { create: o.createIfMissing ?? true })
+  return await openUnchecked(location, o)
+}
+
+/**
+ * Open without the format check: for `sealmix migrate` only, which changes that format and holds
+ * the database open meanwhile, so that no relay runs on it.
+ */
+export async function openUnchecked(location: string, o: { createIfMissing?: boolean } = {}): Promise<Db> {
   const db = new Level<Uint8Array, Uint8Array>(location, { ...ENC, createIfMissing: o.createIfMissing ?? true })
   try {
     await db.open()

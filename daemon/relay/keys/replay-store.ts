@@ -28,6 +28,7 @@ import {
   commit,
   type Db,
   ENC,
+  ensureDataFormat,
   keyFingerprint,
   openDatabase,
   RelayError,
@@ -122,6 +123,8 @@ export class ReplayStore {
    * database is missing though the relay has run, or holds fewer rounds or tags than it committed.
    */
   static async open(dataDir: string, health?: Health): Promise<ReplayStore> {
+    // Before anything below reads the directory: data in another format is refused as such, not as a lost database.
+    ensureDataFormat(dataDir, { create: false })
     const statePath = join(dataDir, 'keys', STATE_FILE)
     const read = StoreStateFile.read(statePath)
     if (read === 'damaged')
