@@ -11,6 +11,7 @@ import { benchBrowser, closeBrowserBench } from './browser.bench.ts'
 import { benchDevnet } from './devnet.bench.ts'
 import { benchDirectory } from './directory.bench.ts'
 import { aggregate, type BenchResult, formatTable } from './harness.ts'
+import { benchPadding } from './padding.bench.ts'
 import { benchRelay, closeRelayBench } from './relay.bench.ts'
 import { benchRooms } from './rooms.bench.ts'
 import { benchSphinx } from './sphinx.bench.ts'
@@ -27,7 +28,8 @@ const SUITES: Record<string, Suite> = {
   devnet: { run: benchDevnet },
   directory: { run: benchDirectory },
   rooms: { run: benchRooms },
-  browser: { run: benchBrowser, close: closeBrowserBench }
+  browser: { run: benchBrowser, close: closeBrowserBench },
+  padding: { run: benchPadding }
 }
 const RUNS = Number(process.env.SEALMIX_BENCH_RUNS ?? 3)
 if (!Number.isInteger(RUNS) || RUNS < 1) {
