@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadCrypto } from '../../mix/index.ts'
 import { freePort } from '../../tools/index.ts'
+import { initAuthority } from '../helpers/authority-config.ts'
 import { SEALMIX } from '../helpers/bundle.ts'
 import { createTestnet, httpGet, PROJECT, type Testnet, waitFor } from '../helpers/testnet.ts'
 
@@ -133,27 +134,7 @@ describe('hostile: slow request bodies', function () {
     })
     const authorityFile = join(dir, 'authority.yaml')
     const [apiPort, metricsPort] = [await freePort(), await freePort()]
-    const init = spawnSync(
-      process.execPath,
-      [
-        ...SEALMIX,
-        'init',
-        '--role',
-        'authority',
-        '--data-dir',
-        join(dir, 'authority'),
-        '--listen',
-        `127.0.0.1:${apiPort}`,
-        '--network-name',
-        'slow',
-        '--genesis-ms',
-        String(Date.now()),
-        '--out',
-        authorityFile
-      ],
-      { cwd: PROJECT, encoding: 'utf8' }
-    )
-    assert.equal(init.status, 0, init.stderr)
+    initAuthority({ dir, port: apiPort, network: 'slow', out: authorityFile })
     writeFileSync(authorityFile, `${readFileSync(authorityFile, 'utf8')}metrics:\n  port: ${metricsPort}\n`)
     const authority = spawn(process.execPath, [...SEALMIX, 'authority', '--config', authorityFile], {
       cwd: PROJECT,

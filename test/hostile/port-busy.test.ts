@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import { listenHttp, RelayError } from '../../daemon/index.ts'
 import { type CryptoSuite, loadCrypto } from '../../mix/index.ts'
 import { freePort } from '../../tools/index.ts'
+import { initAuthority } from '../helpers/authority-config.ts'
 import { SEALMIX } from '../helpers/bundle.ts'
 import { createTestnet, PROJECT, type Testnet } from '../helpers/testnet.ts'
 
@@ -139,27 +140,7 @@ describe('hostile: a busy port', function () {
   it('an authority whose port or metrics port is busy exits 71 with one line naming it', async function () {
     const [port, metrics] = [await freePort(), await freePort()]
     const file = join(dir, 'authority.yaml')
-    const init = spawnSync(
-      process.execPath,
-      [
-        ...SEALMIX,
-        'init',
-        '--role',
-        'authority',
-        '--data-dir',
-        join(dir, 'authority'),
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--network-name',
-        'busy',
-        '--genesis-ms',
-        String(Date.now()),
-        '--out',
-        file
-      ],
-      { cwd: PROJECT, encoding: 'utf8' }
-    )
-    assert.equal(init.status, 0, init.stderr)
+    initAuthority({ dir, port: port, network: 'busy', out: file })
     await busy(port)
     const a = await runToExit(['authority', '--config', file])
     assert.equal(a.status, CANNOT_BIND, a.stderr.join('\n'))

@@ -21,6 +21,7 @@ import { RelayError } from '../../daemon/index.ts'
 import { Listener, readTls } from '../../daemon/relay/listener/server.ts'
 import { type CryptoSuite, FRAME, loadCrypto } from '../../mix/index.ts'
 import { freePort } from '../../tools/index.ts'
+import { initAuthority } from '../helpers/authority-config.ts'
 import { SEALMIX } from '../helpers/bundle.ts'
 import {
   clientConn,
@@ -253,27 +254,7 @@ describe('hostile: SIGHUP applies limits without dropping links', function () {
   it('an authority takes a lower per-source POST rate on SIGHUP', async function () {
     const file = join(dir, 'authority.yaml')
     const port = await freePort()
-    const init = spawnSync(
-      process.execPath,
-      [
-        ...SEALMIX,
-        'init',
-        '--role',
-        'authority',
-        '--data-dir',
-        join(dir, 'authority'),
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--network-name',
-        'reload',
-        '--genesis-ms',
-        String(Date.now()),
-        '--out',
-        file
-      ],
-      { cwd: PROJECT, encoding: 'utf8' }
-    )
-    assert.equal(init.status, 0, init.stderr)
+    initAuthority({ dir, port: port, network: 'reload', out: file })
     const good = readFileSync(file, 'utf8')
     const authority = start(['authority', '--config', file])
     await line(authority, /"event":"authority_started"/, 'the authority starts')

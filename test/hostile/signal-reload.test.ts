@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type CryptoSuite, loadCrypto } from '../../mix/index.ts'
 import { freePort } from '../../tools/index.ts'
+import { initAuthority } from '../helpers/authority-config.ts'
 import { SEALMIX } from '../helpers/bundle.ts'
 import { createTestnet, httpGet, PROJECT, type Testnet, waitFor } from '../helpers/testnet.ts'
 
@@ -190,31 +191,7 @@ describe('hostile: SIGHUP', function () {
   it('an authority reloads its log level and keeps running on a refused file', async function () {
     const file = join(dir, 'authority.yaml')
     const port = await freePort()
-    const init = spawnSync(
-      process.execPath,
-      [
-        ...SEALMIX,
-        'init',
-        '--role',
-        'authority',
-        '--data-dir',
-        join(dir, 'authority'),
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--network-name',
-        'hup',
-        '--genesis-ms',
-        String(Date.now()),
-        '--epoch',
-        '10s',
-        '--grace',
-        '2s',
-        '--out',
-        file
-      ],
-      { cwd: PROJECT, encoding: 'utf8' }
-    )
-    assert.equal(init.status, 0, init.stderr)
+    initAuthority({ dir, port: port, network: 'hup', out: file, extra: ['--epoch', '10s', '--grace', '2s'] })
     const good = readFileSync(file, 'utf8')
     const authority = start(['authority', '--config', file])
     await line(authority, /"event":"authority_started"/, 'the authority starts')

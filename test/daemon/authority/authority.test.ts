@@ -30,7 +30,6 @@ import {
   epochAt,
   epochStart,
   loadCrypto,
-  type MixingParams,
   NETWORK_GEOMETRY,
   publishDeadline,
   relayId,
@@ -39,18 +38,11 @@ import {
   signIngressDescriptor
 } from '../../../mix/index.ts'
 import { freePort } from '../../../tools/index.ts'
+import { TEST_MIXING } from '../../helpers/authority-config.ts'
 import { floodPosts } from '../../helpers/flood.ts'
 import { waitFor } from '../../helpers/testnet.ts'
 
-const MIXING: MixingParams = {
-  strategy: 'batch',
-  intervalMs: 100,
-  minPool: 8,
-  flushFraction: 0.7,
-  minBatch: 4,
-  maxDelayMs: 5000,
-  loopRatePerSec: 0.5
-}
+const MIXING = TEST_MIXING
 
 describe('directory authorities', function () {
   this.timeout(30_000)

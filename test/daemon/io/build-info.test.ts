@@ -29,7 +29,6 @@ import {
   documentBytes,
   isSoftware,
   loadCrypto,
-  type MixingParams,
   NETWORK_GEOMETRY,
   type NetworkDocument,
   relayId,
@@ -41,19 +40,12 @@ import {
 } from '../../../mix/index.ts'
 import { buildCommit, buildStamp, NODE_BUILD } from '../../../tools/build/node.ts'
 import { freePort } from '../../../tools/index.ts'
+import { TEST_MIXING } from '../../helpers/authority-config.ts'
 import { captureStream } from '../../helpers/log-capture.ts'
 import { createTestnet, httpGet, PROJECT, type Testnet } from '../../helpers/testnet.ts'
 
 const PACKAGE_VERSION = (JSON.parse(readFileSync(join(PROJECT, 'package.json'), 'utf8')) as { version: string }).version
-const MIXING: MixingParams = {
-  strategy: 'batch',
-  intervalMs: 100,
-  minPool: 8,
-  flushFraction: 0.7,
-  minBatch: 4,
-  maxDelayMs: 5000,
-  loopRatePerSec: 0.5
-}
+const MIXING = TEST_MIXING
 
 describe('build info', function () {
   this.timeout(60_000)

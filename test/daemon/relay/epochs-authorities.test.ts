@@ -11,19 +11,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Authority, createLogger } from '../../../daemon/index.ts'
 import { RelayEpochs } from '../../../daemon/relay/keys/epochs.ts'
-import { type CryptoSuite, loadCrypto, type MixingParams, NETWORK_GEOMETRY, relayId } from '../../../mix/index.ts'
+import { type CryptoSuite, loadCrypto, NETWORK_GEOMETRY, relayId } from '../../../mix/index.ts'
 import { freePort } from '../../../tools/index.ts'
+import { TEST_MIXING } from '../../helpers/authority-config.ts'
 import { captureStream } from '../../helpers/log-capture.ts'
 
-const MIXING: MixingParams = {
-  strategy: 'batch',
-  intervalMs: 100,
-  minPool: 8,
-  flushFraction: 0.7,
-  minBatch: 4,
-  maxDelayMs: 5000,
-  loopRatePerSec: 0.5
-}
+const MIXING = TEST_MIXING
 
 describe('relay: a reload that changes the authorities', function () {
   this.timeout(60_000)
