@@ -5,14 +5,31 @@
  * part); a data directory made beforehand (0755, say) is narrowed too, with the key files already
  * in it.
  */
-import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { secretDir, writeSecretFile } from '../daemon/index.ts'
+import { type Flags, one, usage } from './args.ts'
 
 export { secretDir }
 
 export function writeSecret(path: string, data: string | Uint8Array): void {
   writeSecretFile(path, data)
+}
+
+/**
+ * The absolute path of a file an option names for writing, its directory made (0700) if missing:
+ * checked before any key is made, so that a command refused here leaves nothing behind, and a
+ * config written elsewhere than the working directory still finds what it names.
+ */
+export function outFile(flags: Flags, name: string): string {
+  const path = resolve(one(flags, name))
+  const dir = dirname(path)
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+  } catch (e) {
+    throw usage(`--${name}: cannot create the directory ${dir} (${(e as NodeJS.ErrnoException).code ?? 'error'})`)
+  }
+  return path
 }
 
 /** A data directory: itself and its keys/ 0700, every file in keys/ 0600. */

@@ -51,7 +51,7 @@ passphrase), 78 configuration, keys, network file or data format refused, 130 se
   listen:
     "usage: sealmix listen --profile FILE [--peer CONTACT.json... [--every 3s]] [--state DIR] [--json]\n\nCollects envelopes from the homeserver, opens and verifies each, prints them. With --peer it\nalso sends a message every --every (default 3s, at least 100ms) to the first peer, and answers\neach message it receives from a peer's device (the demo; the devnet's web page is a second peer).\n--state DIR keeps the client's state there (see sealmix send --help).",
   'validate-config':
-    'usage: sealmix validate-config --config FILE [--role ingress|authority]\n\nPrints "ok" and exits 0, or prints the first error (key, rule, value) and exits 78. For an\nauthority it also checks the admission file its config names.',
+    'usage: sealmix validate-config --config FILE [--role ingress|authority]\n\nPrints "ok" and exits 0, or prints the first error (key, rule, value) and exits 78. Without\n--role, an ingress or authority config is known by its own role key. For an authority it also\nchecks the admission file its config names; for a relay on a static network file, that the file\ncan be read.',
   keygen:
     'usage: sealmix keygen --data-dir DIR --role gateway|mix [--layer N] --address ws://HOST:PORT\n\nCreates missing key files (never overwrites) and prints the relay descriptor as JSON. --layer:\n1, 2 or 3 for a mix (required); a gateway is layer 0.',
   'signer-keygen':

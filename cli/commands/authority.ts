@@ -113,11 +113,15 @@ export async function authorityCommand(flags: Flags): Promise<number> {
     cfg.metrics === undefined
       ? null
       : await startOpsServer({ host: cfg.metrics.host, port: cfg.metrics.port, metrics: a.metrics, ready: () => null })
-  console.log(
-    JSON.stringify({ event: 'authority_started', signer: a.signer, port: a.port, metricsPort: ops?.port ?? null })
+  // The signer is a public key: operators copy it into the relays' and the peers' configs.
+  log.info(
+    { event: 'authority_started', signer: a.signer, port: a.port, metricsPort: ops?.port ?? null },
+    `authority started on port ${a.port}`
   )
-  await untilSignal()
+  const signal = await untilSignal()
+  log.info({ event: 'stopping', signal }, 'stopping')
   await ops?.close()
   await a.stop()
+  log.info({ event: 'stopped' }, 'authority stopped')
   return 0
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import type { CryptoSuite } from '../../daemon/index.ts'
 import { contactCard, loadProfile, newProfile } from '../../tools/index.ts'
 import { authorities, type Flags, many, one, onlyThese, usage } from '../args.ts'
-import { warnIfRoot, writeSecret } from '../files.ts'
+import { outFile, warnIfRoot, writeSecret } from '../files.ts'
 import { INIT_ROLES } from '../options.ts'
 
 export function initClient(c: CryptoSuite, flags: Flags): number {
@@ -14,8 +14,8 @@ export function initClient(c: CryptoSuite, flags: Flags): number {
     if (m === null) throw usage(`--trust must be SERVER=ROOT_HEX (got ${t})`)
     trust[m[1]!] = [...(trust[m[1]!] ?? []), m[2]!]
   }
-  const out = one(flags, 'out')
-  const contactOut = one(flags, 'contact-out')
+  const out = outFile(flags, 'out')
+  const contactOut = outFile(flags, 'contact-out')
   const profile = newProfile(c, {
     ...(authorities(flags).length > 0
       ? { directory: { authorities: authorities(flags), maxSkewMs: 30_000 } }

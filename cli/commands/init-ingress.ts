@@ -1,5 +1,6 @@
 /** `sealmix init --role ingress`: the ingress's keys, its config and the homeserver's application-service registration. */
 import { existsSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { parse as parseYaml, stringify as toYaml } from 'yaml'
 import {
   type CryptoSuite,
@@ -9,7 +10,7 @@ import {
   loadIngressKeys
 } from '../../daemon/index.ts'
 import { authorities, type Flags, hostPort, many, one, onlyThese } from '../args.ts'
-import { randomToken, secretDir, secureDataDir, warnIfRoot, writeSecret } from '../files.ts'
+import { outFile, randomToken, secretDir, secureDataDir, warnIfRoot, writeSecret } from '../files.ts'
 import { INIT_ROLES } from '../options.ts'
 
 /** The application-service tokens of an ingress config that already exists at `path`, if any. */
@@ -30,11 +31,11 @@ function existingTokens(path: string): { asToken: string; hsToken: string } | nu
 export function initIngress(c: CryptoSuite, flags: Flags): number {
   onlyThese(flags, INIT_ROLES.ingress!, 'init --role ingress')
   // Every option is read (and checked) before the keys are made: a refused command leaves nothing behind.
-  const dataDir = one(flags, 'data-dir')
+  const dataDir = resolve(one(flags, 'data-dir'))
   const serverName = one(flags, 'server-name')
   const homeserver = one(flags, 'homeserver')
-  const out = one(flags, 'out')
-  const registrationFile = one(flags, 'registration')
+  const out = outFile(flags, 'out')
+  const registrationFile = outFile(flags, 'registration')
   const api = hostPort(flags, 'api', '127.0.0.1:8090')
   const metrics = hostPort(flags, 'metrics', '127.0.0.1:9465')
   const gateways = many(flags, 'gateway')

@@ -1,6 +1,7 @@
 /** `sealmix init`: keys and a config for a gateway, mix or authority (the ingress and client roles are in init-ingress.ts and init-client.ts). */
 
 import { chmodSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { stringify as toYaml } from 'yaml'
 import {
   authorityKey,
@@ -13,7 +14,7 @@ import {
   publicKeys
 } from '../../daemon/index.ts'
 import { authorities, durationMs, type Flags, hostPort, many, one, onlyThese, optional, usage } from '../args.ts'
-import { secretDir, secureDataDir, warnIfRoot, writeSecret } from '../files.ts'
+import { outFile, secretDir, secureDataDir, warnIfRoot, writeSecret } from '../files.ts'
 import { INIT_ROLES } from '../options.ts'
 import { initClient } from './init-client.ts'
 import { initIngress } from './init-ingress.ts'
@@ -38,8 +39,9 @@ export async function initCommand(flags: Flags): Promise<number> {
   if (role === 'authority') {
     onlyThese(flags, INIT_ROLES.authority!, 'init --role authority')
     // Every input is checked before the key file is made: a refused command leaves nothing behind.
-    const out = one(flags, 'out')
-    const dataDir = one(flags, 'data-dir')
+    const out = outFile(flags, 'out')
+    // Absolute in the config: relative paths there are read from the config file's directory.
+    const dataDir = resolve(one(flags, 'data-dir'))
     const listen = hostPort(flags, 'listen', '127.0.0.1:8700')
     const network = one(flags, 'network-name')
     const genesis = one(flags, 'genesis-ms')
@@ -82,9 +84,9 @@ export async function initCommand(flags: Flags): Promise<number> {
     throw usage(`--role must be gateway, mix, ingress, client or authority (got ${role})`)
   onlyThese(flags, INIT_ROLES[role]!, `init --role ${role}`)
   const listen = hostPort(flags, 'listen', '127.0.0.1:9000')
-  const dataDir = one(flags, 'data-dir')
+  const dataDir = resolve(one(flags, 'data-dir'))
   const metrics = hostPort(flags, 'metrics', '127.0.0.1:9464')
-  const out = one(flags, 'out')
+  const out = outFile(flags, 'out')
   const auths = authorities(flags)
   if (auths.length > 0) {
     // Follows directory authorities: per-epoch mix keys are made at start, no static mix.key.
@@ -111,7 +113,7 @@ export async function initCommand(flags: Flags): Promise<number> {
     console.log(JSON.stringify({ id: k.id, identityKey: Buffer.from(k.identity.publicKey).toString('hex') }))
     return 0
   }
-  const network = { file: one(flags, 'network'), signers: many(flags, 'signer') }
+  const network = { file: resolve(one(flags, 'network')), signers: many(flags, 'signer') }
   warnIfRoot('init')
   secretDir(dataDir)
   ensureDataFormat(dataDir)

@@ -25,6 +25,7 @@ import {
 } from '../../daemon/index.ts'
 import { relayId } from '../../mix/index.ts'
 import { type Flags, flag, one, onlyThese, optional, usage } from '../args.ts'
+import { outFile } from '../files.ts'
 
 export const PASSPHRASE_ENV = 'SEALMIX_BACKUP_PASSPHRASE'
 const MIN_CHARACTERS = 12
@@ -151,7 +152,7 @@ const exists = (out: string): DataError =>
 
 async function backup(flags: Flags): Promise<number> {
   onlyThese(flags, ['config', 'data-dir', 'out', 'passphrase-file', 'force'], 'keys backup')
-  const out = one(flags, 'out')
+  const out = outFile(flags, 'out')
   const force = flag(flags, 'force')
   const t = target(flags)
   // Refused before the passphrase is asked for: an existing file, a data directory whose layout this sealmix does not know.

@@ -15,16 +15,17 @@ import {
   migrateDataFormat,
   openUnchecked
 } from '../../daemon/index.ts'
-import { type Flags, one, optional, usage } from '../args.ts'
+import { type Flags, one, usage } from '../args.ts'
+import { configProgram } from '../config-role.ts'
 
 export async function migrateCommand(flags: Flags): Promise<number> {
-  const role = optional(flags, 'role')
-  if (role !== undefined && role !== 'ingress')
+  const path = one(flags, 'config')
+  const role = configProgram(flags, path)
+  if (role !== 'relay' && role !== 'ingress')
     throw usage(
       `--role must be ingress, or left out for a relay (got ${role}; an authority keeps no data directory to migrate)`
     )
-  const program: DataProgram = role ?? 'relay'
-  const path = one(flags, 'config')
+  const program: DataProgram = role
   const dataDir = program === 'ingress' ? loadIngressConfig(path).dataDir : loadConfig(path).dataDir
   const location = join(dataDir, 'db')
   const db = existsSync(join(location, 'CURRENT')) ? await openUnchecked(location, { createIfMissing: false }) : null

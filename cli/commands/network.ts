@@ -4,11 +4,12 @@ import { type IngressDescriptor, loadCrypto, type RelayDescriptor } from '../../
 import { buildNetworkDocument, loadSignerKey, writeNetworkFile } from '../../tools/index.ts'
 import { type Flags, many, one, optional } from '../args.ts'
 import { BadInput } from '../bad-input.ts'
+import { outFile } from '../files.ts'
 
 export async function networkCommand(flags: Flags): Promise<number> {
   const c = await loadCrypto()
   const signer = loadSignerKey(c, one(flags, 'signer-key'))
-  const out = one(flags, 'out')
+  const out = outFile(flags, 'out')
   const read = <T>(f: string): T => {
     try {
       return JSON.parse(readFileSync(f, 'utf8')) as T

@@ -2,9 +2,10 @@
 import { loadCrypto } from '../../daemon/index.ts'
 import { loadSignerKey } from '../../tools/index.ts'
 import { type Flags, one } from '../args.ts'
+import { outFile } from '../files.ts'
 
 export async function signerKeygenCommand(flags: Flags): Promise<number> {
   const c = await loadCrypto()
-  console.log(Buffer.from(loadSignerKey(c, one(flags, 'out'), true).publicKey).toString('hex'))
+  console.log(Buffer.from(loadSignerKey(c, outFile(flags, 'out'), true).publicKey).toString('hex'))
   return 0
 }

@@ -6,7 +6,7 @@ import { BadInput } from '../bad-input.ts'
 
 function readStandinConfig(path: string): StandinOptions {
   const file = readConfigFile(path)
-  if (file.kind === 'refused') throw new BadInput(file.problem)
+  if (file.kind !== 'parsed') throw new BadInput(file.problem)
   return file.value as StandinOptions
 }
 

@@ -117,6 +117,7 @@ export type AuthorityConfig = z.infer<typeof AuthorityConfigSchema> & { readonly
 export function loadAuthorityConfig(path: string): AuthorityConfig {
   const file = readConfigFile(path)
   if (file.kind === 'refused') throw new RelayError('RELAY_CONFIG_UNREADABLE', file.problem, { cause: file.cause })
+  if (file.kind === 'invalid') throw new RelayError('RELAY_CONFIG_INVALID', file.problem)
   const raw = file.value
   const r = AuthorityConfigSchema.safeParse(raw)
   if (!r.success) {

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { type ConfigIssue, describeIssue } from '../../mix/index.ts'
 import {
   authoritiesSchema,
+  envHint,
   hex32,
   host,
   maxSkewMs,
@@ -127,7 +128,8 @@ export function parseIngressConfig(raw: unknown, baseDir: string): IngressConfig
   const r = IngressConfigSchema.safeParse(raw)
   if (!r.success) {
     const d = describeIssue(raw, r.error.issues[0]! as ConfigIssue, SECRETS)
-    throw new IngressError('INGRESS_CONFIG_INVALID', `${d.key} ${d.rule} (got ${d.value})`)
+    const hint = d.value === 'nothing' ? envHint('ingress', d.key) : ''
+    throw new IngressError('INGRESS_CONFIG_INVALID', `${d.key} ${d.rule}${hint} (got ${d.value})`)
   }
   const c = r.data
   if ((c.network === undefined) === (c.directory === undefined))
@@ -146,6 +148,7 @@ export function parseIngressConfig(raw: unknown, baseDir: string): IngressConfig
 export function readIngressConfigFile(path: string): unknown {
   const file = readConfigFile(path)
   if (file.kind === 'refused') throw new IngressError('INGRESS_CONFIG_UNREADABLE', file.problem, { cause: file.cause })
+  if (file.kind === 'invalid') throw new IngressError('INGRESS_CONFIG_INVALID', file.problem)
   return file.value
 }
 

@@ -22,6 +22,17 @@ import { host, httpUrl, port, token } from './config-schema.ts'
 export type ConfigText =
   | { readonly kind: 'parsed'; readonly value: unknown }
   | { readonly kind: 'refused'; readonly problem: string; readonly cause?: unknown }
+  /** A SEALMIX_* variable is refused: the file is readable, the config it makes is not valid. */
+  | { readonly kind: 'invalid'; readonly problem: string }
+
+/**
+ * For a key left out of a config: where else it may come from, when a variable can set it (a
+ * per-pod key that a shared config leaves to the environment); '' otherwise.
+ */
+export function envHint(kind: ConfigKind, key: string): string {
+  const e = CONFIG_ENV.find(x => x.key === key && x.kinds.includes(kind))
+  return e === undefined ? '' : `; set it in the file or with ${e.env}`
+}
 
 /** The configs the environment applies to. */
 export type ConfigKind = 'relay' | 'authority' | 'ingress'
@@ -158,7 +169,7 @@ export function applyConfigEnv(value: unknown, env: NodeJS.ProcessEnv): ConfigTe
     const near = CONFIG_ENV.filter(e => e.env.startsWith(`SEALMIX_${m[1]}_`) || e.env === `SEALMIX_${m[1]}`)
     const named = near.length > 0 ? `those for ${m[1]!.toLowerCase()}: ` : ''
     return {
-      kind: 'refused',
+      kind: 'invalid',
       problem: `${name} is not a config variable (${named}${(near.length > 0 ? near : CONFIG_ENV).map(e => e.env).join(', ')}; the list is in docs/OPERATIONS.md "Environment variables"): set any other key in the config file`
     }
   }
@@ -168,25 +179,25 @@ export function applyConfigEnv(value: unknown, env: NodeJS.ProcessEnv): ConfigTe
     if (raw === undefined) continue
     if (!e.kinds.includes(kind))
       return {
-        kind: 'refused',
+        kind: 'invalid',
         problem: `${e.env} sets ${e.key}, which ${KINDS_NAMED[kind]} config does not have (it applies to ${e.kinds.map(k => KINDS_NAMED[k]).join(', ')}): unset it for this program`
       }
     if (raw === '')
       return {
-        kind: 'refused',
+        kind: 'invalid',
         problem: `${e.key} (from ${e.env}) is set but empty: give it a value, or unset it to keep the file's`
       }
     let given: unknown = raw
     if (e.integer) {
       if (!/^-?\d{1,16}$/.test(raw))
         return {
-          kind: 'refused',
+          kind: 'invalid',
           problem: refusal(e, raw, { code: 'custom', path: [], message: 'must be a whole number' })
         }
       given = Number(raw)
     }
     const r = e.check.safeParse(given)
-    if (!r.success) return { kind: 'refused', problem: refusal(e, given, r.error.issues[0]! as ConfigIssue) }
+    if (!r.success) return { kind: 'invalid', problem: refusal(e, given, r.error.issues[0]! as ConfigIssue) }
     const path = e.key.split('.')
     let at = root
     for (const k of path.slice(0, -1)) {
@@ -194,7 +205,7 @@ export function applyConfigEnv(value: unknown, env: NodeJS.ProcessEnv): ConfigTe
       const next = at[k]
       if (!isMap(next))
         return {
-          kind: 'refused',
+          kind: 'invalid',
           problem: `${e.env} sets ${e.key}, but ${path.slice(0, path.indexOf(k) + 1).join('.')} in the file is not a mapping`
         }
       at = next

@@ -1,6 +1,7 @@
 /** The Node I/O that the server programs share: the only import surface of daemon/io/. */
 export * from './address.ts'
 export * from './atomic-file.ts'
+export * from './bind-probe.ts'
 export * from './build-info.ts'
 export * from './config-file.ts'
 export * from './config-schema.ts'

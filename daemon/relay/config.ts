@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { type ConfigIssue, describeIssue } from '../../mix/index.ts'
 import {
   authoritiesSchema,
+  envHint,
   hex32,
   host,
   maxSkewMs,
@@ -170,7 +171,11 @@ export function parseConfig(raw: unknown, baseDir: string): RelayConfig {
   const r = ConfigSchema.safeParse(raw)
   if (!r.success) {
     const d = describeIssue(raw, r.error.issues[0]! as ConfigIssue, SECRET_KEYS)
-    throw RelayError.CONFIG_INVALID(d.key, d.rule, d.value)
+    throw RelayError.CONFIG_INVALID(
+      d.key,
+      d.value === 'nothing' ? `${d.rule}${envHint('relay', d.key)}` : d.rule,
+      d.value
+    )
   }
   const c = r.data
   if (c.limits.reservedPeerSlots >= c.limits.maxConnections) {
@@ -207,6 +212,7 @@ export function parseConfig(raw: unknown, baseDir: string): RelayConfig {
 export function loadConfig(path: string): RelayConfig {
   const file = readConfigFile(path)
   if (file.kind === 'refused') throw new RelayError('RELAY_CONFIG_UNREADABLE', file.problem, { cause: file.cause })
+  if (file.kind === 'invalid') throw new RelayError('RELAY_CONFIG_INVALID', file.problem)
   return parseConfig(file.value, dirname(resolve(path)))
 }
 

@@ -75,7 +75,8 @@ export function loadNetwork(
   nowMs: number
 ): NetworkView {
   const r = readNetworkFile(c, file, signers, geometry, nowMs)
-  if (r.kind === 'unreadable') throw RelayError.NETWORK_INVALID('unreadable', r.errno)
+  // The path is the operator's own config, not client metadata: naming it says which file to fix.
+  if (r.kind === 'unreadable') throw RelayError.NETWORK_INVALID('unreadable', `${r.errno}: ${file}`)
   if (r.kind === 'refused') throw RelayError.NETWORK_INVALID(r.code, r.detail)
   return new NetworkView(r.doc)
 }

@@ -31,7 +31,7 @@ import {
   systemRng
 } from '../../mix/index.ts'
 import type { Db } from '../io/index.ts'
-import { createLogger, Health, type Logger, type OpsServer, RelayError, startOpsServer } from '../io/index.ts'
+import { createLogger, Health, type Logger, type OpsServer, probeBind, RelayError, startOpsServer } from '../io/index.ts'
 import type { RelayConfig } from './config.ts'
 import { drop } from './drops.ts'
 import { Edge } from './gateway/edge.ts'
@@ -251,7 +251,7 @@ export class Relay {
           this.#stopping !== null
             ? 'stopping'
             : !this.#ready
-              ? 'starting'
+              ? (this.#epochs?.waiting ?? 'starting')
               : !this.#listed
                 ? "not listed in the current network document with this relay's role, layer and key"
                 : this.health.reason()
@@ -288,6 +288,8 @@ export class Relay {
         replay: this.#replay,
         onRejected: reason => this.metrics.directoryRejected.inc({ reason })
       })
+      // Its descriptor publishes this address: a port held by another program is refused first.
+      await probeBind('listen', cfg.listen.host, cfg.listen.port)
       const first = await this.#epochs.firstDocument(() => this.#stopping !== null)
       if (first === null) throw RelayError.NETWORK_INVALID('DIR_NONE_VALID', 'stopped while waiting for the directory')
       this.#view = new NetworkView(first)

@@ -59,6 +59,14 @@ describe('sealmix authority', function () {
       }).stdout.trim(),
       'ok'
     )
+    // Without --role, the file's own role says it is an authority's config.
+    assert.equal(
+      spawnSync(process.execPath, [...SEALMIX, 'validate-config', '--config', cfg], {
+        cwd: PROJECT,
+        encoding: 'utf8'
+      }).stdout.trim(),
+      'ok'
+    )
     const p = spawn(process.execPath, [...SEALMIX, 'authority', '--config', cfg], { cwd: PROJECT, stdio: 'ignore' })
     try {
       await waitFor(

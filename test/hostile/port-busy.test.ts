@@ -17,7 +17,7 @@ import { type CryptoSuite, loadCrypto } from '../../mix/index.ts'
 import { freePort } from '../../tools/index.ts'
 import { initAuthority } from '../helpers/authority-config.ts'
 import { SEALMIX } from '../helpers/bundle.ts'
-import { createTestnet, PROJECT, type Testnet } from '../helpers/testnet.ts'
+import { createTestnet, httpGet, PROJECT, type Testnet, waitFor } from '../helpers/testnet.ts'
 
 /** The documented status for an address that cannot be bound (docs/OPERATIONS.md, "Exit statuses"). */
 const CANNOT_BIND = 71
@@ -101,6 +101,59 @@ describe('hostile: a busy port', function () {
     assert.deepEqual(metrics.stderr, [
       `sealmix: RELAY_LISTEN_FAILED: cannot bind metrics 127.0.0.1:${node.metricsPort}: address in use (metrics.port)`
     ])
+  })
+
+  it('a relay that follows authorities refuses a busy listen port at start, before any document comes', async function () {
+    const [port, metrics] = [await freePort(), await freePort()]
+    const file = join(dir, 'follower.yaml')
+    const init = spawnSync(
+      process.execPath,
+      [
+        ...SEALMIX,
+        'init',
+        '--role',
+        'mix',
+        '--layer',
+        '1',
+        '--data-dir',
+        join(dir, 'follower'),
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--metrics',
+        `127.0.0.1:${metrics}`,
+        // Nobody answers here: without the probe it would wait for a document and never bind.
+        '--authority',
+        `http://127.0.0.1:1=${'ab'.repeat(32)}`,
+        '--out',
+        file
+      ],
+      { cwd: PROJECT, encoding: 'utf8' }
+    )
+    assert.equal(init.status, 0, init.stderr)
+    await busy(port)
+    const r = await runToExit(['run', '--config', file])
+    assert.equal(r.status, CANNOT_BIND, r.stderr.join('\n'))
+    assert.deepEqual(r.stderr, [
+      `sealmix: RELAY_LISTEN_FAILED: cannot bind listen 127.0.0.1:${port}: address in use (listen.port)`
+    ])
+
+    // With the port free, it runs, waiting for the authorities, and /readyz says so.
+    for (const s of held.splice(0)) await new Promise(resolve => s.close(resolve))
+    const p = spawn(process.execPath, [...SEALMIX, 'run', '--config', file], { cwd: PROJECT, stdio: 'ignore' })
+    try {
+      let body = ''
+      await waitFor(
+        async () => {
+          body = (await httpGet(metrics, '/readyz').catch(() => ({ body: '' }))).body
+          return body.includes('waiting for the directory authorities')
+        },
+        30_000,
+        '/readyz to say what the relay waits for'
+      )
+      assert.match(body, /^not ready: waiting for the directory authorities: no majority of them answers/)
+    } finally {
+      p.kill('SIGKILL')
+    }
   })
 
   it('an ingress whose API or metrics port is busy exits 71 with one line naming it', async function () {

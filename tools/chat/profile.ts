@@ -77,6 +77,9 @@ export function newProfile(
 
 function readProfileFile(path: string): unknown {
   const file = readConfigFile(path)
-  if (file.kind === 'refused') throw new ClientError('CLIENT_CONFIG_UNREADABLE', file.problem, { cause: file.cause })
+  if (file.kind !== 'parsed')
+    throw new ClientError('CLIENT_CONFIG_UNREADABLE', file.problem, {
+      cause: file.kind === 'refused' ? file.cause : undefined
+    })
   return file.value
 }

@@ -135,16 +135,24 @@ export class RelayEpochs {
       if (schedule !== null)
         this.#onRefused(this.#directory.epochNow()!, await this.#publisher.publish(this.#directory.epochNow()!))
       const doc = schedule === null ? null : await this.#directory.refresh()
-      if (doc !== null) return doc
-      if (tries % 10 === 0)
-        this.#o.log.warn(
-          { event: 'directory_wait' },
-          'waiting for a network document signed by a majority of the directory authorities'
-        )
+      if (doc !== null) {
+        this.waiting = null
+        return doc
+      }
+      this.waiting =
+        schedule === null
+          ? 'waiting for the directory authorities: no majority of them answers with the schedule (unreachable, or serving another network)'
+          : 'waiting for a network document: the authorities answer, but no document signed by a majority of them is valid yet'
+      // At once, then every 30 s: the reason is in /readyz meanwhile.
+      if (tries % 60 === 0)
+        this.#o.log.warn({ event: 'directory_wait', stage: schedule === null ? 'schedule' : 'document' }, this.waiting)
       await new Promise(resolve => setTimeout(resolve, 500))
     }
     return null
   }
+
+  /** While firstDocument waits: what for, in words for /readyz and the log; null otherwise. */
+  waiting: string | null = null
 
   get #refreshMs(): number {
     return refreshIntervalMs(this.#schedule)

@@ -110,7 +110,7 @@ describe('config keys from SEALMIX_* environment variables', function () {
   /** The program's own validation of the file read with `env`: the parsed config, or the message it refuses with. */
   function load(kind: ConfigKind, env: Record<string, string>): { config?: unknown; refused?: string } {
     const read = readConfigFile(files[kind], { ...NEEDED[kind], ...env })
-    if (read.kind === 'refused') return { refused: read.problem }
+    if (read.kind !== 'parsed') return { refused: read.problem }
     try {
       if (kind === 'relay') return { config: parseConfig(read.value, dir) }
       if (kind === 'ingress') return { config: parseIngressConfig(read.value, dir) }
@@ -307,12 +307,12 @@ describe('config keys from SEALMIX_* environment variables', function () {
       only({ ...NEEDED.relay, SEALMIX_METRICS_PORT: 'x' })
       assert.throws(() => loadConfig(files.relay), {
         name: 'RelayError',
-        message: /^RELAY_CONFIG_UNREADABLE: metrics\.port \(from SEALMIX_METRICS_PORT\) must be a whole number/
+        message: /^RELAY_CONFIG_INVALID: metrics\.port \(from SEALMIX_METRICS_PORT\) must be a whole number/
       })
       only({ ...NEEDED.ingress, SEALMIX_METRICS_PORT: 'x' })
       assert.throws(
         () => loadIngressConfig(files.ingress),
-        /INGRESS_CONFIG_UNREADABLE: metrics\.port \(from SEALMIX_METRICS_PORT\)/
+        /INGRESS_CONFIG_INVALID: metrics\.port \(from SEALMIX_METRICS_PORT\)/
       )
       only({ SEALMIX_METRICS_PORT: 'x' })
       assert.throws(() => loadAuthorityConfig(files.authority), /metrics\.port \(from SEALMIX_METRICS_PORT\)/)
