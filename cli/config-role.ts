@@ -12,7 +12,8 @@ export type ConfigProgram = 'relay' | 'ingress' | 'authority'
 export function configProgram(flags: Flags, path: string): string {
   const role = optional(flags, 'role')
   if (role !== undefined) return role
-  const file = readConfigFile(path)
+  // Without the environment: a bad SEALMIX_* value is reported by the program's own loader.
+  const file = readConfigFile(path, {})
   const said = file.kind === 'parsed' ? (file.value as { role?: unknown } | null)?.role : undefined
   return said === 'ingress' || said === 'authority' ? said : 'relay'
 }

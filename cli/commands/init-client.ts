@@ -1,5 +1,6 @@
 /** `sealmix init --role client`: a client profile (its device keys and secrets) and the contact card to give to peers. */
 import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import type { CryptoSuite } from '../../daemon/index.ts'
 import { contactCard, loadProfile, newProfile } from '../../tools/index.ts'
 import { authorities, type Flags, many, one, onlyThese, usage } from '../args.ts'
@@ -19,7 +20,7 @@ export function initClient(c: CryptoSuite, flags: Flags): number {
   const profile = newProfile(c, {
     ...(authorities(flags).length > 0
       ? { directory: { authorities: authorities(flags), maxSkewMs: 30_000 } }
-      : { network: { file: one(flags, 'network'), signers: many(flags, 'signer') } }),
+      : { network: { file: resolve(one(flags, 'network')), signers: many(flags, 'signer') } }),
     gateway: one(flags, 'gateway'),
     homeserver: { url: one(flags, 'homeserver'), accessToken: readFileSync(one(flags, 'token-file'), 'utf8').trim() },
     ingressApi: one(flags, 'ingress-api'),

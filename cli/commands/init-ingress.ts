@@ -43,7 +43,7 @@ export function initIngress(c: CryptoSuite, flags: Flags): number {
   const source =
     auths.length > 0
       ? { directory: { authorities: auths, gateways, maxSkewMs: 30_000 } }
-      : { network: { file: one(flags, 'network'), signers: many(flags, 'signer') } }
+      : { network: { file: resolve(one(flags, 'network')), signers: many(flags, 'signer') } }
   warnIfRoot('init')
   secretDir(dataDir)
   // A new data directory records its format; an existing one in another format is refused, before any key is made.

@@ -23,7 +23,9 @@ export async function migrateCommand(flags: Flags): Promise<number> {
   const role = configProgram(flags, path)
   if (role !== 'relay' && role !== 'ingress')
     throw usage(
-      `--role must be ingress, or left out for a relay (got ${role}; an authority keeps no data directory to migrate)`
+      role === 'authority'
+        ? 'an authority keeps no data directory to migrate: migrate takes a relay or an ingress config'
+        : `--role must be ingress, or left out for a relay (got ${role})`
     )
   const program: DataProgram = role
   const dataDir = program === 'ingress' ? loadIngressConfig(path).dataDir : loadConfig(path).dataDir

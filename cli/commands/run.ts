@@ -17,7 +17,7 @@ export async function runCommand(flags: Flags): Promise<number> {
   const onSignal = (sig: string): void => {
     signals++
     if (signals > 1) process.exit(130)
-    relay.log.info({ signal: sig }, 'stopping')
+    relay.log.info({ event: 'stopping', signal: sig }, 'stopping')
     relay.stop().then(
       () => process.exit(0),
       () => process.exit(70)

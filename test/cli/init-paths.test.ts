@@ -74,6 +74,33 @@ describe('cli: init writes a config that works from anywhere', function () {
     assert.equal(written.dataDir, join(dir, 'data'))
     assert.equal(written.network.file, join(dir, 'network.json'))
 
+    const ingressOut = join('etc', 'ingress', 'ingress.yaml')
+    const ingress = sealmix(
+      'init',
+      '--role',
+      'ingress',
+      '--data-dir',
+      'ingress',
+      '--server-name',
+      'example.org',
+      '--homeserver',
+      'http://127.0.0.1:8008',
+      '--network',
+      'network.json',
+      '--signer',
+      signerHex,
+      '--out',
+      ingressOut,
+      '--registration',
+      join('matrix', 'new', 'registration.yaml'),
+      '--gateway',
+      'cd'.repeat(32)
+    )
+    assert.equal(ingress.status, 0, ingress.stderr)
+    const ingressConfig = parseYaml(readFileSync(join(dir, ingressOut), 'utf8')) as { network: { file: string } }
+    assert.equal(ingressConfig.network.file, join(dir, 'network.json'))
+    assert.equal(sealmix('validate-config', '--config', ingressOut).status, 0, 'control: the ingress config validates')
+
     const ok = sealmix('validate-config', '--config', out)
     assert.equal(ok.status, 0, `control: the file is there: ${ok.stderr}`)
     renameSync(join(dir, 'network.json'), join(dir, 'moved.json'))
@@ -82,6 +109,12 @@ describe('cli: init writes a config that works from anywhere', function () {
     assert.equal(
       missing.stderr.trim(),
       `sealmix: RELAY_NETWORK_INVALID: the network document was refused: unreadable (ENOENT: ${join(dir, 'network.json')})`
+    )
+    const ingressMissing = sealmix('validate-config', '--config', ingressOut)
+    assert.equal(ingressMissing.status, 78)
+    assert.equal(
+      ingressMissing.stderr.trim(),
+      `sealmix: INGRESS_NETWORK_INVALID: cannot read the network file ${join(dir, 'network.json')}: ENOENT`
     )
   })
 })
