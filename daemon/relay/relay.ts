@@ -31,7 +31,15 @@ import {
   systemRng
 } from '../../mix/index.ts'
 import type { Db } from '../io/index.ts'
-import { createLogger, Health, type Logger, type OpsServer, probeBind, RelayError, startOpsServer } from '../io/index.ts'
+import {
+  createLogger,
+  Health,
+  type Logger,
+  type OpsServer,
+  probeBind,
+  RelayError,
+  startOpsServer
+} from '../io/index.ts'
 import type { RelayConfig } from './config.ts'
 import { drop } from './drops.ts'
 import { Edge } from './gateway/edge.ts'
