@@ -255,6 +255,16 @@ describe('monitoring against running nodes', function () {
     const ingress = `127.0.0.1:${chat.ingress!.metricsPort}`
     assert.equal(gateways.length, 2)
     assert.equal(mixes.length, 3)
+    // A rate needs two scrapes of a node in its window; on a loaded machine a scrape can time out
+    // (the timeout is the 1 s interval), so wait until every node has a rate, not just some node.
+    await waitFor(
+      async () =>
+        new Set(((await query('rate(sealmix_process_cpu_seconds_total[1m])')) ?? []).map(s => s.metric.instance))
+          .size ===
+        roleOf.size + 1,
+      60_000,
+      'a rate for every node'
+    )
 
     // What Grafana's variable drop-downs list.
     const all = await variableValues({})

@@ -301,7 +301,10 @@ describe('the docs run as written (docs/CLIENTS.md, README.md)', function () {
       // What npm start runs: its build already ran (mocha's global setup builds), then this command.
       const steps = (scripts.start ?? '').split('&&').map(s => s.trim())
       assert.equal(steps[0], 'npm run build', `npm start builds first (scripts.start: ${scripts.start})`)
-      const command = steps[1]?.split(/\s+/) ?? []
+      // `exec`: the shell npm runs is replaced by the devnet, so npm's forwarded signals reach it.
+      const words = steps[1]?.split(/\s+/) ?? []
+      assert.equal(words[0], 'exec', `npm start execs the devnet (scripts.start: ${scripts.start})`)
+      const command = words.slice(1)
       assert.deepEqual(command.slice(0, 3), ['node', 'dist/sealmix.mjs', 'devnet'], `scripts.start: ${scripts.start}`)
       // --epoch 10s, as the README's `npm start -- --epoch 5s`: a node that misses the first document costs 10 s, not a minute.
       const p = spawn(process.execPath, [...command.slice(1), '--epoch', '10s'], {

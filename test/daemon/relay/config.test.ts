@@ -51,7 +51,10 @@ describe('config', function () {
       'network.signers.0 must be 64 lowercase hex characters (a 32-byte key) (got "nothex")'
     )
     refused({ ...base(), network: { file: 'x', signers: [] } }, 'network.signers must have at least 1 entries (got [])')
-    refused({ role: 'mix', network: { file: 'x', signers: [SIGNER] } }, 'dataDir must be a string (got nothing)')
+    refused(
+      { role: 'mix', network: { file: 'x', signers: [SIGNER] } },
+      'dataDir must be a string; set it in the file or with SEALMIX_DATA_DIR (got nothing)'
+    )
     refused({ ...base(), replay: { falsePositiveRate: 0.5 } }, 'replay.falsePositiveRate must be < 0.01 (got 0.5)')
     refused(
       { ...base(), limits: { maxConnections: 10, reservedPeerSlots: 10 } },
