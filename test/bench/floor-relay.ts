@@ -5,7 +5,10 @@
  * (immediately, or at the next tick of a fixed interval, optionally after one synced LevelDB write
  * of that tick's tags); or, with `unwrap: false`, echoes each packet unchanged. No replay filter,
  * pool, padding, metrics or logs. Its hand-off to the workers is written out here on purpose (not
- * the relay's UnwrapPool) so that none of the relay's per-packet bookkeeping is in the floor.
+ * the relay's UnwrapPool) so that none of the relay's per-packet bookkeeping is in the floor: by
+ * message, a batch per turn of the event loop (as the relay did before its rings), or, with
+ * `ring`, through the relay's shared-memory rings (daemon/relay/unwrap/ring.ts: the same ring,
+ * capacity, choice of worker and wake-ups) with a plain FIFO queue in front instead of the fair one.
  *
  *   node dist/bench/floor-relay.mjs SPEC.json   (floor.ts bundles it and its worker with esbuild,
  *                                                 as `npm run build` bundles the relay)
@@ -18,6 +21,7 @@ import { Worker } from 'node:worker_threads'
 import { Level } from 'level'
 import { OutLink } from '../../daemon/io/link.ts'
 import { Listener } from '../../daemon/relay/listener/server.ts'
+import { pick, ResultBell, RING_SLOTS, Ring } from '../../daemon/relay/unwrap/ring.ts'
 import { encodeFrame, FRAME, NETWORK_GEOMETRY as G, loadCrypto, parseFrame, Sphinx } from '../../mix/index.ts'
 
 export interface FloorSpec {
@@ -27,6 +31,8 @@ export interface FloorSpec {
   tickMs: number
   sync: boolean
   unwrap: boolean
+  /** Hand packets to the workers through the relay's rings rather than by message. */
+  ring: boolean
   /** The unwrap worker's script (the bundled floor-worker.ts). */
   worker: string
   relayIdentitySk: string
@@ -103,9 +109,16 @@ if (spec.tickMs > 0) {
 }
 
 const P = G.packetBytes
+/** Ring mode: a slot holds the packet (then the forwarded packet), its tag at P and a forward flag at P + 32. */
+const SLOT_BYTES = Math.ceil((P + 33) / 64) * 64
+const rings = spec.ring ? Array.from({ length: spec.workers }, () => Ring.create(RING_SLOTS, SLOT_BYTES)) : []
+const bell = new ResultBell()
 const workers = Array.from(
   { length: spec.workers },
-  () => new Worker(spec.worker, { workerData: { mixSk: spec.relayMixSk } })
+  (_, i) =>
+    new Worker(spec.worker, {
+      workerData: { mixSk: spec.relayMixSk, ...(spec.ring ? { ring: rings[i]!.shared, bell: bell.shared } : {}) }
+    })
 )
 for (const w of workers) {
   w.on('message', (m: { out: ArrayBuffer; tags: ArrayBuffer; ok: number[] }) => {
@@ -121,6 +134,21 @@ let next = 0
 let scheduled = false
 function flush(): void {
   scheduled = false
+  if (spec.ring) {
+    const written = rings.map(() => 0)
+    let k = 0
+    for (; k < queue.length; k++) {
+      const i = pick(rings, written)
+      if (i < 0) break
+      queue[k]!.copy(rings[i]!.slot((rings[i]!.tail + written[i]!) | 0), 0)
+      written[i]!++
+    }
+    queue.splice(0, k)
+    written.forEach((n, i) => {
+      if (n > 0) rings[i]!.publish(n)
+    })
+    return
+  }
   while (queue.length > 0) {
     const batch = queue.splice(0, 64)
     const data = Buffer.alloc(batch.length * P)
@@ -130,6 +158,28 @@ function flush(): void {
     workers[next++ % workers.length]!.postMessage({ count: batch.length, data: data.buffer }, [data.buffer])
   }
 }
+/** Ring mode: read every result (copied out: the slot is reused), free the slots, refill, forward. */
+function collect(): void {
+  const got: Array<[Buffer, Buffer]> = []
+  for (const r of rings) {
+    const n = r.results()
+    for (let k = 0; k < n; k++) {
+      const slot = r.slot((r.done + k) | 0)
+      if (slot[P + 32] === 1) got.push([Buffer.from(slot.subarray(0, P)), Buffer.from(slot.subarray(P, P + 32))])
+    }
+    if (n > 0) r.release(n)
+  }
+  if (queue.length > 0) flush()
+  for (const [p, t] of got) forward(p, t)
+}
+function waitResults(): void {
+  while (!bell.arm(() => rings.some(r => r.results() > 0), woken)) collect()
+}
+function woken(): void {
+  collect()
+  waitResults()
+}
+if (spec.ring) waitResults()
 
 const listener = new Listener({
   crypto: c,

@@ -50,11 +50,21 @@ export interface FloorVariant {
   readonly sync: boolean
   /** false: forward the packet as it came (transport and measurement only). */
   readonly unwrap: boolean
+  /** Hand packets to the workers through the relay's shared-memory rings (else by message, a batch per turn). */
+  readonly ring?: boolean
 }
 
 /** The relay's mandated steps, from all of them down to a bare echo over the same authenticated link. */
 export const FLOORS: readonly FloorVariant[] = [
   { name: 'floor: 2 workers, 5 ms tick, synced write', workers: 2, tickMs: 5, sync: true, unwrap: true },
+  {
+    name: 'floor: 2 workers on rings, 5 ms tick, synced write',
+    workers: 2,
+    tickMs: 5,
+    sync: true,
+    unwrap: true,
+    ring: true
+  },
   { name: 'floor: 2 workers, 5 ms tick', workers: 2, tickMs: 5, sync: false, unwrap: true },
   { name: 'floor: inline unwrap, 5 ms tick, synced write', workers: 0, tickMs: 5, sync: true, unwrap: true },
   { name: 'floor: inline unwrap, forwarded at once', workers: 0, tickMs: 0, sync: false, unwrap: true },
@@ -63,7 +73,7 @@ export const FLOORS: readonly FloorVariant[] = [
 
 export async function startFloor(
   v: FloorVariant,
-  keys: Omit<FloorSpec, 'dataDir' | 'workers' | 'tickMs' | 'sync' | 'unwrap' | 'worker'>
+  keys: Omit<FloorSpec, 'dataDir' | 'workers' | 'tickMs' | 'sync' | 'unwrap' | 'ring' | 'worker'>
 ): Promise<Floor> {
   await buildFloors()
   const dir = mkdtempSync(join(tmpdir(), 'sealmix-bench-floor-'))
@@ -74,6 +84,7 @@ export async function startFloor(
     tickMs: v.tickMs,
     sync: v.sync,
     unwrap: v.unwrap,
+    ring: v.ring === true,
     worker: join(BUNDLES, 'floor-worker.mjs')
   }
   writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec))

@@ -5,7 +5,7 @@
  */
 export interface BenchResult {
   name: string
-  unit: 'us/op' | 'packets/s' | 'messages/s' | 'loops/s' | 'ms' | 'MiB'
+  unit: 'us/op' | 'packets/s' | 'messages/s' | 'loops/s' | 'ms' | 'MiB' | 'ratio'
   /** After aggregate(): the median over the runs (the same as `median`). */
   value: number
   floor?: number

@@ -3,8 +3,8 @@
  * or another bundle, e.g. the previous commit's) started per round beside the latency floors, so
  * that a change is compared with what it replaces in the same run.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,12 +16,44 @@ export interface RelayVariant {
   readonly flags?: string
   /** The bundle to run. @default dist/sealmix.mjs */
   readonly bundle?: string
+  /** A commit (any git revision) whose bundle to run, built by revisionBundle(); instead of `bundle`. */
+  readonly rev?: string
+  /** Also search this variant's sustained rate in each run (as long again as the relay's search). */
+  readonly sustained?: boolean
 }
 
-/** SEALMIX_BENCH_RELAY_VARIANTS='[{"name":"semi32","flags":"--max-semi-space-size=32"}]' */
+/**
+ * SEALMIX_BENCH_RELAY_VARIANTS='[{"name":"semi32","flags":"--max-semi-space-size=32"}]', or the
+ * committed HEAD against the working tree: '[{"name":"head","rev":"HEAD","sustained":true}]'.
+ */
 export function relayVariants(): RelayVariant[] {
   const v = process.env.SEALMIX_BENCH_RELAY_VARIANTS
   return v === undefined ? [] : (JSON.parse(v) as RelayVariant[])
+}
+
+/**
+ * The relay bundle of a commit: its tree from `git archive` (the checkout is left alone) in a
+ * folder of its own under the temporary directory, with this checkout's node_modules linked in,
+ * built by its own tools/build/node.ts. Kept by commit, so that later runs reuse it.
+ */
+export function revisionBundle(root: string, rev: string): string {
+  const git = (...args: string[]): string => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim()
+  const commit = git('rev-parse', '--short', `${rev}^{commit}`)
+  const dir = join(tmpdir(), `sealmix-bench-rev-${commit}`)
+  const bundle = join(dir, 'dist', 'sealmix.mjs')
+  if (existsSync(bundle)) return bundle
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  const tree = execFileSync('git', ['archive', commit], { cwd: root, maxBuffer: 1 << 30 })
+  execFileSync('tar', ['-x', '-C', dir], { input: tree })
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'))
+  execFileSync(process.execPath, ['--import', 'tsx', 'tools/build/node.ts'], {
+    cwd: dir,
+    env: { ...process.env, SEALMIX_COMMIT: commit },
+    stdio: ['ignore', 'inherit', 'inherit']
+  })
+  console.log(`  built ${rev} (${commit}) into ${bundle}`)
+  return bundle
 }
 
 export function spawnRelay(
@@ -68,7 +100,10 @@ export async function startVariant(
       metrics: { ...cfg.metrics, port: metricsPort }
     })
   )
-  const proc = spawnRelay(root, join(dir, 'relay.json'), v)
+  const proc = spawnRelay(root, join(dir, 'relay.json'), {
+    ...v,
+    bundle: v.rev === undefined ? v.bundle : revisionBundle(root, v.rev)
+  })
   proc.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   await waitReady(metricsPort)
   return { proc, port, metricsPort }

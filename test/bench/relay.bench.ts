@@ -19,7 +19,11 @@
  *   growth test must flag; if it does not, the run's sustained rate is reported as invalid (NaN);
  * - added latency at half the sustained rate: each timed packet's latency minus its wait for the
  *   next mixing round (sustained.ts), beside the latency floors (floor.ts, bundled like the
- *   relay) and any relay variants, in interleaved rounds;
+ *   relay) and any relay variants, in interleaved rounds; the headline is the relay's p99 over
+ *   that of the floor with its structure (2 workers on the same rings, 5 ms tick, synced write);
+ *   and the same at 2,000/s, beside the two full-structure floors;
+ * - with relay variants marked `sustained` (relay-variant.ts), each variant's sustained rate in
+ *   the same run, searched the same way, before or after the relay's by turns;
  * - peak RSS, and a 3x overload followed by a recovery step.
  */
 
@@ -55,7 +59,7 @@ import { freePort } from '../../tools/index.ts'
 import { FLOORS, startFloor } from './floor.ts'
 import type { BenchResult } from './harness.ts'
 import { Capture, type WireFrame } from './pcap-frames.ts'
-import { relayVariants, startVariant, stopProcess } from './relay-variant.ts'
+import { type RelayVariant, relayVariants, startVariant, stopProcess } from './relay-variant.ts'
 import {
   addedLatencies,
   type Bounds,
@@ -92,8 +96,10 @@ function rates(k: string, d: string): number[] {
 //   SEALMIX_BENCH_CONTROL_RATE (default 1.25x the burst-absorbed rate) SEALMIX_BENCH_CONTROL_SECONDS=10
 // - half load: SEALMIX_BENCH_HALF_RATE (default half the sustained rate) SEALMIX_BENCH_HALF_SECONDS=2
 //   SEALMIX_BENCH_WIRE=1 (also time the half-load step on the wire with tcpdump)
-//   SEALMIX_BENCH_FLOOR_ROUNDS=3 (0: skip the latency floors) SEALMIX_BENCH_FLOOR_RATE (default: half load)
-//   SEALMIX_BENCH_FLOORS=0,4 (which floors) SEALMIX_BENCH_RELAY_VARIANTS='[{"name":"x","flags":"...","bundle":"..."}]'
+//   SEALMIX_BENCH_FLOOR_ROUNDS=5 (0: skip the latency floors) SEALMIX_BENCH_FLOOR_RATE (default: half load)
+//   SEALMIX_BENCH_FLOORS=0,1,5 (which floors, by index in floor.ts's FLOORS)
+//   SEALMIX_BENCH_LOW_RATE=2000 SEALMIX_BENCH_LOW_ROUNDS (default: the floor rounds; 0: skip)
+//   SEALMIX_BENCH_RELAY_VARIANTS='[{"name":"x","flags":"...","bundle":"..."}]' or '[{"name":"head","rev":"HEAD","sustained":true}]'
 // - the relay: SEALMIX_BENCH_WORKERS=2 SEALMIX_BENCH_RELAY_CPUS=1 SEALMIX_BENCH_NODE_FLAGS='--trace-gc'
 //   SEALMIX_BENCH_RELAY_STDOUT=file SEALMIX_BENCH_BUNDLE=dist/other.mjs (the relay under test) SEALMIX_BENCH_SHOW_ROUNDS=1
 const BURST_RATES = rates('SEALMIX_BENCH_RATES', '2000,4000,6000,8000,10000,12000,14000,16000')
@@ -523,7 +529,7 @@ interface Running {
  * A fresh relay (a copy of the bench relay's keys, an empty database), connected, its link to
  * the sink up (probe packets until one arrives), and warmed up for WARM_MS at WARM_RATE.
  */
-async function startRelay(sh: Shared): Promise<Running> {
+async function startRelay(sh: Shared, v?: RelayVariant): Promise<Running> {
   const stdout =
     process.env.SEALMIX_BENCH_RELAY_STDOUT === undefined
       ? ('ignore' as const)
@@ -531,6 +537,7 @@ async function startRelay(sh: Shared): Promise<Running> {
   const r = await startVariant(ROOT, sh.s.config, {
     name: 'relay',
     flags: process.env.SEALMIX_BENCH_NODE_FLAGS,
+    ...v,
     cpus: process.env.SEALMIX_BENCH_RELAY_CPUS,
     stdout
   })
@@ -713,10 +720,10 @@ interface Judged {
 }
 
 /** One sustained step: a fresh relay, warmed up, then `ms` at `rate` from the pool, sampled and judged. */
-async function sustainedStep(sh: Shared, rate: number, ms: number, label: string): Promise<Judged> {
+async function sustainedStep(sh: Shared, rate: number, ms: number, label: string, v?: RelayVariant): Promise<Judged> {
   const total = Math.round((rate * ms) / 1000)
   await sh.pool.ensure(total)
-  const r = await startRelay(sh)
+  const r = await startRelay(sh, v)
   try {
     const step = await runStep(sh, {
       rate,
@@ -753,7 +760,7 @@ async function sustainedStep(sh: Shared, rate: number, ms: number, label: string
   }
 }
 
-export async function benchRelay(_run = 0, _of = 1): Promise<BenchResult[]> {
+export async function benchRelay(run = 0, _of = 1): Promise<BenchResult[]> {
   shared ??= init()
   const sh = await shared
   const { c, s } = sh
@@ -808,13 +815,31 @@ export async function benchRelay(_run = 0, _of = 1): Promise<BenchResult[]> {
   }
   await main.stop()
 
-  // 2. Sustained rate: ladder, then bisection; each step on a fresh relay.
+  // 2. Sustained rate: ladder, then bisection; each step on a fresh relay. Variants marked
+  // `sustained` are searched the same way in this run, first on odd runs so that neither side
+  // always has the later (or the earlier) part of the run.
   const judged: Judged[] = []
-  const found = await searchRate(SUSTAINED_RATES, RESOLUTION, MAX_STEPS, async rate => {
-    const j = await sustainedStep(sh, rate, STEP_MS, 'sustained')
-    judged.push(j)
-    return j.verdict.sustained
-  })
+  const search = async (): Promise<{ rate: number; bounded: boolean }> =>
+    await searchRate(SUSTAINED_RATES, RESOLUTION, MAX_STEPS, async rate => {
+      const j = await sustainedStep(sh, rate, STEP_MS, 'sustained')
+      judged.push(j)
+      return j.verdict.sustained
+    })
+  const variantRates: Array<{ v: RelayVariant; rate: number; steps: string }> = []
+  const searchVariants = async (): Promise<void> => {
+    for (const v of relayVariants().filter(x => x.sustained === true)) {
+      const steps: string[] = []
+      const got = await searchRate(SUSTAINED_RATES, RESOLUTION, MAX_STEPS, async rate => {
+        const j = await sustainedStep(sh, rate, STEP_MS, `variant ${v.name} sustained`, v)
+        steps.push(`${rate}/s ${j.verdict.sustained ? 'held' : 'failed'}`)
+        return j.verdict.sustained
+      })
+      variantRates.push({ v, rate: got.rate, steps: steps.join(' | ') })
+    }
+  }
+  if (run % 2 === 1) await searchVariants()
+  const found = await search()
+  if (run % 2 === 0) await searchVariants()
 
   // 3. Positive control: clearly over capacity, the growth test must flag it.
   const controlRate =
@@ -914,7 +939,17 @@ export async function benchRelay(_run = 0, _of = 1): Promise<BenchResult[]> {
     }))
   ]
   const floorRate = process.env.SEALMIX_BENCH_FLOOR_RATE !== undefined ? num('SEALMIX_BENCH_FLOOR_RATE', 0) : halfRate
-  const floors = await compareFloors(sh, floorRate, contenders, relayTarget)
+  const floors = await compareFloors(sh, floorRate, contenders, relayTarget, FLOOR_ROUNDS, '')
+  // At 2,000/s: the relay beside the two full-structure floors (by message and on rings) and the variants.
+  const full = new Set([FLOORS[0]!.name, RING_FLOOR.name])
+  const low = await compareFloors(
+    sh,
+    LOW_RATE,
+    contenders.filter(v => full.has(v.name) || v.name.startsWith('variant ')),
+    relayTarget,
+    LOW_ROUNDS,
+    `-at-${LOW_RATE}`
+  )
   const overRate = Math.max(3 * Math.max(burst, found.rate), 6000)
   const over = await runStep(sh, {
     rate: overRate,
@@ -1008,6 +1043,15 @@ export async function benchRelay(_run = 0, _of = 1): Promise<BenchResult[]> {
       note: `as the p50, at ${half.rate}/s; latency p99 ${f2(half.p99)} ms${capture === null ? '' : `; on the wire p50 ${f2(pct(wire, 0.5))} ms, p99 ${f2(pct(wire, 0.99))} ms`}`
     },
     ...floors,
+    ...low,
+    ...variantRates.map(x => ({
+      name: `relay/sustained-rate-vs-variant-${slug(x.v.name)}`,
+      unit: 'packets/s' as const,
+      value: sustained,
+      floor: x.rate,
+      ratio: Math.round((sustained / x.rate) * 1000) / 1000,
+      note: `the relay's sustained rate (value) beside variant ${x.v.name}'s (floor: ${x.v.rev !== undefined ? `the bundle of ${x.v.rev}` : (x.v.bundle ?? x.v.flags ?? '')}), searched the same way in the same run (${run % 2 === 1 ? 'variant first' : 'relay first'}); variant steps: ${x.steps}`
+    })),
     {
       name: 'relay/peak-rss',
       unit: 'MiB',
@@ -1023,9 +1067,15 @@ export async function benchRelay(_run = 0, _of = 1): Promise<BenchResult[]> {
   ]
 }
 
-const FLOOR_ROUNDS = num('SEALMIX_BENCH_FLOOR_ROUNDS', 3)
-/** Indices into FLOORS to run (default all), e.g. SEALMIX_BENCH_FLOORS=0,4 */
+const FLOOR_ROUNDS = num('SEALMIX_BENCH_FLOOR_ROUNDS', 5)
+/** Indices into FLOORS to run (default all), e.g. SEALMIX_BENCH_FLOORS=0,1,5 */
 const FLOOR_PICK = (process.env.SEALMIX_BENCH_FLOORS ?? FLOORS.map((_, i) => i).join(',')).split(',').map(Number)
+/** The floor with the relay's structure and hand-off: 2 workers on the same rings, 5 ms tick, synced write. */
+const RING_FLOOR = FLOORS.find(f => f.ring === true && f.sync && f.workers === 2)!
+const LOW_RATE = num('SEALMIX_BENCH_LOW_RATE', 2000)
+const LOW_ROUNDS = num('SEALMIX_BENCH_LOW_ROUNDS', FLOOR_ROUNDS)
+
+const slug = (name: string): string => name.replace(/[^a-z0-9]+/gi, '-').replace(/-+$/, '')
 
 /** Something compared with the relay at the same rate: a latency floor or a relay variant, started fresh each round. */
 interface Contender {
@@ -1040,13 +1090,25 @@ interface Contender {
  * over the rounds is reported. A contender gets a warm-up step first (the relay is warm). Added
  * latency is computed the same way for all: latency minus each packet's wait for the next
  * round of that target (no wait for one that forwards at once).
+ *
+ * Headline (`relay/added-latency-p99-vs-floor` + suffix): the relay over the floor of its own
+ * structure, on the same rings (RING_FLOOR); beside it, the relay over the floor that hands over by
+ * message (FLOORS[0], the relay's structure before its rings), so that either ratio can be compared
+ * with earlier runs.
  */
-async function compareFloors(sh: Shared, rate: number, contenders: Contender[], relay: Target): Promise<BenchResult[]> {
-  if (FLOOR_ROUNDS <= 0) return []
+async function compareFloors(
+  sh: Shared,
+  rate: number,
+  contenders: Contender[],
+  relay: Target,
+  rounds: number,
+  suffix: string
+): Promise<BenchResult[]> {
+  if (rounds <= 0) return []
   const p99s = new Map<string, number[]>([['relay', []], ...contenders.map(v => [v.name, []] as [string, number[]])])
   const stepOn = async (t: Target, ms: number): Promise<Step> =>
     await runStep(sh, { rate, ms, target: t, batch: await sh.builder.build(Math.round((rate * ms) / 1000)) })
-  for (let r = 0; r < FLOOR_ROUNDS; r++) {
+  for (let r = 0; r < rounds; r++) {
     const st = await stepOn(relay, 2000)
     p99s.get('relay')!.push(st.addedP99)
     console.log(
@@ -1060,34 +1122,57 @@ async function compareFloors(sh: Shared, rate: number, contenders: Contender[], 
       await f.stop()
       p99s.get(v.name)!.push(fs.addedP99)
       console.log(
-        `  round ${r + 1} ${v.name}: p99 added ${f2(fs.addedP99)} ms (latency p99 ${f2(fs.p99)} ms)${fs.zeroLoss ? '' : '  <- loss'}`
+        `  round ${r + 1} ${v.name} at ${rate}/s: p99 added ${f2(fs.addedP99)} ms (latency p99 ${f2(fs.p99)} ms)${fs.zeroLoss ? '' : '  <- loss'}`
       )
     }
   }
   const med = (xs: number[]): number => round2(pct(xs, 0.5))
+  const each = (name: string): string =>
+    p99s
+      .get(name)!
+      .map(x => f1(x))
+      .join(', ')
   const relayP99 = med(p99s.get('relay')!)
-  const full = contenders.find(v => v.name === FLOORS[0]!.name)
+  const ratioTo = (floor: string, name: string, note: string): BenchResult[] => {
+    if (!p99s.has(floor)) return []
+    const f = med(p99s.get(floor)!)
+    return [
+      {
+        name,
+        unit: 'ms' as const,
+        value: relayP99,
+        floor: f,
+        ratio: round2(relayP99 / f),
+        note: `${note}; relay p99 added latency (value), median over ${rounds} interleaved rounds at ${rate}/s (each: ${each('relay')}), beside ${floor} (floor; each: ${each(floor)}; test/bench/floor-relay.ts, bundled) on the same machine`
+      }
+    ]
+  }
   return [
-    ...(full === undefined
+    ...ratioTo(
+      RING_FLOOR.name,
+      `relay/added-latency-p99-vs-floor${suffix}`,
+      'headline: the floor of the same structure and rings'
+    ),
+    ...ratioTo(
+      FLOORS[0]!.name,
+      `relay/added-latency-p99-vs-message-floor${suffix}`,
+      'the floor that hands over by message, as the relay did before its rings'
+    ),
+    ...(suffix === ''
       ? []
       : [
           {
-            name: 'relay/added-latency-p99-vs-floor',
+            name: `relay/added-latency-p99${suffix}`,
             unit: 'ms' as const,
             value: relayP99,
-            floor: med(p99s.get(full.name)!),
-            ratio: round2(relayP99 / med(p99s.get(full.name)!)),
-            note: `median over ${FLOOR_ROUNDS} interleaved rounds at ${rate}/s; floor = ${full.name} (test/bench/floor-relay.ts, bundled) on the same machine`
+            note: `relay p99 added latency, median over ${rounds} interleaved rounds at ${rate}/s (each: ${each('relay')})`
           }
         ]),
     ...contenders.map(v => ({
-      name: `relay/${v.name.replace(/[^a-z0-9]+/gi, '-').replace(/-+$/, '')}-p99`,
+      name: `relay/${slug(v.name)}-p99${suffix}`,
       unit: 'ms' as const,
       value: med(p99s.get(v.name)!),
-      note: `p99 added latency (beyond each packet's wait for the next tick), median over ${FLOOR_ROUNDS} rounds at ${rate}/s (each: ${p99s
-        .get(v.name)!
-        .map(x => f1(x))
-        .join(', ')})`
+      note: `p99 added latency (beyond each packet's wait for the next tick), median over ${rounds} rounds at ${rate}/s (each: ${each(v.name)})`
     }))
   ]
 }

@@ -14,27 +14,31 @@
  *   a source holding less than its fair share (half the queue per lane while both lanes hold
  *   packets, split among the lane's sources) pushes out the newest packet of the longest queue;
  *   otherwise it is refused. Either drop is counted queue_full.
- * - At most IN_FLIGHT_BATCHES batches per worker are handed over at once, so the order above is
- *   the order of work (otherwise everything would wait, first come first served, in the workers'
- *   message queues).
- * Results come back per batch, in the batch's order.
+ * - Packets are handed to the workers through one shared-memory ring each (ring.ts), of
+ *   RING_SLOTS slots: at most that many per worker are past the queue at once, so the order above is
+ *   the order of work (otherwise everything would wait, first come first served, in the workers).
+ *   A full ring leaves packets in the queue, whose bounds above are the back-pressure.
+ * - Wake-ups: a worker drains its whole ring per wake-up, and one that is awake takes new packets
+ *   without one; the main thread is woken once per batch of results (ring.ts's ResultBell).
+ * Results come back in batches, each ring's in its order.
  * setLimits (a reload) changes both bounds while packets wait: nothing waiting is dropped for it;
  * above a lower bound, new packets are refused (or make room, as above) until the queue is under it.
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { Worker } from 'node:worker_threads'
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
 import type { Geometry } from '../../../mix/index.ts'
 import { projectRoot } from '../../io/index.ts'
 import { drop } from '../drops.ts'
 import type { RelayMetrics } from '../metrics.ts'
-import type { WorkerReply, WorkerResult } from './protocol.ts'
+import { readResult, type SlotLayout, slotLayout, type WorkerReply, type WorkerResult } from './protocol.ts'
+import { pick, ResultBell, RING_SLOTS, Ring } from './ring.ts'
 
 export interface Unwrapped<C> {
   readonly ctx: C
   readonly result: WorkerResult
-  /** The forwarded packet, delivered payload or SURB-reply body (a view into the batch buffer). */
+  /** The forwarded packet, delivered payload or SURB-reply body (a view into a copy made per batch, not into the ring). */
   readonly bytes: Buffer
   readonly tag: Buffer
 }
@@ -46,13 +50,10 @@ export interface Source {
 }
 export type Lane = 'peer' | 'client'
 
+/** Packets taken from the queue per round-robin pass (each lane gets half when both wait). */
 const MAX_BATCH = 64
-/**
- * Batches handed to each worker at once: one being unwrapped and two ready behind it, so that a
- * worker never waits for a busy main thread to hand it the next (a batch of 64 takes about 4 ms);
- * more would put back the first-come-first-served queue this pool replaces.
- */
-export const IN_FLIGHT_BATCHES = 3
+/** A one-hop cover packet's making, in unwraps (about 2: it takes two X25519 and the body's encryption). */
+const COVER_WORTH = 2
 /** Packets a source may take per round-robin turn. */
 const QUANTUM = 4
 const NO_SOURCE: Source = {}
@@ -86,6 +87,15 @@ interface LaneState<C> {
 
 export class UnwrapPool<C> {
   readonly #workers: Worker[] = []
+  /** Per worker: its ring, the port for its messages, and each slot's context (RING_SLOTS entries). */
+  readonly #rings: Ring[] = []
+  readonly #ports: MessagePort[] = []
+  readonly #ctx: Array<Array<C | undefined>> = []
+  readonly #bell = new ResultBell()
+  readonly #L: SlotLayout
+  /** The key set written into each packet's slot (setKeys counts it up). */
+  #gen = 0
+  #closed = false
   readonly #g: Geometry
   readonly #onResults: (r: Array<Unwrapped<C>>) => void
   #maxQueued: number
@@ -98,13 +108,15 @@ export class UnwrapPool<C> {
     client: { ring: [], pos: 0, granted: false, queued: 0 }
   }
   #queued = 0
-  #inFlight = 0
-  #batchesOut = 0
-  #next = 0
   #seq = 0
   #scheduled = false
-  /** Batches and cover requests handed to the workers: at most IN_FLIGHT_BATCHES per worker, plus cover requests (one per neighbour refill). */
-  readonly #pending = new Map<number, { ctx: C[]; resolve?: (b: Buffer) => void }>()
+  /** Cover requests handed to the workers: one per neighbour refill. */
+  readonly #pending = new Map<number, { worker: number; work: number; resolve: (b: Buffer) => void }>()
+  /**
+   * Per worker, the cover packets it has been asked for and not yet returned, in unwraps' worth:
+   * packets go to the other workers meanwhile rather than wait behind a refill (pick()).
+   */
+  readonly #busy: number[] = []
 
   constructor(o: {
     workers: number
@@ -115,6 +127,7 @@ export class UnwrapPool<C> {
     onResults: (r: Array<Unwrapped<C>>) => void
   }) {
     this.#g = o.geometry
+    this.#L = slotLayout(o.geometry.packetBytes)
     this.#onResults = o.onResults
     this.#maxQueued = o.maxQueued
     this.#perClient = perClient(o.maxQueuedPerClient, o.maxQueued)
@@ -128,12 +141,17 @@ export class UnwrapPool<C> {
         throw e
       })
       this.#workers.push(w)
+      this.#rings.push(Ring.create(RING_SLOTS, this.#L.bytes))
+      this.#busy.push(0)
+      this.#ctx.push(new Array<C | undefined>(RING_SLOTS).fill(undefined))
     }
   }
 
   async init(o: { binding: string; keys: Uint8Array[]; epochs: number[]; maxDelayMs: number }): Promise<void> {
     await Promise.all(
-      this.#workers.map(async w => {
+      this.#workers.map(async (w, i) => {
+        const { port1, port2 } = new MessageChannel()
+        this.#ports.push(port1)
         await new Promise<void>(resolve => {
           const f = (m: WorkerReply): void => {
             if (m.type === 'ready') {
@@ -142,18 +160,25 @@ export class UnwrapPool<C> {
             }
           }
           w.on('message', f)
-          w.postMessage({
-            type: 'init',
-            binding: o.binding,
-            hops: this.#g.hops,
-            userPayloadBytes: this.#g.userPayloadBytes,
-            keys: o.keys,
-            epochs: o.epochs,
-            maxDelayMs: o.maxDelayMs
-          })
+          w.postMessage(
+            {
+              type: 'init',
+              binding: o.binding,
+              hops: this.#g.hops,
+              userPayloadBytes: this.#g.userPayloadBytes,
+              keys: o.keys,
+              epochs: o.epochs,
+              maxDelayMs: o.maxDelayMs,
+              ring: this.#rings[i]!.shared,
+              bell: this.#bell.shared,
+              control: port2
+            },
+            [port2]
+          )
         })
       })
     )
+    this.#wait()
   }
 
   /** New bounds, for the next packet submitted (a paused client is resumed by its next turn under the new quarter). */
@@ -162,14 +187,20 @@ export class UnwrapPool<C> {
     this.#perClient = perClient(o.maxQueuedPerClient, o.maxQueued)
   }
 
-  /** Replace the mix keys in every worker; batches sent after this call use the new set. */
+  /** Replace the mix keys in every worker; packets handed over after this call use the new set. */
   setKeys(keys: Uint8Array[], epochs: number[]): void {
-    for (const w of this.#workers) w.postMessage({ type: 'keys', keys, epochs })
+    this.#gen = (this.#gen + 1) >>> 0
+    this.#ports.forEach((p, i) => {
+      p.postMessage({ type: 'keys', keys, epochs, gen: this.#gen })
+      this.#rings[i]!.control()
+    })
   }
 
   /** Packets waiting or in the workers. */
   get backlog(): number {
-    return this.#queued + this.#inFlight
+    let n = this.#queued
+    for (const r of this.#rings) n += r.inFlight()
+    return n
   }
   /** Packets waiting, per lane. */
   queued(lane: Lane): number {
@@ -293,67 +324,108 @@ export class UnwrapPool<C> {
     this.#scheduled = false
     const P = this.#g.packetBytes
     const { peer, client } = this.#lanes
-    while (this.#queued > 0 && this.#batchesOut < this.#workers.length * IN_FLIGHT_BATCHES) {
+    const rings = this.#rings
+    const written = rings.map(() => 0)
+    let room = 0
+    for (const r of rings) room += r.room()
+    while (this.#queued > 0 && room > 0) {
       const batch: Array<{ packet: Buffer; ctx: C }> = []
+      const max = Math.min(MAX_BATCH, room)
       // Half for each lane when both wait; whatever one leaves, the other may take.
-      this.#take(peer, batch, MAX_BATCH >> 1)
-      this.#take(client, batch, MAX_BATCH)
-      this.#take(peer, batch, MAX_BATCH)
+      this.#take(peer, batch, max >> 1)
+      this.#take(client, batch, max)
+      this.#take(peer, batch, max)
       if (batch.length === 0) break
-      const data = Buffer.alloc(batch.length * P)
-      batch.forEach((b, i) => {
-        b.packet.copy(data, i * P)
-      })
-      const id = ++this.#seq
-      this.#pending.set(id, { ctx: batch.map(b => b.ctx) })
-      this.#inFlight += batch.length
-      this.#batchesOut++
-      const w = this.#workers[this.#next++ % this.#workers.length]!
-      w.postMessage({ type: 'batch', id, count: batch.length, data: data.buffer }, [data.buffer])
+      for (const b of batch) {
+        // Never -1: the batch is no larger than the room of all rings.
+        const i = pick(rings, written, this.#busy)
+        const r = rings[i]!
+        const n = (r.tail + written[i]!) | 0
+        const slot = r.slot(n)
+        b.packet.copy(slot, 0, 0, P)
+        slot.writeUInt32LE(this.#gen, this.#L.gen)
+        this.#ctx[i]![n & (RING_SLOTS - 1)] = b.ctx
+        written[i]!++
+      }
+      room -= batch.length
     }
+    written.forEach((n, i) => {
+      if (n > 0) rings[i]!.publish(n)
+    })
   }
 
-  /** Build `count` one-hop cover packets to a neighbour, off the main thread. */
+  /** Build `count` one-hop cover packets to a neighbour, off the main thread, on the least busy worker. */
   async cover(count: number, neighborId: string, neighborKey: string): Promise<Buffer> {
     const id = ++this.#seq
+    let i = 0
+    this.#rings.forEach((r, j) => {
+      if (r.pending() + this.#busy[j]! < this.#rings[i]!.pending() + this.#busy[i]!) i = j
+    })
+    const work = count * COVER_WORTH
+    this.#busy[i]! += work
     return await new Promise<Buffer>(resolve => {
-      this.#pending.set(id, { ctx: [], resolve })
-      this.#workers[this.#next++ % this.#workers.length]!.postMessage({
-        type: 'cover',
-        id,
-        count,
-        neighborId,
-        neighborKey
-      })
+      this.#pending.set(id, { worker: i, work, resolve })
+      this.#ports[i]!.postMessage({ type: 'cover', id, count, neighborId, neighborKey })
+      this.#rings[i]!.control()
     })
   }
 
   #reply(m: WorkerReply): void {
-    if (m.type === 'ready') return
+    if (m.type !== 'cover') return
     const p = this.#pending.get(m.id)
     if (p === undefined) return
     this.#pending.delete(m.id)
-    if (m.type === 'cover') {
-      p.resolve?.(Buffer.from(m.out))
-      return
-    }
-    this.#inFlight -= m.results.length
-    this.#batchesOut--
-    if (this.#queued > 0) this.#flush()
-    const out = Buffer.from(m.out)
-    const tags = Buffer.from(m.tags)
+    this.#busy[p.worker]! -= p.work
+    p.resolve(Buffer.from(m.out))
+  }
+
+  /** Wait for the next batch of results (the bell is armed only once every result is read). */
+  #wait(): void {
+    while (!this.#closed && !this.#bell.arm(() => this.#rings.some(r => r.results() > 0), this.#woken)) this.#collect()
+  }
+  readonly #woken = (): void => {
+    if (this.#closed) return
+    this.#collect()
+    this.#wait()
+  }
+
+  /** Read every result the workers have handed back, free their slots, refill them, then route the results. */
+  #collect(): void {
     const P = this.#g.packetBytes
-    this.#onResults(
-      m.results.map((result, i) => ({
-        ctx: p.ctx[i]!,
-        result,
-        bytes: out.subarray(i * P, (i + 1) * P),
-        tag: tags.subarray(i * 32, (i + 1) * 32)
-      }))
-    )
+    const L = this.#L
+    const got: Array<Unwrapped<C>> = []
+    this.#rings.forEach((r, i) => {
+      const n = r.results()
+      if (n <= 0) return
+      const ctx = this.#ctx[i]!
+      // Copied out of the ring, whose slots are reused: the router may keep what it is given.
+      const out = Buffer.allocUnsafe(n * P)
+      const tags = Buffer.allocUnsafe(n * 32)
+      const from = r.done
+      for (let k = 0; k < n; k++) {
+        const c = (from + k) | 0
+        const slot = r.slot(c)
+        slot.copy(out, k * P, 0, P)
+        slot.copy(tags, k * 32, L.tag, L.tag + 32)
+        const j = c & (RING_SLOTS - 1)
+        got.push({
+          ctx: ctx[j]!,
+          result: readResult(slot, L),
+          bytes: out.subarray(k * P, (k + 1) * P),
+          tag: tags.subarray(k * 32, (k + 1) * 32)
+        })
+        ctx[j] = undefined
+      }
+      r.release(n)
+    })
+    if (this.#queued > 0) this.#flush()
+    if (got.length > 0) this.#onResults(got)
   }
 
   async close(): Promise<void> {
+    this.#closed = true
+    // Settle the pending Atomics.waitAsync, which nothing else would.
+    this.#bell.release()
     await Promise.all(this.#workers.map(async w => await w.terminate()))
   }
 }
