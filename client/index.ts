@@ -14,6 +14,7 @@ export { browserSocket } from './browser-socket.ts'
 export { DirectoryClient, directoryClient, fetchTransport } from './directory.ts'
 export { CLIENT_EXIT_STATUS, ClientError, type ClientErrorCode } from './errors.ts'
 export { fetchRoomKey, fetchSenderCert, registerCapability, registerRoomKey } from './issuance.ts'
+export { type AckTimes, type LatencyStages, STAGES, stagesOf } from './latency.ts'
 export type { LinkSocket, SocketFactory, SocketOptions } from './link.ts'
 export { loadNetwork } from './network.ts'
 export {

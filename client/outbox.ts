@@ -30,6 +30,8 @@ export interface OutFragment {
   acked: boolean
   queued: boolean
   dueMs: number
+  /** When its first attempt left, for the latency breakdown (client/latency.ts); not kept across a restart. */
+  firstSentMs?: number
 }
 
 export interface OutMessage {
@@ -177,7 +179,14 @@ export class Outbox {
     return [{ type: 'failed', messageId: f.message.id, code }]
   }
 
+  /** A fragment of a message that is not done yet. */
+  fragment(messageId: string, index: number): OutFragment | undefined {
+    return this.#messages.get(messageId)?.fragments[index]
+  }
+
   markSent(f: OutFragment, nowMs: number): void {
+    // A fragment taken back from a store after it was sent keeps none: its first slot is not known.
+    if (f.attempts === 0) f.firstSentMs = nowMs
     f.attempts++
     f.dueMs = nowMs + this.limits.ackTimeoutMs * 2 ** (f.attempts - 1)
     this.listener?.changed(f)

@@ -3,10 +3,14 @@
  * sends on Poisson schedules (rates from the network document): each send slot carries the next
  * queued fragment, or drop cover when there is none; loop cover comes back through the client's
  * own mailbox. Every real packet takes a fresh random path and carries a SURB for the ingress's
- * ack. The mailbox is pulled on every (re)connect and then at a fixed interval.
+ * ack. The mailbox is pulled on every (re)connect, with a request that the gateway push it from
+ * then on (a constant number of frames at a fixed interval); a client that sees no pushes pulls at
+ * a fixed interval.
  *
- * Events: 'sent' (a fragment left in a send slot, with its attempt number), 'acked' (a fragment's ack), 'delivered' (the ingress handed the message to the
- * homeserver), 'failed' (refused, or no ack after every attempt), 'received' (an envelope opened
+ * Events: 'sent' (a fragment left in a send slot, with its attempt number), 'acked' (a fragment's
+ * ack), 'delivered' (the ingress handed the message to the homeserver; with `latencyMs` from
+ * send(), `stages`, where that time went (client/latency.ts), `attempts` and `epochs` begun
+ * meanwhile), 'failed' (refused, or no ack after every attempt), 'received' (an envelope opened
  * and verified by open()), 'rejected' (an envelope that failed a verification step, with its code),
  * 'duplicate' (an envelope this client opened before, handed over again: not received twice),
  * 'up' and 'down' (the gateway connection), 'waiting' (a reason why nothing can be sent yet, see
@@ -67,6 +71,7 @@ import {
   type X25519KeyPair
 } from '../mix/index.ts'
 import { ClientError } from './errors.ts'
+import { type LatencyStages, ReadLog, stagesOf } from './latency.ts'
 import { GatewayLink, type SocketFactory } from './link.ts'
 import { Outbox, type OutboxEvent, type OutFragment } from './outbox.ts'
 import {
@@ -127,6 +132,12 @@ export interface ClientOptions {
   readonly maxAttempts?: number
   readonly maxQueuedFragments?: number
   readonly pullIntervalMs?: number
+  /**
+   * Ask the gateway to push the mailbox (docs/PROTOCOL.md §19): an ack waits there about 50 ms
+   * instead of half a pull interval. A gateway that does not push is pulled every pullIntervalMs.
+   * @default true
+   */
+  readonly mailboxPush?: boolean
   /** Drop and loop cover (default on). Off only for tools and tests that must not send cover. */
   readonly cover?: boolean
   readonly rates?: Partial<ClientRates>
@@ -160,6 +171,14 @@ export interface ClientOptions {
 
 /** Messages waiting for an ingress of their recipient's server: at most this many. */
 const MAX_UNROUTED = 256
+/**
+ * A MAILBOX frame that comes later than this after the last PULL was pushed (an answer to a PULL
+ * comes within a round trip); at most half the pull interval. A link slower than this to a gateway
+ * that does not push is pulled every other interval.
+ */
+const PROMPT_MS = 500
+/** Frames of one push come back to back; a frame this long after the previous one begins another push. */
+const PUSH_GAP_MS = 20
 
 export interface ClientStats {
   realSent: number
@@ -215,6 +234,12 @@ export class SealmixClient extends EventEmitter {
   readonly #surbs: SurbTable
   readonly #link: GatewayLink
   readonly #timers = new Set<ReturnType<typeof setTimeout>>()
+  /** When the mailbox was last read, for the latency breakdown of acks (bounded: a few entries). */
+  readonly #reads = new ReadLog()
+  /** When this client last sent a PULL, last got a MAILBOX frame it did not pull for (a push), and last got any. */
+  #pulledMs = -Infinity
+  #pushedMs = -Infinity
+  #frameMs = -Infinity
   /** Hashes of the envelopes opened lately, oldest first. Bound: OPENED_REMEMBERED (about 0.5 MB). */
   readonly #opened = new Map<string, true>()
   /** The room send keys this device holds (bounded: MAX_ROOM_KEYS). */
@@ -298,6 +323,8 @@ export class SealmixClient extends EventEmitter {
       minRetryMs: o.minRetryMs,
       maxRetryMs: o.maxRetryMs,
       onUp: () => {
+        // A new connection has no pushes yet: the PULL asks for them.
+        this.#pushedMs = -Infinity
         this.#guard(() => this.pull())
         this.#emit('up')
       },
@@ -350,7 +377,11 @@ export class SealmixClient extends EventEmitter {
     this.#guard(() => this.#checkRoute())
     this.#poisson(this.#rates.clientRatePerSec, () => this.#sendSlot())
     if (this.#o.cover !== false) this.#poisson(this.#rates.clientLoopRatePerSec, () => this.#sendLoop())
-    this.#every(this.#o.pullIntervalMs ?? 1000, () => this.pull())
+    this.#every(this.#pullIntervalMs, () => {
+      // Pushes coming: a PULL would only add frames. None for two intervals (a gateway that does
+      // not push, or stopped): pull, and ask again.
+      if (this.#now() - this.#pushedMs >= 2 * this.#pullIntervalMs) this.pull()
+    })
     const dir = this.#o.directory
     if (dir !== undefined) {
       let busy = false
@@ -666,9 +697,20 @@ export class SealmixClient extends EventEmitter {
     }
   }
 
-  /** Ask the gateway for what waits in the mailbox (answered with a constant number of frames). */
+  get #pullIntervalMs(): number {
+    return this.#o.pullIntervalMs ?? 1000
+  }
+
+  /**
+   * Ask the gateway for what waits in the mailbox (answered with a constant number of frames). The
+   * byte after the mailbox id asks it to push the mailbox from then on (1), or not (0: what a
+   * client before pushes sent, its frame's zero padding).
+   */
   pull(): void {
-    this.#link.send(FRAME.PULL, this.#o.mailboxId)
+    const mode = Buffer.of(this.#o.mailboxPush === false ? 0 : 1)
+    if (!this.#link.send(FRAME.PULL, this.#o.mailboxId, mode)) return
+    this.#pulledMs = this.#now()
+    this.#reads.read(this.#pulledMs)
   }
 
   /**
@@ -784,7 +826,15 @@ export class SealmixClient extends EventEmitter {
    * unknown id costs the gateway nothing), so the ack count says nothing about how many were real.
    */
   #onMailbox(body: Buffer): void {
+    const arrived = this.#now()
     this.#link.send(FRAME.ACK, body.subarray(0, 8))
+    // A pull's answer comes at once; a frame long after the last PULL was pushed. A push's frames
+    // leave together: the first of them marks when the gateway read the mailbox.
+    if (arrived - this.#pulledMs > Math.min(PROMPT_MS, this.#pullIntervalMs / 2)) {
+      if (arrived - this.#frameMs > PUSH_GAP_MS) this.#reads.read(arrived)
+      this.#pushedMs = arrived
+    }
+    this.#frameMs = arrived
     const e = this.#surbs.take(body.subarray(8, 24))
     if (e === undefined) return
     const reply = this.#sphinx.decryptSurbPayload(body.subarray(24, 24 + G.bodyBytes), e.token)
@@ -796,7 +846,35 @@ export class SealmixClient extends EventEmitter {
     const ack = parseAck(reply)
     if (!ack.ok || ack.value.messageId.toString('hex') !== e.use.messageId || ack.value.index !== e.use.index) return
     this.stats.acks++
-    this.#handle(this.#outbox.onAck(e.use.messageId, e.use.index, ack.value.status, this.#now()))
+    const f = this.#outbox.fragment(e.use.messageId, e.use.index)
+    const now = this.#now()
+    const events = this.#outbox.onAck(e.use.messageId, e.use.index, ack.value.status, now)
+    this.#handle(
+      events.map(ev =>
+        ev.type === 'delivered' && f !== undefined
+          ? { ...ev, ...this.#breakdown(f, e.createdMs, arrived, now), attempts: f.attempts }
+          : ev
+      )
+    )
+  }
+
+  /**
+   * Where a delivered message's time went (client/latency.ts), from this client's own clock:
+   * `slotMs` is when the acked attempt's SURB was made, in its send slot. Fragments taken back
+   * from a store have no first slot: no stages. `epochs`: epochs begun since the message was queued.
+   */
+  #breakdown(f: OutFragment, slotMs: number, arrived: number, now: number): { stages?: LatencyStages; epochs: number } {
+    const created = f.message.createdMs
+    const doc = this.network
+    const epochMs = doc.epochMs ?? 0
+    const epochAt = (t: number): number => (epochMs > 0 ? Math.floor((t - doc.validFromMs) / epochMs) : 0)
+    const epochs = epochAt(now) - epochAt(created)
+    if (f.firstSentMs === undefined) return { epochs }
+    const reads = this.#reads.around(arrived)
+    return {
+      stages: stagesOf({ createdMs: created, firstSlotMs: f.firstSentMs, slotMs, ...reads, ackMs: now }),
+      epochs
+    }
   }
 
   #handle(events: OutboxEvent[]): void {

@@ -272,11 +272,12 @@ export async function runListen(o: ListenOptions): Promise<void> {
       out(o, 'send_error', { code: (e as ClientError).code }, `${me}: cannot send: ${(e as Error).message}`)
     }
   }
-  client.on('delivered', (e: { messageId: string; latencyMs: number }) => {
+  // `stages` and `epochs` (client/latency.ts) are for the devnet's tail breakdown; the text omits them.
+  client.on('delivered', (e: { messageId: string; latencyMs: number; stages?: object; epochs?: number }) => {
     out(
       o,
       'delivered',
-      { messageId: e.messageId.slice(0, 8), latencyMs: e.latencyMs },
+      { messageId: e.messageId.slice(0, 8), latencyMs: e.latencyMs, stages: e.stages, epochs: e.epochs },
       `${me}: delivered and acknowledged in ${e.latencyMs} ms`
     )
   })

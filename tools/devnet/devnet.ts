@@ -60,6 +60,8 @@ export interface DevnetOptions {
   readonly webPort?: number
   /** Called with the web chat page's URL once it is served. */
   readonly onWeb?: (url: string) => void
+  /** Where the demo clients' events are counted (the bench reads each ack's stages from it). @default a new one */
+  readonly tally?: DemoTally
 }
 
 /**
@@ -304,7 +306,7 @@ export async function runDevnet(o: DevnetOptions): Promise<void> {
       }
     for (const n of nodes) await net.start(n, 'process', { onLine: onLog(n.name) })
     sup.start('ingress', ['ingress', '--config', ingressConfig], onLog('ingress'))
-    const tally = new DemoTally()
+    const tally = o.tally ?? new DemoTally()
     const rooms = new RoomTally()
     let listed = '-'
     statusTimer = setInterval(() => {

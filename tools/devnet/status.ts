@@ -4,6 +4,7 @@
  * their stdout.
  */
 import { request } from 'node:http'
+import { type LatencyStages, STAGES } from '../../client/index.ts'
 import { ROOM_DEMO_EVENTS, type RoomDemoEvent } from '../chat/room-demo-text.ts'
 import { RELAY_LINKS } from '../network/layout.ts'
 
@@ -37,16 +38,31 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!
 }
 
+/** One acknowledged demo message: its latency, where it went (client/latency.ts) and when the tally got it. */
+export interface AckRecord {
+  readonly atMs: number
+  readonly latencyMs: number
+  readonly stages?: LatencyStages
+  /** Epochs begun between its send and its ack. */
+  readonly epochs?: number
+}
+
+/** Acks a tally keeps (a devnet can run for days): the newest this many. */
+const KEPT_ACKS = 100_000
+
 export class DemoTally {
   sent = 0
   acked = 0
   failed = 0
   received = 0
-  readonly latencies: number[] = []
+  /** Newest last; bounded by KEPT_ACKS. */
+  readonly acks: AckRecord[] = []
+
+  constructor(private readonly now: () => number = Date.now) {}
 
   /** One stdout line of `sealmix listen --json`. */
   onLine(line: string): { event: string; [k: string]: unknown } | null {
-    let e: { event?: unknown; latencyMs?: unknown }
+    let e: { event?: unknown; latencyMs?: unknown; stages?: unknown; epochs?: unknown }
     try {
       e = JSON.parse(line) as typeof e
     } catch {
@@ -55,17 +71,35 @@ export class DemoTally {
     if (e.event === 'sent') this.sent++
     else if (e.event === 'delivered') {
       this.acked++
-      if (typeof e.latencyMs === 'number') this.latencies.push(e.latencyMs)
+      if (typeof e.latencyMs === 'number') {
+        this.acks.push({
+          atMs: this.now(),
+          latencyMs: e.latencyMs,
+          stages: isStages(e.stages) ? e.stages : undefined,
+          epochs: typeof e.epochs === 'number' ? e.epochs : undefined
+        })
+        if (this.acks.length > KEPT_ACKS) this.acks.shift()
+      }
     } else if (e.event === 'failed') this.failed++
     else if (e.event === 'received') this.received++
     return typeof e.event === 'string' ? (e as { event: string }) : null
   }
 
-  summary(): string {
-    const s = [...this.latencies].sort((a, b) => a - b)
-    const ms = (v: number): string => (Number.isNaN(v) ? '-' : `${Math.round(v)} ms`)
-    return `sent ${this.sent}, acked ${this.acked}${this.failed > 0 ? `, failed ${this.failed}` : ''}, received ${this.received} | ack latency p50 ${ms(percentile(s, 0.5))} p99 ${ms(percentile(s, 0.99))}`
+  get latencies(): number[] {
+    return this.acks.map(a => a.latencyMs)
   }
+
+  summary(): string {
+    const s = this.latencies.sort((a, b) => a - b)
+    const ms = (v: number): string => (Number.isNaN(v) ? '-' : `${Math.round(v)} ms`)
+    return `sent ${this.sent}, acked ${this.acked}${this.failed > 0 ? `, failed ${this.failed}` : ''}, received ${this.received} | ack latency p50 ${ms(percentile(s, 0.5))} p90 ${ms(percentile(s, 0.9))} p99 ${ms(percentile(s, 0.99))}`
+  }
+}
+
+function isStages(x: unknown): x is LatencyStages {
+  if (typeof x !== 'object' || x === null) return false
+  const r = x as Record<string, unknown>
+  return STAGES.every(k => typeof r[k] === 'number' && Number.isFinite(r[k]))
 }
 
 /** The room demo's JSON events (`sealmix room-demo --json`): its messages sent, delivered, opened and verified. */

@@ -1,7 +1,10 @@
 /**
  * The gateway's edge: pushes spooled payloads to connected ingresses (DELIVER frames, a bounded
  * window of unacknowledged ones, deleted only on ACK) and answers mailbox pulls with exactly
- * `pullBatch` frames, real records first, then cover indistinguishable on the wire.
+ * `pullBatch` frames, real records first, then cover indistinguishable on the wire. A client that
+ * asks (a PULL whose mode byte is 1, docs/PROTOCOL.md §17) also gets its mailbox pushed: every
+ * `pushIntervalMs`, exactly `pushBatch` frames, whatever the mailbox holds, so that an ack waits
+ * there a fraction of a pull interval and the link shows the same frames whether or not it did.
  */
 import { type CryptoSuite, encodeFrame, FRAME, type Geometry } from '../../../mix/index.ts'
 import type { BatchOp } from '../../io/index.ts'
@@ -20,6 +23,19 @@ const WINDOW = 64
  * 300 ACKs would freeze a gateway's event loop for seconds).
  */
 export const PULLED_PER_CONNECTION = 4
+/**
+ * Pushes: one frame every 100 ms. A client's replies (its acks and loops) come at a few a second;
+ * 10 frames a second carry them with a mean wait of 50 ms, at less than a 16-frame pull every
+ * second costs (each frame is acknowledged with a frame of the same size).
+ */
+export const PUSH_INTERVAL_MS = 100
+export const PUSH_BATCH = 1
+/**
+ * Real records pushed to a connection and not yet acknowledged: beyond this, pushes carry cover
+ * only (the same frames on the wire) until ACKs come, so a client that never acknowledges holds a
+ * bounded set. A pull of that mailbox hands its records again from the oldest.
+ */
+export const PUSH_UNACKED = 64
 
 /**
  * Per ingress link, keyed by its authenticated id (so at most one per ingress the document lists).
@@ -34,14 +50,16 @@ interface IngressState {
 
 /** Per client connection (a WeakMap entry: it goes with the connection). Every field is bounded. */
 interface ClientState {
-  /** The last PULLED_PER_CONNECTION mailboxes pulled, oldest first: storage key, and the ids of the real records handed over from it (at most pullBatch). */
-  readonly pulled: Map<string, { readonly key: Buffer; readonly seqs: number[] }>
-  /** Delivery id → mailbox (hex storage key), for exactly the records in `pulled`: at most PULLED_PER_CONNECTION × pullBatch. An ACK is one lookup here. */
+  /** The last PULLED_PER_CONNECTION mailboxes pulled, oldest first: storage key, and the ids of the real records handed over from it (at most pullBatch, plus PUSH_UNACKED for the pushed one). */
+  readonly pulled: Map<string, { readonly key: Buffer; readonly seqs: Set<number> }>
+  /** Delivery id → mailbox (hex storage key), for exactly the records in `pulled`. An ACK is one lookup here. */
   readonly handed: Map<number, string>
   /** A pull is being answered; PULLs are answered one at a time per connection. */
   pulling: boolean
   /** At most one PULL waits behind the one being answered; a newer one replaces it (counted queue_full). */
-  next: Buffer | null
+  next: { readonly id: Buffer; readonly push: boolean } | null
+  /** The mailbox pushed to this connection (one of `pulled`), and the last record pushed from it. */
+  push: { readonly hex: string; sentUpTo: number } | null
 }
 
 export class Edge {
@@ -49,6 +67,11 @@ export class Edge {
   readonly #clients = new WeakMap<Conn, ClientState>()
   /** Deletes for the next round's batch: one per honoured ACK, at most the records held; taken every round. */
   #ops: BatchOp[] = []
+  /** Client connections whose mailbox is pushed (at most the connections open: each leaves at its first push not taken). */
+  readonly #subscribers = new Set<Conn>()
+  #pushTimer: ReturnType<typeof setInterval> | null = null
+  /** A push round is running (reads of the mailboxes, then the sends): a tick that finds one running is skipped. */
+  #pushRunning = false
 
   constructor(
     private readonly o: {
@@ -59,6 +82,10 @@ export class Edge {
       mailboxKey: Buffer
       pullBatch: number
       metrics: RelayMetrics
+      /** @default PUSH_INTERVAL_MS */
+      pushIntervalMs?: number
+      /** @default PUSH_BATCH */
+      pushBatch?: number
     }
   ) {}
 
@@ -124,25 +151,29 @@ export class Edge {
   /**
    * Answer a PULL with exactly pullBatch MAILBOX frames. One pull at a time per connection: a PULL
    * that arrives meanwhile waits (only the newest one), so a flood of PULLs costs one LevelDB read
-   * at a time, not one per frame received.
+   * at a time, not one per frame received. A PULL whose mode byte (after the mailbox id) is 1
+   * makes that mailbox the one pushed to this connection; mode 0 (an older client's zero padding)
+   * changes nothing about pushes.
    */
   async pull(conn: Conn, body: Buffer): Promise<void> {
     let st = this.#clients.get(conn)
     if (st === undefined) {
-      st = { pulled: new Map(), handed: new Map(), pulling: false, next: null }
+      st = { pulled: new Map(), handed: new Map(), pulling: false, next: null, push: null }
       this.#clients.set(conn, st)
     }
-    const id = Buffer.from(body.subarray(0, 32))
+    const req = { id: Buffer.from(body.subarray(0, 32)), push: body.length > 32 && body[32] === 1 }
     if (st.pulling) {
       if (st.next !== null) drop(this.o.metrics, 'queue_full')
-      st.next = id
+      st.next = req
       return
     }
     st.pulling = true
     try {
-      let next: Buffer | null = id
+      let next: { id: Buffer; push: boolean } | null = req
       while (next !== null) {
-        await this.#answer(conn, st, next)
+        const handed = await this.#answer(conn, st, next.id)
+        // A pull of the pushed mailbox handed its oldest records again: pushes go on after them.
+        if (handed !== null && (next.push || st.push?.hex === handed.hex)) this.#subscribe(conn, st, handed)
         next = st.next
         st.next = null
       }
@@ -151,34 +182,132 @@ export class Edge {
     }
   }
 
-  async #answer(conn: Conn, st: ClientState, mailboxId: Buffer): Promise<void> {
+  /** The mailbox and the last record a pull handed over, or null when the connection did not take the answer. */
+  async #answer(
+    conn: Conn,
+    st: ClientState,
+    mailboxId: Buffer
+  ): Promise<{ readonly hex: string; readonly upTo: number } | null> {
     const key = this.mailboxKeyOf(mailboxId)
     const hex = key.toString('hex')
     // Most recent last; beyond PULLED_PER_CONNECTION the oldest goes, with what it handed over
     // (those records stay stored and are handed over again at the next pull of their mailbox).
     this.#forget(st, hex)
-    const got = { key, seqs: [] as number[] }
+    const got = { key, seqs: new Set<number>() }
     st.pulled.set(hex, got)
     while (st.pulled.size > PULLED_PER_CONNECTION) this.#forget(st, st.pulled.keys().next().value as string)
     const recs = await this.o.mailbox.read(key, 0, this.o.pullBatch)
-    const g = this.o.geometry
-    for (let i = 0; i < this.o.pullBatch; i++) {
-      const r = recs[i]
-      const frame =
-        r !== undefined
-          ? encodeFrame(g, FRAME.MAILBOX, u64(r.seq), r.record)
-          : encodeFrame(g, FRAME.MAILBOX, this.#random(8), this.#random(16 + g.bodyBytes))
-      if (!conn.send(frame)) {
-        // The connection's send buffer is full: the rest would be dropped too, so it is not even built.
-        drop(this.o.metrics, 'queue_full', this.o.pullBatch - i)
-        return
+    const frames = this.#frames(recs, this.o.pullBatch)
+    for (let i = 0; i < frames.length; i++) {
+      if (!conn.send(frames[i]!)) {
+        // The connection's send buffer is full: the rest would be dropped too.
+        drop(this.o.metrics, 'queue_full', frames.length - i)
+        return null
       }
       this.o.metrics.sent.inc({ link: 'client' })
+      const r = recs[i]
       if (r !== undefined && st.pulled.get(hex) === got) {
-        got.seqs.push(r.seq)
+        got.seqs.add(r.seq)
         st.handed.set(r.seq, hex)
       }
     }
+    return { hex, upTo: recs.at(-1)?.seq ?? 0 }
+  }
+
+  /** Exactly `n` MAILBOX frames: `recs` (at most n) first, then cover, all built before any is sent. */
+  #frames(recs: readonly { seq: number; record: Buffer }[], n: number): Buffer[] {
+    const g = this.o.geometry
+    const frames: Buffer[] = []
+    for (let i = 0; i < n; i++) {
+      const r = recs[i]
+      frames.push(
+        r !== undefined
+          ? encodeFrame(g, FRAME.MAILBOX, u64(r.seq), r.record)
+          : encodeFrame(g, FRAME.MAILBOX, this.#random(8), this.#random(16 + g.bodyBytes))
+      )
+    }
+    return frames
+  }
+
+  /** Push `handed.hex` to this connection from the record after the pull's last one on. */
+  #subscribe(conn: Conn, st: ClientState, handed: { readonly hex: string; readonly upTo: number }): void {
+    st.push = { hex: handed.hex, sentUpTo: handed.upTo }
+    this.#subscribers.add(conn)
+    if (this.#pushTimer === null) {
+      this.#pushTimer = setInterval(() => void this.#pushRound(), this.o.pushIntervalMs ?? PUSH_INTERVAL_MS)
+      // The relay's stop closes the connections; the next round then finds no subscriber and stops the timer.
+      this.#pushTimer.unref()
+    }
+  }
+
+  /** Connections whose mailbox is pushed. */
+  get subscribers(): number {
+    return this.#subscribers.size
+  }
+
+  /**
+   * One push to every subscribed connection: exactly pushBatch frames each, the mailbox's next
+   * records first, then cover. Every mailbox is read and every frame built before the first is
+   * sent, so when a frame leaves does not say whether its mailbox held anything. A connection that
+   * does not take its frames (closed, or not reading) is pushed no more; its records stay stored,
+   * and the client's next PULL asks again. Exported for tests; the timer calls it.
+   */
+  async pushRound(): Promise<void> {
+    await this.#pushRound()
+  }
+
+  async #pushRound(): Promise<void> {
+    if (this.#pushRunning) return
+    this.#pushRunning = true
+    try {
+      const n = this.o.pushBatch ?? PUSH_BATCH
+      const out: Array<{ conn: Conn; st: ClientState; frames: Buffer[]; seqs: number[] }> = []
+      for (const conn of this.#subscribers) {
+        const st = this.#clients.get(conn)
+        const sub = st?.push
+        const got = sub !== undefined && sub !== null ? st!.pulled.get(sub.hex) : undefined
+        if (st === undefined || sub === undefined || sub === null || got === undefined) {
+          // Its mailbox left the connection's last pulled ones (it pulled others since): no more pushes.
+          this.#unsubscribe(conn)
+          continue
+        }
+        const room = Math.max(0, Math.min(n, PUSH_UNACKED - got.seqs.size))
+        const recs = room === 0 ? [] : await this.o.mailbox.read(got.key, sub.sentUpTo, room)
+        out.push({ conn, st, frames: this.#frames(recs, n), seqs: recs.map(r => r.seq) })
+      }
+      for (const { conn, st, frames, seqs } of out) {
+        const sub = st.push
+        const got = sub === null ? undefined : st.pulled.get(sub.hex)
+        if (sub === null || got === undefined) continue
+        let taken = true
+        for (const f of frames) {
+          taken = conn.send(f)
+          if (!taken) break
+          this.o.metrics.sent.inc({ link: 'client' })
+        }
+        if (!taken) {
+          this.#unsubscribe(conn)
+          continue
+        }
+        for (const seq of seqs) {
+          got.seqs.add(seq)
+          st.handed.set(seq, sub.hex)
+          sub.sentUpTo = Math.max(sub.sentUpTo, seq)
+        }
+      }
+    } finally {
+      this.#pushRunning = false
+      if (this.#subscribers.size === 0 && this.#pushTimer !== null) {
+        clearInterval(this.#pushTimer)
+        this.#pushTimer = null
+      }
+    }
+  }
+
+  #unsubscribe(conn: Conn): void {
+    this.#subscribers.delete(conn)
+    const st = this.#clients.get(conn)
+    if (st !== undefined) st.push = null
   }
 
   #forget(st: ClientState, hex: string): void {
@@ -205,7 +334,9 @@ export class Edge {
     const hex = st?.handed.get(seq)
     if (st === undefined || hex === undefined) return
     st.handed.delete(seq)
-    const op = this.o.mailbox.ack(st.pulled.get(hex)!.key, seq)
+    const got = st.pulled.get(hex)!
+    got.seqs.delete(seq)
+    const op = this.o.mailbox.ack(got.key, seq)
     if (op !== null) {
       this.#ops.push(op)
       this.o.metrics.delivered.inc({ link: 'client' })
