@@ -12,7 +12,7 @@
  *   file that cannot be read is refused with the config error, the old one still served.
  */
 import assert from 'node:assert/strict'
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,62 +22,17 @@ import { Listener, readTls } from '../../daemon/relay/listener/server.ts'
 import { type CryptoSuite, FRAME, loadCrypto } from '../../mix/index.ts'
 import { freePort } from '../../tools/index.ts'
 import { initAuthority } from '../helpers/authority-config.ts'
-import { SEALMIX } from '../helpers/bundle.ts'
+import { type Program, programLine, runProgram } from '../helpers/program.ts'
 import {
   clientConn,
   createTestnet,
   G,
   httpGet,
-  PROJECT,
   randomBytes,
   sample,
   type Testnet,
   waitFor
 } from '../helpers/testnet.ts'
-
-interface Proc {
-  p: ChildProcess
-  lines: string[]
-  exit: Promise<unknown>
-  exited: boolean
-}
-
-function run(args: string[]): Proc {
-  const p = spawn(process.execPath, [...SEALMIX, ...args], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] })
-  const proc: Proc = { p, lines: [], exited: false, exit: null as never }
-  const partial = { out: '', err: '' }
-  const collect =
-    (which: 'out' | 'err') =>
-    (d: Buffer): void => {
-      const parts = (partial[which] + d.toString()).split('\n')
-      partial[which] = parts.pop()!
-      proc.lines.push(...parts)
-    }
-  p.stdout!.on('data', collect('out'))
-  p.stderr!.on('data', collect('err'))
-  proc.exit = new Promise(resolve =>
-    p.once('exit', code => {
-      proc.exited = true
-      resolve(code)
-    })
-  )
-  return proc
-}
-
-/** Wait for a line from `from` on; the program ending first fails at once, with its output. */
-async function line(proc: Proc, re: RegExp, what: string, from = 0, ms = 30_000): Promise<string> {
-  const found = (): string | undefined => proc.lines.slice(from).find(l => re.test(l))
-  await waitFor(
-    () => {
-      if (found() !== undefined) return true
-      if (proc.exited) throw new Error(`the program ended before ${what}:\n${proc.lines.slice(-8).join('\n')}`)
-      return false
-    },
-    ms,
-    what
-  )
-  return found()!
-}
 
 const json = (l: string): Record<string, unknown> => JSON.parse(l) as Record<string, unknown>
 const TOKEN = 'reload-token-0123456789'
@@ -87,9 +42,9 @@ describe('hostile: SIGHUP applies limits without dropping links', function () {
   let c: CryptoSuite
   let net: Testnet
   let dir: string
-  const procs: Proc[] = []
-  const start = (args: string[]): Proc => {
-    const p = run(args)
+  const procs: Program[] = []
+  const start = (args: string[]): Program => {
+    const p = runProgram(args)
     procs.push(p)
     return p
   }
@@ -126,7 +81,7 @@ describe('hostile: SIGHUP applies limits without dropping links', function () {
       )
     write({ maxConnectionsPerIp: 16 }, 'info')
     const relay = start(['run', '--config', file])
-    await line(relay, /"msg":"relay started"/, 'the gateway starts')
+    await programLine(relay, /"msg":"relay started"/, 'the gateway starts')
     const scrape = async (): Promise<string> =>
       (await httpGet(gw.metricsPort, '/metrics', { authorization: `Bearer ${TOKEN}` })).body
     // Its next layer (mix1) comes up: the gateway's outgoing relay link.
@@ -162,7 +117,7 @@ describe('hostile: SIGHUP applies limits without dropping links', function () {
     })
     const from = relay.lines.length
     relay.p.kill('SIGHUP')
-    const reloaded = json(await line(relay, /"event":"config_reloaded"/, 'the reload is logged', from))
+    const reloaded = json(await programLine(relay, /"event":"config_reloaded"/, 'the reload is logged', { from }))
     assert.equal(reloaded.logLevel, 'debug')
     assert.deepEqual(reloaded.kept, [])
     assert.deepEqual(
@@ -190,7 +145,7 @@ describe('hostile: SIGHUP applies limits without dropping links', function () {
     await waitFor(() => first.frames.length >= 32, 10_000, 'the first client pulls again after the reload')
     // The new log level: a client from another address is logged at debug.
     const other = await clientConn(gw.port, { localAddress: '127.0.0.2' })
-    await line(relay, /"level":20,.*"msg":"connection opened"/, 'a debug line', from)
+    await programLine(relay, /"level":20,.*"msg":"connection opened"/, 'a debug line', { from })
     other.close()
     // The new token.
     assert.equal((await httpGet(gw.metricsPort, '/metrics')).status, 401, '/metrics wants the token')
@@ -225,7 +180,7 @@ describe('hostile: SIGHUP applies limits without dropping links', function () {
     const file = join(dir, 'ingress.json')
     writeFileSync(file, JSON.stringify(base))
     const ingress = start(['ingress', '--config', file])
-    await line(ingress, /"event":"started"/, 'the ingress starts')
+    await programLine(ingress, /"event":"started"/, 'the ingress starts')
     assert.equal((await httpGet(metricsPort, '/metrics')).status, 200, 'positive control: open before the reload')
 
     writeFileSync(
@@ -239,7 +194,7 @@ describe('hostile: SIGHUP applies limits without dropping links', function () {
     )
     const from = ingress.lines.length
     ingress.p.kill('SIGHUP')
-    const reloaded = json(await line(ingress, /"event":"config_reloaded"/, 'the reload is logged', from))
+    const reloaded = json(await programLine(ingress, /"event":"config_reloaded"/, 'the reload is logged', { from }))
     assert.deepEqual(reloaded.kept, ['api.port'], 'the API address waits for a restart')
     assert.deepEqual(
       [...(reloaded.applied as string[])].sort(),
@@ -257,7 +212,7 @@ describe('hostile: SIGHUP applies limits without dropping links', function () {
     initAuthority({ dir, port: port, network: 'reload', out: file })
     const good = readFileSync(file, 'utf8')
     const authority = start(['authority', '--config', file])
-    await line(authority, /"event":"authority_started"/, 'the authority starts')
+    await programLine(authority, /"event":"authority_started"/, 'the authority starts')
     /** Three POSTs at once from this address: their statuses. */
     const burst = async (): Promise<number[]> =>
       await Promise.all(
@@ -270,7 +225,7 @@ describe('hostile: SIGHUP applies limits without dropping links', function () {
     writeFileSync(file, good.replace(/perSourcePerSecond: \d+/, 'perSourcePerSecond: 1'))
     const from = authority.lines.length
     authority.p.kill('SIGHUP')
-    const reloaded = json(await line(authority, /"event":"config_reloaded"/, 'the reload is logged', from))
+    const reloaded = json(await programLine(authority, /"event":"config_reloaded"/, 'the reload is logged', { from }))
     assert.deepEqual(reloaded.applied, ['limits.perSourcePerSecond'])
     assert.deepEqual(reloaded.kept, [])
     // A burst of 2 (twice the rate) is allowed; the third is over it.

@@ -9,7 +9,7 @@
  * reload-limits.test.ts.
  */
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,62 +17,8 @@ import { type CryptoSuite, loadCrypto } from '../../mix/index.ts'
 import { freePort } from '../../tools/index.ts'
 import { initAuthority } from '../helpers/authority-config.ts'
 import { SEALMIX } from '../helpers/bundle.ts'
+import { type Program, programLine, runProgram, stopProgram } from '../helpers/program.ts'
 import { createTestnet, httpGet, PROJECT, type Testnet, waitFor } from '../helpers/testnet.ts'
-
-interface Proc {
-  p: ChildProcess
-  lines: string[]
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-  exited: boolean
-}
-
-function run(args: string[]): Proc {
-  const p = spawn(process.execPath, [...SEALMIX, ...args], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] })
-  const proc: Proc = { p, lines: [], exited: false, exit: null as never }
-  let partial = { out: '', err: '' }
-  const collect =
-    (which: 'out' | 'err') =>
-    (d: Buffer): void => {
-      const text = partial[which] + d.toString()
-      const parts = text.split('\n')
-      partial = { ...partial, [which]: parts.pop()! }
-      proc.lines.push(...parts)
-    }
-  p.stdout!.on('data', collect('out'))
-  p.stderr!.on('data', collect('err'))
-  proc.exit = new Promise(resolve =>
-    p.once('exit', (code, signal) => {
-      proc.exited = true
-      resolve({ code, signal })
-    })
-  )
-  return proc
-}
-
-/** Wait for a line; the program ending first fails at once, with its output. */
-async function line(proc: Proc, re: RegExp, what: string, ms = 30_000): Promise<string> {
-  await waitFor(
-    () => {
-      if (proc.lines.some(l => re.test(l))) return true
-      if (proc.exited)
-        throw new Error(
-          `the program ended (exit ${String(proc.p.exitCode)}, signal ${String(proc.p.signalCode)}) before ${what}:\n${proc.lines.slice(-8).join('\n')}`
-        )
-      return false
-    },
-    ms,
-    what
-  )
-  return proc.lines.find(l => re.test(l))!
-}
-
-async function stop(
-  proc: Proc,
-  signal: NodeJS.Signals = 'SIGTERM'
-): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (!proc.exited) proc.p.kill(signal)
-  return await proc.exit
-}
 
 const json = (l: string): Record<string, unknown> => JSON.parse(l) as Record<string, unknown>
 
@@ -81,9 +27,9 @@ describe('hostile: SIGHUP', function () {
   let c: CryptoSuite
   let net: Testnet
   let dir: string
-  const procs: Proc[] = []
-  const start = (args: string[]): Proc => {
-    const p = run(args)
+  const procs: Program[] = []
+  const start = (args: string[]): Program => {
+    const p = runProgram(args)
     procs.push(p)
     return p
   }
@@ -94,7 +40,7 @@ describe('hostile: SIGHUP', function () {
     dir = mkdtempSync(join(tmpdir(), 'sealmix-hostile-hup-'))
   })
   afterEach(async function () {
-    for (const p of procs.splice(0)) await stop(p, 'SIGKILL')
+    for (const p of procs.splice(0)) await stopProgram(p, 'SIGKILL')
   })
   after(async function () {
     await net?.stop()
@@ -107,14 +53,14 @@ describe('hostile: SIGHUP', function () {
     const file = join(dir, 'relay.json')
     writeFileSync(file, JSON.stringify({ ...raw, log: { level: 'info' } }))
     const relay = start(['run', '--config', file])
-    await line(relay, /"msg":"relay started"/, 'the relay starts')
+    await programLine(relay, /"msg":"relay started"/, 'the relay starts')
 
     writeFileSync(
       file,
       JSON.stringify({ ...raw, limits: { ...(raw.limits as object), workers: 0 }, log: { level: 'info' } })
     )
     relay.p.kill('SIGHUP')
-    const refused = json(await line(relay, /"event":"reload_refused"/, 'the refused reload is logged'))
+    const refused = json(await programLine(relay, /"event":"reload_refused"/, 'the refused reload is logged'))
     assert.match(String(refused.err), /RELAY_CONFIG_INVALID: limits\.workers must be >= 1 \(got 0\)/)
     assert.equal((await httpGet(node.metricsPort, '/healthz')).status, 200, 'still serving')
 
@@ -123,7 +69,7 @@ describe('hostile: SIGHUP', function () {
       JSON.stringify({ ...raw, limits: { ...(raw.limits as object), workers: 2 }, log: { level: 'warn' } })
     )
     relay.p.kill('SIGHUP')
-    const reloaded = json(await line(relay, /"event":"config_reloaded"/, 'the reload is logged'))
+    const reloaded = json(await programLine(relay, /"event":"config_reloaded"/, 'the reload is logged'))
     assert.equal(reloaded.logLevel, 'warn')
     assert.deepEqual(reloaded.kept, ['limits.workers'])
     assert.deepEqual(reloaded.applied, ['log.level'])
@@ -132,7 +78,7 @@ describe('hostile: SIGHUP', function () {
 
     // At warn, the relay's info lines on stopping are not written: the new level is in force.
     const after = relay.lines.length
-    assert.deepEqual(await stop(relay), { code: 0, signal: null })
+    assert.deepEqual(await stopProgram(relay), { code: 0, signal: null })
     assert.deepEqual(
       relay.lines.slice(after).filter(l => /"msg":"(stopping|relay stopped)"/.test(l)),
       [],
@@ -157,19 +103,19 @@ describe('hostile: SIGHUP', function () {
     const file = join(dir, 'ingress.json')
     writeFileSync(file, JSON.stringify({ ...base, log: { level: 'info' } }))
     const ingress = start(['ingress', '--config', file])
-    await line(ingress, /"event":"started"/, 'the ingress starts')
+    await programLine(ingress, /"event":"started"/, 'the ingress starts')
 
     writeFileSync(
       file,
       JSON.stringify({ ...base, homeserver: { ...base.homeserver, hs_token: 'x' }, log: { level: 'info' } })
     )
     ingress.p.kill('SIGHUP')
-    const refused = json(await line(ingress, /"event":"reload_refused"/, 'the refused reload is logged'))
+    const refused = json(await programLine(ingress, /"event":"reload_refused"/, 'the refused reload is logged'))
     assert.match(String(refused.err), /homeserver\.hs_token is not a known key/)
 
     writeFileSync(file, JSON.stringify({ ...base, log: { level: 'warn' } }))
     ingress.p.kill('SIGHUP')
-    assert.equal(json(await line(ingress, /"event":"config_reloaded"/, 'the reload is logged')).logLevel, 'warn')
+    assert.equal(json(await programLine(ingress, /"event":"config_reloaded"/, 'the reload is logged')).logLevel, 'warn')
     const after = ingress.lines.length
     // Its exit gateway comes up: the ingress links (ready), and at warn does not log the info line of it.
     await net.start(net.byName('gwB'))
@@ -178,7 +124,7 @@ describe('hostile: SIGHUP', function () {
       30_000,
       'the ingress links to its gateway'
     )
-    assert.deepEqual(await stop(ingress), { code: 0, signal: null })
+    assert.deepEqual(await stopProgram(ingress), { code: 0, signal: null })
     assert.deepEqual(
       ingress.lines.slice(after).filter(l => /"event":"gateway_up"/.test(l)),
       [],
@@ -194,23 +140,23 @@ describe('hostile: SIGHUP', function () {
     initAuthority({ dir, port: port, network: 'hup', out: file, extra: ['--epoch', '10s', '--grace', '2s'] })
     const good = readFileSync(file, 'utf8')
     const authority = start(['authority', '--config', file])
-    await line(authority, /"event":"authority_started"/, 'the authority starts')
+    await programLine(authority, /"event":"authority_started"/, 'the authority starts')
 
     writeFileSync(file, good.replace(/epochMs: \d+/, 'epochMs: 10'))
     authority.p.kill('SIGHUP')
     assert.match(
-      String(json(await line(authority, /"event":"reload_refused"/, 'the refused reload is logged')).err),
+      String(json(await programLine(authority, /"event":"reload_refused"/, 'the refused reload is logged')).err),
       /epoch\.epochMs must be >= 1000 \(got 10\)/
     )
 
     writeFileSync(file, `${good}log:\n  level: warn\n`)
     authority.p.kill('SIGHUP')
-    const reloaded = json(await line(authority, /"event":"config_reloaded"/, 'the reload is logged'))
+    const reloaded = json(await programLine(authority, /"event":"config_reloaded"/, 'the reload is logged'))
     assert.equal(reloaded.logLevel, 'warn')
     assert.deepEqual(reloaded.kept, [])
     assert.deepEqual(reloaded.applied, ['log.level'])
     assert.equal((await fetch(`http://127.0.0.1:${port}/v1/schedule`)).status < 500, true, 'still serving')
-    assert.deepEqual(await stop(authority), { code: 0, signal: null })
+    assert.deepEqual(await stopProgram(authority), { code: 0, signal: null })
   })
 
   it('listen and devnet have nothing to reload: they say so and keep running', async function () {
@@ -246,15 +192,23 @@ describe('hostile: SIGHUP', function () {
     )
     assert.equal(init.status, 0, init.stderr)
     const listen = start(['listen', '--profile', join(dir, 'a.profile.json')])
-    await line(listen, /waiting for a network document/, 'listen waits for the authorities')
+    await programLine(listen, /waiting for a network document/, 'listen waits for the authorities')
     listen.p.kill('SIGHUP')
-    await line(listen, /SIGHUP: 'listen' has nothing to reload; it keeps running/, 'listen says it keeps running')
-    assert.deepEqual(await stop(listen), { code: 0, signal: null })
+    await programLine(
+      listen,
+      /SIGHUP: 'listen' has nothing to reload; it keeps running/,
+      'listen says it keeps running'
+    )
+    assert.deepEqual(await stopProgram(listen), { code: 0, signal: null })
 
     const devnet = start(['devnet', '--epoch', '5s'])
-    await line(devnet, /\S/, 'the devnet prints its first line', 60_000)
+    await programLine(devnet, /\S/, 'the devnet prints its first line', { ms: 60_000 })
     devnet.p.kill('SIGHUP')
-    await line(devnet, /SIGHUP: 'devnet' has nothing to reload; it keeps running/, 'the devnet says it keeps running')
-    assert.deepEqual(await stop(devnet, 'SIGINT'), { code: 0, signal: null })
+    await programLine(
+      devnet,
+      /SIGHUP: 'devnet' has nothing to reload; it keeps running/,
+      'the devnet says it keeps running'
+    )
+    assert.deepEqual(await stopProgram(devnet, 'SIGINT'), { code: 0, signal: null })
   })
 })
