@@ -5,6 +5,7 @@
  * process), plus helpers to act as a client or an ingress over real sockets.
  */
 import { type ChildProcess, execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -118,8 +119,11 @@ export function routePacket(
   return sphinx.createPacket(path, payload, rng)
 }
 
-/** A throwaway self-signed certificate: relays authenticate each other by identity keys, not by the TLS chain. */
-function selfSigned(root: string, name: string): { certFile: string; keyFile: string } {
+/**
+ * A throwaway self-signed certificate (subject CN=`cn`): relays authenticate each other by identity
+ * keys, not by the TLS chain.
+ */
+export function selfSigned(root: string, name: string, cn = 'localhost'): { certFile: string; keyFile: string } {
   const [certFile, keyFile] = [join(root, `${name}.cert.pem`), join(root, `${name}.key.pem`)]
   execFileSync(
     'openssl',
@@ -132,7 +136,7 @@ function selfSigned(root: string, name: string): { certFile: string; keyFile: st
       'ec_paramgen_curve:prime256v1',
       '-nodes',
       '-subj',
-      '/CN=localhost',
+      `/CN=${cn}`,
       '-days',
       '1',
       '-keyout',
@@ -143,6 +147,29 @@ function selfSigned(root: string, name: string): { certFile: string; keyFile: st
     { stdio: 'ignore' }
   )
   return { certFile, keyFile }
+}
+
+/**
+ * Write the config of an ingress process on the testnet's ingress data directory to `file`: the
+ * testnet's network file, a homeserver nobody answers, the given API and metrics ports.
+ */
+export function writeIngressConfig(net: Testnet, file: string, ports: { api: number; metrics: number }): void {
+  writeFileSync(
+    file,
+    JSON.stringify({
+      dataDir: net.ingress.dir,
+      serverName: 'example.org',
+      network: { file: net.networkFile, signers: [Buffer.from(net.signer.publicKey).toString('hex')] },
+      homeserver: {
+        url: 'http://127.0.0.1:1',
+        asToken: 'as-token-0123456789abcdef',
+        hsToken: 'hs-token-0123456789abcdef'
+      },
+      api: { port: ports.api },
+      metrics: { port: ports.metrics },
+      log: { level: 'info' }
+    })
+  )
 }
 
 export async function createTestnet(

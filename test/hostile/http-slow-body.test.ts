@@ -15,7 +15,7 @@ import { loadCrypto } from '../../mix/index.ts'
 import { freePort } from '../../tools/index.ts'
 import { initAuthority } from '../helpers/authority-config.ts'
 import { SEALMIX } from '../helpers/bundle.ts'
-import { createTestnet, httpGet, PROJECT, type Testnet, waitFor } from '../helpers/testnet.ts'
+import { createTestnet, httpGet, PROJECT, type Testnet, waitFor, writeIngressConfig } from '../helpers/testnet.ts'
 
 /** Headers, then a 1000-byte body a byte a second. Resolves with how long the server kept the connection (null: still open at `boundMs`). */
 async function slowBody(port: number, head: string, boundMs: number): Promise<number | null> {
@@ -68,22 +68,7 @@ describe('hostile: slow request bodies', function () {
   it('every listener of the ingress closes a connection whose body does not arrive in time', async function () {
     const [apiPort, metricsPort] = [await freePort(), await freePort()]
     const file = join(dir, 'ingress.json')
-    writeFileSync(
-      file,
-      JSON.stringify({
-        dataDir: net.ingress.dir,
-        serverName: 'example.org',
-        network: { file: net.networkFile, signers: [Buffer.from(net.signer.publicKey).toString('hex')] },
-        homeserver: {
-          url: 'http://127.0.0.1:1',
-          asToken: 'as-token-0123456789abcdef',
-          hsToken: 'hs-token-0123456789abcdef'
-        },
-        api: { port: apiPort },
-        metrics: { port: metricsPort },
-        log: { level: 'info' }
-      })
-    )
+    writeIngressConfig(net, file, { api: apiPort, metrics: metricsPort })
     const out: string[] = []
     proc = spawn(process.execPath, [...SEALMIX, 'ingress', '--config', file], {
       cwd: PROJECT,

@@ -17,7 +17,7 @@ import { type CryptoSuite, loadCrypto } from '../../mix/index.ts'
 import { freePort } from '../../tools/index.ts'
 import { initAuthority } from '../helpers/authority-config.ts'
 import { SEALMIX } from '../helpers/bundle.ts'
-import { createTestnet, httpGet, PROJECT, type Testnet, waitFor } from '../helpers/testnet.ts'
+import { createTestnet, httpGet, PROJECT, type Testnet, waitFor, writeIngressConfig } from '../helpers/testnet.ts'
 
 /** The documented status for an address that cannot be bound (docs/OPERATIONS.md, "Exit statuses"). */
 const CANNOT_BIND = 71
@@ -159,21 +159,7 @@ describe('hostile: a busy port', function () {
   it('an ingress whose API or metrics port is busy exits 71 with one line naming it', async function () {
     const [api, metrics] = [await freePort(), await freePort()]
     const file = join(dir, 'ingress.json')
-    writeFileSync(
-      file,
-      JSON.stringify({
-        dataDir: net.ingress.dir,
-        serverName: 'example.org',
-        network: { file: net.networkFile, signers: [Buffer.from(net.signer.publicKey).toString('hex')] },
-        homeserver: {
-          url: 'http://127.0.0.1:1',
-          asToken: 'as-token-0123456789abcdef',
-          hsToken: 'hs-token-0123456789abcdef'
-        },
-        api: { port: api },
-        metrics: { port: metrics }
-      })
-    )
+    writeIngressConfig(net, file, { api: api, metrics: metrics })
     await busy(api)
     const a = await runToExit(['ingress', '--config', file])
     assert.equal(a.status, CANNOT_BIND, a.stderr.join('\n'))

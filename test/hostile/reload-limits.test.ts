@@ -12,7 +12,6 @@
  *   file that cannot be read is refused with the config error, the old one still served.
  */
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,6 +29,7 @@ import {
   httpGet,
   randomBytes,
   sample,
+  selfSigned,
   type Testnet,
   waitFor
 } from '../helpers/testnet.ts'
@@ -233,26 +233,8 @@ describe('hostile: SIGHUP applies limits without dropping links', function () {
   })
 
   it('a wss:// listener serves a renewed certificate to new connections, and refuses one it cannot read', async function () {
-    const cert = (name: string): { certFile: string; keyFile: string } => {
-      const [certFile, keyFile] = [join(dir, `${name}.cert.pem`), join(dir, `${name}.key.pem`)]
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-subj',
-          `/CN=${name}`
-        ].concat(['-days', '1', '-keyout', keyFile, '-out', certFile]),
-        { stdio: 'ignore' }
-      )
-      return { certFile, keyFile }
-    }
-    const [old, renewed] = [cert('old'), cert('renewed')]
+    // Each names itself in its subject, so that a connection shows which one it was served.
+    const [old, renewed] = [selfSigned(dir, 'old', 'old'), selfSigned(dir, 'renewed', 'renewed')]
     const l = new Listener({
       crypto: c,
       geometry: G,

@@ -21,7 +21,7 @@ import { pino } from 'pino'
 import { createLogger } from '../../../daemon/index.ts'
 import { loadCrypto } from '../../../mix/index.ts'
 import { SEALMIX } from '../../helpers/bundle.ts'
-import { createTestnet, PROJECT, type Testnet, waitFor } from '../../helpers/testnet.ts'
+import { createTestnet, PROJECT, type Testnet, waitFor, writeIngressConfig } from '../../helpers/testnet.ts'
 
 const USER = `@canary${randomBytes(6).toString('hex')}:example.org`
 const KEY = randomBytes(32).toString('hex')
@@ -185,22 +185,7 @@ describe('ingress logs pass the redaction list', function () {
 
     it('hides both canaries (the real CLI bundle, started)', async function () {
       const file = join(dir, 'ingress.json')
-      writeFileSync(
-        file,
-        JSON.stringify({
-          dataDir: net.ingress.dir,
-          serverName: 'example.org',
-          network: { file: net.networkFile, signers: [Buffer.from(net.signer.publicKey).toString('hex')] },
-          homeserver: {
-            url: 'http://127.0.0.1:1',
-            asToken: 'as-token-0123456789abcdef',
-            hsToken: 'hs-token-0123456789abcdef'
-          },
-          api: { port: 0 },
-          metrics: { port: 0 },
-          log: { level: 'info' }
-        })
-      )
+      writeIngressConfig(net, file, { api: 0, metrics: 0 })
       const r = await run(
         [...SEALMIX, 'ingress', '--config', file],
         out => out.includes('"event":"canary"') && out.includes('"event":"started"'),
