@@ -151,10 +151,19 @@ export const ConfigSchema = z
         /** Per mailbox. @default 1000 */
         maxPacketsPerMailbox: z.number().int().min(1).max(1_000_000).default(1000),
         /** Every pull answers exactly this many frames, real ones first, then cover. @default 16 */
-        pullBatch: z.number().int().min(1).max(256).default(16)
+        pullBatch: z.number().int().min(1).max(256).default(16),
+        /**
+         * A client that asks has its mailbox pushed this often (docs/PROTOCOL.md §19). At least 50 ms,
+         * so that the frames of one push stay apart from the next (a client tells them apart by a
+         * 20 ms gap); at most 1 s, so that a client that pulls every second sees pushes within the
+         * two intervals after which it falls back to pulling. @default 100
+         */
+        pushIntervalMs: z.number().int().min(50).max(1000).default(100),
+        /** Every push is exactly this many frames, real ones first, then cover. @default 1 */
+        pushBatch: z.number().int().min(1).max(16).default(1)
       })
       .strict()
-      .default({ ttlMs: 24 * 3600_000, maxPacketsPerMailbox: 1000, pullBatch: 16 }),
+      .default({ ttlMs: 24 * 3600_000, maxPacketsPerMailbox: 1000, pullBatch: 16, pushIntervalMs: 100, pushBatch: 1 }),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()

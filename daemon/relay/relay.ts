@@ -175,8 +175,14 @@ export class Relay {
       // Workers are threads started once.
       limits: { ...next.limits, workers: cur.limits.workers },
       spool: next.spool,
-      // Every pull answers exactly pullBatch frames, and each client's pull memory is sized by it.
-      mailbox: { ...next.mailbox, pullBatch: cur.mailbox.pullBatch },
+      // Every pull answers exactly pullBatch frames, and each client's pull memory is sized by it;
+      // the push timer runs at one interval for every subscriber.
+      mailbox: {
+        ...next.mailbox,
+        pullBatch: cur.mailbox.pullBatch,
+        pushIntervalMs: cur.mailbox.pushIntervalMs,
+        pushBatch: cur.mailbox.pushBatch
+      },
       log: next.log
     })
     this.#applyLimits()
@@ -323,6 +329,8 @@ export class Relay {
         mailbox,
         mailboxKey: this.#keys.mailboxKey,
         pullBatch: cfg.mailbox.pullBatch,
+        pushIntervalMs: cfg.mailbox.pushIntervalMs,
+        pushBatch: cfg.mailbox.pushBatch,
         metrics: this.metrics
       })
     }

@@ -24,7 +24,8 @@ const WINDOW = 64
  */
 export const PULLED_PER_CONNECTION = 4
 /**
- * Pushes: one frame every 100 ms. A client's replies (its acks and loops) come at a few a second;
+ * Pushes, unless the config says otherwise (`mailbox.pushIntervalMs`, `mailbox.pushBatch`): one
+ * frame every 100 ms. A client's replies (its acks and loops) come at a few a second;
  * 10 frames a second carry them with a mean wait of 50 ms, at less than a 16-frame pull every
  * second costs (each frame is acknowledged with a frame of the same size).
  */
@@ -36,6 +37,8 @@ export const PUSH_BATCH = 1
  * bounded set. A pull of that mailbox hands its records again from the oldest.
  */
 export const PUSH_UNACKED = 64
+/** Connections whose push frames are built and sent before the push yields to the event loop. */
+export const PUSH_CHUNK = 256
 
 /**
  * Per ingress link, keyed by its authenticated id (so at most one per ingress the document lists).
@@ -48,6 +51,9 @@ interface IngressState {
   pushing: boolean
 }
 
+/** A connection's push subscription: which mailbox, and the newest record pushed from it. */
+type PushSub = { readonly hex: string; sentUpTo: number }
+
 /** Per client connection (a WeakMap entry: it goes with the connection). Every field is bounded. */
 interface ClientState {
   /** The last PULLED_PER_CONNECTION mailboxes pulled, oldest first: storage key, and the ids of the real records handed over from it (at most pullBatch, plus PUSH_UNACKED for the pushed one). */
@@ -59,7 +65,7 @@ interface ClientState {
   /** At most one PULL waits behind the one being answered; a newer one replaces it (counted queue_full). */
   next: { readonly id: Buffer; readonly push: boolean } | null
   /** The mailbox pushed to this connection (one of `pulled`), and the last record pushed from it. */
-  push: { readonly hex: string; sentUpTo: number } | null
+  push: PushSub | null
 }
 
 export class Edge {
@@ -247,10 +253,13 @@ export class Edge {
 
   /**
    * One push to every subscribed connection: exactly pushBatch frames each, the mailbox's next
-   * records first, then cover. Every mailbox is read and every frame built before the first is
-   * sent, so when a frame leaves does not say whether its mailbox held anything. A connection that
-   * does not take its frames (closed, or not reading) is pushed no more; its records stay stored,
-   * and the client's next PULL asks again. Exported for tests; the timer calls it.
+   * records first, then cover. Every mailbox is read before the first frame is sent, so when a
+   * frame leaves does not say whether its own mailbox held anything. Frames are then built and sent
+   * PUSH_CHUNK connections at a time, yielding to the event loop between chunks: a push to 10,000
+   * connections holds at most PUSH_CHUNK connections' frames (about 0.6 MB) instead of all of
+   * them (25 MB), and packets keep flowing while it goes out. A connection that does not take its
+   * frames (closed, or not reading) is pushed no more; its records stay stored, and the client's
+   * next PULL asks again. Exported for tests; the timer calls it.
    */
   async pushRound(): Promise<void> {
     await this.#pushRound()
@@ -261,7 +270,9 @@ export class Edge {
     this.#pushRunning = true
     try {
       const n = this.o.pushBatch ?? PUSH_BATCH
-      const out: Array<{ conn: Conn; st: ClientState; frames: Buffer[]; seqs: number[] }> = []
+      // At most one entry per subscriber; `recs` only the real records read (at most pushBatch each).
+      const read: Array<{ conn: Conn; st: ClientState; sub: PushSub; recs: Array<{ seq: number; record: Buffer }> }> =
+        []
       for (const conn of this.#subscribers) {
         const st = this.#clients.get(conn)
         const sub = st?.push
@@ -272,28 +283,12 @@ export class Edge {
           continue
         }
         const room = Math.max(0, Math.min(n, PUSH_UNACKED - got.seqs.size))
-        const recs = room === 0 ? [] : await this.o.mailbox.read(got.key, sub.sentUpTo, room)
-        out.push({ conn, st, frames: this.#frames(recs, n), seqs: recs.map(r => r.seq) })
+        read.push({ conn, st, sub, recs: room === 0 ? [] : await this.o.mailbox.read(got.key, sub.sentUpTo, room) })
       }
-      for (const { conn, st, frames, seqs } of out) {
-        const sub = st.push
-        const got = sub === null ? undefined : st.pulled.get(sub.hex)
-        if (sub === null || got === undefined) continue
-        let taken = true
-        for (const f of frames) {
-          taken = conn.send(f)
-          if (!taken) break
-          this.o.metrics.sent.inc({ link: 'client' })
-        }
-        if (!taken) {
-          this.#unsubscribe(conn)
-          continue
-        }
-        for (const seq of seqs) {
-          got.seqs.add(seq)
-          st.handed.set(seq, sub.hex)
-          sub.sentUpTo = Math.max(sub.sentUpTo, seq)
-        }
+      for (let from = 0; from < read.length; from += PUSH_CHUNK) {
+        if (from > 0) await new Promise<void>(resolve => setImmediate(resolve))
+        const chunk = read.slice(from, from + PUSH_CHUNK).map(r => ({ ...r, frames: this.#frames(r.recs, n) }))
+        for (const { conn, st, sub, recs, frames } of chunk) this.#sendPush(conn, st, sub, recs, frames)
       }
     } finally {
       this.#pushRunning = false
@@ -301,6 +296,31 @@ export class Edge {
         clearInterval(this.#pushTimer)
         this.#pushTimer = null
       }
+    }
+  }
+
+  /** One connection's frames of a push; its real records count as handed over once all are taken. */
+  #sendPush(
+    conn: Conn,
+    st: ClientState,
+    sub: PushSub,
+    recs: ReadonlyArray<{ seq: number }>,
+    frames: readonly Buffer[]
+  ): void {
+    const got = st.pulled.get(sub.hex)
+    // It subscribed to another mailbox, pulled others, or was dropped from the subscribers since its read.
+    if (st.push !== sub || got === undefined || !this.#subscribers.has(conn)) return
+    for (const f of frames) {
+      if (!conn.send(f)) {
+        this.#unsubscribe(conn)
+        return
+      }
+      this.o.metrics.sent.inc({ link: 'client' })
+    }
+    for (const { seq } of recs) {
+      got.seqs.add(seq)
+      st.handed.set(seq, sub.hex)
+      sub.sentUpTo = Math.max(sub.sentUpTo, seq)
     }
   }
 

@@ -61,6 +61,8 @@ describe('config', function () {
       'limits.reservedPeerSlots must be less than limits.maxConnections (10) (got 10)'
     )
     refused('role: mix', 'the config must be a mapping (got a string)')
+    refused({ ...base(), mailbox: { pushIntervalMs: 20 } }, 'mailbox.pushIntervalMs must be >= 50 (got 20)')
+    refused({ ...base(), mailbox: { pushBatch: 17 } }, 'mailbox.pushBatch must be <= 16 (got 17)')
   })
 
   it('takes exactly one of network and directory, with a layer that fits the role', function () {

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { commit, type Db, openDatabase } from '../../../daemon/io/db.ts'
-import { Edge, PUSH_UNACKED } from '../../../daemon/relay/gateway/edge.ts'
+import { Edge, PUSH_CHUNK, PUSH_UNACKED } from '../../../daemon/relay/gateway/edge.ts'
 import { QueueStore } from '../../../daemon/relay/gateway/queue-store.ts'
 import type { Conn } from '../../../daemon/relay/listener/server.ts'
 import { RelayMetrics } from '../../../daemon/relay/metrics.ts'
@@ -146,5 +146,47 @@ describe('gateway edge: mailbox pushes', function () {
     ;(slow as unknown as { send: () => boolean }).send = () => false
     await edge.pushRound()
     assert.equal(edge.subscribers, 1, 'a connection that stops taking frames is pushed no more')
+  })
+
+  it('sends a push to many connections in chunks, yielding between them, each connection its pushBatch frames', async function () {
+    const n = 2 * PUSH_CHUNK + 10
+    const conns: Array<Conn & { frames: Buffer[] }> = []
+    for (let i = 0; i < n; i++) {
+      const cn = conn()
+      const id = Buffer.alloc(32)
+      id.writeUInt32BE(i + 100)
+      await edge.pull(cn, pullBody(id, 1))
+      conns.push(cn)
+    }
+    const withMail = Buffer.alloc(32)
+    withMail.writeUInt32BE(n - 1 + 100)
+    const [seq] = await store(withMail, 1)
+    const before = conns.map(cn => cn.frames.length)
+    const sent = (): number => conns.reduce((a, cn, i) => a + cn.frames.length - before[i]!, 0)
+    // Frames sent when the event loop next turns after the first frame of the push: a push that
+    // sent everything in one go would have sent them all by then (the control of the chunking).
+    let sentAtTurn = -1
+    const first = conns[0]!
+    const send = first.send
+    first.send = (f: Buffer) => {
+      if (sentAtTurn === -1) {
+        sentAtTurn = 0
+        setImmediate(() => {
+          sentAtTurn = sent()
+        })
+      }
+      return send(f)
+    }
+    await edge.pushRound()
+    assert.deepEqual(
+      new Set(conns.map((cn, i) => cn.frames.length - before[i]!)),
+      new Set([2]),
+      'every connection got exactly pushBatch frames'
+    )
+    assert.equal(seqOf(conns[n - 1]!.frames.at(-2)!), seq, 'the last connection, in the last chunk, got its record')
+    assert.ok(
+      sentAtTurn > 0 && sentAtTurn < 2 * n && sentAtTurn % (2 * PUSH_CHUNK) === 0,
+      `frames sent when the loop turned: ${sentAtTurn} (whole chunks of ${PUSH_CHUNK} connections, not all ${n})`
+    )
   })
 })
