@@ -3,6 +3,7 @@
  * Only plain data crosses: hex and base64 strings, numbers, and a message's text. Requests carry an
  * id that their answer repeats; events carry none.
  */
+import type { LatencyStages } from '../latency.ts'
 
 /** What the worker needs to run a client: a profile (the schema of client/profile.ts) and where to keep state. */
 export interface WorkerInit {
@@ -56,7 +57,18 @@ export type WorkerEvent =
   | { readonly event: 'sent'; readonly messageId: string; readonly index: number; readonly attempt: number }
   /** `status`: ACK_STATUS (0 received, 1 delivered, 2 refused, 3 try later), as the SDK's 'acked'. */
   | { readonly event: 'acked'; readonly messageId: string; readonly index: number; readonly status: number }
-  | { readonly event: 'delivered'; readonly messageId: string; readonly latencyMs: number }
+  /**
+   * As the SDK's 'delivered': `stages`, where `latencyMs` went (client/latency.ts; absent for a
+   * message taken back from the store), `attempts` and the `epochs` begun meanwhile.
+   */
+  | {
+      readonly event: 'delivered'
+      readonly messageId: string
+      readonly latencyMs: number
+      readonly stages?: LatencyStages
+      readonly attempts?: number
+      readonly epochs?: number
+    }
   | { readonly event: 'failed'; readonly messageId: string; readonly code: string }
   | { readonly event: 'received'; readonly message: ReceivedMessage }
   | { readonly event: 'rejected'; readonly code: string }

@@ -10,6 +10,7 @@ import type { CryptoSuite, NetworkDocument, VerifiedMessage } from '../../mix/in
 import { bootClient } from '../boot.ts'
 import { browserSocket } from '../browser-socket.ts'
 import { ClientError } from '../errors.ts'
+import type { LatencyStages } from '../latency.ts'
 import { contactOf, profileKeys } from '../profile.ts'
 import type { SealmixClient } from '../sdk.ts'
 import type { ClientStore } from '../store.ts'
@@ -83,8 +84,18 @@ export function serveWorker(scope: WorkerScope, loadSuite: () => Promise<CryptoS
     cl.on('acked', (e: { messageId: string; index: number; status: number }) =>
       post({ event: 'acked', messageId: e.messageId, index: e.index, status: e.status })
     )
-    cl.on('delivered', (e: { messageId: string; latencyMs: number }) =>
-      post({ event: 'delivered', messageId: e.messageId, latencyMs: e.latencyMs })
+    cl.on(
+      'delivered',
+      (e: { messageId: string; latencyMs: number; stages?: LatencyStages; attempts?: number; epochs?: number }) =>
+        post({
+          event: 'delivered',
+          messageId: e.messageId,
+          latencyMs: e.latencyMs,
+          // Copied field by field: only plain numbers cross to the page.
+          ...(e.stages === undefined ? {} : { stages: { ...e.stages } }),
+          ...(e.attempts === undefined ? {} : { attempts: e.attempts }),
+          ...(e.epochs === undefined ? {} : { epochs: e.epochs })
+        })
     )
     cl.on('failed', (e: { messageId: string; code: string }) =>
       post({ event: 'failed', messageId: e.messageId, code: e.code })

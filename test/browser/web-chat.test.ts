@@ -40,6 +40,7 @@ interface Probe {
   longTasks: number
   ready: boolean
   reached: Array<{ id: string; state: string }>
+  delivered: Array<{ id: string; latencyMs: number; stages?: Record<string, number> }>
   status: { connected: boolean; stats: Record<string, number> } | null
 }
 declare const sealmixDevnet: Probe
@@ -190,6 +191,16 @@ describe('the web chat page in Chromium, against a devnet', function () {
     assert.deepEqual(states.filter(s => ['queued', 'sent', 'acked', 'delivered'].includes(s)).slice(0, 1), ['queued'])
     for (const s of ['sent', 'acked', 'delivered']) assert.ok(states.includes(s), `never ${s}: ${states.join(', ')}`)
     assert.ok(states.indexOf('sent') < states.indexOf('delivered'))
+    // Where the time went crosses from the worker as plain numbers, and adds up to the latency.
+    const got = await page.evaluate(i => sealmixDevnet.delivered.find(d => d.id === i), id)
+    assert.ok(got?.stages !== undefined, `the delivered event brought no stages: ${JSON.stringify(got)}`)
+    const sum = Object.values(got.stages).reduce((a, b) => a + b, 0)
+    assert.ok(
+      Math.abs(sum - got.latencyMs) <= 1,
+      `stages ${JSON.stringify(got.stages)} sum to ${sum}, not ${got.latencyMs}`
+    )
+    assert.ok(got.stages.flightMs! > 0, 'a message crossed the mixnet in no time')
+    assert.match((await page.textContent(`#log li.out[data-id="${id}"] .state`)) ?? '', /through the mixnet and back/)
     await page.waitForFunction(
       t =>
         [...document.querySelectorAll<HTMLElement>('#log li.in')].some(

@@ -5,7 +5,7 @@
  * the worker. The chat log is kept in localStorage so that a reload shows it, and the client's
  * state (outbox, SURBs) in IndexedDB, so that a message sent before a reload is still acked after.
  */
-import { SealmixWorkerClient, type WorkerStatus } from '../../../client/index.ts'
+import { type LatencyStages, SealmixWorkerClient, type WorkerStatus } from '../../../client/index.ts'
 
 interface DevnetUser {
   readonly name: string
@@ -40,7 +40,9 @@ const probe = {
   status: null as WorkerStatus | null,
   ready: false,
   /** Every state a message reached on this page load, in order (bounded like the log). */
-  reached: [] as Array<{ id: string; state: State }>
+  reached: [] as Array<{ id: string; state: State }>,
+  /** The 'delivered' events of this page load as the worker posted them (bounded like the log). */
+  delivered: [] as Array<{ id: string; latencyMs: number; stages?: LatencyStages }>
 }
 ;(globalThis as unknown as { sealmixDevnet: typeof probe }).sealmixDevnet = probe
 try {
@@ -52,6 +54,20 @@ try {
   }).observe({ type: 'longtask', buffered: true })
 } catch {
   /* a browser without long-task timing: nothing is measured */
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms < 1000 ? 2 : 1)} s`
+
+/** "2.1 s: 0.15 s to a send slot, 1.9 s through the mixnet and back, 0.05 s in the mailbox". */
+function deliveredDetail(latencyMs: number, st?: LatencyStages): string {
+  if (st === undefined) return seconds(latencyMs)
+  const parts = [
+    `${seconds(st.slotMs)} to a send slot`,
+    ...(st.resendMs > 0 ? [`${seconds(st.resendMs)} re-sending`] : []),
+    `${seconds(st.flightMs)} through the mixnet and back`,
+    `${seconds(st.mailboxMs)} in the mailbox`
+  ]
+  return `${seconds(latencyMs)}: ${parts.join(', ')}`
 }
 
 async function main(): Promise<void> {
@@ -117,7 +133,11 @@ async function start(u: DevnetUser): Promise<void> {
     })
     .on('sent', e => advance(e.messageId, 'sent'))
     .on('acked', e => advance(e.messageId, 'acked'))
-    .on('delivered', e => advance(e.messageId, 'delivered', `${(e.latencyMs / 1000).toFixed(1)} s`))
+    .on('delivered', e => {
+      probe.delivered.push({ id: e.messageId, latencyMs: e.latencyMs, stages: e.stages })
+      if (probe.delivered.length > MAX_LOG) probe.delivered.shift()
+      advance(e.messageId, 'delivered', deliveredDetail(e.latencyMs, e.stages))
+    })
     .on('failed', e => {
       advance(e.messageId, 'failed', e.code)
       announce(`A message was not delivered: ${e.code}`)
