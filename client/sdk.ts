@@ -71,8 +71,9 @@ import {
   type X25519KeyPair
 } from '../mix/index.ts'
 import { ClientError } from './errors.ts'
-import { type LatencyStages, ReadLog, stagesOf } from './latency.ts'
+import { type LatencyStages, stagesOf } from './latency.ts'
 import { GatewayLink, type SocketFactory } from './link.ts'
+import { MailboxReads, pullMode } from './mailbox-reads.ts'
 import { Outbox, type OutboxEvent, type OutFragment } from './outbox.ts'
 import {
   acceptRoomKeyWith,
@@ -171,14 +172,6 @@ export interface ClientOptions {
 
 /** Messages waiting for an ingress of their recipient's server: at most this many. */
 const MAX_UNROUTED = 256
-/**
- * A MAILBOX frame that comes later than this after the last PULL was pushed (an answer to a PULL
- * comes within a round trip); at most half the pull interval. A link slower than this to a gateway
- * that does not push is pulled every other interval.
- */
-const PROMPT_MS = 500
-/** Frames of one push come back to back; a frame this long after the previous one begins another push. */
-const PUSH_GAP_MS = 20
 
 export interface ClientStats {
   realSent: number
@@ -234,12 +227,8 @@ export class SealmixClient extends EventEmitter {
   readonly #surbs: SurbTable
   readonly #link: GatewayLink
   readonly #timers = new Set<ReturnType<typeof setTimeout>>()
-  /** When the mailbox was last read, for the latency breakdown of acks (bounded: a few entries). */
-  readonly #reads = new ReadLog()
-  /** When this client last sent a PULL, last got a MAILBOX frame it did not pull for (a push), and last got any. */
-  #pulledMs = -Infinity
-  #pushedMs = -Infinity
-  #frameMs = -Infinity
+  /** When the mailbox was read (pulled or pushed), and whether pushes are coming. */
+  readonly #reads: MailboxReads
   /** Hashes of the envelopes opened lately, oldest first. Bound: OPENED_REMEMBERED (about 0.5 MB). */
   readonly #opened = new Map<string, true>()
   /** The room send keys this device holds (bounded: MAX_ROOM_KEYS). */
@@ -269,6 +258,7 @@ export class SealmixClient extends EventEmitter {
     this.#c = o.crypto
     this.#rng = o.rng ?? systemRng(o.crypto)
     this.#now = o.now ?? Date.now
+    this.#reads = new MailboxReads(this.#pullIntervalMs)
     this.#sphinx = new Sphinx(o.crypto)
     const store = o.store
     this.#store = store
@@ -324,7 +314,7 @@ export class SealmixClient extends EventEmitter {
       maxRetryMs: o.maxRetryMs,
       onUp: () => {
         // A new connection has no pushes yet: the PULL asks for them.
-        this.#pushedMs = -Infinity
+        this.#reads.connected()
         this.#guard(() => this.pull())
         this.#emit('up')
       },
@@ -378,9 +368,7 @@ export class SealmixClient extends EventEmitter {
     this.#poisson(this.#rates.clientRatePerSec, () => this.#sendSlot())
     if (this.#o.cover !== false) this.#poisson(this.#rates.clientLoopRatePerSec, () => this.#sendLoop())
     this.#every(this.#pullIntervalMs, () => {
-      // Pushes coming: a PULL would only add frames. None for two intervals (a gateway that does
-      // not push, or stopped): pull, and ask again.
-      if (this.#now() - this.#pushedMs >= 2 * this.#pullIntervalMs) this.pull()
+      if (this.#reads.shouldPull(this.#now())) this.pull()
     })
     const dir = this.#o.directory
     if (dir !== undefined) {
@@ -707,10 +695,8 @@ export class SealmixClient extends EventEmitter {
    * client before pushes sent, its frame's zero padding).
    */
   pull(): void {
-    const mode = Buffer.of(this.#o.mailboxPush === false ? 0 : 1)
-    if (!this.#link.send(FRAME.PULL, this.#o.mailboxId, mode)) return
-    this.#pulledMs = this.#now()
-    this.#reads.read(this.#pulledMs)
+    if (!this.#link.send(FRAME.PULL, this.#o.mailboxId, pullMode(this.#o.mailboxPush !== false))) return
+    this.#reads.pulled(this.#now())
   }
 
   /**
@@ -828,13 +814,7 @@ export class SealmixClient extends EventEmitter {
   #onMailbox(body: Buffer): void {
     const arrived = this.#now()
     this.#link.send(FRAME.ACK, body.subarray(0, 8))
-    // A pull's answer comes at once; a frame long after the last PULL was pushed. A push's frames
-    // leave together: the first of them marks when the gateway read the mailbox.
-    if (arrived - this.#pulledMs > Math.min(PROMPT_MS, this.#pullIntervalMs / 2)) {
-      if (arrived - this.#frameMs > PUSH_GAP_MS) this.#reads.read(arrived)
-      this.#pushedMs = arrived
-    }
-    this.#frameMs = arrived
+    this.#reads.frame(arrived)
     const e = this.#surbs.take(body.subarray(8, 24))
     if (e === undefined) return
     const reply = this.#sphinx.decryptSurbPayload(body.subarray(24, 24 + G.bodyBytes), e.token)
@@ -870,7 +850,7 @@ export class SealmixClient extends EventEmitter {
     const epochAt = (t: number): number => (epochMs > 0 ? Math.floor((t - doc.validFromMs) / epochMs) : 0)
     const epochs = epochAt(now) - epochAt(created)
     if (f.firstSentMs === undefined) return { epochs }
-    const reads = this.#reads.around(arrived)
+    const reads = this.#reads.log.around(arrived)
     return {
       stages: stagesOf({ createdMs: created, firstSlotMs: f.firstSentMs, slotMs, ...reads, ackMs: now }),
       epochs
