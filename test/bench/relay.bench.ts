@@ -940,8 +940,10 @@ export async function benchRelay(run = 0, _of = 1): Promise<BenchResult[]> {
   ]
   const floorRate = process.env.SEALMIX_BENCH_FLOOR_RATE !== undefined ? num('SEALMIX_BENCH_FLOOR_RATE', 0) : halfRate
   const floors = await compareFloors(sh, floorRate, contenders, relayTarget, FLOOR_ROUNDS, '')
-  // At 2,000/s: the relay beside the two full-structure floors (by message and on rings) and the variants.
-  const full = new Set([FLOORS[0]!.name, RING_FLOOR.name])
+  // At 2,000/s: the relay beside the two full-structure floors (by message and on rings), the
+  // variants, and what the budget is up against on this machine: the same structure without its
+  // synced write, and a bare echo (the load generator, the link and the sink, no relay).
+  const full = new Set([FLOORS[0]!.name, RING_FLOOR.name, NO_SYNC_FLOOR.name, ECHO_FLOOR.name])
   const low = await compareFloors(
     sh,
     LOW_RATE,
@@ -990,6 +992,12 @@ export async function benchRelay(run = 0, _of = 1): Promise<BenchResult[]> {
   await main.stop()
 
   const peakRss = Math.max(...bursts.map(x => x.rss), ...judged.map(j => j.step.rss), control.step.rss, over.rss)
+  // The load the relay carries: bursts without loss and sustained steps that held (not the
+  // overloaded steps, where the bounded queues fill and freed buffers wait for a collection).
+  const carriedRss = Math.max(
+    ...bursts.filter(x => x.zeroLoss).map(x => x.rss),
+    ...judged.filter(j => j.verdict.sustained).map(j => j.step.rss)
+  )
   const steps = judged
     .map(j => `${j.step.rate}/s ${j.verdict.sustained ? 'held' : `failed (${j.verdict.reasons.join('; ')})`}`)
     .join(' | ')
@@ -1059,6 +1067,12 @@ export async function benchRelay(run = 0, _of = 1): Promise<BenchResult[]> {
       note: 'relay process VmRSS, highest over all steps (burst, sustained, control, overload)'
     },
     {
+      name: 'relay/peak-rss-carried',
+      unit: 'MiB',
+      value: Math.round(carriedRss),
+      note: 'relay process VmRSS, highest over the steps it carried: bursts without loss and sustained steps that held'
+    },
+    {
       name: 'relay/overload-3x',
       unit: 'packets/s',
       value: over.rate,
@@ -1072,6 +1086,8 @@ const FLOOR_ROUNDS = num('SEALMIX_BENCH_FLOOR_ROUNDS', 5)
 const FLOOR_PICK = (process.env.SEALMIX_BENCH_FLOORS ?? FLOORS.map((_, i) => i).join(',')).split(',').map(Number)
 /** The floor with the relay's structure and hand-off: 2 workers on the same rings, 5 ms tick, synced write. */
 const RING_FLOOR = FLOORS.find(f => f.ring === true && f.sync && f.workers === 2)!
+const NO_SYNC_FLOOR = FLOORS.find(f => f.ring !== true && !f.sync && f.workers === 2)!
+const ECHO_FLOOR = FLOORS.find(f => !f.unwrap)!
 const LOW_RATE = num('SEALMIX_BENCH_LOW_RATE', 2000)
 const LOW_ROUNDS = num('SEALMIX_BENCH_LOW_ROUNDS', FLOOR_ROUNDS)
 
