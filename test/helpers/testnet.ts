@@ -284,6 +284,17 @@ export async function metric(r: Relay, name: string, labels: Record<string, stri
   return v?.value ?? 0
 }
 
+/** Every relay's non-zero drop counters, "gwA link_down=3, ...": what a failed delivery wait says. */
+export async function dropsOf(net: { nodes: ReadonlyArray<{ name: string; relay: Relay | null }> }): Promise<string> {
+  const out: string[] = []
+  for (const n of net.nodes) {
+    const m = await n.relay?.metrics.registry.getSingleMetric('sealmix_packets_dropped_total')?.get()
+    for (const v of m?.values ?? [])
+      if (v.value > 0) out.push(`${n.name} ${Object.values(v.labels).join('/')}=${v.value}`)
+  }
+  return out.length === 0 ? 'no drops counted' : out.join(', ')
+}
+
 /** A raw client connection to a gateway: HELLO sent, frames collected. */
 export async function clientConn(
   port: number,

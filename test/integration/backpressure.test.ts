@@ -11,6 +11,7 @@ import { type CryptoSuite, FRAME, loadCrypto, type Rng, Sphinx, systemRng } from
 import {
   clientConn,
   createTestnet,
+  dropsOf,
   G,
   ingressConn,
   metric,
@@ -51,8 +52,13 @@ describe('backpressure and dead peers', function () {
     for (let i = 0; i < 400; i++) slow.send(FRAME.PULL, mailbox) // 400 x 16 frames of 2557 B = 16 MB asked for
     const ing = await ingressConn(c, net, net.byName('gwB'))
     const fast = await clientConn(net.byName('gwA').port, { localAddress: '127.77.1.2' })
+    await waitFor(() => net.linksUp(), 15_000, 'links up before the other traffic')
     for (let i = 0; i < 20; i++) fast.send(FRAME.PACKET, packet())
-    await waitFor(() => ing.delivered.length >= 20, 15_000, 'other traffic delivered')
+    await waitFor(() => ing.delivered.length >= 20, 15_000, 'other traffic delivered').catch(async e => {
+      // Say where the packets went: a busy machine can show here what an idle one never does.
+      const state = `ingress link ${ing.ws.readyState === ing.ws.OPEN ? 'open' : 'closed'}, links ${net.linksUp() ? 'up' : 'not all up'}`
+      throw new Error(`${e.message}: ${ing.delivered.length} of 20; ${state}; ${await dropsOf(net)}`)
+    })
     // The cap is what turns the 16 MB asked for into counted drops. (The send-buffer gauge is not
     // checked here: sampled, it reads 0 once the kernel's socket buffers have taken what ws held,
     // so "at most the cap" could not fail.)
