@@ -67,10 +67,13 @@ function valueAt(raw: unknown, path: readonly PropertyKey[], secrets: ReadonlySe
   return s.length > 80 ? s.slice(0, 77) + '...' : s
 }
 
+/** What a type is called in an error an operator reads (zod's own names otherwise: "a string"). */
+const EXPECTED: Readonly<Record<string, string>> = { object: 'a mapping', int: 'a whole number', array: 'a list' }
+
 function rule(i: ConfigIssue): string {
   switch (i.code) {
     case 'invalid_type':
-      return `must be ${i.expected === 'object' ? 'a mapping' : `a ${String(i.expected)}`}`
+      return `must be ${EXPECTED[String(i.expected)] ?? `a ${String(i.expected)}`}`
     case 'too_small':
       return i.origin === 'array'
         ? `must have at least ${String(i.minimum)} entries`

@@ -63,6 +63,14 @@ describe('config', function () {
     refused('role: mix', 'the config must be a mapping (got a string)')
     refused({ ...base(), mailbox: { pushIntervalMs: 20 } }, 'mailbox.pushIntervalMs must be >= 50 (got 20)')
     refused({ ...base(), mailbox: { pushBatch: 17 } }, 'mailbox.pushBatch must be <= 16 (got 17)')
+    refused(
+      { ...base(), mailbox: { pushIntervalMs: 100.5 } },
+      'mailbox.pushIntervalMs must be a whole number (got 100.5)'
+    )
+    refused(
+      { ...base(), ingressRoots: { 'example.org': 'ab' } },
+      'ingressRoots.example.org must be a list (got a string)'
+    )
   })
 
   it('takes exactly one of network and directory, with a layer that fits the role', function () {
