@@ -162,8 +162,10 @@ export async function runDevnet(o: DevnetOptions): Promise<void> {
 
   async function boot(): Promise<void> {
     const epochMs = o.epochMs ?? 60_000
-    // Old keys stay usable for half an epoch: long enough for the demo's SURB acks to come back.
-    const graceMs = Math.floor(epochMs / 2)
+    // Old keys stay usable for half an epoch, and at least 10 s (at most the epoch: only the
+    // previous epoch's keys are kept), so that a demo ack's trip of up to 4-5 s crosses a short
+    // epoch's change on keys that still work.
+    const graceMs = Math.min(epochMs, Math.max(Math.floor(epochMs / 2), 10_000))
     const observedLayer = RELAY_LAYOUT.find(r => r.name === o.observe?.relay)?.layer
     const net = await launchNetwork(c, {
       root,
