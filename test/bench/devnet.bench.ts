@@ -17,7 +17,14 @@
 import { appendFileSync } from 'node:fs'
 import { clientHopDelayMs } from '../../mix/index.ts'
 import { DemoTally, scrape } from '../../tools/devnet/status.ts'
-import { type Dist, inherentMixing, type RelayRounds, STAGE_NAMES, tailBreakdown } from '../../tools/devnet/tail.ts'
+import {
+  type Dist,
+  inherentMixing,
+  DEVNET_PATHS as PATHS,
+  type RelayRounds,
+  STAGE_NAMES,
+  tailBreakdown
+} from '../../tools/devnet/tail.ts'
 import { runDevnet } from '../../tools/index.ts'
 import { DEVNET_MIXING } from '../../tools/network/layout.ts'
 import type { BenchResult } from './harness.ts'
@@ -26,24 +33,6 @@ const SECONDS = Number(process.env.SEALMIX_BENCH_DEVNET_SECONDS ?? 60)
 const START_SECONDS = Number(process.env.SEALMIX_BENCH_DEVNET_START_SECONDS ?? 180)
 const RELAYS = ['gateway-a', 'gateway-b', 'mix-1', 'mix-2', 'mix-3']
 const ACKS_FILE = process.env.SEALMIX_BENCH_DEVNET_ACKS
-/**
- * The 10 pools of a demo message and its ack: alice's entry is gateway-a, bob's gateway-b; the
- * exit is either gateway (drawn per packet); the ack comes back from the exit to the entry's mailbox.
- */
-const PATHS = ['gateway-a', 'gateway-b'].flatMap(entry =>
-  ['gateway-a', 'gateway-b'].map(exit => [
-    entry,
-    'mix-1',
-    'mix-2',
-    'mix-3',
-    exit,
-    exit,
-    'mix-1',
-    'mix-2',
-    'mix-3',
-    entry
-  ])
-)
 
 type Metrics = Map<string, number>
 const sum = (ms: Metrics[], f: (k: string) => boolean): number =>

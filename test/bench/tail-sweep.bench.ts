@@ -12,7 +12,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import { DEFAULT_MIXING, type MixingParams } from '../../mix/index.ts'
-import { inherentMixing, type RelayRounds } from '../../tools/devnet/tail.ts'
+import { inherentMixing, DEVNET_PATHS as PATHS, type RelayRounds } from '../../tools/devnet/tail.ts'
 import { DEVNET_MIXING } from '../../tools/network/layout.ts'
 
 /** Packets released per round at each devnet relay, as measured (the devnet's own traffic). */
@@ -23,20 +23,6 @@ const MEASURED: Readonly<Record<string, number>> = {
   'mix-2': 4.21,
   'mix-3': 4.21
 }
-const PATHS = ['gateway-a', 'gateway-b'].flatMap(entry =>
-  ['gateway-a', 'gateway-b'].map(exit => [
-    entry,
-    'mix-1',
-    'mix-2',
-    'mix-3',
-    exit,
-    exit,
-    'mix-1',
-    'mix-2',
-    'mix-3',
-    entry
-  ])
-)
 const SCALES = [1, 1.25, 1.5, 2, 3, 4]
 const SEEDS = 7
 const SAMPLES = 20_000
