@@ -13,6 +13,7 @@ import {
   RelayError,
   readConfigFile
 } from '../io/index.ts'
+import { PUSH_BATCH, PUSH_INTERVAL_MS } from './gateway/edge.ts'
 
 const LIMITS = {
   maxConnections: 1024,
@@ -158,12 +159,18 @@ export const ConfigSchema = z
          * 20 ms gap); at most 1 s, so that a client that pulls every second sees pushes within the
          * two intervals after which it falls back to pulling. @default 100
          */
-        pushIntervalMs: z.number().int().min(50).max(1000).default(100),
+        pushIntervalMs: z.number().int().min(50).max(1000).default(PUSH_INTERVAL_MS),
         /** Every push is exactly this many frames, real ones first, then cover. @default 1 */
-        pushBatch: z.number().int().min(1).max(16).default(1)
+        pushBatch: z.number().int().min(1).max(16).default(PUSH_BATCH)
       })
       .strict()
-      .default({ ttlMs: 24 * 3600_000, maxPacketsPerMailbox: 1000, pullBatch: 16, pushIntervalMs: 100, pushBatch: 1 }),
+      .default({
+        ttlMs: 24 * 3600_000,
+        maxPacketsPerMailbox: 1000,
+        pullBatch: 16,
+        pushIntervalMs: PUSH_INTERVAL_MS,
+        pushBatch: PUSH_BATCH
+      }),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()

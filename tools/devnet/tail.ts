@@ -72,7 +72,6 @@ export function tailBreakdown(acks: readonly AckRecord[]): TailBreakdown {
   }
 }
 
-/** One relay's mixing over the measured window, from its metrics. */
 /**
  * The 10 pools of a demo message and its ack: alice's entry is gateway-a, bob's gateway-b; the
  * exit is either gateway (drawn per packet); the ack comes back from the exit to the entry's mailbox.
@@ -92,6 +91,7 @@ export const DEVNET_PATHS: ReadonlyArray<readonly string[]> = ['gateway-a', 'gat
   ])
 )
 
+/** One relay's mixing over the measured window, from its metrics. */
 export interface RelayRounds {
   readonly name: string
   /** Rounds run (the count of `sealmix_mix_batch_packets`). */
