@@ -11,7 +11,7 @@
  * `npm run bench:tail-sweep [-- --json FILE]`
  */
 import { writeFileSync } from 'node:fs'
-import { DEFAULT_MIXING, type MixingParams } from '../../mix/index.ts'
+import { type CryptoSuite, DEFAULT_MIXING, deterministicRng, loadCrypto, type MixingParams } from '../../mix/index.ts'
 import { inherentMixing, DEVNET_PATHS as PATHS, type RelayRounds } from '../../tools/devnet/tail.ts'
 import { DEVNET_MIXING } from '../../tools/network/layout.ts'
 
@@ -27,19 +27,6 @@ const SCALES = [1, 1.25, 1.5, 2, 3, 4]
 const SEEDS = 7
 const SAMPLES = 20_000
 
-/** A small seeded generator (the simulation needs reproducible uniforms, not secrecy). */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    // mulberry32
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 interface Cell {
   readonly mixing: string
   readonly scale: number
@@ -51,7 +38,24 @@ interface Cell {
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const r2 = (x: number): number => Math.round(x * 100) / 100
 
-function cell(name: string, p: MixingParams, scale: number): Cell {
+/** Uniforms in [0, 1) from the project's reproducible stream (ChaCha20 from a seed). */
+function seeded(c: CryptoSuite, seed: string): () => number {
+  const rng = deterministicRng(c, seed)
+  let block: Buffer = Buffer.alloc(0)
+  let at = 0
+  return () => {
+    // Drawn from the stream 4 KiB at a time and read 4 bytes a uniform, not a draw (and a copy) each.
+    if (at === block.length) {
+      block = rng.bytes(4096)
+      at = 0
+    }
+    const u = block.readUInt32BE(at) / 2 ** 32
+    at += 4
+    return u
+  }
+}
+
+function cell(c: CryptoSuite, name: string, p: MixingParams, scale: number): Cell {
   const relays: RelayRounds[] = Object.entries(MEASURED).map(([n, perRound]) => ({
     name: n,
     rounds: 10_000,
@@ -61,7 +65,7 @@ function cell(name: string, p: MixingParams, scale: number): Cell {
   }))
   const runs = Array.from(
     { length: SEEDS },
-    (_, i) => inherentMixing(p, 0, relays, PATHS, seeded(1000 + i), SAMPLES).simulated
+    (_, i) => inherentMixing(p, 0, relays, PATHS, seeded(c, `tail-sweep/${i}`), SAMPLES).simulated
   )
   const ratios = runs.map(d => r2(d.p99 / d.p50))
   return {
@@ -99,18 +103,18 @@ export function erlangQuantile(k: number, p: number): number {
   return lo
 }
 
-export function tailSweep(): Cell[] {
+export function tailSweep(c: CryptoSuite): Cell[] {
   const cells: Cell[] = []
   for (const [name, p] of [
     ['devnet (minPool 4)', DEVNET_MIXING],
     ['default (minPool 8)', DEFAULT_MIXING]
   ] as const)
-    for (const k of SCALES) cells.push(cell(name, p, k))
+    for (const k of SCALES) cells.push(cell(c, name, p, k))
   return cells
 }
 
 if (process.argv[1]?.endsWith('tail-sweep.bench.ts') === true) {
-  const cells = tailSweep()
+  const cells = tailSweep(await loadCrypto('sodium-native'))
   console.log('| mixing | traffic through the pools | p50 ms | p99 ms | p99/p50 (range over seeds) |')
   console.log('| --- | --- | --- | --- | --- |')
   for (const c of cells)
