@@ -190,7 +190,6 @@ export function durationMs(f: Flags, name: string, dflt?: number): number | unde
   return Math.round(Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS])
 }
 
-/** Resolves on the first SIGINT or SIGTERM; a second one exits at once with status 130. */
 /**
  * For long runs that stop children (the devnet): `stop` resolves on the first SIGINT or SIGTERM
  * or on `closed`; `hurry` on a later signal, but not one within a second of the first: a Ctrl-C
@@ -219,6 +218,7 @@ export function stopSignals(closed: Promise<void>): { stop: Promise<void>; hurry
   return { stop, hurry: hurried }
 }
 
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once with status 130. */
 export function untilSignal(): Promise<string> {
   let signals = 0
   return new Promise(resolve => {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { getHeapSpaceStatistics } from 'node:v8'
 import { type CryptoSuite, FRAME, loadCrypto, type Rng, Sphinx, systemRng } from '../../mix/index.ts'
 import { SEALMIX } from '../helpers/bundle.ts'
@@ -23,6 +23,12 @@ import {
   waitFor
 } from '../helpers/testnet.ts'
 import { needTool } from '../helpers/tools.ts'
+
+/** A process's state letter from /proc (R running, S sleeping, T stopped, ...), after its name's closing parenthesis. */
+function processState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+}
 
 /** The `space` label of prom-client's heap metrics: V8's space names without `_space`. */
 const V8_SPACES = new Set(getHeapSpaceStatistics().map(x => x.space_name.replace(/_space$/, '')))
@@ -200,10 +206,14 @@ describe('operations', function () {
     )
     // Held by SIGSTOP, the process gets both signals before it runs again, so the second one comes
     // while the graceful stop the first started is still running (whatever the scheduler does).
+    // SIGCONT discards a SIGSTOP not yet acted on, so the signals wait until the kernel says the
+    // process is stopped (state T); sent sooner, the first could finish the stop before the second.
     const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(resolve =>
       p.once('exit', (code, signal) => resolve({ code, signal }))
     )
-    for (const sig of ['SIGSTOP', 'SIGTERM', 'SIGINT', 'SIGCONT'] as const) p.kill(sig)
+    p.kill('SIGSTOP')
+    await waitFor(() => processState(p.pid!) === 'T', 10_000, 'the relay stopped by SIGSTOP')
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGCONT'] as const) p.kill(sig)
     const { code, signal } = await exit
     assert.deepEqual(
       { code, signal },
